@@ -534,14 +534,18 @@ gw_daemon_open_ctl(struct gw_daemon *d, const struct gw_ctl_cmd *cmds)
     d->cmds = calloc(nprog + GW_ARRAY_LEN(common_cmds) + 1, sizeof(*d->cmds));
     if (!d->cmds)
         return -1;
-    for (size_t i = 0; i < nprog; i++)
-        d->cmds[n++] = cmds[i];
+    for (size_t i = 0; i < nprog; i++) {
+        d->cmds[n] = cmds[i];
+        d->cmds[n++].arg = d->arg;
+    }
     for (size_t i = 0; i < GW_ARRAY_LEN(common_cmds); i++) {
         int dup = 0;
         for (size_t j = 0; j < nprog; j++)
             dup |= strcmp(cmds[j].name, common_cmds[i].name) == 0;
-        if (!dup)
-            d->cmds[n++] = common_cmds[i];
+        if (!dup) {
+            d->cmds[n] = common_cmds[i];
+            d->cmds[n++].arg = d;
+        }
     }
     d->ctl = gw_ctl_listen(gw_daemon_ev(d), d->ctl_path, gw_conf_str(c, "global", NULL, "ctl_group"),
                            d->cmds, NULL, err);
