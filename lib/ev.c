@@ -5,6 +5,7 @@
 #include "ev.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -65,6 +66,15 @@ struct gw_ev {
 
     atomic_int wake_pending;
     atomic_int stop;
+
+    pthread_mutex_t post_mu;
+    struct post *posts, **posts_tail; /* under post_mu, oldest first */
+};
+
+struct post {
+    struct post *next;
+    gw_ev_fn fn;
+    void *arg;
 };
 
 static void wake_read(struct gw_ev *ev, int fd, unsigned events, void *arg);
@@ -79,6 +89,8 @@ gw_ev_new(char *err)
     ev->epfd = ev->wakefd = ev->sigfd = -1;
     atomic_init(&ev->wake_pending, 0);
     atomic_init(&ev->stop, 0);
+    pthread_mutex_init(&ev->post_mu, NULL);
+    ev->posts_tail = &ev->posts;
     ev->nevents = MIN_EVENTS;
     if ((ev->events = calloc((size_t)ev->nevents, sizeof(*ev->events))) == NULL) {
         gw_err(err, "out of memory");
@@ -132,6 +144,12 @@ gw_ev_free(struct gw_ev *ev)
     free(ev->events);
     free(ev->heap);
     free(ev->defers);
+    while (ev->posts) {
+        struct post *p = ev->posts;
+        ev->posts = p->next;
+        free(p);
+    }
+    pthread_mutex_destroy(&ev->post_mu);
     free(ev);
 }
 
@@ -431,7 +449,43 @@ gw_ev_defer(struct gw_ev *ev, gw_ev_fn fn, void *arg)
     return 0;
 }
 
-/* ---- wake-up and stop ---- */
+/* ---- wake-up, posted calls and stop ---- */
+
+static void
+run_posts(struct gw_ev *ev)
+{
+    struct post *list;
+
+    pthread_mutex_lock(&ev->post_mu);
+    list = ev->posts;
+    ev->posts = NULL;
+    ev->posts_tail = &ev->posts;
+    pthread_mutex_unlock(&ev->post_mu);
+    while (list) {
+        struct post *p = list;
+        list = p->next;
+        p->fn(ev, p->arg);
+        free(p);
+    }
+}
+
+int
+gw_ev_post(struct gw_ev *ev, gw_ev_fn fn, void *arg)
+{
+    struct post *p = malloc(sizeof(*p));
+
+    if (!p)
+        return -1;
+    p->next = NULL;
+    p->fn = fn;
+    p->arg = arg;
+    pthread_mutex_lock(&ev->post_mu);
+    *ev->posts_tail = p;
+    ev->posts_tail = &p->next;
+    pthread_mutex_unlock(&ev->post_mu);
+    gw_ev_wake(ev);
+    return 0;
+}
 
 static void
 wake_read(struct gw_ev *ev, int fd, unsigned events, void *arg)
@@ -444,6 +498,7 @@ wake_read(struct gw_ev *ev, int fd, unsigned events, void *arg)
         ;
     /* Cleared before the callback: a wake that races with it writes the eventfd again. */
     atomic_store(&ev->wake_pending, 0);
+    run_posts(ev);
     if (ev->wake_fn)
         ev->wake_fn(ev, ev->wake_arg);
 }

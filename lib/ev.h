@@ -2,7 +2,7 @@
  * ev.h -- one epoll event loop per thread: fd events, timers, cross-thread wake-up, signals.
  *
  * A loop belongs to the thread that runs it; every function here must be called from that
- * thread, except gw_ev_wake() and gw_ev_stop(), which any thread may call.
+ * thread, except gw_ev_wake(), gw_ev_post() and gw_ev_stop(), which any thread may call.
  *
  * Timers live in a binary min-heap ordered by deadline (O(log n) start and stop); the epoll
  * timeout is the nearest deadline. Timer structs are embedded in the caller's objects and
@@ -102,6 +102,11 @@ void gw_ev_on_wake(struct gw_ev *ev, gw_ev_fn fn, void *arg);
 /* Wakes the loop from any thread; several wakes before the loop runs coalesce into one
  * callback. Async-signal-safe. */
 void gw_ev_wake(struct gw_ev *ev);
+
+/* Queues fn(ev, arg) to run on the loop's thread, after the calls posted before it. Any thread
+ * may call it; it wakes the loop. Calls still queued when the loop is freed are dropped (their
+ * arg is not freed). Returns 0, or -1 when out of memory. */
+int gw_ev_post(struct gw_ev *ev, gw_ev_fn fn, void *arg);
 
 /* Blocks the given signals (0-terminated list) in the calling thread, and so in threads it
  * creates afterwards. Call in main() before starting threads, then gw_ev_signals(). */

@@ -135,8 +135,8 @@ cmd_forget(struct gw_ctl_req *r, json_t *args, void *arg)
 }
 
 const struct gw_ctl_cmd hbd_ctl_cmds[] = {
-    {"services", cmd_services, "services and their instances: {\"state\":\"dead\"} filters"},
-    {"clients", cmd_clients, "open TCP connections"},
-    {"forget", cmd_forget, "drop a service now: {\"service\":\"NAME\"}"},
-    {NULL, NULL, NULL},
+    {"services", cmd_services, "services and their instances: {\"state\":\"dead\"} filters", NULL},
+    {"clients", cmd_clients, "open TCP connections", NULL},
+    {"forget", cmd_forget, "drop a service now: {\"service\":\"NAME\"}", NULL},
+    {NULL, NULL, NULL, NULL},
 };

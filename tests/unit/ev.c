@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -455,6 +456,47 @@ test_wake(struct gw_ev *ev)
     gw_ev_on_wake(ev, NULL, NULL);
 }
 
+/* ---- posted calls ---- */
+
+#define POSTS 1000
+
+static int posted[POSTS + 2], nposted;
+
+static void
+on_post(struct gw_ev *ev, void *arg)
+{
+    (void)ev;
+    posted[nposted++] = (int)(intptr_t)arg;
+}
+
+static void *
+poster(void *arg)
+{
+    for (int i = 0; i < POSTS; i++)
+        gw_ev_post(arg, on_post, (void *)(intptr_t)i);
+    return NULL;
+}
+
+static void
+test_post(struct gw_ev *ev)
+{
+    pthread_t th;
+    int in_order = 1;
+    uint64_t deadline = gw_mono_ms() + 5000;
+
+    ok(pthread_create(&th, NULL, poster, ev) == 0, "start poster thread");
+    while (nposted < POSTS && gw_mono_ms() < deadline)
+        gw_ev_run_once(ev, 100);
+    pthread_join(th, NULL);
+    is(nposted, POSTS, "every call posted from another thread runs on the loop");
+    for (int i = 0; i < nposted; i++)
+        in_order &= posted[i] == i;
+    ok(in_order, "posted calls run in the order they were posted");
+    gw_ev_post(ev, on_post, (void *)(intptr_t)7);
+    gw_ev_run_once(ev, 1000);
+    is(nposted, POSTS + 1, "a call posted from the loop's own thread runs on the next iteration");
+}
+
 struct stopper {
     struct gw_ev *ev;
     int fd;
@@ -562,6 +604,7 @@ main(void)
     test_del_in_callback(ev);
     test_defer(ev);
     test_wake(ev);
+    test_post(ev);
     test_stop(ev);
     test_signals(ev);
     gw_ev_free(ev);
