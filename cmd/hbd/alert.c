@@ -186,9 +186,8 @@ done(struct hbd_alerter *a, CURLMsg *msg)
         return;
     }
     gw_metrics_add(a->h->m.reg, a->h->m.alerts_failed, 1);
-    GW_LOG_ERROR("alert delivery failed, giving up", "url=%s status=%ld err=%s attempts=%u",
-                 j->url, code, rc == CURLE_OK ? "bad status" : curl_easy_strerror(rc),
-                 j->attempt + 1);
+    GW_LOG_ERROR("alert delivery failed, giving up", "url=%s status=%ld err=%s attempts=%u", j->url,
+                 code, rc == CURLE_OK ? "bad status" : curl_easy_strerror(rc), j->attempt + 1);
     finished(a, j);
 }
 

@@ -47,14 +47,14 @@ hbd_status(void *arg)
     return json_pack(
         "{s:{s:s, s:s, s:s}, s:i, s:i, s:I, s:I, s:f, s:I, s:I, s:{s:i, s:i, s:i, s:i}, "
         "s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I}}",
-        "listeners", "tcp", h->listen_str, "udp", h->udp ? h->listen_str : "", "http",
-        h->http_str, "workers", (int)h->nworkers, "connections", (int)atomic_load(&h->nconns),
+        "listeners", "tcp", h->listen_str, "udp", h->udp ? h->listen_str : "", "http", h->http_str,
+        "workers", (int)h->nworkers, "connections", (int)atomic_load(&h->nconns),
         "connections_total", (json_int_t)counter(h, h->m.clients_connected), "messages_total",
         (json_int_t)messages_total(h), "messages_per_second", h->rate, "bytes_received_total",
-        (json_int_t)counter(h, h->m.bytes_received), "errors_total",
-        (json_int_t)errors_total(h), "services", "total", (int)c.total, "up", (int)c.up, "late",
-        (int)c.late, "dead", (int)c.dead, "alerts", "sent", (json_int_t)counter(h, h->m.alerts_sent),
-        "failed", (json_int_t)counter(h, h->m.alerts_failed), "queued",
+        (json_int_t)counter(h, h->m.bytes_received), "errors_total", (json_int_t)errors_total(h),
+        "services", "total", (int)c.total, "up", (int)c.up, "late", (int)c.late, "dead",
+        (int)c.dead, "alerts", "sent", (json_int_t)counter(h, h->m.alerts_sent), "failed",
+        (json_int_t)counter(h, h->m.alerts_failed), "queued",
         (json_int_t)gw_metrics_value(h->m.reg, h->m.alerts_queued), "dropped",
         (json_int_t)counter(h, h->m.alerts_dropped), "store", "written", (json_int_t)st.written,
         "dropped", (json_int_t)st.dropped);
@@ -87,8 +87,8 @@ hbd_status_line(struct hbd *h, char *buf, size_t len)
     hbd_registry_counts(h->reg, &c);
     snprintf(buf, len,
              "STATUS connections=%d messages=%llu services=%u up=%u late=%u dead=%u uptime_s=%llu",
-             atomic_load(&h->nconns), (unsigned long long)messages_total(h), c.total, c.up,
-             c.late, c.dead, (unsigned long long)((gw_mono_ms() - h->started_ms) / 1000));
+             atomic_load(&h->nconns), (unsigned long long)messages_total(h), c.total, c.up, c.late,
+             c.dead, (unsigned long long)((gw_mono_ms() - h->started_ms) / 1000));
 }
 
 static void

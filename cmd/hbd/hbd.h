@@ -124,9 +124,9 @@ struct hbd_req {
     enum hbd_req_kind kind;
     const char *error; /* HBD_REQ_ERROR: the reason after "ERR " */
     const char *service;
-    const char *instance;  /* "" when none */
-    uint64_t interval_ms;  /* 0 = default */
-    unsigned min_up;       /* 0 = default */
+    const char *instance; /* "" when none */
+    uint64_t interval_ms; /* 0 = default */
+    unsigned min_up;      /* 0 = default */
     struct hbd_label labels[HBD_MAX_LABELS];
     unsigned nlabels;
 };

@@ -8,8 +8,8 @@
 #include "log.h"
 
 /* Request processing time per read batch: loopback PINGs take microseconds. */
-static const double processing_buckets[] = {1e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4,
-                                            5e-4, 1e-3, 5e-3, 1e-2, 0.1};
+static const double processing_buckets[] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
+                                            2.5e-4, 5e-4, 1e-3, 5e-3,   1e-2, 0.1};
 
 static int
 series(struct gw_metrics *m, int family, const char *v1, const char *v2)
@@ -70,8 +70,7 @@ hbd_metrics_init(struct hbd *h, char *err)
     hm->services_late = series(m, f, "late", NULL);
     hm->services_dead = series(m, f, "dead", NULL);
     f = gw_metrics_family(m, "hbd_service_transitions_total", GW_METRIC_COUNTER,
-                          "Service and instance state changes, by new state.", "to", NULL, 0,
-                          err);
+                          "Service and instance state changes, by new state.", "to", NULL, 0, err);
     hm->transitions_up = series(m, f, "up", NULL);
     hm->transitions_late = series(m, f, "late", NULL);
     hm->transitions_dead = series(m, f, "dead", NULL);
@@ -113,7 +112,7 @@ hbd_metrics_init(struct hbd *h, char *err)
 static void
 count_transition(struct hbd *h, enum hbd_state to)
 {
-    int s = to == HBD_UP ? h->m.transitions_up
+    int s = to == HBD_UP     ? h->m.transitions_up
             : to == HBD_LATE ? h->m.transitions_late
             : to == HBD_DEAD ? h->m.transitions_dead
                              : -1;
@@ -134,8 +133,8 @@ hbd_emit_transition(struct hbd *h, const char *service, const char *instance, en
     count_transition(h, to);
     GW_LOG(lvl, what, "service=%s instance=%s from=%s to=%s", service, instance,
            hbd_state_name(from), hbd_state_name(to));
-    if (h->store && gw_store_heartbeat_event(h->store, now, service, instance,
-                                             hbd_state_name(from), hbd_state_name(to), "") == -1)
+    if (h->store && gw_store_heartbeat_event(h->store, now, service, instance, hbd_state_name(from),
+                                             hbd_state_name(to), "") == -1)
         GW_LOG_DEBUG("state change not stored: queue full", "service=%s", service);
     /* Registration and removal are bookkeeping, not news: webhooks hear of up/late/dead. */
     if (!doc || instance[0] || from == HBD_NEW || to == HBD_FORGOTTEN) {

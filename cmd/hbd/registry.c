@@ -349,26 +349,25 @@ service_json(const struct service *s, uint64_t now_ms, unsigned default_min_up)
             last_ms = in->last_ms;
             last_wall = in->last_wall_ms;
         }
-        json_array_append_new(
-            insts, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "name", in->name, "state",
-                             hbd_state_name(in->state), "last_seen",
-                             gw_time_rfc3339(in->last_wall_ms, ts, sizeof(ts)), "silent_ms",
-                             (json_int_t)(now_ms - in->last_ms), "interval_ms",
-                             (json_int_t)in->interval_ms, "heartbeats", (json_int_t)in->beats,
-                             "addr", in->addr));
+        json_array_append_new(insts,
+                              json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "name", in->name,
+                                        "state", hbd_state_name(in->state), "last_seen",
+                                        gw_time_rfc3339(in->last_wall_ms, ts, sizeof(ts)),
+                                        "silent_ms", (json_int_t)(now_ms - in->last_ms),
+                                        "interval_ms", (json_int_t)in->interval_ms, "heartbeats",
+                                        (json_int_t)in->beats, "addr", in->addr));
     }
     for (unsigned i = 0; i < s->nlabels; i++)
         if (s->labels[i].key && s->labels[i].value)
             json_object_set_new(labels, s->labels[i].key, json_string(s->labels[i].value));
     char since[40];
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:o, s:o}", "name", s->name,
-                     "state", hbd_state_name(s->state), "since",
-                     gw_time_rfc3339(s->since_wall_ms, since, sizeof(since)), "last_seen",
-                     gw_time_rfc3339(last_wall, ts, sizeof(ts)), "silent_ms",
-                     (json_int_t)(now_ms - last_ms), "interval_ms", (json_int_t)s->interval_ms,
-                     "heartbeats", (json_int_t)s->beats, "min_up",
-                     (int)(s->min_up ? s->min_up : default_min_up), "labels", labels,
-                     "instances", insts);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:o, s:o}", "name", s->name, "state",
+        hbd_state_name(s->state), "since", gw_time_rfc3339(s->since_wall_ms, since, sizeof(since)),
+        "last_seen", gw_time_rfc3339(last_wall, ts, sizeof(ts)), "silent_ms",
+        (json_int_t)(now_ms - last_ms), "interval_ms", (json_int_t)s->interval_ms, "heartbeats",
+        (json_int_t)s->beats, "min_up", (int)(s->min_up ? s->min_up : default_min_up), "labels",
+        labels, "instances", insts);
 }
 
 static void
@@ -412,8 +411,7 @@ emit_changes(struct hbd *h, struct changes *ch)
 
 /* Re-derives the service state after its instances changed; notes a change. */
 static void
-settle_service(struct service *s, const struct hbd_config *cfg, uint64_t now_ms,
-               struct changes *ch)
+settle_service(struct service *s, const struct hbd_config *cfg, uint64_t now_ms, struct changes *ch)
 {
     enum hbd_state to = s->ninst ? service_state(s, cfg->min_up) : HBD_FORGOTTEN;
 
@@ -477,14 +475,13 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
 
 /* Ages one service's instances; returns 1 when the service is gone. Shard lock held. */
 static int
-sweep_service(struct service *s, const struct hbd_config *cfg, uint64_t now,
-              struct changes *ch)
+sweep_service(struct service *s, const struct hbd_config *cfg, uint64_t now, struct changes *ch)
 {
     for (unsigned i = 0; i < s->ninst;) {
         struct instance *in = &s->inst[i];
         uint64_t silent = now - in->last_ms;
-        enum hbd_state to = silent > cfg->forget_after_ms ? HBD_FORGOTTEN
-                                                          : instance_state(in, silent, cfg->grace);
+        enum hbd_state to =
+            silent > cfg->forget_after_ms ? HBD_FORGOTTEN : instance_state(in, silent, cfg->grace);
         if (to != in->state && in->name[0])
             note_change(ch, s->name, in->name, in->state, to, NULL);
         if (to == HBD_FORGOTTEN) {

@@ -751,12 +751,11 @@ clients_list(struct gw_ev *ev, void *arg)
     part->list = json_array();
     for (struct conn *c = w->conns; c; c = c->next)
         json_array_append_new(
-            part->list,
-            json_pack("{s:I, s:s, s:i, s:I, s:I, s:I, s:I}", "id", (json_int_t)c->id, "addr",
-                      c->addr, "worker", (int)w->index, "connected_s",
-                      (json_int_t)((now - c->connected_ms) / 1000), "idle_s",
-                      (json_int_t)((now - c->last_ms) / 1000), "messages", (json_int_t)c->msgs,
-                      "bytes_in", (json_int_t)c->bytes_in));
+            part->list, json_pack("{s:I, s:s, s:i, s:I, s:I, s:I, s:I}", "id", (json_int_t)c->id,
+                                  "addr", c->addr, "worker", (int)w->index, "connected_s",
+                                  (json_int_t)((now - c->connected_ms) / 1000), "idle_s",
+                                  (json_int_t)((now - c->last_ms) / 1000), "messages",
+                                  (json_int_t)c->msgs, "bytes_in", (json_int_t)c->bytes_in));
     gw_ev_post(gw_daemon_ev(w->h->daemon), clients_collected, part);
 }
 
