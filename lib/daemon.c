@@ -122,17 +122,19 @@ usage(const struct gw_daemon_desc *desc, FILE *out)
     upper[i] = '\0';
     fprintf(out, "usage: %s [-c FILE] [-n] [--version] [--help]%s%s\n\n%s\n\n", desc->prog,
             desc->usage ? " " : "", desc->usage ? desc->usage : "", desc->summary);
-    fprintf(out, "  -c, --config FILE  config file (default %s; built-in defaults when absent)\n"
-                 "  -n, -t, --check    validate the config, print 'configuration OK', exit\n"
-                 "  -V, --version      print the version and exit\n"
-                 "  -h, --help         print this help and exit\n",
+    fprintf(out,
+            "  -c, --config FILE  config file (default %s; built-in defaults when absent)\n"
+            "  -n, -t, --check    validate the config, print 'configuration OK', exit\n"
+            "  -V, --version      print the version and exit\n"
+            "  -h, --help         print this help and exit\n",
             DEFAULT_CONFIG);
     if (desc->options)
         fputs(desc->options, out);
-    fprintf(out, "\nEnvironment: GWKIT_<SECTION>_<KEY>=value overrides a config key, e.g.\n"
-                 "GWKIT_%s_LISTEN=127.0.0.1:19002; GWKIT_LOG_LEVEL=debug.\n"
-                 "Signals: HUP reloads the config, TERM drains and exits.\n"
-                 "See %s(8) and gwkit.conf(5).\n",
+    fprintf(out,
+            "\nEnvironment: GWKIT_<SECTION>_<KEY>=value overrides a config key, e.g.\n"
+            "GWKIT_%s_LISTEN=127.0.0.1:19002; GWKIT_LOG_LEVEL=debug.\n"
+            "Signals: HUP reloads the config, TERM drains and exits.\n"
+            "See %s(8) and gwkit.conf(5).\n",
             upper, desc->prog);
 }
 
@@ -140,8 +142,10 @@ int
 gw_daemon_args(struct gw_daemon *d, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'n'},
-        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'n'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char err[GW_ERR_LEN];
@@ -216,8 +220,8 @@ apply_overrides(struct gw_daemon *d, struct gw_conf *c)
     p = text;
     for (size_t i = 0; i < d->noverrides; i++) {
         const struct override *o = &d->overrides[i];
-        len += (size_t)snprintf(p + len, cap - len, "[%s]\n%s = %s\n", o->section, o->key,
-                                o->value);
+        len +=
+            (size_t)snprintf(p + len, cap - len, "[%s]\n%s = %s\n", o->section, o->key, o->value);
     }
     rc = gw_conf_load_string(c, "command line", text);
     free(text);
@@ -499,14 +503,15 @@ cmd_shutdown(struct gw_ctl_req *r, json_t *args, void *arg)
 }
 
 static const struct gw_ctl_cmd common_cmds[] = {
-    {"status", cmd_status, "version, uptime, listeners, connections and the program's figures"},
-    {"health", cmd_health, "ok, warning or critical, with a summary and perfdata"},
-    {"config", cmd_config, "the effective configuration"},
-    {"metrics", cmd_metrics, "the Prometheus exposition text"},
-    {"reload", cmd_reload, "re-read the config; replies once applied or refused"},
-    {"log-level", cmd_log_level, "show or set the log level: {\"level\":\"debug\"}"},
-    {"drain", cmd_drain, "stop accepting, finish in-flight work, exit"},
-    {"shutdown", cmd_shutdown, "exit now"},
+    {"status", cmd_status, "version, uptime, listeners, connections and the program's figures",
+     NULL},
+    {"health", cmd_health, "ok, warning or critical, with a summary and perfdata", NULL},
+    {"config", cmd_config, "the effective configuration", NULL},
+    {"metrics", cmd_metrics, "the Prometheus exposition text", NULL},
+    {"reload", cmd_reload, "re-read the config; replies once applied or refused", NULL},
+    {"log-level", cmd_log_level, "show or set the log level: {\"level\":\"debug\"}", NULL},
+    {"drain", cmd_drain, "stop accepting, finish in-flight work, exit", NULL},
+    {"shutdown", cmd_shutdown, "exit now", NULL},
 };
 
 int
@@ -534,17 +539,21 @@ gw_daemon_open_ctl(struct gw_daemon *d, const struct gw_ctl_cmd *cmds)
     d->cmds = calloc(nprog + GW_ARRAY_LEN(common_cmds) + 1, sizeof(*d->cmds));
     if (!d->cmds)
         return -1;
-    for (size_t i = 0; i < nprog; i++)
-        d->cmds[n++] = cmds[i];
+    for (size_t i = 0; i < nprog; i++) {
+        d->cmds[n] = cmds[i];
+        d->cmds[n++].arg = d->arg;
+    }
     for (size_t i = 0; i < GW_ARRAY_LEN(common_cmds); i++) {
         int dup = 0;
         for (size_t j = 0; j < nprog; j++)
             dup |= strcmp(cmds[j].name, common_cmds[i].name) == 0;
-        if (!dup)
-            d->cmds[n++] = common_cmds[i];
+        if (!dup) {
+            d->cmds[n] = common_cmds[i];
+            d->cmds[n++].arg = d;
+        }
     }
-    d->ctl = gw_ctl_listen(gw_daemon_ev(d), d->ctl_path, gw_conf_str(c, "global", NULL, "ctl_group"),
-                           d->cmds, NULL, err);
+    d->ctl = gw_ctl_listen(gw_daemon_ev(d), d->ctl_path,
+                           gw_conf_str(c, "global", NULL, "ctl_group"), d->cmds, NULL, err);
     if (!d->ctl) {
         GW_LOG_ERROR("cannot open control socket", "path=%s err=%s", d->ctl_path, err);
         return -1;

@@ -7,8 +7,8 @@
 #include "hbd_schema.h"
 
 #define MS(x) ((int64_t)(x))
-#define SEC(x) ((int64_t)(x) * 1000)
-#define KIB(x) ((int64_t)(x) * 1024)
+#define SEC(x) ((int64_t)(x)*1000)
+#define KIB(x) ((int64_t)(x)*1024)
 
 static const struct gw_conf_key hbd_keys[] = {
     {"listen", GW_CONF_ADDR, "*:9002", 0, 0, NULL,
