@@ -160,8 +160,8 @@ const struct gwctl_cmd gwctl_cmds[] = {
      gwctl_run_complete,
      NULL,
      "words for shell completion",
-     "Prints one word per line: commands, programs, services (from the running hbd),\n"
-     "levels, states or formats.",
+     "Prints one word per line: commands, programs (those answering COMMAND when given),\n"
+     "services (from the running hbd), levels, states or formats.",
      1},
     {NULL, NULL, NULL, GWCTL_PROG_NONE, NOARGS, NULL, NULL, NULL, NULL, NULL, 0},
 };
@@ -467,8 +467,9 @@ gwctl_run_complete(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char 
             if (!c->hidden)
                 printf("%s\n", c->name);
     } else if (strcmp(what, "programs") == 0) {
+        const struct gwctl_cmd *c = argc > 1 ? gwctl_cmd_find(argv[1]) : NULL;
         for (const struct gwctl_prog *p = gwctl_progs; p->name; p++)
-            if (p->schema)
+            if (p->schema && (!c || gwctl_prog_answers(c, p->name)))
                 printf("%s\n", p->name);
     } else if (strcmp(what, "services") == 0) {
         complete_services(g);

@@ -320,7 +320,7 @@ gwctl_run_health(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **
         check_url(g, urls[i], &checks[n++]);
     if (n == 0) {
         gw_strlcpy(checks[0].label, "gwkit", sizeof(checks[0].label));
-        set(&checks[n++], N_CRITICAL, "no gwkit daemon running (no socket in %s)", g->run_dir);
+        set(&checks[n++], N_CRITICAL, "no gwkit daemon is running (no socket in %s)", g->run_dir);
     }
     rc = report(g, checks, n);
     for (size_t i = 0; i < n; i++)
