@@ -707,7 +707,7 @@ gw_metrics_set(struct gw_metrics *m, int series, double v)
 {
     struct series *s = (struct series *)get_series(m, series);
 
-    if (s == NULL || s->type != GW_METRIC_GAUGE)
+    if (s == NULL || s->type == GW_METRIC_HISTOGRAM)
         return;
     atomic_store_explicit(&s->set_bits, dbl_bits(v), memory_order_relaxed);
     atomic_store_explicit(&s->is_set, 1, memory_order_release);
@@ -781,7 +781,6 @@ series_value(const struct gw_metrics *m, const struct series *s)
 {
     switch (s->type) {
     case GW_METRIC_COUNTER:
-        return (double)sum_cell(m, s->cell);
     case GW_METRIC_GAUGE:
         if (atomic_load_explicit(&s->is_set, memory_order_acquire))
             return bits_dbl(atomic_load_explicit(&s->set_bits, memory_order_relaxed));
@@ -847,7 +846,7 @@ render_series(const struct gw_metrics *m, const struct family *f, const struct s
 
     if (s->type == GW_METRIC_HISTOGRAM)
         return render_histogram(m, f, s, b);
-    if (s->type == GW_METRIC_COUNTER)
+    if (s->type == GW_METRIC_COUNTER && !atomic_load_explicit(&s->is_set, memory_order_acquire))
         return gw_buf_printf(b, "%s%s%s%s %" PRIu64 "\n", f->name, open, s->labels, close,
                              sum_cell(m, s->cell));
     if (atomic_load_explicit(&s->is_set, memory_order_acquire))

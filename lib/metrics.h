@@ -88,7 +88,9 @@ void gw_metrics_add(struct gw_metrics *m, int series, uint64_t n);
 void gw_metrics_sub(struct gw_metrics *m, int series, uint64_t n);
 
 /* Gauge with one value for the process (not summed across threads): last writer wins. Once a
- * gauge series has been set, it renders the set value and its summed cells are ignored. */
+ * series has been set, it renders the set value and its summed cells are ignored. Counters may
+ * be set too, for totals kept elsewhere (CPU seconds from the kernel, a module's own stats):
+ * the caller keeps them monotonic. */
 void gw_metrics_set(struct gw_metrics *m, int series, double v);
 
 /* Histogram: records one observation (e.g. seconds). NaN counts only in +Inf and _count (and

@@ -146,6 +146,12 @@ test_values(void)
         is_str(text, want, "set gauge %s printed as Prometheus wants", cases[i].want);
         free(text);
     }
+    s = gw_metrics_simple(m, "test_cpu_seconds_total", GW_METRIC_COUNTER, "CPU.", err);
+    gw_metrics_set(m, s, 1.25);
+    text = gw_metrics_render(m, NULL);
+    ok(strstr(text, "\ntest_cpu_seconds_total 1.25\n") != NULL,
+       "a counter kept elsewhere can be set and renders the set value");
+    free(text);
     gw_metrics_free(m);
 }
 
