@@ -560,8 +560,9 @@ put_kv(struct line *l, const char *kv, va_list *ap, int saved_errno)
             l->bad = 1;
             return;
         }
+        /* Only a value made of one numeric conversion may be a JSON number. */
         single = vi.nconv == 1 && !vi.literal;
-        if (!has_key || !single || vi.failed)
+        if (!has_key || vi.failed)
             l->bad = 1;
         if (has_key)
             put_pair(l, key, klen, val, vlen,

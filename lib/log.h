@@ -6,25 +6,28 @@
  *   -> {"ts":"2026-11-23T10:00:00.123Z","level":"info","prog":"hbd","msg":"listening",
  *       "addr":"0.0.0.0:9002","workers":2}                                  (log_format = json)
  *
- * The kv argument is a list of key=%conv pairs separated by spaces, or NULL when there are none
- * (not "": gcc warns about an empty format). Each value is formatted alone with its own
- * conversion: d i u x X o c s f F e E g G a A p, and m (strerror(errno), no argument), with
- * flags, width and precision (also '*') and the length modifiers hh h l ll z j t (L for the
- * floating conversions). %s of NULL prints "(null)". Widths and precisions above 4096 are cut
- * to 4096.
+ * The kv argument is a list of key=value pairs separated by spaces, or NULL when there are none
+ * (not "": gcc warns about an empty format). A value is normally one conversion, "n=%d"; it
+ * may also be literal text ("by=ctl"), "%%" for '%', or a mix ("addr=%s:%u"), which makes one
+ * string. Each conversion is formatted alone: d i u x X o c s f F e E g G a A p, and m
+ * (strerror(errno), no argument), with flags, width and precision (also '*') and the length
+ * modifiers hh h l ll z j t (L for the floating conversions). %s of NULL prints "(null)".
+ * Widths and precisions above 4096 are cut to 4096.
  *
  * logfmt: a value is quoted when it is empty or holds a space, '=', '"', '\', a control
  * character or invalid UTF-8; inside quotes \" \\ \n \r \t are escaped, other control bytes
  * and invalid UTF-8 bytes become \xHH. msg is always quoted. Valid UTF-8 passes through.
  * JSON: strings are escaped per RFC 8259 (\" \\ \b \f \n \r \t, \u00XX for other control
- * characters and DEL); each invalid UTF-8 byte becomes \ufffd. Values of d i u f F e E g G
- * that are valid JSON numbers are emitted as numbers; anything else (x X o a A c s p m, padded
- * or "%+d" numbers, inf and nan) is a string, so non-finite doubles read "inf", "-inf", "nan".
+ * characters and DEL); each invalid UTF-8 byte becomes \ufffd. A value made of one d i u f F
+ * e E g G conversion whose text is a valid JSON number is emitted as a number; anything else
+ * (x X o a A c s p m, literal or mixed values, padded or "%+d" numbers, inf and nan) is a
+ * string, so non-finite doubles read "inf", "-inf", "nan".
  *
  * A malformed kv never crashes and never misreads the arguments (gcc checks them against kv
- * as a printf format): the well-formed pairs are emitted, text without a key is dropped,
- * literal text inside a value is kept (key="abc12"), an unsupported conversion (%n, %q, ...)
- * stops the parse there, and the line gets log_error="bad format".
+ * as a printf format, and the parser follows them the same way): the well-formed pairs are
+ * emitted, text without a key ("oops", "=%d") is dropped with its arguments, an unsupported
+ * conversion (%n, %q, %hs, ...) stops the parse there, and the line gets log_error="bad format".
+ * So does a key byte that would need quoting (it is written as '_').
  *
  * Lines are built in a GW_LOG_LINE_MAX stack buffer; a longer line is cut at a character
  * boundary (quoted strings stay closed, JSON stays valid) and gets truncated=1.
