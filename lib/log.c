@@ -715,9 +715,11 @@ sink_write(const char *p, size_t n)
 static void
 write_line(const char *p, size_t n)
 {
-    int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
+    int fd;
 
     pthread_mutex_lock(&sink_lock);
+    /* Read under the lock, so a concurrent gw_log_init is never undone with the old fd. */
+    fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
     if (fd != sink.fd)
         sink_open(fd);
     /* A line cut by a timeout is ended first, so the next one starts on its own line. */
