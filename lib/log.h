@@ -29,8 +29,9 @@
  * conversion (%n, %q, %hs, ...) stops the parse there, and the line gets log_error="bad format".
  * So does a key byte that would need quoting (it is written as '_').
  *
- * Lines are built in a GW_LOG_LINE_MAX stack buffer; a longer line is cut at a character
- * boundary (quoted strings stay closed, JSON stays valid) and gets truncated=1.
+ * Lines are built in a GW_LOG_LINE_MAX stack buffer (a call uses about 17 KiB of stack); a
+ * longer line is cut at a character boundary (quoted strings stay closed, JSON stays valid)
+ * and gets truncated=1.
  *
  * The level check comes first (the macros skip formatting entirely), so debug lines cost one
  * relaxed atomic load when disabled. Thread-safe; the level may change at run time from any
