@@ -17,7 +17,7 @@ SAN      ?=
 OPT      ?= -O2
 
 PKGS     := libmicrohttpd libcurl sqlite3 jansson inih libcrypto zlib libzstd hiredis
-WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wno-format-zero-length
+WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SAN) -pthread -MMD -MP \
              -Ilib -Icmd -DGW_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
