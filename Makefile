@@ -17,10 +17,10 @@ SAN      ?=
 OPT      ?= -O2
 
 PKGS     := libmicrohttpd libcurl sqlite3 jansson inih libcrypto zlib libzstd hiredis
-WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wno-format-zero-length
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SAN) -pthread -MMD -MP \
-             -Ilib -DGW_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+             -Ilib -Icmd -DGW_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SAN) -pthread
 

@@ -51,6 +51,7 @@ struct gw_ctl_cmd {
     const char *name;
     gw_ctl_fn fn;
     const char *help; /* one line */
+    void *arg;        /* passed to fn; NULL: the arg given to gw_ctl_listen() */
 };
 
 /* Listens on path (stale socket files are replaced; a live one is an error). cmds is an array

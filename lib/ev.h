@@ -2,7 +2,7 @@
  * ev.h -- one epoll event loop per thread: fd events, timers, cross-thread wake-up, signals.
  *
  * A loop belongs to the thread that runs it; every function here must be called from that
- * thread, except gw_ev_wake() and gw_ev_stop(), which any thread may call.
+ * thread, except gw_ev_wake(), gw_ev_post() and gw_ev_stop(), which any thread may call.
  *
  * Timers live in a binary min-heap ordered by deadline (O(log n) start and stop); the epoll
  * timeout is the nearest deadline. Timer structs are embedded in the caller's objects and
@@ -40,18 +40,25 @@ struct gw_ev_timer {
 /* Creates a loop (epoll + an eventfd for wake-ups). NULL on failure with err set. */
 struct gw_ev *gw_ev_new(char *err);
 
-/* Frees the loop. Registered fds are not closed; armed timers are forgotten. */
+/* Runs the pending deferred calls, then frees the loop. Registered fds are not closed; armed
+ * timers are disarmed and forgotten. */
 void gw_ev_free(struct gw_ev *ev);
 
 /* Watches fd for events (GW_EV_READ | GW_EV_WRITE); replaces a previous registration of the
- * same fd. Level-triggered. Returns 0, or -1 with err set. */
+ * same fd (an event already fetched for it then goes to the new callback). Level-triggered.
+ * An fd watching no events (0) stays registered but is kept out of epoll, so a hung-up peer
+ * does not spin the loop. On a hang-up or error the callback gets GW_EV_ERROR plus the
+ * watched events, so its read or write sees the condition. One callback call per fd per
+ * iteration. Returns 0, or -1 with err set. */
 int gw_ev_add(struct gw_ev *ev, int fd, unsigned events, gw_ev_io_fn fn, void *arg, char *err);
 
-/* Changes the events watched on a registered fd. Returns 0 or -1 (errno set). */
+/* Changes the events watched on a registered fd. Returns 0 or -1 (errno set; ENOENT if the
+ * fd is not registered). */
 int gw_ev_mod(struct gw_ev *ev, int fd, unsigned events);
 
 /* Stops watching fd. Call before close(fd). Events already fetched for fd in the current
- * iteration are not delivered after this. */
+ * iteration are not delivered after this, even if the fd number is reused and registered
+ * again (accept) in the same iteration. Harmless on an fd that is not registered. */
 void gw_ev_del(struct gw_ev *ev, int fd);
 
 /* The loop's cached monotonic time in ms, updated once per iteration. */
@@ -63,8 +70,12 @@ uint64_t gw_ev_update_time(struct gw_ev *ev);
 /* Initialises a timer; it is not armed. */
 void gw_ev_timer_init(struct gw_ev_timer *t, gw_ev_timer_fn fn, void *arg);
 
-/* Arms t to fire once, after_ms from the cached now; re-arms if already armed. */
-void gw_ev_timer_start(struct gw_ev *ev, struct gw_ev_timer *t, uint64_t after_ms);
+/* Arms t to fire once, after_ms from the cached now (gw_ev_now_ms()); re-arms if already
+ * armed. Never fires early: the epoll timeout is rounded up. Timers with equal deadlines fire
+ * in no set order. A timer armed with 0 from a timer callback fires on the next iteration.
+ * Returns 0, or -1 if the heap could not grow (out of memory; t stays unarmed). Re-arming an
+ * armed timer never fails. */
+int gw_ev_timer_start(struct gw_ev *ev, struct gw_ev_timer *t, uint64_t after_ms);
 
 /* Disarms t; harmless if it is not armed. */
 void gw_ev_timer_stop(struct gw_ev *ev, struct gw_ev_timer *t);
@@ -78,30 +89,44 @@ gw_ev_timer_armed(const struct gw_ev_timer *t)
 /* Number of armed timers. */
 size_t gw_ev_timer_count(const struct gw_ev *ev);
 
-/* Runs fn(ev, arg) once after the current iteration's callbacks, on the loop thread: the place
- * to free a connection closed from inside its own callback. Returns 0 or -1 (out of memory). */
+/* Runs fn(ev, arg) once after the current iteration's callbacks (fd events, then timers), on
+ * the loop thread: the place to free a connection closed from inside its own callback. Calls
+ * run in the order they were deferred; one deferred from a deferred call runs in the same pass.
+ * Returns 0 or -1 (out of memory). */
 int gw_ev_defer(struct gw_ev *ev, gw_ev_fn fn, void *arg);
 
-/* Sets the callback run on the loop thread after gw_ev_wake(). */
+/* Sets the callback run on the loop thread after gw_ev_wake(). Publish the data the callback
+ * reads (an SPSC ring) before calling gw_ev_wake(). */
 void gw_ev_on_wake(struct gw_ev *ev, gw_ev_fn fn, void *arg);
 
 /* Wakes the loop from any thread; several wakes before the loop runs coalesce into one
  * callback. Async-signal-safe. */
 void gw_ev_wake(struct gw_ev *ev);
 
+/* Queues fn(ev, arg) to run on the loop's thread, after the calls posted before it. Any thread
+ * may call it; it wakes the loop. Calls still queued when the loop is freed are dropped (their
+ * arg is not freed). Returns 0, or -1 when out of memory. */
+int gw_ev_post(struct gw_ev *ev, gw_ev_fn fn, void *arg);
+
 /* Blocks the given signals (0-terminated list) in the calling thread, and so in threads it
  * creates afterwards. Call in main() before starting threads, then gw_ev_signals(). */
 int gw_ev_block_signals(const int *signals, char *err);
 
 /* Delivers the given signals (0-terminated list, already blocked) through a signalfd on this
- * loop. Returns 0 or -1 with err set. */
+ * loop: fn(ev, signo, arg) once per signal read (standard signals sent several times before the
+ * loop reads them coalesce, as usual). A second call replaces the first. Returns 0 or -1 with
+ * err set. */
 int gw_ev_signals(struct gw_ev *ev, const int *signals, gw_ev_signal_fn fn, void *arg, char *err);
 
-/* Runs the loop until gw_ev_stop(). Returns 0, or -1 if epoll_wait failed. */
+/* Runs the loop until gw_ev_stop(). Returns 0, or -1 if epoll_wait failed. A stop requested
+ * before gw_ev_run() is entered makes it return at once; the stop request is
+ * cleared on return, so the loop can be run again. */
 int gw_ev_run(struct gw_ev *ev);
 
-/* One iteration: waits at most timeout_ms (-1 = until an event or the next timer), dispatches,
- * runs deferred calls. Returns the number of fd events dispatched, or -1. */
+/* One iteration: waits at most timeout_ms (-1 = until an event or the next timer; 0 when
+ * deferred calls are pending), dispatches fd events, fires due timers, runs deferred calls.
+ * Returns the number of fd events fetched (internal wake-up and signal fds included), or -1
+ * (errno set) if epoll_wait failed; EINTR counts as 0 events. */
 int gw_ev_run_once(struct gw_ev *ev, int timeout_ms);
 
 /* Makes gw_ev_run() return after the current iteration. Any thread may call it. */

@@ -7,6 +7,12 @@
  * "unix:/path". Ports are 1..65535 (0 allowed only where a free port is wanted and the
  * caller says so). All sockets are created non-blocking and close-on-exec.
  * Thread-safe: no shared state.
+ *
+ * The wildcard is decided at parse time: "::" if an AF_INET6 socket can be created, else
+ * 0.0.0.0. Listening on a "::" wildcard sets IPV6_V6ONLY=0 (IPv4 peers then show up as
+ * ::ffff:a.b.c.d, which gw_net_addr_str() prints as plain IPv4), and falls back to 0.0.0.0 if
+ * the kernel refuses AF_INET6 by then. A name resolves to its first getaddrinfo() result.
+ * IPv6 zone ids ("[fe80::1%eth0]:80") and abstract unix sockets are not supported.
  */
 #ifndef GW_NET_H
 #define GW_NET_H
@@ -27,31 +33,57 @@ struct gw_addr {
 };
 
 /* Parses s into a. Flags: GW_NET_ALLOW_PORT0 accepts port 0; GW_NET_NO_RESOLVE refuses names.
- * Returns 0, or -1 with err naming the problem ("missing port in '...'", "bad port '...'",
- * "unknown host 'x'", ...). */
+ * Returns 0, or -1 with err naming the problem. Quoted input is cut at 64 bytes ("...") and
+ * non-printable bytes show as '?'. The messages, for input IN, host part H and port part P:
+ *   empty address                                       ("" or NULL)
+ *   missing port in 'IN'                                ("1.2.3.4", "host:", "[::1]")
+ *   bad port 'P' in 'IN' (want 1..65535)                ("h:x", "h:-1", "h:65536")
+ *   port 0 not allowed in 'IN'                          (without GW_NET_ALLOW_PORT0)
+ *   unbalanced '[' in 'IN'                              ("[::1:80")
+ *   unbalanced brackets in 'IN'                         ("::1]:80", "[[::1]]:80")
+ *   expected ':port' after ']' in 'IN'                  ("[::1]80")
+ *   bad IPv6 address 'H' in 'IN'                        ("[::g]:80", "[]:80")
+ *   IPv6 address needs brackets in 'IN' (write '[addr]:port')   ("::1:80")
+ *   bad IPv4 address 'H' in 'IN'                        (digits and dots only: "1.2.3:80")
+ *   host name too long in 'IN'                          (over 253 bytes)
+ *   host name 'H' not allowed in 'IN' (numeric address required)  (GW_NET_NO_RESOLVE)
+ *   unknown host 'H' in 'IN'                            (getaddrinfo: no such name)
+ *   cannot resolve 'H' in 'IN': REASON                  (other getaddrinfo failures)
+ *   empty unix socket path in 'IN'                      ("unix:")
+ *   unix socket path too long in 'IN' (N bytes, max 107)
+ * On failure *a is zeroed. */
 #define GW_NET_ALLOW_PORT0 0x1
 #define GW_NET_NO_RESOLVE 0x2
 int gw_net_parse_addr(const char *s, int flags, struct gw_addr *a, char *err);
 
-/* Formats a socket address as "1.2.3.4:80", "[::1]:80" or "unix:/path". Returns buf. */
+/* Formats a socket address as "1.2.3.4:80", "[::1]:80" or "unix:/path" ("unix:" for an
+ * unnamed peer); IPv4-mapped IPv6 addresses print as IPv4. Always NUL-terminates (truncates
+ * to buflen). Returns buf. */
 char *gw_net_addr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen);
 
 /* Port of an inet address (host order), 0 for others. */
 int gw_net_addr_port(const struct gw_addr *a);
 
 /* TCP listener with SO_REUSEADDR, and SO_REUSEPORT when reuseport is set (one listener per
- * worker thread, the kernel spreads connections). Returns the fd or -1 with err. */
+ * worker thread, the kernel spreads connections); backlog <= 0 means SOMAXCONN. Returns the
+ * fd or -1 with err ("bind 127.0.0.1:80: Permission denied"; "'unix:/x' is not an IP address").
+ * Use getsockname() to learn the port bound for port 0. */
 int gw_net_listen_tcp(const struct gw_addr *a, int backlog, int reuseport, char *err);
 
-/* Bound UDP socket, SO_REUSEPORT when reuseport is set. Returns the fd or -1 with err. */
+/* Bound UDP socket, SO_REUSEPORT when reuseport is set (never SO_REUSEADDR). Returns the fd or
+ * -1 with err. */
 int gw_net_bind_udp(const struct gw_addr *a, int reuseport, char *err);
 
-/* Unix stream listener at path (an existing stale socket file is replaced; a live one, with a
- * process answering, is an error "already in use"), chmod to mode. Returns fd or -1. */
+/* Unix stream listener at path (an existing stale socket file, one that refuses connections,
+ * is replaced; a live one, with a process answering, is the error "unix:PATH already in use
+ * (another process is listening)"; a file that is not a socket is left alone and refused),
+ * chmod to mode before listen(); backlog <= 0 means SOMAXCONN. Returns fd or -1 with err.
+ * The caller unlinks path when it closes the listener. */
 int gw_net_listen_unix(const char *path, unsigned mode, int backlog, char *err);
 
-/* Accepts one connection, non-blocking and close-on-exec. Returns the fd, or -1 with errno
- * (EAGAIN when there is none; EMFILE/ENFILE when out of descriptors). */
+/* Accepts one connection, non-blocking and close-on-exec. peer and peer_len may be NULL.
+ * Returns the fd, or -1 with errno (EAGAIN when there is none; EMFILE/ENFILE when out of
+ * descriptors; ECONNABORTED and the like: try the next one). */
 int gw_net_accept(int lfd, struct sockaddr_storage *peer, socklen_t *peer_len);
 
 /* Starts a non-blocking TCP (or unix) connect. Returns the fd, with *in_progress set when the
@@ -59,13 +91,16 @@ int gw_net_accept(int lfd, struct sockaddr_storage *peer, socklen_t *peer_len);
  * err. */
 int gw_net_connect(const struct gw_addr *a, int *in_progress, char *err);
 
-/* Outcome of a finished non-blocking connect: 0, or -1 with err. */
+/* Outcome of a finished non-blocking connect (SO_ERROR): 0, or -1 with err
+ * ("connect: Connection refused"). */
 int gw_net_connect_result(int fd, char *err);
 
-/* Blocking connect with a timeout, for clients: returns a blocking fd or -1 with err. */
+/* Connect with a timeout (poll), for clients: returns a blocking fd or -1 with err, e.g.
+ * "connect 127.0.0.1:9: Connection refused", "connect 10.0.0.1:80: timed out after 500 ms".
+ * timeout_ms <= 0 waits as long as the kernel does. */
 int gw_net_connect_timeout(const struct gw_addr *a, int timeout_ms, char *err);
 
-/* Socket options; 0 or -1 with errno. */
+/* Socket options; 0 or -1 with errno. set_nonblock(fd, 0) makes fd blocking. */
 int gw_net_set_nonblock(int fd, int on);
 int gw_net_set_nodelay(int fd);
 

@@ -1,0 +1,142 @@
+/*
+ * ctl.c -- hbd's own control commands and its status, health and STATUS-line figures. The
+ * common commands (reload, drain, log-level, ...) come from lib/daemon.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "hbd.h"
+#include "log.h"
+
+static uint64_t
+counter(struct hbd *h, int series)
+{
+    return (uint64_t)gw_metrics_value(h->m.reg, series);
+}
+
+static uint64_t
+messages_total(struct hbd *h)
+{
+    return counter(h, h->m.msgs_tcp) + counter(h, h->m.msgs_udp);
+}
+
+static uint64_t
+errors_total(struct hbd *h)
+{
+    const int *e = &h->m.err_line_too_long;
+    uint64_t n = 0;
+
+    /* The err_* ids are declared contiguously in struct hbd_metrics. */
+    for (const int *p = e; p <= &h->m.err_too_many_services; p++)
+        n += counter(h, *p);
+    return n;
+}
+
+/* Thread-safe: used by the HTTP thread, the control socket and the STATUS command. */
+json_t *
+hbd_status(void *arg)
+{
+    struct hbd *h = arg;
+    struct hbd_counts c;
+    struct gw_store_stats st = {0};
+
+    hbd_registry_counts(h->reg, &c);
+    if (h->store)
+        gw_store_stats(h->store, &st);
+    return json_pack(
+        "{s:{s:s, s:s, s:s}, s:i, s:i, s:I, s:I, s:f, s:I, s:I, s:{s:i, s:i, s:i, s:i}, "
+        "s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I}}",
+        "listeners", "tcp", h->listen_str, "udp", h->udp ? h->listen_str : "", "http", h->http_str,
+        "workers", (int)h->nworkers, "connections", (int)atomic_load(&h->nconns),
+        "connections_total", (json_int_t)counter(h, h->m.clients_connected), "messages_total",
+        (json_int_t)messages_total(h), "messages_per_second", h->rate, "bytes_received_total",
+        (json_int_t)counter(h, h->m.bytes_received), "errors_total", (json_int_t)errors_total(h),
+        "services", "total", (int)c.total, "up", (int)c.up, "late", (int)c.late, "dead",
+        (int)c.dead, "alerts", "sent", (json_int_t)counter(h, h->m.alerts_sent), "failed",
+        (json_int_t)counter(h, h->m.alerts_failed), "queued",
+        (json_int_t)gw_metrics_value(h->m.reg, h->m.alerts_queued), "dropped",
+        (json_int_t)counter(h, h->m.alerts_dropped), "store", "written", (json_int_t)st.written,
+        "dropped", (json_int_t)st.dropped);
+}
+
+json_t *
+hbd_health(void *arg)
+{
+    struct hbd *h = arg;
+    struct hbd_counts c;
+    int conns = atomic_load(&h->nconns);
+    char summary[200];
+    const char *status = "ok";
+
+    hbd_registry_counts(h->reg, &c);
+    if (c.dead || c.late)
+        status = "warning";
+    snprintf(summary, sizeof(summary), "%d connection%s, %u dead service%s, %u late", conns,
+             conns == 1 ? "" : "s", c.dead, c.dead == 1 ? "" : "s", c.late);
+    return json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}}", "status", status, "summary", summary,
+                     "perfdata", "conns", conns, "up", (int)c.up, "late", (int)c.late, "dead",
+                     (int)c.dead);
+}
+
+void
+hbd_status_line(struct hbd *h, char *buf, size_t len)
+{
+    struct hbd_counts c;
+
+    hbd_registry_counts(h->reg, &c);
+    snprintf(buf, len,
+             "STATUS connections=%d messages=%llu services=%u up=%u late=%u dead=%u uptime_s=%llu",
+             atomic_load(&h->nconns), (unsigned long long)messages_total(h), c.total, c.up, c.late,
+             c.dead, (unsigned long long)((gw_mono_ms() - h->started_ms) / 1000));
+}
+
+static void
+cmd_services(struct gw_ctl_req *r, json_t *args, void *arg)
+{
+    struct hbd *h = arg;
+    json_t *st = json_object_get(args, "state"), *svc = json_object_get(args, "service");
+    int state = -1;
+
+    if (st && (!json_is_string(st) || (state = hbd_state_parse(json_string_value(st))) < 0)) {
+        gw_ctl_error(r, "bad_args", "state must be one of up, late, dead");
+        return;
+    }
+    if (svc && !json_is_string(svc)) {
+        gw_ctl_error(r, "bad_args", "service must be a string");
+        return;
+    }
+    gw_ctl_reply(r, hbd_registry_json(h->reg, state, svc ? json_string_value(svc) : NULL));
+}
+
+static void
+cmd_clients(struct gw_ctl_req *r, json_t *args, void *arg)
+{
+    (void)args;
+    hbd_workers_clients(arg, r);
+}
+
+static void
+cmd_forget(struct gw_ctl_req *r, json_t *args, void *arg)
+{
+    struct hbd *h = arg;
+    const char *name = json_string_value(json_object_get(args, "service"));
+
+    if (!name) {
+        gw_ctl_error(r, "bad_args", "usage: forget {\"service\":\"NAME\"}");
+        return;
+    }
+    if (hbd_registry_forget(h->reg, name) == -1) {
+        gw_ctl_error(r, "not_found", "no service named '%s'", name);
+        return;
+    }
+    GW_LOG_INFO("service forgotten", "service=%s by=ctl", name);
+    gw_ctl_reply(r, json_pack("{s:s}", "forgotten", name));
+}
+
+const struct gw_ctl_cmd hbd_ctl_cmds[] = {
+    {"services", cmd_services, "services and their instances: {\"state\":\"dead\"} filters", NULL},
+    {"clients", cmd_clients, "open TCP connections", NULL},
+    {"forget", cmd_forget, "drop a service now: {\"service\":\"NAME\"}", NULL},
+    {NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,193 @@
+/*
+ * hbd.h -- the heartbeat server: what crosses its files.
+ *
+ * Threads: main (signals, control socket, liveness sweep, reload), `workers` network threads
+ * (each its own epoll loop, TCP listener and UDP socket with SO_REUSEPORT), the alert thread
+ * (libcurl multi), the store writer (lib/store) and the HTTP thread (lib/httpd).
+ */
+#ifndef HBD_H
+#define HBD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "daemon.h"
+#include "ev.h"
+#include "metrics.h"
+#include "net.h"
+#include "store.h"
+
+struct hbd_alerter;
+struct hbd_registry;
+struct hbd_worker;
+
+/* Run-time settings, an immutable snapshot: a reload publishes a new one, readers load the
+ * pointer once per event batch, old snapshots are freed at exit. */
+struct hbd_config {
+    uint64_t client_timeout_ms;
+    uint64_t cleanup_interval_ms;
+    size_t max_line_bytes;
+    size_t max_output_bytes;
+    unsigned max_clients;
+    uint64_t default_interval_ms;
+    unsigned grace;
+    unsigned min_up;
+    uint64_t forget_after_ms;
+    unsigned max_services;
+    unsigned max_instances;
+    char *alert_urls; /* space-separated */
+    uint64_t alert_timeout_ms;
+    unsigned alert_retries;
+    uint64_t alert_backoff_ms;
+    unsigned alert_queue;
+    struct hbd_config *older; /* previous snapshots, freed at exit */
+};
+
+/* Metric series ids. */
+struct hbd_metrics {
+    struct gw_metrics *reg;
+    int msgs_tcp, msgs_udp;
+    int clients_connected;
+    int bytes_received;
+    int processing;
+    int active_connections;
+    int msgs_per_second;
+    int services_up, services_late, services_dead;
+    int transitions_up, transitions_late, transitions_dead;
+    int alerts_sent, alerts_failed, alerts_retried, alerts_dropped, alerts_queued;
+    int err_line_too_long, err_bad_request, err_bad_interval, err_unknown_command;
+    int err_output_overflow, err_udp_too_long, err_udp_bad, err_accept, err_too_many_clients;
+    int err_too_many_services;
+    int closed_idle;
+    int store_dropped;
+};
+
+struct hbd {
+    struct gw_daemon *daemon;
+    _Atomic(struct hbd_config *) cfg;
+    struct hbd_metrics m;
+    struct hbd_registry *reg;
+    struct hbd_alerter *alerter;
+    struct gw_store *store;
+    struct gw_httpd *httpd;
+    struct hbd_worker **workers;
+    unsigned nworkers;
+    struct gw_addr listen_addr;
+    char listen_str[GW_ADDR_STRLEN];
+    char http_str[GW_ADDR_STRLEN];
+    int udp;
+    atomic_uint_fast64_t conn_ids;
+    atomic_int nconns;
+    struct gw_ev_timer sweep_timer;
+    struct gw_ev_timer rate_timer;
+    uint64_t rate_last_msgs;
+    uint64_t rate_last_ms;
+    double rate;
+    uint64_t started_ms;
+    char hostname[256];
+};
+
+/* config.c */
+struct hbd_config *hbd_config_new(const struct gw_conf *c, char *err);
+void hbd_config_free(struct hbd_config *cfg);
+static inline struct hbd_config *
+hbd_cfg(struct hbd *h)
+{
+    return atomic_load_explicit(&h->cfg, memory_order_acquire);
+}
+int hbd_reload(void *arg, const struct gw_conf *c, char *err);
+
+/* proto.c: the request line parser (no I/O, fuzzed). */
+enum hbd_req_kind {
+    HBD_REQ_EMPTY, /* a blank line: ignored, as Redis ignores empty inline commands */
+    HBD_REQ_PING,
+    HBD_REQ_HB,
+    HBD_REQ_STATUS,
+    HBD_REQ_QUIT,
+    HBD_REQ_ERROR,
+};
+
+#define HBD_MAX_NAME 128
+#define HBD_MAX_LABELS 16
+#define HBD_MAX_LABEL_BYTES 128
+
+struct hbd_label {
+    const char *key, *value; /* point into the line, NUL-terminated in place */
+};
+
+struct hbd_req {
+    enum hbd_req_kind kind;
+    const char *error; /* HBD_REQ_ERROR: the reason after "ERR " */
+    const char *service;
+    const char *instance; /* "" when none */
+    uint64_t interval_ms; /* 0 = default */
+    unsigned min_up;      /* 0 = default */
+    struct hbd_label labels[HBD_MAX_LABELS];
+    unsigned nlabels;
+};
+
+/* Parses one line (without its line ending) in place: line[len] must be writable (it gets
+ * NUL bytes). Never fails: malformed lines give HBD_REQ_ERROR with a reason. */
+void hbd_proto_parse(char *line, size_t len, struct hbd_req *req);
+
+/* registry.c: services and their instances; thread-safe (sharded locks). */
+enum hbd_state { HBD_NEW = 0, HBD_UP, HBD_LATE, HBD_DEAD, HBD_FORGOTTEN };
+const char *hbd_state_name(enum hbd_state s);
+int hbd_state_parse(const char *name);
+
+struct hbd_registry *hbd_registry_new(struct hbd *h);
+void hbd_registry_free(struct hbd_registry *r);
+/* Records a heartbeat; returns the service's heartbeat count (the OK sequence number) or 0 when
+ * refused (*why set: too many services/instances). addr is the sender. Any thread. */
+uint64_t hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char *addr,
+                           const char **why);
+/* Moves silent instances/services along up -> late -> dead -> forgotten. Main thread. */
+void hbd_registry_sweep(struct hbd_registry *r);
+/* Drops a service now; 0 or -1 when unknown. */
+int hbd_registry_forget(struct hbd_registry *r, const char *name);
+struct hbd_counts {
+    unsigned total, up, late, dead;
+};
+void hbd_registry_counts(struct hbd_registry *r, struct hbd_counts *c);
+/* {"services":[...]} filtered by state (-1: all) and name (NULL: all). */
+json_t *hbd_registry_json(struct hbd_registry *r, int state, const char *name);
+
+/* alert.c: webhook delivery on its own thread. */
+struct hbd_alerter *hbd_alerter_start(struct hbd *h, char *err);
+/* Queues one JSON document for every alert_url; steals doc. Any thread, never blocks. */
+void hbd_alerter_send(struct hbd_alerter *a, json_t *doc);
+/* Delivers what is queued for at most grace_ms, then stops the thread. */
+void hbd_alerter_stop(struct hbd_alerter *a, uint64_t grace_ms);
+
+/* worker.c */
+struct hbd_worker *hbd_worker_start(struct hbd *h, unsigned index, char *err);
+/* Asks every worker to stop accepting and to close connections once their replies are out. */
+void hbd_workers_drain(struct hbd *h);
+void hbd_worker_join(struct hbd_worker *w);
+/* Collects the clients of every worker, then replies to the control request. Main thread. */
+struct gw_ctl_req;
+void hbd_workers_clients(struct hbd *h, struct gw_ctl_req *r);
+const char *hbd_worker_udp_addr(struct hbd_worker *w);
+
+/* metrics.c */
+int hbd_metrics_init(struct hbd *h, char *err);
+/* The state-change bookkeeping shared by the HB path and the sweep: counts, logs, stores,
+ * alerts. Any thread. */
+void hbd_emit_transition(struct hbd *h, const char *service, const char *instance,
+                         enum hbd_state from, enum hbd_state to, json_t *service_json);
+
+/* ctl.c */
+extern const struct gw_ctl_cmd hbd_ctl_cmds[];
+json_t *hbd_status(void *arg);
+json_t *hbd_health(void *arg);
+void hbd_status_line(struct hbd *h, char *buf, size_t len);
+
+/* schema.c */
+#include "hbd/hbd_schema.h"
+
+#endif

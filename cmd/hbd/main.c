@@ -1,0 +1,236 @@
+/*
+ * main.c -- hbd, the heartbeat server: start-up and shut-down, in order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "hbd.h"
+#include "httpd.h"
+#include "log.h"
+
+#define SWEEP_MS 100
+#define RATE_MS 1000
+#define ALERT_GRACE_MS 2000
+
+static int
+operands(struct gw_daemon *d, int argc, char **argv, char *err)
+{
+    char addr[GW_ADDR_STRLEN];
+
+    if (argc > 1)
+        return gw_err(err, "too many arguments: hbd [PORT | HOST:PORT]");
+    if (strspn(argv[0], "0123456789") == strlen(argv[0]))
+        snprintf(addr, sizeof(addr), "*:%s", argv[0]);
+    else
+        gw_strlcpy(addr, argv[0], sizeof(addr));
+    return gw_daemon_override(d, "hbd", "listen", addr, err);
+}
+
+static void
+drain(void *arg)
+{
+    hbd_workers_drain(arg);
+}
+
+static int
+drained(void *arg)
+{
+    struct hbd *h = arg;
+
+    return atomic_load(&h->nconns) == 0;
+}
+
+static const struct gw_daemon_desc desc = {
+    .prog = "hbd",
+    .summary = "hbd -- heartbeat server: PING/HB over TCP and UDP, liveness of named services,\n"
+               "state changes to the database and to alert webhooks, Prometheus metrics.",
+    .usage = "[PORT | HOST:PORT]",
+    .options = "  PORT, HOST:PORT    listen address for TCP and UDP heartbeats ([hbd] listen)\n",
+    .schema = hbd_schema,
+    .operands = operands,
+    .reload = hbd_reload,
+    .drain = drain,
+    .drained = drained,
+    .status = hbd_status,
+    .health = hbd_health,
+};
+
+static int
+configure(struct hbd *h)
+{
+    const struct gw_conf *c = gw_daemon_conf(h->daemon);
+    char err[GW_ERR_LEN];
+    int64_t workers = gw_conf_int(c, "hbd", NULL, "workers");
+
+    if ((h->cfg = hbd_config_new(c, err)) == NULL) {
+        GW_LOG_ERROR("bad configuration", "err=%s", err);
+        return -1;
+    }
+    h->nworkers = workers > 0 ? (unsigned)workers : gw_ncpus();
+    h->udp = (int)gw_conf_int(c, "hbd", NULL, "udp");
+    h->started_ms = gw_mono_ms();
+    gw_strlcpy(h->listen_str, gw_conf_str(c, "hbd", NULL, "listen"), sizeof(h->listen_str));
+    gw_strlcpy(h->http_str, gw_conf_str(c, "hbd", NULL, "http_listen"), sizeof(h->http_str));
+    if (gethostname(h->hostname, sizeof(h->hostname)) == -1)
+        gw_strlcpy(h->hostname, "unknown", sizeof(h->hostname));
+    if (gw_net_parse_addr(h->listen_str, 0, &h->listen_addr, err) == -1) {
+        GW_LOG_ERROR("bad listen address", "err=%s", err);
+        return -1;
+    }
+    if ((h->reg = hbd_registry_new(h)) == NULL || hbd_metrics_init(h, err) == -1) {
+        GW_LOG_ERROR("cannot set up", "err=%s", err);
+        return -1;
+    }
+    gw_metrics_bind_thread(h->m.reg, h->nworkers);
+    return 0;
+}
+
+static int
+open_store(struct hbd *h)
+{
+    const struct gw_conf *c = gw_daemon_conf(h->daemon);
+    char path[4096], err[GW_ERR_LEN];
+
+    if (!gw_conf_int(c, "hbd", NULL, "store"))
+        return 0;
+    snprintf(path, sizeof(path), "%s/gwkit.db", gw_conf_str(c, "global", NULL, "state_dir"));
+    h->store = gw_store_open(path, (int)gw_conf_int(c, "global", NULL, "history_days"), err);
+    if (!h->store) {
+        GW_LOG_ERROR("cannot open the database (set [global] state_dir, or [hbd] store = no)",
+                     "path=%s err=%s", path, err);
+        return -1;
+    }
+    GW_LOG_INFO("database open", "path=%s", path);
+    return 0;
+}
+
+static int
+start_workers(struct hbd *h)
+{
+    char err[GW_ERR_LEN];
+
+    if ((h->alerter = hbd_alerter_start(h, err)) == NULL) {
+        GW_LOG_ERROR("cannot start alerts", "err=%s", err);
+        return -1;
+    }
+    if ((h->workers = calloc(h->nworkers, sizeof(*h->workers))) == NULL)
+        return -1;
+    for (unsigned i = 0; i < h->nworkers; i++) {
+        if ((h->workers[i] = hbd_worker_start(h, i, err)) == NULL) {
+            GW_LOG_ERROR("cannot start worker", "worker=%u addr=%s err=%s", i, h->listen_str, err);
+            return -1;
+        }
+    }
+    GW_LOG_INFO("listening", "addr=%s udp=%s workers=%u", h->listen_str, h->udp ? "yes" : "no",
+                h->nworkers);
+    return 0;
+}
+
+static json_t *
+http_status(void *arg)
+{
+    return gw_daemon_status(arg);
+}
+
+static int
+start_http(struct hbd *h)
+{
+    struct gw_httpd_check check = {"accepting", gw_daemon_ready_check, h->daemon};
+    struct gw_httpd_opts o = {"hbd", h->m.reg, http_status, h->daemon, &check, 1};
+    struct gw_addr addr;
+    char err[GW_ERR_LEN];
+
+    if (gw_net_parse_addr(h->http_str, 0, &addr, err) == -1 ||
+        (h->httpd = gw_httpd_start(&addr, &o, err)) == NULL) {
+        GW_LOG_ERROR("cannot start HTTP endpoints", "addr=%s err=%s", h->http_str, err);
+        return -1;
+    }
+    GW_LOG_INFO("http listening", "addr=%s", h->http_str);
+    return 0;
+}
+
+static void
+on_sweep(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    hbd_registry_sweep(((struct hbd *)arg)->reg);
+    gw_ev_timer_start(ev, t, SWEEP_MS);
+}
+
+static void
+on_rate(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct hbd *h = arg;
+    uint64_t now = gw_ev_now_ms(ev);
+    uint64_t msgs = (uint64_t)(gw_metrics_value(h->m.reg, h->m.msgs_tcp) +
+                               gw_metrics_value(h->m.reg, h->m.msgs_udp));
+
+    if (now > h->rate_last_ms)
+        h->rate = (double)(msgs - h->rate_last_msgs) * 1000.0 / (double)(now - h->rate_last_ms);
+    h->rate_last_msgs = msgs;
+    h->rate_last_ms = now;
+    gw_ev_timer_start(ev, t, RATE_MS);
+}
+
+static void
+start_timers(struct hbd *h)
+{
+    struct gw_ev *ev = gw_daemon_ev(h->daemon);
+
+    gw_ev_timer_init(&h->sweep_timer, on_sweep, h);
+    gw_ev_timer_start(ev, &h->sweep_timer, SWEEP_MS);
+    gw_ev_timer_init(&h->rate_timer, on_rate, h);
+    h->rate_last_ms = gw_ev_now_ms(ev);
+    gw_ev_timer_start(ev, &h->rate_timer, RATE_MS);
+}
+
+/* Tears down whatever was started, in reverse order; safe after a partial start. */
+static void
+stop(struct hbd *h)
+{
+    for (unsigned i = 0; h->workers && i < h->nworkers; i++)
+        if (h->workers[i])
+            hbd_worker_join(h->workers[i]);
+    free(h->workers);
+    if (h->httpd)
+        gw_httpd_stop(h->httpd);
+    hbd_alerter_stop(h->alerter, ALERT_GRACE_MS);
+    if (h->store)
+        gw_store_close(h->store);
+    hbd_registry_free(h->reg);
+    if (h->m.reg)
+        gw_metrics_free(h->m.reg);
+    hbd_config_free(hbd_cfg(h));
+    gw_daemon_free(h->daemon);
+    curl_global_cleanup();
+}
+
+int
+main(int argc, char **argv)
+{
+    static struct hbd h;
+    struct gw_daemon *d;
+    int rc;
+
+    if ((d = h.daemon = gw_daemon_new(&desc, &h)) == NULL)
+        return 1;
+    if ((rc = gw_daemon_args(d, argc, argv)) != 0 || (rc = gw_daemon_load(d)) != 0) {
+        gw_daemon_free(d);
+        return GW_DAEMON_EXIT(rc);
+    }
+    gw_daemon_start_logging(d);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (configure(&h) == -1 || open_store(&h) == -1 || start_workers(&h) == -1 ||
+        start_http(&h) == -1 || gw_daemon_open_ctl(d, hbd_ctl_cmds) == -1) {
+        stop(&h);
+        return 1;
+    }
+    start_timers(&h);
+    gw_daemon_ready(d);
+    gw_daemon_run(d);
+    stop(&h);
+    return 0;
+}

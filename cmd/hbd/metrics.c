@@ -1,0 +1,149 @@
+/*
+ * metrics.c -- hbd's metric families, and the one place a state change is counted, logged,
+ * stored and alerted.
+ */
+#include <string.h>
+
+#include "hbd.h"
+#include "log.h"
+
+/* Request processing time per read batch: loopback PINGs take microseconds. */
+static const double processing_buckets[] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
+                                            2.5e-4, 5e-4, 1e-3, 5e-3,   1e-2, 0.1};
+
+static int
+series(struct gw_metrics *m, int family, const char *v1, const char *v2)
+{
+    const char *vals[2] = {v1, v2};
+
+    return family < 0 ? -1 : gw_metrics_series(m, family, vals);
+}
+
+static void
+collect(struct gw_metrics *m, void *arg)
+{
+    struct hbd *h = arg;
+    struct hbd_counts c;
+    struct gw_store_stats st;
+
+    hbd_registry_counts(h->reg, &c);
+    gw_metrics_set(m, h->m.services_up, c.up);
+    gw_metrics_set(m, h->m.services_late, c.late);
+    gw_metrics_set(m, h->m.services_dead, c.dead);
+    gw_metrics_set(m, h->m.msgs_per_second, h->rate);
+    if (h->store) {
+        gw_store_stats(h->store, &st);
+        gw_metrics_set(m, h->m.store_dropped, (double)st.dropped);
+    }
+}
+
+int
+hbd_metrics_init(struct hbd *h, char *err)
+{
+    struct hbd_metrics *hm = &h->m;
+    struct gw_metrics *m;
+    int f;
+
+    if ((m = gw_metrics_new(h->nworkers + 2, 512, err)) == NULL)
+        return -1;
+    hm->reg = m;
+
+    f = gw_metrics_family(m, "hbd_received_messages_total", GW_METRIC_COUNTER,
+                          "Requests received, by transport.", "proto", NULL, 0, err);
+    hm->msgs_tcp = series(m, f, "tcp", NULL);
+    hm->msgs_udp = series(m, f, "udp", NULL);
+    hm->clients_connected = gw_metrics_simple(m, "hbd_clients_connected_total", GW_METRIC_COUNTER,
+                                              "TCP connections accepted.", err);
+    hm->bytes_received = gw_metrics_simple(m, "hbd_received_bytes_total", GW_METRIC_COUNTER,
+                                           "Bytes received over TCP and UDP.", err);
+    f = gw_metrics_family(m, "hbd_processing_seconds", GW_METRIC_HISTOGRAM,
+                          "Time to process one read batch of requests.", NULL, processing_buckets,
+                          GW_ARRAY_LEN(processing_buckets), err);
+    hm->processing = series(m, f, NULL, NULL);
+    hm->active_connections = gw_metrics_simple(m, "hbd_active_connections", GW_METRIC_GAUGE,
+                                               "TCP connections open now.", err);
+    hm->msgs_per_second = gw_metrics_simple(m, "hbd_messages_per_second", GW_METRIC_GAUGE,
+                                            "Requests received over the last second.", err);
+    f = gw_metrics_family(m, "hbd_services", GW_METRIC_GAUGE, "Services tracked, by state.",
+                          "state", NULL, 0, err);
+    hm->services_up = series(m, f, "up", NULL);
+    hm->services_late = series(m, f, "late", NULL);
+    hm->services_dead = series(m, f, "dead", NULL);
+    f = gw_metrics_family(m, "hbd_service_transitions_total", GW_METRIC_COUNTER,
+                          "Service and instance state changes, by new state.", "to", NULL, 0, err);
+    hm->transitions_up = series(m, f, "up", NULL);
+    hm->transitions_late = series(m, f, "late", NULL);
+    hm->transitions_dead = series(m, f, "dead", NULL);
+    f = gw_metrics_family(m, "hbd_alerts_total", GW_METRIC_COUNTER,
+                          "Webhook deliveries, by outcome.", "outcome", NULL, 0, err);
+    hm->alerts_sent = series(m, f, "sent", NULL);
+    hm->alerts_failed = series(m, f, "failed", NULL);
+    hm->alerts_retried = series(m, f, "retried", NULL);
+    hm->alerts_dropped = series(m, f, "dropped", NULL);
+    hm->alerts_queued = gw_metrics_simple(m, "hbd_alerts_queued", GW_METRIC_GAUGE,
+                                          "Webhook deliveries waiting or in flight.", err);
+    f = gw_metrics_family(m, "hbd_errors_total", GW_METRIC_COUNTER, "Errors, by kind.", "kind",
+                          NULL, 0, err);
+    hm->err_line_too_long = series(m, f, "line_too_long", NULL);
+    hm->err_bad_request = series(m, f, "bad_request", NULL);
+    hm->err_bad_interval = series(m, f, "bad_interval", NULL);
+    hm->err_unknown_command = series(m, f, "unknown_command", NULL);
+    hm->err_output_overflow = series(m, f, "output_overflow", NULL);
+    hm->err_udp_too_long = series(m, f, "udp_too_long", NULL);
+    hm->err_udp_bad = series(m, f, "udp_bad", NULL);
+    hm->err_accept = series(m, f, "accept", NULL);
+    hm->err_too_many_clients = series(m, f, "too_many_clients", NULL);
+    hm->err_too_many_services = series(m, f, "too_many_services", NULL);
+    hm->closed_idle = gw_metrics_simple(m, "hbd_idle_closed_total", GW_METRIC_COUNTER,
+                                        "Connections closed after client_timeout.", err);
+    hm->store_dropped = gw_metrics_simple(m, "hbd_store_dropped_events", GW_METRIC_GAUGE,
+                                          "State changes not written: database queue full.", err);
+    if (hm->msgs_tcp < 0 || hm->processing < 0 || hm->err_too_many_services < 0 ||
+        hm->store_dropped < 0 || hm->alerts_queued < 0 || hm->closed_idle < 0 ||
+        hm->transitions_dead < 0 || hm->services_dead < 0 || hm->alerts_dropped < 0) {
+        if (!err[0])
+            gw_err(err, "metrics registry full");
+        return -1;
+    }
+    gw_metrics_on_collect(m, collect, h);
+    return gw_daemon_process_metrics(h->daemon, m);
+}
+
+static void
+count_transition(struct hbd *h, enum hbd_state to)
+{
+    int s = to == HBD_UP     ? h->m.transitions_up
+            : to == HBD_LATE ? h->m.transitions_late
+            : to == HBD_DEAD ? h->m.transitions_dead
+                             : -1;
+
+    if (s >= 0)
+        gw_metrics_add(h->m.reg, s, 1);
+}
+
+void
+hbd_emit_transition(struct hbd *h, const char *service, const char *instance, enum hbd_state from,
+                    enum hbd_state to, json_t *doc)
+{
+    enum gw_log_level lvl = to == HBD_DEAD || to == HBD_LATE ? GW_LOG_WARNING : GW_LOG_INFO;
+    const char *what = instance[0] ? "instance state changed" : "service state changed";
+    int64_t now = gw_wall_ms();
+    char ts[40];
+
+    count_transition(h, to);
+    GW_LOG(lvl, what, "service=%s instance=%s from=%s to=%s", service, instance,
+           hbd_state_name(from), hbd_state_name(to));
+    if (h->store && gw_store_heartbeat_event(h->store, now, service, instance, hbd_state_name(from),
+                                             hbd_state_name(to), "") == -1)
+        GW_LOG_DEBUG("state change not stored: queue full", "service=%s", service);
+    /* Registration and removal are bookkeeping, not news: webhooks hear of up/late/dead. */
+    if (!doc || instance[0] || from == HBD_NEW || to == HBD_FORGOTTEN) {
+        json_decref(doc);
+        return;
+    }
+    hbd_alerter_send(h->alerter,
+                     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "event", "state_change",
+                               "prog", "hbd", "host", h->hostname, "service", service, "from",
+                               hbd_state_name(from), "to", hbd_state_name(to), "ts",
+                               gw_time_rfc3339(now, ts, sizeof(ts)), "detail", doc));
+}

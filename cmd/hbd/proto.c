@@ -1,0 +1,178 @@
+/*
+ * proto.c -- hbd's request line parser. Pure: no I/O, no allocation, so it can be fuzzed and
+ * called on the hot path. Replies are written by worker.c.
+ *
+ * Grammar (commands are case-insensitive, tokens separated by spaces or tabs):
+ *   PING
+ *   HB <service> [interval=<duration>] [instance=<name>] [min_up=<n>] [<key>=<value> ...]
+ *   STATUS
+ *   QUIT
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "hbd.h"
+
+#define MIN_INTERVAL_MS 100ull
+#define MAX_INTERVAL_MS (86400ull * 1000)
+#define MAX_MIN_UP 1000
+#define MAX_TOKENS (HBD_MAX_LABELS + 8)
+
+static int
+name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-' || c == ':' || c == '/' || c == '@';
+}
+
+static int
+valid_name(const char *s)
+{
+    size_t n = 0;
+
+    for (; s[n]; n++)
+        if (!name_char((unsigned char)s[n]))
+            return 0;
+    return n > 0 && n <= HBD_MAX_NAME;
+}
+
+static int
+valid_label_key(const char *s)
+{
+    size_t n = 0;
+
+    if (!((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+        return 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
+            return 0;
+    return n <= 64;
+}
+
+static void
+fail(struct hbd_req *req, const char *why)
+{
+    req->kind = HBD_REQ_ERROR;
+    req->error = why;
+}
+
+/* Splits in place on blanks; returns the token count, or -1 when there are too many. */
+static int
+tokenize(char *line, size_t len, char **tok)
+{
+    int n = 0;
+    size_t i = 0;
+
+    while (i < len) {
+        while (i < len && (line[i] == ' ' || line[i] == '\t'))
+            line[i++] = '\0';
+        if (i == len)
+            break;
+        if (n == MAX_TOKENS)
+            return -1;
+        tok[n++] = line + i;
+        while (i < len && line[i] != ' ' && line[i] != '\t')
+            i++;
+    }
+    line[len] = '\0';
+    return n;
+}
+
+static void
+parse_hb_arg(char *arg, struct hbd_req *req)
+{
+    char *eq = strchr(arg, '=');
+    int64_t ms;
+
+    if (!eq || eq == arg) {
+        fail(req, "bad argument (want key=value)");
+        return;
+    }
+    *eq = '\0';
+    const char *val = eq + 1;
+    if (strcmp(arg, "interval") == 0) {
+        if (gw_conf_parse_duration(val, &ms, NULL) == -1 || ms < (int64_t)MIN_INTERVAL_MS ||
+            ms > (int64_t)MAX_INTERVAL_MS)
+            fail(req, "bad interval (want 100ms..24h, e.g. interval=5s)");
+        else
+            req->interval_ms = (uint64_t)ms;
+    } else if (strcmp(arg, "instance") == 0) {
+        if (!valid_name(val))
+            fail(req, "bad instance name");
+        else
+            req->instance = val;
+    } else if (strcmp(arg, "min_up") == 0) {
+        char *end;
+        unsigned long v = strtoul(val, &end, 10);
+        if (*val < '0' || *val > '9' || *end || v < 1 || v > MAX_MIN_UP)
+            fail(req, "bad min_up (want 1..1000)");
+        else
+            req->min_up = (unsigned)v;
+    } else if (!valid_label_key(arg)) {
+        fail(req, "bad label name (want [a-z_][a-z0-9_]*)");
+    } else if (strlen(val) > HBD_MAX_LABEL_BYTES) {
+        fail(req, "label value too long");
+    } else if (req->nlabels == HBD_MAX_LABELS) {
+        fail(req, "too many labels");
+    } else {
+        req->labels[req->nlabels].key = arg;
+        req->labels[req->nlabels].value = val;
+        req->nlabels++;
+    }
+}
+
+static void
+parse_hb(char **tok, int ntok, struct hbd_req *req)
+{
+    req->kind = HBD_REQ_HB;
+    if (ntok < 2) {
+        fail(req, "HB needs a service name");
+        return;
+    }
+    if (!valid_name(tok[1])) {
+        fail(req, "bad service name (want 1-128 of A-Z a-z 0-9 . _ - : / @)");
+        return;
+    }
+    req->service = tok[1];
+    for (int i = 2; i < ntok && req->kind == HBD_REQ_HB; i++)
+        parse_hb_arg(tok[i], req);
+}
+
+void
+hbd_proto_parse(char *line, size_t len, struct hbd_req *req)
+{
+    char *tok[MAX_TOKENS];
+    int ntok;
+
+    memset(req, 0, sizeof(*req));
+    req->instance = "";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            fail(req, "binary data in request");
+            return;
+        }
+    }
+    if ((ntok = tokenize(line, len, tok)) < 0) {
+        fail(req, "too many arguments");
+        return;
+    }
+    if (ntok == 0) {
+        req->kind = HBD_REQ_EMPTY;
+        return;
+    }
+    if (strcasecmp(tok[0], "PING") == 0)
+        req->kind = ntok == 1 ? HBD_REQ_PING : HBD_REQ_ERROR;
+    else if (strcasecmp(tok[0], "HB") == 0)
+        parse_hb(tok, ntok, req);
+    else if (strcasecmp(tok[0], "STATUS") == 0)
+        req->kind = ntok == 1 ? HBD_REQ_STATUS : HBD_REQ_ERROR;
+    else if (strcasecmp(tok[0], "QUIT") == 0)
+        req->kind = ntok == 1 ? HBD_REQ_QUIT : HBD_REQ_ERROR;
+    else
+        fail(req, "unknown command");
+    if (req->kind == HBD_REQ_ERROR && !req->error)
+        req->error = "wrong number of arguments";
+}

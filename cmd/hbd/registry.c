@@ -1,0 +1,605 @@
+/*
+ * registry.c -- the services hbd knows and their instances: who is up, late, dead.
+ *
+ * A service is a name; each sender of its heartbeats is an instance (HB api instance=web-1;
+ * without instance= there is one unnamed instance). An instance is up until it has been silent
+ * for 1.5 intervals (one missed beat plus half an interval for jitter), then late, then dead
+ * after grace x interval, then forgotten after forget_after. A service is up while at least
+ * min_up instances are up, late while up + late instances reach min_up, dead otherwise.
+ *
+ * Services sit in SHARDS hash tables, each behind its own mutex, so heartbeats for different
+ * services from different workers rarely meet; PING never comes here. State changes found under
+ * a lock are collected and emitted (log, store, alert) after it is released.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hbd.h"
+#include "log.h"
+
+#define SHARDS 64
+#define MIN_BUCKETS 16
+
+struct label {
+    char *key, *value;
+};
+
+struct instance {
+    char *name;
+    enum hbd_state state;
+    uint64_t last_ms; /* monotonic */
+    int64_t last_wall_ms;
+    uint64_t interval_ms;
+    uint64_t beats;
+    char addr[48];
+};
+
+struct service {
+    struct service *next;
+    uint64_t hash;
+    char *name;
+    enum hbd_state state;
+    int64_t since_wall_ms;
+    uint64_t interval_ms;
+    unsigned min_up; /* 0: the configured default */
+    uint64_t beats;
+    uint64_t next_check_ms;
+    struct instance *inst;
+    unsigned ninst, cap;
+    struct label *labels;
+    unsigned nlabels;
+};
+
+struct shard {
+    pthread_mutex_t mu;
+    struct service **buckets;
+    unsigned nbuckets, count;
+} __attribute__((aligned(64)));
+
+struct hbd_registry {
+    struct hbd *h;
+    struct shard shards[SHARDS];
+    atomic_uint nservices;
+};
+
+/* A state change found under a shard lock, emitted after it. */
+struct change {
+    char *service, *instance;
+    enum hbd_state from, to;
+    json_t *doc;
+};
+
+struct changes {
+    struct change *v;
+    size_t n, cap;
+};
+
+static const char *const state_names[] = {"new", "up", "late", "dead", "forgotten"};
+
+const char *
+hbd_state_name(enum hbd_state s)
+{
+    return (unsigned)s < GW_ARRAY_LEN(state_names) ? state_names[s] : "unknown";
+}
+
+int
+hbd_state_parse(const char *name)
+{
+    for (size_t i = HBD_UP; i <= HBD_DEAD; i++)
+        if (strcmp(name, state_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static uint64_t
+hash_name(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+struct hbd_registry *
+hbd_registry_new(struct hbd *h)
+{
+    struct hbd_registry *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    r->h = h;
+    for (int i = 0; i < SHARDS; i++)
+        pthread_mutex_init(&r->shards[i].mu, NULL);
+    return r;
+}
+
+static void
+service_free(struct service *s)
+{
+    for (unsigned i = 0; i < s->ninst; i++)
+        free(s->inst[i].name);
+    for (unsigned i = 0; i < s->nlabels; i++) {
+        free(s->labels[i].key);
+        free(s->labels[i].value);
+    }
+    free(s->labels);
+    free(s->inst);
+    free(s->name);
+    free(s);
+}
+
+void
+hbd_registry_free(struct hbd_registry *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < SHARDS; i++) {
+        struct shard *sh = &r->shards[i];
+        for (unsigned b = 0; b < sh->nbuckets; b++)
+            for (struct service *s = sh->buckets[b], *next; s; s = next) {
+                next = s->next;
+                service_free(s);
+            }
+        free(sh->buckets);
+        pthread_mutex_destroy(&sh->mu);
+    }
+    free(r);
+}
+
+static struct shard *
+shard_of(struct hbd_registry *r, uint64_t hash)
+{
+    return &r->shards[hash % SHARDS];
+}
+
+static struct service **
+slot_of(struct shard *sh, uint64_t hash, const char *name)
+{
+    struct service **p;
+
+    if (!sh->nbuckets)
+        return NULL;
+    for (p = &sh->buckets[(hash / SHARDS) % sh->nbuckets]; *p; p = &(*p)->next)
+        if ((*p)->hash == hash && strcmp((*p)->name, name) == 0)
+            return p;
+    return p;
+}
+
+static int
+grow(struct shard *sh)
+{
+    unsigned n = sh->nbuckets ? sh->nbuckets * 2 : MIN_BUCKETS;
+    struct service **b = calloc(n, sizeof(*b));
+
+    if (!b)
+        return -1;
+    for (unsigned i = 0; i < sh->nbuckets; i++)
+        for (struct service *s = sh->buckets[i], *next; s; s = next) {
+            next = s->next;
+            s->next = b[(s->hash / SHARDS) % n];
+            b[(s->hash / SHARDS) % n] = s;
+        }
+    free(sh->buckets);
+    sh->buckets = b;
+    sh->nbuckets = n;
+    return 0;
+}
+
+static struct service *
+service_find(struct shard *sh, uint64_t hash, const char *name)
+{
+    struct service **p = slot_of(sh, hash, name);
+
+    return p ? *p : NULL;
+}
+
+static struct service *
+service_add(struct hbd_registry *r, struct shard *sh, uint64_t hash, const char *name,
+            unsigned max_services)
+{
+    struct service *s, **p;
+
+    if (atomic_fetch_add(&r->nservices, 1) >= max_services) {
+        atomic_fetch_sub(&r->nservices, 1);
+        return NULL;
+    }
+    if ((sh->count + 1 > sh->nbuckets * 2 && grow(sh) == -1) ||
+        (s = calloc(1, sizeof(*s))) == NULL) {
+        atomic_fetch_sub(&r->nservices, 1);
+        return NULL;
+    }
+    if ((s->name = strdup(name)) == NULL) {
+        free(s);
+        atomic_fetch_sub(&r->nservices, 1);
+        return NULL;
+    }
+    s->hash = hash;
+    s->state = HBD_NEW;
+    p = slot_of(sh, hash, name);
+    *p = s;
+    sh->count++;
+    return s;
+}
+
+static void
+service_unlink(struct hbd_registry *r, struct shard *sh, struct service *s)
+{
+    struct service **p = slot_of(sh, s->hash, s->name);
+
+    *p = s->next;
+    sh->count--;
+    atomic_fetch_sub(&r->nservices, 1);
+}
+
+static struct instance *
+instance_get(struct service *s, const char *name, unsigned max_instances)
+{
+    struct instance *in;
+
+    for (unsigned i = 0; i < s->ninst; i++)
+        if (strcmp(s->inst[i].name, name) == 0)
+            return &s->inst[i];
+    if (s->ninst == max_instances)
+        return NULL;
+    if (s->ninst == s->cap) {
+        unsigned cap = s->cap ? s->cap * 2 : 1;
+        struct instance *v = realloc(s->inst, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        s->inst = v;
+        s->cap = cap;
+    }
+    in = &s->inst[s->ninst];
+    memset(in, 0, sizeof(*in));
+    if ((in->name = strdup(name)) == NULL)
+        return NULL;
+    in->state = HBD_NEW;
+    s->ninst++;
+    return in;
+}
+
+static void
+set_labels(struct service *s, const struct hbd_req *req)
+{
+    struct label *v;
+
+    if (req->nlabels == 0)
+        return;
+    if ((v = calloc(req->nlabels, sizeof(*v))) == NULL)
+        return;
+    for (unsigned i = 0; i < req->nlabels; i++) {
+        v[i].key = strdup(req->labels[i].key);
+        v[i].value = strdup(req->labels[i].value);
+    }
+    for (unsigned i = 0; i < s->nlabels; i++) {
+        free(s->labels[i].key);
+        free(s->labels[i].value);
+    }
+    free(s->labels);
+    s->labels = v;
+    s->nlabels = req->nlabels;
+}
+
+/* The instance's state after silent_ms without a beat. */
+static enum hbd_state
+instance_state(const struct instance *in, uint64_t silent_ms, unsigned grace)
+{
+    if (silent_ms > in->interval_ms * grace)
+        return HBD_DEAD;
+    if (silent_ms > in->interval_ms + in->interval_ms / 2)
+        return HBD_LATE;
+    return HBD_UP;
+}
+
+/* When this instance's state next changes if nothing arrives. */
+static uint64_t
+instance_deadline(const struct instance *in, const struct hbd_config *cfg)
+{
+    switch (in->state) {
+    case HBD_UP:
+        return in->last_ms + in->interval_ms + in->interval_ms / 2 + 1;
+    case HBD_LATE:
+        return in->last_ms + in->interval_ms * cfg->grace + 1;
+    default:
+        return in->last_ms + cfg->forget_after_ms + 1;
+    }
+}
+
+static enum hbd_state
+service_state(const struct service *s, unsigned default_min_up)
+{
+    unsigned up = 0, late = 0, min_up = s->min_up ? s->min_up : default_min_up;
+
+    for (unsigned i = 0; i < s->ninst; i++) {
+        up += s->inst[i].state == HBD_UP;
+        late += s->inst[i].state == HBD_LATE;
+    }
+    if (up >= min_up)
+        return HBD_UP;
+    if (up + late >= min_up)
+        return HBD_LATE;
+    return HBD_DEAD;
+}
+
+static void
+update_deadline(struct service *s, const struct hbd_config *cfg)
+{
+    uint64_t next = UINT64_MAX;
+
+    for (unsigned i = 0; i < s->ninst; i++) {
+        uint64_t d = instance_deadline(&s->inst[i], cfg);
+        if (d < next)
+            next = d;
+    }
+    s->next_check_ms = next;
+}
+
+static json_t *
+service_json(const struct service *s, uint64_t now_ms, unsigned default_min_up)
+{
+    char ts[40];
+    json_t *insts = json_array(), *labels = json_object();
+    int64_t last_wall = 0;
+    uint64_t last_ms = 0;
+
+    for (unsigned i = 0; i < s->ninst; i++) {
+        const struct instance *in = &s->inst[i];
+        if (in->last_ms > last_ms) {
+            last_ms = in->last_ms;
+            last_wall = in->last_wall_ms;
+        }
+        json_array_append_new(insts,
+                              json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "name", in->name,
+                                        "state", hbd_state_name(in->state), "last_seen",
+                                        gw_time_rfc3339(in->last_wall_ms, ts, sizeof(ts)),
+                                        "silent_ms", (json_int_t)(now_ms - in->last_ms),
+                                        "interval_ms", (json_int_t)in->interval_ms, "heartbeats",
+                                        (json_int_t)in->beats, "addr", in->addr));
+    }
+    for (unsigned i = 0; i < s->nlabels; i++)
+        if (s->labels[i].key && s->labels[i].value)
+            json_object_set_new(labels, s->labels[i].key, json_string(s->labels[i].value));
+    char since[40];
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:o, s:o}", "name", s->name, "state",
+        hbd_state_name(s->state), "since", gw_time_rfc3339(s->since_wall_ms, since, sizeof(since)),
+        "last_seen", gw_time_rfc3339(last_wall, ts, sizeof(ts)), "silent_ms",
+        (json_int_t)(now_ms - last_ms), "interval_ms", (json_int_t)s->interval_ms, "heartbeats",
+        (json_int_t)s->beats, "min_up", (int)(s->min_up ? s->min_up : default_min_up), "labels",
+        labels, "instances", insts);
+}
+
+static void
+note_change(struct changes *ch, const char *service, const char *instance, enum hbd_state from,
+            enum hbd_state to, json_t *doc)
+{
+    struct change *c;
+
+    if (ch->n == ch->cap) {
+        size_t cap = ch->cap ? ch->cap * 2 : 8;
+        struct change *v = realloc(ch->v, cap * sizeof(*v));
+        if (!v) {
+            json_decref(doc);
+            return;
+        }
+        ch->v = v;
+        ch->cap = cap;
+    }
+    c = &ch->v[ch->n++];
+    c->service = strdup(service);
+    c->instance = strdup(instance);
+    c->from = from;
+    c->to = to;
+    c->doc = doc;
+}
+
+static void
+emit_changes(struct hbd *h, struct changes *ch)
+{
+    for (size_t i = 0; i < ch->n; i++) {
+        struct change *c = &ch->v[i];
+        if (c->service && c->instance)
+            hbd_emit_transition(h, c->service, c->instance, c->from, c->to, c->doc);
+        else
+            json_decref(c->doc);
+        free(c->service);
+        free(c->instance);
+    }
+    free(ch->v);
+}
+
+/* Re-derives the service state after its instances changed; notes a change. */
+static void
+settle_service(struct service *s, const struct hbd_config *cfg, uint64_t now_ms, struct changes *ch)
+{
+    enum hbd_state to = s->ninst ? service_state(s, cfg->min_up) : HBD_FORGOTTEN;
+
+    if (to != s->state) {
+        enum hbd_state from = s->state;
+        s->state = to;
+        s->since_wall_ms = gw_wall_ms();
+        note_change(ch, s->name, "", from, to, service_json(s, now_ms, cfg->min_up));
+    }
+    update_deadline(s, cfg);
+}
+
+uint64_t
+hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char *addr,
+                  const char **why)
+{
+    const struct hbd_config *cfg = hbd_cfg(r->h);
+    uint64_t hash = hash_name(req->service), now = gw_mono_ms(), seq;
+    struct shard *sh = shard_of(r, hash);
+    struct changes ch = {0};
+    struct service *s;
+    struct instance *in;
+
+    pthread_mutex_lock(&sh->mu);
+    if ((s = service_find(sh, hash, req->service)) == NULL &&
+        (s = service_add(r, sh, hash, req->service, cfg->max_services)) == NULL) {
+        pthread_mutex_unlock(&sh->mu);
+        *why = "too many services";
+        return 0;
+    }
+    if ((in = instance_get(s, req->instance, cfg->max_instances)) == NULL) {
+        if (s->ninst == 0) {
+            service_unlink(r, sh, s);
+            service_free(s);
+        }
+        pthread_mutex_unlock(&sh->mu);
+        *why = "too many instances";
+        return 0;
+    }
+    in->interval_ms = req->interval_ms ? req->interval_ms : cfg->default_interval_ms;
+    in->last_ms = now;
+    in->last_wall_ms = gw_wall_ms();
+    in->beats++;
+    gw_strlcpy(in->addr, addr, sizeof(in->addr));
+    s->interval_ms = in->interval_ms;
+    if (req->min_up)
+        s->min_up = req->min_up;
+    set_labels(s, req);
+    seq = ++s->beats;
+    if (in->state != HBD_UP) {
+        enum hbd_state from = in->state;
+        in->state = HBD_UP;
+        if (in->name[0])
+            note_change(&ch, s->name, in->name, from, HBD_UP, NULL);
+    }
+    settle_service(s, cfg, now, &ch);
+    pthread_mutex_unlock(&sh->mu);
+    emit_changes(r->h, &ch);
+    return seq;
+}
+
+/* Ages one service's instances; returns 1 when the service is gone. Shard lock held. */
+static int
+sweep_service(struct service *s, const struct hbd_config *cfg, uint64_t now, struct changes *ch)
+{
+    for (unsigned i = 0; i < s->ninst;) {
+        struct instance *in = &s->inst[i];
+        uint64_t silent = now - in->last_ms;
+        enum hbd_state to =
+            silent > cfg->forget_after_ms ? HBD_FORGOTTEN : instance_state(in, silent, cfg->grace);
+        if (to != in->state && in->name[0])
+            note_change(ch, s->name, in->name, in->state, to, NULL);
+        if (to == HBD_FORGOTTEN) {
+            free(in->name);
+            s->inst[i] = s->inst[--s->ninst];
+            continue;
+        }
+        in->state = to;
+        i++;
+    }
+    settle_service(s, cfg, now, ch);
+    return s->ninst == 0;
+}
+
+void
+hbd_registry_sweep(struct hbd_registry *r)
+{
+    const struct hbd_config *cfg = hbd_cfg(r->h);
+    uint64_t now = gw_mono_ms();
+    struct changes ch = {0};
+
+    for (int i = 0; i < SHARDS; i++) {
+        struct shard *sh = &r->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        for (unsigned b = 0; b < sh->nbuckets; b++) {
+            for (struct service *s = sh->buckets[b], *next; s; s = next) {
+                next = s->next;
+                if (now < s->next_check_ms)
+                    continue;
+                if (sweep_service(s, cfg, now, &ch)) {
+                    service_unlink(r, sh, s);
+                    service_free(s);
+                }
+            }
+        }
+        pthread_mutex_unlock(&sh->mu);
+    }
+    emit_changes(r->h, &ch);
+}
+
+int
+hbd_registry_forget(struct hbd_registry *r, const char *name)
+{
+    uint64_t hash = hash_name(name);
+    struct shard *sh = shard_of(r, hash);
+    struct changes ch = {0};
+    struct service *s;
+
+    pthread_mutex_lock(&sh->mu);
+    if ((s = service_find(sh, hash, name)) == NULL) {
+        pthread_mutex_unlock(&sh->mu);
+        return -1;
+    }
+    note_change(&ch, s->name, "", s->state, HBD_FORGOTTEN, NULL);
+    service_unlink(r, sh, s);
+    service_free(s);
+    pthread_mutex_unlock(&sh->mu);
+    emit_changes(r->h, &ch);
+    return 0;
+}
+
+void
+hbd_registry_counts(struct hbd_registry *r, struct hbd_counts *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (int i = 0; i < SHARDS; i++) {
+        struct shard *sh = &r->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        for (unsigned b = 0; b < sh->nbuckets; b++)
+            for (struct service *s = sh->buckets[b]; s; s = s->next) {
+                c->total++;
+                c->up += s->state == HBD_UP;
+                c->late += s->state == HBD_LATE;
+                c->dead += s->state == HBD_DEAD;
+            }
+        pthread_mutex_unlock(&sh->mu);
+    }
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+    json_t *const *x = a, *const *y = b;
+
+    return strcmp(json_string_value(json_object_get(*x, "name")),
+                  json_string_value(json_object_get(*y, "name")));
+}
+
+json_t *
+hbd_registry_json(struct hbd_registry *r, int state, const char *name)
+{
+    const struct hbd_config *cfg = hbd_cfg(r->h);
+    uint64_t now = gw_mono_ms();
+    size_t n = 0, cap = 64;
+    json_t **v = malloc(cap * sizeof(*v)), *arr = json_array();
+
+    for (int i = 0; v && i < SHARDS; i++) {
+        struct shard *sh = &r->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        for (unsigned b = 0; b < sh->nbuckets; b++)
+            for (struct service *s = sh->buckets[b]; s; s = s->next) {
+                if ((state >= 0 && (int)s->state != state) || (name && strcmp(name, s->name)))
+                    continue;
+                if (n == cap) {
+                    json_t **nv = realloc(v, (cap *= 2) * sizeof(*v));
+                    if (!nv)
+                        continue;
+                    v = nv;
+                }
+                v[n++] = service_json(s, now, cfg->min_up);
+            }
+        pthread_mutex_unlock(&sh->mu);
+    }
+    if (v) {
+        qsort(v, n, sizeof(*v), by_name);
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, v[i]);
+        free(v);
+    }
+    return json_pack("{s:o}", "services", arr);
+}

@@ -1,0 +1,790 @@
+/*
+ * worker.c -- hbd's network threads. Each worker owns an epoll loop, a TCP listener and a UDP
+ * socket bound with SO_REUSEPORT, and every connection the kernel hands to that listener, so a
+ * connection never changes thread and the PING path takes no lock.
+ *
+ * Memory per idle connection is the struct below: input is read into a per-worker scratch
+ * buffer and parsed in place; only a partial line is copied into the connection's own buffer,
+ * and replies are built in a per-worker buffer and written at once; only what the socket does
+ * not take is kept per connection.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "hbd.h"
+#include "log.h"
+
+#define READ_BYTES (64 * 1024)
+#define READS_PER_EVENT 4
+#define ACCEPTS_PER_EVENT 64
+#define ACCEPT_PAUSE_MS 100
+#define UDP_BATCH 16
+#define UDP_ROUNDS 4
+
+struct conn {
+    struct conn *prev, *next;
+    struct hbd_worker *w;
+    int fd;
+    uint8_t closing; /* close once the replies are out */
+    uint8_t writing; /* EPOLLOUT armed */
+    uint8_t dead;    /* closed, memory freed after the callback */
+    uint64_t id;
+    uint64_t connected_ms, last_ms;
+    uint64_t msgs, bytes_in;
+    struct gw_buf in;  /* a partial line, allocated only when one is pending */
+    struct gw_buf out; /* replies the socket did not take */
+    char addr[48];
+};
+
+struct hbd_worker {
+    struct hbd *h;
+    unsigned index;
+    pthread_t thread;
+    struct gw_ev *ev;
+    int lfd, ufd;
+    int draining;
+    struct conn *conns;
+    unsigned nconns;
+    struct gw_ev_timer idle_timer, accept_timer;
+    char *rbuf;
+    struct gw_buf obuf;
+    size_t udp_max;
+    char *udp_bufs;
+    struct mmsghdr udp_msgs[UDP_BATCH];
+    struct iovec udp_iov[UDP_BATCH];
+    struct sockaddr_storage udp_peers[UDP_BATCH];
+    struct mmsghdr udp_replies[UDP_BATCH];
+    struct iovec udp_reply_iov[UDP_BATCH];
+    char udp_addr[GW_ADDR_STRLEN];
+};
+
+static void on_conn(struct gw_ev *ev, int fd, unsigned events, void *arg);
+
+static void
+conn_free(struct gw_ev *ev, void *arg)
+{
+    struct conn *c = arg;
+
+    (void)ev;
+    gw_buf_reset(&c->in);
+    gw_buf_reset(&c->out);
+    free(c);
+}
+
+/* The one place a connection ends. Its memory goes after the current callback returns. */
+static void
+conn_close(struct conn *c, const char *reason)
+{
+    struct hbd_worker *w = c->w;
+    struct hbd *h = w->h;
+
+    if (c->dead)
+        return;
+    c->dead = 1;
+    GW_LOG_DEBUG("connection closed", "id=%llu addr=%s reason=%s msgs=%llu",
+                 (unsigned long long)c->id, c->addr, reason, (unsigned long long)c->msgs);
+    gw_ev_del(w->ev, c->fd);
+    close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nconns--;
+    atomic_fetch_sub(&h->nconns, 1);
+    gw_metrics_sub(h->m.reg, h->m.active_connections, 1);
+    if (gw_ev_defer(w->ev, conn_free, c) == -1)
+        conn_free(w->ev, c);
+}
+
+/* A closing connection is not read any more: level-triggered epoll would otherwise report its
+ * unread bytes forever. */
+static void
+set_writing(struct conn *c, int on)
+{
+    c->writing = (uint8_t)on;
+    gw_ev_mod(c->w->ev, c->fd, (on ? GW_EV_WRITE : 0) | (c->closing ? 0 : GW_EV_READ));
+}
+
+/* ---- requests ---- */
+
+static void
+reply(struct gw_buf *dst, const char *text, size_t len, int crlf)
+{
+    char *p = gw_buf_reserve(dst, len + 2);
+
+    if (!p)
+        return; /* the caller sees the overflow by length */
+    memcpy(p, text, len);
+    if (crlf) {
+        p[len] = '\r';
+        p[len + 1] = '\n';
+        gw_buf_commit(dst, len + 2);
+    } else {
+        p[len] = '\n';
+        gw_buf_commit(dst, len + 1);
+    }
+}
+
+static void
+reply_err(struct gw_buf *dst, const char *why, int crlf)
+{
+    char line[160];
+    int n = snprintf(line, sizeof(line), "ERR %s", why);
+
+    reply(dst, line, (size_t)n, crlf);
+}
+
+static int
+error_series(struct hbd *h, const char *why)
+{
+    if (strncmp(why, "bad interval", 12) == 0)
+        return h->m.err_bad_interval;
+    if (strcmp(why, "unknown command") == 0)
+        return h->m.err_unknown_command;
+    return h->m.err_bad_request;
+}
+
+/* Handles one complete line (without its ending); returns 0, or -1 when the connection must
+ * close after its replies are flushed. */
+static int
+request(struct conn *c, struct gw_buf *dst, char *line, size_t len, int crlf)
+{
+    struct hbd *h = c->w->h;
+    struct hbd_req req;
+    const char *why = NULL;
+    char text[512];
+    uint64_t seq;
+    int n;
+
+    hbd_proto_parse(line, len, &req);
+    switch (req.kind) {
+    case HBD_REQ_EMPTY:
+        return 0;
+    case HBD_REQ_PING:
+        reply(dst, "PONG", 4, crlf);
+        break;
+    case HBD_REQ_HB:
+        if ((seq = hbd_registry_beat(h->reg, &req, c->addr, &why)) == 0) {
+            gw_metrics_add(h->m.reg, h->m.err_too_many_services, 1);
+            reply_err(dst, why, crlf);
+            break;
+        }
+        n = snprintf(text, sizeof(text), "OK %llu", (unsigned long long)seq);
+        reply(dst, text, (size_t)n, crlf);
+        break;
+    case HBD_REQ_STATUS:
+        hbd_status_line(h, text, sizeof(text));
+        reply(dst, text, strlen(text), crlf);
+        break;
+    case HBD_REQ_QUIT:
+        reply(dst, "BYE", 3, crlf);
+        return -1;
+    case HBD_REQ_ERROR:
+        gw_metrics_add(h->m.reg, error_series(h, req.error), 1);
+        reply_err(dst, req.error, crlf);
+        break;
+    }
+    c->msgs++;
+    return 0;
+}
+
+static int
+line_too_long(struct conn *c, struct gw_buf *dst)
+{
+    struct hbd *h = c->w->h;
+
+    gw_metrics_add(h->m.reg, h->m.err_line_too_long, 1);
+    reply(dst, "ERR line too long", 17, 1);
+    GW_LOG_DEBUG("line too long", "id=%llu addr=%s", (unsigned long long)c->id, c->addr);
+    return -1;
+}
+
+static int
+one_line(struct conn *c, struct gw_buf *dst, char *line, size_t len, size_t max_line)
+{
+    int crlf = len > 0 && line[len - 1] == '\r';
+
+    if (crlf)
+        len--;
+    if (len > max_line)
+        return line_too_long(c, dst);
+    return request(c, dst, line, len, crlf);
+}
+
+/* Parses the bytes just read: completes a pending partial line first, then whole lines in place,
+ * then keeps what is left. Returns the number of requests, or -1 to close after flushing. */
+static int
+parse_input(struct conn *c, struct gw_buf *dst, char *data, size_t n, size_t max_line)
+{
+    char *nl, *end = data + n;
+    int count = 0;
+
+    if (gw_buf_len(&c->in)) {
+        nl = memchr(data, '\n', n);
+        size_t take = nl ? (size_t)(nl - data) + 1 : n;
+        if (gw_buf_len(&c->in) + take > max_line + 2)
+            return line_too_long(c, dst);
+        gw_buf_append(&c->in, data, take);
+        if (!nl)
+            return 0;
+        char *line = (char *)gw_buf_data(&c->in);
+        int rc = one_line(c, dst, line, gw_buf_len(&c->in) - 1, max_line);
+        gw_buf_reset(&c->in);
+        if (rc == -1)
+            return -1;
+        count++;
+        data = nl + 1;
+    }
+    while (data < end && (nl = memchr(data, '\n', (size_t)(end - data))) != NULL) {
+        if (one_line(c, dst, data, (size_t)(nl - data), max_line) == -1)
+            return -1;
+        count++;
+        data = nl + 1;
+    }
+    if (data < end) {
+        if ((size_t)(end - data) > max_line + 1)
+            return line_too_long(c, dst);
+        /* +3: the line, its "\r\n", and the NUL the parser writes. */
+        gw_buf_init(&c->in, max_line + 3);
+        gw_buf_append(&c->in, data, (size_t)(end - data));
+    }
+    return count;
+}
+
+/* Sends what the batch produced; keeps the rest on the connection. Returns -1 if the client is
+ * past its output limit (it was closed). */
+static int
+flush(struct conn *c, struct gw_buf *dst, size_t max_output)
+{
+    struct hbd *h = c->w->h;
+    ssize_t n;
+
+    if (gw_buf_len(dst) && !c->writing) {
+        n = gw_buf_write_fd(dst, c->fd);
+        if (n < 0 && errno != EAGAIN) {
+            gw_buf_consume(dst, gw_buf_len(dst));
+            conn_close(c, strerror(errno));
+            return -1;
+        }
+    }
+    if (dst != &c->out && gw_buf_len(dst)) {
+        int rc = gw_buf_append(&c->out, gw_buf_data(dst), gw_buf_len(dst));
+        gw_buf_consume(dst, gw_buf_len(dst));
+        if (rc == -1) {
+            conn_close(c, "out of memory");
+            return -1;
+        }
+    }
+    if (gw_buf_len(&c->out) > max_output) {
+        gw_metrics_add(h->m.reg, h->m.err_output_overflow, 1);
+        conn_close(c, "output buffer full");
+        return -1;
+    }
+    if (gw_buf_len(&c->out)) {
+        if (!c->writing || c->closing)
+            set_writing(c, 1);
+        return 0;
+    }
+    if (c->closing) {
+        conn_close(c, "closed by request");
+        return -1;
+    }
+    if (c->writing)
+        set_writing(c, 0);
+    return 0;
+}
+
+static void
+on_readable(struct conn *c)
+{
+    struct hbd_worker *w = c->w;
+    struct hbd *h = w->h;
+    const struct hbd_config *cfg = hbd_cfg(h);
+    /* Replies follow any still queued on the connection, to keep them in order. */
+    struct gw_buf *dst = gw_buf_len(&c->out) ? &c->out : &w->obuf;
+    uint64_t t0 = gw_mono_ns(), total = 0, msgs = 0;
+    ssize_t n;
+    int rc = 0;
+
+    for (int i = 0; i < READS_PER_EVENT && rc >= 0; i++) {
+        n = read(c->fd, w->rbuf, READ_BYTES);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            conn_close(c, n == 0 ? "peer closed" : strerror(errno));
+            return;
+        }
+        if (n < 0)
+            break;
+        total += (uint64_t)n;
+        rc = parse_input(c, dst, w->rbuf, (size_t)n, cfg->max_line_bytes);
+        if (rc > 0)
+            msgs += (uint64_t)rc;
+        /* A client that sends without reading is cut off here, before its replies pile up. */
+        if ((size_t)n < READ_BYTES || gw_buf_len(dst) > cfg->max_output_bytes)
+            break;
+    }
+    if (rc < 0) {
+        c->closing = 1;
+        gw_buf_reset(&c->in);
+    }
+    if (msgs) {
+        c->last_ms = gw_ev_now_ms(w->ev);
+        gw_metrics_add(h->m.reg, h->m.msgs_tcp, msgs);
+    }
+    c->bytes_in += total;
+    gw_metrics_add(h->m.reg, h->m.bytes_received, total);
+    flush(c, dst, cfg->max_output_bytes);
+    gw_metrics_observe(h->m.reg, h->m.processing, (double)(gw_mono_ns() - t0) / 1e9);
+}
+
+static void
+on_writable(struct conn *c)
+{
+    ssize_t n = gw_buf_write_fd(&c->out, c->fd);
+
+    if (n < 0 && errno != EAGAIN) {
+        conn_close(c, strerror(errno));
+        return;
+    }
+    if (gw_buf_len(&c->out))
+        return;
+    /* Drained: give the memory back, an idle connection keeps none. */
+    gw_buf_reset(&c->out);
+    if (c->closing || c->w->draining) {
+        conn_close(c, c->closing ? "closed by request" : "draining");
+        return;
+    }
+    set_writing(c, 0);
+}
+
+static void
+on_conn(struct gw_ev *ev, int fd, unsigned events, void *arg)
+{
+    struct conn *c = arg;
+
+    (void)ev;
+    (void)fd;
+    if ((events & GW_EV_WRITE) && !c->dead)
+        on_writable(c);
+    if ((events & (GW_EV_READ | GW_EV_ERROR)) && !c->dead && !c->closing)
+        on_readable(c);
+}
+
+/* ---- accept ---- */
+
+static void on_accept(struct gw_ev *ev, int fd, unsigned events, void *arg);
+
+static void
+resume_accept(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct hbd_worker *w = arg;
+    char err[GW_ERR_LEN];
+
+    (void)t;
+    if (w->lfd >= 0 && !w->draining && gw_ev_add(ev, w->lfd, GW_EV_READ, on_accept, w, err) == -1)
+        GW_LOG_ERROR("cannot resume accepting", "worker=%u err=%s", w->index, err);
+}
+
+static void
+add_conn(struct hbd_worker *w, int fd, struct sockaddr_storage *peer, socklen_t plen)
+{
+    struct hbd *h = w->h;
+    struct conn *c = calloc(1, sizeof(*c));
+    char err[GW_ERR_LEN];
+
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->w = w;
+    c->fd = fd;
+    c->id = atomic_fetch_add(&h->conn_ids, 1) + 1;
+    c->connected_ms = c->last_ms = gw_ev_now_ms(w->ev);
+    gw_buf_init(&c->in, 0);
+    /* Bounded by the check after each read batch (max_output), not by the buffer itself, so a
+     * batch's replies are never cut in the middle. */
+    gw_buf_init(&c->out, SIZE_MAX / 4);
+    gw_net_addr_str((struct sockaddr *)peer, plen, c->addr, sizeof(c->addr));
+    gw_net_set_nodelay(fd);
+    if (gw_ev_add(w->ev, fd, GW_EV_READ, on_conn, c, err) == -1) {
+        GW_LOG_WARN("cannot watch connection", "err=%s", err);
+        close(fd);
+        free(c);
+        return;
+    }
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    atomic_fetch_add(&h->nconns, 1);
+    gw_metrics_add(h->m.reg, h->m.active_connections, 1);
+    gw_metrics_add(h->m.reg, h->m.clients_connected, 1);
+    GW_LOG_DEBUG("connection accepted", "id=%llu addr=%s worker=%u", (unsigned long long)c->id,
+                 c->addr, w->index);
+}
+
+static void
+on_accept(struct gw_ev *ev, int lfd, unsigned events, void *arg)
+{
+    struct hbd_worker *w = arg;
+    struct hbd *h = w->h;
+    struct sockaddr_storage peer;
+    socklen_t plen;
+    int fd;
+
+    (void)events;
+    for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+        plen = sizeof(peer);
+        if ((fd = gw_net_accept(lfd, &peer, &plen)) == -1) {
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                return;
+            gw_metrics_add(h->m.reg, h->m.err_accept, 1);
+            GW_LOG_WARN("accept failed", "worker=%u err=%s", w->index, strerror(errno));
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: stop accepting for a moment instead of spinning. */
+                gw_ev_del(ev, lfd);
+                gw_ev_timer_start(ev, &w->accept_timer, ACCEPT_PAUSE_MS);
+            }
+            return;
+        }
+        if ((unsigned)atomic_load(&h->nconns) >= hbd_cfg(h)->max_clients) {
+            gw_metrics_add(h->m.reg, h->m.err_too_many_clients, 1);
+            (void)!write(fd, "ERR too many clients\r\n", 22);
+            close(fd);
+            continue;
+        }
+        add_conn(w, fd, &peer, plen);
+    }
+}
+
+/* ---- idle connections ---- */
+
+static void
+on_idle_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct hbd_worker *w = arg;
+    struct hbd *h = w->h;
+    const struct hbd_config *cfg = hbd_cfg(h);
+    uint64_t now = gw_ev_now_ms(ev);
+
+    for (struct conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        if (now - c->last_ms > cfg->client_timeout_ms) {
+            gw_metrics_add(h->m.reg, h->m.closed_idle, 1);
+            conn_close(c, "idle timeout");
+        }
+    }
+    gw_ev_timer_start(ev, t, cfg->cleanup_interval_ms);
+}
+
+/* ---- UDP ---- */
+
+static void
+udp_setup(struct hbd_worker *w)
+{
+    for (int i = 0; i < UDP_BATCH; i++) {
+        w->udp_iov[i].iov_base = w->udp_bufs + (size_t)i * w->udp_max;
+        w->udp_iov[i].iov_len = w->udp_max;
+        memset(&w->udp_msgs[i].msg_hdr, 0, sizeof(w->udp_msgs[i].msg_hdr));
+        w->udp_msgs[i].msg_hdr.msg_iov = &w->udp_iov[i];
+        w->udp_msgs[i].msg_hdr.msg_iovlen = 1;
+        w->udp_msgs[i].msg_hdr.msg_name = &w->udp_peers[i];
+    }
+}
+
+/* Handles one datagram; returns 1 when it asks for a PONG. */
+static int
+udp_datagram(struct hbd_worker *w, int i)
+{
+    struct hbd *h = w->h;
+    struct mmsghdr *m = &w->udp_msgs[i];
+    char *data = w->udp_iov[i].iov_base, addr[48];
+    size_t len = m->msg_len;
+    struct hbd_req req;
+    const char *why;
+
+    gw_metrics_add(h->m.reg, h->m.bytes_received, len);
+    if (len && data[len - 1] == '\n')
+        len--;
+    if (len && data[len - 1] == '\r')
+        len--;
+    if ((m->msg_hdr.msg_flags & MSG_TRUNC) || len > w->udp_max - 3) {
+        gw_metrics_add(h->m.reg, h->m.err_udp_too_long, 1);
+        return 0;
+    }
+    hbd_proto_parse(data, len, &req);
+    gw_metrics_add(h->m.reg, h->m.msgs_udp, 1);
+    if (req.kind == HBD_REQ_PING)
+        return 1;
+    if (req.kind == HBD_REQ_HB) {
+        gw_net_addr_str((struct sockaddr *)&w->udp_peers[i], m->msg_hdr.msg_namelen, addr,
+                        sizeof(addr));
+        if (hbd_registry_beat(h->reg, &req, addr, &why) == 0)
+            gw_metrics_add(h->m.reg, h->m.err_too_many_services, 1);
+        return 0;
+    }
+    /* No error replies over UDP: a forged source address must not earn anyone traffic. */
+    gw_metrics_add(h->m.reg, h->m.err_udp_bad, 1);
+    return 0;
+}
+
+static void
+on_udp(struct gw_ev *ev, int fd, unsigned events, void *arg)
+{
+    static const char pong[] = "PONG\n";
+    struct hbd_worker *w = arg;
+    int n, nreply;
+
+    (void)ev;
+    (void)events;
+    for (int round = 0; round < UDP_ROUNDS; round++) {
+        for (int i = 0; i < UDP_BATCH; i++)
+            w->udp_msgs[i].msg_hdr.msg_namelen = sizeof(w->udp_peers[i]);
+        if ((n = recvmmsg(fd, w->udp_msgs, UDP_BATCH, MSG_DONTWAIT, NULL)) <= 0)
+            return;
+        nreply = 0;
+        for (int i = 0; i < n; i++) {
+            if (!udp_datagram(w, i))
+                continue;
+            struct mmsghdr *r = &w->udp_replies[nreply];
+            memset(&r->msg_hdr, 0, sizeof(r->msg_hdr));
+            w->udp_reply_iov[nreply].iov_base = (void *)pong;
+            w->udp_reply_iov[nreply].iov_len = sizeof(pong) - 1;
+            r->msg_hdr.msg_iov = &w->udp_reply_iov[nreply];
+            r->msg_hdr.msg_iovlen = 1;
+            r->msg_hdr.msg_name = &w->udp_peers[i];
+            r->msg_hdr.msg_namelen = w->udp_msgs[i].msg_hdr.msg_namelen;
+            nreply++;
+        }
+        if (nreply)
+            (void)sendmmsg(fd, w->udp_replies, (unsigned)nreply, MSG_DONTWAIT);
+        if (n < UDP_BATCH)
+            return;
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static void *
+run(void *arg)
+{
+    struct hbd_worker *w = arg;
+
+    gw_metrics_bind_thread(w->h->m.reg, w->index);
+    gw_ev_run(w->ev);
+    return NULL;
+}
+
+static void
+worker_free(struct hbd_worker *w)
+{
+    while (w->conns) {
+        struct conn *c = w->conns;
+        w->conns = c->next;
+        close(c->fd);
+        conn_free(NULL, c);
+    }
+    if (w->lfd >= 0)
+        close(w->lfd);
+    if (w->ufd >= 0)
+        close(w->ufd);
+    if (w->ev)
+        gw_ev_free(w->ev);
+    gw_buf_reset(&w->obuf);
+    free(w->rbuf);
+    free(w->udp_bufs);
+    free(w);
+}
+
+struct hbd_worker *
+hbd_worker_start(struct hbd *h, unsigned index, char *err)
+{
+    const struct hbd_config *cfg = hbd_cfg(h);
+    struct hbd_worker *w = calloc(1, sizeof(*w));
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (!w) {
+        gw_err(err, "out of memory");
+        return NULL;
+    }
+    w->h = h;
+    w->index = index;
+    w->lfd = w->ufd = -1;
+    gw_buf_init(&w->obuf, 64 * 1024 * 1024);
+    w->udp_max = cfg->max_line_bytes + 3;
+    if ((w->rbuf = malloc(READ_BYTES)) == NULL ||
+        (w->udp_bufs = malloc(w->udp_max * UDP_BATCH)) == NULL) {
+        gw_err(err, "out of memory");
+        goto fail;
+    }
+    if ((w->ev = gw_ev_new(err)) == NULL)
+        goto fail;
+    if ((w->lfd = gw_net_listen_tcp(&h->listen_addr, 1024, 1, err)) == -1)
+        goto fail;
+    if (gw_ev_add(w->ev, w->lfd, GW_EV_READ, on_accept, w, err) == -1)
+        goto fail;
+    if (h->udp) {
+        if ((w->ufd = gw_net_bind_udp(&h->listen_addr, 1, err)) == -1)
+            goto fail;
+        udp_setup(w);
+        if (gw_ev_add(w->ev, w->ufd, GW_EV_READ, on_udp, w, err) == -1)
+            goto fail;
+        if (getsockname(w->ufd, (struct sockaddr *)&ss, &len) == 0)
+            gw_net_addr_str((struct sockaddr *)&ss, len, w->udp_addr, sizeof(w->udp_addr));
+    }
+    gw_ev_timer_init(&w->accept_timer, resume_accept, w);
+    gw_ev_timer_init(&w->idle_timer, on_idle_timer, w);
+    gw_ev_timer_start(w->ev, &w->idle_timer, cfg->cleanup_interval_ms);
+    if (pthread_create(&w->thread, NULL, run, w) != 0) {
+        gw_err(err, "cannot start worker thread");
+        goto fail;
+    }
+    return w;
+fail:
+    worker_free(w);
+    return NULL;
+}
+
+const char *
+hbd_worker_udp_addr(struct hbd_worker *w)
+{
+    return w->udp_addr;
+}
+
+static void
+drain_worker(struct gw_ev *ev, void *arg)
+{
+    struct hbd_worker *w = arg;
+
+    w->draining = 1;
+    if (w->lfd >= 0) {
+        gw_ev_del(ev, w->lfd);
+        close(w->lfd);
+        w->lfd = -1;
+    }
+    gw_ev_timer_stop(ev, &w->accept_timer);
+    if (w->ufd >= 0) {
+        gw_ev_del(ev, w->ufd);
+        close(w->ufd);
+        w->ufd = -1;
+    }
+    /* Clients reconnect elsewhere; those with replies still queued get them first. */
+    for (struct conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        if (gw_buf_len(&c->out) == 0)
+            conn_close(c, "draining");
+        else {
+            c->closing = 1;
+            set_writing(c, 1);
+        }
+    }
+}
+
+void
+hbd_workers_drain(struct hbd *h)
+{
+    for (unsigned i = 0; i < h->nworkers; i++)
+        gw_ev_post(h->workers[i]->ev, drain_worker, h->workers[i]);
+}
+
+static void
+stop_worker(struct gw_ev *ev, void *arg)
+{
+    (void)arg;
+    gw_ev_stop(ev);
+}
+
+void
+hbd_worker_join(struct hbd_worker *w)
+{
+    gw_ev_post(w->ev, stop_worker, w);
+    pthread_join(w->thread, NULL);
+    worker_free(w);
+}
+
+/* ---- `clients`: each worker lists its own connections on its own thread ---- */
+
+struct clients_job {
+    struct hbd *h;
+    struct gw_ctl_req *req;
+    json_t *list;
+    unsigned pending;
+};
+
+struct clients_part {
+    struct clients_job *job;
+    struct hbd_worker *w;
+    json_t *list;
+};
+
+static void
+clients_collected(struct gw_ev *ev, void *arg)
+{
+    struct clients_part *part = arg;
+    struct clients_job *job = part->job;
+
+    (void)ev;
+    json_array_extend(job->list, part->list);
+    json_decref(part->list);
+    free(part);
+    if (--job->pending > 0)
+        return;
+    gw_ctl_reply(job->req, json_pack("{s:o}", "clients", job->list));
+    free(job);
+}
+
+static void
+clients_list(struct gw_ev *ev, void *arg)
+{
+    struct clients_part *part = arg;
+    struct hbd_worker *w = part->w;
+    uint64_t now = gw_ev_now_ms(ev);
+
+    part->list = json_array();
+    for (struct conn *c = w->conns; c; c = c->next)
+        json_array_append_new(
+            part->list, json_pack("{s:I, s:s, s:i, s:I, s:I, s:I, s:I}", "id", (json_int_t)c->id,
+                                  "addr", c->addr, "worker", (int)w->index, "connected_s",
+                                  (json_int_t)((now - c->connected_ms) / 1000), "idle_s",
+                                  (json_int_t)((now - c->last_ms) / 1000), "messages",
+                                  (json_int_t)c->msgs, "bytes_in", (json_int_t)c->bytes_in));
+    gw_ev_post(gw_daemon_ev(w->h->daemon), clients_collected, part);
+}
+
+void
+hbd_workers_clients(struct hbd *h, struct gw_ctl_req *r)
+{
+    struct clients_job *job = calloc(1, sizeof(*job));
+
+    if (!job) {
+        gw_ctl_error(r, "failed", "out of memory");
+        return;
+    }
+    job->h = h;
+    job->req = r;
+    job->list = json_array();
+    job->pending = h->nworkers;
+    for (unsigned i = 0; i < h->nworkers; i++) {
+        struct clients_part *part = calloc(1, sizeof(*part));
+        if (!part) {
+            /* Counted as answered empty so the reply still comes. */
+            job->pending--;
+            continue;
+        }
+        part->job = job;
+        part->w = h->workers[i];
+        gw_ev_post(h->workers[i]->ev, clients_list, part);
+    }
+    if (job->pending == 0) {
+        gw_ctl_reply(r, json_pack("{s:o}", "clients", job->list));
+        free(job);
+    }
+}
