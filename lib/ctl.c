@@ -164,7 +164,7 @@ gw_ctl_parse_request(const char *line, size_t len, const char **cmd, json_t **ar
     *error = NULL;
     if (len && line[len - 1] == '\r')
         len--;
-    req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!req) {
         *error =
             error_reply(NULL, "bad_request", "invalid JSON at column %d: %s", je.column, je.text);
@@ -330,9 +330,9 @@ static void builtin_ping(struct gw_ctl_req *r, json_t *args, void *arg);
 static void builtin_help(struct gw_ctl_req *r, json_t *args, void *arg);
 
 static const struct gw_ctl_cmd builtin_cmds[] = {
-    {"ping", builtin_ping, "check that the daemon answers"},
-    {"help", builtin_help, "list the commands"},
-    {NULL, NULL, NULL},
+    {"ping", builtin_ping, "check that the daemon answers", NULL},
+    {"help", builtin_help, "list the commands", NULL},
+    {NULL, NULL, NULL, NULL},
 };
 
 static const struct gw_ctl_cmd *
@@ -340,7 +340,7 @@ find_cmd(const struct gw_ctl *ctl, const char *name, void **arg)
 {
     for (const struct gw_ctl_cmd *k = ctl->cmds; k && k->name; k++)
         if (strcmp(k->name, name) == 0) {
-            *arg = ctl->arg;
+            *arg = k->arg ? k->arg : ctl->arg;
             return k;
         }
     for (const struct gw_ctl_cmd *k = builtin_cmds; k->name; k++)
@@ -418,7 +418,16 @@ handle_line(struct conn *c, const char *line, size_t len, size_t consume)
     json_decref(req);
 }
 
-/* Serves buffered lines while no request is in flight, then sends what it can. */
+/* True when the next buffered line may be served now. */
+static int
+can_serve(const struct conn *c)
+{
+    return !c->dead && !c->cur && !c->closing && gw_buf_len(&c->out) <= OUT_HIGH_BYTES &&
+           gw_buf_line_len(&c->in) > 0;
+}
+
+/* Serves buffered lines while no request is in flight and the output has room, sending as it
+ * goes; then decides what to wait for. */
 static void
 drive(struct conn *c)
 {
@@ -427,9 +436,12 @@ drive(struct conn *c)
     if (c->driving || c->dead)
         return;
     c->driving = 1;
-    while (!c->dead && !c->cur && !c->closing && gw_buf_len(&c->out) <= OUT_HIGH_BYTES &&
-           (n = gw_buf_line_len(&c->in)) > 0)
-        handle_line(c, gw_buf_data(&c->in), n - 1, n);
+    do {
+        while (can_serve(c)) {
+            n = gw_buf_line_len(&c->in);
+            handle_line(c, gw_buf_data(&c->in), n - 1, n);
+        }
+    } while (!c->dead && flush(c) == 0 && can_serve(c));
     c->driving = 0;
     if (c->dead)
         return;

@@ -468,23 +468,59 @@ deadline_after(struct timespec *ts, uint64_t ms)
     }
 }
 
-/* Called with the lock held: waits for work; queues a prune when the hour is up. */
+static int
+passed(const struct timespec *deadline)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+/* Called with the lock held: waits for work. When the hour is up a prune joins the queue, even
+ * under a steady stream of events. */
 static void
 wait_for_work(struct gw_store *s, struct timespec *next_prune)
 {
     struct item *it;
 
-    while (!s->head && !s->stopping) {
-        if (s->history_days <= 0) {
-            pthread_cond_wait(&s->work, &s->mu);
-            continue;
+    for (;;) {
+        if (s->history_days > 0 && passed(next_prune)) {
+            deadline_after(next_prune, PRUNE_EVERY_MS);
+            if ((it = prune_item(s->history_days)) != NULL)
+                push_locked(s, it); /* the writer's own work is never dropped */
         }
-        if (pthread_cond_timedwait(&s->work, &s->mu, next_prune) != ETIMEDOUT)
-            continue;
-        deadline_after(next_prune, PRUNE_EVERY_MS);
-        if ((it = prune_item(s->history_days)) != NULL)
-            push_locked(s, it); /* the writer's own work is never dropped */
+        if (s->head || s->stopping)
+            return;
+        if (s->history_days > 0)
+            pthread_cond_timedwait(&s->work, &s->mu, next_prune);
+        else
+            pthread_cond_wait(&s->work, &s->mu);
     }
+}
+
+/* Called with the lock held: unlinks up to BATCH_MAX items from the head of the queue; *seq
+ * is the number of the last one. */
+static struct item *
+take_batch(struct gw_store *s, size_t *count, uint64_t *seq)
+{
+    struct item *batch = s->head, *last = batch;
+
+    *count = 1;
+    s->queued_bytes -= last->size;
+    while (last->next && *count < BATCH_MAX) {
+        last = last->next;
+        s->queued_bytes -= last->size;
+        (*count)++;
+    }
+    s->head = last->next;
+    if (!s->head)
+        s->tail = NULL;
+    s->queued -= *count;
+    last->next = NULL;
+    *seq = last->seq;
+    return batch;
 }
 
 static void *
@@ -499,29 +535,16 @@ writer_main(void *arg)
     deadline_after(&next_prune, PRUNE_EVERY_MS);
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        struct item *batch, *last;
-        size_t count = 1;
+        struct item *batch;
+        uint64_t seq;
+        size_t count;
 
         wait_for_work(s, &next_prune);
         if (!s->head)
             break; /* stopping, and everything is written */
-        batch = last = s->head;
-        s->queued_bytes -= last->size;
-        while (last->next && count < BATCH_MAX) {
-            last = last->next;
-            s->queued_bytes -= last->size;
-            count++;
-        }
-        s->head = last->next;
-        if (!s->head)
-            s->tail = NULL;
-        s->queued -= count;
-        last->next = NULL;
-        uint64_t seq = last->seq;
+        batch = take_batch(s, &count, &seq);
         pthread_mutex_unlock(&s->mu);
-
         write_batch(s, batch, count);
-
         pthread_mutex_lock(&s->mu);
         s->seq_done = seq;
         pthread_cond_broadcast(&s->done);
@@ -533,10 +556,11 @@ writer_main(void *arg)
 int
 gw_store_sync(struct gw_store *s, char *err)
 {
+    uint64_t target;
     int rc = 0;
 
     pthread_mutex_lock(&s->mu);
-    uint64_t target = s->seq_in;
+    target = s->seq_in;
     while (s->seq_done < target)
         pthread_cond_wait(&s->done, &s->mu);
     if (s->err_pending) {

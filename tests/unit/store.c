@@ -338,6 +338,31 @@ test_queue_full(void)
 }
 
 static void
+test_write_error(void)
+{
+    char path[512], err[GW_ERR_LEN] = "";
+    struct gw_store_stats st;
+    struct gw_store *s;
+    sqlite3 *db;
+
+    s = gw_store_open(path_in("fail.db", path), 0, err);
+    db = raw_open(path);
+    if (!s || !db)
+        return;
+    exec_ok(db, "CREATE TRIGGER no_circuits BEFORE INSERT ON circuit_events "
+                "BEGIN SELECT RAISE(ABORT, 'circuits refused'); END");
+    gw_store_circuit_event(s, 1, "b", "closed", "open", "x");
+    gw_store_heartbeat_event(s, 1, "svc", "", "up", "dead", "");
+    ok(gw_store_sync(s, err) == -1 && strstr(err, "circuits refused"),
+       "a failed write is reported by sync: %s", err);
+    ok(gw_store_sync(s, err) == 0, "and only once");
+    gw_store_stats(s, &st);
+    ok(st.errors == 1 && st.written == 1, "one error counted; the rest of the batch written");
+    sqlite3_close(db);
+    gw_store_close(s);
+}
+
+static void
 test_prune(void)
 {
     char path[512], err[GW_ERR_LEN] = "";
@@ -542,6 +567,7 @@ main(void)
     test_newer();
     test_events();
     test_queue_full();
+    test_write_error();
     test_prune();
     test_readers();
     test_readonly();
