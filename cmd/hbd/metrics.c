@@ -96,7 +96,7 @@ hbd_metrics_init(struct hbd *h, char *err)
     hm->err_too_many_services = series(m, f, "too_many_services", NULL);
     hm->closed_idle = gw_metrics_simple(m, "hbd_idle_closed_total", GW_METRIC_COUNTER,
                                         "Connections closed after client_timeout.", err);
-    hm->store_dropped = gw_metrics_simple(m, "hbd_store_dropped_events", GW_METRIC_GAUGE,
+    hm->store_dropped = gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
                                           "State changes not written: database queue full.", err);
     if (hm->msgs_tcp < 0 || hm->processing < 0 || hm->err_too_many_services < 0 ||
         hm->store_dropped < 0 || hm->alerts_queued < 0 || hm->closed_idle < 0 ||
