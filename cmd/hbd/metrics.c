@@ -30,7 +30,6 @@ collect(struct gw_metrics *m, void *arg)
     gw_metrics_set(m, h->m.services_up, c.up);
     gw_metrics_set(m, h->m.services_late, c.late);
     gw_metrics_set(m, h->m.services_dead, c.dead);
-    gw_metrics_set(m, h->m.msgs_per_second, h->rate);
     if (h->store) {
         gw_store_stats(h->store, &st);
         gw_metrics_set(m, h->m.store_dropped, (double)st.dropped);

@@ -66,9 +66,11 @@ t.ok(t.wait_for(lambda: state('api') is None, 6), 'a service silent for forget_a
 
 # The history in the database, read with the sqlite3 CLI while hbd runs.
 q = "select service, instance, from_state, to_state from heartbeat_events where service='solo' order by id"
-rows = t.wait_for(lambda: len(t.sqlite(d.db, q)) >= 5 and t.sqlite(d.db, q), 5)
+# solo went silent again during the instance tests, so it was dead when forgotten.
+rows = t.wait_for(lambda: len(t.sqlite(d.db, q)) >= 7 and t.sqlite(d.db, q), 5)
 t.is_(rows, [['solo', '', 'new', 'up'], ['solo', '', 'up', 'late'], ['solo', '', 'late', 'dead'],
-             ['solo', '', 'dead', 'up'], ['solo', '', 'up', 'forgotten']],
+             ['solo', '', 'dead', 'up'], ['solo', '', 'up', 'late'], ['solo', '', 'late', 'dead'],
+             ['solo', '', 'dead', 'forgotten']],
       'every change of solo is a row in heartbeat_events')
 rows = t.sqlite(d.db, "select count(*) from heartbeat_events where service='api' and instance='c' and to_state='dead'")
 t.is_(rows, [['1']], 'instance changes are rows too, with the instance name')

@@ -55,13 +55,16 @@ t.is_((r['ok'], r['error']['code']), (False, 'failed'), 'reload of a bad file re
 t.is_(r['error']['message'], "%s:2: 'client_timeout': bad duration 'forever' (use ms, s, m, h or d)" % d.conf,
       'the refusal names file, line and problem')
 t.is_(d.result('config')['config']['hbd']['default_interval'], 7000, 'the old config keeps running')
-t.write(d.conf, '[hbd]\nlisten = 127.0.0.1:1\n')
+t.write(d.conf, '[hbd]\nudp = no\n')
 t.is_(d.result('reload'), {'applied': True}, 'reload with a restart-only change is applied')
-t.like(d.logtext(), r'msg="setting changes at restart only" key=listen', 'and the restart-only key is named')
+t.like(d.logtext(), r'msg="setting changes at restart only" key=udp', 'and the restart-only key is named')
 t.is_(c.request('PING'), 'PONG', 'still connected')
 r = d.ctl('log-level', {'level': 'loud'})
 t.is_(r['error']['code'], 'bad_args', 'log-level refuses an unknown level')
 t.is_(d.result('log-level', {'level': 'warning'}), {'level': 'warning'}, 'log-level set at run time')
+t.is_(d.result('log-level'), {'level': 'warning'}, 'log-level without a level shows it')
+t.is_(t.line_request(d.port, 'PING'), 'PONG', 'UDP off after reload does not touch TCP')
+t.is_(d.result('log-level', {'level': 'info'}), {'level': 'info'}, 'log-level back to info')
 
 # SIGTERM: readyz goes 503, connections are closed, exit 0.
 d.signal(signal.SIGTERM)

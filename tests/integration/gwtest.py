@@ -285,7 +285,8 @@ class Daemon:
         rc = self.proc.returncode
         if rc is not None and rc < 0 and rc != -signal.SIGKILL:
             ok(False, '%s did not die from signal %d' % (self.prog, -rc))
-            diag(self.logtext()[-4000:])
+        if rc:
+            diag('%s exited %d; end of its log:\n%s' % (self.prog, rc, self.logtext()[-6000:]))
         return rc
 
 
