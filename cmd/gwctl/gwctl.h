@@ -18,10 +18,11 @@
 
 /* Exit codes (health-check follows the Nagios plugin convention instead). */
 #define GWCTL_EXIT_OK 0
-#define GWCTL_EXIT_FAILED 1      /* the command failed or the daemon said no */
-#define GWCTL_EXIT_USAGE 2       /* bad command line */
-#define GWCTL_EXIT_UNREACHABLE 3 /* daemon not running, stale socket, denied, timeout, bad reply   \
-                                  */
+#define GWCTL_EXIT_FAILED 1 /* the command failed or the daemon said no */
+#define GWCTL_EXIT_USAGE 2  /* bad command line */
+#define GWCTL_EXIT_UNREACHABLE                                                                     \
+    3 /* daemon not running, stale socket, denied, timeout, bad reply                              \
+       */
 
 #define GWCTL_DEFAULT_CONFIG "/etc/gwkit/gwkit.conf"
 #define GWCTL_DEFAULT_TIMEOUT_MS 5000

@@ -250,10 +250,10 @@ report(const struct gwctl *g, struct check *checks, size_t n)
         if (!c->perf_text[0] && c->perfdata)
             perf_text(c);
         if (arr) {
-            json_array_append_new(arr,
-                                  json_pack("{s:s, s:s, s:s, s:O}", "check", c->label, "status",
-                                            state_lower[c->state], "summary", c->summary,
-                                            "perfdata", c->perfdata ? c->perfdata : json_object()));
+            json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:s, s:o}", "check", c->label, "status",
+                               state_lower[c->state], "summary", c->summary, "perfdata",
+                               c->perfdata ? json_incref(c->perfdata) : json_object()));
             continue;
         }
         printf("%s %s - %s%s%s\n", c->label, state_upper[c->state], c->summary,

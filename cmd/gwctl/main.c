@@ -114,7 +114,7 @@ global_opt(struct gwctl *g, const struct gwctl_cmd *cmd, const char *name, const
 
     if (strcmp(name, "-s") == 0 || strcmp(name, "--socket") == 0) {
         if (strlen(val) >= GWCTL_PATH_LEN - 1)
-            return gwctl_usage_error(cmd, "%s: socket path too long", name);
+            return gwctl_usage_error(cmd, "-s: socket path too long");
         if (g->run_dir_given)
             return gwctl_usage_error(cmd, "-s and --run-dir cannot be used together");
         g->socket = val;
@@ -258,6 +258,16 @@ parse_global(struct gwctl *g, int argc, char **argv)
     }
 }
 
+/* A bad option before "health-check" is still a plugin's usage error: UNKNOWN, not 2. */
+static int
+usage_exit(int rc, int argc, char **argv)
+{
+    for (int i = 1; rc == GWCTL_EXIT_USAGE && i < argc; i++)
+        if (strcmp(argv[i], "health-check") == 0)
+            return 3;
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -266,7 +276,7 @@ main(int argc, char **argv)
     int at, rc;
 
     if ((at = parse_global(&g, argc, argv)) < 0)
-        return -at - 1;
+        return usage_exit(-at - 1, argc, argv);
     if ((cmd = gwctl_cmd_find(argv[at])) == NULL)
         return unknown_command(argv[at]);
     resolve_run_dir(&g);

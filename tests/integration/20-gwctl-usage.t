@@ -118,6 +118,8 @@ t.is_((rc, out), (2, 'hbd CRITICAL - not running (no socket %s)\n' % sock),
       'health-check hbd, not running: CRITICAL')
 rc, out, err = gwctl('health-check', 'nosuch')
 t.is_(rc, 3, 'health-check usage error: UNKNOWN (3)')
+rc, out, err = gwctl('--timeout', 'x', 'health-check')
+t.is_(rc, 3, 'health-check, bad option before the command: UNKNOWN (3)')
 
 # ---- stale socket: the file is there, nobody accepts ----
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -61,7 +61,7 @@ cases = [
     ('bad size unit', '[hbd]\nmax_line = 4q\n', "2: 'max_line': bad size '4q' (use k, m or g)"),
     ('bad enum', '[global]\nlog_level = loud\n',
      "2: 'log_level': 'loud' is not one of debug, info, warning, error"),
-    ('bad address', '[hbd]\nlisten = 1.2.3.4\n', "2: 'listen': bad address '1.2.3.4': missing port"),
+    ('bad address', '[hbd]\nlisten = 1.2.3.4\n', "2: 'listen': bad address: missing port in '1.2.3.4'"),
 ]
 for name, text, msg in cases:
     path = t.write(os.path.join(d, 'bad.conf'), text)

@@ -108,7 +108,7 @@ t.is_(gwctl('__complete', 'services'), (0, 'api\ndb\n', ''), '__complete service
 rc, out, err = gwctl('clients', 'hbd')
 lines = out.splitlines()
 t.is_(rc, 0, 'clients: exit 0')
-t.like(lines[0], r'^ +ID +ADDR +WORKER +CONNECTED +IDLE +MESSAGES +BYTES_IN$', 'clients: header')
+t.like(lines[0], r'^ *ID +ADDR +WORKER +CONNECTED +IDLE +MESSAGES +BYTES_IN$', 'clients: header')
 mine = '127.0.0.1:%d' % c.sock.getsockname()[1]
 t.ok(any(mine in l for l in lines[1:]), 'clients: our connection is listed')
 rc, doc, err = gwjson('clients', 'hbd')
