@@ -366,26 +366,34 @@ gwctl_run_request(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char *
     return rc;
 }
 
+/* "services [--state up|late|dead] [SERVICE]", from the table. */
 void
-gwctl_cmd_usage(FILE *out, const struct gwctl_cmd *cmd)
+gwctl_cmd_synopsis(const struct gwctl_cmd *cmd, char *buf, size_t len)
 {
-    fprintf(out, "usage: gwctl %s", cmd->name);
-    if (cmd->prog_mode == GWCTL_PROG_OPERAND)
-        fprintf(out, " PROG");
-    for (int i = 0; i < GWCTL_MAX_ARGS && cmd->args[i].metavar; i++) {
+    size_t off = (size_t)snprintf(buf, len, "%s%s", cmd->name,
+                                  cmd->prog_mode == GWCTL_PROG_OPERAND ? " PROG" : "");
+
+    for (int i = 0; i < GWCTL_MAX_ARGS && cmd->args[i].metavar && off < len; i++) {
         const struct gwctl_arg *a = &cmd->args[i];
-        int opt = a->flag && !(a->flags & GWCTL_ARG_REQUIRED);
+        int opt = !(a->flags & GWCTL_ARG_REQUIRED);
         const char *more = (a->flags & GWCTL_ARG_REPEAT) ? " ..." : "";
 
         if (a->flag)
-            fprintf(out, " %s%s %s%s%s", opt ? "[" : "", a->flag,
-                    a->choices ? a->choices : a->metavar, more, opt ? "]" : "");
-        else if (a->flags & GWCTL_ARG_REQUIRED)
-            fprintf(out, " %s%s", a->metavar, more);
+            off += (size_t)snprintf(buf + off, len - off, " %s%s %s%s%s", opt ? "[" : "", a->flag,
+                                    a->choices ? a->choices : a->metavar, more, opt ? "]" : "");
         else
-            fprintf(out, " [%s%s]", a->metavar, more);
+            off += (size_t)snprintf(buf + off, len - off, " %s%s%s%s", opt ? "[" : "", a->metavar,
+                                    more, opt ? "]" : "");
     }
-    fputc('\n', out);
+}
+
+void
+gwctl_cmd_usage(FILE *out, const struct gwctl_cmd *cmd)
+{
+    char syn[256];
+
+    gwctl_cmd_synopsis(cmd, syn, sizeof(syn));
+    fprintf(out, "usage: gwctl %s\n", syn);
 }
 
 void

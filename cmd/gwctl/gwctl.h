@@ -97,6 +97,7 @@ int gwctl_prog_answers(const struct gwctl_cmd *cmd, const char *prog);
 int gwctl_run_request(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
 int gwctl_run_help(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
 int gwctl_run_complete(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
+void gwctl_cmd_synopsis(const struct gwctl_cmd *cmd, char *buf, size_t len);
 void gwctl_cmd_usage(FILE *out, const struct gwctl_cmd *cmd);
 void gwctl_cmd_help(FILE *out, const struct gwctl_cmd *cmd);
 

@@ -13,34 +13,27 @@
 /* Longest program name, to check that a --run-dir leaves room for "<dir>/<prog>.sock". */
 #define LONGEST_PROG "wsgwd"
 
+/* Synopses longer than this put their summary on the next line. */
+#define LIST_WIDTH 30
+
 void
 gwctl_usage(FILE *out)
 {
-    char syn[128];
-    int width = 0;
+    char syn[256];
 
     fprintf(out, "usage: gwctl [-s SOCKET | --run-dir DIR] [--format text|json] [--timeout S] "
                  "COMMAND [ARGS]\n\n"
                  "The operator's CLI for the gwkit daemons, over their control sockets\n"
                  "(<run_dir>/<prog>.sock) and, for health-check --url, over HTTP.\n\n"
                  "Commands:\n");
-    for (int pass = 0; pass < 2; pass++) {
-        for (const struct gwctl_cmd *c = gwctl_cmds; c->name; c++) {
-            int n;
-            if (c->hidden)
-                continue;
-            n = snprintf(syn, sizeof(syn), "%s%s%s%s", c->name,
-                         c->prog_mode == GWCTL_PROG_OPERAND ? " PROG" : "",
-                         c->args[0].metavar ? " " : "",
-                         c->args[0].metavar && !c->args[0].flag ? c->args[0].metavar : "");
-            if (c->args[0].flag)
-                snprintf(syn + n, sizeof(syn) - (size_t)n, "[%s %s]", c->args[0].flag,
-                         c->args[0].metavar);
-            if (pass == 0)
-                width = GW_MAX(width, (int)strlen(syn));
-            else
-                fprintf(out, "  %-*s  %s\n", width, syn, c->summary);
-        }
+    for (const struct gwctl_cmd *c = gwctl_cmds; c->name; c++) {
+        if (c->hidden)
+            continue;
+        gwctl_cmd_synopsis(c, syn, sizeof(syn));
+        if (strlen(syn) > LIST_WIDTH)
+            fprintf(out, "  %s\n  %-*s  %s\n", syn, LIST_WIDTH, "", c->summary);
+        else
+            fprintf(out, "  %-*s  %s\n", LIST_WIDTH, syn, c->summary);
     }
     fprintf(out, "\nPROG is one of:");
     for (const struct gwctl_prog *p = gwctl_progs; p->name; p++)
