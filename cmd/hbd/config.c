@@ -23,6 +23,18 @@ check_urls(const char *urls, char *err)
     return rc;
 }
 
+/* What the schema cannot say: alert_url holds http(s) URLs. Reported at start, with -n, by
+ * gwctl validate and on reload, with the key's origin. */
+int
+hbd_check(const struct gw_conf *c, char *err)
+{
+    char why[GW_ERR_LEN];
+
+    if (check_urls(gw_conf_str(c, "hbd", NULL, "alert_url"), why) == -1)
+        return gw_err(err, "%s: %s", gw_conf_origin(c, "hbd", NULL, "alert_url"), why);
+    return 0;
+}
+
 struct hbd_config *
 hbd_config_new(const struct gw_conf *c, char *err)
 {
