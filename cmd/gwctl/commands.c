@@ -9,10 +9,10 @@
 #include "hbd/hbd_schema.h"
 
 const struct gwctl_prog gwctl_progs[] = {
-    {"hbd", hbd_schema, "the heartbeat server"},
-    {"wsgwd", NULL, "the WebSocket gateway"},
-    {"logd", NULL, "the log collector"},
-    {NULL, NULL, NULL},
+    {"hbd", hbd_schema, "the heartbeat server", hbd_conf_check},
+    {"wsgwd", NULL, "the WebSocket gateway", NULL},
+    {"logd", NULL, "the log collector", NULL},
+    {NULL, NULL, NULL, NULL},
 };
 
 #define NOARGS                                                                                     \
@@ -162,6 +162,17 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "words for shell completion",
      "Prints one word per line: commands, programs (those answering COMMAND when given),\n"
      "services (from the running hbd), levels, states or formats.",
+     1},
+    {"__keys-mdoc",
+     NULL,
+     NULL,
+     GWCTL_PROG_NONE,
+     NOARGS,
+     NULL,
+     gwctl_run_keys_mdoc,
+     NULL,
+     "every program's config keys as mdoc",
+     "Prints the key list of gwkit.conf(5), generated from the schema tables ('make man').",
      1},
     {NULL, NULL, NULL, GWCTL_PROG_NONE, NOARGS, NULL, NULL, NULL, NULL, NULL, 0},
 };

@@ -36,6 +36,8 @@ struct gwctl_prog {
     const char *name;                            /* "hbd"; the socket is <run_dir>/<name>.sock */
     const struct gw_conf_section *const *schema; /* its config sections; NULL: not built yet */
     const char *doc;                             /* one line */
+    /* The program's checks beyond the schema (as its -n runs them), or NULL. */
+    int (*check)(const struct gw_conf *c, char *err);
 };
 
 /* The run-time options every command shares. */
@@ -172,6 +174,7 @@ int gwctl_run_health(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, cha
 
 /* validate.c */
 int gwctl_run_validate(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
+int gwctl_run_keys_mdoc(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
 /* Every section of every known program's schema, each once, NULL-terminated, in out (max n). */
 size_t gwctl_all_sections(const struct gw_conf_section **out, size_t n);
 

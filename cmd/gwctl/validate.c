@@ -64,6 +64,16 @@ gwctl_run_validate(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char 
         if (g->format == GWCTL_TEXT)
             fprintf(stderr, "%s\n", gw_conf_error(c, i));
     }
+    /* The programs' own checks, as their -n runs them, once the schema is satisfied. */
+    for (const struct gwctl_prog *p = gwctl_progs; n == 0 && p->name; p++) {
+        char err[GW_ERR_LEN];
+        if (!p->check || p->check(c, err) == 0)
+            continue;
+        json_array_append_new(errors, json_string(err));
+        if (g->format == GWCTL_TEXT)
+            fprintf(stderr, "%s\n", err);
+        n = 1;
+    }
     if (g->format == GWCTL_JSON) {
         json_t *doc = json_pack("{s:s, s:b, s:o}", "file", file, "valid", n == 0, "errors", errors);
         gwctl_print_json(stdout, doc);
@@ -77,4 +87,18 @@ gwctl_run_validate(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char 
     }
     gw_conf_free(c);
     return n ? GWCTL_EXIT_FAILED : GWCTL_EXIT_OK;
+}
+
+int
+gwctl_run_keys_mdoc(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv)
+{
+    const struct gw_conf_section *sections[32];
+
+    (void)g;
+    (void)cmd;
+    (void)argc;
+    (void)argv;
+    gwctl_all_sections(sections, GW_ARRAY_LEN(sections));
+    gw_conf_schema_mdoc(stdout, sections);
+    return GWCTL_EXIT_OK;
 }

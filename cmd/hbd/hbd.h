@@ -100,7 +100,6 @@ hbd_cfg(struct hbd *h)
     return atomic_load_explicit(&h->cfg, memory_order_acquire);
 }
 int hbd_reload(void *arg, const struct gw_conf *c, char *err);
-int hbd_check(const struct gw_conf *c, char *err);
 
 /* proto.c: the request line parser (no I/O, fuzzed). */
 enum hbd_req_kind {

@@ -94,6 +94,14 @@ t.is_((rc, doc['valid'], len(doc['errors'])), (1, False, 3), 'three errors: JSON
 t.is_(doc['errors'][0], "%s:2: 'workers': expected an integer, got 'many'" % path,
       'JSON errors are file:line: message')
 
+# The programs' own checks beyond the schema run too, as hbd -n runs them.
+path = t.write(os.path.join(d, 'url.conf'), '[hbd]\nalert_url = gopher://x/\n')
+rc, out, err = gwctl('validate', path)
+t.is_((rc, err.splitlines()[0]), (1, "%s:2: alert_url: 'gopher://x/' is not an http:// or https:// URL" % path),
+      'a program check (alert_url) is reported with file and line')
+p = subprocess.run([t.prog('hbd'), '-n', '-c', path], env=ENV, capture_output=True, text=True)
+t.is_(p.stderr.splitlines()[0], 'hbd: ' + err.splitlines()[0], 'same message as hbd -n')
+
 missing = os.path.join(d, 'missing.conf')
 rc, out, err = gwctl('validate', missing)
 t.is_(rc, 1, 'missing file: exit 1')
