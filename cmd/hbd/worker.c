@@ -23,6 +23,7 @@
 #define READS_PER_EVENT 4
 #define ACCEPTS_PER_EVENT 64
 #define ACCEPT_PAUSE_MS 100
+#define ACCEPT_LOG_MS 10000
 #define UDP_BATCH 16
 #define UDP_ROUNDS 4
 
@@ -51,6 +52,7 @@ struct hbd_worker {
     struct conn *conns;
     unsigned nconns;
     struct gw_ev_timer idle_timer, accept_timer;
+    uint64_t accept_logged_ms;
     char *rbuf;
     struct gw_buf obuf;
     size_t udp_max;
@@ -446,7 +448,11 @@ on_accept(struct gw_ev *ev, int lfd, unsigned events, void *arg)
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
                 return;
             gw_metrics_add(h->m.reg, h->m.err_accept, 1);
-            GW_LOG_WARN("accept failed", "worker=%u err=%s", w->index, strerror(errno));
+            /* Once per episode, not ten times a second while descriptors stay short. */
+            if (gw_ev_now_ms(ev) - w->accept_logged_ms >= ACCEPT_LOG_MS || !w->accept_logged_ms) {
+                GW_LOG_WARN("accept failed", "worker=%u err=%s", w->index, strerror(errno));
+                w->accept_logged_ms = gw_ev_now_ms(ev);
+            }
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Out of descriptors: stop accepting for a moment instead of spinning. */
                 gw_ev_del(ev, lfd);

@@ -235,9 +235,9 @@ class Daemon:
             raise RuntimeError('%s %s failed: %r' % (self.prog, cmd, r))
         return r['result']
 
-    def http(self, path):
+    def http(self, path, timeout=10):
         """(status, content type, body) of GET path on the daemon's HTTP port, via curl."""
-        out = subprocess.run(['curl', '-s', '-m', '10', '-o', '-', '-w', '\n%{http_code} %{content_type}',
+        out = subprocess.run(['curl', '-s', '-m', str(timeout), '-o', '-', '-w', '\n%{http_code} %{content_type}',
                               'http://127.0.0.1:%d%s' % (self.http_port, path)],
                              capture_output=True, text=True)
         body, _, tail = out.stdout.rpartition('\n')
