@@ -37,6 +37,13 @@ for prog in sorted(os.listdir(t.BIN)):
     t.ok(rc == 0 and 'usage' in (out + err).lower(), '%s --help: usage, exit 0' % prog)
     t.ok(os.path.exists(os.path.join(man, prog + '.8')) or os.path.exists(os.path.join(man, prog + '.1')),
          '%s has a man page' % prog)
-    t.ok(os.path.exists(os.path.join(t.ROOT, 'completions', prog + '.bash')) or prog not in ('gwctl', 'gwbench'),
+    t.ok(os.path.exists(os.path.join(t.ROOT, 'completions', prog + '.bash')),
          '%s has bash completion' % prog)
+    t.ok(os.path.exists(os.path.join(t.ROOT, 'completions', '_' + prog)), '%s has zsh completion' % prog)
+    rc, out, err = t.run(['bash', '-n', os.path.join(t.ROOT, 'completions', prog + '.bash')])
+    t.is_(rc, 0, '%s bash completion parses' % prog)
+
+example = os.path.join(t.ROOT, 'share', 'gwkit.conf')
+rc, out, err = t.run([t.prog('gwctl'), 'validate', example])
+t.is_((rc, out), (0, '%s: configuration OK\n' % example), 'the example share/gwkit.conf validates')
 t.done()
