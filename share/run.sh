@@ -44,7 +44,7 @@ done
 cat <<MSG
 
 gwkit is running on loopback (state in $GWKIT_GLOBAL_STATE_DIR). Try:
-  printf 'PING\r\nHB demo interval=5s\r\n' | nc -q1 127.0.0.1 9002
+  printf 'PING\r\nHB demo interval=5s\r\n' | socat -t1 - TCP:127.0.0.1:9002
   curl -s http://127.0.0.1:9091/metrics | head
   GWKIT_GLOBAL_RUN_DIR=$GWKIT_GLOBAL_RUN_DIR $build/bin/gwctl status all
 Ctrl-C stops everything.
