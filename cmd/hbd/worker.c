@@ -166,6 +166,11 @@ request(struct conn *c, struct gw_buf *dst, char *line, size_t len, int crlf)
     int n;
 
     hbd_proto_parse(line, len, &req);
+    if (req.kind == HBD_REQ_EMPTY)
+        return 0;
+    /* Counted before it is handled, so a STATUS reply includes itself. */
+    gw_metrics_add(h->m.reg, h->m.msgs_tcp, 1);
+    c->msgs++;
     switch (req.kind) {
     case HBD_REQ_EMPTY:
         return 0;
@@ -193,7 +198,6 @@ request(struct conn *c, struct gw_buf *dst, char *line, size_t len, int crlf)
         reply_err(dst, req.error, crlf);
         break;
     }
-    c->msgs++;
     return 0;
 }
 
@@ -335,10 +339,8 @@ on_readable(struct conn *c)
         c->closing = 1;
         gw_buf_reset(&c->in);
     }
-    if (msgs) {
+    if (msgs)
         c->last_ms = gw_ev_now_ms(w->ev);
-        gw_metrics_add(h->m.reg, h->m.msgs_tcp, msgs);
-    }
     c->bytes_in += total;
     gw_metrics_add(h->m.reg, h->m.bytes_received, total);
     flush(c, dst, cfg->max_output_bytes);
