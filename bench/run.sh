@@ -1,0 +1,439 @@
+#!/usr/bin/env bash
+# run.sh -- gwkit's performance figures next to the peers, on loopback (what `make bench` runs).
+#
+# Usage: bench/run.sh [BUILD]        (BUILD defaults to build/)
+#
+# Starts each daemon and peer on free 127.0.0.1 ports in a temporary directory, drives them
+# with the same tool (gwbench) and with the peers' own tools, stops everything it started by
+# PID, prints the tables and writes them to bench/RESULTS.md with the commands, the machine
+# and the date. Durations are bounded: about two minutes in all.
+#
+# Each group of rows is one function, group_<name>, listed in ROW_GROUPS; a later daemon (wsgwd vs
+# a direct TCP echo and websockify, logd vs rsyslog) adds its rows with one more function. A
+# daemon that is not built, or does not start, gives rows marked "missing", never none.
+#
+# Environment: BENCH_SECS (seconds per measured run, 5), BENCH_RATE (the fixed -R, 5000),
+# BENCH_IDLE_CONNS (20000), BENCH_OUT (bench/RESULTS.md).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${1:-$ROOT/build}" && pwd)
+GWBENCH=$BUILD/bin/gwbench
+HBD=$BUILD/bin/hbd
+SECS=${BENCH_SECS:-5}
+RATE=${BENCH_RATE:-5000}
+IDLE_WANT=${BENCH_IDLE_CONNS:-20000}
+OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
+ROW_GROUPS="hbd_vs_redis round_trip idle accuracy"
+PY=/usr/bin/python3
+
+TMP=""
+PIDS=()
+LAST_PID=""
+
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
+# ---- processes ------------------------------------------------------------------------
+
+cleanup() {
+    local pid i
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+    if [ -n "$TMP" ]; then
+        rm -rf "$TMP"
+    fi
+}
+
+# Starts a command in the background, its output in $TMP/NAME.log; the PID goes to LAST_PID.
+start_bg() {
+    local name=$1
+    shift
+    "$@" >"$TMP/$name.log" 2>&1 &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+}
+
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until 127.0.0.1:PORT accepts a connection and PID still runs; 1 after 10 s.
+wait_port() {
+    local port=$1 pid=$2 i
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# utime + stime of PID, in seconds.
+cpu_secs() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }'
+}
+
+rss_kb() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# ---- the peers ----------------------------------------------------------------------
+
+# Starts hbd with WORKERS workers on a free port; sets HBD_PID and HBD_PORT, or returns 1.
+start_hbd() {
+    local workers=$1 http dir
+    HBD_PID="" HBD_PORT=""
+    [ -x "$HBD" ] || return 1
+    HBD_PORT=$(free_port)
+    http=$(free_port)
+    dir=$TMP/hbd.$HBD_PORT
+    mkdir -p "$dir/run" "$dir/state"
+    start_bg "hbd.$HBD_PORT" env GWKIT_HBD_LISTEN="127.0.0.1:$HBD_PORT" \
+        GWKIT_HBD_HTTP_LISTEN="127.0.0.1:$http" GWKIT_GLOBAL_RUN_DIR="$dir/run" \
+        GWKIT_GLOBAL_STATE_DIR="$dir/state" GWKIT_HBD_WORKERS="$workers" \
+        GWKIT_GLOBAL_LOG_LEVEL=warning "$HBD"
+    HBD_PID=$LAST_PID
+    if ! wait_port "$HBD_PORT" "$HBD_PID"; then
+        echo "bench: hbd did not start; its log:" >&2
+        sed 's/^/  /' "$TMP/hbd.$HBD_PORT.log" >&2 || true
+        HBD_PID=""
+        return 1
+    fi
+}
+
+# Starts redis-server on a free port, no persistence; sets REDIS_PID and REDIS_PORT.
+start_redis() {
+    REDIS_PORT=$(free_port)
+    start_bg "redis.$REDIS_PORT" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' \
+        --appendonly no --dir "$TMP" --maxclients "$((IDLE_CONNS + 100))" --protected-mode no
+    REDIS_PID=$LAST_PID
+    wait_port "$REDIS_PORT" "$REDIS_PID" || die "redis-server did not start"
+}
+
+# ---- measuring ----------------------------------------------------------------------
+
+# gwbench_json FILE ARGS...: runs gwbench --json -q, the report in FILE. Returns gwbench's
+# status (1 when errors were counted: the figures are still there).
+gwbench_json() {
+    local file=$1
+    shift
+    "$GWBENCH" "$@" --json -q >"$file" 2>"$file.err"
+}
+
+# measure SERVER_PID ARGS...: one gwbench run against a server, with the server's CPU time.
+# Prints "rate p50_us p99_us cpu_s_per_million errors" (or "failed").
+measure() {
+    local pid=$1 cpu0 cpu1 f=$TMP/m.json
+    shift
+    cpu0=$(cpu_secs "$pid")
+    gwbench_json "$f" "$@" || true
+    cpu1=$(cpu_secs "$pid")
+    if ! jq -e .requests "$f" >/dev/null 2>&1; then
+        echo "failed"
+        return
+    fi
+    jq -r --arg c0 "$cpu0" --arg c1 "$cpu1" '[.rate, .latency_us.p50, .latency_us.p99,
+        (if .requests > 0 then (($c1 | tonumber) - ($c0 | tonumber)) / .requests * 1e6 else 0 end),
+        .error_total] | map(tostring) | join(" ")' "$f"
+}
+
+fmt_rate() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
+fmt_us() { awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.2f ms", v / 1000; else printf "%.0f us", v }'; }
+fmt_cpu() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# Markdown output: the report is built in $TMP/report.md, printed and copied at the end.
+emit() { printf '%s\n' "$*" >>"$TMP/report.md"; }
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+commands() {
+    emit ""
+    emit "Commands (ports are free ones picked at run time):"
+    emit ""
+    emit '```'
+    printf '%s\n' "$@" >>"$TMP/report.md"
+    emit '```'
+    emit ""
+}
+
+# ---- row groups ---------------------------------------------------------------------
+
+# hbd vs redis-server, PING, at 1, 50 and 500 connections, closed loop and at a fixed rate;
+# the server's CPU seconds per million requests from /proc/PID/stat.
+group_hbd_vs_redis() {
+    local c load args h r hbd_ok=1
+    say "hbd vs redis-server (PING), ${SECS}s per run"
+    start_redis
+    start_hbd 1 || hbd_ok=0
+    emit "## hbd vs redis-server: PING"
+    emit ""
+    emit "One worker thread each (redis-server is single-threaded; hbd with \`workers = 1\`),"
+    emit "gwbench with one thread. CPU is the server's utime + stime per million requests."
+    emit ""
+    emit "| conns | load | hbd req/s | redis req/s | ratio | hbd p50 | redis p50 | hbd p99 | redis p99 | hbd CPU s/M | redis CPU s/M | CPU ratio |"
+    emit "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    # Unrecorded warm-up of both servers.
+    "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
+    if [ "$hbd_ok" = 1 ]; then
+        "$GWBENCH" hb -q -c 50 -t 1 -d 1s "127.0.0.1:$HBD_PORT" >/dev/null 2>&1 || true
+    fi
+    for c in 1 50 500; do
+        for load in closed "R=$RATE"; do
+            args=(-c "$c" -t 1 -d "${SECS}s")
+            [ "$load" = closed ] || args+=(-R "$RATE")
+            r=$(measure "$REDIS_PID" tcp --expect +PONG "${args[@]}" "127.0.0.1:$REDIS_PORT")
+            if [ "$hbd_ok" = 1 ]; then
+                h=$(measure "$HBD_PID" hb "${args[@]}" "127.0.0.1:$HBD_PORT")
+            else
+                h="missing"
+            fi
+            row_vs "$c" "$load" "$h" "$r"
+        done
+    done
+    commands "gwbench hb -c C -t 1 -d ${SECS}s [-R $RATE] --json -q 127.0.0.1:HBD_PORT" \
+        "gwbench tcp --expect +PONG -c C -t 1 -d ${SECS}s [-R $RATE] --json -q 127.0.0.1:REDIS_PORT" \
+        "GWKIT_HBD_LISTEN=127.0.0.1:HBD_PORT GWKIT_HBD_WORKERS=1 ... hbd" \
+        "redis-server --bind 127.0.0.1 --port REDIS_PORT --save '' --appendonly no"
+    if [ -n "$HBD_PID" ]; then
+        stop_pid "$HBD_PID"
+    fi
+    stop_pid "$REDIS_PID"
+}
+
+# One row of group_hbd_vs_redis from two measure outputs.
+row_vs() {
+    local c=$1 load=$2 h r hr hp50 hp99 hcpu herr rr rp50 rp99 rcpu rerr
+    read -r hr hp50 hp99 hcpu herr <<<"$3"
+    read -r rr rp50 rp99 rcpu rerr <<<"$4"
+    if [ "$hr" = missing ] || [ "$hr" = failed ]; then
+        emit "| $c | $load | $hr | $(fmt_rate "$rr") | - | $hr | $(fmt_us "$rp50") | $hr | $(fmt_us "$rp99") | $hr | $(fmt_cpu "$rcpu") | - |"
+        return
+    fi
+    h="$(fmt_rate "$hr")"
+    if [ "${herr:-0}" != 0 ]; then
+        h="$h ($herr errors)"
+    fi
+    r="$(fmt_rate "$rr")"
+    if [ "${rerr:-0}" != 0 ]; then
+        r="$r ($rerr errors)"
+    fi
+    emit "| $c | $load | $h | $r | $(ratio "$hr" "$rr") | $(fmt_us "$hp50") | $(fmt_us "$rp50") | $(fmt_us "$hp99") | $(fmt_us "$rp99") | $(fmt_cpu "$hcpu") | $(fmt_cpu "$rcpu") | $(ratio "$hcpu" "$rcpu") |"
+}
+
+# One connection, one request at a time: hbd through gwbench next to sockperf ping-pong
+# against sockperf's own server (TCP), and redis-server through gwbench for reference.
+group_round_trip() {
+    local f=$TMP/rtt.json sp_port sp_pid
+    say "single-connection round trip, ${SECS}s per run"
+    emit "## Round trip on one connection"
+    emit ""
+    emit "Full round trip (request sent to reply read), one connection, one request in flight."
+    emit ""
+    emit "| server | client | req/s | mean | p50 | p99 | p99.9 | max |"
+    emit "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    if start_hbd 1; then
+        gwbench_json "$f" hb -c 1 -t 1 -d "${SECS}s" "127.0.0.1:$HBD_PORT" || true
+        rtt_row hbd "gwbench hb" "$f"
+        stop_pid "$HBD_PID"
+    else
+        emit "| hbd | gwbench hb | missing | missing | missing | missing | missing | missing |"
+    fi
+    sp_port=$(free_port)
+    start_bg sockperf-server sockperf server --tcp -i 127.0.0.1 -p "$sp_port"
+    sp_pid=$LAST_PID
+    wait_port "$sp_port" "$sp_pid" || die "sockperf server did not start"
+    sockperf ping-pong --tcp -i 127.0.0.1 -p "$sp_port" -t "$SECS" -m 14 --full-rtt \
+        >"$TMP/sockperf.out" 2>&1 || true
+    stop_pid "$sp_pid"
+    sockperf_row "$TMP/sockperf.out"
+    start_redis
+    gwbench_json "$f" tcp --expect +PONG -c 1 -t 1 -d "${SECS}s" "127.0.0.1:$REDIS_PORT" || true
+    rtt_row redis-server "gwbench tcp" "$f"
+    stop_pid "$REDIS_PID"
+    commands "gwbench hb -c 1 -t 1 -d ${SECS}s --json -q 127.0.0.1:HBD_PORT" \
+        "sockperf server --tcp -i 127.0.0.1 -p PORT" \
+        "sockperf ping-pong --tcp -i 127.0.0.1 -p PORT -t $SECS -m 14 --full-rtt" \
+        "gwbench tcp --expect +PONG -c 1 -t 1 -d ${SECS}s --json -q 127.0.0.1:REDIS_PORT"
+}
+
+rtt_row() {
+    local server=$1 client=$2 f=$3 v
+    if ! jq -e .requests "$f" >/dev/null 2>&1; then
+        emit "| $server | $client | failed | | | | | |"
+        return
+    fi
+    read -r -a v <<<"$(jq -r '[.rate, .latency_us.mean, .latency_us.p50, .latency_us.p99,
+        .latency_us["p99.9"], .latency_us.max] | map(tostring) | join(" ")' "$f")"
+    emit "| $server | $client | $(fmt_rate "${v[0]}") | $(fmt_us "${v[1]}") | $(fmt_us "${v[2]}") | $(fmt_us "${v[3]}") | $(fmt_us "${v[4]}") | $(fmt_us "${v[5]}") |"
+}
+
+# sockperf prints "avg-rtt=38.781", "percentile 50.000 =   18.297" (usec), and the message
+# count of the valid duration.
+sockperf_row() {
+    local out=$1 avg p50 p99 p999 max n secs
+    avg=$(sed -n 's/.*avg-rtt=\([0-9.]*\).*/\1/p' "$out" | head -1)
+    p50=$(awk '/percentile 50.000 =/ { print $NF }' "$out" | head -1)
+    p99=$(awk '/percentile 99.000 =/ { print $NF }' "$out" | head -1)
+    p999=$(awk '/percentile 99.900 =/ { print $NF }' "$out" | head -1)
+    max=$(awk '/<MAX> observation =/ { print $NF }' "$out" | head -1)
+    n=$(sed -n 's/.*Valid Duration\] RunTime=\([0-9.]*\) sec; SentMessages=\([0-9]*\).*/\2/p' "$out" | head -1)
+    secs=$(sed -n 's/.*Valid Duration\] RunTime=\([0-9.]*\) sec.*/\1/p' "$out" | head -1)
+    if [ -z "$avg" ] || [ -z "$p50" ]; then
+        emit "| sockperf server | sockperf ping-pong | failed | | | | | |"
+        return
+    fi
+    emit "| sockperf server | sockperf ping-pong | $(ratio "$n" "$secs" | awk '{ printf "%.0f", $1 }') | $(fmt_us "$avg") | $(fmt_us "$p50") | $(fmt_us "$p99") | $(fmt_us "$p999") | $(fmt_us "$max") |"
+}
+
+# N idle connections held open: the server's RSS (VmRSS) before and after, per connection.
+group_idle() {
+    say "$IDLE_CONNS idle connections"
+    emit "## $IDLE_CONNS idle connections"
+    emit ""
+    if [ "$IDLE_CONNS" -lt "$IDLE_WANT" ]; then
+        emit "$IDLE_WANT were asked for; the open-files limit here (\`ulimit -n\` = $(ulimit -n),"
+        emit "not raisable in this environment) allows $IDLE_CONNS per process."
+        emit ""
+    fi
+    emit "RSS is the server's VmRSS (user memory only; the kernel's socket buffers are not in it)."
+    emit ""
+    emit "| server | open | RSS before | RSS with the connections | bytes per connection |"
+    emit "| --- | ---: | ---: | ---: | ---: |"
+    if start_hbd 1; then
+        idle_row hbd "$HBD_PID" "$HBD_PORT"
+        stop_pid "$HBD_PID"
+    else
+        emit "| hbd | missing | missing | missing | missing |"
+    fi
+    start_redis
+    idle_row redis-server "$REDIS_PID" "$REDIS_PORT"
+    stop_pid "$REDIS_PID"
+    commands "gwbench tcp --idle -c $IDLE_CONNS -t 1 -d 4s 127.0.0.1:PORT   (RSS read once all are open)"
+}
+
+idle_row() {
+    local name=$1 pid=$2 port=$3 before after open i gw err=$TMP/idle.err
+    sleep 0.5
+    before=$(rss_kb "$pid")
+    "$GWBENCH" tcp --idle -q -c "$IDLE_CONNS" -t 1 -d 4s --timeout 10s "127.0.0.1:$port" \
+        >"$TMP/idle.out" 2>"$err" &
+    gw=$!
+    PIDS+=("$gw")
+    for ((i = 0; i < 300; i++)); do
+        grep -q "connections open" "$err" 2>/dev/null && break
+        kill -0 "$gw" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 1
+    after=$(rss_kb "$pid")
+    open=$(sed -n 's/.*idle: \([0-9]*\) of.*/\1/p' "$err" | head -1)
+    wait "$gw" || true
+    if [ -z "$open" ] || [ "$open" = 0 ]; then
+        emit "| $name | failed | $before kB | | |"
+        return
+    fi
+    emit "| $name | $open | $before kB | $after kB | $(awk -v a="$after" -v b="$before" -v n="$open" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }') |"
+}
+
+# gwbench against redis-benchmark, same server, same connections, one request in flight.
+group_accuracy() {
+    local c f=$TMP/acc.json rb n gr gp50 gp99 rr rp50 rp99
+    say "gwbench vs redis-benchmark against redis-server"
+    start_redis
+    emit "## gwbench's own accuracy: gwbench vs redis-benchmark, redis-server PING"
+    emit ""
+    emit "Both single-threaded, same connections, \`-P 1\`, closed loop. The cycle is"
+    emit "connections / rate (Little's law): the time from one send to the next on a"
+    emit "connection. The measured latency runs from a write to its reply; what the cycle holds"
+    emit "beyond it is the client's own time between reading a reply and sending again. On one"
+    emit "connection both tools measure the bare round trip and should agree; with more"
+    emit "connections a client that spends longer per cycle also offers the server less"
+    emit "concurrent load, so its latencies are not comparable at unequal rates."
+    emit ""
+    emit "| conns | gwbench req/s | redis-benchmark req/s | rate ratio (>= 0.9) | gwbench p50 | r-b p50 | ratio | gwbench p99 | r-b p99 | ratio | gwbench cycle | r-b cycle |"
+    emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
+    for c in 1 50 500; do
+        gwbench_json "$f" tcp --expect +PONG -c "$c" -t 1 -d "${SECS}s" "127.0.0.1:$REDIS_PORT" || true
+        read -r gr gp50 gp99 <<<"$(jq -r '[.rate, .latency_us.p50, .latency_us.p99] |
+            map(tostring) | join(" ")' "$f")"
+        n=$(awk -v r="$gr" -v s="$SECS" 'BEGIN { printf "%.0f", r * s }')
+        rb=$(redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t ping_inline -c "$c" -P 1 -n "$n" \
+            --csv 2>/dev/null | tail -1)
+        IFS=, read -r _ rr _ _ rp50 _ rp99 _ <<<"$(tr -d '"' <<<"$rb")"
+        rp50=$(awk -v v="$rp50" 'BEGIN { print v * 1000 }')
+        rp99=$(awk -v v="$rp99" 'BEGIN { print v * 1000 }')
+        emit "| $c | $(fmt_rate "$gr") | $(fmt_rate "$rr") | $(ratio "$gr" "$rr") | $(fmt_us "$gp50") | $(fmt_us "$rp50") | $(ratio "$gp50" "$rp50") | $(fmt_us "$gp99") | $(fmt_us "$rp99") | $(ratio "$gp99" "$rp99") | $(cycle "$c" "$gr") | $(cycle "$c" "$rr") |"
+    done
+    stop_pid "$REDIS_PID"
+    commands "gwbench tcp --expect +PONG -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:PORT" \
+        "redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -P 1 -n (gwbench's rate x $SECS) --csv"
+}
+
+# Little's law: the time between two sends on one connection, conns / rate.
+cycle() {
+    fmt_us "$(awk -v c="$1" -v r="$2" 'BEGIN { if (r > 0) print c / r * 1e6; else print 0 }')"
+}
+
+# ---- main ---------------------------------------------------------------------------
+
+machine() {
+    emit "# gwkit benchmark results"
+    emit ""
+    emit "Written by \`make bench\` (bench/run.sh) on $(date -u '+%Y-%m-%d %H:%M UTC')."
+    emit ""
+    emit "- machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+    emit "- kernel: $(uname -sr); Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
+    emit "- peers: $(redis-server --version | awk '{ print $1, $2, $3 }'), $(sockperf --version 2>&1 | head -1)"
+    emit "- hbd: $([ -x "$HBD" ] && echo "$HBD" || echo "missing (not built)")"
+    emit "- every server and client on 127.0.0.1, on the same machine; ${SECS}s per measured run"
+    emit ""
+}
+
+main() {
+    local g
+    [ -x "$GWBENCH" ] || die "$GWBENCH not found: run make first"
+    "$ROOT/share/deps.sh" bench || die "the bench peers are missing (share/deps.sh bench)"
+    command -v jq >/dev/null || die "jq is missing (share/deps.sh test)"
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    # Each side holds the connections plus a few descriptors of its own.
+    IDLE_CONNS=$((IDLE_WANT < $(ulimit -n) - 100 ? IDLE_WANT : $(ulimit -n) - 100))
+    TMP=$(mktemp -d /tmp/gwkit-bench.XXXXXX)
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    machine
+    for g in $ROW_GROUPS; do
+        "group_$g"
+    done
+    cat "$TMP/report.md"
+    cp "$TMP/report.md" "$OUT"
+    say "written to $OUT"
+}
+
+main "$@"
