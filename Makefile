@@ -15,9 +15,10 @@ DESTDIR  ?=
 CC       ?= cc
 SAN      ?=
 OPT      ?= -O2
+TEST_ENV ?=
 
 PKGS     := libmicrohttpd libcurl sqlite3 jansson inih libcrypto zlib libzstd hiredis
-WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wno-format-zero-length
+WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SAN) -pthread -MMD -MP \
              -Ilib -Icmd -DGW_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -74,15 +75,15 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@for s in $(UNIT_SRC); do t=$${s%.c}.t; [ -L $$t ] || { echo "missing $$t (ln -s _unit.sh $$t)"; exit 1; }; done
-	GW_BUILD=$(abspath $(BUILD)) prove -j2 -r tests/
+	GW_BUILD=$(abspath $(BUILD)) $(TEST_ENV) prove -j2 -r tests/
 
 check-asan:
 	@share/deps.sh test
-	$(MAKE) BUILD=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT=-O1 test
+	$(MAKE) BUILD=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT=-O1 TEST_ENV=GW_SANITIZED=1 test
 
 check-tsan:
 	@share/deps.sh test
-	$(MAKE) BUILD=build/tsan SAN="-fsanitize=thread" OPT=-O1 test
+	$(MAKE) BUILD=build/tsan SAN="-fsanitize=thread" OPT=-O1 TEST_ENV=GW_SANITIZED=1 test
 
 run: deps all
 	share/run.sh $(BUILD)

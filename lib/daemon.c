@@ -719,12 +719,12 @@ drain_tick(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
     struct gw_daemon *d = arg;
 
     if (d->desc->drained && d->desc->drained(d->arg)) {
-        GW_LOG_INFO("drained", "");
+        GW_LOG_INFO("drained", NULL);
         gw_ev_stop(ev);
         return;
     }
     if (gw_ev_now_ms(ev) >= d->drain_deadline_ms) {
-        GW_LOG_WARN("drain timeout, exiting with work in flight", "");
+        GW_LOG_WARN("drain timeout, exiting with work in flight", NULL);
         gw_ev_stop(ev);
         return;
     }
@@ -738,7 +738,7 @@ gw_daemon_drain(struct gw_daemon *d)
     int64_t timeout_ms = gw_conf_int(d->conf, "global", NULL, "drain_timeout");
 
     if (gw_daemon_draining(d)) {
-        GW_LOG_WARN("second stop request, exiting now", "");
+        GW_LOG_WARN("second stop request, exiting now", NULL);
         gw_daemon_shutdown(d);
         return;
     }
@@ -794,6 +794,6 @@ gw_daemon_run(struct gw_daemon *d)
         return -1;
     }
     gw_ev_run(ev);
-    GW_LOG_INFO("stopped", "");
+    GW_LOG_INFO("stopped", NULL);
     return 0;
 }

@@ -2,14 +2,20 @@
  * httpd.h -- the HTTP endpoints every daemon serves, on libmicrohttpd's own thread.
  *
  *   GET /metrics   Prometheus text from the registry
- *   GET /healthz   200 "ok" while the process runs
+ *                  (Content-Type: text/plain; version=0.0.4; charset=utf-8)
+ *   GET /healthz   200 "ok\n" while the process runs
  *   GET /readyz    200 or 503 with {"ready":bool,"checks":{"name":{"ok":bool,"detail":"..."}}}
+ *                  (every check runs on each request; ready when all pass)
  *   GET /status    JSON from the status callback
- *   GET /          a small HTML page rendering /status (no external assets)
+ *   GET /          a small HTML page rendering the checks and /status generically (objects as
+ *                  tables, arrays of objects as tables with columns), no external assets
  *   extra routes   added with gw_httpd_route() (e.g. POST /ingest)
  *
- * Other paths get 404, other methods 405. Callbacks run on the HTTP thread, so they must be
- * thread-safe with respect to the daemon's own threads.
+ * Built-in paths answer GET and HEAD; other methods get 405 with an Allow header. Unknown
+ * paths get 404. Every reply carries "Server: gwkit/<version>". Limits: 256 connections, 10 s
+ * idle timeout per connection, request bodies only on extra routes and at most their max_body.
+ * Callbacks run on the HTTP thread, so they must be thread-safe with respect to the daemon's
+ * own threads.
  */
 #ifndef GW_HTTPD_H
 #define GW_HTTPD_H
@@ -24,7 +30,8 @@
 /* Returns a new JSON reference (or NULL on failure -> 500). */
 typedef json_t *(*gw_httpd_json_fn)(void *arg);
 
-/* Readiness check: returns 1 when ready, 0 when not, with a short detail either way. */
+/* Readiness check: returns 1 when ready, 0 when not, with a short detail either way (len bytes
+ * including the NUL; invalid UTF-8 is replaced before it goes out). */
 typedef int (*gw_httpd_check_fn)(void *arg, char *detail, size_t len);
 
 struct gw_httpd_check {
@@ -34,15 +41,17 @@ struct gw_httpd_check {
 };
 
 struct gw_httpd_opts {
-    const char *prog;                    /* page title, Server header */
-    struct gw_metrics *metrics;          /* NULL: /metrics is 404 */
-    gw_httpd_json_fn status;             /* NULL: /status is 404 */
+    const char *prog;           /* page title */
+    struct gw_metrics *metrics; /* NULL: /metrics is 404 */
+    gw_httpd_json_fn status;    /* NULL: /status is 404 */
     void *status_arg;
-    const struct gw_httpd_check *checks; /* /readyz; copied */
+    const struct gw_httpd_check *checks; /* /readyz; copied (names too) */
     size_t nchecks;
 };
 
-/* A reply filled in by a route handler; body is malloc'd and freed by httpd. */
+/* A reply filled in by a route handler. status starts at 200 and content_type at
+ * "text/plain; charset=utf-8"; body (malloc'd, may be NULL) is freed by httpd. A status outside
+ * 100..599 becomes 500. */
 struct gw_httpd_reply {
     int status;
     const char *content_type;
@@ -50,25 +59,34 @@ struct gw_httpd_reply {
     size_t body_len;
 };
 
-/* Handler for an extra route: gets the method, the query string (or ""), the request body
- * (at most max_body bytes; larger bodies get 413 before the handler runs). */
+/* Handler for an extra route: gets the method, the raw query string (without '?', or ""), the
+ * request body (body_len bytes, at most max_body, followed by a NUL). A Content-Length past
+ * max_body gets 413 before the handler runs; a chunked body that grows past it has its
+ * connection closed. Runs on the HTTP thread. */
 typedef void (*gw_httpd_route_fn)(const char *method, const char *query, const char *body,
                                   size_t body_len, struct gw_httpd_reply *reply, void *arg);
 
 struct gw_httpd;
 
-/* Starts serving on addr (port 0: an ephemeral port, see gw_httpd_port). NULL with err. */
+/* Starts serving on addr: IPv4, or IPv6 (a wildcard address from "*:port" listens dual-stack,
+ * a specific one IPv6-only). Port 0 binds an ephemeral port, see gw_httpd_port. NULL with err
+ * (unsupported family, bind failure with the system's reason, out of memory). */
 struct gw_httpd *gw_httpd_start(const struct gw_addr *addr, const struct gw_httpd_opts *o,
                                 char *err);
 
-/* Adds a route before or after start. Returns 0 or -1. */
+/* Adds a route for an exact path (starting with '/', at most 127 bytes) and method (a GET route
+ * also answers HEAD), before or after start; any thread. Routes are looked up before the
+ * built-in paths. A request for a routed path with another method gets 405 listing the
+ * route's methods. Returns 0, or -1 for a bad method or path, a duplicate, or when 16 routes
+ * exist. */
 int gw_httpd_route(struct gw_httpd *h, const char *method, const char *path, size_t max_body,
                    gw_httpd_route_fn fn, void *arg);
 
 /* The bound port. */
 int gw_httpd_port(const struct gw_httpd *h);
 
-/* Stops the thread, closes the listener, frees h. */
+/* Stops the thread (waiting for the request in progress), closes the listener and every
+ * connection, frees h. NULL is a no-op. */
 void gw_httpd_stop(struct gw_httpd *h);
 
 #endif

@@ -87,7 +87,6 @@ struct hbd {
     struct gw_ev_timer rate_timer;
     uint64_t rate_last_msgs;
     uint64_t rate_last_ms;
-    double rate;
     uint64_t started_ms;
     char hostname[256];
 };

@@ -168,8 +168,11 @@ on_rate(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
     uint64_t msgs = (uint64_t)(gw_metrics_value(h->m.reg, h->m.msgs_tcp) +
                                gw_metrics_value(h->m.reg, h->m.msgs_udp));
 
+    /* Published through the registry: the HTTP thread and the control socket read it. */
     if (now > h->rate_last_ms)
-        h->rate = (double)(msgs - h->rate_last_msgs) * 1000.0 / (double)(now - h->rate_last_ms);
+        gw_metrics_set(h->m.reg, h->m.msgs_per_second,
+                       (double)(msgs - h->rate_last_msgs) * 1000.0 /
+                           (double)(now - h->rate_last_ms));
     h->rate_last_msgs = msgs;
     h->rate_last_ms = now;
     gw_ev_timer_start(ev, t, RATE_MS);

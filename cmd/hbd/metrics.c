@@ -30,7 +30,6 @@ collect(struct gw_metrics *m, void *arg)
     gw_metrics_set(m, h->m.services_up, c.up);
     gw_metrics_set(m, h->m.services_late, c.late);
     gw_metrics_set(m, h->m.services_dead, c.dead);
-    gw_metrics_set(m, h->m.msgs_per_second, h->rate);
     if (h->store) {
         gw_store_stats(h->store, &st);
         gw_metrics_set(m, h->m.store_dropped, (double)st.dropped);
@@ -96,7 +95,7 @@ hbd_metrics_init(struct hbd *h, char *err)
     hm->err_too_many_services = series(m, f, "too_many_services", NULL);
     hm->closed_idle = gw_metrics_simple(m, "hbd_idle_closed_total", GW_METRIC_COUNTER,
                                         "Connections closed after client_timeout.", err);
-    hm->store_dropped = gw_metrics_simple(m, "hbd_store_dropped_events", GW_METRIC_GAUGE,
+    hm->store_dropped = gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
                                           "State changes not written: database queue full.", err);
     if (hm->msgs_tcp < 0 || hm->processing < 0 || hm->err_too_many_services < 0 ||
         hm->store_dropped < 0 || hm->alerts_queued < 0 || hm->closed_idle < 0 ||

@@ -1,0 +1,951 @@
+/*
+ * httpd.c -- /metrics, /healthz, /readyz, /status, the HTML stats page and extra routes, served
+ * by libmicrohttpd on its internal polling thread.
+ *
+ * Request state lives from MHD's URI log callback (which sees the raw query string) to its
+ * completion callback; MHD calls the latter for every request the former saw.
+ */
+#include "httpd.h"
+
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "buf.h"
+
+#ifndef GW_VERSION
+#define GW_VERSION "unknown"
+#endif
+
+#define SERVER "gwkit/" GW_VERSION
+#define MAX_CONNECTIONS 256u
+#define TIMEOUT_S 10u
+#define MAX_ROUTES 16
+#define MAX_METHOD_BYTES 15
+#define MAX_PATH_BYTES 127
+#define MAX_QUERY_BYTES 8192
+#define DETAIL_BYTES 256
+#define MAX_PAGE_BYTES (16u << 20)
+#define HTML_MAX_DEPTH 6
+#define HTML_MAX_COLUMNS 64
+
+#define CT_TEXT "text/plain; charset=utf-8"
+#define CT_JSON "application/json"
+#define CT_HTML "text/html; charset=utf-8"
+#define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+
+struct route {
+    char method[MAX_METHOD_BYTES + 1];
+    char path[MAX_PATH_BYTES + 1];
+    size_t max_body;
+    gw_httpd_route_fn fn;
+    void *arg;
+};
+
+struct gw_httpd {
+    struct MHD_Daemon *d;
+    int port;
+    char *prog;
+    struct gw_metrics *metrics;
+    gw_httpd_json_fn status;
+    void *status_arg;
+    struct gw_httpd_check *checks;
+    size_t nchecks;
+    pthread_mutex_t lock; /* routes */
+    struct route routes[MAX_ROUTES];
+    size_t nroutes;
+    atomic_int starting; /* MHD's messages are kept only while starting */
+    char start_err[GW_ERR_LEN];
+};
+
+enum action { ACT_ROUTE, ACT_BUILTIN, ACT_BAD_METHOD, ACT_NOT_FOUND };
+
+struct req {
+    char *query;
+    int seen; /* the access handler ran once */
+    enum action act;
+    size_t builtin;     /* ACT_BUILTIN: index in builtins[] */
+    char allow[128];    /* ACT_BAD_METHOD: the Allow header */
+    struct route rt;    /* ACT_ROUTE: the matched route */
+    struct gw_buf body; /* max_body + 1: room for the NUL */
+};
+
+typedef enum MHD_Result (*builtin_fn)(struct gw_httpd *h, struct MHD_Connection *c);
+
+/* ---- replies ---- */
+
+static enum MHD_Result
+send_reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body, size_t len,
+           int must_free, const char *allow)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                           must_free && body ? MHD_RESPMEM_MUST_FREE
+                                                             : MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        if (must_free)
+            free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Server", SERVER);
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (allow)
+        MHD_add_response_header(resp, "Allow", allow);
+    ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result
+send_text(struct MHD_Connection *c, unsigned status, const char *text)
+{
+    return send_reply(c, status, CT_TEXT, (char *)text, strlen(text), 0, NULL);
+}
+
+/* Dumps j (stolen) with a trailing newline. */
+static enum MHD_Result
+send_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL, *t;
+    size_t n;
+
+    json_decref(j);
+    if (s == NULL)
+        return send_text(c, 500, "cannot encode JSON\n");
+    n = strlen(s);
+    if ((t = realloc(s, n + 2)) == NULL) {
+        free(s);
+        return send_text(c, 500, "out of memory\n");
+    }
+    t[n] = '\n';
+    t[n + 1] = '\0';
+    return send_reply(c, status, CT_JSON, t, n + 1, 1, NULL);
+}
+
+/* ---- readiness ---- */
+
+/* Replaces bytes that are not valid UTF-8 with '?', in place. */
+static void
+utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    size_t len, i;
+    uint32_t cp;
+
+    while (*p) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        len = *p >= 0xc2 && *p <= 0xdf   ? 2
+              : *p >= 0xe0 && *p <= 0xef ? 3
+              : *p >= 0xf0 && *p <= 0xf4 ? 4
+                                         : 0;
+        cp = *p & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+        for (i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                break;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (len == 0 || i < len || (len == 3 && cp < 0x800) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) {
+            *p++ = '?';
+            continue;
+        }
+        p += len;
+    }
+}
+
+/* {"ready":..,"checks":{..}}, or NULL when memory ran out. */
+static json_t *
+run_checks(struct gw_httpd *h, int *ready)
+{
+    json_t *root = json_object(), *checks = json_object(), *one;
+    char detail[DETAIL_BYTES];
+    size_t i;
+    int pass;
+
+    *ready = 1;
+    if (root == NULL || checks == NULL) {
+        json_decref(root);
+        json_decref(checks);
+        return NULL;
+    }
+    for (i = 0; i < h->nchecks; i++) {
+        detail[0] = '\0';
+        pass = h->checks[i].fn(h->checks[i].arg, detail, sizeof(detail)) > 0;
+        detail[sizeof(detail) - 1] = '\0';
+        utf8_scrub(detail);
+        if (!pass)
+            *ready = 0;
+        one = json_pack("{s:b,s:s}", "ok", pass, "detail", detail);
+        json_object_set_new(checks, h->checks[i].name, one);
+    }
+    json_object_set_new(root, "ready", json_boolean(*ready));
+    json_object_set_new(root, "checks", checks);
+    return root;
+}
+
+/* ---- HTML page ---- */
+
+static const char page_css[] =
+    "body{font:13px/1.4 Arial,Helvetica,sans-serif;margin:0;background:#fff;color:#000}"
+    "header{background:#20a0a0;color:#fff;padding:6px 10px}"
+    "header h1{font-size:18px;margin:0;display:inline}"
+    "header span{margin-left:1em}header a{color:#fff}"
+    "main{padding:4px 10px}"
+    "h2{font-size:14px;margin:14px 0 4px;color:#20a0a0;border-bottom:1px solid #20a0a0}"
+    "table{border-collapse:collapse;margin:2px 0}"
+    "th,td{border:1px solid #aaa;padding:2px 6px;text-align:left;vertical-align:top}"
+    "thead th{background:#20a0a0;color:#fff}"
+    "tbody th{background:#e8f4f4;font-weight:normal}"
+    "tbody tr:nth-child(even) td{background:#f4f4f4}"
+    "td.n{text-align:right;font-family:monospace}"
+    "tr.up td{background:#c0ffc0}tr.down td{background:#ff9090}"
+    "td table{margin:0}";
+
+static int
+html_escape(struct gw_buf *b, const char *s)
+{
+    const char *rep;
+    int rc = 0;
+
+    for (; *s && rc == 0; s++) {
+        switch (*s) {
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        default:
+            rep = NULL;
+        }
+        rc = rep ? gw_buf_append(b, rep, strlen(rep)) : gw_buf_append(b, s, 1);
+    }
+    return rc;
+}
+
+static int html_value(struct gw_buf *b, json_t *v, int depth);
+
+static int
+is_table_array(json_t *v)
+{
+    size_t i;
+    json_t *e;
+
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return 0;
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_object(e))
+            return 0;
+    }
+    return 1;
+}
+
+static int
+is_compound(json_t *v)
+{
+    return json_is_object(v) || is_table_array(v);
+}
+
+static int
+html_cell(struct gw_buf *b, json_t *v, int depth)
+{
+    int num = json_is_number(v);
+
+    if (gw_buf_append(b, num ? "<td class=\"n\">" : "<td>", num ? 14 : 4) == -1 ||
+        html_value(b, v, depth) == -1)
+        return -1;
+    return gw_buf_append(b, "</td>", 5);
+}
+
+/* An object as a two-column table; with scalars_only, just its scalar members. */
+static int
+html_object(struct gw_buf *b, json_t *o, int depth, int scalars_only)
+{
+    const char *k;
+    json_t *v;
+    int rc = gw_buf_append(b, "<table><tbody>", 14);
+
+    json_object_foreach(o, k, v)
+    {
+        if (rc == -1)
+            break;
+        if (scalars_only && is_compound(v))
+            continue;
+        rc = gw_buf_append(b, "<tr><th>", 8);
+        if (rc == 0)
+            rc = html_escape(b, k);
+        if (rc == 0)
+            rc = gw_buf_append(b, "</th>", 5);
+        if (rc == 0)
+            rc = html_cell(b, v, depth);
+        if (rc == 0)
+            rc = gw_buf_append(b, "</tr>", 5);
+    }
+    return rc == 0 ? gw_buf_append(b, "</tbody></table>", 16) : -1;
+}
+
+/* An array of objects as a table, one column per key (first seen first). */
+static int
+html_rows(struct gw_buf *b, json_t *a, int depth)
+{
+    const char *cols[HTML_MAX_COLUMNS], *k;
+    size_t ncols = 0, i, j;
+    json_t *e, *v;
+    int rc;
+
+    json_array_foreach(a, i, e)
+    {
+        json_object_foreach(e, k, v)
+        {
+            for (j = 0; j < ncols && strcmp(cols[j], k) != 0; j++)
+                ;
+            if (j == ncols && ncols < HTML_MAX_COLUMNS)
+                cols[ncols++] = k;
+        }
+    }
+    rc = gw_buf_append(b, "<table><thead><tr>", 18);
+    for (j = 0; j < ncols && rc == 0; j++) {
+        rc = gw_buf_append(b, "<th>", 4);
+        if (rc == 0)
+            rc = html_escape(b, cols[j]);
+        if (rc == 0)
+            rc = gw_buf_append(b, "</th>", 5);
+    }
+    if (rc == 0)
+        rc = gw_buf_append(b, "</tr></thead><tbody>", 20);
+    json_array_foreach(a, i, e)
+    {
+        if (rc == 0)
+            rc = gw_buf_append(b, "<tr>", 4);
+        for (j = 0; j < ncols && rc == 0; j++) {
+            v = json_object_get(e, cols[j]);
+            rc = v ? html_cell(b, v, depth) : gw_buf_append(b, "<td></td>", 9);
+        }
+        if (rc == 0)
+            rc = gw_buf_append(b, "</tr>", 5);
+    }
+    return rc == 0 ? gw_buf_append(b, "</tbody></table>", 16) : -1;
+}
+
+static int
+html_scalar(struct gw_buf *b, json_t *v)
+{
+    char num[40];
+
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return html_escape(b, json_string_value(v));
+    case JSON_INTEGER:
+        return gw_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_REAL:
+        snprintf(num, sizeof(num), "%.15g", json_real_value(v));
+        return gw_buf_append(b, num, strlen(num));
+    case JSON_TRUE:
+        return gw_buf_append(b, "true", 4);
+    case JSON_FALSE:
+        return gw_buf_append(b, "false", 5);
+    default:
+        return gw_buf_append(b, "-", 1);
+    }
+}
+
+static int
+html_value(struct gw_buf *b, json_t *v, int depth)
+{
+    size_t i;
+    json_t *e;
+    char *s;
+    int rc = 0;
+
+    if (depth >= HTML_MAX_DEPTH && (json_is_object(v) || json_is_array(v))) {
+        if ((s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+            return -1;
+        rc = html_escape(b, s);
+        free(s);
+        return rc;
+    }
+    if (json_is_object(v))
+        return html_object(b, v, depth + 1, 0);
+    if (is_table_array(v))
+        return html_rows(b, v, depth + 1);
+    if (!json_is_array(v))
+        return html_scalar(b, v);
+    json_array_foreach(v, i, e)
+    {
+        if (rc == 0 && i > 0)
+            rc = gw_buf_append(b, ", ", 2);
+        if (rc == 0)
+            rc = html_value(b, e, depth + 1);
+    }
+    return rc;
+}
+
+static int
+html_checks(struct gw_buf *b, json_t *checks)
+{
+    const char *k;
+    json_t *v;
+    int ok, rc;
+
+    rc = gw_buf_printf(b, "<h2>Readiness</h2><table><thead><tr><th>check</th><th>ok</th>"
+                          "<th>detail</th></tr></thead><tbody>");
+    json_object_foreach(checks, k, v)
+    {
+        if (rc == -1)
+            break;
+        ok = json_is_true(json_object_get(v, "ok"));
+        rc = gw_buf_printf(b, "<tr class=\"%s\"><td>", ok ? "up" : "down");
+        if (rc == 0)
+            rc = html_escape(b, k);
+        if (rc == 0)
+            rc = gw_buf_printf(b, "</td><td>%s</td><td>", ok ? "yes" : "no");
+        if (rc == 0)
+            rc = html_escape(b, json_string_value(json_object_get(v, "detail")));
+        if (rc == 0)
+            rc = gw_buf_append(b, "</td></tr>", 10);
+    }
+    return rc == 0 ? gw_buf_append(b, "</tbody></table>", 16) : -1;
+}
+
+/* The status object: its scalars in one table, then one section per object or table. */
+static int
+html_status(struct gw_buf *b, json_t *st)
+{
+    const char *k;
+    json_t *v;
+    int rc = 0, scalars = 0;
+
+    if (!json_is_object(st)) {
+        rc = gw_buf_append(b, "<h2>Status</h2>", 15);
+        return rc == 0 ? html_value(b, st, 0) : -1;
+    }
+    json_object_foreach(st, k, v)
+    {
+        scalars += !is_compound(v);
+    }
+    if (scalars) {
+        rc = gw_buf_append(b, "<h2>Status</h2>", 15);
+        if (rc == 0)
+            rc = html_object(b, st, 1, 1);
+    }
+    json_object_foreach(st, k, v)
+    {
+        if (rc == -1 || !is_compound(v))
+            continue;
+        rc = gw_buf_append(b, "<h2>", 4);
+        if (rc == 0)
+            rc = html_escape(b, k);
+        if (rc == 0)
+            rc = gw_buf_append(b, "</h2>", 5);
+        if (rc == 0)
+            rc = html_value(b, v, 1);
+    }
+    return rc;
+}
+
+static int
+html_page(struct gw_httpd *h, struct gw_buf *b, json_t *checks, int ready, json_t *st)
+{
+    int rc;
+
+    rc = gw_buf_printf(b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>");
+    if (rc == 0)
+        rc = html_escape(b, h->prog);
+    if (rc == 0)
+        rc = gw_buf_printf(b, "</title><style>%s</style></head><body><header><h1>", page_css);
+    if (rc == 0)
+        rc = html_escape(b, h->prog);
+    if (rc == 0)
+        rc = gw_buf_printf(b,
+                           "</h1><span>%s</span><span>gwkit %s</span><span>"
+                           "<a href=\"/status\">status</a> <a href=\"/readyz\">readyz</a> "
+                           "%s</span></header><main>",
+                           ready ? "ready" : "NOT READY", GW_VERSION,
+                           h->metrics ? "<a href=\"/metrics\">metrics</a>" : "");
+    if (rc == 0 && h->nchecks)
+        rc = html_checks(b, json_object_get(checks, "checks"));
+    if (rc == 0 && st)
+        rc = html_status(b, st);
+    if (rc == 0 && h->status && st == NULL)
+        rc = gw_buf_printf(b, "<h2>Status</h2><p>unavailable</p>");
+    if (rc == 0)
+        rc = gw_buf_printf(b, "</main></body></html>\n");
+    return rc;
+}
+
+/* ---- built-in endpoints ---- */
+
+static enum MHD_Result
+get_metrics(struct gw_httpd *h, struct MHD_Connection *c)
+{
+    size_t len;
+    char *text;
+
+    if (h->metrics == NULL)
+        return send_text(c, 404, "not found\n");
+    if ((text = gw_metrics_render(h->metrics, &len)) == NULL)
+        return send_text(c, 500, "cannot render metrics\n");
+    return send_reply(c, 200, CT_METRICS, text, len, 1, NULL);
+}
+
+static enum MHD_Result
+get_healthz(struct gw_httpd *h, struct MHD_Connection *c)
+{
+    (void)h;
+    return send_text(c, 200, "ok\n");
+}
+
+static enum MHD_Result
+get_readyz(struct gw_httpd *h, struct MHD_Connection *c)
+{
+    json_t *j;
+    int ready;
+
+    if ((j = run_checks(h, &ready)) == NULL)
+        return send_text(c, 500, "out of memory\n");
+    return send_json(c, ready ? 200 : 503, j);
+}
+
+static enum MHD_Result
+get_status(struct gw_httpd *h, struct MHD_Connection *c)
+{
+    json_t *j;
+
+    if (h->status == NULL)
+        return send_text(c, 404, "not found\n");
+    if ((j = h->status(h->status_arg)) == NULL)
+        return send_text(c, 500, "status unavailable\n");
+    return send_json(c, 200, j);
+}
+
+static enum MHD_Result
+get_page(struct gw_httpd *h, struct MHD_Connection *c)
+{
+    json_t *checks, *st = NULL;
+    struct gw_buf b;
+    int ready, rc;
+
+    if ((checks = run_checks(h, &ready)) == NULL)
+        return send_text(c, 500, "out of memory\n");
+    if (h->status)
+        st = h->status(h->status_arg);
+    gw_buf_init(&b, MAX_PAGE_BYTES);
+    rc = html_page(h, &b, checks, ready, st);
+    json_decref(checks);
+    json_decref(st);
+    if (rc == -1) {
+        gw_buf_reset(&b);
+        return send_text(c, 500, "cannot render page\n");
+    }
+    return send_reply(c, 200, CT_HTML, b.data, b.len, 1, NULL);
+}
+
+static const struct {
+    const char *path;
+    builtin_fn fn;
+} builtins[] = {
+    {"/metrics", get_metrics}, {"/healthz", get_healthz}, {"/readyz", get_readyz},
+    {"/status", get_status},   {"/", get_page},
+};
+
+/* ---- routes ---- */
+
+/* Copies the route for (path, method) into *out and returns 1; else returns 0 and, when the
+ * path has routes for other methods, lists them in allow. */
+static int
+find_route(struct gw_httpd *h, const char *path, const char *method, struct route *out, char *allow,
+           size_t len)
+{
+    size_t i, n = 0;
+    int found = 0;
+
+    allow[0] = '\0';
+    pthread_mutex_lock(&h->lock);
+    for (i = 0; i < h->nroutes && !found; i++) {
+        struct route *r = &h->routes[i];
+        if (strcmp(r->path, path) != 0)
+            continue;
+        if (strcmp(r->method, method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0)) {
+            *out = *r;
+            found = 1;
+        } else if (n < len) {
+            n += (size_t)snprintf(allow + n, len - n, "%s%s%s", n ? ", " : "", r->method,
+                                  strcmp(r->method, "GET") == 0 ? ", HEAD" : "");
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return found;
+}
+
+static int
+valid_token(const char *s, size_t max)
+{
+    size_t n = 0;
+
+    for (; s[n]; n++)
+        if (s[n] < 'A' || s[n] > 'Z')
+            return 0;
+    return n > 0 && n <= max;
+}
+
+int
+gw_httpd_route(struct gw_httpd *h, const char *method, const char *path, size_t max_body,
+               gw_httpd_route_fn fn, void *arg)
+{
+    struct route *r;
+    size_t i;
+    int rc = -1;
+
+    if (h == NULL || method == NULL || path == NULL || fn == NULL ||
+        !valid_token(method, MAX_METHOD_BYTES) || path[0] != '/' || strlen(path) > MAX_PATH_BYTES ||
+        strchr(path, '?') || max_body >= SIZE_MAX / 2)
+        return -1;
+    pthread_mutex_lock(&h->lock);
+    for (i = 0; i < h->nroutes; i++)
+        if (strcmp(h->routes[i].path, path) == 0 && strcmp(h->routes[i].method, method) == 0)
+            goto out;
+    if (h->nroutes == MAX_ROUTES)
+        goto out;
+    r = &h->routes[h->nroutes++];
+    gw_strlcpy(r->method, method, sizeof(r->method));
+    gw_strlcpy(r->path, path, sizeof(r->path));
+    r->max_body = max_body;
+    r->fn = fn;
+    r->arg = arg;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
+static enum MHD_Result
+run_route(struct MHD_Connection *c, struct req *r, const char *method)
+{
+    struct gw_httpd_reply rep = {200, CT_TEXT, NULL, 0};
+    const char *body;
+
+    if (gw_buf_append(&r->body, "", 1) == -1)
+        return send_text(c, 500, "out of memory\n");
+    body = gw_buf_data(&r->body);
+    r->rt.fn(method, r->query, body, gw_buf_len(&r->body) - 1, &rep, r->rt.arg);
+    if (rep.status < 100 || rep.status > 599) {
+        free(rep.body);
+        return send_text(c, 500, "bad handler status\n");
+    }
+    if (rep.body == NULL)
+        rep.body_len = 0;
+    return send_reply(c, (unsigned)rep.status, rep.content_type ? rep.content_type : CT_TEXT,
+                      rep.body, rep.body_len, 1, NULL);
+}
+
+/* ---- MHD callbacks ---- */
+
+static void
+decide(struct gw_httpd *h, struct req *r, const char *url, const char *method)
+{
+    size_t i;
+
+    if (find_route(h, url, method, &r->rt, r->allow, sizeof(r->allow))) {
+        r->act = ACT_ROUTE;
+        return;
+    }
+    if (r->allow[0]) {
+        r->act = ACT_BAD_METHOD;
+        return;
+    }
+    r->act = ACT_NOT_FOUND;
+    for (i = 0; i < GW_ARRAY_LEN(builtins); i++) {
+        if (strcmp(url, builtins[i].path) != 0)
+            continue;
+        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+            r->act = ACT_BUILTIN;
+            r->builtin = i;
+        } else {
+            r->act = ACT_BAD_METHOD;
+            gw_strlcpy(r->allow, "GET, HEAD", sizeof(r->allow));
+        }
+        return;
+    }
+}
+
+static enum MHD_Result
+answer(struct gw_httpd *h, struct MHD_Connection *c, struct req *r, const char *method)
+{
+    switch (r->act) {
+    case ACT_ROUTE:
+        return run_route(c, r, method);
+    case ACT_BUILTIN:
+        return builtins[r->builtin].fn(h, c);
+    case ACT_BAD_METHOD:
+        return send_reply(c, 405, CT_TEXT, (char *)"method not allowed\n", 19, 0, r->allow);
+    case ACT_NOT_FOUND:
+        break;
+    }
+    return send_text(c, 404, "not found\n");
+}
+
+static unsigned long long
+content_length(struct MHD_Connection *c)
+{
+    const char *cl;
+
+    cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl ? strtoull(cl, NULL, 10) : 0;
+}
+
+/* Decides what to do once the headers are in. Answers that wait for the end of the request
+ * keep the connection open; answering now makes MHD drop the body and close. */
+static enum MHD_Result
+first_call(struct gw_httpd *h, struct MHD_Connection *c, struct req *r, const char *url,
+           const char *method)
+{
+    decide(h, r, url, method);
+    if (r->act == ACT_ROUTE) {
+        if (content_length(c) > r->rt.max_body)
+            return send_text(c, 413, "request body too large\n");
+        gw_buf_init(&r->body, r->rt.max_body + 1);
+        return MHD_YES;
+    }
+    if (content_length(c) > 0 ||
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        return answer(h, c, r, method);
+    return MHD_YES;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    struct req *r = *con_cls;
+
+    (void)version;
+    if (r == NULL)
+        return send_text(c, 500, "out of memory\n");
+    if (!r->seen) {
+        r->seen = 1;
+        return first_call(cls, c, r, url, method);
+    }
+    if (*upload_data_size) {
+        /* A response cannot be queued mid-upload: a chunked body past the limit closes. */
+        if (r->act != ACT_ROUTE || *upload_data_size > r->rt.max_body - gw_buf_len(&r->body) ||
+            gw_buf_append(&r->body, upload_data, *upload_data_size) == -1)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return answer(cls, c, r, method);
+}
+
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    const char *q = strchr(uri, '?');
+    struct req *r;
+
+    (void)cls;
+    (void)c;
+    if ((r = calloc(1, sizeof(*r))) == NULL)
+        return NULL;
+    if ((r->query = strndup(q ? q + 1 : "", MAX_QUERY_BYTES)) == NULL) {
+        free(r);
+        return NULL;
+    }
+    gw_buf_init(&r->body, 0);
+    return r;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    struct req *r = *con_cls;
+
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (r == NULL)
+        return;
+    gw_buf_reset(&r->body);
+    free(r->query);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* The library never logs: MHD's messages only explain a failed start. */
+static void
+on_log(void *cls, const char *fmt, va_list ap)
+{
+    struct gw_httpd *h = cls;
+    size_t n;
+
+    if (!atomic_load(&h->starting))
+        return;
+    vsnprintf(h->start_err, sizeof(h->start_err), fmt, ap);
+    n = strlen(h->start_err);
+    while (n > 0 && (h->start_err[n - 1] == '\n' || h->start_err[n - 1] == '.'))
+        h->start_err[--n] = '\0';
+}
+
+/* ---- start and stop ---- */
+
+static int
+copy_opts(struct gw_httpd *h, const struct gw_httpd_opts *o, char *err)
+{
+    size_t i;
+
+    h->metrics = o->metrics;
+    h->status = o->status;
+    h->status_arg = o->status_arg;
+    if ((h->prog = strdup(o->prog ? o->prog : "gwkit")) == NULL)
+        return gw_err(err, "out of memory");
+    if (o->nchecks == 0)
+        return 0;
+    if ((h->checks = calloc(o->nchecks, sizeof(*h->checks))) == NULL)
+        return gw_err(err, "out of memory");
+    for (; h->nchecks < o->nchecks; h->nchecks++) {
+        i = h->nchecks;
+        if (o->checks[i].name == NULL || o->checks[i].fn == NULL)
+            return gw_err(err, "readiness check %zu has no name or function", i);
+        h->checks[i] = o->checks[i];
+        if ((h->checks[i].name = strdup(o->checks[i].name)) == NULL)
+            return gw_err(err, "out of memory");
+    }
+    return 0;
+}
+
+static void
+free_httpd(struct gw_httpd *h)
+{
+    size_t i;
+
+    for (i = 0; i < h->nchecks; i++)
+        free((char *)h->checks[i].name);
+    free(h->checks);
+    free(h->prog);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+static unsigned
+daemon_flags(const struct gw_addr *a)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL;
+    else if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+        flags |= MHD_USE_POLL;
+    if (a->ss.ss_family == AF_INET6)
+        flags |= a->wildcard ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+    return flags;
+}
+
+static int
+addr_port(const struct gw_addr *a)
+{
+    if (a->ss.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+}
+
+static int
+bound_port(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *info;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    if (info && info->port)
+        return info->port;
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+    if (info == NULL || getsockname(info->listen_fd, (struct sockaddr *)&ss, &len) == -1)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+struct gw_httpd *
+gw_httpd_start(const struct gw_addr *addr, const struct gw_httpd_opts *o, char *err)
+{
+    static const struct gw_httpd_opts none;
+    struct gw_httpd *h;
+    const char *reason;
+
+    if (o == NULL)
+        o = &none;
+    if (addr == NULL || (addr->ss.ss_family != AF_INET && addr->ss.ss_family != AF_INET6)) {
+        gw_err(err, "HTTP listen address must be IPv4 or IPv6");
+        return NULL;
+    }
+    if ((h = calloc(1, sizeof(*h))) == NULL) {
+        gw_err(err, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&h->lock, NULL);
+    if (copy_opts(h, o, err) == -1) {
+        free_httpd(h);
+        return NULL;
+    }
+    atomic_store(&h->starting, 1);
+    gw_strlcpy(h->start_err, "cannot start the HTTP server", sizeof(h->start_err));
+    h->d = MHD_start_daemon(
+        daemon_flags(addr), 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&addr->ss, MHD_OPTION_CONNECTION_LIMIT,
+        MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+    if (h->d == NULL) {
+        /* MHD's bind message names the port argument (0), not ours: keep only its reason. */
+        reason = strrchr(h->start_err, ':');
+        reason = reason && reason[1] == ' ' && reason[2] ? reason + 2 : h->start_err;
+        gw_err(err, "cannot start HTTP server on port %d: %s", addr_port(addr), reason);
+        free_httpd(h);
+        return NULL;
+    }
+    atomic_store(&h->starting, 0);
+    h->port = bound_port(h->d);
+    return h;
+}
+
+int
+gw_httpd_port(const struct gw_httpd *h)
+{
+    return h->port;
+}
+
+void
+gw_httpd_stop(struct gw_httpd *h)
+{
+    if (h == NULL)
+        return;
+    MHD_stop_daemon(h->d);
+    free_httpd(h);
+}

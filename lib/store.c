@@ -1,0 +1,823 @@
+/*
+ * store.c -- the state database: versioned schema, and one writer thread fed by a bounded queue.
+ *
+ * Callers enqueue owned copies of their events; the writer thread takes them off in batches and
+ * applies each batch in one transaction, so a burst of events costs one fsync (and with
+ * synchronous=NORMAL in WAL mode, usually none until a checkpoint). Every queued item carries a
+ * sequence number; gw_store_sync() waits until the writer has finished the last number handed
+ * out before the call.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUSY_TIMEOUT_MS 5000
+#define QUEUE_MAX_BYTES ((size_t)32 << 20)
+#define BATCH_MAX 1024
+#define PRUNE_EVERY_MS (3600 * 1000)
+#define DAY_MS ((int64_t)86400 * 1000)
+/* Strings longer than this are cut (at a UTF-8 boundary): it bounds the queue's memory. */
+#define STR_MAX 1024
+
+/*
+ * Migrations: entry i moves the schema from version i to version i + 1. Each runs in one
+ * transaction together with its user_version bump. Append only; never edit a released step.
+ */
+static const char *const migrations[] = {
+    /* 0 -> 1: the first tables. */
+    "CREATE TABLE backends ("
+    "  name TEXT PRIMARY KEY,"
+    "  host TEXT NOT NULL,"
+    "  port INTEGER NOT NULL,"
+    "  source TEXT NOT NULL DEFAULT 'static',"
+    "  state TEXT NOT NULL DEFAULT '',"
+    "  ttl_s INTEGER NOT NULL DEFAULT 0,"
+    "  first_seen_ms INTEGER NOT NULL,"
+    "  last_seen_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE TABLE circuit_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  backend TEXT NOT NULL,"
+    "  from_state TEXT NOT NULL,"
+    "  to_state TEXT NOT NULL,"
+    "  reason TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE TABLE heartbeat_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  service TEXT NOT NULL,"
+    "  from_state TEXT NOT NULL,"
+    "  to_state TEXT NOT NULL,"
+    "  detail TEXT NOT NULL DEFAULT ''"
+    ");",
+    /* 1 -> 2: service instances; indexes for retention and per-name history. */
+    "ALTER TABLE heartbeat_events ADD COLUMN instance TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX circuit_events_ts ON circuit_events(ts_ms);"
+    "CREATE INDEX circuit_events_backend_ts ON circuit_events(backend, ts_ms);"
+    "CREATE INDEX heartbeat_events_ts ON heartbeat_events(ts_ms);"
+    "CREATE INDEX heartbeat_events_service_ts ON heartbeat_events(service, ts_ms);",
+};
+
+_Static_assert(GW_ARRAY_LEN(migrations) == GW_STORE_VERSION, "one migration per version");
+
+enum op { OP_HEARTBEAT, OP_CIRCUIT, OP_UPSERT, OP_REMOVE, OP_PRUNE, OP_COUNT };
+
+#define NSTR 6
+#define NNUM 3
+
+/*
+ * Statement parameters are numbered the same way for every operation: ?1 is ts_ms, ?2..?7 the
+ * strings in order, ?8..?10 the numbers. bind_item() binds as many as the statement uses.
+ */
+static const char *const op_sql[OP_COUNT] = {
+    [OP_HEARTBEAT] = "INSERT INTO heartbeat_events(ts_ms, service, instance, from_state, "
+                     "to_state, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [OP_CIRCUIT] = "INSERT INTO circuit_events(ts_ms, backend, from_state, to_state, reason) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [OP_UPSERT] = "INSERT INTO backends(last_seen_ms, name, host, source, state, port, ttl_s, "
+                  "expires_ms, first_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?8, ?9, ?10, ?1) "
+                  "ON CONFLICT(name) DO UPDATE SET host = excluded.host, port = excluded.port, "
+                  "source = excluded.source, state = excluded.state, ttl_s = excluded.ttl_s, "
+                  "last_seen_ms = excluded.last_seen_ms, expires_ms = excluded.expires_ms",
+    [OP_REMOVE] = "DELETE FROM backends WHERE name = ?2",
+    [OP_PRUNE] = "DELETE FROM heartbeat_events WHERE ts_ms < ?1",
+};
+
+#define PRUNE_CIRCUIT_SQL "DELETE FROM circuit_events WHERE ts_ms < ?1"
+
+struct item {
+    struct item *next;
+    uint64_t seq;
+    size_t size;
+    enum op op;
+    int64_t ts_ms;
+    int64_t num[NNUM];
+    const char *str[NSTR]; /* point into data */
+    char data[];
+};
+
+struct gw_store {
+    sqlite3 *db;
+    sqlite3_stmt *st[OP_COUNT];
+    sqlite3_stmt *prune_circuit;
+    int history_days;
+    pthread_t thread;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* writer waits: items queued, stop, or prune due */
+    pthread_cond_t done; /* syncers wait: seq_done advanced */
+    struct item *head, *tail;
+    size_t queued, queued_bytes, queue_max;
+    uint64_t seq_in, seq_done;
+    int stopping;
+    int err_pending; /* a write failed since the last gw_store_sync */
+    char err[GW_ERR_LEN];
+    struct gw_store_stats stats;
+};
+
+static int
+db_err(char *err, sqlite3 *db, const char *what)
+{
+    return gw_err(err, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+static int
+exec_sql(sqlite3 *db, const char *sql, char *err)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        gw_err(err, "%s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+user_version(sqlite3 *db, int *version, char *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return db_err(err, db, "reading the schema version");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return db_err(err, db, "reading the schema version");
+    return 0;
+}
+
+static int
+newer_err(char *err, int version)
+{
+    return gw_err(err, "database schema version %d is newer than this build (%d)", version,
+                  GW_STORE_VERSION);
+}
+
+/* Applies the step after the current version, or nothing when current. The version is read
+ * inside the write transaction, so two daemons migrating the same file at once take turns
+ * instead of both creating the same tables. *done is set when nothing was left to do. */
+static int
+migrate_step(sqlite3 *db, int *done, char *err)
+{
+    char sql[64], why[GW_ERR_LEN];
+    int v;
+
+    if (exec_sql(db, "BEGIN IMMEDIATE", why) == -1)
+        return gw_err(err, "migrating the schema: %s", why);
+    if (user_version(db, &v, err) == -1)
+        goto fail;
+    if (v > GW_STORE_VERSION) {
+        newer_err(err, v);
+        goto fail;
+    }
+    *done = v == GW_STORE_VERSION;
+    if (!*done) {
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+        if (exec_sql(db, migrations[v], why) == -1 || exec_sql(db, sql, why) == -1) {
+            gw_err(err, "migrating the schema to version %d: %s", v + 1, why);
+            goto fail;
+        }
+    }
+    if (exec_sql(db, "COMMIT", why) == -1) {
+        gw_err(err, "migrating the schema: %s", why);
+        goto fail;
+    }
+    return 0;
+fail:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int
+gw_store_migrate(sqlite3 *db, char *err)
+{
+    int v, done = 0;
+
+    /* Refuse a newer schema before taking the write lock. */
+    if (user_version(db, &v, err) == -1)
+        return -1;
+    if (v > GW_STORE_VERSION)
+        return newer_err(err, v);
+    while (!done)
+        if (migrate_step(db, &done, err) == -1)
+            return -1;
+    return 0;
+}
+
+/* Copies s into *p, cut to STR_MAX bytes without splitting a UTF-8 sequence. */
+static const char *
+copy_str(char **p, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    const char *out = *p;
+
+    if (n > STR_MAX) {
+        n = STR_MAX;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    if (n)
+        memcpy(*p, s, n);
+    (*p)[n] = '\0';
+    *p += n + 1;
+    return out;
+}
+
+static struct item *
+item_new(enum op op, int64_t ts_ms, const char *const str[NSTR], const int64_t num[NNUM])
+{
+    size_t size = sizeof(struct item);
+    struct item *it;
+    char *p;
+
+    for (int i = 0; i < NSTR; i++)
+        size += (str[i] ? GW_MIN(strlen(str[i]), STR_MAX) : 0) + 1;
+    if ((it = malloc(size)) == NULL)
+        return NULL;
+    it->next = NULL;
+    it->size = size;
+    it->op = op;
+    it->ts_ms = ts_ms;
+    memcpy(it->num, num, sizeof(it->num));
+    p = it->data;
+    for (int i = 0; i < NSTR; i++)
+        it->str[i] = copy_str(&p, str[i]);
+    return it;
+}
+
+/* Called with the lock held. */
+static void
+push_locked(struct gw_store *s, struct item *it)
+{
+    it->seq = ++s->seq_in;
+    if (s->tail)
+        s->tail->next = it;
+    else
+        s->head = it;
+    s->tail = it;
+    s->queued++;
+    s->queued_bytes += it->size;
+    pthread_cond_signal(&s->work);
+}
+
+/* Appends it to the queue, or drops it when the queue is full. */
+static int
+enqueue(struct gw_store *s, struct item *it)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->queued >= s->queue_max || s->queued_bytes + it->size > QUEUE_MAX_BYTES) {
+        s->stats.dropped++;
+        pthread_mutex_unlock(&s->mu);
+        free(it);
+        return -1;
+    }
+    push_locked(s, it);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+static int
+submit(struct gw_store *s, enum op op, int64_t ts_ms, const char *const str[NSTR],
+       const int64_t num[NNUM])
+{
+    struct item *it = item_new(op, ts_ms, str, num);
+
+    if (!it) {
+        pthread_mutex_lock(&s->mu);
+        s->stats.dropped++;
+        pthread_mutex_unlock(&s->mu);
+        return -1;
+    }
+    return enqueue(s, it);
+}
+
+int
+gw_store_heartbeat_event(struct gw_store *s, int64_t ts_ms, const char *service,
+                         const char *instance, const char *from_state, const char *to_state,
+                         const char *detail)
+{
+    const char *str[NSTR] = {service, instance, from_state, to_state, detail, NULL};
+    const int64_t num[NNUM] = {0};
+
+    return submit(s, OP_HEARTBEAT, ts_ms, str, num);
+}
+
+int
+gw_store_circuit_event(struct gw_store *s, int64_t ts_ms, const char *backend,
+                       const char *from_state, const char *to_state, const char *reason)
+{
+    const char *str[NSTR] = {backend, from_state, to_state, reason, NULL, NULL};
+    const int64_t num[NNUM] = {0};
+
+    return submit(s, OP_CIRCUIT, ts_ms, str, num);
+}
+
+int
+gw_store_backend_upsert(struct gw_store *s, int64_t ts_ms, const char *name, const char *host,
+                        int port, const char *source, const char *state, int ttl_s)
+{
+    const char *str[NSTR] = {name, host, source, state, NULL, NULL};
+    const int64_t num[NNUM] = {port, ttl_s, ttl_s > 0 ? ts_ms + (int64_t)ttl_s * 1000 : 0};
+
+    return submit(s, OP_UPSERT, ts_ms, str, num);
+}
+
+int
+gw_store_backend_remove(struct gw_store *s, const char *name)
+{
+    const char *str[NSTR] = {name, NULL, NULL, NULL, NULL, NULL};
+    const int64_t num[NNUM] = {0};
+
+    return submit(s, OP_REMOVE, 0, str, num);
+}
+
+static int
+bind_item(sqlite3_stmt *st, const struct item *it)
+{
+    int n = sqlite3_bind_parameter_count(st), rc = SQLITE_OK;
+
+    for (int i = 1; i <= n && rc == SQLITE_OK; i++) {
+        if (i == 1)
+            rc = sqlite3_bind_int64(st, i, it->ts_ms);
+        else if (i <= 1 + NSTR)
+            rc = sqlite3_bind_text(st, i, it->str[i - 2], -1, SQLITE_STATIC);
+        else if (i <= 1 + NSTR + NNUM)
+            rc = sqlite3_bind_int64(st, i, it->num[i - 2 - NSTR]);
+    }
+    return rc;
+}
+
+/* Runs one prepared statement for it; returns the rows changed or -1. */
+static int
+run_stmt(sqlite3 *db, sqlite3_stmt *st, const struct item *it)
+{
+    int rc = bind_item(st, it);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
+}
+
+/* Called with the lock held: remembers the first failure until gw_store_sync reports it. */
+static void
+note_error(struct gw_store *s, uint64_t n, const char *what, const char *why)
+{
+    s->stats.errors += n;
+    if (!s->err_pending) {
+        s->err_pending = 1;
+        gw_err(s->err, "%s: %s", what, why);
+    }
+}
+
+struct batch_result {
+    uint64_t written, pruned, errors;
+};
+
+static void
+apply_item(struct gw_store *s, const struct item *it, struct batch_result *r)
+{
+    int n = run_stmt(s->db, s->st[it->op], it);
+
+    if (n >= 0 && it->op == OP_PRUNE) {
+        int m = run_stmt(s->db, s->prune_circuit, it);
+        if (m >= 0) {
+            r->pruned += (uint64_t)n + (uint64_t)m;
+            return;
+        }
+        n = -1;
+    }
+    if (n < 0) {
+        pthread_mutex_lock(&s->mu);
+        note_error(s, 1, "writing to the database", sqlite3_errmsg(s->db));
+        pthread_mutex_unlock(&s->mu);
+        r->errors++;
+    } else if (it->op == OP_PRUNE) {
+        r->pruned += (uint64_t)n;
+    } else {
+        r->written += (uint64_t)n;
+    }
+}
+
+/* Writes a batch in one transaction and frees it. */
+static void
+write_batch(struct gw_store *s, struct item *batch, size_t count)
+{
+    struct batch_result r = {0, 0, 0};
+    struct item *it, *next;
+    char why[GW_ERR_LEN] = "";
+    int ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+
+    if (!ok)
+        gw_strlcpy(why, sqlite3_errmsg(s->db), sizeof(why));
+    for (it = batch; ok && it; it = it->next)
+        apply_item(s, it, &r);
+    if (ok && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        gw_strlcpy(why, sqlite3_errmsg(s->db), sizeof(why));
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        ok = 0;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (ok) {
+        s->stats.written += r.written;
+        s->stats.pruned += r.pruned;
+    } else {
+        note_error(s, count - r.errors, "committing to the database", why);
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (it = batch; it; it = next) {
+        next = it->next;
+        free(it);
+    }
+}
+
+static struct item *
+prune_item(int history_days)
+{
+    const char *str[NSTR] = {NULL};
+    const int64_t num[NNUM] = {0};
+
+    return item_new(OP_PRUNE, gw_wall_ms() - history_days * DAY_MS, str, num);
+}
+
+static void
+deadline_after(struct timespec *ts, uint64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static int
+passed(const struct timespec *deadline)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+/* Called with the lock held: waits for work. When the hour is up a prune joins the queue, even
+ * under a steady stream of events. */
+static void
+wait_for_work(struct gw_store *s, struct timespec *next_prune)
+{
+    struct item *it;
+
+    for (;;) {
+        if (s->history_days > 0 && passed(next_prune)) {
+            deadline_after(next_prune, PRUNE_EVERY_MS);
+            if ((it = prune_item(s->history_days)) != NULL)
+                push_locked(s, it); /* the writer's own work is never dropped */
+        }
+        if (s->head || s->stopping)
+            return;
+        if (s->history_days > 0)
+            pthread_cond_timedwait(&s->work, &s->mu, next_prune);
+        else
+            pthread_cond_wait(&s->work, &s->mu);
+    }
+}
+
+/* Called with the lock held: unlinks up to BATCH_MAX items from the head of the queue; *seq
+ * is the number of the last one. */
+static struct item *
+take_batch(struct gw_store *s, size_t *count, uint64_t *seq)
+{
+    struct item *batch = s->head, *last = batch;
+
+    *count = 1;
+    s->queued_bytes -= last->size;
+    while (last->next && *count < BATCH_MAX) {
+        last = last->next;
+        s->queued_bytes -= last->size;
+        (*count)++;
+    }
+    s->head = last->next;
+    if (!s->head)
+        s->tail = NULL;
+    s->queued -= *count;
+    last->next = NULL;
+    *seq = last->seq;
+    return batch;
+}
+
+static void *
+writer_main(void *arg)
+{
+    struct gw_store *s = arg;
+    struct timespec next_prune;
+    sigset_t all;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    deadline_after(&next_prune, PRUNE_EVERY_MS);
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        struct item *batch;
+        uint64_t seq;
+        size_t count;
+
+        wait_for_work(s, &next_prune);
+        if (!s->head)
+            break; /* stopping, and everything is written */
+        batch = take_batch(s, &count, &seq);
+        pthread_mutex_unlock(&s->mu);
+        write_batch(s, batch, count);
+        pthread_mutex_lock(&s->mu);
+        s->seq_done = seq;
+        pthread_cond_broadcast(&s->done);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int
+gw_store_sync(struct gw_store *s, char *err)
+{
+    uint64_t target;
+    int rc = 0;
+
+    pthread_mutex_lock(&s->mu);
+    target = s->seq_in;
+    while (s->seq_done < target)
+        pthread_cond_wait(&s->done, &s->mu);
+    if (s->err_pending) {
+        gw_err(err, "%s", s->err);
+        s->err_pending = 0;
+        rc = -1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void
+gw_store_stats(struct gw_store *s, struct gw_store_stats *st)
+{
+    pthread_mutex_lock(&s->mu);
+    *st = s->stats;
+    st->queued = s->queued;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void
+gw_store_set_queue_max(struct gw_store *s, size_t max_events)
+{
+    pthread_mutex_lock(&s->mu);
+    s->queue_max = max_events;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Makes the directory that will hold path. */
+static int
+make_parent(const char *path, char *err)
+{
+    char dir[4096];
+    char *slash;
+
+    if (gw_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+        return gw_err(err, "path too long: %s", path);
+    if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+        return 0;
+    *slash = '\0';
+    return gw_mkdir_p(dir, 0755, err);
+}
+
+/* Connection settings, then the schema. */
+static int
+setup_db(sqlite3 *db, const char *path, char *err)
+{
+    char why[GW_ERR_LEN];
+    sqlite3_stmt *st;
+    int wal = 0, persist = 1;
+
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK)
+        return gw_err(err, "%s: %s", path, sqlite3_errmsg(db));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        wal = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    if (!wal)
+        return gw_err(err, "%s: cannot use WAL journal mode: %s", path, sqlite3_errmsg(db));
+    if (exec_sql(db, "PRAGMA synchronous = NORMAL", why) == -1)
+        return gw_err(err, "%s: %s", path, why);
+    /* Keep -wal and -shm after the last close, so a user who may read the files but not
+     * write the directory can still open the database read-only (gwctl). */
+    sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    if (gw_store_migrate(db, why) == -1)
+        return gw_err(err, "%s: %s", path, why);
+    return 0;
+}
+
+static int
+prepare_all(struct gw_store *s, const char *path, char *err)
+{
+    for (int i = 0; i < OP_COUNT; i++)
+        if (sqlite3_prepare_v3(s->db, op_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+            SQLITE_OK)
+            return gw_err(err, "%s: %s", path, sqlite3_errmsg(s->db));
+    if (sqlite3_prepare_v3(s->db, PRUNE_CIRCUIT_SQL, -1, SQLITE_PREPARE_PERSISTENT,
+                           &s->prune_circuit, NULL) != SQLITE_OK)
+        return gw_err(err, "%s: %s", path, sqlite3_errmsg(s->db));
+    return 0;
+}
+
+static void
+free_db(struct gw_store *s)
+{
+    for (int i = 0; i < OP_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_finalize(s->prune_circuit);
+    sqlite3_close(s->db);
+}
+
+static int
+init_sync(struct gw_store *s)
+{
+    pthread_condattr_t ca;
+    int rc;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(&s->work, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc)
+        return -1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->done, NULL);
+    return 0;
+}
+
+static void
+free_sync(struct gw_store *s)
+{
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->done);
+}
+
+struct gw_store *
+gw_store_open(const char *path, int history_days, char *err)
+{
+    struct gw_store *s;
+    struct item *prune = NULL;
+    int rc;
+
+    if (make_parent(path, err) == -1)
+        return NULL;
+    if ((s = calloc(1, sizeof(*s))) == NULL) {
+        gw_err(err, "out of memory");
+        return NULL;
+    }
+    s->history_days = history_days;
+    s->queue_max = GW_STORE_QUEUE_MAX;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        gw_err(err, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    if (setup_db(s->db, path, err) == -1 || prepare_all(s, path, err) == -1)
+        goto fail;
+    if (init_sync(s) == -1) {
+        gw_err(err, "cannot create a condition variable");
+        goto fail;
+    }
+    if (history_days > 0 && (prune = prune_item(history_days)) != NULL)
+        push_locked(s, prune);
+    if ((rc = pthread_create(&s->thread, NULL, writer_main, s)) != 0) {
+        errno = rc;
+        gw_err_errno(err, "cannot start the database writer thread");
+        free(s->head);
+        free_sync(s);
+        goto fail;
+    }
+    return s;
+fail:
+    free_db(s);
+    free(s);
+    return NULL;
+}
+
+void
+gw_store_close(struct gw_store *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    free_db(s);
+    free_sync(s);
+    free(s);
+}
+
+/* "file:" URI for path with immutable=1: '%', '?' and '#' must be escaped. */
+static int
+immutable_uri(const char *path, char *uri, size_t len)
+{
+    size_t n = (size_t)snprintf(uri, len, "file:");
+
+    for (const char *p = path; *p; p++) {
+        int w = strchr("%?#", *p) ? snprintf(uri + n, len - n, "%%%02X", (unsigned char)*p)
+                                  : snprintf(uri + n, len - n, "%c", *p);
+        if (w < 0 || (size_t)w >= len - n)
+            return -1;
+        n += (size_t)w;
+    }
+    return (size_t)snprintf(uri + n, len - n, "?immutable=1") < len - n ? 0 : -1;
+}
+
+static int
+check_readonly_version(sqlite3 *db, const char *path, int *rc, char *err)
+{
+    char why[GW_ERR_LEN];
+    int v;
+
+    if (user_version(db, &v, why) == -1) {
+        *rc = sqlite3_errcode(db);
+        return gw_err(err, "%s: %s", path, why);
+    }
+    if (v == 0)
+        return gw_err(err, "%s: not a gwkit database (schema version 0)", path);
+    if (v > GW_STORE_VERSION)
+        return gw_err(err, "%s: database schema version %d is newer than this build (%d)", path, v,
+                      GW_STORE_VERSION);
+    if (v < GW_STORE_VERSION)
+        return gw_err(err,
+                      "%s: database schema version %d is older than this build (%d); start a "
+                      "daemon once to migrate it",
+                      path, v, GW_STORE_VERSION);
+    return 0;
+}
+
+static sqlite3 *
+open_ro(const char *name, int flags, const char *path, int *rc, char *err)
+{
+    sqlite3 *db = NULL;
+
+    *rc = SQLITE_OK;
+    if (sqlite3_open_v2(name, &db, flags, NULL) != SQLITE_OK) {
+        *rc = db ? sqlite3_errcode(db) : SQLITE_NOMEM;
+        gw_err(err, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    if (check_readonly_version(db, path, rc, err) == -1) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+sqlite3 *
+gw_store_open_readonly(const char *path, char *err)
+{
+    char wal[4200], uri[4200 * 3];
+    struct stat sb;
+    sqlite3 *db;
+    int rc;
+
+    if (stat(path, &sb) == -1) {
+        gw_err_errno(err, "%s", path);
+        return NULL;
+    }
+    db = open_ro(path, SQLITE_OPEN_READONLY, path, &rc, err);
+    if (db || ((rc & 0xff) != SQLITE_CANTOPEN && (rc & 0xff) != SQLITE_READONLY))
+        return db;
+    /* No -shm and no right to create one (SQLite says "unable to open" or "attempt to write
+     * a readonly database"). Without a -wal file every committed transaction is
+     * in the main file, so reading it as immutable is exact (a writer starting meanwhile is
+     * not seen). */
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    if (access(wal, F_OK) == 0 || errno != ENOENT)
+        return NULL;
+    if (immutable_uri(path, uri, sizeof(uri)) == -1) {
+        gw_err(err, "path too long: %s", path);
+        return NULL;
+    }
+    return open_ro(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, path, &rc, err);
+}

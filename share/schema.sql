@@ -1,0 +1,57 @@
+-- schema.sql -- the gwkit state database (<state_dir>/gwkit.db), schema version 2.
+--
+-- For operators: this is what the daemons create and migrate to on open (lib/store.c holds
+-- the migration steps; this file is their result). Do not load it into a live database.
+-- Creating a database by hand: sqlite3 gwkit.db < schema.sql
+--
+-- Times are milliseconds since the epoch (UTC). Events older than history_days are pruned.
+-- Read it while daemons run: sqlite3 -readonly /var/lib/gwkit/gwkit.db 'SELECT ...'
+
+PRAGMA journal_mode = WAL;
+
+BEGIN;
+
+-- Backends wsgwd knows: static ones from the config, announced ones (discovery, expire at
+-- expires_ms; 0 = never), and those added with `gwctl backends add`.
+CREATE TABLE backends (
+    name TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    source TEXT NOT NULL DEFAULT 'static', -- 'static' | 'discovery' | 'ctl'
+    state TEXT NOT NULL DEFAULT '',
+    ttl_s INTEGER NOT NULL DEFAULT 0,
+    first_seen_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL DEFAULT 0
+);
+
+-- One row per circuit-breaker transition (closed, open, half_open).
+CREATE TABLE circuit_events (
+    id INTEGER PRIMARY KEY,
+    ts_ms INTEGER NOT NULL,
+    backend TEXT NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+);
+
+-- One row per heartbeat state change of a service (up, late, dead). `instance` came in
+-- version 2, hence its place at the end.
+CREATE TABLE heartbeat_events (
+    id INTEGER PRIMARY KEY,
+    ts_ms INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    instance TEXT NOT NULL DEFAULT ''
+);
+
+CREATE INDEX circuit_events_ts ON circuit_events(ts_ms);
+CREATE INDEX circuit_events_backend_ts ON circuit_events(backend, ts_ms);
+CREATE INDEX heartbeat_events_ts ON heartbeat_events(ts_ms);
+CREATE INDEX heartbeat_events_service_ts ON heartbeat_events(service, ts_ms);
+
+PRAGMA user_version = 2;
+
+COMMIT;

@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+# hbd's TCP and UDP line protocol: every request, both line endings, pipelining, QUIT.
+import os
+import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest as t
+
+d = t.Daemon('hbd')
+c = t.LineClient(d.port)
+
+t.is_(c.request('PING'), 'PONG', 'PING answered PONG')
+c.send('PING\r\n')
+t.is_(c.raw_line(), b'PONG\r\n', 'a CRLF request gets a CRLF reply')
+c.send('PING\n')
+t.is_(c.raw_line(), b'PONG\n', 'an LF request gets an LF reply')
+t.is_(c.request('ping'), 'PONG', 'commands are case-insensitive')
+t.is_(c.request('HB api'), 'OK 1', 'first HB of a service: OK 1')
+t.is_(c.request('HB api interval=2s'), 'OK 2', 'second HB: OK 2')
+t.is_(c.request('HB api instance=web-1 interval=500ms region=eu'), 'OK 3',
+      'HB with instance, interval and a label')
+t.like(c.request('STATUS'), r'^STATUS connections=1 messages=\d+ services=1 up=1 late=0 dead=0 uptime_s=\d+$',
+       'STATUS gives one line of counters')
+
+# Pipelining: many requests in one write, answered in order.
+c.send('PING\r\nHB batch\r\nHB batch\r\n\r\nPING\r\nHB batch\r\nNOPE\r\n')
+got = [c.line() for _ in range(6)]
+t.is_(got, ['PONG', 'OK 1', 'OK 2', 'PONG', 'OK 3', 'ERR unknown command'],
+      'pipelined requests answered in order; the empty line is ignored')
+
+# A request split across writes is put together.
+c.send('PI')
+c.send('NG\r')
+c.send('\n')
+t.is_(c.line(), 'PONG', 'a request split over three writes')
+
+big = 'PING\r\n' * 5000
+c.send(big)
+pongs = [c.line() for _ in range(5000)]
+t.ok(all(p == 'PONG' for p in pongs), '5000 pipelined PINGs in one write, 5000 PONGs')
+
+t.is_(c.request('QUIT'), 'BYE', 'QUIT answered BYE')
+t.ok(c.closed(), 'connection closed after BYE')
+
+c2 = t.LineClient(d.port)
+c2.send('PING\r\nQUIT\r\nPING\r\n')
+t.is_([c2.line(), c2.line(), c2.line()], ['PONG', 'BYE', None],
+      'nothing after QUIT is answered')
+
+# UDP on the same port.
+t.is_(t.udp_request(d.port, 'PING\n'), 'PONG\n', 'UDP PING answered')
+t.is_(t.udp_request(d.port, 'HB udp-svc interval=5s', expect_reply=False), None,
+      'UDP HB sent (no reply)')
+svc = t.wait_for(lambda: d.result('services', {'service': 'udp-svc'})['services'])
+t.ok(svc and svc[0]['state'] == 'up', 'UDP HB registered the service as up')
+t.like(svc[0]['instances'][0]['addr'] if svc else '', r'^127\.0\.0\.1:\d+$',
+       'the instance records the sender address')
+
+t.is_(t.line_request(d.port, 'STATUS extra'), 'ERR wrong number of arguments',
+      'STATUS with arguments refused')
+t.is_(t.line_request(d.port, 'PING me'), 'ERR wrong number of arguments',
+      'PING with arguments refused')
+
+t.is_(d.stop(), 0, 'hbd exits 0 on SIGTERM')
+t.done()

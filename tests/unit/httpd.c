@@ -1,0 +1,444 @@
+/*
+ * httpd.c -- unit tests for lib/httpd.c: every endpoint fetched with the curl CLI on a
+ * loopback ephemeral port; status codes, content types, bodies, limits and routes.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "httpd.h"
+#include "../tap.h"
+
+struct reply {
+    int code;
+    char ctype[128];
+    char *body;
+    size_t len;
+    char headers[2048];
+};
+
+static char tmpdir[] = "/tmp/gw-httpd-XXXXXX";
+static atomic_int db_ok = 1;
+static atomic_int echo_calls;
+
+/* Runs curl; extra holds more options (already shell-quoted). */
+static int
+fetch(struct reply *r, const char *extra, const char *url)
+{
+    char cmd[1024], hpath[256], bpath[256], out[256];
+    FILE *p, *f;
+    size_t n;
+
+    memset(r, 0, sizeof(*r));
+    snprintf(hpath, sizeof(hpath), "%s/headers", tmpdir);
+    snprintf(bpath, sizeof(bpath), "%s/body", tmpdir);
+    unlink(bpath);
+    snprintf(cmd, sizeof(cmd),
+             "curl -s --max-time 5 -D %s -o %s -w '%%{http_code}\\n%%{content_type}' %s '%s'",
+             hpath, bpath, extra, url);
+    if ((p = popen(cmd, "r")) == NULL)
+        return -1;
+    n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    r->code = atoi(out);
+    if (strchr(out, '\n'))
+        gw_strlcpy(r->ctype, strchr(out, '\n') + 1, sizeof(r->ctype));
+    if ((f = fopen(hpath, "r")) != NULL) {
+        n = fread(r->headers, 1, sizeof(r->headers) - 1, f);
+        r->headers[n] = '\0';
+        fclose(f);
+    }
+    r->body = calloc(1, 1 << 20);
+    if ((f = fopen(bpath, "r")) != NULL) {
+        r->len = fread(r->body, 1, (1 << 20) - 1, f);
+        fclose(f);
+    }
+    return 0;
+}
+
+/* Value of header name in the reply ("" when absent). */
+static const char *
+header(const struct reply *r, const char *name, char *buf, size_t len)
+{
+    const char *p = r->headers, *e;
+    size_t n = strlen(name);
+
+    buf[0] = '\0';
+    while (p && *p) {
+        if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            p += n + 1;
+            while (*p == ' ')
+                p++;
+            e = strpbrk(p, "\r\n");
+            snprintf(buf, len, "%.*s", (int)(e ? e - p : (long)strlen(p)), p);
+            return buf;
+        }
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return buf;
+}
+
+static json_t *
+status_fn(void *arg)
+{
+    (void)arg;
+    return json_pack("{s:s,s:i,s:f,s:b,s:{s:i,s:s},s:[{s:s,s:s,s:i},{s:s,s:s,s:i}],s:[i,i]}",
+                     "version", "0.1.0", "uptime_seconds", 42, "load", 0.5, "draining", 0,
+                     "listeners", "tcp", 9002, "udp", "9002/udp", "services", "name",
+                     "<script>alert(1)</script>", "state", "up", "seq", 7, "name", "db & co",
+                     "state", "dead", "seq", 9, "ports", 1, 2);
+}
+
+static int
+check_db(void *arg, char *detail, size_t len)
+{
+    (void)arg;
+    if (atomic_load(&db_ok)) {
+        snprintf(detail, len, "connected");
+        return 1;
+    }
+    snprintf(detail, len, "locked \xff");
+    return 0;
+}
+
+static int
+check_always(void *arg, char *detail, size_t len)
+{
+    (void)arg;
+    snprintf(detail, len, "fine");
+    return 1;
+}
+
+static void
+echo(const char *method, const char *query, const char *body, size_t body_len,
+     struct gw_httpd_reply *reply, void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&echo_calls, 1);
+    reply->content_type = "application/x-echo";
+    reply->status = 201;
+    if (asprintf(&reply->body, "%s q=%s body=%.*s|%d", method, query, (int)body_len, body,
+                 body[body_len] == '\0') > 0)
+        reply->body_len = strlen(reply->body);
+}
+
+static void
+addr_v4(struct gw_addr *a, int port)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+
+    memset(a, 0, sizeof(*a));
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a->len = sizeof(*sin);
+}
+
+static void
+test_endpoints(struct gw_httpd *h, struct gw_metrics *m, int counter)
+{
+    char base[64], url[128], buf[256], cmd[512], *text;
+    struct reply r;
+    json_t *j, *want;
+    size_t n;
+    FILE *p;
+
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", gw_httpd_port(h));
+
+    snprintf(url, sizeof(url), "%s/healthz", base);
+    fetch(&r, "", url);
+    is(r.code, 200, "/healthz 200");
+    is_str(r.ctype, "text/plain; charset=utf-8", "/healthz content type");
+    is_str(r.body, "ok\n", "/healthz body");
+    is_str(header(&r, "Server", buf, sizeof(buf)), "gwkit/" GW_VERSION, "Server header");
+    free(r.body);
+
+    snprintf(cmd, sizeof(cmd),
+             "curl -s -o /dev/null -o /dev/null -w '%%{num_connects}' '%s' '%s/status'", url, base);
+    p = popen(cmd, "r");
+    n = p ? fread(buf, 1, sizeof(buf) - 1, p) : 0;
+    buf[n] = '\0';
+    if (p)
+        pclose(p);
+    is_str(buf, "10", "second request reuses the connection (keep-alive)");
+
+    fetch(&r, "-I", url);
+    is(r.code, 200, "HEAD /healthz 200");
+    is(r.len, strlen(r.headers), "HEAD: nothing after the headers");
+    is_str(header(&r, "Content-Length", buf, sizeof(buf)), "3", "HEAD keeps Content-Length");
+    free(r.body);
+
+    gw_metrics_add(m, counter, 5);
+    snprintf(url, sizeof(url), "%s/metrics", base);
+    fetch(&r, "", url);
+    text = gw_metrics_render(m, NULL);
+    is(r.code, 200, "/metrics 200");
+    is_str(r.ctype, "text/plain; version=0.0.4; charset=utf-8", "/metrics content type");
+    is_str(r.body, text, "/metrics body is the registry's exposition");
+    ok(strstr(r.body, "test_http_things_total 5\n") != NULL, "/metrics shows the counter");
+    free(text);
+    free(r.body);
+
+    snprintf(url, sizeof(url), "%s/readyz", base);
+    fetch(&r, "", url);
+    is(r.code, 200, "/readyz 200 when every check passes");
+    is_str(r.ctype, "application/json", "/readyz content type");
+    j = json_loads(r.body, 0, NULL);
+    want = json_pack("{s:b,s:{s:{s:b,s:s},s:{s:b,s:s}}}", "ready", 1, "checks", "db", "ok", 1,
+                     "detail", "connected", "always", "ok", 1, "detail", "fine");
+    ok(j && json_equal(j, want), "/readyz body lists every check");
+    json_decref(j);
+    json_decref(want);
+    free(r.body);
+
+    atomic_store(&db_ok, 0);
+    fetch(&r, "", url);
+    is(r.code, 503, "/readyz 503 when a check fails");
+    j = json_loads(r.body, 0, NULL);
+    want = json_pack("{s:b,s:{s:{s:b,s:s},s:{s:b,s:s}}}", "ready", 0, "checks", "db", "ok", 0,
+                     "detail", "locked ?", "always", "ok", 1, "detail", "fine");
+    ok(j && json_equal(j, want), "/readyz names the failing check, bad UTF-8 scrubbed");
+    json_decref(j);
+    json_decref(want);
+    free(r.body);
+
+    snprintf(url, sizeof(url), "%s/", base);
+    fetch(&r, "", url);
+    is(r.code, 200, "/ 200");
+    is_str(r.ctype, "text/html; charset=utf-8", "/ content type");
+    ok(strstr(r.body, "<title>test &amp; prog</title>") != NULL, "page title escaped");
+    ok(strstr(r.body, "NOT READY") != NULL, "page shows not ready");
+    ok(strstr(r.body, "<tr class=\"down\"><td>db</td><td>no</td><td>locked ?</td></tr>") != NULL,
+       "page lists the failing check");
+    ok(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;") != NULL &&
+           strstr(r.body, "<script>") == NULL,
+       "status strings HTML-escaped");
+    ok(strstr(r.body, "<thead><tr><th>name</th><th>state</th><th>seq</th></tr></thead>") != NULL,
+       "array of objects rendered as a table with columns");
+    ok(strstr(r.body, "<td>db &amp; co</td><td>dead</td><td class=\"n\">9</td>") != NULL,
+       "table row values");
+    ok(strstr(r.body, "<h2>listeners</h2><table><tbody><tr><th>tcp</th><td class=\"n\">9002"
+                      "</td></tr>") != NULL,
+       "nested object rendered as a table");
+    ok(strstr(r.body, "<tr><th>uptime_seconds</th><td class=\"n\">42</td></tr>") != NULL,
+       "scalars in the status table");
+    ok(strstr(r.body, "<tr><th>ports</th><td>1, 2</td></tr>") != NULL, "array of scalars");
+    ok(strstr(r.body, "http://") == NULL && strstr(r.body, "src=") == NULL, "no external assets");
+    free(r.body);
+    atomic_store(&db_ok, 1);
+
+    snprintf(url, sizeof(url), "%s/status", base);
+    fetch(&r, "", url);
+    is(r.code, 200, "/status 200");
+    is_str(r.ctype, "application/json", "/status content type");
+    j = json_loads(r.body, 0, NULL);
+    want = status_fn(NULL);
+    ok(j && json_equal(j, want), "/status body is the callback's JSON");
+    json_decref(j);
+    json_decref(want);
+    free(r.body);
+}
+
+static void
+test_errors(struct gw_httpd *h)
+{
+    char base[64], url[128], buf[256], path[256], opts[512];
+    struct reply r;
+    FILE *f;
+    int calls;
+
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", gw_httpd_port(h));
+    snprintf(url, sizeof(url), "%s/nope", base);
+    fetch(&r, "", url);
+    is(r.code, 404, "unknown path 404");
+    free(r.body);
+
+    snprintf(url, sizeof(url), "%s/metrics", base);
+    fetch(&r, "-X POST -d x=1", url);
+    is(r.code, 405, "POST /metrics 405");
+    is_str(header(&r, "Allow", buf, sizeof(buf)), "GET, HEAD", "405 names GET, HEAD in Allow");
+    free(r.body);
+
+    snprintf(url, sizeof(url), "%s/echo", base);
+    fetch(&r, "-X DELETE", url);
+    is(r.code, 405, "DELETE on a POST route 405");
+    is_str(header(&r, "Allow", buf, sizeof(buf)), "POST", "405 names the route's method");
+    free(r.body);
+
+    snprintf(url, sizeof(url), "%s/echo?x=1&y=%%20", base);
+    fetch(&r, "--data-binary hello", url);
+    is(r.code, 201, "POST route: handler's status");
+    is_str(r.ctype, "application/x-echo", "POST route: handler's content type");
+    is_str(r.body, "POST q=x=1&y=%20 body=hello|1", "POST route echoes raw query and body");
+    free(r.body);
+
+    fetch(&r, "--data-binary 0123456789abcdef", url);
+    is(r.code, 201, "body of exactly max_body accepted");
+    is_str(r.body, "POST q=x=1&y=%20 body=0123456789abcdef|1", "full body echoed");
+    free(r.body);
+
+    calls = atomic_load(&echo_calls);
+    fetch(&r, "--data-binary 0123456789abcdefX", url);
+    is(r.code, 413, "body one byte past max_body: 413");
+    free(r.body);
+
+    snprintf(path, sizeof(path), "%s/big", tmpdir);
+    f = fopen(path, "w");
+    for (int i = 0; f && i < 100000; i++)
+        fputs("0123456789", f);
+    if (f)
+        fclose(f);
+    snprintf(opts, sizeof(opts), "--data-binary @%s", path);
+    fetch(&r, opts, url);
+    is(r.code, 413, "1 MB body: 413");
+    free(r.body);
+    snprintf(opts, sizeof(opts), "-H 'Transfer-Encoding: chunked' --data-binary @%s", path);
+    fetch(&r, opts, url);
+    ok(r.code != 201, "chunked body past max_body refused (code %d)", r.code);
+    free(r.body);
+    unlink(path);
+    is(atomic_load(&echo_calls), calls, "handler never ran for oversized bodies");
+
+    is(gw_httpd_route(h, "get", "/x", 0, echo, NULL), -1, "lowercase method refused");
+    is(gw_httpd_route(h, "GET", "x", 0, echo, NULL), -1, "path without '/' refused");
+    is(gw_httpd_route(h, "GET", "/x?y", 0, echo, NULL), -1, "path with '?' refused");
+    is(gw_httpd_route(h, "POST", "/echo", 0, echo, NULL), -1, "duplicate route refused");
+    is(gw_httpd_route(h, "GET", "/echo", 0, echo, NULL), 0, "second method on a path added");
+    snprintf(url, sizeof(url), "%s/echo", base);
+    fetch(&r, "", url);
+    is_str(r.body, "GET q= body=|1", "GET route after start, empty query and body");
+    free(r.body);
+    fetch(&r, "-X PUT", url);
+    is_str(header(&r, "Allow", buf, sizeof(buf)), "POST, GET, HEAD", "Allow lists every method");
+    free(r.body);
+}
+
+/* A server with no metrics, no status and no checks, on IPv6 loopback when there is one. */
+static void
+test_minimal(void)
+{
+    struct gw_httpd_opts o = {.prog = "mini"};
+    struct sockaddr_in6 *sin6;
+    char err[GW_ERR_LEN] = "", url[128];
+    struct gw_httpd *h;
+    struct gw_addr a;
+    struct reply r;
+    int fd;
+
+    memset(&a, 0, sizeof(a));
+    sin6 = (struct sockaddr_in6 *)&a.ss;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_addr = in6addr_loopback;
+    a.len = sizeof(*sin6);
+    fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd == -1 || bind(fd, (struct sockaddr *)sin6, sizeof(*sin6)) == -1) {
+        if (fd != -1)
+            close(fd);
+        addr_v4(&a, 0);
+        diag("no IPv6 loopback: minimal server on 127.0.0.1");
+    } else {
+        close(fd);
+    }
+    h = gw_httpd_start(&a, &o, err);
+    ok(h != NULL && gw_httpd_port(h) > 0, "minimal server started (%s)", err);
+    if (h == NULL)
+        return;
+    snprintf(url, sizeof(url),
+             a.ss.ss_family == AF_INET6 ? "http://[::1]:%d/" : "http://127.0.0.1:%d/",
+             gw_httpd_port(h));
+    strcat(url, "healthz");
+    fetch(&r, "-g", url);
+    is(r.code, 200, "/healthz 200 on %s", a.ss.ss_family == AF_INET6 ? "IPv6" : "IPv4");
+    free(r.body);
+    *strrchr(url, '/') = '\0';
+    strcat(url, "/metrics");
+    fetch(&r, "-g", url);
+    is(r.code, 404, "/metrics 404 without a registry");
+    free(r.body);
+    *strrchr(url, '/') = '\0';
+    strcat(url, "/status");
+    fetch(&r, "-g", url);
+    is(r.code, 404, "/status 404 without a callback");
+    free(r.body);
+    *strrchr(url, '/') = '\0';
+    strcat(url, "/readyz");
+    fetch(&r, "-g", url);
+    is(r.code, 200, "/readyz 200 with no checks");
+    is_str(r.body, "{\n  \"ready\": true,\n  \"checks\": {}\n}\n", "/readyz body with no checks");
+    free(r.body);
+    gw_httpd_stop(h);
+}
+
+static void
+test_start_errors(int busy_port)
+{
+    struct gw_httpd_opts o = {.prog = "x"};
+    char err[GW_ERR_LEN] = "";
+    struct gw_addr a;
+
+    addr_v4(&a, busy_port);
+    ok(gw_httpd_start(&a, &o, err) == NULL, "port in use refused");
+    ok(err[0] != '\0', "err explains: %s", err);
+    memset(&a, 0, sizeof(a));
+    a.ss.ss_family = AF_UNIX;
+    err[0] = '\0';
+    ok(gw_httpd_start(&a, &o, err) == NULL && strstr(err, "IPv4 or IPv6"), "unix address refused");
+    gw_httpd_stop(NULL);
+}
+
+int
+main(void)
+{
+    struct gw_httpd_check checks[] = {{"db", check_db, NULL}, {"always", check_always, NULL}};
+    struct gw_httpd_opts o = {0};
+    char err[GW_ERR_LEN] = "", prog[] = "test & prog";
+    struct gw_metrics *m;
+    struct gw_httpd *h;
+    struct gw_addr a;
+    int counter;
+
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    m = gw_metrics_new(1, 64, err);
+    counter = gw_metrics_simple(m, "test_http_things_total", GW_METRIC_COUNTER, "Things.", err);
+    o.prog = prog;
+    o.metrics = m;
+    o.status = status_fn;
+    o.checks = checks;
+    o.nchecks = GW_ARRAY_LEN(checks);
+    addr_v4(&a, 0);
+    h = gw_httpd_start(&a, &o, err);
+    prog[0] = 'X';
+    checks[0].name = "changed";
+    ok(h != NULL, "started on 127.0.0.1:0 (%s)", err);
+    if (h == NULL)
+        return done_testing();
+    ok(gw_httpd_port(h) > 0, "ephemeral port %d", gw_httpd_port(h));
+    is(gw_httpd_route(h, "POST", "/echo", 16, echo, NULL), 0, "POST /echo route added");
+
+    test_endpoints(h, m, counter);
+    test_errors(h);
+    test_start_errors(gw_httpd_port(h));
+    test_minimal();
+
+    gw_httpd_stop(h);
+    ok(1, "stopped");
+    gw_metrics_free(m);
+    unlink(strcat(strcpy(err, tmpdir), "/headers"));
+    unlink(strcat(strcpy(err, tmpdir), "/body"));
+    rmdir(tmpdir);
+    return done_testing();
+}
