@@ -6,21 +6,26 @@
 # Starts each daemon and peer on free 127.0.0.1 ports in a temporary directory, drives them
 # with the same tool (gwbench) and with the peers' own tools, stops everything it started by
 # PID, prints the tables and writes them to bench/RESULTS.md with the commands, the machine
-# and the date. Durations are bounded: about two minutes in all.
+# and the date. Durations are bounded: about three minutes in all.
+#
+# The machine may be busy with other work, so each figure is the median of ROUNDS short runs,
+# and the runs of the things compared alternate (hbd, redis, hbd, redis, ...): a slow spell
+# hits both sides instead of one.
 #
 # Each group of rows is one function, group_<name>, listed in ROW_GROUPS; a later daemon (wsgwd vs
 # a direct TCP echo and websockify, logd vs rsyslog) adds its rows with one more function. A
 # daemon that is not built, or does not start, gives rows marked "missing", never none.
 #
-# Environment: BENCH_SECS (seconds per measured run, 5), BENCH_RATE (the fixed -R, 5000),
-# BENCH_IDLE_CONNS (20000), BENCH_OUT (bench/RESULTS.md).
+# Environment: BENCH_SECS (seconds per measured run, 2), BENCH_ROUNDS (runs per figure, 3),
+# BENCH_RATE (the fixed -R, 5000), BENCH_IDLE_CONNS (20000), BENCH_OUT (bench/RESULTS.md).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 GWBENCH=$BUILD/bin/gwbench
 HBD=$BUILD/bin/hbd
-SECS=${BENCH_SECS:-5}
+SECS=${BENCH_SECS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 RATE=${BENCH_RATE:-5000}
 IDLE_WANT=${BENCH_IDLE_CONNS:-20000}
 OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
@@ -147,7 +152,7 @@ gwbench_json() {
 }
 
 # measure SERVER_PID ARGS...: one gwbench run against a server, with the server's CPU time.
-# Prints "rate p50_us p99_us cpu_s_per_million errors" (or "failed").
+# Prints "rate p50_us p99_us cpu_s_per_million errors", or "failed".
 measure() {
     local pid=$1 cpu0 cpu1 f=$TMP/m.json
     shift
@@ -161,6 +166,67 @@ measure() {
     jq -r --arg c0 "$cpu0" --arg c1 "$cpu1" '[.rate, .latency_us.p50, .latency_us.p99,
         (if .requests > 0 then (($c1 | tonumber) - ($c0 | tonumber)) / .requests * 1e6 else 0 end),
         .error_total] | map(tostring) | join(" ")' "$f"
+}
+
+# rtt_gwbench ARGS...: one gwbench run; "rate mean p50 p99 p99.9 max errors", or "failed".
+rtt_gwbench() {
+    local f=$TMP/rtt.json
+    gwbench_json "$f" "$@" || true
+    if ! jq -e .requests "$f" >/dev/null 2>&1; then
+        echo "failed"
+        return
+    fi
+    jq -r '[.rate, .latency_us.mean, .latency_us.p50, .latency_us.p99, .latency_us["p99.9"],
+        .latency_us.max, .error_total] | map(tostring) | join(" ")' "$f"
+}
+
+# rtt_sockperf PORT: one sockperf ping-pong run, the same figures as rtt_gwbench. sockperf
+# prints "avg-rtt=38.781", "percentile 50.000 =   18.297" (usec) and the valid duration.
+rtt_sockperf() {
+    local out=$TMP/sockperf.out avg p50 p99 p999 max n secs
+    sockperf ping-pong --tcp -i 127.0.0.1 -p "$1" -t "$SECS" -m 14 --full-rtt >"$out" 2>&1 || true
+    avg=$(sed -n 's/.*avg-rtt=\([0-9.]*\).*/\1/p' "$out" | head -1)
+    p50=$(awk '/percentile 50.000 =/ { print $NF }' "$out" | head -1)
+    p99=$(awk '/percentile 99.000 =/ { print $NF }' "$out" | head -1)
+    p999=$(awk '/percentile 99.900 =/ { print $NF }' "$out" | head -1)
+    max=$(awk '/<MAX> observation =/ { print $NF }' "$out" | head -1)
+    n=$(sed -n 's/.*Valid Duration\] RunTime=[0-9.]* sec; SentMessages=\([0-9]*\).*/\1/p' "$out" | head -1)
+    secs=$(sed -n 's/.*Valid Duration\] RunTime=\([0-9.]*\) sec.*/\1/p' "$out" | head -1)
+    if [ -z "$avg" ] || [ -z "$p50" ] || [ -z "$n" ]; then
+        echo "failed"
+        return
+    fi
+    echo "$(ratio "$n" "$secs") $avg $p50 $p99 $p999 $max 0"
+}
+
+# rb_run PORT CONNS N: one redis-benchmark PING_INLINE run; "rate p50_us p99_us 0".
+rb_run() {
+    local line rr rp50 rp99
+    line=$(redis-benchmark -h 127.0.0.1 -p "$1" -t ping_inline -c "$2" -P 1 -n "$3" --csv \
+        2>/dev/null | tail -1 | tr -d '"')
+    IFS=, read -r _ rr _ _ rp50 _ rp99 _ <<<"$line"
+    if [ -z "$rr" ] || [ -z "$rp99" ]; then
+        echo "failed"
+        return
+    fi
+    awk -v r="$rr" -v a="$rp50" -v b="$rp99" 'BEGIN { print r, a * 1000, b * 1000, 0 }'
+}
+
+# summarize LINE...: the column-wise median of the rounds' lines; the last column, an error
+# count, is summed. "failed" if any round failed.
+summarize() {
+    local f=$TMP/rounds ncol k out=""
+    printf '%s\n' "$@" >"$f"
+    if grep -q failed "$f"; then
+        echo "failed"
+        return
+    fi
+    ncol=$(head -1 "$f" | wc -w)
+    for ((k = 1; k < ncol; k++)); do
+        out+="$(cut -d' ' -f"$k" "$f" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') "
+    done
+    out+=$(awk -v k="$ncol" '{ s += $k } END { print s }' "$f")
+    echo "$out"
 }
 
 fmt_rate() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
@@ -187,14 +253,15 @@ commands() {
 # hbd vs redis-server, PING, at 1, 50 and 500 connections, closed loop and at a fixed rate;
 # the server's CPU seconds per million requests from /proc/PID/stat.
 group_hbd_vs_redis() {
-    local c load args h r hbd_ok=1
-    say "hbd vs redis-server (PING), ${SECS}s per run"
+    local c load args i hbd_ok=1 hs rs
+    say "hbd vs redis-server (PING)"
     start_redis
     start_hbd 1 || hbd_ok=0
     emit "## hbd vs redis-server: PING"
     emit ""
     emit "One worker thread each (redis-server is single-threaded; hbd with \`workers = 1\`),"
     emit "gwbench with one thread. CPU is the server's utime + stime per million requests."
+    emit "Median of $ROUNDS runs of ${SECS}s each, hbd and redis-server alternating."
     emit ""
     emit "| conns | load | hbd req/s | redis req/s | ratio | hbd p50 | redis p50 | hbd p99 | redis p99 | hbd CPU s/M | redis CPU s/M | CPU ratio |"
     emit "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -206,14 +273,21 @@ group_hbd_vs_redis() {
     for c in 1 50 500; do
         for load in closed "R=$RATE"; do
             args=(-c "$c" -t 1 -d "${SECS}s")
-            [ "$load" = closed ] || args+=(-R "$RATE")
-            r=$(measure "$REDIS_PID" tcp --expect +PONG "${args[@]}" "127.0.0.1:$REDIS_PORT")
-            if [ "$hbd_ok" = 1 ]; then
-                h=$(measure "$HBD_PID" hb "${args[@]}" "127.0.0.1:$HBD_PORT")
-            else
-                h="missing"
+            if [ "$load" != closed ]; then
+                args+=(-R "$RATE")
             fi
-            row_vs "$c" "$load" "$h" "$r"
+            hs=() rs=()
+            for ((i = 0; i < ROUNDS; i++)); do
+                if [ "$hbd_ok" = 1 ]; then
+                    hs+=("$(measure "$HBD_PID" hb "${args[@]}" "127.0.0.1:$HBD_PORT")")
+                fi
+                rs+=("$(measure "$REDIS_PID" tcp --expect +PONG "${args[@]}" "127.0.0.1:$REDIS_PORT")")
+            done
+            if [ "$hbd_ok" = 1 ]; then
+                row_vs "$c" "$load" "$(summarize "${hs[@]}")" "$(summarize "${rs[@]}")"
+            else
+                row_vs "$c" "$load" missing "$(summarize "${rs[@]}")"
+            fi
         done
     done
     commands "gwbench hb -c C -t 1 -d ${SECS}s [-R $RATE] --json -q 127.0.0.1:HBD_PORT" \
@@ -226,22 +300,26 @@ group_hbd_vs_redis() {
     stop_pid "$REDIS_PID"
 }
 
-# One row of group_hbd_vs_redis from two measure outputs.
+# One row of group_hbd_vs_redis from two summaries.
 row_vs() {
     local c=$1 load=$2 h r hr hp50 hp99 hcpu herr rr rp50 rp99 rcpu rerr
     read -r hr hp50 hp99 hcpu herr <<<"$3"
     read -r rr rp50 rp99 rcpu rerr <<<"$4"
+    if [ "$rr" = failed ]; then
+        emit "| $c | $load | (hbd not compared) | failed | - | | failed | | failed | | failed | - |"
+        return
+    fi
+    r="$(fmt_rate "$rr")"
+    if [ "${rerr:-0}" != 0 ]; then
+        r="$r ($rerr errors)"
+    fi
     if [ "$hr" = missing ] || [ "$hr" = failed ]; then
-        emit "| $c | $load | $hr | $(fmt_rate "$rr") | - | $hr | $(fmt_us "$rp50") | $hr | $(fmt_us "$rp99") | $hr | $(fmt_cpu "$rcpu") | - |"
+        emit "| $c | $load | $hr | $r | - | $hr | $(fmt_us "$rp50") | $hr | $(fmt_us "$rp99") | $hr | $(fmt_cpu "$rcpu") | - |"
         return
     fi
     h="$(fmt_rate "$hr")"
     if [ "${herr:-0}" != 0 ]; then
         h="$h ($herr errors)"
-    fi
-    r="$(fmt_rate "$rr")"
-    if [ "${rerr:-0}" != 0 ]; then
-        r="$r ($rerr errors)"
     fi
     emit "| $c | $load | $h | $r | $(ratio "$hr" "$rr") | $(fmt_us "$hp50") | $(fmt_us "$rp50") | $(fmt_us "$hp99") | $(fmt_us "$rp99") | $(fmt_cpu "$hcpu") | $(fmt_cpu "$rcpu") | $(ratio "$hcpu" "$rcpu") |"
 }
@@ -249,32 +327,37 @@ row_vs() {
 # One connection, one request at a time: hbd through gwbench next to sockperf ping-pong
 # against sockperf's own server (TCP), and redis-server through gwbench for reference.
 group_round_trip() {
-    local f=$TMP/rtt.json sp_port sp_pid
-    say "single-connection round trip, ${SECS}s per run"
+    local sp_port sp_pid i hbd_ok=1 hs=() ss=() rs=()
+    say "single-connection round trip"
     emit "## Round trip on one connection"
     emit ""
     emit "Full round trip (request sent to reply read), one connection, one request in flight."
+    emit "Median of $ROUNDS runs of ${SECS}s each, the three alternating."
     emit ""
     emit "| server | client | req/s | mean | p50 | p99 | p99.9 | max |"
     emit "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-    if start_hbd 1; then
-        gwbench_json "$f" hb -c 1 -t 1 -d "${SECS}s" "127.0.0.1:$HBD_PORT" || true
-        rtt_row hbd "gwbench hb" "$f"
-        stop_pid "$HBD_PID"
-    else
-        emit "| hbd | gwbench hb | missing | missing | missing | missing | missing | missing |"
-    fi
+    start_hbd 1 || hbd_ok=0
+    start_redis
     sp_port=$(free_port)
     start_bg sockperf-server sockperf server --tcp -i 127.0.0.1 -p "$sp_port"
     sp_pid=$LAST_PID
     wait_port "$sp_port" "$sp_pid" || die "sockperf server did not start"
-    sockperf ping-pong --tcp -i 127.0.0.1 -p "$sp_port" -t "$SECS" -m 14 --full-rtt \
-        >"$TMP/sockperf.out" 2>&1 || true
+    for ((i = 0; i < ROUNDS; i++)); do
+        if [ "$hbd_ok" = 1 ]; then
+            hs+=("$(rtt_gwbench hb -c 1 -t 1 -d "${SECS}s" "127.0.0.1:$HBD_PORT")")
+        fi
+        ss+=("$(rtt_sockperf "$sp_port")")
+        rs+=("$(rtt_gwbench tcp --expect +PONG -c 1 -t 1 -d "${SECS}s" "127.0.0.1:$REDIS_PORT")")
+    done
+    if [ "$hbd_ok" = 1 ]; then
+        rtt_row hbd "gwbench hb" "$(summarize "${hs[@]}")"
+        stop_pid "$HBD_PID"
+    else
+        rtt_row hbd "gwbench hb" missing
+    fi
+    rtt_row "sockperf server" "sockperf ping-pong" "$(summarize "${ss[@]}")"
+    rtt_row redis-server "gwbench tcp" "$(summarize "${rs[@]}")"
     stop_pid "$sp_pid"
-    sockperf_row "$TMP/sockperf.out"
-    start_redis
-    gwbench_json "$f" tcp --expect +PONG -c 1 -t 1 -d "${SECS}s" "127.0.0.1:$REDIS_PORT" || true
-    rtt_row redis-server "gwbench tcp" "$f"
     stop_pid "$REDIS_PID"
     commands "gwbench hb -c 1 -t 1 -d ${SECS}s --json -q 127.0.0.1:HBD_PORT" \
         "sockperf server --tcp -i 127.0.0.1 -p PORT" \
@@ -283,32 +366,13 @@ group_round_trip() {
 }
 
 rtt_row() {
-    local server=$1 client=$2 f=$3 v
-    if ! jq -e .requests "$f" >/dev/null 2>&1; then
-        emit "| $server | $client | failed | | | | | |"
+    local server=$1 client=$2 v
+    read -r -a v <<<"$3"
+    if [ "${v[0]}" = missing ] || [ "${v[0]}" = failed ]; then
+        emit "| $server | $client | ${v[0]} | ${v[0]} | ${v[0]} | ${v[0]} | ${v[0]} | ${v[0]} |"
         return
     fi
-    read -r -a v <<<"$(jq -r '[.rate, .latency_us.mean, .latency_us.p50, .latency_us.p99,
-        .latency_us["p99.9"], .latency_us.max] | map(tostring) | join(" ")' "$f")"
     emit "| $server | $client | $(fmt_rate "${v[0]}") | $(fmt_us "${v[1]}") | $(fmt_us "${v[2]}") | $(fmt_us "${v[3]}") | $(fmt_us "${v[4]}") | $(fmt_us "${v[5]}") |"
-}
-
-# sockperf prints "avg-rtt=38.781", "percentile 50.000 =   18.297" (usec), and the message
-# count of the valid duration.
-sockperf_row() {
-    local out=$1 avg p50 p99 p999 max n secs
-    avg=$(sed -n 's/.*avg-rtt=\([0-9.]*\).*/\1/p' "$out" | head -1)
-    p50=$(awk '/percentile 50.000 =/ { print $NF }' "$out" | head -1)
-    p99=$(awk '/percentile 99.000 =/ { print $NF }' "$out" | head -1)
-    p999=$(awk '/percentile 99.900 =/ { print $NF }' "$out" | head -1)
-    max=$(awk '/<MAX> observation =/ { print $NF }' "$out" | head -1)
-    n=$(sed -n 's/.*Valid Duration\] RunTime=\([0-9.]*\) sec; SentMessages=\([0-9]*\).*/\2/p' "$out" | head -1)
-    secs=$(sed -n 's/.*Valid Duration\] RunTime=\([0-9.]*\) sec.*/\1/p' "$out" | head -1)
-    if [ -z "$avg" ] || [ -z "$p50" ]; then
-        emit "| sockperf server | sockperf ping-pong | failed | | | | | |"
-        return
-    fi
-    emit "| sockperf server | sockperf ping-pong | $(ratio "$n" "$secs" | awk '{ printf "%.0f", $1 }') | $(fmt_us "$avg") | $(fmt_us "$p50") | $(fmt_us "$p99") | $(fmt_us "$p999") | $(fmt_us "$max") |"
 }
 
 # N idle connections held open: the server's RSS (VmRSS) before and after, per connection.
@@ -346,8 +410,9 @@ idle_row() {
     gw=$!
     PIDS+=("$gw")
     for ((i = 0; i < 300; i++)); do
-        grep -q "connections open" "$err" 2>/dev/null && break
-        kill -0 "$gw" 2>/dev/null || break
+        if grep -q "connections open" "$err" 2>/dev/null || ! kill -0 "$gw" 2>/dev/null; then
+            break
+        fi
         sleep 0.1
     done
     sleep 1
@@ -363,32 +428,39 @@ idle_row() {
 
 # gwbench against redis-benchmark, same server, same connections, one request in flight.
 group_accuracy() {
-    local c f=$TMP/acc.json rb n gr gp50 gp99 rr rp50 rp99
+    local c i g n gs rs gr gp50 gp99 rr rp50 rp99
     say "gwbench vs redis-benchmark against redis-server"
     start_redis
     emit "## gwbench's own accuracy: gwbench vs redis-benchmark, redis-server PING"
     emit ""
-    emit "Both single-threaded, same connections, \`-P 1\`, closed loop. The cycle is"
-    emit "connections / rate (Little's law): the time from one send to the next on a"
-    emit "connection. The measured latency runs from a write to its reply; what the cycle holds"
-    emit "beyond it is the client's own time between reading a reply and sending again. On one"
-    emit "connection both tools measure the bare round trip and should agree; with more"
-    emit "connections a client that spends longer per cycle also offers the server less"
-    emit "concurrent load, so its latencies are not comparable at unequal rates."
+    emit "Both single-threaded, same connections, \`-P 1\`, closed loop; median of $ROUNDS runs"
+    emit "of about ${SECS}s each, the two tools alternating. The cycle is connections / rate"
+    emit "(Little's law): the time from one send to the next on a connection. The latency runs"
+    emit "from a write to its reply; what the cycle holds beyond it is the client's own time"
+    emit "between reading a reply and sending again. On one connection both tools measure the"
+    emit "bare round trip and should agree; with more connections a client that spends longer"
+    emit "per cycle also offers the server less concurrent load, so latencies measured at"
+    emit "unequal rates are not comparable."
     emit ""
     emit "| conns | gwbench req/s | redis-benchmark req/s | rate ratio (>= 0.9) | gwbench p50 | r-b p50 | ratio | gwbench p99 | r-b p99 | ratio | gwbench cycle | r-b cycle |"
     emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
     for c in 1 50 500; do
-        gwbench_json "$f" tcp --expect +PONG -c "$c" -t 1 -d "${SECS}s" "127.0.0.1:$REDIS_PORT" || true
-        read -r gr gp50 gp99 <<<"$(jq -r '[.rate, .latency_us.p50, .latency_us.p99] |
-            map(tostring) | join(" ")' "$f")"
-        n=$(awk -v r="$gr" -v s="$SECS" 'BEGIN { printf "%.0f", r * s }')
-        rb=$(redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t ping_inline -c "$c" -P 1 -n "$n" \
-            --csv 2>/dev/null | tail -1)
-        IFS=, read -r _ rr _ _ rp50 _ rp99 _ <<<"$(tr -d '"' <<<"$rb")"
-        rp50=$(awk -v v="$rp50" 'BEGIN { print v * 1000 }')
-        rp99=$(awk -v v="$rp99" 'BEGIN { print v * 1000 }')
+        gs=() rs=()
+        for ((i = 0; i < ROUNDS; i++)); do
+            g=$(measure "$REDIS_PID" tcp --expect +PONG -c "$c" -t 1 -d "${SECS}s" \
+                "127.0.0.1:$REDIS_PORT")
+            gs+=("$g")
+            # As many requests as gwbench sent, so both runs last about as long.
+            n=$(awk -v r="${g%% *}" -v s="$SECS" 'BEGIN { n = r * s; printf "%.0f", (n > 1000 ? n : 1000) }')
+            rs+=("$(rb_run "$REDIS_PORT" "$c" "$n")")
+        done
+        read -r gr gp50 gp99 _ <<<"$(summarize "${gs[@]}")"
+        read -r rr rp50 rp99 _ <<<"$(summarize "${rs[@]}")"
+        if [ "$gr" = failed ] || [ "$rr" = failed ]; then
+            emit "| $c | $gr | $rr | - | | | | | | | | |"
+            continue
+        fi
         emit "| $c | $(fmt_rate "$gr") | $(fmt_rate "$rr") | $(ratio "$gr" "$rr") | $(fmt_us "$gp50") | $(fmt_us "$rp50") | $(ratio "$gp50" "$rp50") | $(fmt_us "$gp99") | $(fmt_us "$rp99") | $(ratio "$gp99" "$rp99") | $(cycle "$c" "$gr") | $(cycle "$c" "$rr") |"
     done
     stop_pid "$REDIS_PID"
@@ -412,7 +484,7 @@ machine() {
     emit "- kernel: $(uname -sr); Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
     emit "- peers: $(redis-server --version | awk '{ print $1, $2, $3 }'), $(sockperf --version 2>&1 | head -1)"
     emit "- hbd: $([ -x "$HBD" ] && echo "$HBD" || echo "missing (not built)")"
-    emit "- every server and client on 127.0.0.1, on the same machine; ${SECS}s per measured run"
+    emit "- every server and client on 127.0.0.1, on the same machine, which other work may share"
     emit ""
 }
 

@@ -215,8 +215,8 @@ static void
 hist_line(uint64_t value_ns, uint64_t count, double cumulative, void *arg)
 {
     struct hist_out *ho = arg;
-    /* A bucket's midpoint may pass the largest value recorded in it. */
-    double ms = (double)GW_MIN(value_ns, ho->max_ns) / 1e6;
+    /* The last row is the exact maximum; a bucket's midpoint never passes it. */
+    double ms = (double)(cumulative >= 1.0 ? ho->max_ns : GW_MIN(value_ns, ho->max_ns)) / 1e6;
 
     if (ho->pass == 0) {
         ho->var_sum += (double)count * (ms - ho->mean_ms) * (ms - ho->mean_ms);
@@ -251,7 +251,9 @@ bench_hist_write(const char *path, const struct gw_hist *h, char *err)
             h->count ? sqrt(ho.var_sum / (double)h->count) : 0.0);
     fprintf(ho.f, "#[Max     = %12.3f, Total count    = %12llu]\n", (double)h->max_ns / 1e6,
             (unsigned long long)h->count);
-    fprintf(ho.f, "#[Buckets = %12d, SubBuckets     = %12d]\n", 1 + (GW_HIST_BUCKETS - 128) / 64,
+    /* Power-of-two ranges the histogram covers, and the linear sub-buckets of each. */
+    fprintf(ho.f, "#[Buckets = %12d, SubBuckets     = %12d]\n",
+            (GW_HIST_BUCKETS + (1 << GW_HIST_SUB_BITS) - 1) >> GW_HIST_SUB_BITS,
             1 << GW_HIST_SUB_BITS);
     rc = ferror(ho.f) ? gw_err(err, "cannot write %s", path) : 0;
     if (ho.f != stdout && fclose(ho.f) != 0 && rc == 0)
