@@ -40,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
 
-.PHONY: all test run check-asan check-tsan bench fuzz install clean deps lint
+.PHONY: all test run check-asan check-tsan bench fuzz install clean deps lint man
 all: $(LIBA) $(BINS) $(EXAMPLES) $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -98,6 +98,10 @@ fuzz:
 
 lint:
 	mandoc -Tlint man/*
+
+# The key list of gwkit.conf(5) comes from the schema tables.
+man: all
+	share/gen-man-keys.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \

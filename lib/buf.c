@@ -97,13 +97,27 @@ gw_buf_printf(struct gw_buf *b, const char *fmt, ...)
         return -1;
     if ((size_t)n < sizeof(small))
         return gw_buf_append(b, small, (size_t)n);
-    if ((dst = gw_buf_reserve(b, (size_t)n + 1)) == NULL)
+    if ((size_t)n > gw_buf_room(b))
+        return -1;
+    /* vsnprintf writes a NUL after the text: format in place when there is room for it, else
+     * (the text fills the buffer to its limit) through a copy. */
+    if ((size_t)n < gw_buf_room(b)) {
+        if ((dst = gw_buf_reserve(b, (size_t)n + 1)) == NULL)
+            return -1;
+        va_start(ap, fmt);
+        vsnprintf(dst, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        b->len += (size_t)n;
+        return 0;
+    }
+    if ((dst = malloc((size_t)n + 1)) == NULL)
         return -1;
     va_start(ap, fmt);
     vsnprintf(dst, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    n = gw_buf_append(b, dst, (size_t)n);
+    free(dst);
+    return n;
 }
 
 void

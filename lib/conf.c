@@ -19,8 +19,6 @@
 
 #include "net.h"
 
-_Static_assert(GW_CONF_MAX_LINE + 2 <= INI_MAX_LINE, "a line, its \\n and a NUL fit in inih");
-
 /* inih keeps a section name in 50 bytes and cuts longer ones without a word. */
 #define INIH_SECTION_LEN 50
 #define MAX_SECTION_NAME (INIH_SECTION_LEN - 2)
@@ -79,6 +77,8 @@ struct load {
     int read_errno;
     /* one line through inih */
     const char *text;
+    const char *long_value; /* a value too long for inih's buffer, or NULL */
+    char short_line[INIH_SECTION_LEN + 8];
     int step, too_long, calls;
     char key[GW_CONF_MAX_LINE + 1], value[GW_CONF_MAX_LINE + 1];
     char section[INIH_SECTION_LEN + 1];
@@ -793,6 +793,46 @@ on_key(struct load *ld, const char *key, char *value)
 }
 
 /* inih's handler. The last call of a line is the probe's, whose section is the one inih saw. */
+/* Debian's libinih reads lines into a fixed 200-byte buffer. A longer "key = value" line goes
+ * through inih as "key = <mark>" and the value is taken here, the way inih would have: up to an
+ * inline " ;" comment, without surrounding blanks. */
+#define LONG_MARK "\x01"
+#define INIH_LINE 196
+
+static void
+long_value(char *dst, const char *src)
+{
+    size_t n;
+
+    while (*src == ' ' || *src == '\t')
+        src++;
+    n = strlen(src);
+    for (size_t i = 1; i < n; i++)
+        if (src[i] == ';' && (src[i - 1] == ' ' || src[i - 1] == '\t')) {
+            n = i;
+            break;
+        }
+    while (n && isspace((unsigned char)src[n - 1]))
+        n--;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static const char *
+shorten(struct load *ld, const char *text)
+{
+    const char *eq = strpbrk(text, "=:");
+
+    ld->long_value = NULL;
+    if (strlen(text) <= INIH_LINE || *text == '[' || *text == ';' || *text == '#' || !eq ||
+        (size_t)(eq - text) + sizeof(LONG_MARK) + 1 > sizeof(ld->short_line))
+        return text;
+    memcpy(ld->short_line, text, (size_t)(eq - text) + 1);
+    strcpy(ld->short_line + (eq - text) + 1, LONG_MARK);
+    ld->long_value = eq + 1;
+    return ld->short_line;
+}
+
 static int
 on_ini(void *user, const char *section, const char *name, const char *value)
 {
@@ -800,7 +840,10 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 
     if (ld->calls++ == 0) {
         gw_strlcpy(ld->key, name, sizeof ld->key);
-        gw_strlcpy(ld->value, value ? value : "", sizeof ld->value);
+        if (ld->long_value && value && strcmp(value, LONG_MARK) == 0)
+            long_value(ld->value, ld->long_value);
+        else
+            gw_strlcpy(ld->value, value ? value : "", sizeof ld->value);
     }
     gw_strlcpy(ld->section, section, sizeof ld->section);
     return 1;
@@ -838,7 +881,7 @@ do_line(struct load *ld, const char *text)
     /* Without leading blanks inih never takes a line for a continuation of the last value. */
     while (isspace((unsigned char)*text))
         text++;
-    ld->text = text;
+    ld->text = shorten(ld, text);
     ld->step = ld->too_long = ld->calls = 0;
     rc = ini_parse_stream(feed, ld, on_ini, ld);
     if (ld->too_long)

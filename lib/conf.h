@@ -35,7 +35,7 @@
  *   path: read error: Is a directory
  *   syntax error: expected key = value
  *   syntax error: missing ']'
- *   line too long (max 198 bytes)
+ *   line too long (max 1024 bytes)
  *   line contains a NUL byte
  *   too many lines (max 1000000)
  *   key 'listen' outside a section
@@ -64,7 +64,7 @@
  *   'log_level': 'loud' is not one of debug, info, warning, error
  *   'motd': not printable UTF-8 text
  *   'motd': missing closing quote          ("a ; b": inih ends a value at " ;", quotes or not)
- *   value too long (max 198 bytes)          (environment only)
+ *   value too long (max 1024 bytes)         (environment only)
  * A did-you-mean is offered only for a close name (edit distance at most 2, or a third of the
  * name's length for long names). Ranges print in the key's units: "(1s..1h)", "(4KiB..16MiB)",
  * "(at least 1)", "(at most 10)".
@@ -86,8 +86,10 @@
 
 #include "util.h"
 
-/* Longest line a file may hold, without its end of line (libinih's buffer less "\n" and NUL). */
-#define GW_CONF_MAX_LINE 198
+/* Longest line a file may hold, without its end of line: room for a few webhook URLs. libinih's
+ * compiled-in 200-byte stack buffer is replaced by a heap one of this size (Debian builds inih
+ * with its limits as run-time globals). */
+#define GW_CONF_MAX_LINE 1024
 /* Lines a source may hold; reading stops there with an error. */
 #define GW_CONF_MAX_LINES 1000000
 /* Longest instance name in [backend NAME]. */

@@ -57,8 +57,10 @@ struct override {
 struct gw_daemon {
     const struct gw_daemon_desc *desc;
     void *arg;
-    const char *config_path; /* NULL: default path or built-in */
-    char *config_used;       /* what was loaded, for status: a path or "built-in" */
+    const char *config_path; /* -c FILE, or NULL */
+    /* The file loaded, or NULL for the built-in defaults: chosen once by gw_daemon_load and
+     * re-read by every reload, never changed after, so other threads may read it. */
+    char *config_file;
     int check_only;
     struct override overrides[MAX_OVERRIDES];
     size_t noverrides;
@@ -106,7 +108,7 @@ gw_daemon_free(struct gw_daemon *d)
     for (size_t i = 0; i < d->noverrides; i++)
         free(d->overrides[i].value);
     free(d->cmds);
-    free(d->config_used);
+    free(d->config_file);
     free(d);
 }
 
@@ -193,6 +195,10 @@ gw_daemon_override(struct gw_daemon *d, const char *section, const char *key, co
 
     if (d->noverrides == MAX_OVERRIDES)
         return gw_err(err, "too many arguments");
+    /* The value becomes a line of config text: a line break would start another line. */
+    for (const char *p = value; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return gw_err(err, "argument holds a control character");
     o = &d->overrides[d->noverrides];
     gw_strlcpy(o->section, section, sizeof(o->section));
     gw_strlcpy(o->key, key, sizeof(o->key));
@@ -251,22 +257,24 @@ env_with_aliases(char **envp, char **extra)
 
 extern char **environ;
 
+/* "built-in" when no file is read. */
+static const char *
+config_name(const struct gw_daemon *d)
+{
+    return d->config_file ? d->config_file : "built-in";
+}
+
 /* Builds a config from the file (or defaults), env and operands. Errors stay in the conf. */
 static struct gw_conf *
 build_conf(struct gw_daemon *d)
 {
     struct gw_conf *c = gw_conf_new(d->desc->schema);
     char **envp, *extra = NULL;
-    const char *path = d->config_path;
 
     if (!c)
         return NULL;
-    if (!path && access(DEFAULT_CONFIG, F_OK) == 0)
-        path = DEFAULT_CONFIG;
-    if (path)
-        gw_conf_load_file(c, path);
-    free(d->config_used);
-    d->config_used = strdup(path ? path : "built-in");
+    if (d->config_file)
+        gw_conf_load_file(c, d->config_file);
     if ((envp = env_with_aliases(environ, &extra)) != NULL) {
         gw_conf_apply_env(c, envp);
         free(envp);
@@ -276,20 +284,44 @@ build_conf(struct gw_daemon *d)
     return c;
 }
 
+/* The program's own check, run once the schema found no error. */
+static int
+check_conf(const struct gw_daemon *d, const struct gw_conf *c, char *err)
+{
+    if (!d->desc->check)
+        return 0;
+    err[0] = '\0';
+    if (d->desc->check(c, err) == -1) {
+        if (!err[0])
+            gw_strlcpy(err, "configuration refused", GW_ERR_LEN);
+        return -1;
+    }
+    return 0;
+}
+
 int
 gw_daemon_load(struct gw_daemon *d)
 {
-    struct gw_conf *c = build_conf(d);
+    struct gw_conf *c;
     char err[GW_ERR_LEN];
+    const char *path = d->config_path;
     size_t n;
 
-    if (!c) {
+    if (!path && access(DEFAULT_CONFIG, F_OK) == 0)
+        path = DEFAULT_CONFIG;
+    free(d->config_file);
+    d->config_file = NULL;
+    if ((path && (d->config_file = strdup(path)) == NULL) || (c = build_conf(d)) == NULL) {
         fprintf(stderr, "%s: out of memory\n", d->desc->prog);
         return 2;
     }
     n = gw_conf_error_count(c);
     for (size_t i = 0; i < n; i++)
         fprintf(stderr, "%s: %s\n", d->desc->prog, gw_conf_error(c, i));
+    if (n == 0 && check_conf(d, c, err) == -1) {
+        fprintf(stderr, "%s: %s\n", d->desc->prog, err);
+        n = 1;
+    }
     if (n) {
         gw_conf_free(c);
         if (d->check_only)
@@ -392,7 +424,7 @@ cmd_config(struct gw_ctl_req *r, json_t *args, void *arg)
     json_t *res = json_object();
 
     (void)args;
-    json_object_set_new(res, "file", json_string(d->config_used ? d->config_used : ""));
+    json_object_set_new(res, "file", json_string(config_name(d)));
     json_object_set_new(res, "config", gw_conf_to_json(d->conf));
     gw_ctl_reply(r, res);
 }
@@ -422,7 +454,9 @@ reload(struct gw_daemon *d, char *msg, size_t msglen)
     char err[GW_ERR_LEN];
     size_t n, off = 0;
 
-    gw_daemon_notify("RELOADING=1");
+    /* systemd's Type=notify-reload wants the time the reload began along with RELOADING=1. */
+    snprintf(msg, msglen, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)gw_mono_us());
+    gw_daemon_notify(msg);
     c = build_conf(d);
     if (!c) {
         snprintf(msg, msglen, "out of memory");
@@ -437,14 +471,15 @@ reload(struct gw_daemon *d, char *msg, size_t msglen)
             GW_LOG_ERROR("config error", "err=%s", gw_conf_error(c, i));
         goto fail;
     }
-    if (d->desc->reload && d->desc->reload(d->arg, c, err) == -1) {
-        snprintf(msg, msglen, "%s", err);
+    err[0] = '\0';
+    if (check_conf(d, c, err) == -1 || (d->desc->reload && d->desc->reload(d->arg, c, err) == -1)) {
+        snprintf(msg, msglen, "%s", err[0] ? err : "refused by the program");
         goto fail;
     }
     apply_logging(c, d->desc->prog);
     gw_conf_free(d->conf);
     d->conf = c;
-    GW_LOG_INFO("config reloaded", "file=%s", d->config_used);
+    GW_LOG_INFO("config reloaded", "file=%s", config_name(d));
     gw_daemon_notify("READY=1");
     return 0;
 fail:
@@ -541,7 +576,9 @@ gw_daemon_open_ctl(struct gw_daemon *d, const struct gw_ctl_cmd *cmds)
         return -1;
     for (size_t i = 0; i < nprog; i++) {
         d->cmds[n] = cmds[i];
-        d->cmds[n++].arg = d->arg;
+        if (!d->cmds[n].arg)
+            d->cmds[n].arg = d->arg;
+        n++;
     }
     for (size_t i = 0; i < GW_ARRAY_LEN(common_cmds); i++) {
         int dup = 0;
@@ -637,12 +674,11 @@ gw_daemon_status(struct gw_daemon *d)
 {
     char ts[40];
     json_t *prog = d->desc->status ? d->desc->status(d->arg) : NULL;
-    json_t *st = json_pack("{s:s, s:s, s:i, s:s, s:I, s:s, s:s, s:b}", "prog", d->desc->prog,
-                           "version", GW_VERSION, "pid", (int)getpid(), "started",
-                           gw_time_rfc3339(d->started_wall_ms, ts, sizeof(ts)), "uptime_s",
-                           (json_int_t)((gw_mono_ms() - d->started_mono_ms) / 1000), "config",
-                           d->config_used ? d->config_used : "", "control_socket", d->ctl_path,
-                           "draining", gw_daemon_draining(d));
+    json_t *st = json_pack(
+        "{s:s, s:s, s:i, s:s, s:I, s:s, s:s, s:b}", "prog", d->desc->prog, "version", GW_VERSION,
+        "pid", (int)getpid(), "started", gw_time_rfc3339(d->started_wall_ms, ts, sizeof(ts)),
+        "uptime_s", (json_int_t)((gw_mono_ms() - d->started_mono_ms) / 1000), "config",
+        config_name(d), "control_socket", d->ctl_path, "draining", gw_daemon_draining(d));
 
     if (prog) {
         json_object_update(st, prog);
@@ -705,7 +741,7 @@ gw_daemon_ready(struct gw_daemon *d)
     char buf[128];
 
     GW_LOG_INFO("started", "version=%s pid=%d config=%s", GW_VERSION, (int)getpid(),
-                d->config_used);
+                config_name(d));
     snprintf(buf, sizeof(buf), "READY=1\nSTATUS=%s running\nMAINPID=%d", d->desc->prog,
              (int)getpid());
     gw_daemon_notify(buf);
@@ -718,7 +754,8 @@ drain_tick(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 {
     struct gw_daemon *d = arg;
 
-    if (d->desc->drained && d->desc->drained(d->arg)) {
+    /* Without a drained callback there is nothing in flight to wait for. */
+    if (!d->desc->drained || d->desc->drained(d->arg)) {
         GW_LOG_INFO("drained", NULL);
         gw_ev_stop(ev);
         return;

@@ -9,7 +9,7 @@
  *                                           every error as "file:line: message"; with -n
  *                                           prints "configuration OK" and returns 1
  *   gw_daemon_start_logging(d);             log_level, log_format from [global]
- *   gw_daemon_open_ctl(d, cmds, arg);       <run_dir>/<prog>.sock with the common commands
+ *   gw_daemon_open_ctl(d, cmds);            <run_dir>/<prog>.sock with the common commands
  *   ... the program opens its listeners, starts its workers ...
  *   gw_daemon_ready(d);                     READY=1 to systemd, log "started"
  *   gw_daemon_run(d);                       main loop: signals, reload, drain, periodic work
@@ -55,13 +55,21 @@ struct gw_daemon_desc {
      * left after the options; return 0, or -1 with err (usage error, exit 2). NULL: no operands
      * allowed. Use gw_daemon_override() to set values. */
     int (*operands)(struct gw_daemon *d, int argc, char **argv, char *err);
+    /* Program-specific validation the schema cannot express (alert_url must hold http(s) URLs),
+     * run on a config the schema accepted: by gw_daemon_load (also with -n) and before every
+     * reload. Return 0, or -1 with one line in err, printed as "prog: err" (and given as the
+     * reload's error). Name where the value came from, as the schema's errors do:
+     * "<gw_conf_origin()>: 'alert_url': ..." gives "file:line: ..." or "env GWKIT_X_Y: ...".
+     * NULL: no check. */
+    int (*check)(const struct gw_conf *c, char *err);
     /* Applies a freshly validated config at reload. Return 0 when applied, or -1 with err to
      * refuse it (the old config keeps running). Keys that need a restart should be logged as
      * such, not refused. */
     int (*reload)(void *arg, const struct gw_conf *conf, char *err);
     /* Begins draining: stop accepting, finish in-flight work. */
     void (*drain)(void *arg);
-    /* Returns 1 once draining is complete (polled every 100 ms while draining). */
+    /* Returns 1 once draining is complete (polled every 100 ms while draining). NULL: the
+     * drain is complete as soon as drain() returns. */
     int (*drained)(void *arg);
     /* Status and health for ctl and HTTP: new JSON object, program fields only. */
     json_t *(*status)(void *arg);
@@ -74,18 +82,20 @@ void gw_daemon_free(struct gw_daemon *d);
 /* Parses the command line. Returns 0 to go on, or an exit code + 1 (so 1 = exit 0 after
  * --help/--version, 3 = exit 2 on a usage error) -- use GW_DAEMON_EXIT(rc). */
 int gw_daemon_args(struct gw_daemon *d, int argc, char **argv);
-#define GW_DAEMON_EXIT(rc) ((rc) - 1)
+#define GW_DAEMON_EXIT(rc) ((rc)-1)
 
 /* Records a config override from an operand ("listen", "127.0.0.1:9002") applied after the
- * file and env. */
-int gw_daemon_override(struct gw_daemon *d, const char *section, const char *key,
-                       const char *value, char *err);
+ * file and env, validated by the schema like them (errors read "command line:N: ..."). -1 with
+ * err for a value holding a control character, or past 32 overrides. */
+int gw_daemon_override(struct gw_daemon *d, const char *section, const char *key, const char *value,
+                       char *err);
 
 /* Loads the config: -c FILE, else /etc/gwkit/gwkit.conf when it exists, else the built-in
- * defaults; then env, then operand overrides. Prints each error to stderr as
- * "prog: file:line: message". Then blocks SIGHUP/SIGTERM/SIGINT and ignores SIGPIPE, so call it
- * before starting any thread. Returns 0 to go on, or an exit code + 1 as above (1 with -n
- * and a good config, after printing "configuration OK"; 2 on errors). */
+ * defaults; then env, then operand overrides. The file is chosen here, once: reloads re-read
+ * it. Prints each error to stderr as "prog: file:line: message" (then, when there is none,
+ * desc->check's as "prog: message"). Then blocks SIGHUP/SIGTERM/SIGINT and ignores SIGPIPE,
+ * so call it before starting any thread. Returns 0 to go on, or an exit code + 1 as above (1 with
+ * -n and a good config, after printing "configuration OK"; 2 on errors). */
 int gw_daemon_load(struct gw_daemon *d);
 
 /* The current config (replaced at each successful reload). */
@@ -102,7 +112,8 @@ const char *gw_daemon_run_dir(const struct gw_daemon *d);
 const char *gw_daemon_ctl_path(const struct gw_daemon *d);
 
 /* Opens the control socket with the common commands plus cmds (NULL-name terminated; may be
- * NULL). A command of the program overrides a common one of the same name. -1 with the error
+ * NULL). A command of the program overrides a common one of the same name. A program command
+ * gets its own arg, or the arg given to gw_daemon_new when that is NULL. -1 with the error
  * logged. */
 int gw_daemon_open_ctl(struct gw_daemon *d, const struct gw_ctl_cmd *cmds);
 

@@ -81,12 +81,16 @@ gw_wall_ms(void)
 char *
 gw_time_rfc3339(int64_t wall_ms, char *buf, size_t len)
 {
-    time_t secs = (time_t)(wall_ms / 1000);
+    /* Floor division: a time before 1970 has a positive millisecond part too. */
+    int64_t ms = wall_ms % 1000;
+    time_t secs = (time_t)(wall_ms / 1000 - (ms < 0));
     struct tm tm;
 
+    ms += ms < 0 ? 1000 : 0;
+    memset(&tm, 0, sizeof(tm));
     gmtime_r(&secs, &tm);
     snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
     return buf;
 }
 
@@ -152,8 +156,18 @@ gw_mkdir_p(const char *path, unsigned mode, char *err)
             return gw_err_errno(err, "mkdir %s", tmp);
         *p = '/';
     }
-    if (mkdir(tmp, mode) == -1 && errno != EEXIST)
-        return gw_err_errno(err, "mkdir %s", tmp);
+    if (mkdir(tmp, mode) == -1) {
+        struct stat sb;
+        if (errno != EEXIST)
+            return gw_err_errno(err, "mkdir %s", tmp);
+        /* Something is there already: fine only when it is a directory. */
+        if (stat(tmp, &sb) == -1)
+            return gw_err_errno(err, "stat %s", tmp);
+        if (!S_ISDIR(sb.st_mode)) {
+            errno = ENOTDIR;
+            return gw_err_errno(err, "mkdir %s", tmp);
+        }
+    }
     return 0;
 }
 

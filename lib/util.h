@@ -31,8 +31,8 @@ uint64_t gw_mono_ns(void);
 /* Wall clock in milliseconds since the epoch. */
 int64_t gw_wall_ms(void);
 
-/* Formats a wall-clock time (ms since the epoch) as RFC 3339 UTC with milliseconds,
- * "2026-11-23T10:00:00.123Z", into buf (at least 25 bytes). Returns buf. */
+/* Formats a wall-clock time (ms since the epoch, negative before 1970) as RFC 3339 UTC with
+ * milliseconds, "2026-11-23T10:00:00.123Z", into buf (at least 25 bytes). Returns buf. */
 char *gw_time_rfc3339(int64_t wall_ms, char *buf, size_t len);
 
 /* Copies src into dst (size n), always NUL-terminating; returns strlen(src) (truncated if >= n). */
@@ -45,7 +45,9 @@ unsigned gw_edit_distance(const char *a, const char *b);
 /* Number of online CPUs, at least 1. */
 unsigned gw_ncpus(void);
 
-/* Creates a directory and its parents with the given mode; 0 if it exists already. */
+/* Creates a directory and its parents with the given mode; 0 if it exists already. -1 with
+ * err ("mkdir /a/f/x: Not a directory") when a component cannot be made or the path names
+ * something other than a directory. */
 int gw_mkdir_p(const char *path, unsigned mode, char *err);
 
 /* Process resident set size in bytes, read from /proc/self/statm; 0 when unknown. */

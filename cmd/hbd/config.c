@@ -8,21 +8,6 @@
 #include "hbd.h"
 #include "log.h"
 
-static int
-check_urls(const char *urls, char *err)
-{
-    char *copy = strdup(urls), *save = NULL;
-    int rc = 0;
-
-    if (!copy)
-        return gw_err(err, "out of memory");
-    for (char *u = strtok_r(copy, " \t", &save); u && rc == 0; u = strtok_r(NULL, " \t", &save))
-        if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
-            rc = gw_err(err, "alert_url: '%s' is not an http:// or https:// URL", u);
-    free(copy);
-    return rc;
-}
-
 struct hbd_config *
 hbd_config_new(const struct gw_conf *c, char *err)
 {
@@ -52,10 +37,6 @@ hbd_config_new(const struct gw_conf *c, char *err)
     if ((cfg->alert_urls = strdup(gw_conf_str(c, "hbd", NULL, "alert_url"))) == NULL) {
         free(cfg);
         gw_err(err, "out of memory");
-        return NULL;
-    }
-    if (check_urls(cfg->alert_urls, err) == -1) {
-        hbd_config_free(cfg);
         return NULL;
     }
     return cfg;

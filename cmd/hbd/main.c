@@ -52,6 +52,7 @@ static const struct gw_daemon_desc desc = {
     .options = "  PORT, HOST:PORT    listen address for TCP and UDP heartbeats ([hbd] listen)\n",
     .schema = hbd_schema,
     .operands = operands,
+    .check = hbd_conf_check,
     .reload = hbd_reload,
     .drain = drain,
     .drained = drained,

@@ -2,6 +2,9 @@
  * schema.c -- hbd's configuration keys: the one declaration parsing, validation, defaults,
  * `gwctl validate` and gwkit.conf(5) all come from.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "conf.h"
 #include "daemon.h"
 #include "hbd_schema.h"
@@ -56,3 +59,28 @@ const struct gw_conf_section hbd_conf_section = {"hbd", 0, hbd_keys, "the heartb
 
 const struct gw_conf_section *const hbd_schema[] = {&gw_daemon_global_section, &hbd_conf_section,
                                                     NULL};
+
+static int
+check_urls(const char *urls, char *err)
+{
+    char *copy = strdup(urls), *save = NULL;
+    int rc = 0;
+
+    if (!copy)
+        return gw_err(err, "out of memory");
+    for (char *u = strtok_r(copy, " \t", &save); u && rc == 0; u = strtok_r(NULL, " \t", &save))
+        if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
+            rc = gw_err(err, "alert_url: '%s' is not an http:// or https:// URL", u);
+    free(copy);
+    return rc;
+}
+
+int
+hbd_conf_check(const struct gw_conf *c, char *err)
+{
+    char why[GW_ERR_LEN];
+
+    if (check_urls(gw_conf_str(c, "hbd", NULL, "alert_url"), why) == -1)
+        return gw_err(err, "%s: %s", gw_conf_origin(c, "hbd", NULL, "alert_url"), why);
+    return 0;
+}

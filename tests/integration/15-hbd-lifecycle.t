@@ -36,6 +36,10 @@ rc, out, err = t.run([hbd, '-n', '-c', os.path.join(tmp, 'missing.conf')])
 t.ok(rc == 1 and 'missing.conf' in err, 'a missing -c file is an error')
 rc, out, err = t.run([hbd, '-n'], env={'GWKIT_HBD_WORKERS': '-3'})
 t.ok(rc == 1 and 'env GWKIT_HBD_WORKERS' in err, 'a bad environment override is reported by name')
+badurl = t.write(os.path.join(tmp, 'badurl.conf'), '[hbd]\nalert_url = http://ok/ ftp://x/\n')
+rc, out, err = t.run([hbd, '-n', '-c', badurl])
+t.is_((rc, err.splitlines()[0]), (1, "hbd: %s:2: alert_url: 'ftp://x/' is not an http:// or https:// URL" % badurl),
+      'a non-HTTP alert_url is refused with file and line')
 rc, out, err = t.run([hbd, '-n', 'localhost:0x'])
 t.is_(rc, 1, 'a bad listen operand fails validation')
 

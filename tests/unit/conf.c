@@ -503,8 +503,20 @@ test_long_lines(void)
     p = text + sprintf(text, "[hbd]\nmotd = ");
     memset(p, 'x', GW_CONF_MAX_LINE - 6);
     strcpy(p + GW_CONF_MAX_LINE - 6, "\nfoo\n");
-    ERRORS("line one byte too long", text, "t.conf:2: line too long (max 198 bytes)",
+    ERRORS("line one byte too long", text, "t.conf:2: line too long (max 1024 bytes)",
            "t.conf:3: syntax error: expected key = value");
+
+    /* past inih's own 200-byte buffer: the value is still whole, its comment still dropped */
+    p = text + sprintf(text, "[hbd]\nmotd =   ");
+    memset(p, 'y', 600);
+    strcpy(p + 600, "   ; a comment\nworkers = 3\n");
+    c = load(text, &rc);
+    ok(rc == 0, "a 600-byte value loads");
+    is(strlen(gw_conf_str(c, "hbd", NULL, "motd")), 600,
+       "its value is whole, comment and blanks dropped");
+    is(gw_conf_int(c, "hbd", NULL, "workers"), 3, "the next line is read as usual");
+    is_str(gw_conf_origin(c, "hbd", NULL, "motd"), "t.conf:2", "long value origin");
+    gw_conf_free(c);
 
     /* a long line whose tail looks like a key must not set it */
     p = text + sprintf(text, "[hbd]\nmotd = ");
@@ -512,7 +524,7 @@ test_long_lines(void)
     strcpy(p + 5000, " workers = 7\nfoo\n");
     c = load(text, &rc);
     is(gw_conf_error_count(c), 2, "5000-byte line: two errors");
-    is_str(gw_conf_error(c, 0), "t.conf:2: line too long (max 198 bytes)",
+    is_str(gw_conf_error(c, 0), "t.conf:2: line too long (max 1024 bytes)",
            "5000-byte line refused");
     is_str(gw_conf_error(c, 1), "t.conf:3: syntax error: expected key = value",
            "line after a long line has the right number");
@@ -724,7 +736,7 @@ test_env(void)
                        "GWKIT_HBD_MAX_LINE=1m",
                        "GWKIT_HBD_MOTD=\"x",
                        NULL};
-    char longvar[300], *env_long[] = {longvar, NULL};
+    char longvar[1100], *env_long[] = {longvar, NULL};
     struct gw_conf *c;
     int rc;
 
@@ -762,10 +774,10 @@ test_env(void)
     is(gw_conf_int(c, "hbd", NULL, "workers"), 2, "bad env value leaves the file's");
     gw_conf_free(c);
 
-    snprintf(longvar, sizeof longvar, "GWKIT_HBD_MOTD=%0250d", 0);
+    snprintf(longvar, sizeof longvar, "GWKIT_HBD_MOTD=%01030d", 0);
     c = load("", &rc);
     ok(gw_conf_apply_env(c, env_long) == -1, "long env value fails");
-    is_str(first_err(c), "env GWKIT_HBD_MOTD: value too long (max 198 bytes)", "env value bound");
+    is_str(first_err(c), "env GWKIT_HBD_MOTD: value too long (max 1024 bytes)", "env value bound");
     ok(gw_conf_apply_env(c, NULL) == 0, "NULL envp is empty");
     gw_conf_free(c);
 

@@ -1,0 +1,42 @@
+#!/usr/bin/python3
+# The documentation ships with the code: man pages lint clean, the config key list of
+# gwkit.conf(5) matches the schema tables, and every program answers --help and --version.
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest as t
+
+man = os.path.join(t.ROOT, 'man')
+pages = sorted(glob.glob(os.path.join(man, '*.[158]')))
+ours = {os.path.basename(p).rsplit('.', 1)[0] + '(' + p.rsplit('.', 1)[1] + ')' for p in pages}
+
+if shutil.which('mandoc'):
+    p = subprocess.run(['mandoc', '-Tlint'] + pages, capture_output=True, text=True)
+    problems = []
+    for line in (p.stdout + p.stderr).splitlines():
+        # mandoc looks .Xr up in the system's index, where our own pages are not installed.
+        m = re.search(r'referenced manual not found: Xr (\S+) (\d)', line)
+        if m and '%s(%s)' % m.groups() in ours:
+            continue
+        if 'outdated mandoc.db' in line:
+            continue
+        problems.append(line)
+    t.is_(problems, [], 'mandoc -Tlint is clean on every page')
+else:
+    t.ok(False, 'mandoc installed (share/deps.sh)')
+
+rc, out, err = t.run([os.path.join(t.ROOT, 'share', 'gen-man-keys.sh'), t.BUILD, '--check'])
+t.is_((rc, err), (0, ''), 'the key list in gwkit.conf(5) matches the schema tables (make man)')
+
+for prog in sorted(os.listdir(t.BIN)):
+    rc, out, err = t.run([t.prog(prog), '--help'])
+    t.ok(rc == 0 and 'usage' in (out + err).lower(), '%s --help: usage, exit 0' % prog)
+    t.ok(os.path.exists(os.path.join(man, prog + '.8')) or os.path.exists(os.path.join(man, prog + '.1')),
+         '%s has a man page' % prog)
+    t.ok(os.path.exists(os.path.join(t.ROOT, 'completions', prog + '.bash')) or prog not in ('gwctl', 'gwbench'),
+         '%s has bash completion' % prog)
+t.done()
