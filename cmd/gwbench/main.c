@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,11 +89,18 @@ usage(FILE *f)
                "  -V, --version          the version\n");
 }
 
+/* Prints "gwbench: <message>" and the hint; returns the usage exit status. */
+static int usage_error(const char *fmt, ...) GW_PRINTF(1, 2);
+
 static int
-usage_error(const char *fmt, const char *a, const char *b)
+usage_error(const char *fmt, ...)
 {
+    va_list ap;
+
     fprintf(stderr, "gwbench: ");
-    fprintf(stderr, fmt, a, b);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\nTry 'gwbench --help'.\n");
     return 2;
 }
@@ -229,8 +237,8 @@ pick_mode(struct bench_opts *o, const char *name)
     }
     for (i = 0; i < GW_ARRAY_LEN(planned_modes); i++)
         if (strcmp(name, planned_modes[i]) == 0)
-            return usage_error("mode '%s' is not implemented yet%s", name, "");
-    return usage_error("unknown mode '%s' (want hb or tcp)%s", name, "");
+            return usage_error("mode '%s' is not implemented yet", name);
+    return usage_error("unknown mode '%s' (want hb or tcp)", name);
 }
 
 /* The operands and the options that depend on each other. */
@@ -241,22 +249,21 @@ check_opts(struct bench_opts *o, int argc, char **argv)
     int rc;
 
     if (argc != 2)
-        return usage_error(argc < 2 ? "need a MODE and a HOST:PORT%s%s"
-                                    : "too many operands (the target comes last)%s%s",
-                           "", "");
+        return usage_error("%s", argc < 2 ? "need a MODE and a HOST:PORT"
+                                          : "too many operands (the target comes last)");
     if ((rc = pick_mode(o, argv[0])) != 0)
         return rc;
     if (gw_net_parse_addr(argv[1], 0, &o->addr, err) == -1)
-        return usage_error("bad target: %s%s", err, "");
+        return usage_error("bad target: %s", err);
     gw_strlcpy(o->target, argv[1], sizeof(o->target));
     /* Half the CPUs: the server under test often shares the machine. */
     if (o->threads == 0)
         o->threads = GW_MAX(1u, gw_ncpus() / 2);
     o->threads = GW_MIN(o->threads, o->conns);
     if (o->idle && o->rate > 0)
-        return usage_error("--idle sends nothing: -R makes no sense with it%s%s", "", "");
+        return usage_error("--idle sends nothing: -R makes no sense with it");
     if (o->proto->setup(o, err) == -1)
-        return usage_error("%s%s", err, "");
+        return usage_error("%s", err);
     o->progress = !o->quiet && isatty(2);
     return 0;
 }
@@ -266,6 +273,7 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 {
     int ch, rc;
 
+    opterr = 0;
     while ((ch = getopt_long(argc, argv, "c:t:d:R:qhV", long_opts, NULL)) != -1) {
         if (ch == 'h') {
             usage(stdout);
@@ -276,7 +284,7 @@ parse_args(struct bench_opts *o, int argc, char **argv)
             exit(0);
         }
         if (ch == '?')
-            return usage_error("%s%s", "bad usage", "");
+            return usage_error("unknown option or missing value in '%s'", argv[optind - 1]);
         if ((rc = set_opt(o, ch, optarg)) != 0)
             return rc;
     }
