@@ -8,9 +8,9 @@
 # PID, prints the tables and writes them to bench/RESULTS.md with the commands, the machine
 # and the date. Durations are bounded: about three minutes in all.
 #
-# The machine may be busy with other work, so each figure is the median of ROUNDS short runs,
-# and the runs of the things compared alternate (hbd, redis, hbd, redis, ...): a slow spell
-# hits both sides instead of one.
+# The machine may be busy with other work, so each figure is the median of ROUNDS short runs
+# (twice as many 1 s runs on one connection), and the runs of the things compared alternate
+# (hbd, redis, hbd, redis, ...): a slow spell hits both sides instead of one.
 #
 # Each group of rows is one function, group_<name>, listed in ROW_GROUPS; a later daemon (wsgwd vs
 # a direct TCP echo and websockify, logd vs rsyslog) adds its rows with one more function. A
@@ -26,6 +26,9 @@ GWBENCH=$BUILD/bin/gwbench
 HBD=$BUILD/bin/hbd
 SECS=${BENCH_SECS:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
+# Single-connection figures swing the most with other work: more, shorter rounds.
+RTT_SECS=1
+RTT_ROUNDS=$((ROUNDS * 2))
 RATE=${BENCH_RATE:-5000}
 IDLE_WANT=${BENCH_IDLE_CONNS:-20000}
 OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
@@ -184,7 +187,7 @@ rtt_gwbench() {
 # prints "avg-rtt=38.781", "percentile 50.000 =   18.297" (usec) and the valid duration.
 rtt_sockperf() {
     local out=$TMP/sockperf.out avg p50 p99 p999 max n secs
-    sockperf ping-pong --tcp -i 127.0.0.1 -p "$1" -t "$SECS" -m 14 --full-rtt >"$out" 2>&1 || true
+    sockperf ping-pong --tcp -i 127.0.0.1 -p "$1" -t "$RTT_SECS" -m 14 --full-rtt >"$out" 2>&1 || true
     avg=$(sed -n 's/.*avg-rtt=\([0-9.]*\).*/\1/p' "$out" | head -1)
     p50=$(awk '/percentile 50.000 =/ { print $NF }' "$out" | head -1)
     p99=$(awk '/percentile 99.000 =/ { print $NF }' "$out" | head -1)
@@ -332,10 +335,10 @@ group_round_trip() {
     emit "## Round trip on one connection"
     emit ""
     emit "Full round trip (request sent to reply read), one connection, one request in flight."
-    emit "Median of $ROUNDS runs of ${SECS}s each, the three alternating. These figures are the"
-    emit "most sensitive to other work on the machine: every message wakes a sleeping process,"
-    emit "and on a shared virtual machine that wake-up alone can swing several-fold from one"
-    emit "minute to the next, for every tool alike."
+    emit "Median of $RTT_ROUNDS runs of ${RTT_SECS}s each, the three alternating. These figures"
+    emit "are the most sensitive to other work on the machine: every message wakes a sleeping"
+    emit "process, and on a shared virtual machine that wake-up alone can swing several-fold"
+    emit "from one minute to the next, for every tool alike."
     emit ""
     emit "| server | client | req/s | mean | p50 | p99 | p99.9 | max |"
     emit "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -345,12 +348,12 @@ group_round_trip() {
     start_bg sockperf-server sockperf server --tcp -i 127.0.0.1 -p "$sp_port"
     sp_pid=$LAST_PID
     wait_port "$sp_port" "$sp_pid" || die "sockperf server did not start"
-    for ((i = 0; i < ROUNDS; i++)); do
+    for ((i = 0; i < RTT_ROUNDS; i++)); do
         if [ "$hbd_ok" = 1 ]; then
-            hs+=("$(rtt_gwbench hb -c 1 -t 1 -d "${SECS}s" "127.0.0.1:$HBD_PORT")")
+            hs+=("$(rtt_gwbench hb -c 1 -t 1 -d "${RTT_SECS}s" "127.0.0.1:$HBD_PORT")")
         fi
         ss+=("$(rtt_sockperf "$sp_port")")
-        rs+=("$(rtt_gwbench tcp --expect +PONG -c 1 -t 1 -d "${SECS}s" "127.0.0.1:$REDIS_PORT")")
+        rs+=("$(rtt_gwbench tcp --expect +PONG -c 1 -t 1 -d "${RTT_SECS}s" "127.0.0.1:$REDIS_PORT")")
     done
     if [ "$hbd_ok" = 1 ]; then
         rtt_row hbd "gwbench hb" "$(summarize "${hs[@]}")"
@@ -362,10 +365,10 @@ group_round_trip() {
     rtt_row redis-server "gwbench tcp" "$(summarize "${rs[@]}")"
     stop_pid "$sp_pid"
     stop_pid "$REDIS_PID"
-    commands "gwbench hb -c 1 -t 1 -d ${SECS}s --json -q 127.0.0.1:HBD_PORT" \
+    commands "gwbench hb -c 1 -t 1 -d ${RTT_SECS}s --json -q 127.0.0.1:HBD_PORT" \
         "sockperf server --tcp -i 127.0.0.1 -p PORT" \
-        "sockperf ping-pong --tcp -i 127.0.0.1 -p PORT -t $SECS -m 14 --full-rtt" \
-        "gwbench tcp --expect +PONG -c 1 -t 1 -d ${SECS}s --json -q 127.0.0.1:REDIS_PORT"
+        "sockperf ping-pong --tcp -i 127.0.0.1 -p PORT -t $RTT_SECS -m 14 --full-rtt" \
+        "gwbench tcp --expect +PONG -c 1 -t 1 -d ${RTT_SECS}s --json -q 127.0.0.1:REDIS_PORT"
 }
 
 rtt_row() {
@@ -431,13 +434,14 @@ idle_row() {
 
 # gwbench against redis-benchmark, same server, same connections, one request in flight.
 group_accuracy() {
-    local c i g n gs rs gr gp50 gp99 rr rp50 rp99
+    local c i g n gs rs gr gp50 gp99 rr rp50 rp99 rounds secs
     say "gwbench vs redis-benchmark against redis-server"
     start_redis
     emit "## gwbench's own accuracy: gwbench vs redis-benchmark, redis-server PING"
     emit ""
     emit "Both single-threaded, same connections, \`-P 1\`, closed loop; median of $ROUNDS runs"
-    emit "of about ${SECS}s each, the two tools alternating. The cycle is connections / rate"
+    emit "of about ${SECS}s each ($RTT_ROUNDS of ${RTT_SECS}s on one connection), the two tools"
+    emit "alternating. The cycle is connections / rate"
     emit "(Little's law): the time from one send to the next on a connection. The latency runs"
     emit "from a write to its reply; what the cycle holds beyond it is the client's own time"
     emit "between reading a reply and sending again. On one connection both tools measure the"
@@ -449,13 +453,16 @@ group_accuracy() {
     emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
     for c in 1 50 500; do
-        gs=() rs=()
-        for ((i = 0; i < ROUNDS; i++)); do
-            g=$(measure "$REDIS_PID" tcp --expect +PONG -c "$c" -t 1 -d "${SECS}s" \
+        gs=() rs=() rounds=$ROUNDS secs=$SECS
+        if [ "$c" = 1 ]; then
+            rounds=$RTT_ROUNDS secs=$RTT_SECS
+        fi
+        for ((i = 0; i < rounds; i++)); do
+            g=$(measure "$REDIS_PID" tcp --expect +PONG -c "$c" -t 1 -d "${secs}s" \
                 "127.0.0.1:$REDIS_PORT")
             gs+=("$g")
             # As many requests as gwbench sent, so both runs last about as long.
-            n=$(awk -v r="${g%% *}" -v s="$SECS" 'BEGIN { n = r * s; printf "%.0f", (n > 1000 ? n : 1000) }')
+            n=$(awk -v r="${g%% *}" -v s="$secs" 'BEGIN { n = r * s; printf "%.0f", (n > 1000 ? n : 1000) }')
             rs+=("$(rb_run "$REDIS_PORT" "$c" "$n")")
         done
         read -r gr gp50 gp99 _ <<<"$(summarize "${gs[@]}")"
