@@ -1,0 +1,521 @@
+#!/usr/bin/env bash
+# run.sh -- gwkit's performance figures next to the peers, on loopback (what `make bench` runs).
+#
+# Usage: bench/run.sh [BUILD]        (BUILD defaults to build/)
+#
+# Starts each daemon and peer on free 127.0.0.1 ports in a temporary directory, drives them
+# with the same tool (gwbench) and with the peers' own tools, stops everything it started by
+# PID, prints the tables and writes them to bench/RESULTS.md with the commands, the machine
+# and the date. Durations are bounded: about three minutes in all.
+#
+# The machine may be busy with other work, so each figure is the median of ROUNDS short runs
+# (twice as many 1 s runs on one connection), and the runs of the things compared alternate
+# (hbd, redis, hbd, redis, ...): a slow spell hits both sides instead of one.
+#
+# Each group of rows is one function, group_<name>, listed in ROW_GROUPS; a later daemon (wsgwd vs
+# a direct TCP echo and websockify, logd vs rsyslog) adds its rows with one more function. A
+# daemon that is not built, or does not start, gives rows marked "missing", never none.
+#
+# Environment: BENCH_SECS (seconds per measured run, 2), BENCH_ROUNDS (runs per figure, 3),
+# BENCH_RATE (the fixed -R, 5000), BENCH_IDLE_CONNS (20000), BENCH_OUT (bench/RESULTS.md).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${1:-$ROOT/build}" && pwd)
+GWBENCH=$BUILD/bin/gwbench
+HBD=$BUILD/bin/hbd
+SECS=${BENCH_SECS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
+# Single-connection figures swing the most with other work: more, shorter rounds.
+RTT_SECS=1
+RTT_ROUNDS=$((ROUNDS * 2))
+RATE=${BENCH_RATE:-5000}
+IDLE_WANT=${BENCH_IDLE_CONNS:-20000}
+OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
+ROW_GROUPS="hbd_vs_redis round_trip idle accuracy"
+PY=/usr/bin/python3
+
+TMP=""
+PIDS=()
+LAST_PID=""
+
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
+# ---- processes ------------------------------------------------------------------------
+
+cleanup() {
+    local pid i
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+    if [ -n "$TMP" ]; then
+        rm -rf "$TMP"
+    fi
+}
+
+# Starts a command in the background, its output in $TMP/NAME.log; the PID goes to LAST_PID.
+start_bg() {
+    local name=$1
+    shift
+    "$@" >"$TMP/$name.log" 2>&1 &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+}
+
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until 127.0.0.1:PORT accepts a connection and PID still runs; 1 after 10 s.
+wait_port() {
+    local port=$1 pid=$2 i
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# utime + stime of PID, in seconds.
+cpu_secs() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }'
+}
+
+rss_kb() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# ---- the peers ----------------------------------------------------------------------
+
+# Starts hbd with WORKERS workers on a free port; sets HBD_PID and HBD_PORT, or returns 1.
+start_hbd() {
+    local workers=$1 http dir
+    HBD_PID="" HBD_PORT=""
+    [ -x "$HBD" ] || return 1
+    HBD_PORT=$(free_port)
+    http=$(free_port)
+    dir=$TMP/hbd.$HBD_PORT
+    mkdir -p "$dir/run" "$dir/state"
+    start_bg "hbd.$HBD_PORT" env GWKIT_HBD_LISTEN="127.0.0.1:$HBD_PORT" \
+        GWKIT_HBD_HTTP_LISTEN="127.0.0.1:$http" GWKIT_GLOBAL_RUN_DIR="$dir/run" \
+        GWKIT_GLOBAL_STATE_DIR="$dir/state" GWKIT_HBD_WORKERS="$workers" \
+        GWKIT_GLOBAL_LOG_LEVEL=warning "$HBD"
+    HBD_PID=$LAST_PID
+    if ! wait_port "$HBD_PORT" "$HBD_PID"; then
+        echo "bench: hbd did not start; its log:" >&2
+        sed 's/^/  /' "$TMP/hbd.$HBD_PORT.log" >&2 || true
+        HBD_PID=""
+        return 1
+    fi
+}
+
+# Starts redis-server on a free port, no persistence; sets REDIS_PID and REDIS_PORT.
+start_redis() {
+    REDIS_PORT=$(free_port)
+    start_bg "redis.$REDIS_PORT" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' \
+        --appendonly no --dir "$TMP" --maxclients "$((IDLE_CONNS + 100))" --protected-mode no
+    REDIS_PID=$LAST_PID
+    wait_port "$REDIS_PORT" "$REDIS_PID" || die "redis-server did not start"
+}
+
+# ---- measuring ----------------------------------------------------------------------
+
+# gwbench_json FILE ARGS...: runs gwbench --json -q, the report in FILE. Returns gwbench's
+# status (1 when errors were counted: the figures are still there).
+gwbench_json() {
+    local file=$1
+    shift
+    "$GWBENCH" "$@" --json -q >"$file" 2>"$file.err"
+}
+
+# measure SERVER_PID ARGS...: one gwbench run against a server, with the server's CPU time.
+# Prints "rate p50_us p99_us cpu_s_per_million errors", or "failed".
+measure() {
+    local pid=$1 cpu0 cpu1 f=$TMP/m.json
+    shift
+    cpu0=$(cpu_secs "$pid")
+    gwbench_json "$f" "$@" || true
+    cpu1=$(cpu_secs "$pid")
+    if ! jq -e .requests "$f" >/dev/null 2>&1; then
+        echo "failed"
+        return
+    fi
+    jq -r --arg c0 "$cpu0" --arg c1 "$cpu1" '[.rate, .latency_us.p50, .latency_us.p99,
+        (if .requests > 0 then (($c1 | tonumber) - ($c0 | tonumber)) / .requests * 1e6 else 0 end),
+        .error_total] | map(tostring) | join(" ")' "$f"
+}
+
+# rtt_gwbench ARGS...: one gwbench run; "rate mean p50 p99 p99.9 max errors", or "failed".
+rtt_gwbench() {
+    local f=$TMP/rtt.json
+    gwbench_json "$f" "$@" || true
+    if ! jq -e .requests "$f" >/dev/null 2>&1; then
+        echo "failed"
+        return
+    fi
+    jq -r '[.rate, .latency_us.mean, .latency_us.p50, .latency_us.p99, .latency_us["p99.9"],
+        .latency_us.max, .error_total] | map(tostring) | join(" ")' "$f"
+}
+
+# rtt_sockperf PORT: one sockperf ping-pong run, the same figures as rtt_gwbench. sockperf
+# prints "avg-rtt=38.781", "percentile 50.000 =   18.297" (usec) and the valid duration.
+rtt_sockperf() {
+    local out=$TMP/sockperf.out avg p50 p99 p999 max n secs
+    sockperf ping-pong --tcp -i 127.0.0.1 -p "$1" -t "$RTT_SECS" -m 14 --full-rtt >"$out" 2>&1 || true
+    avg=$(sed -n 's/.*avg-rtt=\([0-9.]*\).*/\1/p' "$out" | head -1)
+    p50=$(awk '/percentile 50.000 =/ { print $NF }' "$out" | head -1)
+    p99=$(awk '/percentile 99.000 =/ { print $NF }' "$out" | head -1)
+    p999=$(awk '/percentile 99.900 =/ { print $NF }' "$out" | head -1)
+    max=$(awk '/<MAX> observation =/ { print $NF }' "$out" | head -1)
+    n=$(sed -n 's/.*Valid Duration\] RunTime=[0-9.]* sec; SentMessages=\([0-9]*\).*/\1/p' "$out" | head -1)
+    secs=$(sed -n 's/.*Valid Duration\] RunTime=\([0-9.]*\) sec.*/\1/p' "$out" | head -1)
+    if [ -z "$avg" ] || [ -z "$p50" ] || [ -z "$n" ]; then
+        echo "failed"
+        return
+    fi
+    echo "$(ratio "$n" "$secs") $avg $p50 $p99 $p999 $max 0"
+}
+
+# rb_run PORT CONNS N: one redis-benchmark PING_INLINE run; "rate p50_us p99_us 0".
+rb_run() {
+    local line rr rp50 rp99
+    line=$(redis-benchmark -h 127.0.0.1 -p "$1" -t ping_inline -c "$2" -P 1 -n "$3" --csv \
+        2>/dev/null | tail -1 | tr -d '"')
+    IFS=, read -r _ rr _ _ rp50 _ rp99 _ <<<"$line"
+    if [ -z "$rr" ] || [ -z "$rp99" ]; then
+        echo "failed"
+        return
+    fi
+    awk -v r="$rr" -v a="$rp50" -v b="$rp99" 'BEGIN { print r, a * 1000, b * 1000, 0 }'
+}
+
+# summarize LINE...: the column-wise median of the rounds' lines; the last column, an error
+# count, is summed. "failed" if any round failed.
+summarize() {
+    local f=$TMP/rounds ncol k out=""
+    printf '%s\n' "$@" >"$f"
+    if grep -q failed "$f"; then
+        echo "failed"
+        return
+    fi
+    ncol=$(head -1 "$f" | wc -w)
+    for ((k = 1; k < ncol; k++)); do
+        out+="$(cut -d' ' -f"$k" "$f" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') "
+    done
+    out+=$(awk -v k="$ncol" '{ s += $k } END { print s }' "$f")
+    echo "$out"
+}
+
+fmt_rate() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
+fmt_us() { awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.2f ms", v / 1000; else printf "%.0f us", v }'; }
+fmt_cpu() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# Markdown output: the report is built in $TMP/report.md, printed and copied at the end.
+emit() { printf '%s\n' "$*" >>"$TMP/report.md"; }
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+commands() {
+    emit ""
+    emit "Commands (ports are free ones picked at run time):"
+    emit ""
+    emit '```'
+    printf '%s\n' "$@" >>"$TMP/report.md"
+    emit '```'
+    emit ""
+}
+
+# ---- row groups ---------------------------------------------------------------------
+
+# hbd vs redis-server, PING, at 1, 50 and 500 connections, closed loop and at a fixed rate;
+# the server's CPU seconds per million requests from /proc/PID/stat.
+group_hbd_vs_redis() {
+    local c load args i hbd_ok=1 hs rs
+    say "hbd vs redis-server (PING)"
+    start_redis
+    start_hbd 1 || hbd_ok=0
+    emit "## hbd vs redis-server: PING"
+    emit ""
+    emit "One worker thread each (redis-server is single-threaded; hbd with \`workers = 1\`),"
+    emit "gwbench with one thread. CPU is the server's utime + stime per million requests."
+    emit "Median of $ROUNDS runs of ${SECS}s each, hbd and redis-server alternating."
+    emit ""
+    emit "| conns | load | hbd req/s | redis req/s | ratio | hbd p50 | redis p50 | hbd p99 | redis p99 | hbd CPU s/M | redis CPU s/M | CPU ratio |"
+    emit "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    # Unrecorded warm-up of both servers.
+    "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
+    if [ "$hbd_ok" = 1 ]; then
+        "$GWBENCH" hb -q -c 50 -t 1 -d 1s "127.0.0.1:$HBD_PORT" >/dev/null 2>&1 || true
+    fi
+    for c in 1 50 500; do
+        for load in closed "R=$RATE"; do
+            args=(-c "$c" -t 1 -d "${SECS}s")
+            if [ "$load" != closed ]; then
+                args+=(-R "$RATE")
+            fi
+            hs=() rs=()
+            for ((i = 0; i < ROUNDS; i++)); do
+                if [ "$hbd_ok" = 1 ]; then
+                    hs+=("$(measure "$HBD_PID" hb "${args[@]}" "127.0.0.1:$HBD_PORT")")
+                fi
+                rs+=("$(measure "$REDIS_PID" tcp --expect +PONG "${args[@]}" "127.0.0.1:$REDIS_PORT")")
+            done
+            if [ "$hbd_ok" = 1 ]; then
+                row_vs "$c" "$load" "$(summarize "${hs[@]}")" "$(summarize "${rs[@]}")"
+            else
+                row_vs "$c" "$load" missing "$(summarize "${rs[@]}")"
+            fi
+        done
+    done
+    commands "gwbench hb -c C -t 1 -d ${SECS}s [-R $RATE] --json -q 127.0.0.1:HBD_PORT" \
+        "gwbench tcp --expect +PONG -c C -t 1 -d ${SECS}s [-R $RATE] --json -q 127.0.0.1:REDIS_PORT" \
+        "GWKIT_HBD_LISTEN=127.0.0.1:HBD_PORT GWKIT_HBD_WORKERS=1 ... hbd" \
+        "redis-server --bind 127.0.0.1 --port REDIS_PORT --save '' --appendonly no"
+    if [ -n "$HBD_PID" ]; then
+        stop_pid "$HBD_PID"
+    fi
+    stop_pid "$REDIS_PID"
+}
+
+# One row of group_hbd_vs_redis from two summaries.
+row_vs() {
+    local c=$1 load=$2 h r hr hp50 hp99 hcpu herr rr rp50 rp99 rcpu rerr
+    read -r hr hp50 hp99 hcpu herr <<<"$3"
+    read -r rr rp50 rp99 rcpu rerr <<<"$4"
+    if [ "$rr" = failed ]; then
+        emit "| $c | $load | (hbd not compared) | failed | - | | failed | | failed | | failed | - |"
+        return
+    fi
+    r="$(fmt_rate "$rr")"
+    if [ "${rerr:-0}" != 0 ]; then
+        r="$r ($rerr errors)"
+    fi
+    if [ "$hr" = missing ] || [ "$hr" = failed ]; then
+        emit "| $c | $load | $hr | $r | - | $hr | $(fmt_us "$rp50") | $hr | $(fmt_us "$rp99") | $hr | $(fmt_cpu "$rcpu") | - |"
+        return
+    fi
+    h="$(fmt_rate "$hr")"
+    if [ "${herr:-0}" != 0 ]; then
+        h="$h ($herr errors)"
+    fi
+    emit "| $c | $load | $h | $r | $(ratio "$hr" "$rr") | $(fmt_us "$hp50") | $(fmt_us "$rp50") | $(fmt_us "$hp99") | $(fmt_us "$rp99") | $(fmt_cpu "$hcpu") | $(fmt_cpu "$rcpu") | $(ratio "$hcpu" "$rcpu") |"
+}
+
+# One connection, one request at a time: hbd through gwbench next to sockperf ping-pong
+# against sockperf's own server (TCP), and redis-server through gwbench for reference.
+group_round_trip() {
+    local sp_port sp_pid i hbd_ok=1 hs=() ss=() rs=()
+    say "single-connection round trip"
+    emit "## Round trip on one connection"
+    emit ""
+    emit "Full round trip (request sent to reply read), one connection, one request in flight."
+    emit "Median of $RTT_ROUNDS runs of ${RTT_SECS}s each, the three alternating. These figures"
+    emit "are the most sensitive to other work on the machine: every message wakes a sleeping"
+    emit "process, and on a shared virtual machine that wake-up alone can swing several-fold"
+    emit "from one minute to the next, for every tool alike."
+    emit ""
+    emit "| server | client | req/s | mean | p50 | p99 | p99.9 | max |"
+    emit "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    start_hbd 1 || hbd_ok=0
+    start_redis
+    sp_port=$(free_port)
+    start_bg sockperf-server sockperf server --tcp -i 127.0.0.1 -p "$sp_port"
+    sp_pid=$LAST_PID
+    wait_port "$sp_port" "$sp_pid" || die "sockperf server did not start"
+    for ((i = 0; i < RTT_ROUNDS; i++)); do
+        if [ "$hbd_ok" = 1 ]; then
+            hs+=("$(rtt_gwbench hb -c 1 -t 1 -d "${RTT_SECS}s" "127.0.0.1:$HBD_PORT")")
+        fi
+        ss+=("$(rtt_sockperf "$sp_port")")
+        rs+=("$(rtt_gwbench tcp --expect +PONG -c 1 -t 1 -d "${RTT_SECS}s" "127.0.0.1:$REDIS_PORT")")
+    done
+    if [ "$hbd_ok" = 1 ]; then
+        rtt_row hbd "gwbench hb" "$(summarize "${hs[@]}")"
+        stop_pid "$HBD_PID"
+    else
+        rtt_row hbd "gwbench hb" missing
+    fi
+    rtt_row "sockperf server" "sockperf ping-pong" "$(summarize "${ss[@]}")"
+    rtt_row redis-server "gwbench tcp" "$(summarize "${rs[@]}")"
+    stop_pid "$sp_pid"
+    stop_pid "$REDIS_PID"
+    commands "gwbench hb -c 1 -t 1 -d ${RTT_SECS}s --json -q 127.0.0.1:HBD_PORT" \
+        "sockperf server --tcp -i 127.0.0.1 -p PORT" \
+        "sockperf ping-pong --tcp -i 127.0.0.1 -p PORT -t $RTT_SECS -m 14 --full-rtt" \
+        "gwbench tcp --expect +PONG -c 1 -t 1 -d ${RTT_SECS}s --json -q 127.0.0.1:REDIS_PORT"
+}
+
+rtt_row() {
+    local server=$1 client=$2 v
+    read -r -a v <<<"$3"
+    if [ "${v[0]}" = missing ] || [ "${v[0]}" = failed ]; then
+        emit "| $server | $client | ${v[0]} | ${v[0]} | ${v[0]} | ${v[0]} | ${v[0]} | ${v[0]} |"
+        return
+    fi
+    emit "| $server | $client | $(fmt_rate "${v[0]}") | $(fmt_us "${v[1]}") | $(fmt_us "${v[2]}") | $(fmt_us "${v[3]}") | $(fmt_us "${v[4]}") | $(fmt_us "${v[5]}") |"
+}
+
+# N idle connections held open: the server's RSS (VmRSS) before and after, per connection.
+group_idle() {
+    say "$IDLE_CONNS idle connections"
+    emit "## $IDLE_CONNS idle connections"
+    emit ""
+    if [ "$IDLE_CONNS" -lt "$IDLE_WANT" ]; then
+        emit "$IDLE_WANT were asked for; the open-files limit here (\`ulimit -n\` = $(ulimit -n),"
+        emit "not raisable in this environment) allows $IDLE_CONNS per process."
+        emit ""
+    fi
+    emit "RSS is the server's VmRSS (user memory only; the kernel's socket buffers are not in it)."
+    emit ""
+    emit "| server | open | RSS before | RSS with the connections | bytes per connection |"
+    emit "| --- | ---: | ---: | ---: | ---: |"
+    if start_hbd 1; then
+        idle_row hbd "$HBD_PID" "$HBD_PORT"
+        stop_pid "$HBD_PID"
+    else
+        emit "| hbd | missing | missing | missing | missing |"
+    fi
+    start_redis
+    idle_row redis-server "$REDIS_PID" "$REDIS_PORT"
+    stop_pid "$REDIS_PID"
+    commands "gwbench tcp --idle -c $IDLE_CONNS -t 1 -d 4s 127.0.0.1:PORT   (RSS read once all are open)"
+}
+
+idle_row() {
+    local name=$1 pid=$2 port=$3 before after open i gw err=$TMP/idle.err
+    sleep 0.5
+    before=$(rss_kb "$pid")
+    "$GWBENCH" tcp --idle -q -c "$IDLE_CONNS" -t 1 -d 4s --timeout 10s "127.0.0.1:$port" \
+        >"$TMP/idle.out" 2>"$err" &
+    gw=$!
+    PIDS+=("$gw")
+    for ((i = 0; i < 300; i++)); do
+        if grep -q "connections open" "$err" 2>/dev/null || ! kill -0 "$gw" 2>/dev/null; then
+            break
+        fi
+        sleep 0.1
+    done
+    sleep 1
+    after=$(rss_kb "$pid")
+    open=$(sed -n 's/.*idle: \([0-9]*\) of.*/\1/p' "$err" | head -1)
+    wait "$gw" || true
+    if [ -z "$open" ] || [ "$open" = 0 ]; then
+        emit "| $name | failed | $before kB | | |"
+        return
+    fi
+    emit "| $name | $open | $before kB | $after kB | $(awk -v a="$after" -v b="$before" -v n="$open" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }') |"
+}
+
+# gwbench against redis-benchmark, same server, same connections, one request in flight.
+group_accuracy() {
+    local c i g n gs rs gr gp50 gp99 rr rp50 rp99 rounds secs
+    say "gwbench vs redis-benchmark against redis-server"
+    start_redis
+    emit "## gwbench's own accuracy: gwbench vs redis-benchmark, redis-server PING"
+    emit ""
+    emit "Both single-threaded, same connections, \`-P 1\`, closed loop; median of $ROUNDS runs"
+    emit "of about ${SECS}s each ($RTT_ROUNDS of ${RTT_SECS}s on one connection), the two tools"
+    emit "alternating. The cycle is connections / rate"
+    emit "(Little's law): the time from one send to the next on a connection. The latency runs"
+    emit "from a write to its reply; what the cycle holds beyond it is the client's own time"
+    emit "between reading a reply and sending again. On one connection both tools measure the"
+    emit "bare round trip and should agree; with more connections a client that spends longer"
+    emit "per cycle also offers the server less concurrent load, so latencies measured at"
+    emit "unequal rates are not comparable."
+    emit ""
+    emit "| conns | gwbench req/s | redis-benchmark req/s | rate ratio (>= 0.9) | gwbench p50 | r-b p50 | ratio | gwbench p99 | r-b p99 | ratio | gwbench cycle | r-b cycle |"
+    emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
+    for c in 1 50 500; do
+        gs=() rs=() rounds=$ROUNDS secs=$SECS
+        if [ "$c" = 1 ]; then
+            rounds=$RTT_ROUNDS secs=$RTT_SECS
+        fi
+        for ((i = 0; i < rounds; i++)); do
+            g=$(measure "$REDIS_PID" tcp --expect +PONG -c "$c" -t 1 -d "${secs}s" \
+                "127.0.0.1:$REDIS_PORT")
+            gs+=("$g")
+            # As many requests as gwbench sent, so both runs last about as long.
+            n=$(awk -v r="${g%% *}" -v s="$secs" 'BEGIN { n = r * s; printf "%.0f", (n > 1000 ? n : 1000) }')
+            rs+=("$(rb_run "$REDIS_PORT" "$c" "$n")")
+        done
+        read -r gr gp50 gp99 _ <<<"$(summarize "${gs[@]}")"
+        read -r rr rp50 rp99 _ <<<"$(summarize "${rs[@]}")"
+        if [ "$gr" = failed ] || [ "$rr" = failed ]; then
+            emit "| $c | $gr | $rr | - | | | | | | | | |"
+            continue
+        fi
+        emit "| $c | $(fmt_rate "$gr") | $(fmt_rate "$rr") | $(ratio "$gr" "$rr") | $(fmt_us "$gp50") | $(fmt_us "$rp50") | $(ratio "$gp50" "$rp50") | $(fmt_us "$gp99") | $(fmt_us "$rp99") | $(ratio "$gp99" "$rp99") | $(cycle "$c" "$gr") | $(cycle "$c" "$rr") |"
+    done
+    stop_pid "$REDIS_PID"
+    commands "gwbench tcp --expect +PONG -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:PORT" \
+        "redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -P 1 -n (gwbench's rate x $SECS) --csv"
+}
+
+# Little's law: the time between two sends on one connection, conns / rate.
+cycle() {
+    fmt_us "$(awk -v c="$1" -v r="$2" 'BEGIN { if (r > 0) print c / r * 1e6; else print 0 }')"
+}
+
+# ---- main ---------------------------------------------------------------------------
+
+machine() {
+    emit "# gwkit benchmark results"
+    emit ""
+    emit "Written by \`make bench\` (bench/run.sh) on $(date -u '+%Y-%m-%d %H:%M UTC')."
+    emit ""
+    emit "- machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+    emit "- kernel: $(uname -sr); Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
+    emit "- peers: $(redis-server --version | awk '{ print $1, $2, $3 }'), $(sockperf --version 2>&1 | head -1)"
+    emit "- hbd: $([ -x "$HBD" ] && echo "$HBD" || echo "missing (not built)")"
+    emit "- every server and client on 127.0.0.1, on the same machine, which other work may share"
+    emit ""
+}
+
+main() {
+    local g
+    [ -x "$GWBENCH" ] || die "$GWBENCH not found: run make first"
+    "$ROOT/share/deps.sh" bench || die "the bench peers are missing (share/deps.sh bench)"
+    command -v jq >/dev/null || die "jq is missing (share/deps.sh test)"
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    # Each side holds the connections plus a few descriptors of its own.
+    IDLE_CONNS=$((IDLE_WANT < $(ulimit -n) - 100 ? IDLE_WANT : $(ulimit -n) - 100))
+    TMP=$(mktemp -d /tmp/gwkit-bench.XXXXXX)
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    machine
+    for g in $ROW_GROUPS; do
+        "group_$g"
+    done
+    cat "$TMP/report.md"
+    cp "$TMP/report.md" "$OUT"
+    say "written to $OUT"
+}
+
+main "$@"

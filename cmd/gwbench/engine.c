@@ -1,0 +1,975 @@
+/*
+ * engine.c -- gwbench's engine: one epoll loop per thread, each owning its share of the
+ * connections, the send schedule (closed or open loop) and its own latency histogram.
+ *
+ * A run has three phases. Connect: every worker opens its connections (a bounded number of
+ * connects in flight at once, so 20,000 of them do not overflow the server's SYN backlog) and
+ * reports when each has had a first outcome. Run: once all workers are ready, the main thread
+ * fixes one start time for all, and the clock starts; the warm-up comes first and is not
+ * recorded. Drain: at the end nothing more is sent; replies still in flight are awaited for
+ * at most --timeout, then counted as timeouts.
+ *
+ * Closed loop: each connection keeps `pipeline` requests outstanding and sends the next one as
+ * each reply arrives; latency runs from the actual send. Open loop (-R): a worker's share of
+ * the rate is a fixed schedule, its k-th request due at t0 + k / rate and going to connection
+ * k mod n, so each connection has its own evenly spaced slots. A due request is sent at once
+ * if the connection has fewer than `pipeline` requests in flight, else it waits for a reply;
+ * either way its latency runs from its intended time, which corrects coordinated omission as
+ * wrk2 does. A timerfd (ns resolution, unlike the loop's ms timers) wakes the worker at the
+ * next slot.
+ *
+ * The hot path allocates nothing: a reply is parsed in the worker's read buffer and only a
+ * partial reply is kept on the connection; the requests of one burst go out in one write().
+ * The clock is read once per read() and once per scheduler wake-up.
+ */
+#include "gwbench.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "ev.h"
+#include "util.h"
+
+#define READ_BYTES (256 * 1024)
+#define WRITE_BYTES (64 * 1024)
+#define MAX_CONNECTING 256
+#define BACKOFF_MIN_MS 10
+#define BACKOFF_MAX_MS 1000
+#define TICK_MAX_MS 100
+#define TICK_MIN_MS 10
+
+enum conn_state { C_DOWN, C_CONNECTING, C_OPEN };
+
+struct worker;
+
+struct conn {
+    struct worker *w;
+    int fd;
+    unsigned idx; /* position in the worker: its slots in the open-loop schedule */
+    enum conn_state state;
+    int first_done; /* the first connect attempt has had its outcome */
+    int dirty;      /* on the worker's list of connections with due requests */
+    unsigned inflight;
+    unsigned ring_head;
+    uint64_t *ring;       /* start times of the requests in flight, oldest at ring_head */
+    uint64_t due;         /* open loop: slots that came due */
+    uint64_t slots_sent;  /* open loop: slots sent (or lost with a closed connection) */
+    uint64_t progress_ns; /* last sign of life while waiting: connect start, send, reply */
+    unsigned backoff_ms;
+    struct gw_ev_timer retry;
+    struct gw_buf in;  /* a partial reply */
+    struct gw_buf out; /* requests the socket did not take yet */
+};
+
+struct worker {
+    const struct bench_opts *o;
+    unsigned id;
+    pthread_t tid;
+    struct gw_ev *ev;
+    struct conn *conns;
+    unsigned nconns;
+    uint64_t *rings;
+    char *rbuf, *wbuf;
+
+    unsigned *connq; /* connections waiting for a connect slot (circular) */
+    unsigned connq_head, connq_len, connecting;
+    unsigned pending_first; /* connections still without a first connect outcome */
+
+    int tfd; /* open loop: wakes the scheduler at the next slot */
+    double step_ns;
+    uint64_t k_next, t_next;
+    unsigned *dirty;
+    unsigned ndirty;
+
+    int running, ending, finished;
+    uint64_t t0, rec_from, end_ns, drain_until;
+    unsigned inflight;
+    struct gw_ev_timer tick, end;
+    unsigned tick_ms;
+
+    struct bench_results res;
+    atomic_uint open;
+    char first_err[GW_ERR_LEN];
+
+    pthread_mutex_t mu; /* guards snap, read by the progress line */
+    struct bench_results snap;
+};
+
+/* What the main thread shares with the workers. Fields above `started` are written before it
+ * is set (release) and read after it is seen (acquire). */
+static struct engine {
+    const struct bench_opts *o;
+    struct gw_ev *ev;
+    struct worker *workers;
+    unsigned ninit, nworkers;
+    uint64_t t0, rec_from, end_ns;
+    atomic_int started, stop;
+    atomic_uint ready, done;
+    int failed;
+    uint64_t stop_ns, last_ns, last_requests;
+    struct gw_ev_timer progress;
+    struct bench_results prog; /* scratch for the progress line */
+} E;
+
+static void conn_connect(struct conn *c);
+static void conn_close(struct conn *c, int kind);
+static void conn_io(struct gw_ev *ev, int fd, unsigned events, void *arg);
+static void worker_begin_end(struct worker *w, uint64_t now);
+
+void
+bench_results_add(struct bench_results *dst, const struct bench_results *src)
+{
+    unsigned i;
+
+    dst->requests += src->requests;
+    dst->sent += src->sent;
+    dst->scheduled += src->scheduled;
+    for (i = 0; i < BENCH_ERR_COUNT; i++)
+        dst->errors[i] += src->errors[i];
+    dst->connected += src->connected;
+    dst->open += src->open;
+    gw_hist_merge(&dst->hist, &src->hist);
+    gw_hist_merge(&dst->lag, &src->lag);
+}
+
+static void
+count_err(struct worker *w, enum bench_err kind, uint64_t n)
+{
+    w->res.errors[kind] += n;
+}
+
+/* --- connecting ---------------------------------------------------------------------- */
+
+static void
+first_outcome(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    if (c->first_done)
+        return;
+    c->first_done = 1;
+    if (--w->pending_first == 0) {
+        atomic_fetch_add_explicit(&E.ready, 1, memory_order_release);
+        gw_ev_wake(E.ev);
+    }
+}
+
+static void
+connect_more(struct worker *w)
+{
+    struct conn *c;
+
+    while (w->connq_len > 0 && w->connecting < MAX_CONNECTING && !w->ending) {
+        c = &w->conns[w->connq[w->connq_head]];
+        w->connq_head = (w->connq_head + 1) % w->nconns;
+        w->connq_len--;
+        conn_connect(c);
+    }
+}
+
+static void
+queue_connect(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    w->connq[(w->connq_head + w->connq_len) % w->nconns] = c->idx;
+    w->connq_len++;
+    connect_more(w);
+}
+
+static void
+retry_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    (void)ev;
+    (void)t;
+    queue_connect(arg);
+}
+
+static void
+connect_failed(struct conn *c, int e, const char *err)
+{
+    struct worker *w = c->w;
+
+    if (c->fd != -1) {
+        gw_ev_del(w->ev, c->fd);
+        close(c->fd);
+        c->fd = -1;
+        w->connecting--;
+    }
+    c->state = C_DOWN;
+    count_err(w, BENCH_ERR_CONNECT, 1);
+    if (w->first_err[0] == '\0') {
+        if (e != 0)
+            gw_strlcpy(w->first_err, strerror(e), sizeof(w->first_err));
+        else
+            gw_strlcpy(w->first_err, err, sizeof(w->first_err));
+    }
+    c->backoff_ms = c->backoff_ms ? GW_MIN(c->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
+    if (!w->ending)
+        gw_ev_timer_start(w->ev, &c->retry, c->backoff_ms);
+    first_outcome(c);
+    connect_more(w);
+}
+
+static void send_due(struct conn *c, uint64_t now, int from_sched);
+static void fill_pipeline(struct conn *c, uint64_t now);
+
+static void
+conn_established(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    w->connecting--;
+    c->state = C_OPEN;
+    c->backoff_ms = 0;
+    atomic_fetch_add_explicit(&w->open, 1, memory_order_relaxed);
+    w->res.connected++;
+    first_outcome(c);
+    gw_net_set_nodelay(c->fd);
+    if (gw_ev_mod(w->ev, c->fd, GW_EV_READ) == -1) {
+        conn_close(c, BENCH_ERR_CLOSED);
+        return;
+    }
+    if (w->running && !w->ending && !w->o->idle) {
+        if (w->o->rate > 0)
+            send_due(c, gw_mono_ns(), 0);
+        else
+            fill_pipeline(c, gw_mono_ns());
+    }
+    connect_more(w);
+}
+
+static void
+conn_connect(struct conn *c)
+{
+    struct worker *w = c->w;
+    char err[GW_ERR_LEN];
+    int inprog, fd;
+
+    errno = 0;
+    if ((fd = gw_net_connect(&w->o->addr, &inprog, err)) == -1) {
+        connect_failed(c, errno, err);
+        return;
+    }
+    c->fd = fd;
+    c->state = C_CONNECTING;
+    c->progress_ns = gw_mono_ns();
+    w->connecting++;
+    if (gw_ev_add(w->ev, fd, inprog ? GW_EV_WRITE : GW_EV_READ, conn_io, c, err) == -1) {
+        connect_failed(c, 0, err);
+        return;
+    }
+    if (!inprog)
+        conn_established(c);
+}
+
+/* The one place a connection ends. kind is the error to count, or -1 for none. */
+static void
+conn_close(struct conn *c, int kind)
+{
+    struct worker *w = c->w;
+
+    if (c->state == C_CONNECTING) {
+        connect_failed(c, ETIMEDOUT, "");
+        return;
+    }
+    if (c->state != C_OPEN)
+        return;
+    gw_ev_del(w->ev, c->fd);
+    close(c->fd);
+    c->fd = -1;
+    c->state = C_DOWN;
+    atomic_fetch_sub_explicit(&w->open, 1, memory_order_relaxed);
+    if (kind >= 0)
+        count_err(w, (enum bench_err)kind, 1);
+    w->inflight -= c->inflight;
+    c->inflight = 0;
+    c->ring_head = 0;
+    gw_buf_reset(&c->in);
+    gw_buf_reset(&c->out);
+    /* Reconnect from the next iteration, never from inside this fd's own callback. */
+    if (!w->ending)
+        gw_ev_timer_start(w->ev, &c->retry, 0);
+}
+
+/* --- sending ------------------------------------------------------------------------- */
+
+static void
+conn_write(struct conn *c, const char *p, size_t len)
+{
+    ssize_t n = 0;
+
+    if (gw_buf_len(&c->out) == 0) {
+        do
+            n = write(c->fd, p, len);
+        while (n == -1 && errno == EINTR);
+        if (n == -1) {
+            if (errno != EAGAIN) {
+                conn_close(c, BENCH_ERR_CLOSED);
+                return;
+            }
+            n = 0;
+        }
+        if ((size_t)n == len)
+            return;
+        if (gw_ev_mod(c->w->ev, c->fd, GW_EV_READ | GW_EV_WRITE) == -1) {
+            conn_close(c, BENCH_ERR_CLOSED);
+            return;
+        }
+    }
+    /* Bounded: at most `pipeline` requests are ever unanswered. */
+    if (gw_buf_append(&c->out, p + n, len - (size_t)n) == -1)
+        conn_close(c, BENCH_ERR_CLOSED);
+}
+
+static void
+conn_flush(struct conn *c)
+{
+    if (gw_buf_write_fd(&c->out, c->fd) == -1 && errno != EAGAIN) {
+        conn_close(c, BENCH_ERR_CLOSED);
+        return;
+    }
+    if (gw_buf_len(&c->out) == 0 && gw_ev_mod(c->w->ev, c->fd, GW_EV_READ) == -1)
+        conn_close(c, BENCH_ERR_CLOSED);
+}
+
+/* Sends n requests in one write. Closed loop: each starts at `start`. Open loop: each starts at
+ * its slot's intended time, and with `on_time` (sent by the scheduler, not held back by a full
+ * pipeline) how late it left is recorded: that lateness is gwbench's own. */
+static void
+send_requests(struct conn *c, unsigned n, uint64_t start, uint64_t now, int on_time)
+{
+    struct worker *w = c->w;
+    const struct bench_opts *o = w->o;
+    unsigned pipe = o->pipeline, slot;
+    size_t len = 0, room;
+
+    if (c->inflight == 0)
+        c->progress_ns = now;
+    while (n-- > 0) {
+        room = WRITE_BYTES - len;
+        if (room < o->max_request_bytes) {
+            conn_write(c, w->wbuf, len);
+            if (c->state != C_OPEN)
+                return;
+            len = 0;
+            room = WRITE_BYTES;
+        }
+        len += o->proto->encode(o, w->wbuf + len, room);
+        if (o->rate > 0)
+            start = w->t0 + (uint64_t)((double)(c->idx + c->slots_sent++ * w->nconns) * w->step_ns);
+        slot = (c->ring_head + c->inflight) % pipe;
+        c->ring[slot] = start;
+        c->inflight++;
+        w->inflight++;
+        if (start >= w->rec_from && start < w->end_ns) {
+            w->res.sent++;
+            if (on_time)
+                gw_hist_record(&w->res.lag, now > start ? now - start : 0);
+        }
+    }
+    if (len > 0)
+        conn_write(c, w->wbuf, len);
+}
+
+static void
+fill_pipeline(struct conn *c, uint64_t now)
+{
+    struct worker *w = c->w;
+
+    if (now >= w->end_ns || c->inflight >= w->o->pipeline)
+        return;
+    send_requests(c, w->o->pipeline - c->inflight, now, now, 0);
+}
+
+static void
+send_due(struct conn *c, uint64_t now, int from_sched)
+{
+    uint64_t due = c->due - c->slots_sent;
+    unsigned room = c->w->o->pipeline - c->inflight;
+
+    if (due > 0 && room > 0)
+        send_requests(c, (unsigned)GW_MIN(due, (uint64_t)room), 0, now, from_sched && due <= room);
+}
+
+/* Open loop: marks the slots that came due and sends them; re-arms the timerfd. */
+static void
+sched_run(struct worker *w, uint64_t now)
+{
+    struct itimerspec its = {0};
+    struct conn *c;
+    unsigned i;
+
+    while (w->t_next <= now && w->t_next < w->end_ns) {
+        c = &w->conns[w->k_next % w->nconns];
+        c->due++;
+        if (w->t_next >= w->rec_from)
+            w->res.scheduled++;
+        if (!c->dirty) {
+            c->dirty = 1;
+            w->dirty[w->ndirty++] = c->idx;
+        }
+        w->k_next++;
+        w->t_next = w->t0 + (uint64_t)((double)w->k_next * w->step_ns);
+    }
+    for (i = 0; i < w->ndirty; i++) {
+        c = &w->conns[w->dirty[i]];
+        c->dirty = 0;
+        if (c->state == C_OPEN)
+            send_due(c, now, 1);
+    }
+    w->ndirty = 0;
+    if (w->t_next < w->end_ns && !w->ending) {
+        its.it_value.tv_sec = (time_t)(w->t_next / 1000000000u);
+        its.it_value.tv_nsec = (long)(w->t_next % 1000000000u);
+        timerfd_settime(w->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+    }
+}
+
+static void
+sched_fire(struct gw_ev *ev, int fd, unsigned events, void *arg)
+{
+    uint64_t expirations;
+
+    (void)ev;
+    (void)events;
+    if (read(fd, &expirations, sizeof(expirations)) == -1 && errno != EAGAIN)
+        return;
+    sched_run(arg, gw_mono_ns());
+}
+
+/* --- receiving ----------------------------------------------------------------------- */
+
+static void
+reply_done(struct conn *c, uint64_t now, int ok)
+{
+    struct worker *w = c->w;
+    uint64_t start = c->ring[c->ring_head];
+
+    c->ring_head = (c->ring_head + 1) % w->o->pipeline;
+    c->inflight--;
+    w->inflight--;
+    c->progress_ns = now;
+    if (!ok)
+        count_err(w, BENCH_ERR_WRONG, 1);
+    if (start >= w->rec_from && start < w->end_ns) {
+        w->res.requests++;
+        gw_hist_record(&w->res.hist, now > start ? now - start : 0);
+    }
+}
+
+/* Parses the replies in p[0..len); returns the bytes consumed, or -1 when the connection was
+ * closed. *n counts the replies. */
+static long
+parse_replies(struct conn *c, const char *p, size_t len, uint64_t now, unsigned *n)
+{
+    const struct bench_opts *o = c->w->o;
+    size_t off = 0, used;
+    enum bench_parse r;
+
+    while (off < len) {
+        used = 0;
+        r = o->proto->parse(o, p + off, len - off, &used);
+        if (r == BENCH_NEED_MORE) {
+            if (len - off < o->proto->max_reply_bytes)
+                break;
+            r = BENCH_REPLY_BAD;
+        }
+        if (r == BENCH_REPLY_BAD || c->inflight == 0) {
+            /* Unparseable, or a reply to nothing: the stream is out of step. */
+            count_err(c->w, BENCH_ERR_WRONG, 1);
+            conn_close(c, -1);
+            return -1;
+        }
+        reply_done(c, now, r == BENCH_REPLY_OK);
+        (*n)++;
+        off += used;
+    }
+    return (long)off;
+}
+
+static void
+conn_read(struct conn *c)
+{
+    struct worker *w = c->w;
+    size_t have = gw_buf_len(&c->in);
+    unsigned replies = 0;
+    uint64_t now;
+    ssize_t n;
+    long used;
+
+    if (have > 0)
+        memcpy(w->rbuf, gw_buf_data(&c->in), have);
+    do
+        n = read(c->fd, w->rbuf + have, READ_BYTES - have);
+    while (n == -1 && errno == EINTR);
+    if (n == -1 && errno == EAGAIN)
+        return;
+    if (n <= 0) {
+        conn_close(c, w->ending && c->inflight == 0 ? -1 : BENCH_ERR_CLOSED);
+        return;
+    }
+    now = gw_mono_ns();
+    if ((used = parse_replies(c, w->rbuf, have + (size_t)n, now, &replies)) == -1)
+        return;
+    gw_buf_consume(&c->in, have);
+    if ((size_t)used < have + (size_t)n &&
+        gw_buf_append(&c->in, w->rbuf + used, have + (size_t)n - (size_t)used) == -1) {
+        count_err(w, BENCH_ERR_WRONG, 1);
+        conn_close(c, -1);
+        return;
+    }
+    if (w->ending) {
+        if (w->inflight == 0 && !w->finished) {
+            w->finished = 1;
+            gw_ev_stop(w->ev);
+        }
+        return;
+    }
+    if (replies > 0 && w->running) {
+        if (w->o->rate > 0)
+            send_due(c, now, 0);
+        else
+            fill_pipeline(c, now);
+    }
+}
+
+static void
+conn_io(struct gw_ev *ev, int fd, unsigned events, void *arg)
+{
+    struct conn *c = arg;
+    char err[GW_ERR_LEN];
+
+    (void)ev;
+    (void)fd;
+    if (c->state == C_CONNECTING) {
+        errno = 0;
+        if (gw_net_connect_result(c->fd, err) == -1)
+            connect_failed(c, errno, err);
+        else
+            conn_established(c);
+        return;
+    }
+    if ((events & GW_EV_WRITE) && gw_buf_len(&c->out) > 0) {
+        conn_flush(c);
+        if (c->state != C_OPEN)
+            return;
+    }
+    if (events & (GW_EV_READ | GW_EV_ERROR))
+        conn_read(c);
+}
+
+/* --- worker phases ------------------------------------------------------------------- */
+
+static void
+snapshot(struct worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->snap = w->res;
+    w->snap.open = atomic_load_explicit(&w->open, memory_order_relaxed);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+check_timeouts(struct worker *w, uint64_t now)
+{
+    uint64_t limit = w->o->timeout_ms * 1000000u;
+    struct conn *c;
+    unsigned i;
+
+    for (i = 0; i < w->nconns; i++) {
+        c = &w->conns[i];
+        if (c->state == C_CONNECTING && now - c->progress_ns > limit) {
+            conn_close(c, -1);
+        } else if (c->state == C_OPEN && c->inflight > 0 && now - c->progress_ns > limit) {
+            /* The stream is stuck: its requests are abandoned, the connection renewed. */
+            count_err(w, BENCH_ERR_TIMEOUT, c->inflight);
+            conn_close(c, -1);
+        }
+    }
+}
+
+static void
+tick_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct worker *w = arg;
+    uint64_t now = gw_mono_ns();
+    unsigned i;
+
+    check_timeouts(w, now);
+    if (w->ending && (w->inflight == 0 || now >= w->drain_until)) {
+        for (i = 0; i < w->nconns; i++)
+            if (w->conns[i].inflight > 0)
+                count_err(w, BENCH_ERR_TIMEOUT, w->conns[i].inflight);
+        w->finished = 1;
+        gw_ev_stop(ev);
+        return;
+    }
+    if (w->o->progress)
+        snapshot(w);
+    gw_ev_timer_start(ev, t, w->tick_ms);
+}
+
+static void
+worker_begin_end(struct worker *w, uint64_t now)
+{
+    if (w->ending)
+        return;
+    w->ending = 1;
+    w->res.open = atomic_load_explicit(&w->open, memory_order_relaxed);
+    if (w->end_ns > now)
+        w->end_ns = now;
+    w->drain_until = now + w->o->timeout_ms * 1000000u;
+    if (w->inflight == 0) {
+        w->finished = 1;
+        gw_ev_stop(w->ev);
+    }
+}
+
+static void
+end_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct worker *w = arg;
+    uint64_t now = gw_mono_ns();
+
+    (void)ev;
+    if (now < w->end_ns) {
+        /* The loop's timers have ms resolution: wait for the remainder. */
+        gw_ev_timer_start(w->ev, t, (w->end_ns - now + 999999u) / 1000000u);
+        return;
+    }
+    worker_begin_end(w, now);
+}
+
+static void
+worker_begin_run(struct worker *w)
+{
+    uint64_t now = gw_mono_ns();
+    unsigned i;
+
+    w->running = 1;
+    w->t0 = E.t0;
+    w->rec_from = E.rec_from;
+    w->end_ns = E.end_ns;
+    gw_ev_timer_start(w->ev, &w->end, w->end_ns > now ? (w->end_ns - now) / 1000000u : 0);
+    if (w->o->idle)
+        return;
+    if (w->o->rate > 0) {
+        w->step_ns = 1e9 * (double)w->o->conns / (w->o->rate * (double)w->nconns);
+        w->k_next = 0;
+        w->t_next = w->t0;
+        sched_run(w, now);
+        return;
+    }
+    for (i = 0; i < w->nconns && !w->ending; i++)
+        if (w->conns[i].state == C_OPEN)
+            fill_pipeline(&w->conns[i], now);
+}
+
+static void
+worker_wake(struct gw_ev *ev, void *arg)
+{
+    struct worker *w = arg;
+
+    (void)ev;
+    if (atomic_load_explicit(&E.stop, memory_order_acquire)) {
+        if (!w->running) {
+            w->finished = 1;
+            gw_ev_stop(w->ev);
+        } else {
+            worker_begin_end(w, gw_mono_ns());
+        }
+        return;
+    }
+    if (!w->running && atomic_load_explicit(&E.started, memory_order_acquire))
+        worker_begin_run(w);
+}
+
+static void
+worker_close_all(struct worker *w)
+{
+    struct conn *c;
+    unsigned i;
+
+    for (i = 0; i < w->nconns; i++) {
+        c = &w->conns[i];
+        gw_ev_timer_stop(w->ev, &c->retry);
+        if (c->fd != -1) {
+            gw_ev_del(w->ev, c->fd);
+            close(c->fd);
+            c->fd = -1;
+        }
+        gw_buf_reset(&c->in);
+        gw_buf_reset(&c->out);
+    }
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+    char err[GW_ERR_LEN];
+    unsigned i;
+
+    /* Precise wake-ups for the open-loop schedule. */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    gw_ev_on_wake(w->ev, worker_wake, w);
+    if (w->tfd != -1 && gw_ev_add(w->ev, w->tfd, GW_EV_READ, sched_fire, w, err) == -1)
+        gw_strlcpy(w->first_err, err, sizeof(w->first_err));
+    gw_ev_timer_init(&w->tick, tick_fire, w);
+    gw_ev_timer_init(&w->end, end_fire, w);
+    gw_ev_timer_start(w->ev, &w->tick, w->tick_ms);
+    for (i = 0; i < w->nconns; i++)
+        queue_connect(&w->conns[i]);
+    /* Catches a start or a stop that came before the loop ran. */
+    worker_wake(w->ev, w);
+    if (!w->finished)
+        gw_ev_run(w->ev);
+    worker_close_all(w);
+    if (!w->ending)
+        w->res.open = 0;
+    atomic_fetch_add_explicit(&E.done, 1, memory_order_release);
+    gw_ev_wake(E.ev);
+    return NULL;
+}
+
+static int
+worker_init(struct worker *w, const struct bench_opts *o, unsigned id, unsigned nconns, char *err)
+{
+    struct conn *c;
+    unsigned i;
+
+    w->o = o;
+    w->id = id;
+    w->nconns = nconns;
+    w->tfd = -1;
+    w->tick_ms = (unsigned)GW_MAX(TICK_MIN_MS, GW_MIN(TICK_MAX_MS, o->timeout_ms / 4));
+    w->end_ns = UINT64_MAX;
+    w->rec_from = UINT64_MAX;
+    w->pending_first = nconns;
+    atomic_init(&w->open, 0);
+    gw_hist_init(&w->res.hist);
+    gw_hist_init(&w->res.lag);
+    pthread_mutex_init(&w->mu, NULL);
+    w->conns = calloc(nconns, sizeof(*w->conns));
+    w->connq = calloc(nconns, sizeof(*w->connq));
+    w->dirty = calloc(nconns, sizeof(*w->dirty));
+    w->rings = o->idle ? NULL : calloc((size_t)nconns * o->pipeline, sizeof(*w->rings));
+    w->rbuf = malloc(READ_BYTES);
+    w->wbuf = malloc(WRITE_BYTES);
+    if (!w->conns || !w->connq || !w->dirty || (!o->idle && !w->rings) || !w->rbuf || !w->wbuf)
+        return gw_err(err, "out of memory for %u connections", nconns);
+    if ((w->ev = gw_ev_new(err)) == NULL)
+        return -1;
+    if (o->rate > 0 && (w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) == -1)
+        return gw_err_errno(err, "timerfd_create");
+    for (i = 0; i < nconns; i++) {
+        c = &w->conns[i];
+        c->w = w;
+        c->fd = -1;
+        c->idx = i;
+        c->ring = o->idle ? NULL : w->rings + (size_t)i * o->pipeline;
+        gw_ev_timer_init(&c->retry, retry_fire, c);
+        gw_buf_init(&c->in, o->proto->max_reply_bytes);
+        gw_buf_init(&c->out, (size_t)o->pipeline * o->max_request_bytes);
+    }
+    return 0;
+}
+
+static void
+worker_free(struct worker *w)
+{
+    if (w->ev)
+        gw_ev_free(w->ev);
+    if (w->tfd != -1)
+        close(w->tfd);
+    pthread_mutex_destroy(&w->mu);
+    free(w->conns);
+    free(w->connq);
+    free(w->dirty);
+    free(w->rings);
+    free(w->rbuf);
+    free(w->wbuf);
+}
+
+/* --- the main thread ----------------------------------------------------------------- */
+
+static void
+stop_workers(void)
+{
+    unsigned i;
+
+    atomic_store_explicit(&E.stop, 1, memory_order_release);
+    for (i = 0; i < E.nworkers; i++)
+        gw_ev_wake(E.workers[i].ev);
+}
+
+static void
+progress_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct bench_results *p = &E.prog;
+    uint64_t now = gw_mono_ns(), open = 0;
+    unsigned i;
+    double dt, elapsed;
+
+    (void)arg;
+    memset(p, 0, sizeof(*p));
+    gw_hist_init(&p->hist);
+    gw_hist_init(&p->lag);
+    for (i = 0; i < E.nworkers; i++) {
+        pthread_mutex_lock(&E.workers[i].mu);
+        bench_results_add(p, &E.workers[i].snap);
+        pthread_mutex_unlock(&E.workers[i].mu);
+        open += atomic_load_explicit(&E.workers[i].open, memory_order_relaxed);
+    }
+    dt = (double)(now - E.last_ns) / 1e9;
+    elapsed = (double)(now - E.t0) / 1e9;
+    bench_progress(E.o, elapsed, p->requests,
+                   dt > 0 ? (double)(p->requests - E.last_requests) / dt : 0, &p->hist,
+                   p->errors[0] + p->errors[1] + p->errors[2] + p->errors[3], open);
+    E.last_ns = now;
+    E.last_requests = p->requests;
+    gw_ev_timer_start(ev, t, 1000);
+}
+
+static void
+start_run(void)
+{
+    uint64_t open = 0;
+    unsigned i;
+
+    for (i = 0; i < E.nworkers; i++)
+        open += atomic_load_explicit(&E.workers[i].open, memory_order_relaxed);
+    if (open == 0) {
+        E.failed = 1;
+        stop_workers();
+        return;
+    }
+    /* Workers start when woken, after t0: every request they send is in the window. */
+    E.t0 = gw_mono_ns();
+    E.rec_from = E.t0 + E.o->warmup_ms * 1000000u;
+    E.end_ns = E.rec_from + E.o->duration_ms * 1000000u;
+    E.last_ns = E.t0;
+    atomic_store_explicit(&E.started, 1, memory_order_release);
+    for (i = 0; i < E.nworkers; i++)
+        gw_ev_wake(E.workers[i].ev);
+    if (E.o->idle)
+        bench_idle_ready(E.o, open);
+    if (E.o->progress)
+        gw_ev_timer_start(E.ev, &E.progress, 1001);
+}
+
+static void
+main_wake(struct gw_ev *ev, void *arg)
+{
+    (void)arg;
+    if (atomic_load_explicit(&E.done, memory_order_acquire) == E.nworkers) {
+        gw_ev_stop(ev);
+        return;
+    }
+    if (!atomic_load_explicit(&E.started, memory_order_relaxed) &&
+        !atomic_load_explicit(&E.stop, memory_order_relaxed) &&
+        atomic_load_explicit(&E.ready, memory_order_acquire) == E.nworkers)
+        start_run();
+}
+
+static void
+main_signal(struct gw_ev *ev, int signo, void *arg)
+{
+    (void)ev;
+    (void)signo;
+    (void)arg;
+    if (!E.stop_ns)
+        E.stop_ns = gw_mono_ns();
+    stop_workers();
+}
+
+static int
+start_workers(const struct bench_opts *o, char *err)
+{
+    unsigned i, share = o->conns / o->threads, extra = o->conns % o->threads;
+
+    if ((E.workers = calloc(o->threads, sizeof(*E.workers))) == NULL)
+        return gw_err(err, "out of memory");
+    for (i = 0; i < o->threads; i++) {
+        E.ninit = i + 1;
+        if (worker_init(&E.workers[i], o, i, share + (i < extra), err) == -1)
+            return -1;
+    }
+    for (i = 0; i < o->threads; i++) {
+        if (pthread_create(&E.workers[i].tid, NULL, worker_main, &E.workers[i]) != 0) {
+            gw_err(err, "cannot start thread %u", i);
+            E.nworkers = i;
+            stop_workers();
+            return -1;
+        }
+        E.nworkers = i + 1;
+    }
+    return 0;
+}
+
+static void
+collect(struct bench_results *res, double *elapsed_s)
+{
+    uint64_t end = E.end_ns;
+    unsigned i;
+
+    memset(res, 0, sizeof(*res));
+    gw_hist_init(&res->hist);
+    gw_hist_init(&res->lag);
+    for (i = 0; i < E.nworkers; i++)
+        bench_results_add(res, &E.workers[i].res);
+    if (E.stop_ns && E.stop_ns < end)
+        end = E.stop_ns;
+    *elapsed_s = atomic_load(&E.started) && end > E.rec_from ? (double)(end - E.rec_from) / 1e9 : 0;
+}
+
+int
+bench_run(const struct bench_opts *o, struct bench_results *res, double *elapsed_s, char *err)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, 0};
+    int rc = -1;
+    unsigned i;
+
+    memset(&E, 0, sizeof(E));
+    E.o = o;
+    signal(SIGPIPE, SIG_IGN);
+    if (gw_ev_block_signals(sigs, err) == -1 || (E.ev = gw_ev_new(err)) == NULL ||
+        gw_ev_signals(E.ev, sigs, main_signal, NULL, err) == -1)
+        goto fail;
+    gw_ev_on_wake(E.ev, main_wake, NULL);
+    gw_ev_timer_init(&E.progress, progress_fire, NULL);
+    if (start_workers(o, err) == -1)
+        goto join;
+    gw_ev_run(E.ev);
+    rc = 0;
+join:
+    for (i = 0; i < E.nworkers; i++)
+        if (E.workers[i].tid)
+            pthread_join(E.workers[i].tid, NULL);
+    if (rc == 0 && E.failed) {
+        for (i = 0; i < E.nworkers && E.workers[i].first_err[0] == '\0'; i++)
+            ;
+        gw_err(err, "cannot connect to %s: %s", o->target,
+               i < E.nworkers ? E.workers[i].first_err : "no connection succeeded");
+        rc = -1;
+    }
+    if (rc == 0)
+        collect(res, elapsed_s);
+    for (i = 0; i < E.ninit; i++)
+        worker_free(&E.workers[i]);
+    free(E.workers);
+fail:
+    if (E.ev)
+        gw_ev_free(E.ev);
+    return rc;
+}

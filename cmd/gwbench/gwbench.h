@@ -1,0 +1,118 @@
+/*
+ * gwbench.h -- the load generator's shared types: options, protocol drivers, results.
+ *
+ * One engine (engine.c) drives every mode: it owns the threads, the connections, the send
+ * schedule and the latency histograms. What goes on the wire is a protocol driver's business
+ * (struct bench_proto): it encodes one request and recognises one reply at the front of a
+ * buffer. A new mode is a new driver, never a copy of the engine.
+ */
+#ifndef GWBENCH_H
+#define GWBENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hist.h"
+#include "net.h"
+
+/* Bounds on what the options may ask for. */
+#define BENCH_MAX_CONNS 1000000u
+#define BENCH_MAX_THREADS 256u
+#define BENCH_MAX_PIPELINE 1024u
+#define BENCH_MAX_REQUEST_BYTES (64 * 1024)
+
+/* What a driver's parse() found at the front of the input. */
+enum bench_parse {
+    BENCH_NEED_MORE = 0, /* no complete reply yet */
+    BENCH_REPLY_OK,      /* one reply, as expected */
+    BENCH_REPLY_WRONG,   /* one reply, not the expected one: counted, the stream goes on */
+    BENCH_REPLY_BAD,     /* the stream cannot be parsed any more: counted, connection closed */
+};
+
+/* Kinds of error, counted and reported separately. */
+enum bench_err {
+    BENCH_ERR_CONNECT = 0, /* a connection attempt failed */
+    BENCH_ERR_TIMEOUT,     /* a request got no reply within --timeout */
+    BENCH_ERR_CLOSED,      /* the server closed (or reset) a connection */
+    BENCH_ERR_WRONG,       /* a reply was not the expected one, or could not be parsed */
+    BENCH_ERR_COUNT,
+};
+
+struct bench_opts;
+
+/*
+ * A protocol driver. All functions run on the engine's threads at the same time, so they may
+ * read the options and their own state prepared by setup(), never write shared state.
+ */
+struct bench_proto {
+    const char *mode; /* "tcp", "hb" */
+    /* Checks the mode's options and prepares the driver. 0, or -1 with err (usage error). */
+    int (*setup)(struct bench_opts *o, char *err);
+    /* Writes one request into dst (room bytes, at least o->max_request_bytes). Returns its
+     * size. */
+    size_t (*encode)(const struct bench_opts *o, char *dst, size_t room);
+    /* Looks for one reply at the front of buf. On OK, WRONG and BAD sets *used to the bytes it
+     * spans (BAD: may be 0). NEED_MORE when len < max_reply_bytes could still complete it. */
+    enum bench_parse (*parse)(const struct bench_opts *o, const char *buf, size_t len,
+                              size_t *used);
+    size_t max_reply_bytes; /* a longer reply is BAD */
+};
+
+struct bench_opts {
+    const struct bench_proto *proto;
+    struct gw_addr addr;
+    char target[GW_ADDR_STRLEN];
+    unsigned conns, threads, pipeline;
+    uint64_t duration_ms, warmup_ms, timeout_ms;
+    double rate; /* total requests/s; 0 = closed loop */
+    long size;   /* --size, -1 when not given */
+    int idle;    /* --idle: open the connections and hold them, send nothing */
+    int json, quiet, progress;
+    const char *hist_out;
+    size_t max_request_bytes; /* set by the driver's setup() */
+    /* Line protocol (tcp, hb). */
+    const char *send_arg, *expect_arg, *hb_service;
+    char request[BENCH_MAX_REQUEST_BYTES];
+    size_t request_len;
+    char expect[1024];
+    size_t expect_len;
+    int expect_exact; /* hb PING: the reply is exactly the expected line */
+};
+
+/* Figures of one run or of one thread; threads' results are summed by bench_results_add(). */
+struct bench_results {
+    uint64_t requests;  /* replies to requests sent inside the measured window */
+    uint64_t sent;      /* requests sent inside the measured window */
+    uint64_t scheduled; /* open loop: slots that came due inside the window */
+    uint64_t errors[BENCH_ERR_COUNT];
+    uint64_t connected;  /* connections established (first ones and reconnects) */
+    uint64_t open;       /* connections open at the end of the window (idle mode) */
+    struct gw_hist hist; /* latency of the replies */
+    struct gw_hist lag;  /* open loop: how late each request left against its schedule */
+};
+
+/* engine.c */
+/* Runs the whole benchmark on the calling (main) thread plus o->threads workers: connects,
+ * sends, drains. SIGINT and SIGTERM end the run early (the results so far are kept). Fills
+ * *res and the measured window's length. Returns 0, or -1 with err when the run could not
+ * start, as when no connection at all could be opened ("cannot connect to HOST:PORT: ..."). */
+int bench_run(const struct bench_opts *o, struct bench_results *res, double *elapsed_s, char *err);
+void bench_results_add(struct bench_results *dst, const struct bench_results *src);
+
+/* proto_line.c */
+extern const struct bench_proto bench_proto_tcp;
+extern const struct bench_proto bench_proto_hb;
+/* Decodes C escapes (\r \n \t \\ \0 \xHH \" \') of s into dst (cap bytes). Returns the length,
+ * or -1 with err. */
+long bench_unescape(const char *s, char *dst, size_t cap, char *err);
+
+/* report.c */
+void bench_report_text(const struct bench_opts *o, const struct bench_results *r, double elapsed_s);
+int bench_report_json(const struct bench_opts *o, const struct bench_results *r, double elapsed_s);
+int bench_hist_write(const char *path, const struct gw_hist *h, char *err);
+void bench_progress(const struct bench_opts *o, double elapsed_s, uint64_t requests, double rate,
+                    const struct gw_hist *h, uint64_t errors, uint64_t open);
+void bench_idle_ready(const struct bench_opts *o, uint64_t open);
+const char *bench_err_name(enum bench_err e);
+
+#endif
