@@ -2,23 +2,31 @@
  * httpd.c -- /metrics, /healthz, /readyz, /status, the HTML stats page and extra routes, served
  * by libmicrohttpd on its internal polling thread.
  *
+ * httpd owns the listener and accepts on a thread of its own (a lib/ev loop), handing each
+ * connection to MHD. MHD's own accept loop, once out of descriptors with no connection of its
+ * own to wait for, retries accept() at once and spins; here the listener is paused instead.
+ *
  * Request state lives from MHD's URI log callback (which sees the raw query string) to its
  * completion callback; MHD calls the latter for every request the former saw.
  */
 #include "httpd.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "buf.h"
+#include "ev.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "unknown"
@@ -27,6 +35,8 @@
 #define SERVER "gwkit/" GW_VERSION
 #define MAX_CONNECTIONS 256u
 #define TIMEOUT_S 10u
+#define ACCEPT_BATCH 64
+#define ACCEPT_PAUSE_MS 100
 #define MAX_ROUTES 16
 #define MAX_METHOD_BYTES 15
 #define MAX_PATH_BYTES 127
@@ -51,7 +61,12 @@ struct route {
 
 struct gw_httpd {
     struct MHD_Daemon *d;
+    int lfd; /* httpd's listener; MHD runs without one */
     int port;
+    struct gw_ev *ev;          /* the accept thread's loop */
+    struct gw_ev_timer resume; /* re-arms the paused listener */
+    pthread_t acceptor;
+    int accepting; /* the accept thread runs */
     char *prog;
     struct gw_metrics *metrics;
     gw_httpd_json_fn status;
@@ -851,46 +866,182 @@ free_httpd(struct gw_httpd *h)
     free(h);
 }
 
-static unsigned
-daemon_flags(const struct gw_addr *a)
+/* ---- accepting ---- */
+
+/* accept4() errors that concern only the connection at hand: go on with the next one. Any
+ * other error (out of descriptors or memory, or one not expected) pauses accepting. */
+static int
+connection_error(int e)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    static const int errs[] = {ECONNABORTED, EPROTO, EPERM,        ENETDOWN,   ENOPROTOOPT,
+                               EHOSTDOWN,    ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH};
+
+    for (size_t i = 0; i < GW_ARRAY_LEN(errs); i++)
+        if (e == errs[i])
+            return 1;
+    return 0;
+}
+
+static void
+on_resume(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct gw_httpd *h = arg;
+
+    if (gw_ev_mod(ev, h->lfd, GW_EV_READ) == -1)
+        gw_ev_timer_start(ev, t, ACCEPT_PAUSE_MS);
+}
+
+/* The pending connections wait in the backlog meanwhile. If the timer cannot be armed (out of
+ * memory) the listener stays watched: retrying beats never accepting again. */
+static void
+pause_accepting(struct gw_ev *ev, struct gw_httpd *h)
+{
+    if (gw_ev_timer_start(ev, &h->resume, ACCEPT_PAUSE_MS) == 0)
+        gw_ev_mod(ev, h->lfd, 0);
+}
+
+/* MHD closes fd when it cannot take it, and also past its own connection limit, which it checks
+ * again on its thread; the count read here may lag, so this is only the early refusal. */
+static void
+hand_over(struct gw_httpd *h, int fd, const struct sockaddr_storage *peer, socklen_t len)
+{
+    const union MHD_DaemonInfo *info;
+
+    info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    if (info && info->num_connections >= MAX_CONNECTIONS) {
+        close(fd);
+        return;
+    }
+    MHD_add_connection(h->d, fd, (const struct sockaddr *)peer, len);
+}
+
+static void
+on_accept(struct gw_ev *ev, int lfd, unsigned events, void *arg)
+{
+    struct gw_httpd *h = arg;
+    struct sockaddr_storage peer;
+    socklen_t len;
+    int fd, e;
+
+    (void)events;
+    /* A bounded batch, so that a flood of connections cannot delay a stop request. */
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        if ((fd = gw_net_accept(lfd, &peer, &len)) != -1) {
+            hand_over(h, fd, &peer, len);
+            continue;
+        }
+        e = errno;
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            return;
+        if (!connection_error(e)) {
+            pause_accepting(ev, h);
+            return;
+        }
+    }
+}
+
+static void *
+accept_main(void *arg)
+{
+    struct gw_httpd *h = arg;
+
+    gw_ev_run(h->ev);
+    return NULL;
+}
+
+/* ---- start and stop ---- */
+
+/* httpd's threads take no signals: those belong to the daemon's main thread. */
+static void
+block_signals(sigset_t *old)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
+static int
+listen_on(struct gw_httpd *h, const struct gw_addr *addr, char *err)
+{
+    struct gw_addr a = *addr, bound;
+    char why[GW_ERR_LEN];
+
+    a.len = a.ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if ((h->lfd = gw_net_listen_tcp(&a, 0, 0, why)) == -1)
+        return gw_err(err, "cannot start HTTP server: %s", why);
+    memset(&bound, 0, sizeof(bound));
+    bound.len = sizeof(bound.ss);
+    if (getsockname(h->lfd, (struct sockaddr *)&bound.ss, &bound.len) == -1)
+        return gw_err_errno(err, "cannot start HTTP server: getsockname");
+    h->port = gw_net_addr_port(&bound);
+    return 0;
+}
+
+/* MHD serves the connections httpd hands it (MHD_add_connection needs MHD_USE_ITC to wake its
+ * thread) and never touches a listener. */
+static int
+start_mhd(struct gw_httpd *h, char *err)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET |
+                     MHD_USE_ERROR_LOG;
+    sigset_t old;
 
     if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
         flags |= MHD_USE_EPOLL;
     else if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
         flags |= MHD_USE_POLL;
-    if (a->ss.ss_family == AF_INET6)
-        flags |= a->wildcard ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
-    return flags;
-}
-
-static int
-addr_port(const struct gw_addr *a)
-{
-    if (a->ss.ss_family == AF_INET)
-        return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
-    return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
-}
-
-static int
-bound_port(struct MHD_Daemon *d)
-{
-    const union MHD_DaemonInfo *info;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-
-    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    if (info && info->port)
-        return info->port;
-    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
-    if (info == NULL || getsockname(info->listen_fd, (struct sockaddr *)&ss, &len) == -1)
-        return 0;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    atomic_store(&h->starting, 1);
+    gw_strlcpy(h->start_err, "cannot start the HTTP server", sizeof(h->start_err));
+    block_signals(&old);
+    h->d =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
+                         MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
+                         MHD_OPTION_CONNECTION_TIMEOUT, TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK,
+                         on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    atomic_store(&h->starting, 0);
+    if (h->d == NULL)
+        return gw_err(err, "cannot start HTTP server on port %d: %s", h->port, h->start_err);
     return 0;
+}
+
+static int
+start_accepting(struct gw_httpd *h, char *err)
+{
+    sigset_t old;
+    int rc;
+
+    if ((h->ev = gw_ev_new(err)) == NULL)
+        return -1;
+    gw_ev_timer_init(&h->resume, on_resume, h);
+    if (gw_ev_add(h->ev, h->lfd, GW_EV_READ, on_accept, h, err) == -1)
+        return -1;
+    block_signals(&old);
+    rc = pthread_create(&h->acceptor, NULL, accept_main, h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        errno = rc;
+        return gw_err_errno(err, "cannot start the HTTP accept thread");
+    }
+    h->accepting = 1;
+    return 0;
+}
+
+/* Stops accepting first, so nothing is handed to MHD once it is stopping. */
+static void
+teardown(struct gw_httpd *h)
+{
+    if (h->accepting) {
+        gw_ev_stop(h->ev);
+        pthread_join(h->acceptor, NULL);
+    }
+    gw_ev_free(h->ev);
+    if (h->lfd != -1)
+        close(h->lfd);
+    if (h->d)
+        MHD_stop_daemon(h->d);
+    free_httpd(h);
 }
 
 struct gw_httpd *
@@ -898,7 +1049,6 @@ gw_httpd_start(const struct gw_addr *addr, const struct gw_httpd_opts *o, char *
 {
     static const struct gw_httpd_opts none;
     struct gw_httpd *h;
-    const char *reason;
 
     if (o == NULL)
         o = &none;
@@ -910,28 +1060,13 @@ gw_httpd_start(const struct gw_addr *addr, const struct gw_httpd_opts *o, char *
         gw_err(err, "out of memory");
         return NULL;
     }
+    h->lfd = -1;
     pthread_mutex_init(&h->lock, NULL);
-    if (copy_opts(h, o, err) == -1) {
-        free_httpd(h);
+    if (copy_opts(h, o, err) == -1 || listen_on(h, addr, err) == -1 || start_mhd(h, err) == -1 ||
+        start_accepting(h, err) == -1) {
+        teardown(h);
         return NULL;
     }
-    atomic_store(&h->starting, 1);
-    gw_strlcpy(h->start_err, "cannot start the HTTP server", sizeof(h->start_err));
-    h->d = MHD_start_daemon(
-        daemon_flags(addr), 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
-        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&addr->ss, MHD_OPTION_CONNECTION_LIMIT,
-        MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK,
-        on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
-    if (h->d == NULL) {
-        /* MHD's bind message names the port argument (0), not ours: keep only its reason. */
-        reason = strrchr(h->start_err, ':');
-        reason = reason && reason[1] == ' ' && reason[2] ? reason + 2 : h->start_err;
-        gw_err(err, "cannot start HTTP server on port %d: %s", addr_port(addr), reason);
-        free_httpd(h);
-        return NULL;
-    }
-    atomic_store(&h->starting, 0);
-    h->port = bound_port(h->d);
     return h;
 }
 
@@ -946,6 +1081,5 @@ gw_httpd_stop(struct gw_httpd *h)
 {
     if (h == NULL)
         return;
-    MHD_stop_daemon(h->d);
-    free_httpd(h);
+    teardown(h);
 }

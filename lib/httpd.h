@@ -12,8 +12,15 @@
  *   extra routes   added with gw_httpd_route() (e.g. POST /ingest)
  *
  * Built-in paths answer GET and HEAD; other methods get 405 with an Allow header. Unknown
- * paths get 404. Every reply carries "Server: gwkit/<version>". Limits: 256 connections, 10 s
- * idle timeout per connection, request bodies only on extra routes and at most their max_body.
+ * paths get 404. Every reply carries "Server: gwkit/<version>". Limits: 256 connections (one
+ * accepted past that is closed at once), 10 s idle timeout per connection, request bodies only on
+ * extra routes and at most their max_body.
+ *
+ * Two threads, started by gw_httpd_start with every signal blocked: libmicrohttpd's, which runs
+ * the requests, and httpd's own, which accepts connections and hands them over. When accept
+ * fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), accepting pauses
+ * for 100 ms while new connections wait in the listen backlog, so a daemon out of descriptors
+ * does not spin, and resumes by itself once descriptors are free.
  * Callbacks run on the HTTP thread, so they must be thread-safe with respect to the daemon's
  * own threads.
  */
@@ -68,9 +75,10 @@ typedef void (*gw_httpd_route_fn)(const char *method, const char *query, const c
 
 struct gw_httpd;
 
-/* Starts serving on addr: IPv4, or IPv6 (a wildcard address from "*:port" listens dual-stack,
- * a specific one IPv6-only). Port 0 binds an ephemeral port, see gw_httpd_port. NULL with err
- * (unsupported family, bind failure with the system's reason, out of memory). */
+/* Starts serving on addr, through gw_net_listen_tcp: IPv4, or IPv6 (a wildcard address from
+ * "*:port" listens dual-stack). Port 0 binds an ephemeral port, see gw_httpd_port. NULL with err
+ * (unsupported family; bind failure with the system's reason, as in "cannot start HTTP server:
+ * bind 127.0.0.1:9091: Address already in use"; out of memory). */
 struct gw_httpd *gw_httpd_start(const struct gw_addr *addr, const struct gw_httpd_opts *o,
                                 char *err);
 
@@ -85,8 +93,9 @@ int gw_httpd_route(struct gw_httpd *h, const char *method, const char *path, siz
 /* The bound port. */
 int gw_httpd_port(const struct gw_httpd *h);
 
-/* Stops the thread (waiting for the request in progress), closes the listener and every
- * connection, frees h. NULL is a no-op. */
+/* Stops accepting, then the HTTP thread (waiting for the request in progress), closes the
+ * listener and every connection, frees h. NULL is a no-op. Any thread but httpd's own: never
+ * from a callback. */
 void gw_httpd_stop(struct gw_httpd *h);
 
 #endif

@@ -1,15 +1,22 @@
 /*
  * httpd.c -- unit tests for lib/httpd.c: every endpoint fetched with the curl CLI on a
- * loopback ephemeral port; status codes, content types, bodies, limits and routes.
+ * loopback ephemeral port; status codes, content types, bodies, limits and routes; a server
+ * out of file descriptors backs off and recovers.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -324,6 +331,20 @@ test_errors(struct gw_httpd *h)
     free(r.body);
 }
 
+/* 1 when a socket can bind [::1]. */
+static int
+have_ipv6_loopback(void)
+{
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int fd, rc;
+
+    if ((fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+        return 0;
+    rc = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6));
+    close(fd);
+    return rc == 0;
+}
+
 /* A server with no metrics, no status and no checks, on IPv6 loopback when there is one. */
 static void
 test_minimal(void)
@@ -334,21 +355,16 @@ test_minimal(void)
     struct gw_httpd *h;
     struct gw_addr a;
     struct reply r;
-    int fd;
 
-    memset(&a, 0, sizeof(a));
-    sin6 = (struct sockaddr_in6 *)&a.ss;
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_addr = in6addr_loopback;
-    a.len = sizeof(*sin6);
-    fd = socket(AF_INET6, SOCK_STREAM, 0);
-    if (fd == -1 || bind(fd, (struct sockaddr *)sin6, sizeof(*sin6)) == -1) {
-        if (fd != -1)
-            close(fd);
+    if (have_ipv6_loopback()) {
+        memset(&a, 0, sizeof(a));
+        sin6 = (struct sockaddr_in6 *)&a.ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_addr = in6addr_loopback;
+        a.len = sizeof(*sin6);
+    } else {
         addr_v4(&a, 0);
         diag("no IPv6 loopback: minimal server on 127.0.0.1");
-    } else {
-        close(fd);
     }
     h = gw_httpd_start(&a, &o, err);
     ok(h != NULL && gw_httpd_port(h) > 0, "minimal server started (%s)", err);
@@ -380,6 +396,34 @@ test_minimal(void)
     gw_httpd_stop(h);
 }
 
+/* "*:0" listens on every address, IPv4 and IPv6 alike when the host has IPv6. */
+static void
+test_wildcard(void)
+{
+    struct gw_httpd_opts o = {.prog = "any"};
+    char err[GW_ERR_LEN] = "", url[128];
+    struct gw_httpd *h;
+    struct gw_addr a;
+    struct reply r;
+
+    if (gw_net_parse_addr("*:0", GW_NET_ALLOW_PORT0, &a, err) == -1 ||
+        (h = gw_httpd_start(&a, &o, err)) == NULL) {
+        ok(0, "wildcard server started (%s)", err);
+        return;
+    }
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", gw_httpd_port(h));
+    fetch(&r, "", url);
+    is(r.code, 200, "wildcard: /healthz over IPv4");
+    free(r.body);
+    if (a.ss.ss_family == AF_INET6 && have_ipv6_loopback()) {
+        snprintf(url, sizeof(url), "http://[::1]:%d/healthz", gw_httpd_port(h));
+        fetch(&r, "-g", url);
+        is(r.code, 200, "wildcard: /healthz over IPv6 on the same port (dual-stack)");
+        free(r.body);
+    }
+    gw_httpd_stop(h);
+}
+
 static void
 test_start_errors(int busy_port)
 {
@@ -397,6 +441,249 @@ test_start_errors(int busy_port)
     gw_httpd_stop(NULL);
 }
 
+/* ---- out of file descriptors ---- */
+
+#define FD_LIMIT 64
+#define HELD_CONNS 8
+#define CHILD_WAIT_MS 10000
+
+/*
+ * The child serves on 127.0.0.1:0, then opens /dev/null until EMFILE, so every accept fails.
+ * It reports its port (0 on failure) on out; each 'f' read from in closes the filler fds and is
+ * answered with 'F'; anything else, or EOF, stops the server and exits.
+ */
+static void
+fd_child(int in, int out)
+{
+    struct gw_httpd_opts o = {.prog = "fds"};
+    int fill[FD_LIMIT], nfill = 0, port = 0, fd;
+    char err[GW_ERR_LEN], c;
+    struct gw_httpd *h;
+    struct rlimit rl;
+    struct gw_addr a;
+
+    addr_v4(&a, 0);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+        _exit(2);
+    rl.rlim_cur = FD_LIMIT;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || (h = gw_httpd_start(&a, &o, err)) == NULL)
+        _exit(3);
+    while (nfill < FD_LIMIT && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) != -1)
+        fill[nfill++] = fd;
+    if (nfill < FD_LIMIT && errno == EMFILE)
+        port = gw_httpd_port(h);
+    if (write(out, &port, sizeof(port)) != sizeof(port))
+        _exit(4);
+    while (read(in, &c, 1) == 1 && c == 'f') {
+        while (nfill > 0)
+            close(fill[--nfill]);
+        if (write(out, "F", 1) != 1)
+            _exit(4);
+    }
+    gw_httpd_stop(h);
+    _exit(0);
+}
+
+/* Reads exactly len bytes from fd within timeout_ms. */
+static int
+read_within(int fd, void *buf, size_t len, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    size_t got = 0;
+    ssize_t n;
+
+    while (got < len) {
+        if (poll(&p, 1, timeout_ms) != 1)
+            return -1;
+        if ((n = read(fd, (char *)buf + got, len - got)) <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+/* CPU time (user + system, every thread) of pid in clock ticks, or -1. */
+static long
+cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long ut, st;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name may hold spaces and parentheses: fields restart after the last ')'. */
+    if ((p = strrchr(buf, ')')) == NULL ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (long)(ut + st);
+}
+
+static int
+connect_v4(int port)
+{
+    struct gw_addr a;
+    int fd;
+
+    addr_v4(&a, port);
+    if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&a.ss, a.len) == -1) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Waits for pid to exit within timeout_ms (killing it after that); returns its wait status. */
+static int
+reap(pid_t pid, int timeout_ms)
+{
+    int status = -1;
+
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return status;
+        poll(NULL, 0, 10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+/* Runs before any other server so the fork happens with a single thread. */
+static void
+test_out_of_fds(void)
+{
+    int to_child[2], from_child[2], held[HELD_CONNS], port = 0, nheld = 0, status;
+    long before, after, hz = sysconf(_SC_CLK_TCK);
+    char url[128], c = 0;
+    struct reply r;
+    pid_t pid;
+
+    if (pipe2(to_child, O_CLOEXEC) == -1) {
+        ok(0, "pipe for the out-of-fds child");
+        return;
+    }
+    if (pipe2(from_child, O_CLOEXEC) == -1) {
+        ok(0, "pipe for the out-of-fds child");
+        close(to_child[0]);
+        close(to_child[1]);
+        return;
+    }
+    fflush(stdout);
+    if ((pid = fork()) == 0) {
+        close(to_child[1]);
+        close(from_child[0]);
+        fd_child(to_child[0], from_child[1]);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    if (pid > 0 && read_within(from_child[0], &port, sizeof(port), CHILD_WAIT_MS) == -1)
+        port = 0;
+    ok(port > 0, "child serves with every descriptor in use (port %d)", port);
+    if (port <= 0)
+        goto out;
+
+    for (nheld = 0; nheld < HELD_CONNS; nheld++)
+        if ((held[nheld] = connect_v4(port)) == -1)
+            break;
+    is(nheld, HELD_CONNS, "%d connections wait in the backlog", HELD_CONNS);
+    before = cpu_ticks(pid);
+    poll(NULL, 0, 1000); /* the measurement window */
+    after = cpu_ticks(pid);
+    ok(before >= 0 && after - before < hz / 4,
+       "no spin while out of descriptors: %ld ticks of CPU in 1 s (limit %ld)", after - before,
+       hz / 4);
+
+    ok(write(to_child[1], "f", 1) == 1 && read_within(from_child[0], &c, 1, CHILD_WAIT_MS) == 0 &&
+           c == 'F',
+       "child freed its descriptors");
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
+    fetch(&r, "", url);
+    is(r.code, 200, "/healthz answers once descriptors are free");
+    free(r.body);
+out:
+    while (nheld > 0)
+        close(held[--nheld]);
+    close(to_child[1]);
+    close(from_child[0]);
+    if (pid > 0) {
+        status = reap(pid, CHILD_WAIT_MS);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child stopped its server and exited 0");
+    }
+}
+
+#define LIMIT_CONNS 256
+
+/* Sends a request on fd and returns 1 when the reply starts with a 200 status line. */
+static int
+healthz_on(int fd)
+{
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+    char buf[64];
+
+    memset(buf, 0, sizeof(buf));
+    if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1 ||
+        read_within(fd, buf, 12, 5000) == -1)
+        return 0;
+    return strncmp(buf, "HTTP/1.1 200", 12) == 0;
+}
+
+/* Returns 1 when the server closes fd (EOF or reset) within timeout_ms. */
+static int
+closed_by_peer(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char c;
+
+    return poll(&p, 1, timeout_ms) == 1 && read(fd, &c, 1) <= 0;
+}
+
+/* 256 kept-alive connections fill the server; one more is closed at once; once some go,
+ * requests are served again. Fewer than 128 go at once: MHD 0.9.75 fetches 128 epoll events
+ * a call and, when it gets exactly that many, waits again with its full timeout (up to the
+ * 10 s idle limit) before it handles them. */
+static void
+test_connection_limit(int port)
+{
+    int fds[LIMIT_CONNS], n, served = 0, extra, code = 0;
+    char url[128];
+    struct rlimit rl;
+    struct reply r;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2 * LIMIT_CONNS + 64) {
+        diag("skipping the connection limit: RLIMIT_NOFILE is %ld", (long)rl.rlim_cur);
+        return;
+    }
+    for (n = 0; n < LIMIT_CONNS && (fds[n] = connect_v4(port)) != -1; n++)
+        served += healthz_on(fds[n]);
+    is(served, LIMIT_CONNS, "%d kept-alive connections served", LIMIT_CONNS);
+    extra = connect_v4(port);
+    ok(extra != -1 && closed_by_peer(extra, 5000), "connection past the limit closed");
+    if (extra != -1)
+        close(extra);
+    for (int i = 0; i < LIMIT_CONNS / 4 && n > 0; i++)
+        close(fds[--n]);
+    /* The server sees the closes on its own thread: retry until it has room again. */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
+    for (int tries = 0; tries < 50 && code != 200; tries++) {
+        fetch(&r, "", url);
+        code = r.code;
+        free(r.body);
+        if (code != 200)
+            poll(NULL, 0, 100);
+    }
+    is(code, 200, "served again once some connections close");
+    while (n > 0)
+        close(fds[--n]);
+}
+
 int
 main(void)
 {
@@ -412,6 +699,8 @@ main(void)
         perror("mkdtemp");
         return 1;
     }
+    test_out_of_fds();
+
     m = gw_metrics_new(1, 64, err);
     counter = gw_metrics_simple(m, "test_http_things_total", GW_METRIC_COUNTER, "Things.", err);
     o.prog = prog;
@@ -431,8 +720,10 @@ main(void)
 
     test_endpoints(h, m, counter);
     test_errors(h);
+    test_connection_limit(gw_httpd_port(h));
     test_start_errors(gw_httpd_port(h));
     test_minimal();
+    test_wildcard();
 
     gw_httpd_stop(h);
     ok(1, "stopped");
