@@ -24,6 +24,9 @@
 #define ACCEPTS_PER_EVENT 64
 #define ACCEPT_PAUSE_MS 100
 #define ACCEPT_LOG_MS 10000
+#define LINGER_MS 2000
+#define LINGER_CHECK_MS 250
+#define LINGER_MAX_BYTES (1024 * 1024)
 #define UDP_BATCH 16
 #define UDP_ROUNDS 4
 
@@ -31,9 +34,10 @@ struct conn {
     struct conn *prev, *next;
     struct hbd_worker *w;
     int fd;
-    uint8_t closing; /* close once the replies are out */
-    uint8_t writing; /* EPOLLOUT armed */
-    uint8_t dead;    /* closed, memory freed after the callback */
+    uint8_t closing;   /* close once the replies are out */
+    uint8_t writing;   /* EPOLLOUT armed */
+    uint8_t dead;      /* closed, memory freed after the callback */
+    uint8_t lingering; /* replies sent and FIN sent; reading what the client still sends */
     uint64_t id;
     uint64_t connected_ms, last_ms;
     uint64_t msgs, bytes_in;
@@ -51,8 +55,9 @@ struct hbd_worker {
     int draining;
     struct conn *conns;
     unsigned nconns;
-    struct gw_ev_timer idle_timer, accept_timer;
+    struct gw_ev_timer idle_timer, accept_timer, linger_timer;
     uint64_t accept_logged_ms;
+    unsigned nlingering;
     char *rbuf;
     struct gw_buf obuf;
     size_t udp_max;
@@ -88,6 +93,8 @@ conn_close(struct conn *c, const char *reason)
     if (c->dead)
         return;
     c->dead = 1;
+    if (c->lingering)
+        w->nlingering--;
     GW_LOG_DEBUG("connection closed", "id=%llu addr=%s reason=%s msgs=%llu",
                  (unsigned long long)c->id, c->addr, reason, (unsigned long long)c->msgs);
     gw_ev_del(w->ev, c->fd);
@@ -112,6 +119,61 @@ set_writing(struct conn *c, int on)
 {
     c->writing = (uint8_t)on;
     gw_ev_mod(c->w->ev, c->fd, (on ? GW_EV_WRITE : 0) | (c->closing ? 0 : GW_EV_READ));
+}
+
+/* A close after a final reply (ERR line too long, BYE) must not lose that reply: closing a
+ * socket with unread input makes the kernel send a reset, and the client may then drop the
+ * reply before reading it. So, as nginx's lingering close does: send FIN, read and discard
+ * what the client still sends for a while, then close. */
+static void
+conn_linger(struct conn *c)
+{
+    struct hbd_worker *w = c->w;
+
+    if (c->lingering)
+        return;
+    if (shutdown(c->fd, SHUT_WR) == -1) {
+        conn_close(c, "closed by request");
+        return;
+    }
+    c->lingering = 1;
+    c->closing = 0;
+    c->writing = 0;
+    c->last_ms = gw_ev_now_ms(w->ev);
+    c->bytes_in = 0;
+    w->nlingering++;
+    gw_ev_mod(w->ev, c->fd, GW_EV_READ);
+    if (!gw_ev_timer_armed(&w->linger_timer))
+        gw_ev_timer_start(w->ev, &w->linger_timer, LINGER_CHECK_MS);
+}
+
+static void
+linger_read(struct conn *c)
+{
+    ssize_t n;
+
+    while ((n = read(c->fd, c->w->rbuf, READ_BYTES)) > 0) {
+        c->bytes_in += (uint64_t)n;
+        if (c->bytes_in > LINGER_MAX_BYTES)
+            break;
+    }
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || c->bytes_in > LINGER_MAX_BYTES)
+        conn_close(c, "closed by request");
+}
+
+static void
+on_linger_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct hbd_worker *w = arg;
+    uint64_t now = gw_ev_now_ms(ev);
+
+    for (struct conn *c = w->conns, *next; c && w->nlingering; c = next) {
+        next = c->next;
+        if (c->lingering && now - c->last_ms >= LINGER_MS)
+            conn_close(c, "closed by request");
+    }
+    if (w->nlingering)
+        gw_ev_timer_start(ev, t, LINGER_CHECK_MS);
 }
 
 /* ---- requests ---- */
@@ -299,7 +361,7 @@ flush(struct conn *c, struct gw_buf *dst, size_t max_output)
         return 0;
     }
     if (c->closing) {
-        conn_close(c, "closed by request");
+        conn_linger(c);
         return -1;
     }
     if (c->writing)
@@ -360,8 +422,12 @@ on_writable(struct conn *c)
         return;
     /* Drained: give the memory back, an idle connection keeps none. */
     gw_buf_reset(&c->out);
-    if (c->closing || c->w->draining) {
-        conn_close(c, c->closing ? "closed by request" : "draining");
+    if (c->closing) {
+        conn_linger(c);
+        return;
+    }
+    if (c->w->draining) {
+        conn_close(c, "draining");
         return;
     }
     set_writing(c, 0);
@@ -374,6 +440,10 @@ on_conn(struct gw_ev *ev, int fd, unsigned events, void *arg)
 
     (void)ev;
     (void)fd;
+    if (c->lingering) {
+        linger_read(c);
+        return;
+    }
     if ((events & GW_EV_WRITE) && !c->dead)
         on_writable(c);
     if ((events & (GW_EV_READ | GW_EV_ERROR)) && !c->dead && !c->closing)
@@ -484,7 +554,7 @@ on_idle_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 
     for (struct conn *c = w->conns, *next; c; c = next) {
         next = c->next;
-        if (now - c->last_ms > cfg->client_timeout_ms) {
+        if (!c->lingering && now - c->last_ms > cfg->client_timeout_ms) {
             gw_metrics_add(h->m.reg, h->m.closed_idle, 1);
             conn_close(c, "idle timeout");
         }
@@ -650,6 +720,7 @@ hbd_worker_start(struct hbd *h, unsigned index, char *err)
     }
     gw_ev_timer_init(&w->accept_timer, resume_accept, w);
     gw_ev_timer_init(&w->idle_timer, on_idle_timer, w);
+    gw_ev_timer_init(&w->linger_timer, on_linger_timer, w);
     gw_ev_timer_start(w->ev, &w->idle_timer, cfg->cleanup_interval_ms);
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
         gw_err(err, "cannot start worker thread");

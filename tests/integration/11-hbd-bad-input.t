@@ -82,6 +82,12 @@ for _ in range(50):
     x.send(b'C' * 100)
 t.is_(x.line(), 'ERR line too long', 'over-long line sent in pieces: ERR line too long')
 t.ok(x.closed(), 'over-long line sent in pieces: then closed')
+# The client keeps sending after the limit: hbd still gets its ERR through (FIN, then it reads
+# and drops the rest instead of resetting the connection, which could destroy the reply).
+x = t.LineClient(d.port)
+x.send(b'E' * 200000 + b'\r\nPING\r\n')
+t.is_(x.line(), 'ERR line too long', 'a client still sending after the limit gets its ERR')
+t.ok(x.closed(), 'then an orderly close, not a reset')
 x = t.LineClient(d.port)
 x.send(b'D' * 4096 + b'\r\n')
 t.is_(x.line(), 'ERR unknown command', 'a line of exactly 4096 bytes is still parsed')
