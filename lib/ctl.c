@@ -11,6 +11,7 @@
 #include "ctl.h"
 
 #include "buf.h"
+#include "listener.h"
 #include "net.h"
 
 #include <errno.h>
@@ -31,7 +32,6 @@
 #define IDLE_TIMEOUT_MS (5 * 60 * 1000)
 #define MAX_CLIENTS 64
 #define SWEEP_MAX_MS 10000
-#define ACCEPT_RETRY_MS 100
 #define ACCEPTS_PER_EVENT 16
 /* Above this much unsent output a connection takes no new request and is not read. */
 #define OUT_HIGH_BYTES ((size_t)1 << 20)
@@ -66,7 +66,7 @@ struct gw_ctl_req {
 
 struct gw_ctl {
     struct gw_ev *ev;
-    int lfd;
+    struct gw_listener *listener;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     dev_t dev;
     ino_t ino;
@@ -77,7 +77,7 @@ struct gw_ctl {
     struct conn *conns, *dead;
     unsigned nconns, max_clients;
     uint64_t idle_ms;
-    struct gw_ev_timer sweep, accept_retry;
+    struct gw_ev_timer sweep;
     int depth;  /* nesting of enter() */
     int closed; /* gw_ctl_close() ran; freed at the last leave() */
 };
@@ -637,36 +637,16 @@ accept_one(struct gw_ctl *ctl, int fd)
     ctl->nconns++;
 }
 
+/* The listener pauses itself when descriptors run out. */
 static void
-on_accept(struct gw_ev *ev, int fd, unsigned events, void *arg)
+on_accept(struct gw_listener *l, int fd, const struct sockaddr *peer, socklen_t len, void *arg)
 {
     struct gw_ctl *ctl = arg;
 
-    (void)events;
+    (void)l, (void)peer, (void)len;
     enter(ctl);
-    for (int i = 0; i < ACCEPTS_PER_EVENT && !ctl->closed; i++) {
-        int cfd = gw_net_accept(fd, NULL, NULL);
-        if (cfd >= 0) {
-            accept_one(ctl, cfd);
-            continue;
-        }
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* Out of descriptors: stop accepting for a moment instead of spinning. */
-            gw_ev_mod(ev, fd, 0);
-            gw_ev_timer_start(ev, &ctl->accept_retry, ACCEPT_RETRY_MS);
-        }
-        break;
-    }
+    accept_one(ctl, fd);
     leave(ctl);
-}
-
-static void
-on_accept_retry(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
-{
-    struct gw_ctl *ctl = arg;
-
-    (void)t;
-    gw_ev_mod(ev, ctl->lfd, GW_EV_READ);
 }
 
 static uint64_t
@@ -716,8 +696,10 @@ struct gw_ctl *
 gw_ctl_listen(struct gw_ev *ev, const char *path, const char *group, const struct gw_ctl_cmd *cmds,
               void *arg, char *err)
 {
+    struct gw_listener_opts lo = {.on_accept = on_accept, .budget = ACCEPTS_PER_EVENT, .own_fd = 1};
     struct gw_ctl *ctl;
     struct stat sb;
+    int lfd = -1;
 
     if ((ctl = calloc(1, sizeof(*ctl))) == NULL) {
         gw_err(err, "out of memory");
@@ -728,7 +710,6 @@ gw_ctl_listen(struct gw_ev *ev, const char *path, const char *group, const struc
     ctl->arg = arg;
     ctl->max_clients = MAX_CLIENTS;
     ctl->idle_ms = IDLE_TIMEOUT_MS;
-    ctl->lfd = -1;
     if (gw_strlcpy(ctl->path, path, sizeof(ctl->path)) >= sizeof(ctl->path)) {
         gw_err(err, "control socket path too long: %s", path);
         goto fail;
@@ -736,7 +717,7 @@ gw_ctl_listen(struct gw_ev *ev, const char *path, const char *group, const struc
     ctl->has_group = group && group[0];
     if (ctl->has_group && lookup_group(group, &ctl->gid, err) == -1)
         goto fail;
-    if ((ctl->lfd = gw_net_listen_unix(path, 0660, BACKLOG, err)) == -1)
+    if ((lfd = gw_net_listen_unix(path, 0660, BACKLOG, err)) == -1)
         goto fail;
     if (ctl->has_group && chown(path, (uid_t)-1, ctl->gid) == -1) {
         gw_err_errno(err, "chgrp %s to %s", path, group);
@@ -746,17 +727,17 @@ gw_ctl_listen(struct gw_ev *ev, const char *path, const char *group, const struc
         ctl->dev = sb.st_dev;
         ctl->ino = sb.st_ino;
     }
-    if (gw_ev_add(ev, ctl->lfd, GW_EV_READ, on_accept, ctl, err) == -1)
+    lo.arg = ctl;
+    if ((ctl->listener = gw_listener_new(ev, lfd, &lo, err)) == NULL)
         goto fail_unlink;
-    gw_ev_timer_init(&ctl->accept_retry, on_accept_retry, ctl);
     gw_ev_timer_init(&ctl->sweep, on_sweep, ctl);
     gw_ev_timer_start(ev, &ctl->sweep, sweep_every_ms(ctl));
     return ctl;
 fail_unlink:
     unlink(path);
 fail:
-    if (ctl->lfd >= 0)
-        close(ctl->lfd);
+    if (lfd >= 0)
+        close(lfd);
     free(ctl);
     return NULL;
 }
@@ -782,9 +763,7 @@ gw_ctl_close(struct gw_ctl *c)
     enter(c);
     c->closed = 1;
     gw_ev_timer_stop(c->ev, &c->sweep);
-    gw_ev_timer_stop(c->ev, &c->accept_retry);
-    gw_ev_del(c->ev, c->lfd);
-    close(c->lfd);
+    gw_listener_stop(c->listener);
     /* Leave a socket that a newer daemon has put in our place alone. */
     if (stat(c->path, &sb) == 0 && sb.st_dev == c->dev && sb.st_ino == c->ino)
         unlink(c->path);

@@ -2,9 +2,10 @@
  * httpd.c -- /metrics, /healthz, /readyz, /status, the HTML stats page and extra routes, served
  * by libmicrohttpd on its internal polling thread.
  *
- * httpd owns the listener and accepts on a thread of its own (a lib/ev loop), handing each
- * connection to MHD. MHD's own accept loop, once out of descriptors with no connection of its
- * own to wait for, retries accept() at once and spins; here the listener is paused instead.
+ * httpd owns the listener and accepts on a thread of its own (a lib/ev loop running a
+ * lib/listener), handing each connection to MHD. MHD's own accept loop, once out of descriptors
+ * with no connection of its own to wait for, retries accept() at once and spins; here the listener
+ * is paused instead.
  *
  * Request state lives from MHD's URI log callback (which sees the raw query string) to its
  * completion callback; MHD calls the latter for every request the former saw.
@@ -27,6 +28,7 @@
 
 #include "buf.h"
 #include "ev.h"
+#include "listener.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "unknown"
@@ -35,8 +37,6 @@
 #define SERVER "gwkit/" GW_VERSION
 #define MAX_CONNECTIONS 256u
 #define TIMEOUT_S 10u
-#define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 100
 #define MAX_ROUTES 16
 #define MAX_METHOD_BYTES 15
 #define MAX_PATH_BYTES 127
@@ -61,10 +61,10 @@ struct route {
 
 struct gw_httpd {
     struct MHD_Daemon *d;
-    int lfd; /* httpd's listener; MHD runs without one */
+    int lfd; /* httpd's listening socket; MHD runs without one */
     int port;
-    struct gw_ev *ev;          /* the accept thread's loop */
-    struct gw_ev_timer resume; /* re-arms the paused listener */
+    struct gw_ev *ev;             /* the accept thread's loop */
+    struct gw_listener *listener; /* accepts on lfd, which it does not own */
     pthread_t acceptor;
     int accepting; /* the accept thread runs */
     char *prog;
@@ -868,76 +868,21 @@ free_httpd(struct gw_httpd *h)
 
 /* ---- accepting ---- */
 
-/* accept4() errors that concern only the connection at hand: go on with the next one. Any
- * other error (out of descriptors or memory, or one not expected) pauses accepting. */
-static int
-connection_error(int e)
-{
-    static const int errs[] = {ECONNABORTED, EPROTO, EPERM,        ENETDOWN,   ENOPROTOOPT,
-                               EHOSTDOWN,    ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH};
-
-    for (size_t i = 0; i < GW_ARRAY_LEN(errs); i++)
-        if (e == errs[i])
-            return 1;
-    return 0;
-}
-
-static void
-on_resume(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
-{
-    struct gw_httpd *h = arg;
-
-    if (gw_ev_mod(ev, h->lfd, GW_EV_READ) == -1)
-        gw_ev_timer_start(ev, t, ACCEPT_PAUSE_MS);
-}
-
-/* The pending connections wait in the backlog meanwhile. If the timer cannot be armed (out of
- * memory) the listener stays watched: retrying beats never accepting again. */
-static void
-pause_accepting(struct gw_ev *ev, struct gw_httpd *h)
-{
-    if (gw_ev_timer_start(ev, &h->resume, ACCEPT_PAUSE_MS) == 0)
-        gw_ev_mod(ev, h->lfd, 0);
-}
-
 /* MHD closes fd when it cannot take it, and also past its own connection limit, which it checks
  * again on its thread; the count read here may lag, so this is only the early refusal. */
 static void
-hand_over(struct gw_httpd *h, int fd, const struct sockaddr_storage *peer, socklen_t len)
+hand_over(struct gw_listener *l, int fd, const struct sockaddr *peer, socklen_t len, void *arg)
 {
+    struct gw_httpd *h = arg;
     const union MHD_DaemonInfo *info;
 
+    (void)l;
     info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     if (info && info->num_connections >= MAX_CONNECTIONS) {
         close(fd);
         return;
     }
-    MHD_add_connection(h->d, fd, (const struct sockaddr *)peer, len);
-}
-
-static void
-on_accept(struct gw_ev *ev, int lfd, unsigned events, void *arg)
-{
-    struct gw_httpd *h = arg;
-    struct sockaddr_storage peer;
-    socklen_t len;
-    int fd, e;
-
-    (void)events;
-    /* A bounded batch, so that a flood of connections cannot delay a stop request. */
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        if ((fd = gw_net_accept(lfd, &peer, &len)) != -1) {
-            hand_over(h, fd, &peer, len);
-            continue;
-        }
-        e = errno;
-        if (e == EAGAIN || e == EWOULDBLOCK)
-            return;
-        if (!connection_error(e)) {
-            pause_accepting(ev, h);
-            return;
-        }
-    }
+    MHD_add_connection(h->d, fd, peer, len);
 }
 
 static void *
@@ -1009,13 +954,15 @@ start_mhd(struct gw_httpd *h, char *err)
 static int
 start_accepting(struct gw_httpd *h, char *err)
 {
+    /* The default budget bounds each batch, so that a flood of connections cannot delay a
+     * stop request; out of descriptors or memory, the listener pauses for its default 100 ms. */
+    struct gw_listener_opts lo = {.on_accept = hand_over, .arg = h};
     sigset_t old;
     int rc;
 
     if ((h->ev = gw_ev_new(err)) == NULL)
         return -1;
-    gw_ev_timer_init(&h->resume, on_resume, h);
-    if (gw_ev_add(h->ev, h->lfd, GW_EV_READ, on_accept, h, err) == -1)
+    if ((h->listener = gw_listener_new(h->ev, h->lfd, &lo, err)) == NULL)
         return -1;
     block_signals(&old);
     rc = pthread_create(&h->acceptor, NULL, accept_main, h);
@@ -1036,6 +983,7 @@ teardown(struct gw_httpd *h)
         gw_ev_stop(h->ev);
         pthread_join(h->acceptor, NULL);
     }
+    gw_listener_stop(h->listener);
     gw_ev_free(h->ev);
     if (h->lfd != -1)
         close(h->lfd);

@@ -17,12 +17,12 @@
 
 #include "ctl.h"
 #include "hbd.h"
+#include "listener.h"
 #include "log.h"
 
 #define READ_BYTES (64 * 1024)
 #define READS_PER_EVENT 4
 #define ACCEPTS_PER_EVENT 64
-#define ACCEPT_PAUSE_MS 100
 #define ACCEPT_LOG_MS 10000
 #define LINGER_MS 2000
 #define LINGER_CHECK_MS 250
@@ -51,11 +51,12 @@ struct hbd_worker {
     unsigned index;
     pthread_t thread;
     struct gw_ev *ev;
-    int lfd, ufd;
+    struct gw_listener *listener;
+    int ufd;
     int draining;
     struct conn *conns;
     unsigned nconns;
-    struct gw_ev_timer idle_timer, accept_timer, linger_timer;
+    struct gw_ev_timer idle_timer, linger_timer;
     uint64_t accept_logged_ms;
     unsigned nlingering;
     char *rbuf;
@@ -452,21 +453,8 @@ on_conn(struct gw_ev *ev, int fd, unsigned events, void *arg)
 
 /* ---- accept ---- */
 
-static void on_accept(struct gw_ev *ev, int fd, unsigned events, void *arg);
-
 static void
-resume_accept(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
-{
-    struct hbd_worker *w = arg;
-    char err[GW_ERR_LEN];
-
-    (void)t;
-    if (w->lfd >= 0 && !w->draining && gw_ev_add(ev, w->lfd, GW_EV_READ, on_accept, w, err) == -1)
-        GW_LOG_ERROR("cannot resume accepting", "worker=%u err=%s", w->index, err);
-}
-
-static void
-add_conn(struct hbd_worker *w, int fd, struct sockaddr_storage *peer, socklen_t plen)
+add_conn(struct hbd_worker *w, int fd, const struct sockaddr *peer, socklen_t plen)
 {
     struct hbd *h = w->h;
     struct conn *c = calloc(1, sizeof(*c));
@@ -484,7 +472,7 @@ add_conn(struct hbd_worker *w, int fd, struct sockaddr_storage *peer, socklen_t 
     /* Bounded by the check after each read batch (max_output), not by the buffer itself, so a
      * batch's replies are never cut in the middle. */
     gw_buf_init(&c->out, SIZE_MAX / 4);
-    gw_net_addr_str((struct sockaddr *)peer, plen, c->addr, sizeof(c->addr));
+    gw_net_addr_str(peer, plen, c->addr, sizeof(c->addr));
     gw_net_set_nodelay(fd);
     if (gw_ev_add(w->ev, fd, GW_EV_READ, on_conn, c, err) == -1) {
         GW_LOG_WARN("cannot watch connection", "err=%s", err);
@@ -505,40 +493,38 @@ add_conn(struct hbd_worker *w, int fd, struct sockaddr_storage *peer, socklen_t 
 }
 
 static void
-on_accept(struct gw_ev *ev, int lfd, unsigned events, void *arg)
+on_accept(struct gw_listener *l, int fd, const struct sockaddr *peer, socklen_t plen, void *arg)
 {
     struct hbd_worker *w = arg;
     struct hbd *h = w->h;
-    struct sockaddr_storage peer;
-    socklen_t plen;
-    int fd;
 
-    (void)events;
-    for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-        plen = sizeof(peer);
-        if ((fd = gw_net_accept(lfd, &peer, &plen)) == -1) {
-            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
-                return;
-            gw_metrics_add(h->m.reg, h->m.err_accept, 1);
-            /* Once per episode, not ten times a second while descriptors stay short. */
-            if (gw_ev_now_ms(ev) - w->accept_logged_ms >= ACCEPT_LOG_MS || !w->accept_logged_ms) {
-                GW_LOG_WARN("accept failed", "worker=%u err=%s", w->index, strerror(errno));
-                w->accept_logged_ms = gw_ev_now_ms(ev);
-            }
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* Out of descriptors: stop accepting for a moment instead of spinning. */
-                gw_ev_del(ev, lfd);
-                gw_ev_timer_start(ev, &w->accept_timer, ACCEPT_PAUSE_MS);
-            }
-            return;
-        }
-        if ((unsigned)atomic_load(&h->nconns) >= hbd_cfg(h)->max_clients) {
-            gw_metrics_add(h->m.reg, h->m.err_too_many_clients, 1);
-            (void)!write(fd, "ERR too many clients\r\n", 22);
-            close(fd);
-            continue;
-        }
-        add_conn(w, fd, &peer, plen);
+    (void)l;
+    if ((unsigned)atomic_load(&h->nconns) >= hbd_cfg(h)->max_clients) {
+        gw_metrics_add(h->m.reg, h->m.err_too_many_clients, 1);
+        (void)!write(fd, "ERR too many clients\r\n", 22);
+        close(fd);
+        return;
+    }
+    add_conn(w, fd, peer, plen);
+}
+
+/* The listener has already paused itself when descriptors ran out; this only counts and logs. */
+static void
+on_accept_error(struct gw_listener *l, enum gw_listener_error what, int errnum, void *arg)
+{
+    struct hbd_worker *w = arg;
+    uint64_t now = gw_ev_now_ms(w->ev);
+
+    (void)l;
+    if (what == GW_LISTENER_ERR_RESUME) {
+        GW_LOG_ERROR("cannot resume accepting", "worker=%u err=%s", w->index, strerror(errnum));
+        return;
+    }
+    gw_metrics_add(w->h->m.reg, w->h->m.err_accept, 1);
+    /* Once per episode, not ten times a second while descriptors stay short. */
+    if (now - w->accept_logged_ms >= ACCEPT_LOG_MS || !w->accept_logged_ms) {
+        GW_LOG_WARN("accept failed", "worker=%u err=%s", w->index, strerror(errnum));
+        w->accept_logged_ms = now;
     }
 }
 
@@ -669,8 +655,7 @@ worker_free(struct hbd_worker *w)
         close(c->fd);
         conn_free(NULL, c);
     }
-    if (w->lfd >= 0)
-        close(w->lfd);
+    gw_listener_stop(w->listener);
     if (w->ufd >= 0)
         close(w->ufd);
     if (w->ev)
@@ -679,6 +664,25 @@ worker_free(struct hbd_worker *w)
     free(w->rbuf);
     free(w->udp_bufs);
     free(w);
+}
+
+static int
+start_listener(struct hbd_worker *w, char *err)
+{
+    struct gw_listener_opts o = {.on_accept = on_accept,
+                                 .on_error = on_accept_error,
+                                 .arg = w,
+                                 .budget = ACCEPTS_PER_EVENT,
+                                 .own_fd = 1};
+    int fd = gw_net_listen_tcp(&w->h->listen_addr, 1024, 1, err);
+
+    if (fd == -1)
+        return -1;
+    if ((w->listener = gw_listener_new(w->ev, fd, &o, err)) == NULL) {
+        close(fd);
+        return -1;
+    }
+    return 0;
 }
 
 struct hbd_worker *
@@ -695,7 +699,7 @@ hbd_worker_start(struct hbd *h, unsigned index, char *err)
     }
     w->h = h;
     w->index = index;
-    w->lfd = w->ufd = -1;
+    w->ufd = -1;
     gw_buf_init(&w->obuf, 64 * 1024 * 1024);
     w->udp_max = cfg->max_line_bytes + 3;
     if ((w->rbuf = malloc(READ_BYTES)) == NULL ||
@@ -705,9 +709,7 @@ hbd_worker_start(struct hbd *h, unsigned index, char *err)
     }
     if ((w->ev = gw_ev_new(err)) == NULL)
         goto fail;
-    if ((w->lfd = gw_net_listen_tcp(&h->listen_addr, 1024, 1, err)) == -1)
-        goto fail;
-    if (gw_ev_add(w->ev, w->lfd, GW_EV_READ, on_accept, w, err) == -1)
+    if (start_listener(w, err) == -1)
         goto fail;
     if (h->udp) {
         if ((w->ufd = gw_net_bind_udp(&h->listen_addr, 1, err)) == -1)
@@ -718,7 +720,6 @@ hbd_worker_start(struct hbd *h, unsigned index, char *err)
         if (getsockname(w->ufd, (struct sockaddr *)&ss, &len) == 0)
             gw_net_addr_str((struct sockaddr *)&ss, len, w->udp_addr, sizeof(w->udp_addr));
     }
-    gw_ev_timer_init(&w->accept_timer, resume_accept, w);
     gw_ev_timer_init(&w->idle_timer, on_idle_timer, w);
     gw_ev_timer_init(&w->linger_timer, on_linger_timer, w);
     gw_ev_timer_start(w->ev, &w->idle_timer, cfg->cleanup_interval_ms);
@@ -744,12 +745,8 @@ drain_worker(struct gw_ev *ev, void *arg)
     struct hbd_worker *w = arg;
 
     w->draining = 1;
-    if (w->lfd >= 0) {
-        gw_ev_del(ev, w->lfd);
-        close(w->lfd);
-        w->lfd = -1;
-    }
-    gw_ev_timer_stop(ev, &w->accept_timer);
+    gw_listener_stop(w->listener);
+    w->listener = NULL;
     if (w->ufd >= 0) {
         gw_ev_del(ev, w->ufd);
         close(w->ufd);
