@@ -27,6 +27,17 @@ t.is_(d.stop(), 0, 'exit 0')
 os.environ['GW_WRAP'] = 'prlimit --nofile=64:64'
 d = t.Daemon('hbd', env={'GWKIT_HBD_WORKERS': '1'})
 os.environ['GW_WRAP'] = ''
+
+
+def ctl_conns():
+    """hbd's open control connections (in /proc/net/unix: its socket path, not listening)."""
+    with open('/proc/net/unix') as f:
+        return sum(1 for line in f if line.split()[7:] == [d.sock] and line.split()[5] != '01')
+
+
+# The control connection that found hbd ready must be gone before the table fills up: closed
+# later, it would free a descriptor for the HTTP request below.
+t.ok(t.wait_for(lambda: ctl_conns() == 0, 5), 'the readiness check connection is closed')
 socks = []
 for i in range(100):
     s = socket.socket()
