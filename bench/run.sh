@@ -17,7 +17,8 @@
 # daemon that is not built, or does not start, gives rows marked "missing", never none.
 #
 # Environment: BENCH_SECS (seconds per measured run, 2), BENCH_ROUNDS (runs per figure, 3),
-# BENCH_RATE (the fixed -R, 5000), BENCH_IDLE_CONNS (20000), BENCH_OUT (bench/RESULTS.md).
+# BENCH_RATE (the fixed -R, 5000), BENCH_IDLE_CONNS (20000), BENCH_OUT (bench/RESULTS.md),
+# BENCH_GROUPS (the row groups to run, all of ROW_GROUPS by default).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +33,7 @@ RTT_ROUNDS=$((ROUNDS * 2))
 RATE=${BENCH_RATE:-5000}
 IDLE_WANT=${BENCH_IDLE_CONNS:-20000}
 OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
-ROW_GROUPS="hbd_vs_redis round_trip idle accuracy"
+ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis round_trip idle accuracy}
 PY=/usr/bin/python3
 
 TMP=""
@@ -200,19 +201,6 @@ rtt_sockperf() {
         return
     fi
     echo "$(ratio "$n" "$secs") $avg $p50 $p99 $p999 $max 0"
-}
-
-# rb_run PORT CONNS N: one redis-benchmark PING_INLINE run; "rate p50_us p99_us 0".
-rb_run() {
-    local line rr rp50 rp99
-    line=$(redis-benchmark -h 127.0.0.1 -p "$1" -t ping_inline -c "$2" -P 1 -n "$3" --csv \
-        2>/dev/null | tail -1 | tr -d '"')
-    IFS=, read -r _ rr _ _ rp50 _ rp99 _ <<<"$line"
-    if [ -z "$rr" ] || [ -z "$rp99" ]; then
-        echo "failed"
-        return
-    fi
-    awk -v r="$rr" -v a="$rp50" -v b="$rp99" 'BEGIN { print r, a * 1000, b * 1000, 0 }'
 }
 
 # summarize LINE...: the column-wise median of the rounds' lines; the last column, an error
@@ -432,55 +420,247 @@ idle_row() {
     emit "| $name | $open | $before kB | $after kB | $(awk -v a="$after" -v b="$before" -v n="$open" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }') |"
 }
 
-# gwbench against redis-benchmark, same server, same connections, one request in flight.
+# ---- gwbench's own accuracy ---------------------------------------------------------
+
+# acc_gw CONNS SECS: one gwbench run against redis-server; "rate mean p50 p99 errors" (us).
+acc_gw() {
+    local f=$TMP/acc.json
+    gwbench_json "$f" tcp --expect +PONG -c "$1" -t 1 -d "${2}s" "127.0.0.1:$REDIS_PORT" || true
+    if ! jq -e .requests "$f" >/dev/null 2>&1; then
+        echo "failed"
+        return
+    fi
+    jq -r '[.rate, .latency_us.mean, .latency_us.p50, .latency_us.p99, .error_total]
+        | map(tostring) | join(" ")' "$f"
+}
+
+# rb_csv LINE: redis-benchmark's --csv line (title, rps, avg, min, p50, p95, p99, max; ms) as
+# "rate mean p50 p99 0" (us), or "failed".
+rb_csv() {
+    local rr ravg rp50 rp99
+    IFS=, read -r _ rr ravg _ rp50 _ rp99 _ <<<"$(tr -d '"' <<<"$1")"
+    if [ -z "$rr" ] || [ -z "$rp99" ]; then
+        echo "failed"
+        return
+    fi
+    awk -v r="$rr" -v m="$ravg" -v a="$rp50" -v b="$rp99" \
+        'BEGIN { print r, m * 1000, a * 1000, b * 1000, 0 }'
+}
+
+# rb_run CONNS N: one redis-benchmark PING_INLINE run of N requests against redis-server.
+rb_run() {
+    rb_csv "$(redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t ping_inline -c "$1" -P 1 -n "$2" \
+        --csv 2>/dev/null | tail -1)"
+}
+
+# hdr_mid US: the middle of the redis-benchmark histogram bin whose top is US. Its HdrHistogram
+# (lowest discernible value 10 us, hence a unit of 8 us, 3 significant figures) has bins 8 us
+# wide up to 16.384 ms, twice as wide in each octave above, and it prints a percentile as the
+# highest value of its bin.
+hdr_mid() {
+    awk -v v="$1" 'BEGIN { w = 8; while (v >= w * 2048) w *= 2; printf "%.1f", v - (w - 1) / 2 }'
+}
+
+# fmt_bin US: a redis-benchmark percentile with the bin it stands for.
+fmt_bin() {
+    awk -v v="$1" 'BEGIN {
+        if (v >= 1000) { printf "%.2f ms", v / 1000; exit }
+        w = 8; printf "%.0f us (%.0f-%.0f)", v, v - w + 1, v }'
+}
+
+# Little's law: the time between two sends on one connection, conns / rate.
+cycle_us() { awk -v c="$1" -v r="$2" 'BEGIN { if (r > 0) print c / r * 1e6; else print 0 }'; }
+cycle() { fmt_us "$(cycle_us "$1" "$2")"; }
+
+# perf_ready: 0 when perf can record the raw_syscalls tracepoints; else PERF_WHY says why.
+# As root, mounts tracefs where the kernel offers it unmounted (as systemd does at boot).
+perf_ready() {
+    local probe=$TMP/probe.data
+    PERF_WHY=""
+    if ! command -v perf >/dev/null; then
+        PERF_WHY="perf is not installed (Debian linux-perf)"
+        return 1
+    fi
+    if perf record -q -e raw_syscalls:sys_enter -o "$probe" -- true >/dev/null 2>&1; then
+        return 0
+    fi
+    if [ "$(id -u)" = 0 ] && [ -d /sys/kernel/tracing ] && [ ! -e /sys/kernel/tracing/events ] &&
+        mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
+        say "mounted tracefs on /sys/kernel/tracing for perf"
+        if perf record -q -e raw_syscalls:sys_enter -o "$probe" -- true >/dev/null 2>&1; then
+            return 0
+        fi
+    fi
+    PERF_WHY="perf cannot record the raw_syscalls tracepoints here (it needs root, or"
+    PERF_WHY+=" perf_event_paranoid -1, and tracefs on /sys/kernel/tracing)"
+    return 1
+}
+
+# traced CMD...: runs a client under perf record of its system calls, its stdout in
+# $TMP/traced.out; prints the kernel's view of its requests, "count mean p50 p90 p99 hold"
+# (bench/syscall_rtt.py), or "failed".
+traced() {
+    local data=$TMP/traced.data
+    perf record -q -m 4096 -e raw_syscalls:sys_enter,raw_syscalls:sys_exit -o "$data" -- "$@" \
+        >"$TMP/traced.out" 2>"$TMP/traced.err" || true
+    perf script --ns -F tid,time,event,trace -i "$data" 2>/dev/null |
+        "$PY" "$ROOT/bench/syscall_rtt.py" 6 || echo "failed"
+    rm -f "$data"
+}
+
+# kernel_gw CONNS: one traced gwbench run; "requests kcount p50 kp50 ratio p99 kp99 ratio hold
+# 0", or "failed".
+kernel_gw() {
+    local k t
+    k=$(traced "$GWBENCH" tcp --expect +PONG -c "$1" -t 1 -d 1s --json -q \
+        "127.0.0.1:$REDIS_PORT")
+    t=$(jq -r '[.requests, .latency_us.p50, .latency_us.p99] | map(tostring) | join(" ")' \
+        "$TMP/traced.out" 2>/dev/null || true)
+    kernel_row "$t" "$k" 0
+}
+
+# kernel_rb CONNS N: the same for one traced redis-benchmark run of N requests.
+kernel_rb() {
+    local k r t rp50 rp99
+    k=$(traced redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t ping_inline -c "$1" -P 1 \
+        -n "$2" --csv)
+    r=$(rb_csv "$(tail -1 "$TMP/traced.out")")
+    t=""
+    if [ "$r" != failed ]; then
+        read -r _ _ rp50 rp99 _ <<<"$r"
+        t="$2 $(hdr_mid "$rp50") $(hdr_mid "$rp99")"
+    fi
+    kernel_row "$t" "$k" 1
+}
+
+# kernel_row "requests p50 p99" "count mean p50 p90 p99 hold" IS_RB: one round's figures.
+kernel_row() {
+    local n p50 p99 kn kp50 kp99 hold
+    read -r n p50 p99 <<<"$1"
+    read -r kn _ kp50 _ kp99 hold <<<"$2"
+    if [ -z "$p99" ] || [ -z "$hold" ]; then
+        echo "failed"
+        return
+    fi
+    echo "$n $kn $p50 $kp50 $(ratio "$p50" "$kp50") $p99 $kp99 $(ratio "$p99" "$kp99") $hold 0"
+}
+
+# gwbench against redis-benchmark, same server, same connections, one request in flight:
+# side by side, then each against the kernel's timestamps of its own requests.
 group_accuracy() {
-    local c i g n gs rs gr gp50 gp99 rr rp50 rp99 rounds secs
     say "gwbench vs redis-benchmark against redis-server"
     start_redis
     emit "## gwbench's own accuracy: gwbench vs redis-benchmark, redis-server PING"
     emit ""
-    emit "Both single-threaded, same connections, \`-P 1\`, closed loop; median of $ROUNDS runs"
-    emit "of about ${SECS}s each ($RTT_ROUNDS of ${RTT_SECS}s on one connection), the two tools"
-    emit "alternating. The cycle is connections / rate"
-    emit "(Little's law): the time from one send to the next on a connection. The latency runs"
-    emit "from a write to its reply; what the cycle holds beyond it is the client's own time"
-    emit "between reading a reply and sending again. On one connection both tools measure the"
-    emit "bare round trip and should agree; with more connections a client that spends longer"
-    emit "per cycle also offers the server less concurrent load, so latencies measured at"
-    emit "unequal rates are not comparable."
+    emit "Both single-threaded, one request in flight per connection (\`-P 1\`), closed loop."
+    emit "They do not time quite the same interval. gwbench: from a clock read just before"
+    emit "the write() that sends a request to one just after the read() that returns its"
+    emit "reply, and it reads every reply an epoll_wait() reported before it writes the next"
+    emit "requests. redis-benchmark (src/redis-benchmark.c, writeHandler and readHandler):"
+    emit "from just before its write to the call of its read handler, before the read();"
+    emit "its handlers for connections served earlier in the same pass of its loop run inside"
+    emit "that interval. It prints each percentile as the top of an 8 us wide bin"
+    emit "(HdrHistogram, lowest discernible value 10 us): \`71\` stands for 64 to 71 us; the"
+    emit "ratios below use the bin's middle."
     emit ""
-    emit "| conns | gwbench req/s | redis-benchmark req/s | rate ratio (>= 0.9) | gwbench p50 | r-b p50 | ratio | gwbench p99 | r-b p99 | ratio | gwbench cycle | r-b cycle |"
-    emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
+    acc_side_by_side
+    acc_kernel
+    stop_pid "$REDIS_PID"
+}
+
+acc_side_by_side() {
+    local c i g n gs rs gr gm gp50 gp99 rr rm rp50 rp99 rounds secs g1="" r1=""
+    emit "### Side by side"
+    emit ""
+    emit "Median of $ROUNDS runs of about ${SECS}s each ($RTT_ROUNDS of ${RTT_SECS}s on one"
+    emit "connection), the two tools alternating. The cycle is connections / rate (Little's"
+    emit "law), the time from one send to the next on a connection; what it holds beyond the"
+    emit "mean latency is time the client spent outside its own timing."
+    emit ""
+    emit "| conns | gwbench req/s | redis-benchmark req/s | rate ratio (>= 0.9) | gwbench p50 | r-b p50 | ratio | gwbench p99 | r-b p99 | ratio | gwbench mean / cycle | r-b mean / cycle |"
+    emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for c in 1 50 500; do
         gs=() rs=() rounds=$ROUNDS secs=$SECS
         if [ "$c" = 1 ]; then
             rounds=$RTT_ROUNDS secs=$RTT_SECS
         fi
         for ((i = 0; i < rounds; i++)); do
-            g=$(measure "$REDIS_PID" tcp --expect +PONG -c "$c" -t 1 -d "${secs}s" \
-                "127.0.0.1:$REDIS_PORT")
+            g=$(acc_gw "$c" "$secs")
             gs+=("$g")
-            # As many requests as gwbench sent, so both runs last about as long.
+            # As many requests as gwbench answered, so both runs last about as long.
             n=$(awk -v r="${g%% *}" -v s="$secs" 'BEGIN { n = r * s; printf "%.0f", (n > 1000 ? n : 1000) }')
-            rs+=("$(rb_run "$REDIS_PORT" "$c" "$n")")
+            rs+=("$(rb_run "$c" "$n")")
+            if [ "$c" = 1 ]; then
+                g1+=" $(awk '{ printf "%.0f", $3 }' <<<"$g")"
+                r1+=" $(awk '{ printf "%.0f", $3 }' <<<"${rs[-1]}")"
+            fi
         done
-        read -r gr gp50 gp99 _ <<<"$(summarize "${gs[@]}")"
-        read -r rr rp50 rp99 _ <<<"$(summarize "${rs[@]}")"
+        read -r gr gm gp50 gp99 _ <<<"$(summarize "${gs[@]}")"
+        read -r rr rm rp50 rp99 _ <<<"$(summarize "${rs[@]}")"
         if [ "$gr" = failed ] || [ "$rr" = failed ]; then
             emit "| $c | $gr | $rr | - | | | | | | | | |"
             continue
         fi
-        emit "| $c | $(fmt_rate "$gr") | $(fmt_rate "$rr") | $(ratio "$gr" "$rr") | $(fmt_us "$gp50") | $(fmt_us "$rp50") | $(ratio "$gp50" "$rp50") | $(fmt_us "$gp99") | $(fmt_us "$rp99") | $(ratio "$gp99" "$rp99") | $(cycle "$c" "$gr") | $(cycle "$c" "$rr") |"
+        emit "| $c | $(fmt_rate "$gr") | $(fmt_rate "$rr") | $(ratio "$gr" "$rr") | $(fmt_us "$gp50") | $(fmt_bin "$rp50") | $(ratio "$gp50" "$(hdr_mid "$rp50")") | $(fmt_us "$gp99") | $(fmt_bin "$rp99") | $(ratio "$gp99" "$(hdr_mid "$rp99")") | $(fmt_us "$gm") / $(cycle "$c" "$gr") | $(fmt_us "$rm") / $(cycle "$c" "$rr") |"
     done
-    stop_pid "$REDIS_PID"
+    emit ""
+    emit "The one-connection p50 of each run in us, in the order they ran: gwbench$g1;"
+    emit "redis-benchmark (bin tops)$r1."
     commands "gwbench tcp --expect +PONG -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:PORT" \
-        "redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -P 1 -n (gwbench's rate x $SECS) --csv"
+        "redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -P 1 -n (gwbench's rate x ${SECS}) --csv"
 }
 
-# Little's law: the time between two sends on one connection, conns / rate.
-cycle() {
-    fmt_us "$(awk -v c="$1" -v r="$2" 'BEGIN { if (r > 0) print c / r * 1e6; else print 0 }')"
+acc_kernel() {
+    local c i n gs rs
+    emit "### Each tool against the kernel's clock"
+    emit ""
+    emit "Runs of either tool are seconds apart on a shared virtual machine, and the round"
+    emit "trip itself differs from one to the next (above): two tools run apart can disagree"
+    emit "by more than 10% while each reports its own requests exactly. This check compares"
+    emit "like with like: each tool's percentiles against the kernel's timestamps of the same"
+    emit "requests in the same run. \`perf record\` takes the client's system calls"
+    emit "(raw_syscalls tracepoints); a request runs from the entry of the write() or sendto()"
+    emit "that sent it to the exit of the read() or recvfrom() that returned its reply"
+    emit "(bench/syscall_rtt.py), the widest interval a client can time on that socket."
+    emit "Tracing slows every system call by about a microsecond, for both tools alike."
+    emit "Hold is the mean time from the epoll_wait() that reported a reply to the read()"
+    emit "that got it: the client's work on other connections, inside both kernel and tool"
+    emit "figures. Median of $((RTT_ROUNDS / 2)) runs of each tool (alternating) on one connection,"
+    emit "one run of each on 50."
+    emit ""
+    if ! perf_ready; then
+        emit "Not measured: $PERF_WHY."
+        emit ""
+        return
+    fi
+    emit "| conns | client | requests (tool / kernel) | tool p50 | kernel p50 | ratio | tool p99 | kernel p99 | ratio | hold |"
+    emit "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for c in 1 50; do
+        gs=() rs=() n=$((c == 1 ? RTT_ROUNDS / 2 : 1))
+        for ((i = 0; i < n; i++)); do
+            gs+=("$(kernel_gw "$c")")
+            rs+=("$(kernel_rb "$c" $((c == 1 ? 10000 : 30000)))")
+        done
+        kernel_table_row "$c" gwbench "$(summarize "${gs[@]}")"
+        kernel_table_row "$c" redis-benchmark "$(summarize "${rs[@]}")"
+    done
+    emit ""
+    emit "redis-benchmark's tool figures are the middles of its bins."
+    commands "perf record -e raw_syscalls:sys_enter,raw_syscalls:sys_exit -o F -- CLIENT" \
+        "perf script --ns -F tid,time,event,trace -i F | bench/syscall_rtt.py 6" \
+        "  CLIENT: gwbench tcp --expect +PONG -c C -t 1 -d 1s --json -q 127.0.0.1:PORT" \
+        "          redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -P 1 -n N --csv"
+}
+
+kernel_table_row() {
+    local n kn p50 kp50 r50 p99 kp99 r99 hold
+    read -r n kn p50 kp50 r50 p99 kp99 r99 hold _ <<<"$3"
+    if [ "$n" = failed ]; then
+        emit "| $1 | $2 | failed | | | | | | | |"
+        return
+    fi
+    emit "| $1 | $2 | $(fmt_rate "$n") / $(fmt_rate "$kn") | $(fmt_us "$p50") | $(fmt_us "$kp50") | $r50 | $(fmt_us "$p99") | $(fmt_us "$kp99") | $r99 | $(fmt_us "$hold") |"
 }
 
 # ---- main ---------------------------------------------------------------------------
