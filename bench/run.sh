@@ -34,6 +34,8 @@ RATE=${BENCH_RATE:-5000}
 IDLE_WANT=${BENCH_IDLE_CONNS:-20000}
 OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
 ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis round_trip idle accuracy}
+PIN=()
+PIN_NOTE="."
 PY=/usr/bin/python3
 
 TMP=""
@@ -425,7 +427,8 @@ idle_row() {
 # acc_gw CONNS SECS: one gwbench run against redis-server; "rate mean p50 p99 errors" (us).
 acc_gw() {
     local f=$TMP/acc.json
-    gwbench_json "$f" tcp --expect +PONG -c "$1" -t 1 -d "${2}s" "127.0.0.1:$REDIS_PORT" || true
+    "${PIN[@]}" "$GWBENCH" tcp --expect +PONG -c "$1" -t 1 -d "${2}s" --json -q \
+        "127.0.0.1:$REDIS_PORT" >"$f" 2>"$f.err" || true
     if ! jq -e .requests "$f" >/dev/null 2>&1; then
         echo "failed"
         return
@@ -449,7 +452,7 @@ rb_csv() {
 
 # rb_run CONNS N: one redis-benchmark PING_INLINE run of N requests against redis-server.
 rb_run() {
-    rb_csv "$(redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t ping_inline -c "$1" -P 1 -n "$2" \
+    rb_csv "$("${PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t ping_inline -c "$1" -P 1 -n "$2" \
         --csv 2>/dev/null | tail -1)"
 }
 
@@ -466,6 +469,19 @@ fmt_bin() {
     awk -v v="$1" 'BEGIN {
         if (v >= 1000) { printf "%.2f ms", v / 1000; exit }
         w = 8; printf "%.0f us (%.0f-%.0f)", v, v - w + 1, v }'
+}
+
+# pair_ratios GWBENCH_LINE RB_LINE: one round's "rate p50 p99" ratios, gwbench / redis-benchmark
+# (the bins' middles), and a 0 for summarize's error column; or "failed".
+pair_ratios() {
+    local gr gp50 gp99 rr rp50 rp99
+    read -r gr _ gp50 gp99 _ <<<"$1"
+    read -r rr _ rp50 rp99 _ <<<"$2"
+    if [ "$gr" = failed ] || [ "$rr" = failed ]; then
+        echo "failed"
+        return
+    fi
+    echo "$(ratio "$gr" "$rr") $(ratio "$gp50" "$(hdr_mid "$rp50")") $(ratio "$gp99" "$(hdr_mid "$rp99")") 0"
 }
 
 # Little's law: the time between two sends on one connection, conns / rate.
@@ -501,7 +517,8 @@ perf_ready() {
 # (bench/syscall_rtt.py), or "failed".
 traced() {
     local data=$TMP/traced.data
-    perf record -q -m 4096 -e raw_syscalls:sys_enter,raw_syscalls:sys_exit -o "$data" -- "$@" \
+    perf record -q -m 4096 -e raw_syscalls:sys_enter,raw_syscalls:sys_exit -o "$data" -- \
+        "${PIN[@]}" "$@" \
         >"$TMP/traced.out" 2>"$TMP/traced.err" || true
     perf script --ns -F tid,time,event,trace -i "$data" 2>/dev/null |
         "$PY" "$ROOT/bench/syscall_rtt.py" 6 || echo "failed"
@@ -563,25 +580,40 @@ group_accuracy() {
     emit "(HdrHistogram, lowest discernible value 10 us): \`71\` stands for 64 to 71 us; the"
     emit "ratios below use the bin's middle."
     emit ""
-    "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
+    acc_pin
+    "${PIN[@]}" "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
     acc_side_by_side
     acc_kernel
     stop_pid "$REDIS_PID"
 }
 
+# acc_pin: with two CPUs or more, redis-server on CPU 0 and the clients on CPU 1 (PIN, the
+# clients' command prefix), so that every run has the same placement: left to the scheduler,
+# client and server sometimes share a CPU and their round trip is then a third as long.
+acc_pin() {
+    PIN=() PIN_NOTE="."
+    if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null &&
+        taskset -pc 0 "$REDIS_PID" >/dev/null 2>&1; then
+        PIN=(taskset -c 1)
+        PIN_NOTE=";"$'\n'"redis-server on CPU 0 and the clients on CPU 1 (taskset)."
+    fi
+}
+
 acc_side_by_side() {
-    local c i g n gs rs gr gm gp50 gp99 rr rm rp50 rp99 rounds secs g1="" r1=""
+    local c i g n gs rs ps gr gm gp50 gp99 rr rm rp50 rp99 xr x50 x99 rounds secs g1="" r1=""
     emit "### Side by side"
     emit ""
     emit "Median of $ROUNDS runs of about ${SECS}s each ($RTT_ROUNDS of ${RTT_SECS}s on one"
-    emit "connection), the two tools alternating. The cycle is connections / rate (Little's"
-    emit "law), the time from one send to the next on a connection; what it holds beyond the"
-    emit "mean latency is time the client spent outside its own timing."
+    emit "connection), the two tools alternating$PIN_NOTE"
+    emit "Each ratio is the median of the ratios of the runs made one after the other. The"
+    emit "cycle is connections / rate (Little's law), the time from one send to the next on a"
+    emit "connection; what it holds beyond the mean latency is time the client spent outside"
+    emit "its own timing."
     emit ""
     emit "| conns | gwbench req/s | redis-benchmark req/s | rate ratio (>= 0.9) | gwbench p50 | r-b p50 | ratio | gwbench p99 | r-b p99 | ratio | gwbench mean / cycle | r-b mean / cycle |"
     emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for c in 1 50 500; do
-        gs=() rs=() rounds=$ROUNDS secs=$SECS
+        gs=() rs=() ps=() rounds=$ROUNDS secs=$SECS
         if [ "$c" = 1 ]; then
             rounds=$RTT_ROUNDS secs=$RTT_SECS
         fi
@@ -591,6 +623,7 @@ acc_side_by_side() {
             # As many requests as gwbench answered, so both runs last about as long.
             n=$(awk -v r="${g%% *}" -v s="$secs" 'BEGIN { n = r * s; printf "%.0f", (n > 1000 ? n : 1000) }')
             rs+=("$(rb_run "$c" "$n")")
+            ps+=("$(pair_ratios "$g" "${rs[-1]}")")
             if [ "$c" = 1 ]; then
                 g1+=" $(awk '{ printf "%.0f", $3 }' <<<"$g")"
                 r1+=" $(awk '{ printf "%.0f", $3 }' <<<"${rs[-1]}")"
@@ -598,15 +631,25 @@ acc_side_by_side() {
         done
         read -r gr gm gp50 gp99 _ <<<"$(summarize "${gs[@]}")"
         read -r rr rm rp50 rp99 _ <<<"$(summarize "${rs[@]}")"
-        if [ "$gr" = failed ] || [ "$rr" = failed ]; then
+        read -r xr x50 x99 _ <<<"$(summarize "${ps[@]}")"
+        if [ "$gr" = failed ] || [ "$rr" = failed ] || [ "$xr" = failed ]; then
             emit "| $c | $gr | $rr | - | | | | | | | | |"
             continue
         fi
-        emit "| $c | $(fmt_rate "$gr") | $(fmt_rate "$rr") | $(ratio "$gr" "$rr") | $(fmt_us "$gp50") | $(fmt_bin "$rp50") | $(ratio "$gp50" "$(hdr_mid "$rp50")") | $(fmt_us "$gp99") | $(fmt_bin "$rp99") | $(ratio "$gp99" "$(hdr_mid "$rp99")") | $(fmt_us "$gm") / $(cycle "$c" "$gr") | $(fmt_us "$rm") / $(cycle "$c" "$rr") |"
+        emit "| $c | $(fmt_rate "$gr") | $(fmt_rate "$rr") | $xr | $(fmt_us "$gp50") | $(fmt_bin "$rp50") | $x50 | $(fmt_us "$gp99") | $(fmt_bin "$rp99") | $x99 | $(fmt_us "$gm") / $(cycle "$c" "$gr") | $(fmt_us "$rm") / $(cycle "$c" "$rr") |"
     done
     emit ""
     emit "The one-connection p50 of each run in us, in the order they ran: gwbench$g1;"
     emit "redis-benchmark (bin tops)$r1."
+    emit ""
+    emit "On one connection what remains between the two is in the round trips, not in their"
+    emit "timing (each tool against the kernel, below): after each write redis-benchmark"
+    emit "spends a few microseconds on two epoll_ctl() calls before it waits for the reply,"
+    emit "gwbench waits at once, and on a virtual machine a CPU that has gone idle is slower to"
+    emit "wake, so redis-benchmark's replies tend to reach it sooner. With more connections the"
+    emit "two offer the server different loads (the rates differ), and redis-benchmark's"
+    emit "interval also holds its own work for other connections (hold, below): latencies"
+    emit "measured that way are not comparable."
     commands "gwbench tcp --expect +PONG -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:PORT" \
         "redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -P 1 -n (gwbench's rate x ${SECS}) --csv"
 }
@@ -627,7 +670,7 @@ acc_kernel() {
     emit "Hold is the mean time from the epoll_wait() that reported a reply to the read()"
     emit "that got it: the client's work on other connections, inside both kernel and tool"
     emit "figures. Median of $((RTT_ROUNDS / 2)) runs of each tool (alternating) on one connection,"
-    emit "one run of each on 50."
+    emit "one run of each on 50; CPUs as above."
     emit ""
     if ! perf_ready; then
         emit "Not measured: $PERF_WHY."
