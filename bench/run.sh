@@ -224,6 +224,7 @@ summarize() {
 
 fmt_rate() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 fmt_us() { awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.2f ms", v / 1000; else printf "%.0f us", v }'; }
+fmt_us1() { awk -v v="$1" 'BEGIN { printf "%.1f us", v }'; }
 fmt_cpu() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
@@ -424,10 +425,12 @@ idle_row() {
 
 # ---- gwbench's own accuracy ---------------------------------------------------------
 
-# acc_gw CONNS SECS: one gwbench run against redis-server; "rate mean p50 p99 errors" (us).
+# acc_gw CONNS SECS [ENV...]: one gwbench run against redis-server (with ENV, e.g. an
+# LD_PRELOAD); "rate mean p50 p99 errors" (us).
 acc_gw() {
-    local f=$TMP/acc.json
-    "${PIN[@]}" "$GWBENCH" tcp --expect +PONG -c "$1" -t 1 -d "${2}s" --json -q \
+    local f=$TMP/acc.json c=$1 secs=$2
+    shift 2
+    "${PIN[@]}" env "$@" "$GWBENCH" tcp --expect +PONG -c "$c" -t 1 -d "${secs}s" --json -q \
         "127.0.0.1:$REDIS_PORT" >"$f" 2>"$f.err" || true
     if ! jq -e .requests "$f" >/dev/null 2>&1; then
         echo "failed"
@@ -484,6 +487,19 @@ pair_ratios() {
     echo "$(ratio "$gr" "$rr") $(ratio "$gp50" "$(hdr_mid "$rp50")") $(ratio "$gp99" "$(hdr_mid "$rp99")") 0"
 }
 
+# acc_row CONNS "gw: rate mean p50 p99" "rb: rate mean p50 p99" "ratios: rate p50 p99"
+acc_row() {
+    local gr gm gp50 gp99 rr rm rp50 rp99 xr x50 x99 c=${1%%,*}
+    read -r gr gm gp50 gp99 <<<"$2"
+    read -r rr rm rp50 rp99 <<<"$3"
+    read -r xr x50 x99 <<<"$4"
+    if [ "$gr" = failed ] || [ "$rr" = failed ] || [ "$xr" = failed ]; then
+        emit "| $1 | $gr | $rr | - | | | | | | | | |"
+        return
+    fi
+    emit "| $1 | $(fmt_rate "$gr") | $(fmt_rate "$rr") | $xr | $(fmt_us "$gp50") | $(fmt_bin "$rp50") | $x50 | $(fmt_us "$gp99") | $(fmt_bin "$rp99") | $x99 | $(fmt_us "$gm") / $(cycle "$c" "$gr") | $(fmt_us "$rm") / $(cycle "$c" "$rr") |"
+}
+
 # Little's law: the time between two sends on one connection, conns / rate.
 cycle_us() { awk -v c="$1" -v r="$2" 'BEGIN { if (r > 0) print c / r * 1e6; else print 0 }'; }
 cycle() { fmt_us "$(cycle_us "$1" "$2")"; }
@@ -513,7 +529,7 @@ perf_ready() {
 }
 
 # traced CMD...: runs a client under perf record of its system calls, its stdout in
-# $TMP/traced.out; prints the kernel's view of its requests, "count mean p50 p90 p99 hold"
+# $TMP/traced.out; prints the kernel's view of its requests, "count mean p50 p90 p99 hold busy"
 # (bench/syscall_rtt.py), or "failed".
 traced() {
     local data=$TMP/traced.data
@@ -526,14 +542,14 @@ traced() {
 }
 
 # kernel_gw CONNS: one traced gwbench run; "requests kcount p50 kp50 ratio p99 kp99 ratio hold
-# 0", or "failed".
+# busy 0", or "failed".
 kernel_gw() {
     local k t
     k=$(traced "$GWBENCH" tcp --expect +PONG -c "$1" -t 1 -d 1s --json -q \
         "127.0.0.1:$REDIS_PORT")
     t=$(jq -r '[.requests, .latency_us.p50, .latency_us.p99] | map(tostring) | join(" ")' \
         "$TMP/traced.out" 2>/dev/null || true)
-    kernel_row "$t" "$k" 0
+    kernel_row "$t" "$k"
 }
 
 # kernel_rb CONNS N: the same for one traced redis-benchmark run of N requests.
@@ -547,19 +563,19 @@ kernel_rb() {
         read -r _ _ rp50 rp99 _ <<<"$r"
         t="$2 $(hdr_mid "$rp50") $(hdr_mid "$rp99")"
     fi
-    kernel_row "$t" "$k" 1
+    kernel_row "$t" "$k"
 }
 
-# kernel_row "requests p50 p99" "count mean p50 p90 p99 hold" IS_RB: one round's figures.
+# kernel_row "requests p50 p99" "count mean p50 p90 p99 hold busy": one round's figures.
 kernel_row() {
-    local n p50 p99 kn kp50 kp99 hold
+    local n p50 p99 kn kp50 kp99 hold busy
     read -r n p50 p99 <<<"$1"
-    read -r kn _ kp50 _ kp99 hold <<<"$2"
-    if [ -z "$p99" ] || [ -z "$hold" ]; then
+    read -r kn _ kp50 _ kp99 hold busy <<<"$2"
+    if [ -z "$p99" ] || [ -z "$busy" ]; then
         echo "failed"
         return
     fi
-    echo "$n $kn $p50 $kp50 $(ratio "$p50" "$kp50") $p99 $kp99 $(ratio "$p99" "$kp99") $hold 0"
+    echo "$n $kn $p50 $kp50 $(ratio "$p50" "$kp50") $p99 $kp99 $(ratio "$p99" "$kp99") $hold $busy 0"
 }
 
 # gwbench against redis-benchmark, same server, same connections, one request in flight:
@@ -599,8 +615,15 @@ acc_pin() {
     fi
 }
 
+# spin_ready: builds bench/spin_write.c into SPIN_SO; 1 if that fails.
+spin_ready() {
+    SPIN_SO=$TMP/spin_write.so
+    cc -O2 -shared -fPIC -o "$SPIN_SO" "$ROOT/bench/spin_write.c" -ldl 2>/dev/null
+}
+
 acc_side_by_side() {
-    local c i g n gs rs ps gr gm gp50 gp99 rr rm rp50 rp99 xr x50 x99 rounds secs g1="" r1=""
+    local c i g n gs rs ps ss xs gr gm gp50 gp99 rr rm rp50 rp99 xr x50 x99 rounds secs spin=0
+    local g1="" r1=""
     emit "### Side by side"
     emit ""
     emit "Median of $ROUNDS runs of about ${SECS}s each ($RTT_ROUNDS of ${RTT_SECS}s on one"
@@ -612,8 +635,11 @@ acc_side_by_side() {
     emit ""
     emit "| conns | gwbench req/s | redis-benchmark req/s | rate ratio (>= 0.9) | gwbench p50 | r-b p50 | ratio | gwbench p99 | r-b p99 | ratio | gwbench mean / cycle | r-b mean / cycle |"
     emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    if spin_ready; then
+        spin=1
+    fi
     for c in 1 50 500; do
-        gs=() rs=() ps=() rounds=$ROUNDS secs=$SECS
+        gs=() rs=() ps=() ss=() xs=() rounds=$ROUNDS secs=$SECS
         if [ "$c" = 1 ]; then
             rounds=$RTT_ROUNDS secs=$RTT_SECS
         fi
@@ -624,6 +650,10 @@ acc_side_by_side() {
             n=$(awk -v r="${g%% *}" -v s="$secs" 'BEGIN { n = r * s; printf "%.0f", (n > 1000 ? n : 1000) }')
             rs+=("$(rb_run "$c" "$n")")
             ps+=("$(pair_ratios "$g" "${rs[-1]}")")
+            if [ "$c" = 1 ] && [ "$spin" = 1 ]; then
+                ss+=("$(acc_gw "$c" "$secs" LD_PRELOAD="$SPIN_SO" SPIN_WRITE_NS=7000)")
+                xs+=("$(pair_ratios "${ss[-1]}" "${rs[-1]}")")
+            fi
             if [ "$c" = 1 ]; then
                 g1+=" $(awk '{ printf "%.0f", $3 }' <<<"$g")"
                 r1+=" $(awk '{ printf "%.0f", $3 }' <<<"${rs[-1]}")"
@@ -632,11 +662,13 @@ acc_side_by_side() {
         read -r gr gm gp50 gp99 _ <<<"$(summarize "${gs[@]}")"
         read -r rr rm rp50 rp99 _ <<<"$(summarize "${rs[@]}")"
         read -r xr x50 x99 _ <<<"$(summarize "${ps[@]}")"
-        if [ "$gr" = failed ] || [ "$rr" = failed ] || [ "$xr" = failed ]; then
-            emit "| $c | $gr | $rr | - | | | | | | | | |"
-            continue
+        acc_row "$c" "$gr $gm $gp50 $gp99" "$rr $rm $rp50 $rp99" "$xr $x50 $x99"
+        if [ "${#ss[@]}" -gt 0 ]; then
+            read -r gr gm gp50 gp99 _ <<<"$(summarize "${ss[@]}")"
+            read -r xr x50 x99 _ <<<"$(summarize "${xs[@]}")"
+            acc_row "1, gwbench spinning 7 us after each write" "$gr $gm $gp50 $gp99" \
+                "$rr $rm $rp50 $rp99" "$xr $x50 $x99"
         fi
-        emit "| $c | $(fmt_rate "$gr") | $(fmt_rate "$rr") | $xr | $(fmt_us "$gp50") | $(fmt_bin "$rp50") | $x50 | $(fmt_us "$gp99") | $(fmt_bin "$rp99") | $x99 | $(fmt_us "$gm") / $(cycle "$c" "$gr") | $(fmt_us "$rm") / $(cycle "$c" "$rr") |"
     done
     emit ""
     emit "The one-connection p50 of each run in us, in the order they ran: gwbench$g1;"
@@ -644,14 +676,18 @@ acc_side_by_side() {
     emit ""
     emit "On one connection what remains between the two is in the round trips, not in their"
     emit "timing (each tool against the kernel, below): after each write redis-benchmark"
-    emit "spends a few microseconds on two epoll_ctl() calls before it waits for the reply,"
-    emit "gwbench waits at once, and on a virtual machine a CPU that has gone idle is slower to"
-    emit "wake, so redis-benchmark's replies tend to reach it sooner. With more connections the"
-    emit "two offer the server different loads (the rates differ), and redis-benchmark's"
+    emit "spends a few microseconds on two epoll_ctl() calls before it waits for the reply"
+    emit "(busy, below), gwbench waits at once, and on a virtual machine a CPU that has gone"
+    emit "idle is slower to wake. The row \"gwbench spinning\" is the control: the same"
+    emit "gwbench with a busy-wait of 7 us after each write() (bench/spin_write.c, LD_PRELOAD),"
+    emit "inside its own timed interval, run as a third in each round. With more connections"
+    emit "the two offer the server different loads (the rates differ), and redis-benchmark's"
     emit "interval also holds its own work for other connections (hold, below): latencies"
     emit "measured that way are not comparable."
-    commands "gwbench tcp --expect +PONG -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:PORT" \
-        "redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -P 1 -n (gwbench's rate x ${SECS}) --csv"
+    commands "${PIN[*]}${PIN:+ }gwbench tcp --expect +PONG -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:PORT" \
+        "${PIN[*]}${PIN:+ }redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -P 1 -n (gwbench's rate x ${SECS}) --csv" \
+        "cc -O2 -shared -fPIC -o spin_write.so bench/spin_write.c -ldl" \
+        "${PIN[*]}${PIN:+ }env LD_PRELOAD=spin_write.so SPIN_WRITE_NS=7000 gwbench tcp ... -c 1 ...   (the control)"
 }
 
 acc_kernel() {
@@ -669,16 +705,18 @@ acc_kernel() {
     emit "Tracing slows every system call by about a microsecond, for both tools alike."
     emit "Hold is the mean time from the epoll_wait() that reported a reply to the read()"
     emit "that got it: the client's work on other connections, inside both kernel and tool"
-    emit "figures. Median of $((RTT_ROUNDS / 2)) runs of each tool (alternating) on one connection,"
-    emit "one run of each on 50; CPUs as above."
+    emit "figures. Busy is the mean time from the client's last write() of requests to its"
+    emit "next epoll_wait(): its own work before it waits for the replies. Median of"
+    emit "$((RTT_ROUNDS / 2)) runs of each tool (alternating) on one connection, one run of each on 50;"
+    emit "CPUs as above."
     emit ""
     if ! perf_ready; then
         emit "Not measured: $PERF_WHY."
         emit ""
         return
     fi
-    emit "| conns | client | requests (tool / kernel) | tool p50 | kernel p50 | ratio | tool p99 | kernel p99 | ratio | hold |"
-    emit "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    emit "| conns | client | requests (tool / kernel) | tool p50 | kernel p50 | ratio | tool p99 | kernel p99 | ratio | hold | busy |"
+    emit "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for c in 1 50; do
         gs=() rs=() n=$((c == 1 ? RTT_ROUNDS / 2 : 1))
         for ((i = 0; i < n; i++)); do
@@ -697,13 +735,13 @@ acc_kernel() {
 }
 
 kernel_table_row() {
-    local n kn p50 kp50 r50 p99 kp99 r99 hold
-    read -r n kn p50 kp50 r50 p99 kp99 r99 hold _ <<<"$3"
+    local n kn p50 kp50 r50 p99 kp99 r99 hold busy
+    read -r n kn p50 kp50 r50 p99 kp99 r99 hold busy _ <<<"$3"
     if [ "$n" = failed ]; then
-        emit "| $1 | $2 | failed | | | | | | | |"
+        emit "| $1 | $2 | failed | | | | | | | | |"
         return
     fi
-    emit "| $1 | $2 | $(fmt_rate "$n") / $(fmt_rate "$kn") | $(fmt_us "$p50") | $(fmt_us "$kp50") | $r50 | $(fmt_us "$p99") | $(fmt_us "$kp99") | $r99 | $(fmt_us "$hold") |"
+    emit "| $1 | $2 | $(fmt_rate "$n") / $(fmt_rate "$kn") | $(fmt_us "$p50") | $(fmt_us "$kp50") | $r50 | $(fmt_us "$p99") | $(fmt_us "$kp99") | $r99 | $(fmt_us "$hold") | $(fmt_us1 "$busy") |"
 }
 
 # ---- main ---------------------------------------------------------------------------
