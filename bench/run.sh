@@ -17,7 +17,8 @@
 # daemon that is not built, or does not start, gives rows marked "missing", never none.
 #
 # Environment: BENCH_SECS (seconds per measured run, 2), BENCH_ROUNDS (runs per figure, 3),
-# BENCH_RATE (the fixed -R, 5000), BENCH_IDLE_CONNS (20000), BENCH_OUT (bench/RESULTS.md).
+# BENCH_RATE (the fixed -R, 5000), BENCH_IDLE_CONNS (20000), BENCH_OUT (bench/RESULTS.md),
+# BENCH_GROUPS (the row groups to run, all of ROW_GROUPS by default).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +33,9 @@ RTT_ROUNDS=$((ROUNDS * 2))
 RATE=${BENCH_RATE:-5000}
 IDLE_WANT=${BENCH_IDLE_CONNS:-20000}
 OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
-ROW_GROUPS="hbd_vs_redis round_trip idle accuracy"
+ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis round_trip idle accuracy}
+PIN=()
+PIN_NOTE="."
 PY=/usr/bin/python3
 
 TMP=""
@@ -202,19 +205,6 @@ rtt_sockperf() {
     echo "$(ratio "$n" "$secs") $avg $p50 $p99 $p999 $max 0"
 }
 
-# rb_run PORT CONNS N: one redis-benchmark PING_INLINE run; "rate p50_us p99_us 0".
-rb_run() {
-    local line rr rp50 rp99
-    line=$(redis-benchmark -h 127.0.0.1 -p "$1" -t ping_inline -c "$2" -P 1 -n "$3" --csv \
-        2>/dev/null | tail -1 | tr -d '"')
-    IFS=, read -r _ rr _ _ rp50 _ rp99 _ <<<"$line"
-    if [ -z "$rr" ] || [ -z "$rp99" ]; then
-        echo "failed"
-        return
-    fi
-    awk -v r="$rr" -v a="$rp50" -v b="$rp99" 'BEGIN { print r, a * 1000, b * 1000, 0 }'
-}
-
 # summarize LINE...: the column-wise median of the rounds' lines; the last column, an error
 # count, is summed. "failed" if any round failed.
 summarize() {
@@ -234,6 +224,7 @@ summarize() {
 
 fmt_rate() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 fmt_us() { awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.2f ms", v / 1000; else printf "%.0f us", v }'; }
+fmt_us1() { awk -v v="$1" 'BEGIN { printf "%.1f us", v }'; }
 fmt_cpu() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
@@ -432,55 +423,325 @@ idle_row() {
     emit "| $name | $open | $before kB | $after kB | $(awk -v a="$after" -v b="$before" -v n="$open" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }') |"
 }
 
-# gwbench against redis-benchmark, same server, same connections, one request in flight.
+# ---- gwbench's own accuracy ---------------------------------------------------------
+
+# acc_gw CONNS SECS [ENV...]: one gwbench run against redis-server (with ENV, e.g. an
+# LD_PRELOAD); "rate mean p50 p99 errors" (us).
+acc_gw() {
+    local f=$TMP/acc.json c=$1 secs=$2
+    shift 2
+    "${PIN[@]}" env "$@" "$GWBENCH" tcp --expect +PONG -c "$c" -t 1 -d "${secs}s" --json -q \
+        "127.0.0.1:$REDIS_PORT" >"$f" 2>"$f.err" || true
+    if ! jq -e .requests "$f" >/dev/null 2>&1; then
+        echo "failed"
+        return
+    fi
+    jq -r '[.rate, .latency_us.mean, .latency_us.p50, .latency_us.p99, .error_total]
+        | map(tostring) | join(" ")' "$f"
+}
+
+# rb_csv LINE: redis-benchmark's --csv line (title, rps, avg, min, p50, p95, p99, max; ms) as
+# "rate mean p50 p99 0" (us), or "failed".
+rb_csv() {
+    local rr ravg rp50 rp99
+    IFS=, read -r _ rr ravg _ rp50 _ rp99 _ <<<"$(tr -d '"' <<<"$1")"
+    if [ -z "$rr" ] || [ -z "$rp99" ]; then
+        echo "failed"
+        return
+    fi
+    awk -v r="$rr" -v m="$ravg" -v a="$rp50" -v b="$rp99" \
+        'BEGIN { print r, m * 1000, a * 1000, b * 1000, 0 }'
+}
+
+# rb_run CONNS N: one redis-benchmark PING_INLINE run of N requests against redis-server.
+rb_run() {
+    rb_csv "$("${PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t ping_inline -c "$1" -P 1 -n "$2" \
+        --csv 2>/dev/null | tail -1)"
+}
+
+# hdr_mid US: the middle of the redis-benchmark histogram bin whose top is US. Its HdrHistogram
+# (lowest discernible value 10 us, hence a unit of 8 us, 3 significant figures) has bins 8 us
+# wide up to 16.384 ms, twice as wide in each octave above, and it prints a percentile as the
+# highest value of its bin.
+hdr_mid() {
+    awk -v v="$1" 'BEGIN { w = 8; while (v >= w * 2048) w *= 2; printf "%.1f", v - (w - 1) / 2 }'
+}
+
+# fmt_bin US: a redis-benchmark percentile with the bin it stands for.
+fmt_bin() {
+    awk -v v="$1" 'BEGIN {
+        if (v >= 1000) { printf "%.2f ms", v / 1000; exit }
+        w = 8; printf "%.0f us (%.0f-%.0f)", v, v - w + 1, v }'
+}
+
+# pair_ratios GWBENCH_LINE RB_LINE: one round's "rate p50 p99" ratios, gwbench / redis-benchmark
+# (the bins' middles), and a 0 for summarize's error column; or "failed".
+pair_ratios() {
+    local gr gp50 gp99 rr rp50 rp99
+    read -r gr _ gp50 gp99 _ <<<"$1"
+    read -r rr _ rp50 rp99 _ <<<"$2"
+    if [ "$gr" = failed ] || [ "$rr" = failed ]; then
+        echo "failed"
+        return
+    fi
+    echo "$(ratio "$gr" "$rr") $(ratio "$gp50" "$(hdr_mid "$rp50")") $(ratio "$gp99" "$(hdr_mid "$rp99")") 0"
+}
+
+# acc_row CONNS "gw: rate mean p50 p99" "rb: rate mean p50 p99" "ratios: rate p50 p99"
+acc_row() {
+    local gr gm gp50 gp99 rr rm rp50 rp99 xr x50 x99 c=${1%%,*}
+    read -r gr gm gp50 gp99 <<<"$2"
+    read -r rr rm rp50 rp99 <<<"$3"
+    read -r xr x50 x99 <<<"$4"
+    if [ "$gr" = failed ] || [ "$rr" = failed ] || [ "$xr" = failed ]; then
+        emit "| $1 | $gr | $rr | - | | | | | | | | |"
+        return
+    fi
+    emit "| $1 | $(fmt_rate "$gr") | $(fmt_rate "$rr") | $xr | $(fmt_us "$gp50") | $(fmt_bin "$rp50") | $x50 | $(fmt_us "$gp99") | $(fmt_bin "$rp99") | $x99 | $(fmt_us "$gm") / $(cycle "$c" "$gr") | $(fmt_us "$rm") / $(cycle "$c" "$rr") |"
+}
+
+# Little's law: the time between two sends on one connection, conns / rate.
+cycle_us() { awk -v c="$1" -v r="$2" 'BEGIN { if (r > 0) print c / r * 1e6; else print 0 }'; }
+cycle() { fmt_us "$(cycle_us "$1" "$2")"; }
+
+# perf_ready: 0 when perf can record the raw_syscalls tracepoints; else PERF_WHY says why.
+# As root, mounts tracefs where the kernel offers it unmounted (as systemd does at boot).
+perf_ready() {
+    local probe=$TMP/probe.data
+    PERF_WHY=""
+    if ! command -v perf >/dev/null; then
+        PERF_WHY="perf is not installed (Debian linux-perf)"
+        return 1
+    fi
+    if perf record -q -e raw_syscalls:sys_enter -o "$probe" -- true >/dev/null 2>&1; then
+        return 0
+    fi
+    if [ "$(id -u)" = 0 ] && [ -d /sys/kernel/tracing ] && [ ! -e /sys/kernel/tracing/events ] &&
+        mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
+        say "mounted tracefs on /sys/kernel/tracing for perf"
+        if perf record -q -e raw_syscalls:sys_enter -o "$probe" -- true >/dev/null 2>&1; then
+            return 0
+        fi
+    fi
+    PERF_WHY="perf cannot record the raw_syscalls tracepoints here (it needs root, or"
+    PERF_WHY+=" perf_event_paranoid -1, and tracefs on /sys/kernel/tracing)"
+    return 1
+}
+
+# traced CMD...: runs a client under perf record of its system calls, its stdout in
+# $TMP/traced.out; prints the kernel's view of its requests, "count mean p50 p90 p99 hold busy"
+# (bench/syscall_rtt.py), or "failed".
+traced() {
+    local data=$TMP/traced.data
+    perf record -q -m 4096 -e raw_syscalls:sys_enter,raw_syscalls:sys_exit -o "$data" -- \
+        "${PIN[@]}" "$@" \
+        >"$TMP/traced.out" 2>"$TMP/traced.err" || true
+    perf script --ns -F tid,time,event,trace -i "$data" 2>/dev/null |
+        "$PY" "$ROOT/bench/syscall_rtt.py" 6 || echo "failed"
+    rm -f "$data"
+}
+
+# kernel_gw CONNS: one traced gwbench run; "requests kcount p50 kp50 ratio p99 kp99 ratio hold
+# busy 0", or "failed".
+kernel_gw() {
+    local k t
+    k=$(traced "$GWBENCH" tcp --expect +PONG -c "$1" -t 1 -d 1s --json -q \
+        "127.0.0.1:$REDIS_PORT")
+    t=$(jq -r '[.requests, .latency_us.p50, .latency_us.p99] | map(tostring) | join(" ")' \
+        "$TMP/traced.out" 2>/dev/null || true)
+    kernel_row "$t" "$k"
+}
+
+# kernel_rb CONNS N: the same for one traced redis-benchmark run of N requests.
+kernel_rb() {
+    local k r t rp50 rp99
+    k=$(traced redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t ping_inline -c "$1" -P 1 \
+        -n "$2" --csv)
+    r=$(rb_csv "$(tail -1 "$TMP/traced.out")")
+    t=""
+    if [ "$r" != failed ]; then
+        read -r _ _ rp50 rp99 _ <<<"$r"
+        t="$2 $(hdr_mid "$rp50") $(hdr_mid "$rp99")"
+    fi
+    kernel_row "$t" "$k"
+}
+
+# kernel_row "requests p50 p99" "count mean p50 p90 p99 hold busy": one round's figures.
+kernel_row() {
+    local n p50 p99 kn kp50 kp99 hold busy
+    read -r n p50 p99 <<<"$1"
+    read -r kn _ kp50 _ kp99 hold busy <<<"$2"
+    if [ -z "$p99" ] || [ -z "$busy" ]; then
+        echo "failed"
+        return
+    fi
+    echo "$n $kn $p50 $kp50 $(ratio "$p50" "$kp50") $p99 $kp99 $(ratio "$p99" "$kp99") $hold $busy 0"
+}
+
+# gwbench against redis-benchmark, same server, same connections, one request in flight:
+# side by side, then each against the kernel's timestamps of its own requests.
 group_accuracy() {
-    local c i g n gs rs gr gp50 gp99 rr rp50 rp99 rounds secs
     say "gwbench vs redis-benchmark against redis-server"
     start_redis
     emit "## gwbench's own accuracy: gwbench vs redis-benchmark, redis-server PING"
     emit ""
-    emit "Both single-threaded, same connections, \`-P 1\`, closed loop; median of $ROUNDS runs"
-    emit "of about ${SECS}s each ($RTT_ROUNDS of ${RTT_SECS}s on one connection), the two tools"
-    emit "alternating. The cycle is connections / rate"
-    emit "(Little's law): the time from one send to the next on a connection. The latency runs"
-    emit "from a write to its reply; what the cycle holds beyond it is the client's own time"
-    emit "between reading a reply and sending again. On one connection both tools measure the"
-    emit "bare round trip and should agree; with more connections a client that spends longer"
-    emit "per cycle also offers the server less concurrent load, so latencies measured at"
-    emit "unequal rates are not comparable."
+    emit "Both single-threaded, one request in flight per connection (\`-P 1\`), closed loop."
+    emit "They do not time quite the same interval. gwbench: from a clock read just before"
+    emit "the write() that sends a request to one just after the read() that returns its"
+    emit "reply, and it reads every reply an epoll_wait() reported before it writes the next"
+    emit "requests. redis-benchmark (src/redis-benchmark.c, writeHandler and readHandler):"
+    emit "from just before its write to the call of its read handler, before the read();"
+    emit "its handlers for connections served earlier in the same pass of its loop run inside"
+    emit "that interval. It prints each percentile as the top of an 8 us wide bin"
+    emit "(HdrHistogram, lowest discernible value 10 us): \`71\` stands for 64 to 71 us; the"
+    emit "ratios below use the bin's middle."
     emit ""
-    emit "| conns | gwbench req/s | redis-benchmark req/s | rate ratio (>= 0.9) | gwbench p50 | r-b p50 | ratio | gwbench p99 | r-b p99 | ratio | gwbench cycle | r-b cycle |"
+    acc_pin
+    "${PIN[@]}" "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
+    acc_side_by_side
+    acc_kernel
+    stop_pid "$REDIS_PID"
+}
+
+# acc_pin: with two CPUs or more, redis-server on CPU 0 and the clients on CPU 1 (PIN, the
+# clients' command prefix), so that every run has the same placement: left to the scheduler,
+# client and server sometimes share a CPU and their round trip is then a third as long.
+acc_pin() {
+    PIN=() PIN_NOTE="."
+    if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null &&
+        taskset -pc 0 "$REDIS_PID" >/dev/null 2>&1; then
+        PIN=(taskset -c 1)
+        PIN_NOTE=";"$'\n'"redis-server on CPU 0 and the clients on CPU 1 (taskset)."
+    fi
+}
+
+# spin_ready: builds bench/spin_write.c into SPIN_SO; 1 if that fails.
+spin_ready() {
+    SPIN_SO=$TMP/spin_write.so
+    cc -O2 -shared -fPIC -o "$SPIN_SO" "$ROOT/bench/spin_write.c" -ldl 2>/dev/null
+}
+
+acc_side_by_side() {
+    local c i g n gs rs ps ss xs gr gm gp50 gp99 rr rm rp50 rp99 xr x50 x99 rounds secs spin=0
+    local g1="" r1=""
+    emit "### Side by side"
+    emit ""
+    emit "Median of $ROUNDS runs of about ${SECS}s each ($RTT_ROUNDS of ${RTT_SECS}s on one"
+    emit "connection), the two tools alternating$PIN_NOTE"
+    emit "Each ratio is the median of the ratios of the runs made one after the other. The"
+    emit "cycle is connections / rate (Little's law), the time from one send to the next on a"
+    emit "connection; what it holds beyond the mean latency is time the client spent outside"
+    emit "its own timing."
+    emit ""
+    emit "| conns | gwbench req/s | redis-benchmark req/s | rate ratio (>= 0.9) | gwbench p50 | r-b p50 | ratio | gwbench p99 | r-b p99 | ratio | gwbench mean / cycle | r-b mean / cycle |"
     emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
+    if spin_ready; then
+        spin=1
+    fi
     for c in 1 50 500; do
-        gs=() rs=() rounds=$ROUNDS secs=$SECS
+        gs=() rs=() ps=() ss=() xs=() rounds=$ROUNDS secs=$SECS
         if [ "$c" = 1 ]; then
             rounds=$RTT_ROUNDS secs=$RTT_SECS
         fi
         for ((i = 0; i < rounds; i++)); do
-            g=$(measure "$REDIS_PID" tcp --expect +PONG -c "$c" -t 1 -d "${secs}s" \
-                "127.0.0.1:$REDIS_PORT")
+            g=$(acc_gw "$c" "$secs")
             gs+=("$g")
-            # As many requests as gwbench sent, so both runs last about as long.
+            # As many requests as gwbench answered, so both runs last about as long.
             n=$(awk -v r="${g%% *}" -v s="$secs" 'BEGIN { n = r * s; printf "%.0f", (n > 1000 ? n : 1000) }')
-            rs+=("$(rb_run "$REDIS_PORT" "$c" "$n")")
+            rs+=("$(rb_run "$c" "$n")")
+            ps+=("$(pair_ratios "$g" "${rs[-1]}")")
+            if [ "$c" = 1 ] && [ "$spin" = 1 ]; then
+                ss+=("$(acc_gw "$c" "$secs" LD_PRELOAD="$SPIN_SO" SPIN_WRITE_NS=7000)")
+                xs+=("$(pair_ratios "${ss[-1]}" "${rs[-1]}")")
+            fi
+            if [ "$c" = 1 ]; then
+                g1+=" $(awk '{ printf "%.0f", $3 }' <<<"$g")"
+                r1+=" $(awk '{ printf "%.0f", $3 }' <<<"${rs[-1]}")"
+            fi
         done
-        read -r gr gp50 gp99 _ <<<"$(summarize "${gs[@]}")"
-        read -r rr rp50 rp99 _ <<<"$(summarize "${rs[@]}")"
-        if [ "$gr" = failed ] || [ "$rr" = failed ]; then
-            emit "| $c | $gr | $rr | - | | | | | | | | |"
-            continue
+        read -r gr gm gp50 gp99 _ <<<"$(summarize "${gs[@]}")"
+        read -r rr rm rp50 rp99 _ <<<"$(summarize "${rs[@]}")"
+        read -r xr x50 x99 _ <<<"$(summarize "${ps[@]}")"
+        acc_row "$c" "$gr $gm $gp50 $gp99" "$rr $rm $rp50 $rp99" "$xr $x50 $x99"
+        if [ "${#ss[@]}" -gt 0 ]; then
+            read -r gr gm gp50 gp99 _ <<<"$(summarize "${ss[@]}")"
+            read -r xr x50 x99 _ <<<"$(summarize "${xs[@]}")"
+            acc_row "1, gwbench spinning 7 us after each write" "$gr $gm $gp50 $gp99" \
+                "$rr $rm $rp50 $rp99" "$xr $x50 $x99"
         fi
-        emit "| $c | $(fmt_rate "$gr") | $(fmt_rate "$rr") | $(ratio "$gr" "$rr") | $(fmt_us "$gp50") | $(fmt_us "$rp50") | $(ratio "$gp50" "$rp50") | $(fmt_us "$gp99") | $(fmt_us "$rp99") | $(ratio "$gp99" "$rp99") | $(cycle "$c" "$gr") | $(cycle "$c" "$rr") |"
     done
-    stop_pid "$REDIS_PID"
-    commands "gwbench tcp --expect +PONG -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:PORT" \
-        "redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -P 1 -n (gwbench's rate x $SECS) --csv"
+    emit ""
+    emit "The one-connection p50 of each run in us, in the order they ran: gwbench$g1;"
+    emit "redis-benchmark (bin tops)$r1."
+    emit ""
+    emit "On one connection what remains between the two is in the round trips, not in their"
+    emit "timing (each tool against the kernel, below): after each write redis-benchmark"
+    emit "spends a few microseconds on two epoll_ctl() calls before it waits for the reply"
+    emit "(busy, below), gwbench waits at once, and on a virtual machine a CPU that has gone"
+    emit "idle is slower to wake. The row \"gwbench spinning\" is the control: the same"
+    emit "gwbench with a busy-wait of 7 us after each write() (bench/spin_write.c, LD_PRELOAD),"
+    emit "inside its own timed interval, run as a third in each round. With more connections"
+    emit "the two offer the server different loads (the rates differ), and redis-benchmark's"
+    emit "interval also holds its own work for other connections (hold, below): latencies"
+    emit "measured that way are not comparable."
+    commands "${PIN[*]}${PIN:+ }gwbench tcp --expect +PONG -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:PORT" \
+        "${PIN[*]}${PIN:+ }redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -P 1 -n (gwbench's rate x ${SECS}) --csv" \
+        "cc -O2 -shared -fPIC -o spin_write.so bench/spin_write.c -ldl" \
+        "${PIN[*]}${PIN:+ }env LD_PRELOAD=spin_write.so SPIN_WRITE_NS=7000 gwbench tcp ... -c 1 ...   (the control)"
 }
 
-# Little's law: the time between two sends on one connection, conns / rate.
-cycle() {
-    fmt_us "$(awk -v c="$1" -v r="$2" 'BEGIN { if (r > 0) print c / r * 1e6; else print 0 }')"
+acc_kernel() {
+    local c i n gs rs
+    emit "### Each tool against the kernel's clock"
+    emit ""
+    emit "Runs of either tool are seconds apart on a shared virtual machine, and the round"
+    emit "trip itself differs from one to the next (above): two tools run apart can disagree"
+    emit "by more than 10% while each reports its own requests exactly. This check compares"
+    emit "like with like: each tool's percentiles against the kernel's timestamps of the same"
+    emit "requests in the same run. \`perf record\` takes the client's system calls"
+    emit "(raw_syscalls tracepoints); a request runs from the entry of the write() or sendto()"
+    emit "that sent it to the exit of the read() or recvfrom() that returned its reply"
+    emit "(bench/syscall_rtt.py), the widest interval a client can time on that socket."
+    emit "Tracing slows every system call by about a microsecond, for both tools alike."
+    emit "Hold is the mean time from the epoll_wait() that reported a reply to the read()"
+    emit "that got it: the client's work on other connections, inside both kernel and tool"
+    emit "figures. Busy is the mean time from the client's last write() of requests to its"
+    emit "next epoll_wait(): its own work before it waits for the replies. Median of"
+    emit "$((RTT_ROUNDS / 2)) runs of each tool (alternating) on one connection, one run of each on 50;"
+    emit "CPUs as above."
+    emit ""
+    if ! perf_ready; then
+        emit "Not measured: $PERF_WHY."
+        emit ""
+        return
+    fi
+    emit "| conns | client | requests (tool / kernel) | tool p50 | kernel p50 | ratio | tool p99 | kernel p99 | ratio | hold | busy |"
+    emit "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for c in 1 50; do
+        gs=() rs=() n=$((c == 1 ? RTT_ROUNDS / 2 : 1))
+        for ((i = 0; i < n; i++)); do
+            gs+=("$(kernel_gw "$c")")
+            rs+=("$(kernel_rb "$c" $((c == 1 ? 10000 : 30000)))")
+        done
+        kernel_table_row "$c" gwbench "$(summarize "${gs[@]}")"
+        kernel_table_row "$c" redis-benchmark "$(summarize "${rs[@]}")"
+    done
+    emit ""
+    emit "redis-benchmark's tool figures are the middles of its bins."
+    commands "perf record -e raw_syscalls:sys_enter,raw_syscalls:sys_exit -o F -- CLIENT" \
+        "perf script --ns -F tid,time,event,trace -i F | bench/syscall_rtt.py 6" \
+        "  CLIENT: gwbench tcp --expect +PONG -c C -t 1 -d 1s --json -q 127.0.0.1:PORT" \
+        "          redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -P 1 -n N --csv"
+}
+
+kernel_table_row() {
+    local n kn p50 kp50 r50 p99 kp99 r99 hold busy
+    read -r n kn p50 kp50 r50 p99 kp99 r99 hold busy _ <<<"$3"
+    if [ "$n" = failed ]; then
+        emit "| $1 | $2 | failed | | | | | | | | |"
+        return
+    fi
+    emit "| $1 | $2 | $(fmt_rate "$n") / $(fmt_rate "$kn") | $(fmt_us "$p50") | $(fmt_us "$kp50") | $r50 | $(fmt_us "$p99") | $(fmt_us "$kp99") | $r99 | $(fmt_us "$hold") | $(fmt_us1 "$busy") |"
 }
 
 # ---- main ---------------------------------------------------------------------------

@@ -10,7 +10,8 @@
  * at most --timeout, then counted as timeouts.
  *
  * Closed loop: each connection keeps `pipeline` requests outstanding and sends the next one as
- * each reply arrives; latency runs from the actual send. Open loop (-R): a worker's share of
+ * each reply arrives; latency runs from a clock read just before the write() that sends a
+ * request to one just after the read() that returns its reply. Open loop (-R): a worker's share of
  * the rate is a fixed schedule, its k-th request due at t0 + k / rate and going to connection
  * k mod n, so each connection has its own evenly spaced slots. A due request is sent at once
  * if the connection has fewer than `pipeline` requests in flight, else it waits for a reply;
@@ -20,7 +21,9 @@
  *
  * The hot path allocates nothing: a reply is parsed in the worker's read buffer and only a
  * partial reply is kept on the connection; the requests of one burst go out in one write().
- * The clock is read once per read() and once per scheduler wake-up.
+ * Every reply of a batch of events is read before any request is sent (flush_sends()), so
+ * no reply waits in its socket while gwbench writes to other connections. The clock is read
+ * once per read(), once per write() in closed loop, and once per scheduler wake-up.
  */
 #include "gwbench.h"
 
@@ -58,6 +61,7 @@ struct conn {
     enum conn_state state;
     int first_done; /* the first connect attempt has had its outcome */
     int dirty;      /* on the worker's list of connections with due requests */
+    int queued;     /* on the worker's list of connections to send on after this batch */
     unsigned inflight;
     unsigned ring_head;
     uint64_t *ring;       /* start times of the requests in flight, oldest at ring_head */
@@ -89,6 +93,9 @@ struct worker {
     uint64_t k_next, t_next;
     unsigned *dirty;
     unsigned ndirty;
+    unsigned *sendq; /* connections that had replies in this batch of events */
+    unsigned nsendq;
+    int flush_armed; /* flush_sends() is deferred to the end of this batch */
 
     int running, ending, finished;
     uint64_t t0, rec_from, end_ns, drain_until;
@@ -342,30 +349,24 @@ conn_flush(struct conn *c)
         conn_close(c, BENCH_ERR_CLOSED);
 }
 
-/* Sends n requests in one write. Closed loop: each starts at `start`. Open loop: each starts at
- * its slot's intended time, and with `on_time` (sent by the scheduler, not held back by a full
+/* Puts the n requests encoded last in the worker's write buffer (len bytes) in flight and writes
+ * them. Closed loop: each starts at a clock read taken just before that write(), so the latency
+ * holds none of gwbench's own work between a reply and the next request. Open loop: each starts
+ * at its slot's intended time, and with `on_time` (sent by the scheduler, not held back by a full
  * pipeline) how late it left is recorded: that lateness is gwbench's own. */
 static void
-send_requests(struct conn *c, unsigned n, uint64_t start, uint64_t now, int on_time)
+write_batch(struct conn *c, size_t len, unsigned n, uint64_t now, int on_time)
 {
     struct worker *w = c->w;
-    const struct bench_opts *o = w->o;
-    unsigned pipe = o->pipeline, slot;
-    size_t len = 0, room;
+    unsigned pipe = w->o->pipeline, slot;
+    uint64_t start = 0;
 
-    if (c->inflight == 0)
-        c->progress_ns = now;
+    /* Closed loop: the window may have closed since the caller looked; what would start after it
+     * is not sent, so the server never sees a request that is not counted. */
+    if (w->o->rate <= 0 && (start = gw_mono_ns()) >= w->end_ns)
+        return;
     while (n-- > 0) {
-        room = WRITE_BYTES - len;
-        if (room < o->max_request_bytes) {
-            conn_write(c, w->wbuf, len);
-            if (c->state != C_OPEN)
-                return;
-            len = 0;
-            room = WRITE_BYTES;
-        }
-        len += o->proto->encode(o, w->wbuf + len, room);
-        if (o->rate > 0)
+        if (w->o->rate > 0)
             start = w->t0 + (uint64_t)((double)(c->idx + c->slots_sent++ * w->nconns) * w->step_ns);
         slot = (c->ring_head + c->inflight) % pipe;
         c->ring[slot] = start;
@@ -377,8 +378,35 @@ send_requests(struct conn *c, unsigned n, uint64_t start, uint64_t now, int on_t
                 gw_hist_record(&w->res.lag, now > start ? now - start : 0);
         }
     }
-    if (len > 0)
-        conn_write(c, w->wbuf, len);
+    conn_write(c, w->wbuf, len);
+}
+
+/* Sends n requests, as few writes as the buffer allows (one, unless they are large). */
+static void
+send_requests(struct conn *c, unsigned n, uint64_t now, int on_time)
+{
+    struct worker *w = c->w;
+    const struct bench_opts *o = w->o;
+    unsigned batch = 0;
+    size_t len = 0, room;
+
+    if (c->inflight == 0)
+        c->progress_ns = now;
+    while (n-- > 0) {
+        room = WRITE_BYTES - len;
+        if (room < o->max_request_bytes) {
+            write_batch(c, len, batch, now, on_time);
+            if (c->state != C_OPEN)
+                return;
+            len = 0;
+            batch = 0;
+            room = WRITE_BYTES;
+        }
+        len += o->proto->encode(o, w->wbuf + len, room);
+        batch++;
+    }
+    if (batch > 0)
+        write_batch(c, len, batch, now, on_time);
 }
 
 static void
@@ -388,7 +416,7 @@ fill_pipeline(struct conn *c, uint64_t now)
 
     if (now >= w->end_ns || c->inflight >= w->o->pipeline)
         return;
-    send_requests(c, w->o->pipeline - c->inflight, now, now, 0);
+    send_requests(c, w->o->pipeline - c->inflight, now, 0);
 }
 
 static void
@@ -398,7 +426,7 @@ send_due(struct conn *c, uint64_t now, int from_sched)
     unsigned room = c->w->o->pipeline - c->inflight;
 
     if (due > 0 && room > 0)
-        send_requests(c, (unsigned)GW_MIN(due, (uint64_t)room), 0, now, from_sched && due <= room);
+        send_requests(c, (unsigned)GW_MIN(due, (uint64_t)room), now, from_sched && due <= room);
 }
 
 /* Open loop: marks the slots that came due and sends them; re-arms the timerfd. */
@@ -445,6 +473,57 @@ sched_fire(struct gw_ev *ev, int fd, unsigned events, void *arg)
     if (read(fd, &expirations, sizeof(expirations)) == -1 && errno != EAGAIN)
         return;
     sched_run(arg, gw_mono_ns());
+}
+
+/* Sends what a connection may send now: its due slots (open loop), or a full pipeline. */
+static void
+send_more(struct conn *c, uint64_t now)
+{
+    if (c->w->o->rate > 0)
+        send_due(c, now, 0);
+    else
+        fill_pipeline(c, now);
+}
+
+static void
+flush_sends(struct gw_ev *ev, void *arg)
+{
+    struct worker *w = arg;
+    uint64_t now = gw_mono_ns();
+    struct conn *c;
+    unsigned i;
+
+    (void)ev;
+    w->flush_armed = 0;
+    for (i = 0; i < w->nsendq; i++) {
+        c = &w->conns[w->sendq[i]];
+        c->queued = 0;
+        if (c->state == C_OPEN && w->running && !w->ending)
+            send_more(c, now);
+    }
+    w->nsendq = 0;
+}
+
+/* Queues the next requests of a connection that had replies. All the replies of a batch of
+ * events are read (and timed) before any request goes out: a write() to a loopback socket also
+ * does the server's receive work, and done in between it would hold back the timestamps of the
+ * replies still waiting in the other sockets. */
+static void
+queue_send(struct conn *c, uint64_t now)
+{
+    struct worker *w = c->w;
+
+    if (c->queued)
+        return;
+    if (!w->flush_armed) {
+        if (gw_ev_defer(w->ev, flush_sends, w) == -1) {
+            send_more(c, now);
+            return;
+        }
+        w->flush_armed = 1;
+    }
+    c->queued = 1;
+    w->sendq[w->nsendq++] = c->idx;
 }
 
 /* --- receiving ----------------------------------------------------------------------- */
@@ -535,12 +614,8 @@ conn_read(struct conn *c)
         }
         return;
     }
-    if (replies > 0 && w->running) {
-        if (w->o->rate > 0)
-            send_due(c, now, 0);
-        else
-            fill_pipeline(c, now);
-    }
+    if (replies > 0 && w->running)
+        queue_send(c, now);
 }
 
 static void
@@ -763,10 +838,12 @@ worker_init(struct worker *w, const struct bench_opts *o, unsigned id, unsigned 
     w->conns = calloc(nconns, sizeof(*w->conns));
     w->connq = calloc(nconns, sizeof(*w->connq));
     w->dirty = calloc(nconns, sizeof(*w->dirty));
+    w->sendq = calloc(nconns, sizeof(*w->sendq));
     w->rings = o->idle ? NULL : calloc((size_t)nconns * o->pipeline, sizeof(*w->rings));
     w->rbuf = malloc(READ_BYTES);
     w->wbuf = malloc(WRITE_BYTES);
-    if (!w->conns || !w->connq || !w->dirty || (!o->idle && !w->rings) || !w->rbuf || !w->wbuf)
+    if (!w->conns || !w->connq || !w->dirty || !w->sendq || (!o->idle && !w->rings) || !w->rbuf ||
+        !w->wbuf)
         return gw_err(err, "out of memory for %u connections", nconns);
     if ((w->ev = gw_ev_new(err)) == NULL)
         return -1;
@@ -796,6 +873,7 @@ worker_free(struct worker *w)
     free(w->conns);
     free(w->connq);
     free(w->dirty);
+    free(w->sendq);
     free(w->rings);
     free(w->rbuf);
     free(w->wbuf);

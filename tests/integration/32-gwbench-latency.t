@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-# gwbench's percentiles against a server with a known delay (20 ms), closed and open loop.
+# gwbench's percentiles against a server with a known delay (20 ms), closed and open loop, on
+# 4 and 20 connections.
 import asyncio
 import json
 import os
@@ -98,6 +99,16 @@ ok(lat.get('min', 0) >= 19800, 'nothing faster than the delay: min %.0f us' % la
 ok(lat.get('p99', 0) >= lat.get('p50', 0), 'p99 >= p50')
 ok(abs(j['rate'] - 4 / (lat.get('mean', 1) / 1e6)) / j['rate'] < 0.1,
    'closed loop: rate = connections / mean latency (Little): %.1f/s' % j['rate'])
+
+# More connections, whose replies share batches of events: every reply is read and timed before
+# the next requests go out. (Past 20 connections the Python server itself runs late.)
+rc, j, err = run_json('tcp', '-c', '20', '-d', '1s', target)
+lat = (j or {}).get('latency_us', {})
+ok(rc == 0 and j['requests'] > 500, 'closed loop, 20 connections against a 20 ms server', err)
+ok(20000 <= lat.get('p50', 0) <= 22000, '20 connections: p50 within 10%% of 20 ms: %.0f us'
+   % lat.get('p50', 0))
+ok(lat.get('min', 0) >= 19800, '20 connections: nothing faster than the delay: min %.0f us'
+   % lat.get('min', 0))
 
 rc, j, err = run_json('tcp', '-c', '4', '-R', '100', '-d', '1s', target)
 lat = (j or {}).get('latency_us', {})
