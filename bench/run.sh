@@ -109,6 +109,10 @@ wait_port() {
 cpu_secs() {
     sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }'
 }
+# utime alone: the server's own code, without the kernel's TCP work it triggers.
+user_secs() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", $12 / hz }'
+}
 
 rss_kb() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
@@ -160,17 +164,21 @@ gwbench_json() {
 # measure SERVER_PID ARGS...: one gwbench run against a server, with the server's CPU time.
 # Prints "rate p50_us p99_us cpu_s_per_million errors", or "failed".
 measure() {
-    local pid=$1 cpu0 cpu1 f=$TMP/m.json
+    local pid=$1 cpu0 cpu1 u0 u1 f=$TMP/m.json
     shift
     cpu0=$(cpu_secs "$pid")
+    u0=$(user_secs "$pid")
     gwbench_json "$f" "$@" || true
     cpu1=$(cpu_secs "$pid")
+    u1=$(user_secs "$pid")
     if ! jq -e .requests "$f" >/dev/null 2>&1; then
         echo "failed"
         return
     fi
-    jq -r --arg c0 "$cpu0" --arg c1 "$cpu1" '[.rate, .latency_us.p50, .latency_us.p99,
+    jq -r --arg c0 "$cpu0" --arg c1 "$cpu1" --arg u0 "$u0" --arg u1 "$u1" '[.rate, .latency_us.p50,
+        .latency_us.p99,
         (if .requests > 0 then (($c1 | tonumber) - ($c0 | tonumber)) / .requests * 1e6 else 0 end),
+        (if .requests > 0 then (($u1 | tonumber) - ($u0 | tonumber)) / .requests * 1e6 else 0 end),
         .error_total] | map(tostring) | join(" ")' "$f"
 }
 
@@ -254,11 +262,14 @@ group_hbd_vs_redis() {
     emit "## hbd vs redis-server: PING"
     emit ""
     emit "One worker thread each (redis-server is single-threaded; hbd with \`workers = 1\`),"
-    emit "gwbench with one thread. CPU is the server's utime + stime per million requests."
+    emit "gwbench with one thread. CPU is the server's utime + stime per million requests; user"
+    emit "is utime alone, the server's own code. On loopback most of a PING's CPU is the kernel's"
+    emit "TCP work for the read and the write (and the delivery into the client's socket, which"
+    emit "the kernel charges to the writer): the same for both servers, so it bounds the total ratio."
     emit "Median of $ROUNDS runs of ${SECS}s each, hbd and redis-server alternating."
     emit ""
-    emit "| conns | load | hbd req/s | redis req/s | ratio | hbd p50 | redis p50 | hbd p99 | redis p99 | hbd CPU s/M | redis CPU s/M | CPU ratio |"
-    emit "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    emit "| conns | load | hbd req/s | redis req/s | ratio | hbd p50 | redis p50 | hbd p99 | redis p99 | hbd CPU s/M | redis CPU s/M | CPU ratio | hbd user s/M | redis user s/M | user ratio |"
+    emit "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     # Unrecorded warm-up of both servers.
     "$GWBENCH" tcp -q -c 50 -t 1 -d 1s "127.0.0.1:$REDIS_PORT" >/dev/null 2>&1 || true
     if [ "$hbd_ok" = 1 ]; then
@@ -296,11 +307,11 @@ group_hbd_vs_redis() {
 
 # One row of group_hbd_vs_redis from two summaries.
 row_vs() {
-    local c=$1 load=$2 h r hr hp50 hp99 hcpu herr rr rp50 rp99 rcpu rerr
-    read -r hr hp50 hp99 hcpu herr <<<"$3"
-    read -r rr rp50 rp99 rcpu rerr <<<"$4"
+    local c=$1 load=$2 h r hr hp50 hp99 hcpu hu herr rr rp50 rp99 rcpu ru rerr
+    read -r hr hp50 hp99 hcpu hu herr <<<"$3"
+    read -r rr rp50 rp99 rcpu ru rerr <<<"$4"
     if [ "$rr" = failed ]; then
-        emit "| $c | $load | (hbd not compared) | failed | - | | failed | | failed | | failed | - |"
+        emit "| $c | $load | (hbd not compared) | failed | - | | failed | | failed | | failed | - | | failed | - |"
         return
     fi
     r="$(fmt_rate "$rr")"
@@ -308,14 +319,14 @@ row_vs() {
         r="$r ($rerr errors)"
     fi
     if [ "$hr" = missing ] || [ "$hr" = failed ]; then
-        emit "| $c | $load | $hr | $r | - | $hr | $(fmt_us "$rp50") | $hr | $(fmt_us "$rp99") | $hr | $(fmt_cpu "$rcpu") | - |"
+        emit "| $c | $load | $hr | $r | - | $hr | $(fmt_us "$rp50") | $hr | $(fmt_us "$rp99") | $hr | $(fmt_cpu "$rcpu") | - | $hr | $(fmt_cpu "$ru") | - |"
         return
     fi
     h="$(fmt_rate "$hr")"
     if [ "${herr:-0}" != 0 ]; then
         h="$h ($herr errors)"
     fi
-    emit "| $c | $load | $h | $r | $(ratio "$hr" "$rr") | $(fmt_us "$hp50") | $(fmt_us "$rp50") | $(fmt_us "$hp99") | $(fmt_us "$rp99") | $(fmt_cpu "$hcpu") | $(fmt_cpu "$rcpu") | $(ratio "$hcpu" "$rcpu") |"
+    emit "| $c | $load | $h | $r | $(ratio "$hr" "$rr") | $(fmt_us "$hp50") | $(fmt_us "$rp50") | $(fmt_us "$hp99") | $(fmt_us "$rp99") | $(fmt_cpu "$hcpu") | $(fmt_cpu "$rcpu") | $(ratio "$hcpu" "$rcpu") | $(fmt_cpu "$hu") | $(fmt_cpu "$ru") | $(ratio "$hu" "$ru") |"
 }
 
 # One connection, one request at a time: hbd through gwbench next to sockperf ping-pong
