@@ -10,70 +10,8 @@ import sys
 import tempfile
 import threading
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GWBENCH = os.path.join(os.environ.get('GW_BUILD') or os.path.join(ROOT, 'build'), 'bin', 'gwbench')
-run_n = 0
-
-
-def ok(cond, name, why=''):
-    global run_n
-    run_n += 1
-    print('%sok %d - %s' % ('' if cond else 'not ', run_n, name), flush=True)
-    if not cond and why:
-        print('# ' + str(why).replace('\n', '\n# '), flush=True)
-    return cond
-
-
-class LineServer:
-    """A line server on a free loopback port: reply(line) gives the answer for each line."""
-
-    def __init__(self, reply):
-        self.reply = reply
-        self.lines = []
-        self.count = 0
-        self.conns = 0
-        self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(1024)
-        self.port = self.sock.getsockname()[1]
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
-        ready.wait()
-
-    def _run(self, ready):
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(asyncio.start_server(self._client, sock=self.sock))
-        ready.set()
-        self.loop.run_forever()
-
-    async def _client(self, reader, writer):
-        self.conns += 1
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    break
-                self.count += 1
-                if len(self.lines) < 10:
-                    self.lines.append(line)
-                writer.write(self.reply(line))
-        except ConnectionError:
-            pass
-        writer.close()
-
-
-def gwbench(*args):
-    p = subprocess.run([GWBENCH] + list(args), capture_output=True, text=True, timeout=60)
-    return p.returncode, p.stdout, p.stderr
-
-
-def run_json(*args):
-    rc, out, err = gwbench('--json', *args)
-    try:
-        return rc, json.loads(out), err
-    except ValueError:
-        return rc, None, out + err
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchtest import GWBENCH, ROOT, LineServer, done, gwbench, ok, run_json  # noqa: E402
 
 
 pong = LineServer(lambda line: b'+PONG\r\n')
@@ -162,4 +100,4 @@ for args, what in ((['ws', target], 'a mode not implemented yet'),
     rc, out, err = gwbench(*args)
     ok(rc == 2 and err.startswith('gwbench: '), 'usage error, exit 2: %s' % what, err)
 
-print('1..%d' % run_n)
+done()
