@@ -680,6 +680,18 @@ gw_ev_run_once(struct gw_ev *ev, int timeout_ms)
 }
 
 int
+gw_ev_fd(const struct gw_ev *ev)
+{
+    return ev->epfd;
+}
+
+int
+gw_ev_timeout_ms(struct gw_ev *ev)
+{
+    return ev->ndefers ? 0 : timer_timeout(ev);
+}
+
+int
 gw_ev_run(struct gw_ev *ev)
 {
     int rc = 0;

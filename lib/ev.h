@@ -129,6 +129,13 @@ int gw_ev_run(struct gw_ev *ev);
  * (errno set) if epoll_wait failed; EINTR counts as 0 events. */
 int gw_ev_run_once(struct gw_ev *ev, int timeout_ms);
 
+/* For a loop driven from another poller (hbd's io_uring workers): the epoll descriptor, which
+ * is readable whenever a watched fd, a wake-up or a post is pending, and the ms the owner may
+ * sleep before gw_ev_run_once(ev, 0) has timers or deferred calls to run (0: now; -1: no
+ * timer armed). Refresh the cached time with gw_ev_update_time() while driving it so. */
+int gw_ev_fd(const struct gw_ev *ev);
+int gw_ev_timeout_ms(struct gw_ev *ev);
+
 /* Makes gw_ev_run() return after the current iteration. Any thread may call it. */
 void gw_ev_stop(struct gw_ev *ev);
 

@@ -7,7 +7,7 @@
 set -eu
 
 build_pkgs="build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev
-  libjansson-dev libinih-dev libssl-dev zlib1g-dev libzstd-dev libhiredis-dev"
+  libjansson-dev libinih-dev libssl-dev zlib1g-dev libzstd-dev libhiredis-dev liburing-dev"
 test_pkgs="perl sqlite3 socat curl jq python3 python3-websockets nodejs node-ws redis-server
   prometheus mandoc valgrind clang libclang-rt-14-dev procps util-linux iproute2"
 bench_pkgs="redis-tools sockperf rsyslog linux-perf"

@@ -23,6 +23,7 @@
 #include "store.h"
 
 struct hbd_alerter;
+struct hbd_io;
 struct hbd_registry;
 struct hbd_worker;
 
@@ -77,6 +78,7 @@ struct hbd {
     struct gw_httpd *httpd;
     struct hbd_worker **workers;
     unsigned nworkers;
+    const struct hbd_io *io; /* the workers' I/O backend ([hbd] io) */
     struct gw_addr listen_addr;
     char listen_str[GW_ADDR_STRLEN];
     char http_str[GW_ADDR_STRLEN];
@@ -172,6 +174,9 @@ void hbd_worker_join(struct hbd_worker *w);
 struct gw_ctl_req;
 void hbd_workers_clients(struct hbd *h, struct gw_ctl_req *r);
 const char *hbd_worker_udp_addr(struct hbd_worker *w);
+/* The backend `[hbd] io` asks for, or NULL (logged) when it cannot be used here. */
+const struct hbd_io *hbd_io_select(const char *want);
+const char *hbd_io_name(const struct hbd_io *io);
 
 /* metrics.c */
 int hbd_metrics_init(struct hbd *h, char *err);

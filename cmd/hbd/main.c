@@ -66,12 +66,16 @@ configure(struct hbd *h)
     const struct gw_conf *c = gw_daemon_conf(h->daemon);
     char err[GW_ERR_LEN];
     int64_t workers = gw_conf_int(c, "hbd", NULL, "workers");
+    struct hbd_config *cfg = hbd_config_new(c, err);
 
-    if ((h->cfg = hbd_config_new(c, err)) == NULL) {
+    if (cfg == NULL) {
         GW_LOG_ERROR("bad configuration", "err=%s", err);
         return -1;
     }
+    atomic_store(&h->cfg, cfg);
     h->nworkers = workers > 0 ? (unsigned)workers : gw_ncpus();
+    if ((h->io = hbd_io_select(gw_conf_str(c, "hbd", NULL, "io"))) == NULL)
+        return -1;
     h->udp = (int)gw_conf_int(c, "hbd", NULL, "udp");
     h->started_ms = gw_mono_ms();
     gw_strlcpy(h->listen_str, gw_conf_str(c, "hbd", NULL, "listen"), sizeof(h->listen_str));
@@ -126,8 +130,8 @@ start_workers(struct hbd *h)
             return -1;
         }
     }
-    GW_LOG_INFO("listening", "addr=%s udp=%s workers=%u", h->listen_str, h->udp ? "yes" : "no",
-                h->nworkers);
+    GW_LOG_INFO("listening", "addr=%s udp=%s workers=%u io=%s", h->listen_str,
+                h->udp ? "yes" : "no", h->nworkers, hbd_io_name(h->io));
     return 0;
 }
 

@@ -21,6 +21,8 @@ static const struct gw_conf_key hbd_keys[] = {
     {"udp", GW_CONF_BOOL, "yes", 0, 0, NULL, "also take heartbeats over UDP on the listen port"},
     {"workers", GW_CONF_INT, "0", 0, 256, NULL,
      "worker threads, each with its own event loop and listener; 0 = one per CPU"},
+    {"io", GW_CONF_ENUM, "auto", 0, 0, "auto|epoll|uring",
+     "how workers move connection bytes: io_uring where the kernel allows it (auto), or epoll"},
     {"client_timeout", GW_CONF_DURATION, "60s", SEC(1), SEC(86400), NULL,
      "close a connection that sent no complete line for this long"},
     {"cleanup_interval", GW_CONF_DURATION, "30s", MS(100), SEC(3600), NULL,

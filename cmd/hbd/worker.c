@@ -1,92 +1,45 @@
 /*
- * worker.c -- hbd's network threads. Each worker owns an epoll loop, a TCP listener and a UDP
+ * worker.c -- hbd's network threads. Each worker owns an event loop, a TCP listener and a UDP
  * socket bound with SO_REUSEPORT, and every connection the kernel hands to that listener, so a
  * connection never changes thread and the PING path takes no lock.
  *
- * Memory per idle connection is the struct below: input is read into a per-worker scratch
- * buffer and parsed in place; only a partial line is copied into the connection's own buffer,
- * and replies are built in a per-worker buffer and written at once; only what the socket does
- * not take is kept per connection.
+ * This file is what both I/O backends share (worker.h): requests and replies, limits, the
+ * lingering close, idle connections, UDP, start, drain and stop. worker_epoll.c and
+ * worker_uring.c move the connections' bytes.
+ *
+ * Memory per idle connection is the struct conn: input is parsed in place where it landed
+ * (a per-worker read buffer, or a buffer of the io_uring buffer ring); only a partial line is
+ * copied into the connection's own buffer, and only replies the socket has not taken yet are
+ * kept per connection.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ctl.h"
-#include "hbd.h"
 #include "listener.h"
 #include "log.h"
+#include "worker.h"
 
-#define READ_BYTES (64 * 1024)
-#define READS_PER_EVENT 4
 #define ACCEPTS_PER_EVENT 64
 #define ACCEPT_LOG_MS 10000
 #define LINGER_MS 2000
 #define LINGER_CHECK_MS 250
-#define LINGER_MAX_BYTES (1024 * 1024)
-#define UDP_BATCH 16
 #define UDP_ROUNDS 4
 
-struct conn {
-    struct conn *prev, *next;
-    struct hbd_worker *w;
-    int fd;
-    uint8_t closing;   /* close once the replies are out */
-    uint8_t writing;   /* EPOLLOUT armed */
-    uint8_t dead;      /* closed, memory freed after the callback */
-    uint8_t lingering; /* replies sent and FIN sent; reading what the client still sends */
-    uint64_t id;
-    uint64_t connected_ms, last_ms;
-    uint64_t msgs, bytes_in;
-    struct gw_buf in;  /* a partial line, allocated only when one is pending */
-    struct gw_buf out; /* replies the socket did not take */
-    char addr[48];
-};
-
-struct hbd_worker {
-    struct hbd *h;
-    unsigned index;
-    pthread_t thread;
-    struct gw_ev *ev;
-    struct gw_listener *listener;
-    int ufd;
-    int draining;
-    struct conn *conns;
-    unsigned nconns;
-    struct gw_ev_timer idle_timer, linger_timer;
-    uint64_t accept_logged_ms;
-    unsigned nlingering;
-    char *rbuf;
-    struct gw_buf obuf;
-    size_t udp_max;
-    char *udp_bufs;
-    struct mmsghdr udp_msgs[UDP_BATCH];
-    struct iovec udp_iov[UDP_BATCH];
-    struct sockaddr_storage udp_peers[UDP_BATCH];
-    struct mmsghdr udp_replies[UDP_BATCH];
-    struct iovec udp_reply_iov[UDP_BATCH];
-    char udp_addr[GW_ADDR_STRLEN];
-};
-
-static void on_conn(struct gw_ev *ev, int fd, unsigned events, void *arg);
-
-static void
-conn_free(struct gw_ev *ev, void *arg)
+void
+hbd_conn_free(struct conn *c)
 {
-    struct conn *c = arg;
-
-    (void)ev;
     gw_buf_reset(&c->in);
     gw_buf_reset(&c->out);
+    gw_buf_reset(&c->snd);
     free(c);
 }
 
-/* The one place a connection ends. Its memory goes after the current callback returns. */
-static void
-conn_close(struct conn *c, const char *reason)
+void
+hbd_conn_close(struct conn *c, const char *reason)
 {
     struct hbd_worker *w = c->w;
     struct hbd *h = w->h;
@@ -98,8 +51,6 @@ conn_close(struct conn *c, const char *reason)
         w->nlingering--;
     GW_LOG_DEBUG("connection closed", "id=%llu addr=%s reason=%s msgs=%llu",
                  (unsigned long long)c->id, c->addr, reason, (unsigned long long)c->msgs);
-    gw_ev_del(w->ev, c->fd);
-    close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -109,57 +60,52 @@ conn_close(struct conn *c, const char *reason)
     w->nconns--;
     atomic_fetch_sub(&h->nconns, 1);
     gw_metrics_sub(h->m.reg, h->m.active_connections, 1);
-    if (gw_ev_defer(w->ev, conn_free, c) == -1)
-        conn_free(w->ev, c);
+    w->io->release(c);
 }
 
-/* A closing connection is not read any more: level-triggered epoll would otherwise report its
- * unread bytes forever. */
-static void
-set_writing(struct conn *c, int on)
+int
+hbd_conn_overflow(struct conn *c, size_t queued)
 {
-    c->writing = (uint8_t)on;
-    gw_ev_mod(c->w->ev, c->fd, (on ? GW_EV_WRITE : 0) | (c->closing ? 0 : GW_EV_READ));
+    struct hbd *h = c->w->h;
+
+    if (queued <= hbd_cfg(h)->max_output_bytes)
+        return 0;
+    gw_metrics_add(h->m.reg, h->m.err_output_overflow, 1);
+    hbd_conn_close(c, "output buffer full");
+    return 1;
 }
 
 /* A close after a final reply (ERR line too long, BYE) must not lose that reply: closing a
  * socket with unread input makes the kernel send a reset, and the client may then drop the
  * reply before reading it. So, as nginx's lingering close does: send FIN, read and discard
  * what the client still sends for a while, then close. */
-static void
-conn_linger(struct conn *c)
+void
+hbd_conn_linger(struct conn *c)
 {
     struct hbd_worker *w = c->w;
 
-    if (c->lingering)
+    if (c->lingering || c->dead)
         return;
     if (shutdown(c->fd, SHUT_WR) == -1) {
-        conn_close(c, "closed by request");
+        hbd_conn_close(c, "closed by request");
         return;
     }
     c->lingering = 1;
     c->closing = 0;
-    c->writing = 0;
     c->last_ms = gw_ev_now_ms(w->ev);
     c->bytes_in = 0;
     w->nlingering++;
-    gw_ev_mod(w->ev, c->fd, GW_EV_READ);
+    w->io->linger(c);
     if (!gw_ev_timer_armed(&w->linger_timer))
         gw_ev_timer_start(w->ev, &w->linger_timer, LINGER_CHECK_MS);
 }
 
-static void
-linger_read(struct conn *c)
+void
+hbd_conn_linger_input(struct conn *c, size_t n)
 {
-    ssize_t n;
-
-    while ((n = read(c->fd, c->w->rbuf, READ_BYTES)) > 0) {
-        c->bytes_in += (uint64_t)n;
-        if (c->bytes_in > LINGER_MAX_BYTES)
-            break;
-    }
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || c->bytes_in > LINGER_MAX_BYTES)
-        conn_close(c, "closed by request");
+    c->bytes_in += n;
+    if (c->bytes_in > HBD_LINGER_MAX_BYTES)
+        hbd_conn_close(c, "closed by request");
 }
 
 static void
@@ -171,10 +117,25 @@ on_linger_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
     for (struct conn *c = w->conns, *next; c && w->nlingering; c = next) {
         next = c->next;
         if (c->lingering && now - c->last_ms >= LINGER_MS)
-            conn_close(c, "closed by request");
+            hbd_conn_close(c, "closed by request");
     }
     if (w->nlingering)
         gw_ev_timer_start(ev, t, LINGER_CHECK_MS);
+}
+
+void
+hbd_conn_after_input(struct conn *c, uint64_t bytes, uint64_t msgs, int rc)
+{
+    struct hbd_worker *w = c->w;
+
+    if (rc < 0) {
+        c->closing = 1;
+        gw_buf_reset(&c->in);
+    }
+    if (msgs)
+        c->last_ms = gw_ev_now_ms(w->ev);
+    c->bytes_in += bytes;
+    gw_metrics_add(w->h->m.reg, w->h->m.bytes_received, bytes);
 }
 
 /* ---- requests ---- */
@@ -287,10 +248,8 @@ one_line(struct conn *c, struct gw_buf *dst, char *line, size_t len, size_t max_
     return request(c, dst, line, len, crlf);
 }
 
-/* Parses the bytes just read: completes a pending partial line first, then whole lines in place,
- * then keeps what is left. Returns the number of requests, or -1 to close after flushing. */
-static int
-parse_input(struct conn *c, struct gw_buf *dst, char *data, size_t n, size_t max_line)
+int
+hbd_conn_parse(struct conn *c, struct gw_buf *dst, char *data, size_t n, size_t max_line)
 {
     char *nl, *end = data + n;
     int count = 0;
@@ -327,130 +286,6 @@ parse_input(struct conn *c, struct gw_buf *dst, char *data, size_t n, size_t max
     return count;
 }
 
-/* Sends what the batch produced; keeps the rest on the connection. Returns -1 if the client is
- * past its output limit (it was closed). */
-static int
-flush(struct conn *c, struct gw_buf *dst, size_t max_output)
-{
-    struct hbd *h = c->w->h;
-    ssize_t n;
-
-    if (gw_buf_len(dst) && !c->writing) {
-        n = gw_buf_write_fd(dst, c->fd);
-        if (n < 0 && errno != EAGAIN) {
-            gw_buf_consume(dst, gw_buf_len(dst));
-            conn_close(c, strerror(errno));
-            return -1;
-        }
-    }
-    if (dst != &c->out && gw_buf_len(dst)) {
-        int rc = gw_buf_append(&c->out, gw_buf_data(dst), gw_buf_len(dst));
-        gw_buf_consume(dst, gw_buf_len(dst));
-        if (rc == -1) {
-            conn_close(c, "out of memory");
-            return -1;
-        }
-    }
-    if (gw_buf_len(&c->out) > max_output) {
-        gw_metrics_add(h->m.reg, h->m.err_output_overflow, 1);
-        conn_close(c, "output buffer full");
-        return -1;
-    }
-    if (gw_buf_len(&c->out)) {
-        if (!c->writing || c->closing)
-            set_writing(c, 1);
-        return 0;
-    }
-    if (c->closing) {
-        conn_linger(c);
-        return -1;
-    }
-    if (c->writing)
-        set_writing(c, 0);
-    return 0;
-}
-
-static void
-on_readable(struct conn *c)
-{
-    struct hbd_worker *w = c->w;
-    struct hbd *h = w->h;
-    const struct hbd_config *cfg = hbd_cfg(h);
-    /* Replies follow any still queued on the connection, to keep them in order. */
-    struct gw_buf *dst = gw_buf_len(&c->out) ? &c->out : &w->obuf;
-    uint64_t t0 = gw_mono_ns(), total = 0, msgs = 0;
-    ssize_t n;
-    int rc = 0;
-
-    for (int i = 0; i < READS_PER_EVENT && rc >= 0; i++) {
-        n = read(c->fd, w->rbuf, READ_BYTES);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-            conn_close(c, n == 0 ? "peer closed" : strerror(errno));
-            return;
-        }
-        if (n < 0)
-            break;
-        total += (uint64_t)n;
-        rc = parse_input(c, dst, w->rbuf, (size_t)n, cfg->max_line_bytes);
-        if (rc > 0)
-            msgs += (uint64_t)rc;
-        /* A client that sends without reading is cut off here, before its replies pile up. */
-        if ((size_t)n < READ_BYTES || gw_buf_len(dst) > cfg->max_output_bytes)
-            break;
-    }
-    if (rc < 0) {
-        c->closing = 1;
-        gw_buf_reset(&c->in);
-    }
-    if (msgs)
-        c->last_ms = gw_ev_now_ms(w->ev);
-    c->bytes_in += total;
-    gw_metrics_add(h->m.reg, h->m.bytes_received, total);
-    flush(c, dst, cfg->max_output_bytes);
-    gw_metrics_observe(h->m.reg, h->m.processing, (double)(gw_mono_ns() - t0) / 1e9);
-}
-
-static void
-on_writable(struct conn *c)
-{
-    ssize_t n = gw_buf_write_fd(&c->out, c->fd);
-
-    if (n < 0 && errno != EAGAIN) {
-        conn_close(c, strerror(errno));
-        return;
-    }
-    if (gw_buf_len(&c->out))
-        return;
-    /* Drained: give the memory back, an idle connection keeps none. */
-    gw_buf_reset(&c->out);
-    if (c->closing) {
-        conn_linger(c);
-        return;
-    }
-    if (c->w->draining) {
-        conn_close(c, "draining");
-        return;
-    }
-    set_writing(c, 0);
-}
-
-static void
-on_conn(struct gw_ev *ev, int fd, unsigned events, void *arg)
-{
-    struct conn *c = arg;
-
-    (void)ev;
-    (void)fd;
-    if (c->lingering) {
-        linger_read(c);
-        return;
-    }
-    if ((events & GW_EV_WRITE) && !c->dead)
-        on_writable(c);
-    if ((events & (GW_EV_READ | GW_EV_ERROR)) && !c->dead && !c->closing)
-        on_readable(c);
-}
-
 /* ---- accept ---- */
 
 static void
@@ -472,9 +307,10 @@ add_conn(struct hbd_worker *w, int fd, const struct sockaddr *peer, socklen_t pl
     /* Bounded by the check after each read batch (max_output), not by the buffer itself, so a
      * batch's replies are never cut in the middle. */
     gw_buf_init(&c->out, SIZE_MAX / 4);
+    gw_buf_init(&c->snd, SIZE_MAX / 4);
     gw_net_addr_str(peer, plen, c->addr, sizeof(c->addr));
     gw_net_set_nodelay(fd);
-    if (gw_ev_add(w->ev, fd, GW_EV_READ, on_conn, c, err) == -1) {
+    if (w->io->open(c, err) == -1) {
         GW_LOG_WARN("cannot watch connection", "err=%s", err);
         close(fd);
         free(c);
@@ -542,7 +378,7 @@ on_idle_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
         next = c->next;
         if (!c->lingering && now - c->last_ms > cfg->client_timeout_ms) {
             gw_metrics_add(h->m.reg, h->m.closed_idle, 1);
-            conn_close(c, "idle timeout");
+            hbd_conn_close(c, "idle timeout");
         }
     }
     gw_ev_timer_start(ev, t, cfg->cleanup_interval_ms);
@@ -553,7 +389,7 @@ on_idle_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 static void
 udp_setup(struct hbd_worker *w)
 {
-    for (int i = 0; i < UDP_BATCH; i++) {
+    for (int i = 0; i < HBD_UDP_BATCH; i++) {
         w->udp_iov[i].iov_base = w->udp_bufs + (size_t)i * w->udp_max;
         w->udp_iov[i].iov_len = w->udp_max;
         memset(&w->udp_msgs[i].msg_hdr, 0, sizeof(w->udp_msgs[i].msg_hdr));
@@ -609,9 +445,9 @@ on_udp(struct gw_ev *ev, int fd, unsigned events, void *arg)
     (void)ev;
     (void)events;
     for (int round = 0; round < UDP_ROUNDS; round++) {
-        for (int i = 0; i < UDP_BATCH; i++)
+        for (int i = 0; i < HBD_UDP_BATCH; i++)
             w->udp_msgs[i].msg_hdr.msg_namelen = sizeof(w->udp_peers[i]);
-        if ((n = recvmmsg(fd, w->udp_msgs, UDP_BATCH, MSG_DONTWAIT, NULL)) <= 0)
+        if ((n = recvmmsg(fd, w->udp_msgs, HBD_UDP_BATCH, MSG_DONTWAIT, NULL)) <= 0)
             return;
         nreply = 0;
         for (int i = 0; i < n; i++) {
@@ -629,20 +465,25 @@ on_udp(struct gw_ev *ev, int fd, unsigned events, void *arg)
         }
         if (nreply)
             (void)sendmmsg(fd, w->udp_replies, (unsigned)nreply, MSG_DONTWAIT);
-        if (n < UDP_BATCH)
+        if (n < HBD_UDP_BATCH)
             return;
     }
 }
 
 /* ---- lifecycle ---- */
 
+/* The backend is set up on the worker's own thread (an io_uring ring with a single issuer
+ * must be); hbd_worker_start() waits for the outcome. */
 static void *
 run(void *arg)
 {
     struct hbd_worker *w = arg;
 
     gw_metrics_bind_thread(w->h->m.reg, w->index);
-    gw_ev_run(w->ev);
+    w->start_rc = w->io->start(w, w->start_err);
+    sem_post(&w->started);
+    if (w->start_rc == 0)
+        w->io->run(w);
     return NULL;
 }
 
@@ -653,7 +494,7 @@ worker_free(struct hbd_worker *w)
         struct conn *c = w->conns;
         w->conns = c->next;
         close(c->fd);
-        conn_free(NULL, c);
+        hbd_conn_free(c);
     }
     gw_listener_stop(w->listener);
     if (w->ufd >= 0)
@@ -661,6 +502,7 @@ worker_free(struct hbd_worker *w)
     if (w->ev)
         gw_ev_free(w->ev);
     gw_buf_reset(&w->obuf);
+    sem_destroy(&w->started);
     free(w->rbuf);
     free(w->udp_bufs);
     free(w);
@@ -698,12 +540,14 @@ hbd_worker_start(struct hbd *h, unsigned index, char *err)
         return NULL;
     }
     w->h = h;
+    w->io = h->io;
     w->index = index;
     w->ufd = -1;
+    sem_init(&w->started, 0, 0);
     gw_buf_init(&w->obuf, 64 * 1024 * 1024);
     w->udp_max = cfg->max_line_bytes + 3;
-    if ((w->rbuf = malloc(READ_BYTES)) == NULL ||
-        (w->udp_bufs = malloc(w->udp_max * UDP_BATCH)) == NULL) {
+    if ((w->rbuf = malloc(HBD_READ_BYTES)) == NULL ||
+        (w->udp_bufs = malloc(w->udp_max * HBD_UDP_BATCH)) == NULL) {
         gw_err(err, "out of memory");
         goto fail;
     }
@@ -727,10 +571,43 @@ hbd_worker_start(struct hbd *h, unsigned index, char *err)
         gw_err(err, "cannot start worker thread");
         goto fail;
     }
+    while (sem_wait(&w->started) == -1 && errno == EINTR)
+        ;
+    if (w->start_rc == -1) {
+        gw_err(err, "%s: %s", w->io->name, w->start_err);
+        pthread_join(w->thread, NULL);
+        goto fail;
+    }
     return w;
 fail:
     worker_free(w);
     return NULL;
+}
+
+/* "auto" takes io_uring where this kernel (and its seccomp filter, and
+ * kernel.io_uring_disabled) lets us use it, else epoll; "uring" insists. */
+const struct hbd_io *
+hbd_io_select(const char *want)
+{
+    char why[GW_ERR_LEN];
+
+    if (strcmp(want, "epoll") == 0)
+        return &hbd_io_epoll;
+    if (hbd_uring_probe(why, sizeof(why)) == 0)
+        return &hbd_io_uring;
+    if (strcmp(want, "uring") == 0) {
+        GW_LOG_ERROR("io_uring cannot be used here (set [hbd] io = auto or epoll)", "err=%s",
+                     why);
+        return NULL;
+    }
+    GW_LOG_INFO("io_uring cannot be used here, using epoll", "reason=%s", why);
+    return &hbd_io_epoll;
+}
+
+const char *
+hbd_io_name(const struct hbd_io *io)
+{
+    return io->name;
 }
 
 const char *
@@ -755,11 +632,11 @@ drain_worker(struct gw_ev *ev, void *arg)
     /* Clients reconnect elsewhere; those with replies still queued get them first. */
     for (struct conn *c = w->conns, *next; c; c = next) {
         next = c->next;
-        if (gw_buf_len(&c->out) == 0)
-            conn_close(c, "draining");
+        if (!hbd_conn_pending(c))
+            hbd_conn_close(c, "draining");
         else {
             c->closing = 1;
-            set_writing(c, 1);
+            w->io->flush(c);
         }
     }
 }
@@ -774,7 +651,7 @@ hbd_workers_drain(struct hbd *h)
 static void
 stop_worker(struct gw_ev *ev, void *arg)
 {
-    (void)arg;
+    ((struct hbd_worker *)arg)->stop = 1;
     gw_ev_stop(ev);
 }
 

@@ -161,6 +161,9 @@ class Daemon:
             'GWKIT_%s_HTTP_LISTEN' % up: '127.0.0.1:%d' % self.http_port,
             'GWKIT_%s_WORKERS' % up: '2',
         })
+        # Lets one test run another's hbd checks on a chosen I/O backend (17-hbd-epoll.t).
+        if prog == 'hbd' and os.environ.get('GW_TEST_HBD_IO'):
+            self.env['GWKIT_HBD_IO'] = os.environ['GW_TEST_HBD_IO']
         self.env.update(env or {})
         self.args = list(args)
         self.conf = None

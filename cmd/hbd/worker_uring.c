@@ -1,0 +1,551 @@
+/*
+ * worker_uring.c -- hbd's io_uring backend.
+ *
+ * Why: on loopback nearly all of a PING's cost is the kernel's, and with epoll each request
+ * pays epoll_wait + read + write. Here each connection has one multishot receive armed, which
+ * the kernel completes into a buffer of a ring shared by the worker (an idle connection holds
+ * no buffer), and the replies of a whole batch of completions go out as send submissions in
+ * the same io_uring_enter() that waits for the next batch. The ring is single-issuer with
+ * deferred task work, so completions are produced in that one call too.
+ *
+ * The worker's gw_ev loop (listener, UDP, timers, posts from other threads) is still epoll: its
+ * descriptor is polled through the ring and the loop is run without blocking when it is ready
+ * or a timer is due.
+ *
+ * A connection's memory may go only when the kernel holds no request of it: closing cancels
+ * its requests, and the connection is freed once their last completions have arrived.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+/* The kernel fills the ring's buffers where valgrind cannot see it; telling memcheck keeps a
+ * run of hbd under valgrind free of false "uninitialised" reports. A few instructions when not
+ * under valgrind. */
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define MARK_DEFINED(p, n) VALGRIND_MAKE_MEM_DEFINED(p, n)
+#endif
+#endif
+#ifndef MARK_DEFINED
+#define MARK_DEFINED(p, n) ((void)0)
+#endif
+
+#include "log.h"
+#include "worker.h"
+
+/* Overridable at build time, so tests can make a full queue and an empty buffer ring common
+ * (cc -DHBD_URING_SQ=8 -DHBD_URING_BUFS=4). */
+#ifndef HBD_URING_SQ
+#define HBD_URING_SQ 2048
+#endif
+#ifndef HBD_URING_BUFS
+#define HBD_URING_BUFS 1024
+#endif
+#define SQ_ENTRIES HBD_URING_SQ
+/* The buffer ring: enough buffers for every connection of a large batch to have input at
+ * once; a receive that finds none ends with ENOBUFS and is armed again after the batch. */
+#define BUF_COUNT HBD_URING_BUFS /* a power of two */
+#define BUF_SIZE 2048
+#define BGID 0
+/* gw_ev rounds per wake-up: a level-triggered event left over (accept budget) runs again. */
+#define EV_ROUNDS 8
+
+/* user_data: the event loop poll, a cancel (ignored), or a connection pointer tagged with the
+ * operation (connections are malloc'ed, so their low bits are free). */
+#define UD_CANCEL 0
+#define UD_EV 1
+#define OP_RECV 1u
+#define OP_SEND 2u
+#define OP_MASK 3u
+
+struct uring {
+    struct io_uring ring;
+    struct io_uring_buf_ring *br;
+    char *bufs;
+    unsigned nreturned; /* buffers given back since the last advance */
+    struct conn *todo;  /* connections with replies to send or a receive to arm */
+    struct conn *reap;  /* closed connections whose requests have all completed */
+    struct conn *zombies; /* closed connections waiting for their last completions */
+    int ev_armed;       /* the poll of the gw_ev loop's descriptor is armed */
+    int ev_busy;        /* the gw_ev loop may still have events to run */
+};
+
+static struct io_uring_sqe *
+sqe_get(struct uring *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+    if (sqe == NULL) {
+        /* The submission queue is full: hand it to the kernel and take a fresh slot. */
+        io_uring_submit(&u->ring);
+        sqe = io_uring_get_sqe(&u->ring);
+    }
+    return sqe;
+}
+
+static void
+todo(struct uring *u, struct conn *c)
+{
+    if (c->queued || c->dead)
+        return;
+    c->queued = 1;
+    c->qnext = u->todo;
+    u->todo = c;
+}
+
+static void
+buf_return(struct uring *u, unsigned bid)
+{
+    io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE, (unsigned short)bid,
+                          io_uring_buf_ring_mask(BUF_COUNT), (int)u->nreturned++);
+}
+
+static int
+arm_recv(struct uring *u, struct conn *c)
+{
+    struct io_uring_sqe *sqe = sqe_get(u);
+
+    if (!sqe)
+        return -1;
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BGID;
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_RECV);
+    c->recv_armed = 1;
+    c->inflight++;
+    return 0;
+}
+
+static int
+arm_send(struct uring *u, struct conn *c)
+{
+    struct io_uring_sqe *sqe = sqe_get(u);
+
+    if (!sqe)
+        return -1;
+    io_uring_prep_send(sqe, c->fd, gw_buf_data(&c->snd), gw_buf_len(&c->snd), MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_SEND);
+    c->writing = 1;
+    c->inflight++;
+    return 0;
+}
+
+static void
+arm_ev(struct hbd_worker *w)
+{
+    struct uring *u = w->backend;
+    struct io_uring_sqe *sqe = sqe_get(u);
+
+    /* Without a free slot now, the loop polls gw_ev without blocking until it has one. */
+    if (!sqe) {
+        u->ev_busy = 1;
+        return;
+    }
+    io_uring_prep_poll_multishot(sqe, gw_ev_fd(w->ev), POLLIN);
+    io_uring_sqe_set_data64(sqe, UD_EV);
+    u->ev_armed = 1;
+}
+
+/* What a connection needs after a batch: its receive armed again, its replies sent, or, with
+ * nothing left to send, its lingering close or drain. */
+static void
+service(struct uring *u, struct conn *c)
+{
+    if (c->dead)
+        return;
+    if (!c->recv_armed && arm_recv(u, c) == -1) {
+        hbd_conn_close(c, "submission queue full");
+        return;
+    }
+    if (c->writing)
+        return;
+    if (gw_buf_len(&c->snd) == 0 && gw_buf_len(&c->out)) {
+        struct gw_buf t = c->snd;
+        c->snd = c->out;
+        c->out = t;
+    }
+    if (gw_buf_len(&c->snd)) {
+        if (arm_send(u, c) == -1)
+            hbd_conn_close(c, "submission queue full");
+        return;
+    }
+    /* Drained: give the memory back, an idle connection keeps none. */
+    gw_buf_reset(&c->out);
+    gw_buf_reset(&c->snd);
+    if (c->closing)
+        hbd_conn_linger(c);
+    else if (c->w->draining)
+        hbd_conn_close(c, "draining");
+}
+
+/* A closed connection is off the worker's list, so its links are free for these two. */
+static void
+reap_later(struct uring *u, struct conn *c)
+{
+    c->next = u->reap;
+    u->reap = c;
+}
+
+static void
+zombie_add(struct uring *u, struct conn *c)
+{
+    c->prev = NULL;
+    c->next = u->zombies;
+    if (u->zombies)
+        u->zombies->prev = c;
+    u->zombies = c;
+}
+
+/* The last completion of a closed connection's requests has arrived. */
+static void
+zombie_done(struct uring *u, struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        u->zombies = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    reap_later(u, c);
+}
+
+static void
+free_list(struct conn *c)
+{
+    while (c) {
+        struct conn *next = c->next;
+        close(c->fd);
+        hbd_conn_free(c);
+        c = next;
+    }
+}
+
+static void
+on_input(struct uring *u, struct conn *c, char *data, size_t n)
+{
+    struct hbd *h = c->w->h;
+    uint64_t t0;
+    int rc;
+
+    if (c->lingering) {
+        hbd_conn_linger_input(c, n);
+        return;
+    }
+    if (c->closing)
+        return; /* after QUIT or a line too long: nothing more is answered */
+    t0 = gw_mono_ns();
+    rc = hbd_conn_parse(c, &c->out, data, n, hbd_cfg(h)->max_line_bytes);
+    hbd_conn_after_input(c, n, rc > 0 ? (uint64_t)rc : 0, rc);
+    if (hbd_conn_overflow(c, gw_buf_len(&c->out) + gw_buf_len(&c->snd)))
+        return;
+    if (gw_buf_len(&c->out) || c->closing)
+        todo(u, c);
+    gw_metrics_observe(h->m.reg, h->m.processing, (double)(gw_mono_ns() - t0) / 1e9);
+}
+
+/* A completion's own request is counted off before anything else, so that a close while it
+ * is handled knows what the kernel still holds. */
+static void
+on_recv(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
+{
+    int more = (cqe->flags & IORING_CQE_F_MORE) != 0, was_dead = c->dead;
+
+    if (!more) {
+        c->recv_armed = 0;
+        c->inflight--;
+    }
+    if (cqe->flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        char *data = u->bufs + (size_t)bid * BUF_SIZE;
+        if (!was_dead && cqe->res > 0) {
+            MARK_DEFINED(data, (size_t)cqe->res);
+            on_input(u, c, data, (size_t)cqe->res);
+        }
+        buf_return(u, bid);
+    }
+    if (was_dead) {
+        if (c->inflight == 0)
+            zombie_done(u, c);
+        return;
+    }
+    if (c->dead)
+        return;
+    if (cqe->res == 0)
+        hbd_conn_close(c, c->lingering ? "closed by request" : "peer closed");
+    else if (cqe->res < 0 && cqe->res != -ENOBUFS)
+        hbd_conn_close(c, strerror(-cqe->res));
+    else if (!more)
+        todo(u, c); /* out of buffers, or the kernel ended it: armed again after the batch */
+}
+
+static void
+on_send(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
+{
+    c->inflight--;
+    c->writing = 0;
+    if (c->dead) {
+        if (c->inflight == 0)
+            zombie_done(u, c);
+        return;
+    }
+    if (cqe->res < 0) {
+        hbd_conn_close(c, strerror(-cqe->res));
+        return;
+    }
+    gw_buf_consume(&c->snd, (size_t)cqe->res);
+    todo(u, c);
+}
+
+/* Takes every completion there is; returns 1 when the gw_ev loop has something to run. */
+static int
+completions(struct hbd_worker *w)
+{
+    struct uring *u = w->backend;
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    int ev_ready = 0;
+
+    io_uring_for_each_cqe(&u->ring, head, cqe)
+    {
+        uint64_t ud = io_uring_cqe_get_data64(cqe);
+        struct conn *c = (struct conn *)(uintptr_t)(ud & ~(uint64_t)OP_MASK);
+
+        seen++;
+        if (ud == UD_EV) {
+            ev_ready = 1;
+            if (!(cqe->flags & IORING_CQE_F_MORE))
+                u->ev_armed = 0;
+        } else if (ud == UD_CANCEL) {
+            continue;
+        } else if ((ud & OP_MASK) == OP_RECV) {
+            on_recv(u, c, cqe);
+        } else {
+            on_send(u, c, cqe);
+        }
+    }
+    io_uring_cq_advance(&u->ring, seen);
+    if (u->nreturned) {
+        io_uring_buf_ring_advance(u->br, (int)u->nreturned);
+        u->nreturned = 0;
+    }
+    return ev_ready;
+}
+
+static void
+run_ev(struct hbd_worker *w)
+{
+    struct uring *u = w->backend;
+    int n = 0;
+
+    for (int i = 0; i < EV_ROUNDS; i++)
+        if ((n = gw_ev_run_once(w->ev, 0)) <= 0)
+            break;
+    u->ev_busy = n > 0;
+}
+
+static void
+after_batch(struct uring *u)
+{
+    while (u->todo) {
+        struct conn *c = u->todo;
+        u->todo = c->qnext;
+        c->queued = 0;
+        service(u, c);
+    }
+    free_list(u->reap);
+    u->reap = NULL;
+}
+
+static void
+uring_run(struct hbd_worker *w)
+{
+    struct uring *u = w->backend;
+
+    while (!w->stop) {
+        int to, rc;
+
+        if (!u->ev_armed)
+            arm_ev(w);
+        to = u->ev_busy ? 0 : gw_ev_timeout_ms(w->ev);
+
+        if (to == 0) {
+            rc = io_uring_submit_and_get_events(&u->ring);
+        } else if (to < 0) {
+            rc = io_uring_submit_and_wait(&u->ring, 1);
+        } else {
+            struct __kernel_timespec ts = {to / 1000, (long long)(to % 1000) * 1000000};
+            struct io_uring_cqe *cqe;
+            rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+        }
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            GW_LOG_ERROR("io_uring_enter failed", "worker=%u err=%s", w->index, strerror(-rc));
+            break;
+        }
+        gw_ev_update_time(w->ev);
+        if (completions(w) || to == 0 || gw_ev_timeout_ms(w->ev) == 0)
+            run_ev(w);
+        after_batch(u);
+    }
+    /* Exiting the ring cancels what is in flight; connections still open are closed by the
+     * worker's teardown, those closed already are freed here. */
+    io_uring_queue_exit(&u->ring);
+    free_list(u->reap);
+    free_list(u->zombies);
+    free(u->br);
+    free(u->bufs);
+    free(u);
+    w->backend = NULL;
+}
+
+static int
+ring_init(struct io_uring *ring, unsigned entries, char *why, size_t len)
+{
+    struct io_uring_params p;
+    int rc;
+
+    memset(&p, 0, sizeof(p));
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
+              IORING_SETUP_SUBMIT_ALL;
+    p.cq_entries = entries * 4;
+    if ((rc = io_uring_queue_init_params(entries, ring, &p)) < 0) {
+        snprintf(why, len, "io_uring_setup: %s", strerror(-rc));
+        return -1;
+    }
+    if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) {
+        snprintf(why, len, "this kernel's io_uring lacks wait timeouts or overflow keeping");
+        io_uring_queue_exit(ring);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+buf_ring_init(struct io_uring *ring, unsigned count, struct io_uring_buf_ring **br, char *why,
+              size_t len)
+{
+    struct io_uring_buf_reg reg;
+    void *mem;
+    int rc;
+
+    if (posix_memalign(&mem, (size_t)sysconf(_SC_PAGESIZE), count * sizeof(struct io_uring_buf))) {
+        snprintf(why, len, "out of memory");
+        return -1;
+    }
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (uint64_t)(uintptr_t)mem;
+    reg.ring_entries = count;
+    reg.bgid = BGID;
+    if ((rc = io_uring_register_buf_ring(ring, &reg, 0)) < 0) {
+        snprintf(why, len, "buffer ring: %s", strerror(-rc));
+        free(mem);
+        return -1;
+    }
+    *br = mem;
+    io_uring_buf_ring_init(*br);
+    return 0;
+}
+
+int
+hbd_uring_probe(char *why, size_t len)
+{
+    struct io_uring ring;
+    struct io_uring_buf_ring *br;
+
+    /* Deferred task work (6.1) is the newest feature used; multishot receive (6.0) and buffer
+     * rings (5.19) come with it. */
+    if (ring_init(&ring, 8, why, len) == -1)
+        return -1;
+    if (buf_ring_init(&ring, 1, &br, why, len) == -1) {
+        io_uring_queue_exit(&ring);
+        return -1;
+    }
+    io_uring_queue_exit(&ring);
+    free(br);
+    return 0;
+}
+
+static int
+uring_start(struct hbd_worker *w, char *err)
+{
+    struct uring *u = calloc(1, sizeof(*u));
+    char why[GW_ERR_LEN];
+
+    if (!u || (u->bufs = malloc((size_t)BUF_COUNT * BUF_SIZE)) == NULL) {
+        free(u);
+        return gw_err(err, "out of memory");
+    }
+    if (ring_init(&u->ring, SQ_ENTRIES, why, sizeof(why)) == -1) {
+        free(u->bufs);
+        free(u);
+        return gw_err(err, "%s", why);
+    }
+    if (buf_ring_init(&u->ring, BUF_COUNT, &u->br, why, sizeof(why)) == -1) {
+        io_uring_queue_exit(&u->ring);
+        free(u->bufs);
+        free(u);
+        return gw_err(err, "%s", why);
+    }
+    for (unsigned i = 0; i < BUF_COUNT; i++)
+        buf_return(u, i);
+    io_uring_buf_ring_advance(u->br, (int)u->nreturned);
+    u->nreturned = 0;
+    w->backend = u;
+    return 0;
+}
+
+static int
+uring_open(struct conn *c, char *err)
+{
+    if (arm_recv(c->w->backend, c) == -1)
+        return gw_err(err, "submission queue full");
+    return 0;
+}
+
+static void
+uring_release(struct conn *c)
+{
+    struct uring *u = c->w->backend;
+    struct io_uring_sqe *sqe;
+
+    if (c->inflight == 0) {
+        reap_later(u, c);
+        return;
+    }
+    zombie_add(u, c);
+    if ((sqe = sqe_get(u)) != NULL) {
+        io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(sqe, UD_CANCEL);
+    } else {
+        /* No slot for a cancel: the peer still gets its FIN, and the receive then ends. */
+        shutdown(c->fd, SHUT_RDWR);
+    }
+}
+
+static void
+uring_flush(struct conn *c)
+{
+    todo(c->w->backend, c);
+}
+
+static void
+uring_linger(struct conn *c)
+{
+    /* The receive stays armed: it now reads what the client still sends, for discarding. */
+    todo(c->w->backend, c);
+}
+
+const struct hbd_io hbd_io_uring = {
+    .name = "io_uring",
+    .start = uring_start,
+    .run = uring_run,
+    .open = uring_open,
+    .release = uring_release,
+    .flush = uring_flush,
+    .linger = uring_linger,
+};
