@@ -6,7 +6,7 @@
 # Starts each daemon and peer on free 127.0.0.1 ports in a temporary directory, drives them
 # with the same tool (gwbench) and with the peers' own tools, stops everything it started by
 # PID, prints the tables and writes them to bench/RESULTS.md with the commands, the machine
-# and the date. Durations are bounded: about three minutes in all.
+# and the date. Durations are bounded: about six minutes in all.
 #
 # The machine may be busy with other work, so each figure is the median of ROUNDS short runs
 # (twice as many 1 s runs on one connection), and the runs of the things compared alternate
@@ -16,7 +16,7 @@
 # a direct TCP echo and websockify, logd vs rsyslog) adds its rows with one more function. A
 # daemon that is not built, or does not start, gives rows marked "missing", never none.
 #
-# Environment: BENCH_SECS (seconds per measured run, 2), BENCH_ROUNDS (runs per figure, 3),
+# Environment: BENCH_SECS (seconds per measured run, 2), BENCH_ROUNDS (runs per figure, 5),
 # BENCH_RATE (the fixed -R, 5000), BENCH_IDLE_CONNS (20000), BENCH_OUT (bench/RESULTS.md),
 # BENCH_GROUPS (the row groups to run, all of ROW_GROUPS by default).
 set -euo pipefail
@@ -26,14 +26,14 @@ BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 GWBENCH=$BUILD/bin/gwbench
 HBD=$BUILD/bin/hbd
 SECS=${BENCH_SECS:-2}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 # Single-connection figures swing the most with other work: more, shorter rounds.
 RTT_SECS=1
 RTT_ROUNDS=$((ROUNDS * 2))
 RATE=${BENCH_RATE:-5000}
 IDLE_WANT=${BENCH_IDLE_CONNS:-20000}
 OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
-ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis round_trip idle accuracy}
+ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis hbd_io round_trip idle accuracy}
 PIN=()
 PIN_NOTE="."
 PY=/usr/bin/python3
@@ -105,9 +105,11 @@ wait_port() {
     return 1
 }
 
-# utime + stime of PID, in seconds.
+# CPU time of PID (all its threads), in seconds, from each thread's schedstat run time in ns:
+# the quantity utime + stime add up to, without their 10 ms ticks (a 2 s run at a fixed 5000
+# requests/s costs the server only some 15 ticks, so ticks would make the ratio swing by 10%).
 cpu_secs() {
-    sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }'
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ ns += $1 } END { printf "%.6f", ns / 1e9 }'
 }
 # utime alone: the server's own code, without the kernel's TCP work it triggers.
 user_secs() {
@@ -120,10 +122,11 @@ rss_kb() {
 
 # ---- the peers ----------------------------------------------------------------------
 
-# Starts hbd with WORKERS workers on a free port; sets HBD_PID and HBD_PORT, or returns 1.
+# Starts hbd with WORKERS workers on a free port, [hbd] io = IO (default auto); sets HBD_PID,
+# HBD_PORT and HBD_IO_USED (the backend it reports), or returns 1.
 start_hbd() {
-    local workers=$1 http dir
-    HBD_PID="" HBD_PORT=""
+    local workers=$1 io=${2:-auto} http dir
+    HBD_PID="" HBD_PORT="" HBD_IO_USED=""
     [ -x "$HBD" ] || return 1
     HBD_PORT=$(free_port)
     http=$(free_port)
@@ -131,7 +134,7 @@ start_hbd() {
     mkdir -p "$dir/run" "$dir/state"
     start_bg "hbd.$HBD_PORT" env GWKIT_HBD_LISTEN="127.0.0.1:$HBD_PORT" \
         GWKIT_HBD_HTTP_LISTEN="127.0.0.1:$http" GWKIT_GLOBAL_RUN_DIR="$dir/run" \
-        GWKIT_GLOBAL_STATE_DIR="$dir/state" GWKIT_HBD_WORKERS="$workers" \
+        GWKIT_GLOBAL_STATE_DIR="$dir/state" GWKIT_HBD_WORKERS="$workers" GWKIT_HBD_IO="$io" \
         GWKIT_GLOBAL_LOG_LEVEL=warning "$HBD"
     HBD_PID=$LAST_PID
     if ! wait_port "$HBD_PORT" "$HBD_PID"; then
@@ -140,6 +143,7 @@ start_hbd() {
         HBD_PID=""
         return 1
     fi
+    HBD_IO_USED=$(curl -s --max-time 5 "http://127.0.0.1:$http/status" | jq -r '.io // "?"' || echo "?")
 }
 
 # Starts redis-server on a free port, no persistence; sets REDIS_PID and REDIS_PORT.
@@ -261,9 +265,10 @@ group_hbd_vs_redis() {
     start_hbd 1 || hbd_ok=0
     emit "## hbd vs redis-server: PING"
     emit ""
-    emit "One worker thread each (redis-server is single-threaded; hbd with \`workers = 1\`),"
-    emit "gwbench with one thread. CPU is the server's utime + stime per million requests; user"
-    emit "is utime alone, the server's own code. On loopback most of a PING's CPU is the kernel's"
+    emit "One worker thread each (redis-server is single-threaded; hbd with \`workers = 1\` and its"
+    emit "default \`io = auto\`, here: $HBD_IO_USED), gwbench with one thread. CPU is the server's"
+    emit "CPU time per million requests (all threads, from /proc/PID/task/*/schedstat, in ns); user"
+    emit "is utime alone (10 ms ticks), the server's own code. On loopback most of a PING's CPU is the kernel's"
     emit "TCP work for the read and the write (and the delivery into the client's socket, which"
     emit "the kernel charges to the writer): the same for both servers, so it bounds the total ratio."
     emit "Median of $ROUNDS runs of ${SECS}s each, hbd and redis-server alternating."
@@ -303,6 +308,51 @@ group_hbd_vs_redis() {
         stop_pid "$HBD_PID"
     fi
     stop_pid "$REDIS_PID"
+}
+
+# hbd's two I/O backends side by side, closed loop: what io_uring saves the kernel per request.
+group_hbd_io() {
+    local c i es us epid eport upid uport er ep50 ep99 ecpu eu eerr ur up50 up99 ucpu uu uerr
+    say "hbd: epoll vs io_uring"
+    start_hbd 1 epoll || return 0
+    epid=$HBD_PID eport=$HBD_PORT
+    start_hbd 1 uring || {
+        emit "## hbd: epoll vs io_uring"
+        emit ""
+        emit "io_uring cannot be used on this machine (see the hbd log); no rows."
+        emit ""
+        stop_pid "$epid"
+        return 0
+    }
+    upid=$HBD_PID uport=$HBD_PORT
+    emit "## hbd: epoll vs io_uring"
+    emit ""
+    emit "The same hbd (\`workers = 1\`) with \`io = epoll\` and \`io = uring\`, PING, closed loop,"
+    emit "gwbench with one thread; CPU per million requests as above. Median of $ROUNDS runs of ${SECS}s,"
+    emit "alternating."
+    emit ""
+    emit "| conns | epoll req/s | io_uring req/s | epoll p99 | io_uring p99 | epoll CPU s/M | io_uring CPU s/M | CPU ratio |"
+    emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    "$GWBENCH" hb -q -c 50 -t 1 -d 1s "127.0.0.1:$eport" >/dev/null 2>&1 || true
+    "$GWBENCH" hb -q -c 50 -t 1 -d 1s "127.0.0.1:$uport" >/dev/null 2>&1 || true
+    for c in 50 500; do
+        es=() us=()
+        for ((i = 0; i < ROUNDS; i++)); do
+            es+=("$(measure "$epid" hb -c "$c" -t 1 -d "${SECS}s" "127.0.0.1:$eport")")
+            us+=("$(measure "$upid" hb -c "$c" -t 1 -d "${SECS}s" "127.0.0.1:$uport")")
+        done
+        read -r er ep50 ep99 ecpu eu eerr <<<"$(summarize "${es[@]}")"
+        read -r ur up50 up99 ucpu uu uerr <<<"$(summarize "${us[@]}")"
+        if [ "$er" = failed ] || [ "$ur" = failed ]; then
+            emit "| $c | $er | $ur | | | | | - |"
+            continue
+        fi
+        emit "| $c | $(fmt_rate "$er") | $(fmt_rate "$ur") | $(fmt_us "$ep99") | $(fmt_us "$up99") | $(fmt_cpu "$ecpu") | $(fmt_cpu "$ucpu") | $(ratio "$ucpu" "$ecpu") |"
+    done
+    commands "GWKIT_HBD_IO=epoll|uring GWKIT_HBD_WORKERS=1 ... hbd" \
+        "gwbench hb -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:HBD_PORT"
+    stop_pid "$epid"
+    stop_pid "$upid"
 }
 
 # One row of group_hbd_vs_redis from two summaries.

@@ -495,6 +495,8 @@ uring_start(struct hbd_worker *w, char *err)
         buf_return(u, i);
     io_uring_buf_ring_advance(u->br, (int)u->nreturned);
     u->nreturned = 0;
+    /* Each io_uring_enter() then skips looking up the ring's descriptor; optional. */
+    (void)io_uring_register_ring_fd(&u->ring);
     w->backend = u;
     return 0;
 }
