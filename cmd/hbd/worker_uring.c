@@ -62,7 +62,10 @@
 #define UD_EV 1
 #define OP_RECV 1u
 #define OP_SEND 2u
+#define OP_POLLOUT 3u /* a send found the socket full: waiting for room */
 #define OP_MASK 3u
+/* Longest wait while counting on sends completing at submission (see uring_run). */
+#define SEND_WAIT_CAP_MS 50
 
 struct uring {
     struct io_uring ring;
@@ -72,6 +75,8 @@ struct uring {
     struct conn *todo;  /* connections with replies to send or a receive to arm */
     struct conn *reap;  /* closed connections whose requests have all completed */
     struct conn *zombies; /* closed connections waiting for their last completions */
+    unsigned sends;     /* sends prepared whose completion has not been seen */
+    int sends_inline;   /* sends complete during the io_uring_enter() that submits them */
     int ev_armed;       /* the poll of the gw_ev loop's descriptor is armed */
     int ev_busy;        /* the gw_ev loop may still have events to run */
 };
@@ -129,8 +134,27 @@ arm_send(struct uring *u, struct conn *c)
 
     if (!sqe)
         return -1;
-    io_uring_prep_send(sqe, c->fd, gw_buf_data(&c->snd), gw_buf_len(&c->snd), MSG_NOSIGNAL);
+    /* MSG_DONTWAIT: the send is tried once, at submission, and completes there, even when
+     * the socket is full (-EAGAIN; then a poll waits for room), so uring_run() knows how many
+     * completions a submission yields by itself. */
+    io_uring_prep_send(sqe, c->fd, gw_buf_data(&c->snd), gw_buf_len(&c->snd),
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_SEND);
+    c->writing = 1;
+    c->inflight++;
+    u->sends++;
+    return 0;
+}
+
+static int
+arm_pollout(struct uring *u, struct conn *c)
+{
+    struct io_uring_sqe *sqe = sqe_get(u);
+
+    if (!sqe)
+        return -1;
+    io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_POLLOUT);
     c->writing = 1;
     c->inflight++;
     return 0;
@@ -226,6 +250,20 @@ free_list(struct conn *c)
     }
 }
 
+/* A batch's input can carry more replies than max_output while the client reads them fine
+ * (one write of many pipelined requests): what the socket takes now does not count against
+ * the limit, as with epoll, so hand it over at once. Only a heavy pipeliner gets here. */
+static void
+send_now(struct conn *c)
+{
+    ssize_t n = send(c->fd, gw_buf_data(&c->out), gw_buf_len(&c->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+    if (n > 0)
+        gw_buf_consume(&c->out, (size_t)n);
+    else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        hbd_conn_close(c, strerror(errno));
+}
+
 static void
 on_input(struct uring *u, struct conn *c, char *data, size_t n)
 {
@@ -242,6 +280,12 @@ on_input(struct uring *u, struct conn *c, char *data, size_t n)
     t0 = gw_mono_ns();
     rc = hbd_conn_parse(c, &c->out, data, n, hbd_cfg(h)->max_line_bytes);
     hbd_conn_after_input(c, n, rc > 0 ? (uint64_t)rc : 0, rc);
+    /* With no send of its own in flight, the connection's earlier replies are all out. */
+    if (!c->writing && gw_buf_len(&c->out) > hbd_cfg(h)->max_output_bytes) {
+        send_now(c);
+        if (c->dead)
+            return;
+    }
     if (hbd_conn_overflow(c, gw_buf_len(&c->out) + gw_buf_len(&c->snd)))
         return;
     if (gw_buf_len(&c->out) || c->closing)
@@ -287,6 +331,31 @@ on_recv(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
 static void
 on_send(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
 {
+    u->sends--;
+    c->inflight--;
+    c->writing = 0;
+    if (c->dead) {
+        if (c->inflight == 0)
+            zombie_done(u, c);
+        return;
+    }
+    if (cqe->res == -EAGAIN) {
+        /* The client is not reading: wait for room; max_output bounds what piles up. */
+        if (arm_pollout(u, c) == -1)
+            hbd_conn_close(c, "submission queue full");
+        return;
+    }
+    if (cqe->res < 0) {
+        hbd_conn_close(c, strerror(-cqe->res));
+        return;
+    }
+    gw_buf_consume(&c->snd, (size_t)cqe->res);
+    todo(u, c);
+}
+
+static void
+on_pollout(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
+{
     c->inflight--;
     c->writing = 0;
     if (c->dead) {
@@ -298,7 +367,6 @@ on_send(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
         hbd_conn_close(c, strerror(-cqe->res));
         return;
     }
-    gw_buf_consume(&c->snd, (size_t)cqe->res);
     todo(u, c);
 }
 
@@ -325,8 +393,10 @@ completions(struct hbd_worker *w)
             continue;
         } else if ((ud & OP_MASK) == OP_RECV) {
             on_recv(u, c, cqe);
-        } else {
+        } else if ((ud & OP_MASK) == OP_SEND) {
             on_send(u, c, cqe);
+        } else {
+            on_pollout(u, c, cqe);
         }
     }
     io_uring_cq_advance(&u->ring, seen);
@@ -362,26 +432,33 @@ after_batch(struct uring *u)
     u->reap = NULL;
 }
 
+/* One io_uring_enter() per round: it submits the replies of the last batch and waits for the
+ * next. The sends complete during the call itself, so waiting for one completion would end
+ * the wait at once with nothing but them (an extra round, a whole system call per request
+ * at low rates); so it waits for them plus one. Should a kernel ever complete a send later,
+ * the wait is capped, and the worker goes back to waiting for one completion. */
 static void
 uring_run(struct hbd_worker *w)
 {
     struct uring *u = w->backend;
 
     while (!w->stop) {
+        unsigned want = 1 + (u->sends_inline ? u->sends : 0);
         int to, rc;
 
         if (!u->ev_armed)
             arm_ev(w);
         to = u->ev_busy ? 0 : gw_ev_timeout_ms(w->ev);
-
+        if (want > 1 && (to < 0 || to > SEND_WAIT_CAP_MS))
+            to = SEND_WAIT_CAP_MS;
         if (to == 0) {
             rc = io_uring_submit_and_get_events(&u->ring);
         } else if (to < 0) {
-            rc = io_uring_submit_and_wait(&u->ring, 1);
+            rc = io_uring_submit_and_wait(&u->ring, want);
         } else {
             struct __kernel_timespec ts = {to / 1000, (long long)(to % 1000) * 1000000};
             struct io_uring_cqe *cqe;
-            rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+            rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, want, &ts, NULL);
         }
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             GW_LOG_ERROR("io_uring_enter failed", "worker=%u err=%s", w->index, strerror(-rc));
@@ -390,6 +467,12 @@ uring_run(struct hbd_worker *w)
         gw_ev_update_time(w->ev);
         if (completions(w) || to == 0 || gw_ev_timeout_ms(w->ev) == 0)
             run_ev(w);
+        if (u->sends && u->sends_inline && (rc >= 0 || rc == -ETIME)) {
+            u->sends_inline = 0;
+            GW_LOG_WARN("io_uring sends complete after their submission on this kernel; "
+                        "waiting for one completion at a time",
+                        "worker=%u", w->index);
+        }
         after_batch(u);
     }
     /* Exiting the ring cancels what is in flight; connections still open are closed by the
@@ -497,6 +580,7 @@ uring_start(struct hbd_worker *w, char *err)
     u->nreturned = 0;
     /* Each io_uring_enter() then skips looking up the ring's descriptor; optional. */
     (void)io_uring_register_ring_fd(&u->ring);
+    u->sends_inline = 1;
     w->backend = u;
     return 0;
 }

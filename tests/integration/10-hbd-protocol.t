@@ -4,6 +4,7 @@ import os
 import socket
 import sys
 import threading
+import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest as t
 
@@ -65,6 +66,49 @@ for th in threads:
     th.join()
 t.is_(sum(1 for v in results.values() if v), 64,
       '64 clients x 6000 pipelined HBs at once: every reply, in order')
+
+# A heavy pipeliner that reads as it writes: far more replies than max_output (64 KiB) come
+# out of its input, but the socket takes them, so it is never cut off.
+s = socket.create_connection(('127.0.0.1', d.port), timeout=20)
+got = []
+
+
+def read_all(n):
+    buf = b''
+    while buf.count(b'\n') < n:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    got.append(buf)
+
+
+reader = threading.Thread(target=read_all, args=(60000,))
+reader.start()
+s.sendall(b'PING\r\n' * 60000)
+reader.join()
+s.close()
+t.ok(got and got[0] == b'PONG\r\n' * 60000,
+     '60,000 PINGs in one write while reading: 60,000 PONGs, no cut-off at max_output')
+
+# A slow reader: its socket fills and hbd waits for room (epoll: EPOLLOUT; io_uring: a send
+# that finds the socket full, then a poll), then every reply arrives, in order.
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+s.connect(('127.0.0.1', d.port))
+s.settimeout(20)
+s.sendall(b'HB slow-reader\r\n' * 3000)
+time.sleep(0.5)
+buf = b''
+while buf.count(b'\n') < 3000:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    buf += chunk
+    time.sleep(0.001)
+s.close()
+t.ok(buf.decode().split('\r\n')[:-1] == ['OK %d' % k for k in range(1, 3001)],
+     'a client reading slowly gets all 3000 replies, in order')
 
 t.is_(c.request('QUIT'), 'BYE', 'QUIT answered BYE')
 t.ok(c.closed(), 'connection closed after BYE')

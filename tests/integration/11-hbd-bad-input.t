@@ -114,6 +114,28 @@ t.ok(t.wait_for(lambda: d.metric('hbd_errors_total', {'kind': 'output_overflow'}
      'output overflow counted')
 still_fine('a client that never reads')
 
+# The same in small writes: the socket fills between requests, so hbd's sends meet a full
+# socket (a short send, then EAGAIN: it waits for room) before the output limit closes it.
+nr = socket.socket()
+nr.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+nr.connect(('127.0.0.1', d.port))
+nr.setblocking(False)
+sent = 0
+deadline = time.monotonic() + 20
+closed = False
+while time.monotonic() < deadline and not closed:
+    try:
+        sent += nr.send(b'PING\r\n' * 100)
+    except BlockingIOError:
+        time.sleep(0.01)
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+t.ok(closed, 'a client that never reads, in small writes, is closed (sent %d bytes)' % sent)
+nr.close()
+t.ok(t.wait_for(lambda: d.metric('hbd_errors_total', {'kind': 'output_overflow'}) == 2),
+     'output overflow counted again')
+still_fine('a client that never reads, in small writes')
+
 # Slowloris: a partial line, a byte at a time, never finished: closed after client_timeout.
 s = t.LineClient(d.port)
 start = time.monotonic()
