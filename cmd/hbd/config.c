@@ -54,7 +54,8 @@ hbd_config_free(struct hbd_config *cfg)
 }
 
 /* Keys that only take effect at start: a reload logs them instead of refusing the file. */
-static const char *const restart_keys[] = {"listen", "http_listen", "workers", "udp", "store", "io"};
+static const char *const restart_keys[] = {"listen", "http_listen", "workers",
+                                           "udp",    "store",       "io"};
 
 int
 hbd_reload(void *arg, const struct gw_conf *c, char *err)

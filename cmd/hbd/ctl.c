@@ -48,8 +48,9 @@ hbd_status(void *arg)
         "{s:{s:s, s:s, s:s}, s:i, s:s, s:i, s:I, s:I, s:f, s:I, s:I, s:{s:i, s:i, s:i, s:i}, "
         "s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I}}",
         "listeners", "tcp", h->listen_str, "udp", h->udp ? h->listen_str : "", "http", h->http_str,
-        "workers", (int)h->nworkers, "io", hbd_io_name(h->io), "connections", (int)atomic_load(&h->nconns),
-        "connections_total", (json_int_t)counter(h, h->m.clients_connected), "messages_total",
+        "workers", (int)h->nworkers, "io", hbd_io_in_use(h), "connections",
+        (int)atomic_load(&h->nconns), "connections_total",
+        (json_int_t)counter(h, h->m.clients_connected), "messages_total",
         (json_int_t)messages_total(h), "messages_per_second",
         gw_metrics_value(h->m.reg, h->m.msgs_per_second), "bytes_received_total",
         (json_int_t)counter(h, h->m.bytes_received), "errors_total", (json_int_t)errors_total(h),

@@ -79,6 +79,7 @@ struct hbd {
     struct hbd_worker **workers;
     unsigned nworkers;
     const struct hbd_io *io; /* the workers' I/O backend ([hbd] io) */
+    int io_auto;             /* io = auto: a worker whose ring fails falls back to epoll */
     struct gw_addr listen_addr;
     char listen_str[GW_ADDR_STRLEN];
     char http_str[GW_ADDR_STRLEN];
@@ -176,7 +177,8 @@ void hbd_workers_clients(struct hbd *h, struct gw_ctl_req *r);
 const char *hbd_worker_udp_addr(struct hbd_worker *w);
 /* The backend `[hbd] io` asks for, or NULL (logged) when it cannot be used here. */
 const struct hbd_io *hbd_io_select(const char *want);
-const char *hbd_io_name(const struct hbd_io *io);
+/* "io_uring", "epoll", or "io_uring+epoll" when some workers fell back. */
+const char *hbd_io_in_use(const struct hbd *h);
 
 /* metrics.c */
 int hbd_metrics_init(struct hbd *h, char *err);

@@ -76,6 +76,7 @@ configure(struct hbd *h)
     h->nworkers = workers > 0 ? (unsigned)workers : gw_ncpus();
     if ((h->io = hbd_io_select(gw_conf_str(c, "hbd", NULL, "io"))) == NULL)
         return -1;
+    h->io_auto = strcmp(gw_conf_str(c, "hbd", NULL, "io"), "auto") == 0;
     h->udp = (int)gw_conf_int(c, "hbd", NULL, "udp");
     h->started_ms = gw_mono_ms();
     gw_strlcpy(h->listen_str, gw_conf_str(c, "hbd", NULL, "listen"), sizeof(h->listen_str));
@@ -131,7 +132,7 @@ start_workers(struct hbd *h)
         }
     }
     GW_LOG_INFO("listening", "addr=%s udp=%s workers=%u io=%s", h->listen_str,
-                h->udp ? "yes" : "no", h->nworkers, hbd_io_name(h->io));
+                h->udp ? "yes" : "no", h->nworkers, hbd_io_in_use(h));
     return 0;
 }
 

@@ -481,6 +481,14 @@ run(void *arg)
 
     gw_metrics_bind_thread(w->h->m.reg, w->index);
     w->start_rc = w->io->start(w, w->start_err);
+    /* The probe passed, yet this ring could not be made (memory, a limit): with io = auto
+     * the worker still serves, on epoll. */
+    if (w->start_rc == -1 && w->io != &hbd_io_epoll && w->h->io_auto) {
+        GW_LOG_WARN("io_uring failed on this worker, using epoll", "worker=%u err=%s", w->index,
+                    w->start_err);
+        w->io = &hbd_io_epoll;
+        w->start_rc = w->io->start(w, w->start_err);
+    }
     sem_post(&w->started);
     if (w->start_rc == 0)
         w->io->run(w);
@@ -596,8 +604,7 @@ hbd_io_select(const char *want)
     if (hbd_uring_probe(why, sizeof(why)) == 0)
         return &hbd_io_uring;
     if (strcmp(want, "uring") == 0) {
-        GW_LOG_ERROR("io_uring cannot be used here (set [hbd] io = auto or epoll)", "err=%s",
-                     why);
+        GW_LOG_ERROR("io_uring cannot be used here (set [hbd] io = auto or epoll)", "err=%s", why);
         return NULL;
     }
     GW_LOG_INFO("io_uring cannot be used here, using epoll", "reason=%s", why);
@@ -605,9 +612,16 @@ hbd_io_select(const char *want)
 }
 
 const char *
-hbd_io_name(const struct hbd_io *io)
+hbd_io_in_use(const struct hbd *h)
 {
-    return io->name;
+    unsigned uring = 0;
+
+    for (unsigned i = 0; i < h->nworkers; i++)
+        if (h->workers && h->workers[i] && h->workers[i]->io == &hbd_io_uring)
+            uring++;
+    if (uring == 0)
+        return hbd_io_epoll.name;
+    return uring == h->nworkers ? hbd_io_uring.name : "io_uring+epoll";
 }
 
 const char *

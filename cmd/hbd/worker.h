@@ -22,19 +22,19 @@ struct conn {
     struct conn *prev, *next;
     struct hbd_worker *w;
     int fd;
-    uint8_t closing;   /* close once the replies are out */
-    uint8_t writing;   /* epoll: EPOLLOUT armed; io_uring: a send is in flight */
-    uint8_t dead;      /* closed; memory freed once the backend is done with it */
-    uint8_t lingering; /* replies sent and FIN sent; reading what the client still sends */
-    uint8_t queued;    /* io_uring: on the worker's list of connections with replies to send */
+    uint8_t closing;    /* close once the replies are out */
+    uint8_t writing;    /* epoll: EPOLLOUT armed; io_uring: a send is in flight */
+    uint8_t dead;       /* closed; memory freed once the backend is done with it */
+    uint8_t lingering;  /* replies sent and FIN sent; reading what the client still sends */
+    uint8_t queued;     /* io_uring: on the worker's list of connections with replies to send */
     uint8_t recv_armed; /* io_uring: a multishot receive is armed */
-    uint8_t inflight;  /* io_uring: submissions whose last completion has not arrived */
+    uint8_t inflight;   /* io_uring: submissions whose last completion has not arrived */
     uint64_t id;
     uint64_t connected_ms, last_ms;
     uint64_t msgs, bytes_in;
-    struct gw_buf in;  /* a partial line, allocated only when one is pending */
-    struct gw_buf out; /* replies not yet handed to the socket */
-    struct gw_buf snd; /* io_uring: the replies of the send in flight (immutable until done) */
+    struct gw_buf in;   /* a partial line, allocated only when one is pending */
+    struct gw_buf out;  /* replies not yet handed to the socket */
+    struct gw_buf snd;  /* io_uring: the replies of the send in flight (immutable until done) */
     struct conn *qnext; /* io_uring: send list / reap list */
     char addr[48];
 };

@@ -71,14 +71,14 @@ struct uring {
     struct io_uring ring;
     struct io_uring_buf_ring *br;
     char *bufs;
-    unsigned nreturned; /* buffers given back since the last advance */
-    struct conn *todo;  /* connections with replies to send or a receive to arm */
-    struct conn *reap;  /* closed connections whose requests have all completed */
+    unsigned nreturned;   /* buffers given back since the last advance */
+    struct conn *todo;    /* connections with replies to send or a receive to arm */
+    struct conn *reap;    /* closed connections whose requests have all completed */
     struct conn *zombies; /* closed connections waiting for their last completions */
-    unsigned sends;     /* sends prepared whose completion has not been seen */
-    int sends_inline;   /* sends complete during the io_uring_enter() that submits them */
-    int ev_armed;       /* the poll of the gw_ev loop's descriptor is armed */
-    int ev_busy;        /* the gw_ev loop may still have events to run */
+    unsigned sends;       /* sends prepared whose completion has not been seen */
+    int sends_inline;     /* sends complete during the io_uring_enter() that submits them */
+    int ev_armed;         /* the poll of the gw_ev loop's descriptor is armed */
+    int ev_busy;          /* the gw_ev loop may still have events to run */
 };
 
 static struct io_uring_sqe *

@@ -4,6 +4,7 @@
 # (tests/tools/no_io_uring.py) plays the machine without io_uring.
 import ctypes
 import os
+import re
 import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest as t
@@ -70,6 +71,27 @@ t.is_(rc, 1, 'no io_uring: io = uring exits 1')
 t.like(out + err, r'level=error .*msg="io_uring cannot be used here \(set \[hbd\] io = auto or '
        r'epoll\)" err="io_uring_setup: Function not implemented"', 'no io_uring: the error says why and what to set')
 del os.environ['GW_WRAP']
+
+# The probe's small ring works but a worker's does not (a memory limit, say): with auto each
+# worker falls back on its own and says so; with uring hbd does not start.
+if have:
+    os.environ['GW_WRAP'] = '/usr/bin/python3 %s --big' % NO_URING
+    d = t.Daemon('hbd', env={'GWKIT_HBD_IO': 'auto'})
+    t.is_(d.result('status')['io'], 'epoll', 'worker ring refused: auto serves on epoll')
+    t.is_(len(re.findall(r'msg="io_uring failed on this worker, using epoll" worker=\d '
+                         r'err="io_uring_setup: Cannot allocate memory"', d.logtext())), 2,
+          'worker ring refused: each of the 2 workers logs its fallback and why')
+    t.like(d.logtext(), r'msg="listening" .* io=epoll', 'the "listening" line names what runs')
+    t.is_(t.line_request(d.port, 'PING'), 'PONG', 'worker ring refused: PING')
+    t.is_(d.stop(), 0, 'worker ring refused: exit 0')
+    d = t.Daemon('hbd', env={'GWKIT_HBD_IO': 'uring'}, start=False)
+    rc, out, err = t.run(d.wrap + [t.prog('hbd')] + d.args, env=d.env)
+    t.is_(rc, 1, 'worker ring refused: io = uring exits 1')
+    t.like(out + err, r'msg="cannot start worker" worker=0 .*err="io_uring: io_uring_setup: '
+           r'Cannot allocate memory"', 'worker ring refused: io = uring says which worker and why')
+    del os.environ['GW_WRAP']
+else:
+    t.ok(True, '# SKIP io_uring is not usable on this machine: no ring to refuse')
 
 # io = uring where it works.
 if have:
