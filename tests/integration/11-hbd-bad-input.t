@@ -94,44 +94,36 @@ t.is_(x.line(), 'ERR unknown command', 'a line of exactly 4096 bytes is still pa
 still_fine('over-long lines')
 
 # A client that never reads its replies: its output is bounded, then it is closed.
-nr = socket.socket()
-nr.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-nr.connect(('127.0.0.1', d.port))
-nr.setblocking(False)
-sent = 0
-deadline = time.monotonic() + 10
-closed = False
-while time.monotonic() < deadline and not closed:
-    try:
-        sent += nr.send(b'PING\r\n' * 2000)
-    except BlockingIOError:
-        time.sleep(0.01)
-    except (BrokenPipeError, ConnectionResetError):
-        closed = True
+def never_reader(pings_per_write, seconds):
+    """Writes PINGs and never reads; (closed by hbd, bytes sent)."""
+    nr = socket.socket()
+    nr.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    nr.connect(('127.0.0.1', d.port))
+    nr.setblocking(False)
+    sent = 0
+    deadline = time.monotonic() + seconds
+    closed = False
+    while time.monotonic() < deadline and not closed:
+        try:
+            sent += nr.send(b'PING\r\n' * pings_per_write)
+        except BlockingIOError:
+            time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+    nr.close()
+    return closed, sent
+
+
+closed, sent = never_reader(2000, 10)
 t.ok(closed, 'a client that never reads is closed (sent %d bytes)' % sent)
-nr.close()
 t.ok(t.wait_for(lambda: d.metric('hbd_errors_total', {'kind': 'output_overflow'}) == 1),
      'output overflow counted')
 still_fine('a client that never reads')
 
 # The same in small writes: the socket fills between requests, so hbd's sends meet a full
 # socket (a short send, then EAGAIN: it waits for room) before the output limit closes it.
-nr = socket.socket()
-nr.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-nr.connect(('127.0.0.1', d.port))
-nr.setblocking(False)
-sent = 0
-deadline = time.monotonic() + 20
-closed = False
-while time.monotonic() < deadline and not closed:
-    try:
-        sent += nr.send(b'PING\r\n' * 100)
-    except BlockingIOError:
-        time.sleep(0.01)
-    except (BrokenPipeError, ConnectionResetError):
-        closed = True
+closed, sent = never_reader(100, 20)
 t.ok(closed, 'a client that never reads, in small writes, is closed (sent %d bytes)' % sent)
-nr.close()
 t.ok(t.wait_for(lambda: d.metric('hbd_errors_total', {'kind': 'output_overflow'}) == 2),
      'output overflow counted again')
 still_fine('a client that never reads, in small writes')
