@@ -111,6 +111,14 @@ buf_return(struct uring *u, unsigned bid)
                           io_uring_buf_ring_mask(BUF_COUNT), (int)u->nreturned++);
 }
 
+/* A request of c's is now the kernel's: tagged with its operation and counted. */
+static void
+own(struct io_uring_sqe *sqe, struct conn *c, unsigned op)
+{
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | op);
+    c->inflight++;
+}
+
 static int
 arm_recv(struct uring *u, struct conn *c)
 {
@@ -121,9 +129,8 @@ arm_recv(struct uring *u, struct conn *c)
     io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BGID;
-    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_RECV);
+    own(sqe, c, OP_RECV);
     c->recv_armed = 1;
-    c->inflight++;
     return 0;
 }
 
@@ -139,9 +146,8 @@ arm_send(struct uring *u, struct conn *c)
      * completions a submission yields by itself. */
     io_uring_prep_send(sqe, c->fd, gw_buf_data(&c->snd), gw_buf_len(&c->snd),
                        MSG_NOSIGNAL | MSG_DONTWAIT);
-    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_SEND);
+    own(sqe, c, OP_SEND);
     c->writing = 1;
-    c->inflight++;
     u->sends++;
     return 0;
 }
@@ -154,9 +160,8 @@ arm_pollout(struct uring *u, struct conn *c)
     if (!sqe)
         return -1;
     io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
-    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_POLLOUT);
+    own(sqe, c, OP_POLLOUT);
     c->writing = 1;
-    c->inflight++;
     return 0;
 }
 
@@ -239,6 +244,17 @@ zombie_done(struct uring *u, struct conn *c)
     reap_later(u, c);
 }
 
+/* A completion of c's has come while c is closed: c goes once it was the last. */
+static int
+settled_if_dead(struct uring *u, struct conn *c)
+{
+    if (!c->dead)
+        return 0;
+    if (c->inflight == 0)
+        zombie_done(u, c);
+    return 1;
+}
+
 static void
 free_list(struct conn *c)
 {
@@ -314,12 +330,11 @@ on_recv(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
         buf_return(u, bid);
     }
     if (was_dead) {
-        if (c->inflight == 0)
-            zombie_done(u, c);
+        settled_if_dead(u, c);
         return;
     }
     if (c->dead)
-        return;
+        return; /* closed while its input was handled: release() saw this completion */
     if (cqe->res == 0)
         hbd_conn_close(c, c->lingering ? "closed by request" : "peer closed");
     else if (cqe->res < 0 && cqe->res != -ENOBUFS)
@@ -334,11 +349,8 @@ on_send(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
     u->sends--;
     c->inflight--;
     c->writing = 0;
-    if (c->dead) {
-        if (c->inflight == 0)
-            zombie_done(u, c);
+    if (settled_if_dead(u, c))
         return;
-    }
     if (cqe->res == -EAGAIN) {
         /* The client is not reading: wait for room; max_output bounds what piles up. */
         if (arm_pollout(u, c) == -1)
@@ -358,11 +370,8 @@ on_pollout(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
 {
     c->inflight--;
     c->writing = 0;
-    if (c->dead) {
-        if (c->inflight == 0)
-            zombie_done(u, c);
+    if (settled_if_dead(u, c))
         return;
-    }
     if (cqe->res < 0) {
         hbd_conn_close(c, strerror(-cqe->res));
         return;

@@ -41,6 +41,18 @@ c.send(big)
 pongs = [c.line() for _ in range(5000)]
 t.ok(all(p == 'PONG' for p in pongs), '5000 pipelined PINGs in one write, 5000 PONGs')
 
+
+def read_replies(s, n):
+    """Reads until n reply lines have come (or the connection closes); the raw bytes."""
+    buf = b''
+    while buf.count(b'\n') < n:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
 # Many clients pipelining at once: more input in flight than a worker has receive buffers
 # (io_uring backend: 1024 of 2 KiB), so receives run out and are armed again. Every reply
 # still arrives, numbered HB replies in order.
@@ -48,12 +60,7 @@ def flood(i, results):
     s = socket.create_connection(('127.0.0.1', d.port), timeout=20)
     n = 6000
     s.sendall(b''.join(b'HB flood-%d\r\n' % i for _ in range(n)))
-    buf = b''
-    while buf.count(b'\n') < n:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
+    buf = read_replies(s, n)
     s.close()
     results[i] = buf.decode().split('\r\n')[:-1] == ['OK %d' % k for k in range(1, n + 1)]
 
@@ -71,19 +78,7 @@ t.is_(sum(1 for v in results.values() if v), 64,
 # out of its input, but the socket takes them, so it is never cut off.
 s = socket.create_connection(('127.0.0.1', d.port), timeout=20)
 got = []
-
-
-def read_all(n):
-    buf = b''
-    while buf.count(b'\n') < n:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    got.append(buf)
-
-
-reader = threading.Thread(target=read_all, args=(60000,))
+reader = threading.Thread(target=lambda: got.append(read_replies(s, 60000)))
 reader.start()
 s.sendall(b'PING\r\n' * 60000)
 reader.join()
