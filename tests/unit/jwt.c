@@ -527,7 +527,8 @@ test_es256(void)
     sig = b64url(der, n);
     strcat(der_tok, ".");
     strcat(der_tok, sig);
-    is_str(verdict(v, strdup(der_tok)), "bad signature", "ES256 with a DER signature: bad signature");
+    is_str(verdict(v, strdup(der_tok)), "bad signature",
+           "ES256 with a DER signature: bad signature");
     {
         uint8_t zero[64] = {0};
         char *zs = b64url(zero, 64), *t = malloc(strlen(h) + strlen(cl) + strlen(zs) + 3);
@@ -554,6 +555,59 @@ test_es256(void)
         free(pem);
         EVP_PKEY_free(p384);
     }
+}
+
+/* Tokens made elsewhere: RFC 7515 appendix A.1 (HS256, a binary key, CRLF inside the JSON),
+ * and an ES256 token signed by the openssl command line through tests/integration/jwttool.py. */
+static void
+test_known_answers(void)
+{
+    static const uint8_t rfc_key[] = {
+        0x03, 0x23, 0x35, 0x4b, 0x2b, 0x0f, 0xa5, 0xbc, 0x83, 0x7e, 0x06, 0x65, 0x77,
+        0x7b, 0xa6, 0x8f, 0x5a, 0xb3, 0x28, 0xe6, 0xf0, 0x54, 0xc9, 0x28, 0xa9, 0x0f,
+        0x84, 0xb2, 0xd2, 0x50, 0x2e, 0xbf, 0xd3, 0xfb, 0x5a, 0x92, 0xd2, 0x06, 0x47,
+        0xef, 0x96, 0x8a, 0xb4, 0xc3, 0x77, 0x62, 0x3d, 0x22, 0x3d, 0x2e, 0x21, 0x72,
+        0x05, 0x2e, 0x4f, 0x08, 0xc0, 0xcd, 0x9a, 0xf5, 0x67, 0xd0, 0x80, 0xa3};
+    static const char rfc_tok[] =
+        "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
+        "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0"
+        "cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    static const char es_pem[] =
+        "-----BEGIN PUBLIC KEY-----\n"
+        "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEBN97nLFmxqWgazjuPqUt4JpfouYS\n"
+        "4aM/vMs2qQvmCzC1rCIHZBZq5Zqh21Ru450GczVoIAGvujK2Do6zw1yNuw==\n"
+        "-----END PUBLIC KEY-----\n";
+    static const char es_tok[] =
+        "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9."
+        "eyJzdWIiOiJvcGVuc3NsLWNsaSIsImlzcyI6Imp3dHRvb2wucHkifQ."
+        "fLr-H7mOD1LuFhAkEdBpFCxTLLIlhP9GMWa6-xf3mnB2MIMtTWWr4w_tyFSE-hbsnDgpUabyqbYPlIqYacnazw";
+    struct gw_jwt_config c = {
+        .alg = GW_JWT_HS256, .secret = rfc_key, .secret_len = sizeof(rfc_key), .issuer = "joe"};
+    char err[GW_ERR_LEN];
+    struct gw_jwt *v = gw_jwt_new(&c, err);
+    json_t *claims = NULL;
+
+    is(gw_jwt_verify(v, rfc_tok, strlen(rfc_tok), 1300819379, &claims, err), 0,
+       "RFC 7515 A.1 token verifies a second before its exp");
+    ok(json_is_true(json_object_get(claims, "http://example.com/is_root")),
+       "RFC 7515 A.1 claims come back");
+    json_decref(claims);
+    is(gw_jwt_verify(v, rfc_tok, strlen(rfc_tok), 1300819380, &claims, err), -1,
+       "RFC 7515 A.1 token at its exp");
+    is_str(err, "expired", "is expired");
+    gw_jwt_free(v);
+
+    memset(&c, 0, sizeof(c));
+    c.alg = GW_JWT_ES256;
+    c.public_key_pem = es_pem;
+    c.issuer = "jwttool.py";
+    v = gw_jwt_new(&c, err);
+    is(gw_jwt_verify(v, es_tok, strlen(es_tok), NOW, &claims, err), 0,
+       "ES256 token signed by openssl dgst (jwttool.py) verifies");
+    is_str(json_string_value(json_object_get(claims, "sub")), "openssl-cli",
+           "its claims come back");
+    json_decref(claims);
+    gw_jwt_free(v);
 }
 
 static void
@@ -590,6 +644,7 @@ main(void)
     test_forged_and_malformed();
     test_rs256();
     test_es256();
+    test_known_answers();
     test_config();
 
     free(rsa_pem);
