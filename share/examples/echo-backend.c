@@ -241,6 +241,7 @@ static void
 usage(FILE *to)
 {
     fprintf(to, "usage: echo-backend [--broadcast-every MS] [--name NAME] HOST:PORT\n"
+                "       echo-backend --help | --version\n"
                 "An example wsgwd backend: echoes each client's messages over the frame "
                 "protocol.\n"
                 "  --broadcast-every MS  send a text message to every client each MS ms\n"
@@ -254,6 +255,7 @@ main(int argc, char **argv)
     static const struct option opts[] = {{"broadcast-every", required_argument, NULL, 'b'},
                                          {"name", required_argument, NULL, 'n'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     char err[GW_ERR_LEN], shown[GW_ADDR_STRLEN], *end;
     struct gw_addr addr;
@@ -264,7 +266,11 @@ main(int argc, char **argv)
     sigset_t sigs;
     int c, lfd, sfd;
 
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        if (c == 'V') {
+            printf("echo-backend %s\n", GW_VERSION);
+            return 0;
+        }
         if (c == 'b' && (every_ms = strtol(optarg, &end, 10)) > 0 && *end == '\0' &&
             every_ms <= 86400000)
             continue;
