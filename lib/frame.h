@@ -35,6 +35,10 @@
  *   ROOM    0             1-4            text bit   u8 n, room name (n bytes, 1-255, no NUL),
  *                                                   then the message (may be empty)
  *
+ * The decoder checks the payloads it can check cheaply (CLOSE, JOIN, LEAVE, ROOM, and text with
+ * GW_FRAME_CHECK_TEXT); the JSON of HELLO and OPEN is checked by gw_frame_hello_parse and
+ * gw_frame_open_parse, which the receiver calls.
+ *
  * Class 0 is accepted on the control types so a minimal backend may leave the byte zero; this
  * library always writes CONTROL there. DATA and ROOM name their class: the gateway drops VIDEO
  * first when a client falls behind and never drops CONTROL.
