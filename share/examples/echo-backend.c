@@ -193,7 +193,7 @@ static void
 broadcast(void)
 {
     static unsigned long seq;
-    char msg[64];
+    char msg[GW_FRAME_NAME_MAX + 64];
     int len = snprintf(msg, sizeof(msg), "broadcast %lu from %s", ++seq, name);
 
     for (int i = 0; i < ngws; i++)
