@@ -603,3 +603,72 @@ hbd_registry_json(struct hbd_registry *r, int state, const char *name)
     }
     return json_pack("{s:o}", "services", arr);
 }
+
+/* A compact row for the stats page. */
+static json_t *
+page_row(const struct service *s, uint64_t now_ms)
+{
+    json_t *labels = json_object();
+    uint64_t last_ms = 0;
+    unsigned up = 0;
+    char inst[32];
+
+    for (unsigned i = 0; i < s->ninst; i++) {
+        if (s->inst[i].last_ms > last_ms)
+            last_ms = s->inst[i].last_ms;
+        up += s->inst[i].state == HBD_UP;
+    }
+    snprintf(inst, sizeof(inst), "%u/%u", up, s->ninst);
+    for (unsigned i = 0; i < s->nlabels; i++)
+        if (s->labels[i].key && s->labels[i].value)
+            json_object_set_new(labels, s->labels[i].key, json_string(s->labels[i].value));
+    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", s->name, "state",
+                     hbd_state_name(s->state), "instances_up",
+                     inst, "silent_s", (json_int_t)((now_ms - last_ms) / 1000), "interval_ms",
+                     (json_int_t)s->interval_ms, "heartbeats", (json_int_t)s->beats, "labels",
+                     labels);
+}
+
+json_t *
+hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more)
+{
+    static const enum hbd_state order[] = {HBD_DEAD, HBD_LATE, HBD_NEW, HBD_UP};
+    uint64_t now = gw_mono_ms();
+    json_t *arr = json_array();
+
+    *more = 0;
+    /* Worst first, each state's rows by name; a pass per state builds rows only for it. */
+    for (size_t k = 0; k < GW_ARRAY_LEN(order); k++) {
+        size_t n = 0, cap = 16;
+        json_t **v = malloc(cap * sizeof(*v));
+
+        for (int i = 0; v && i < SHARDS; i++) {
+            struct shard *sh = &r->shards[i];
+            pthread_mutex_lock(&sh->mu);
+            for (unsigned b = 0; b < sh->nbuckets; b++)
+                for (struct service *s = sh->buckets[b]; s; s = s->next) {
+                    if (s->state != order[k])
+                        continue;
+                    if (json_array_size(arr) + n >= max) {
+                        (*more)++;
+                        continue;
+                    }
+                    if (n == cap) {
+                        json_t **nv = realloc(v, (cap *= 2) * sizeof(*v));
+                        if (!nv)
+                            continue;
+                        v = nv;
+                    }
+                    v[n++] = page_row(s, now);
+                }
+            pthread_mutex_unlock(&sh->mu);
+        }
+        if (v) {
+            qsort(v, n, sizeof(*v), by_name);
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(arr, v[i]);
+            free(v);
+        }
+    }
+    return arr;
+}
