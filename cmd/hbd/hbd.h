@@ -155,6 +155,7 @@ int hbd_registry_forget(struct hbd_registry *r, const char *name);
 struct hbd_counts {
     unsigned total, up, late, dead;
 };
+/* O(1) and lock-free (per-state counters kept on each transition). Any thread. */
 void hbd_registry_counts(struct hbd_registry *r, struct hbd_counts *c);
 /* {"services":[...]} filtered by state (-1: all) and name (NULL: all). */
 json_t *hbd_registry_json(struct hbd_registry *r, int state, const char *name);
