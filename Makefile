@@ -80,6 +80,8 @@ $(BUILD)/bin/%: $(BUILD)/share/examples/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
+# Kept, so an interrupted make (Ctrl-C in `make run`) does not delete them and relink later.
+.SECONDARY: $(UNIT_BIN:%=%.o)
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
