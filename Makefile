@@ -162,7 +162,8 @@ install: all
 	for m in $(wildcard man/*.5); do install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man5/; done
 	for f in $(wildcard share/*.conf share/*.sql); do install -m 644 $$f $(DESTDIR)$(PREFIX)/share/gwkit/; done
 	for f in $(wildcard share/prometheus/*.yml share/grafana/*.json); do install -m 644 $$f $(DESTDIR)$(PREFIX)/share/gwkit/; done
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	install -m 644 share/systemd/gwkit.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/gwkit.conf
 	for f in $(wildcard share/systemd/*.service); do sed 's|/usr/sbin/|$(PREFIX)/sbin/|' $$f >$(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$f); done
 	for f in $(wildcard completions/*.bash); do install -m 644 $$f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$(basename $$f .bash); done
 	for f in $(wildcard completions/_*); do install -m 644 $$f $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/; done
