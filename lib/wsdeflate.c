@@ -226,10 +226,15 @@ gw_wsdeflate_compress(struct gw_wsdeflate *d, const void *in, size_t len, struct
     uint8_t chunk[16384];
     const uint8_t *p = in;
     size_t held = 0, slice;
-    z_stream *z = deflate_stream(d, err);
+    z_stream *z;
     int rc, last;
 
-    if (!z)
+    /* zlib emits nothing for a second sync flush without input, so the empty message is
+     * written by hand: an empty stored block whose LEN/NLEN is the stripped tail (RFC 7692
+     * section 7.2.3.6). */
+    if (len == 0)
+        return gw_buf_append(out, "", 1) < 0 ? gw_err(err, "output buffer full") : 0;
+    if ((z = deflate_stream(d, err)) == NULL)
         return -1;
     do {
         slice = GW_MIN(len, (size_t)SLICE);
