@@ -79,7 +79,6 @@ recv_no_takeover(const struct gw_wsdeflate *d)
 static z_stream *
 inflate_stream(struct gw_wsdeflate *d, char *err)
 {
-    int bits = d->client_mode ? d->params.server_max_window_bits : d->params.client_max_window_bits;
     z_stream *z;
 
     if (d->inflate)
@@ -88,8 +87,11 @@ inflate_stream(struct gw_wsdeflate *d, char *err)
         gw_err(err, "out of memory for an inflate stream");
         return NULL;
     }
-    /* Raw inflate accepts 8 bits; a larger window than the peer's would also do. */
-    if (inflateInit2(z, -bits) != Z_OK) {
+    /* Always a 32 KiB window, whatever the peer agreed to: zlib checks distances against the
+     * window only when they reach back past the current output, so with a smaller window a
+     * stream could pass or fail depending on how the message was split into pieces. The
+     * window is allocated when output first needs it, and freed with the stream. */
+    if (inflateInit2(z, -15) != Z_OK) {
         gw_err(err, "inflateInit2 failed: %s", z->msg ? z->msg : "no memory");
         free(z);
         return NULL;

@@ -6,7 +6,11 @@
  * when the sending side has agreed to "no context takeover", so an idle connection holds no
  * zlib memory (the gateway negotiates both *_no_context_takeover by default for this). With
  * context takeover a stream keeps its window between messages (2^bits bytes plus zlib's
- * tables) for as long as the connection lives.
+ * tables; inflate always uses a 32 KiB window) for as long as the connection lives.
+ *
+ * Window bits 8: zlib refuses 8 for raw deflate, so 9 is used when 8 was agreed. That is
+ * safe because zlib never reaches back further than the window minus 262 bytes (250 with 9
+ * bits), inside the peer's 256-byte window.
  *
  * Inflated output goes into a caller's gw_buf whose max_bytes is the message limit: a deflate
  * bomb fails with 1009 and never allocates past it. Not thread-safe: one per connection.

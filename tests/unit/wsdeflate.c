@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "util.h"
 #include "ws.h"
 #include "../tap.h"
@@ -241,6 +243,44 @@ round_trip(const struct gw_wsdeflate_params *prm, size_t threshold, size_t len, 
     return pass;
 }
 
+/* Deflates text under server_max_window_bits = bits and inflates it with plain zlib and a
+ * window of exactly that size, one byte at a time so every match must come from the window:
+ * checks that 8 bits (deflated with zlib's 9) never reaches past 256 bytes. */
+static int
+peer_inflates(int bits)
+{
+    struct gw_wsdeflate_params prm = {0, 0, (uint8_t)bits, 15};
+    struct gw_wsdeflate d;
+    struct gw_buf z;
+    static char text[40000], back[40000];
+    static const uint8_t tail4[4] = {0, 0, 0xff, 0xff};
+    char err[GW_ERR_LEN];
+    z_stream zs;
+    size_t i, n = make_text(text, sizeof(text));
+    int rc = Z_OK, pass;
+
+    gw_wsdeflate_init(&d, &prm, 0, 0);
+    gw_buf_init(&z, 1 << 20);
+    gw_wsdeflate_compress(&d, text, n, &z, err);
+    gw_wsdeflate_free(&d);
+    memset(&zs, 0, sizeof(zs));
+    inflateInit2(&zs, -bits);
+    zs.next_out = (Bytef *)back;
+    zs.avail_out = sizeof(back);
+    for (i = 0; i < gw_buf_len(&z) + 4 && (rc == Z_OK || rc == Z_BUF_ERROR); i++) {
+        zs.next_in = (Bytef *)(i < gw_buf_len(&z) ? (const uint8_t *)gw_buf_data(&z) + i
+                                                  : tail4 + (i - gw_buf_len(&z)));
+        zs.avail_in = 1;
+        rc = inflate(&zs, Z_SYNC_FLUSH);
+    }
+    pass = (rc == Z_OK || rc == Z_BUF_ERROR) && zs.total_out == n && memcmp(back, text, n) == 0;
+    if (!pass)
+        diag("bits %d: rc %d out %lu: %s", bits, rc, zs.total_out, zs.msg ? zs.msg : "");
+    inflateEnd(&zs);
+    gw_buf_reset(&z);
+    return pass;
+}
+
 static void
 test_round_trips(void)
 {
@@ -254,8 +294,11 @@ test_round_trips(void)
     ok(round_trip(&prm, 0, 2000, 3, 7), "round trip without context takeover, 7-byte pieces");
     for (bits = 8; bits <= 15; bits++) {
         struct gw_wsdeflate_params w = {0, 0, (uint8_t)bits, (uint8_t)bits};
-        ok(round_trip(&w, 0, 30000, 3, 4096),
-           "round trip with window bits %d (inflated with exactly %d)", bits, bits);
+        ok(round_trip(&w, 0, 30000, 3, 4096), "round trip with window bits %d", bits);
+        ok(peer_inflates(bits),
+           "a peer inflating with exactly %d window bits, byte by byte, "
+           "reads what we deflated",
+           bits);
     }
 }
 
