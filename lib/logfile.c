@@ -765,9 +765,10 @@ process_job(struct lf_compressor *cz, ZSTD_CCtx *cc, const struct lf_job *j)
         closedir(d);
         return;
     }
-    qsort(v, n, sizeof(*v), rotated_newest_first);
+    if (n > 1)
+        qsort(v, n, sizeof(*v), rotated_newest_first);
     for (size_t i = 0; i < n && !atomic_load(&cz->stop); i++) {
-        if (i >= cz->retention) {
+        if (cz->retention && i >= cz->retention) {
             for (int kind = ROT_PLAIN; kind <= ROT_ZST; kind <<= 1) {
                 rotated_name(j->base, &v[i], kind, name, sizeof(name));
                 if ((v[i].have & kind) && unlinkat(dirfd(d), name, 0) == -1 && errno != ENOENT)
@@ -855,7 +856,7 @@ enqueue_job(struct gw_logfile *lf, const char *path)
     const char *base = slash ? slash + 1 : path;
     struct lf_job *j;
 
-    if (!cz->compress && cz->retention == GW_LOGFILE_KEEP_ALL)
+    if (!cz->compress && cz->retention == 0)
         return;
     if (!slash)
         snprintf(dir, sizeof(dir), ".");

@@ -52,7 +52,7 @@
  * pass never race a renaming writer, a crash during rotation leaves no gap or duplicate in a
  * numbering, backups do not copy every file again at each rotation, and the names sort by
  * time (logrotate's `dateext` gives operators the same habit). retention is the number of
- * rotated files kept per path (0 keeps none, GW_LOGFILE_KEEP_ALL keeps all).
+ * rotated files kept per path; 0 keeps them all (a zeroed config never deletes logs).
  *
  * Compression (compress != 0): a background thread (started on first need, at lowered CPU
  * priority) compresses each rotated file into `<rotated>.zst.tmp`, fsyncs it, renames it to
@@ -74,9 +74,6 @@
 
 /* Longest value a template field renders to, after sanitising. */
 #define GW_LOGFILE_FIELD_MAX 64
-
-/* retention value that keeps every rotated file. */
-#define GW_LOGFILE_KEEP_ALL 0xffffffffu
 
 enum gw_logfile_fsync {
     GW_LOGFILE_FSYNC_NEVER,
@@ -101,7 +98,7 @@ struct gw_logfile_config {
     unsigned fsync_interval_ms;     /* batch: tick commits lines this old; 0 = at every tick */
     uint64_t rotate_size;           /* bytes; 0 = no size rotation */
     unsigned rotate_interval_s;     /* seconds; 0 = no time rotation */
-    unsigned retention;             /* rotated files kept per path */
+    unsigned retention;             /* rotated files kept per path; 0 = all */
     int compress;                   /* zstd the rotated files */
     int compress_level;             /* zstd level; 0 = 3 */
     unsigned max_open_files;        /* 0 = 64 */

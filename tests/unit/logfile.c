@@ -487,7 +487,7 @@ test_compression(void)
         fputs("old 3\n", f);
         fclose(f);
     }
-    cfg.retention = GW_LOGFILE_KEEP_ALL;
+    cfg.retention = 0; /* keeps all */
     lf = make(&cfg);
     ok(gw_logfile_compress_wait(lf, 1000) == 0, "no compressor before any use");
     ok(append(lf, NULL, "new\n") == 0 && commit(lf) == 0, "first use of the path");
