@@ -35,7 +35,7 @@
 enum seg_kind { SEG_LIT, SEG_APP, SEG_HOST, SEG_FACILITY, SEG_SEVERITY, SEG_DATE, SEG_HOUR };
 
 static const char *const seg_names[] = {
-    [SEG_APP] = "app",   [SEG_HOST] = "host", [SEG_FACILITY] = "facility",
+    [SEG_APP] = "app",           [SEG_HOST] = "host", [SEG_FACILITY] = "facility",
     [SEG_SEVERITY] = "severity", [SEG_DATE] = "date", [SEG_HOUR] = "hour",
 };
 
@@ -119,9 +119,9 @@ struct gw_logfile {
 };
 
 static const char *const facility_names[] = {
-    "kern",   "user",   "mail",   "daemon", "auth",     "syslog", "lpr",          "news",
-    "uucp",   "cron",   "authpriv", "ftp",  "ntp",      "security", "console",    "solaris-cron",
-    "local0", "local1", "local2", "local3", "local4",   "local5", "local6",       "local7",
+    "kern",   "user",   "mail",     "daemon", "auth",   "syslog",   "lpr",     "news",
+    "uucp",   "cron",   "authpriv", "ftp",    "ntp",    "security", "console", "solaris-cron",
+    "local0", "local1", "local2",   "local3", "local4", "local5",   "local6",  "local7",
 };
 static const char *const severity_names[] = {"emerg",   "alert",  "crit", "err",
                                              "warning", "notice", "info", "debug"};
@@ -185,8 +185,8 @@ fail(struct gw_logfile *lf, char *err, const char *what, const char *path)
 static int
 is_safe_byte(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 size_t
@@ -595,7 +595,9 @@ rotated_name(const char *base, const struct rotated *r, int kind, char *out, siz
     if (r->seq)
         snprintf(seq, sizeof(seq), "-%u", r->seq);
     snprintf(out, size, "%s.%s%s%s", base, r->ts, seq,
-             kind == ROT_ZST ? ".zst" : kind == ROT_TMP ? ".zst.tmp" : "");
+             kind == ROT_ZST   ? ".zst"
+             : kind == ROT_TMP ? ".zst.tmp"
+                               : "");
 }
 
 static int
@@ -686,8 +688,8 @@ compress_one(struct lf_compressor *cz, ZSTD_CCtx *cc, int dfd, const char *name)
     snprintf(zst, sizeof(zst), "%s.zst", name);
     if ((in = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 || fstat(in, &sb) == -1)
         goto fail;
-    out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                 sb.st_mode & 0777);
+    out =
+        openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, sb.st_mode & 0777);
     if (out == -1 || zstd_stream(cz, cc, in, out) == -1 || fsync(out) == -1)
         goto fail;
     close(out);
@@ -1155,6 +1157,18 @@ sync_file(struct gw_logfile *lf, struct lf_file *f, char *err)
     return 0;
 }
 
+/* 1 when neither the rotated name nor its compressed form exists. Only the writer makes plain
+ * rotated names, and the compressor makes name.zst only from an existing name, so a free
+ * name stays free until the rename. */
+static int
+free_name(const char *to)
+{
+    char zst[PATH_MAX + SUFFIX_MAX + 8];
+
+    snprintf(zst, sizeof(zst), "%s.zst", to);
+    return access(to, F_OK) == -1 && errno == ENOENT && access(zst, F_OK) == -1 && errno == ENOENT;
+}
+
 /* Renames f's file to its rotated name and opens a new one. 0 done; 1 the rename failed (the
  * file stays current; counted; err set); -1 no file is open any more (err set). Requires
  * every written byte durable (written == 0). */
@@ -1175,15 +1189,15 @@ rotate_file(struct gw_logfile *lf, struct lf_file *f, char *err)
     gmtime_r(&s, &tm);
     strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
     n = (size_t)snprintf(to, sizeof(to), "%s.%s", f->path, ts);
-    for (unsigned seq = 1; seq < 1000; seq++) {
-        char zst[sizeof(to) + 8];
-        snprintf(zst, sizeof(zst), "%s.zst", to);
-        if (access(to, F_OK) == -1 && errno == ENOENT && access(zst, F_OK) == -1 &&
-            errno == ENOENT)
-            break;
+    for (unsigned seq = 1; !free_name(to); seq++) {
+        if (seq == 1000) {
+            errno = EEXIST;
+            goto fail;
+        }
         snprintf(to + n, sizeof(to) - n, "-%u", seq);
     }
     if (rename(f->path, to) == -1) {
+    fail:
         fail(lf, err, "rename", f->path);
         f->rotate_hold_until = gw_mono_ms() + ROTATE_HOLD_MS;
         return 1;
@@ -1204,8 +1218,8 @@ rotate_file(struct gw_logfile *lf, struct lf_file *f, char *err)
 static int
 rotation_due(const struct gw_logfile *lf, const struct lf_file *f)
 {
-    return lf->cfg.rotate_interval_s && f->size > 0 &&
-           period_of(lf, lf->now_wall) != f->period && gw_mono_ms() >= f->rotate_hold_until;
+    return lf->cfg.rotate_interval_s && f->size > 0 && period_of(lf, lf->now_wall) != f->period &&
+           gw_mono_ms() >= f->rotate_hold_until;
 }
 
 /* Bytes of the queued lines at p (n bytes) that fit in room: whole lines only. */
@@ -1350,6 +1364,10 @@ gw_logfile_append(struct gw_logfile *lf, const struct gw_logfile_fields *fields,
         errno = EINVAL;
         return gw_err(err, "line does not end in a newline");
     }
+    if (len > lf->cfg.max_pending_bytes) {
+        errno = EMSGSIZE;
+        return gw_err(err, "line of %zu bytes is longer than max_pending_bytes", len);
+    }
     if (len > lf->cfg.max_pending_bytes - lf->pending_bytes) {
         lf->st.refused++;
         errno = ENOBUFS;
@@ -1453,9 +1471,9 @@ gw_logfile_tick(struct gw_logfile *lf, char *err)
         return 0;
     if (lf->pending_bytes > 0) {
         int64_t due = lf->failed ? (int64_t)lf->retry_at_ms
-                                 : lf->cfg.fsync == GW_LOGFILE_FSYNC_BATCH
-                                       ? (int64_t)(lf->oldest_pending_ms + lf->cfg.fsync_interval_ms)
-                                       : 0;
+                      : lf->cfg.fsync == GW_LOGFILE_FSYNC_BATCH
+                          ? (int64_t)(lf->oldest_pending_ms + lf->cfg.fsync_interval_ms)
+                          : 0;
         if ((int64_t)gw_mono_ms() >= due)
             rc = gw_logfile_commit(lf, err) == 0 ? 1 : -1;
     }

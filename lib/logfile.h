@@ -125,17 +125,17 @@ struct gw_logfile_fields {
 };
 
 struct gw_logfile_stats {
-    uint64_t lines, bytes;    /* made durable under the policy (never: written) */
-    uint64_t commits;         /* commits that returned 0 with something written */
-    uint64_t fsyncs;          /* fsync/fdatasync calls on files */
-    uint64_t rotations;       /* files renamed by rotation */
-    uint64_t compressed;      /* rotated files compressed */
-    uint64_t removed;         /* rotated files removed by retention */
+    uint64_t lines, bytes;                 /* made durable under the policy (never: written) */
+    uint64_t commits;                      /* commits that returned 0 with something written */
+    uint64_t fsyncs;                       /* fsync/fdatasync calls, files and directories */
+    uint64_t rotations;                    /* files renamed by rotation */
+    uint64_t compressed;                   /* rotated files compressed */
+    uint64_t removed;                      /* rotated files removed by retention */
     uint64_t errors[GW_LOGFILE_ERR_COUNT]; /* failed operations, writer and compressor */
-    uint64_t refused;         /* appends refused: max_pending_bytes reached */
-    uint64_t bytes_on_disk;   /* sum of the sizes of the current (unrotated) files known */
-    uint64_t open_files;      /* file descriptors held by the writer */
-    uint64_t pending_lines;   /* appended, not yet durable */
+    uint64_t refused;                      /* appends refused: max_pending_bytes reached */
+    uint64_t bytes_on_disk; /* sum of the sizes of the current (unrotated) files known */
+    uint64_t open_files;    /* file descriptors held by the writer */
+    uint64_t pending_lines; /* appended, not yet durable */
     uint64_t pending_bytes;
 };
 
@@ -151,8 +151,9 @@ struct gw_logfile *gw_logfile_new(const struct gw_logfile_config *cfg, char *err
 void gw_logfile_free(struct gw_logfile *lf);
 
 /* Queues one line (len bytes ending in '\n'; copied) for the file its fields name. No I/O.
- * -1 with errno EINVAL (no final '\n'), ENOBUFS (max_pending_bytes reached: commit, or stop
- * reading inputs until a commit succeeds), ENOMEM. */
+ * -1 with errno EINVAL (no final '\n'), EMSGSIZE (longer than max_pending_bytes: it never
+ * fits), ENOBUFS (max_pending_bytes reached: commit, or stop reading inputs until a commit
+ * succeeds), ENOMEM. */
 int gw_logfile_append(struct gw_logfile *lf, const struct gw_logfile_fields *f, const char *line,
                       size_t len, char *err);
 

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -36,13 +39,16 @@ fake_clock(void *arg)
 static int64_t
 utc_ms(int y, int mo, int d, int h, int mi, int s)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = s};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
     return (int64_t)timegm(&tm) * 1000;
 }
 
-static const char *
-at(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *at(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A path under the test's root (one static buffer of a ring, so two may be used at once). */
 static const char *
@@ -151,8 +157,8 @@ clean(void)
 static int
 append(struct gw_logfile *lf, const char *app, const char *line)
 {
-    struct gw_logfile_fields f = {.app = app, .app_len = app ? strlen(app) : 0,
-                                  .facility = -1, .severity = -1};
+    struct gw_logfile_fields f = {
+        .app = app, .app_len = app ? strlen(app) : 0, .facility = -1, .severity = -1};
     char err[GW_ERR_LEN];
     int rc = gw_logfile_append(lf, &f, line, strlen(line), err);
 
@@ -188,8 +194,7 @@ make(struct gw_logfile_config *cfg)
 static void
 test_single_file(void)
 {
-    struct gw_logfile_config cfg = {.path = at("sub/dir/app.log"),
-                                    .fsync = GW_LOGFILE_FSYNC_BATCH};
+    struct gw_logfile_config cfg = {.path = at("sub/dir/app.log"), .fsync = GW_LOGFILE_FSYNC_BATCH};
     struct gw_logfile *lf = make(&cfg);
     struct gw_logfile_stats st;
     struct stat sb;
@@ -228,6 +233,14 @@ test_single_file(void)
     ok(st.refused == 1 && st.pending_lines == 4 && st.pending_bytes == 40,
        "stats: one refusal, 4 lines pending");
     ok(commit(lf) == 0 && append(lf, NULL, "x\n") == 0, "after a commit appends succeed again");
+    {
+        char big[64];
+        memset(big, 'b', sizeof(big));
+        big[63] = '\n';
+        is(gw_logfile_append(lf, NULL, big, sizeof(big), err), -1,
+           "a line longer than max_pending_bytes refused");
+        is(errno, EMSGSIZE, "EMSGSIZE: it would never fit");
+    }
     gw_logfile_free(lf);
     clean();
 }
@@ -248,9 +261,8 @@ walk_check(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
             walk_bad++;
         }
         for (const char *p = path + strlen(root); *p; p++) {
-            if (!(*p == '/' || *p == '.' || *p == '_' || *p == '-' ||
-                  (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                  (*p >= '0' && *p <= '9'))) {
+            if (!(*p == '/' || *p == '.' || *p == '_' || *p == '-' || (*p >= 'a' && *p <= 'z') ||
+                  (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) {
                 diag("hostile byte in %s", path);
                 walk_bad++;
                 break;
@@ -267,16 +279,23 @@ walk_check(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 static void
 test_template_hostile(void)
 {
-    struct gw_logfile_config cfg = {.path = at("logs/%%{host}/%%{app}.log"),
-                                    .max_open_files = 4};
+    struct gw_logfile_config cfg = {.path = at("logs/%%{host}/%%{app}.log"), .max_open_files = 4};
     struct gw_logfile *lf = make(&cfg);
     char ctl[32], big[300], path[PATH_MAX], val[GW_LOGFILE_FIELD_MAX + 1], err[GW_ERR_LEN];
     struct {
         const char *s;
         size_t len;
-    } values[] = {{"../../etc/passwd", 16}, {"", 0},     {"a/b", 3},  {".hidden", 7},
-                  {ctl, sizeof(ctl)},       {big, 300}, {"..", 2},  {".", 1},
-                  {"/", 1},                 {NULL, 0},  {"ok-name_1.2", 11}};
+    } values[] = {{"../../etc/passwd", 16},
+                  {"", 0},
+                  {"a/b", 3},
+                  {".hidden", 7},
+                  {ctl, sizeof(ctl)},
+                  {big, 300},
+                  {"..", 2},
+                  {".", 1},
+                  {"/", 1},
+                  {NULL, 0},
+                  {"ok-name_1.2", 11}};
     struct gw_logfile_stats st;
     size_t nv = sizeof(values) / sizeof(values[0]);
 
@@ -286,16 +305,18 @@ test_template_hostile(void)
     ok(lf != NULL, "template: created");
     for (size_t i = 0; i < nv; i++) {
         for (size_t j = 0; j < nv; j++) {
-            struct gw_logfile_fields f = {.app = values[i].s, .app_len = values[i].len,
-                                          .host = values[j].s, .host_len = values[j].len,
-                                          .facility = -1, .severity = -1};
+            struct gw_logfile_fields f = {.app = values[i].s,
+                                          .app_len = values[i].len,
+                                          .host = values[j].s,
+                                          .host_len = values[j].len,
+                                          .facility = -1,
+                                          .severity = -1};
             gw_logfile_append(lf, &f, "hostile\n", 8, err);
         }
     }
     is(commit(lf), 0, "commit to files named by hostile values");
     gw_logfile_stats(lf, &st);
-    ok(st.open_files <= 4, "at most max_open_files open (%llu)",
-       (unsigned long long)st.open_files);
+    ok(st.open_files <= 4, "at most max_open_files open (%llu)", (unsigned long long)st.open_files);
     is(st.lines, nv * nv, "every line written");
     walk_prefix = at("logs/");
     walk_bad = walk_files = 0;
@@ -304,8 +325,7 @@ test_template_hostile(void)
     ok(walk_files > 0 && walk_files <= (int)(nv * nv), "files made (%d)", walk_files);
 
     is(gw_logfile_sanitize("../../etc/passwd", 16, val), strlen(val), "sanitize returns length");
-    ok(!strchr(val, '/') && !strstr(val, "..") && val[0] != '.', "'../../etc/passwd' -> '%s'",
-       val);
+    ok(!strchr(val, '/') && !strstr(val, "..") && val[0] != '.', "'../../etc/passwd' -> '%s'", val);
     gw_logfile_sanitize("", 0, val);
     is_str(val, "unknown", "empty value -> unknown");
     gw_logfile_sanitize(big, 300, val);
@@ -326,8 +346,8 @@ test_template_hostile(void)
     cfg = (struct gw_logfile_config){.path = at("%%{facility}/%%{severity}-%%{date}-%%{hour}.log")};
     lf = make(&cfg);
     {
-        struct gw_logfile_fields f = {.facility = 16, .severity = 3,
-                                      .time_ms = utc_ms(2026, 12, 6, 3, 4, 5)};
+        struct gw_logfile_fields f = {
+            .facility = 16, .severity = 3, .time_ms = utc_ms(2026, 12, 6, 3, 4, 5)};
         gw_logfile_path(lf, &f, path, sizeof(path), err);
         is_str(path, at("local0/err-2026-12-06-03.log"), "facility, severity, date, hour");
         f.facility = 99;
@@ -339,8 +359,15 @@ test_template_hostile(void)
     gw_logfile_free(lf);
 
     static const char *const bad[] = {
-        "/x/%{foo}.log",    "/x/%{app.log",  "/x/%{app}",     "/x/%{app}.log.1",
-        "/x/%{app}/../a.log", "/x/%{app}//a.log", "/x/", "/x/%{app}.zst", "",
+        "/x/%{foo}.log",
+        "/x/%{app.log",
+        "/x/%{app}",
+        "/x/%{app}.log.1",
+        "/x/%{app}/../a.log",
+        "/x/%{app}//a.log",
+        "/x/",
+        "/x/%{app}.zst",
+        "",
         "/x/%{app}%{app}%{app}%{app}.log",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -437,9 +464,11 @@ static void
 test_compression(void)
 {
     char path[PATH_MAX];
-    struct gw_logfile_config cfg = {.path = strcpy(path, at("z/app.log")), .rotate_size = 100,
+    struct gw_logfile_config cfg = {.path = strcpy(path, at("z/app.log")),
+                                    .rotate_size = 100,
                                     .retention = 2,
-                                    .compress = 1, .fsync = GW_LOGFILE_FSYNC_ALWAYS};
+                                    .compress = 1,
+                                    .fsync = GW_LOGFILE_FSYNC_ALWAYS};
     struct gw_logfile *lf;
     struct gw_logfile_stats st;
     char names[16][128], want[1024], line[32], p[PATH_MAX + 128];
@@ -603,8 +632,7 @@ set_fsize(rlim_t n)
 static void
 test_write_failure(enum gw_logfile_fsync policy, const char *name)
 {
-    struct gw_logfile_config cfg = {.path = at("e.log"), .fsync = policy,
-                                    .retry_interval_ms = 1};
+    struct gw_logfile_config cfg = {.path = at("e.log"), .fsync = policy, .retry_interval_ms = 1};
     struct gw_logfile *lf = make(&cfg);
     struct gw_logfile_stats st;
     char err[GW_ERR_LEN], want[1024], line[32], *got;
@@ -625,8 +653,8 @@ test_write_failure(enum gw_logfile_fsync policy, const char *name)
     rc = gw_logfile_commit(lf, err);
     is(rc, -1, "%s: commit fails when the file cannot grow", name);
     is(errno, EFBIG, "%s: errno EFBIG", name);
-    ok(strstr(err, "write") && strstr(err, "e.log"), "%s: reason names the step and file: %s",
-       name, err);
+    ok(strstr(err, "write") && strstr(err, "e.log"), "%s: reason names the step and file: %s", name,
+       err);
     got = slurp(at("e.log"), &len);
     ok(got && len % 10 == 0 && len <= 75 && (len == 0 || got[len - 1] == '\n'),
        "%s: no partial line in the file (%zu bytes)", name, len);
@@ -652,11 +680,110 @@ test_write_failure(enum gw_logfile_fsync policy, const char *name)
     clean();
 }
 
+/* Real ENOSPC, in a child with its own mount namespace and a 64 KiB tmpfs. Returns 0, 77 when
+ * no tmpfs can be mounted here, or the number of the failed step. */
+static int
+enospc_child(const char *dir)
+{
+    struct gw_logfile_config cfg = {.path = NULL, .fsync = GW_LOGFILE_FSYNC_BATCH};
+    struct gw_logfile *lf;
+    struct gw_logfile_stats st;
+    char path[PATH_MAX], filler[PATH_MAX], line[128], want[30000], fill[4096], err[GW_ERR_LEN];
+    char *got;
+    int fd;
+
+    if (unshare(CLONE_NEWNS) == -1 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == -1 ||
+        mkdir(dir, 0700) == -1 || mount("tmpfs", dir, "tmpfs", 0, "size=64k") == -1)
+        return 77;
+    snprintf(path, sizeof(path), "%s/full.log", dir);
+    snprintf(filler, sizeof(filler), "%s/filler", dir);
+    cfg.path = path;
+    if ((lf = gw_logfile_new(&cfg, err)) == NULL)
+        return 1;
+    want[0] = '\0';
+    for (int i = 0; i < 300; i++) {
+        snprintf(line, sizeof(line), "%-98d\n", i);
+        strcat(want, line);
+        gw_logfile_append(lf, NULL, line, 99, err);
+        if (i == 4 && gw_logfile_commit(lf, err) == -1)
+            return 2;
+    }
+    /* Fill the rest of the tmpfs. */
+    if ((fd = open(filler, O_WRONLY | O_CREAT, 0600)) == -1)
+        return 3;
+    memset(fill, 'f', sizeof(fill));
+    while (write(fd, fill, sizeof(fill)) > 0)
+        ;
+    close(fd);
+    if (gw_logfile_commit(lf, err) != -1 || errno != ENOSPC)
+        return 4;
+    got = slurp(path, NULL);
+    if (!got || strlen(got) != 5 * 99 || strncmp(got, want, 5 * 99) != 0)
+        return 5;
+    free(got);
+    gw_logfile_stats(lf, &st);
+    if (st.errors[GW_LOGFILE_ERR_NOSPACE] < 1 || st.pending_lines != 295)
+        return 6;
+    if (unlink(filler) == -1 || gw_logfile_commit(lf, err) == -1)
+        return 7;
+    got = slurp(path, NULL);
+    if (!got || strcmp(got, want) != 0)
+        return 8;
+    free(got);
+    gw_logfile_free(lf);
+    umount(dir);
+    return 0;
+}
+
+static void
+test_enospc(void)
+{
+    int status = 0;
+    pid_t pid;
+
+    fflush(stdout);
+    if ((pid = fork()) == 0)
+        _exit(enospc_child(at("tmpfs")));
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+        ok(1, "ENOSPC on a tmpfs # SKIP cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+       "ENOSPC on a 64 KiB tmpfs: commit fails with ENOSPC, the file keeps only its durable "
+       "lines, and once space returns every line is written exactly once (step %d)",
+       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    clean();
+}
+
+static void
+test_moved(void)
+{
+    char path[PATH_MAX];
+    struct gw_logfile_config cfg = {.path = strcpy(path, at("m.log")), .rotate_size = 30};
+    struct gw_logfile *lf = make(&cfg);
+    struct gw_logfile_stats st;
+    char names[4][128];
+
+    append(lf, NULL, "first 0123456789..\n");
+    commit(lf);
+    ok(rename(at("m.log"), at("m.moved")) == 0, "the file is moved without a reopen");
+    append(lf, NULL, "second 0123456789.\n");
+    ok(commit(lf) == 0, "a write that would rotate the moved file");
+    ok(file_is(at("m.moved"), "first 0123456789..\n"), "the moved file is not renamed again");
+    ok(file_is(at("m.log"), "second 0123456789.\n"), "a new file at the path instead");
+    is(rotated(root, "m.log", names, 4), 0, "no rotated file made");
+    gw_logfile_stats(lf, &st);
+    is(st.rotations, 0, "not counted as a rotation");
+    gw_logfile_free(lf);
+    clean();
+}
+
 static void
 test_ticks(void)
 {
-    struct gw_logfile_config cfg = {.path = at("b.log"), .fsync = GW_LOGFILE_FSYNC_BATCH,
-                                    .fsync_interval_ms = 20};
+    struct gw_logfile_config cfg = {
+        .path = at("b.log"), .fsync = GW_LOGFILE_FSYNC_BATCH, .fsync_interval_ms = 20};
     struct gw_logfile *lf = make(&cfg);
     char err[GW_ERR_LEN];
     int64_t wait;
@@ -716,6 +843,8 @@ main(void)
     test_reopen();
     test_write_failure(GW_LOGFILE_FSYNC_BATCH, "batch");
     test_write_failure(GW_LOGFILE_FSYNC_NEVER, "never");
+    test_enospc();
+    test_moved();
     test_ticks();
     nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return done_testing();
