@@ -1212,7 +1212,11 @@ rotate_file(struct gw_logfile *lf, struct lf_file *f, char *err)
     /* dir_unsynced: open_file fsyncs the directory, making the rename and the new file
      * durable before any line goes to it. */
     enqueue_job(lf, f->path);
-    return open_file(lf, f, err);
+    if (open_file(lf, f, err) == -1) {
+        park(lf, f);
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -1252,15 +1256,20 @@ flush_file(struct gw_logfile *lf, struct lf_file *f, char *err)
     while (f->written < f->len) {
         size_t n = f->len - f->written;
         uint64_t cap = lf->cfg.rotate_size;
-        if (cap && f->size > 0 && f->size + n > cap && gw_mono_ms() >= f->rotate_hold_until) {
-            n = cut_lines(f->buf + f->written, n, cap > f->size ? cap - f->size : 0);
-            if (n == 0) {
+        if (cap && f->size + n > cap && gw_mono_ms() >= f->rotate_hold_until) {
+            const char *p = f->buf + f->written;
+            size_t fit = cut_lines(p, n, cap > f->size ? cap - f->size : 0);
+            /* A line longer than rotate_size gets a file to itself. */
+            if (fit == 0 && f->size == 0)
+                fit = (size_t)((const char *)memchr(p, '\n', n) - p) + 1;
+            if (fit == 0) {
                 if (sync_file(lf, f, err) == -1)
                     return -1;
                 if (rotate_file(lf, f, rerr) == -1)
                     return gw_err(err, "%s", rerr);
                 continue;
             }
+            n = fit;
         }
         if (write_lines(lf, f, n, err) == -1)
             return -1;
@@ -1384,8 +1393,10 @@ gw_logfile_append(struct gw_logfile *lf, const struct gw_logfile_fields *fields,
         while (cap < f->len + len)
             cap *= 2;
         char *b = realloc(f->buf, cap);
-        if (!b)
+        if (!b) {
+            park(lf, f);
             goto nomem;
+        }
         f->buf = b;
         f->cap = cap;
     }

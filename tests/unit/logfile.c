@@ -413,7 +413,9 @@ lines_into(char *out, int from, int to)
 static void
 test_size_rotation(void)
 {
-    struct gw_logfile_config cfg = {.path = at("app.log"), .rotate_size = 100, .retention = 3};
+    char path[PATH_MAX];
+    struct gw_logfile_config cfg = {
+        .path = strcpy(path, at("app.log")), .rotate_size = 100, .retention = 3};
     struct gw_logfile *lf;
     struct gw_logfile_stats st;
     char names[16][128], want[1024], line[32];
@@ -449,6 +451,28 @@ test_size_rotation(void)
     is(st.removed, 1, "stats: 1 rotated file removed by retention");
     is(st.bytes_on_disk, 70, "stats: bytes on disk counts the current file only");
     is(st.lines, 47, "stats: 47 lines");
+
+    /* One batch larger than rotate_size into an empty file: cut into files too. */
+    gw_logfile_free(lf);
+    clean();
+    lf = make(&cfg);
+    for (int i = 1; i <= 25; i++) {
+        snprintf(line, sizeof(line), "line %04d\n", i);
+        append(lf, NULL, line);
+    }
+    ok(commit(lf) == 0, "a 250-byte batch into an empty file");
+    ok(gw_logfile_compress_wait(lf, 10000) == 0, "retention pass finished");
+    n = rotated(root, "app.log", names, 16);
+    is(n, 2, "the batch was cut into two full files");
+    for (int i = 0; i < n && i < 2; i++) {
+        char p[PATH_MAX + 128];
+        if (snprintf(p, sizeof(p), "%s/%s", root, names[i]) >= (int)sizeof(p))
+            continue;
+        lines_into(want, 1 + 10 * i, 10 + 10 * i);
+        ok(file_is(p, want), "cut file %d holds 10 whole lines", i + 1);
+    }
+    lines_into(want, 21, 25);
+    ok(file_is(at("app.log"), want), "and the rest is current");
 
     /* A line longer than rotate_size gets a file of its own. */
     memset(want, 'L', 250);
