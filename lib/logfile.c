@@ -1,6 +1,10 @@
 /*
  * logfile.c -- durable file output: path templates, batched writes with an fsync policy,
  * rollback of torn or unsynced writes, rotation, and the zstd compressor thread.
+ *
+ * Each file queues its lines in one contiguous buffer (append copies them: the caller's
+ * memory does not live until the commit), so a commit is one write(2) per file, or a few when
+ * rotation cuts the batch; writev would only add an iovec per line.
  */
 #include "logfile.h"
 

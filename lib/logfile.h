@@ -36,8 +36,8 @@
  * Path templates: `%{app}`, `%{host}`, `%{facility}`, `%{severity}` (syslog names, "local0",
  * "err"), `%{date}` (UTC YYYY-MM-DD) and `%{hour}` (UTC HH) of the line's time. Values are
  * sanitised (gw_logfile_sanitize) so they can never name a path outside the fixed prefix (the
- * template's directory part before its first field). Directories below the prefix are
- * created with dir_mode, files with file_mode (both less the umask), opened with
+ * template's directory part before its first field). Missing directories (the prefix too)
+ * are created with dir_mode, files with file_mode (both less the umask), opened with
  * O_APPEND|O_CLOEXEC on first use; at most max_open_files stay open (least recently used
  * closed first). A template's file name must end with fixed text after its last field
  * (`%{app}.log`), so that no value can make a current file look like a rotated one.
