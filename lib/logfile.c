@@ -1226,7 +1226,8 @@ rotate_file(struct gw_logfile *lf, struct lf_file *f, char *err)
 static int
 rotation_due(const struct gw_logfile *lf, const struct lf_file *f)
 {
-    return lf->cfg.rotate_interval_s && f->size > 0 && period_of(lf, lf->now_wall) != f->period &&
+    /* Only forward: a wall clock stepped back must not rotate (nor name files out of order). */
+    return lf->cfg.rotate_interval_s && f->size > 0 && period_of(lf, lf->now_wall) > f->period &&
            gw_mono_ms() >= f->rotate_hold_until;
 }
 

@@ -582,11 +582,14 @@ test_time_rotation(void)
     ok(file_is(at("t.log.20261206T030000Z"), "at 02:59\n"), "rotated on the hour, UTC name");
     ok(file_is(at("t.log"), ""), "a new current file");
     ok(append(lf, NULL, "at 03:00\n") == 0 && commit(lf) == 0, "write at 03:00");
+    fake_now = utc_ms(2026, 12, 6, 2, 30, 0);
+    ok(append(lf, NULL, "at 03:00\n") == 0 && commit(lf) == 0, "clock stepped back to 02:30");
+    ok(!exists(at("t.log.20261206T023000Z")), "a clock stepped back does not rotate");
     fake_now = utc_ms(2026, 12, 6, 3, 59, 0);
     ok(append(lf, NULL, "at 03:59\n") == 0 && commit(lf) == 0, "write at 03:59");
     fake_now = utc_ms(2026, 12, 6, 4, 0, 5);
     ok(append(lf, NULL, "at 04:00\n") == 0 && commit(lf) == 0, "write at 04:00:05");
-    ok(file_is(at("t.log.20261206T040005Z"), "at 03:00\nat 03:59\n"),
+    ok(file_is(at("t.log.20261206T040005Z"), "at 03:00\nat 03:00\nat 03:59\n"),
        "the 03 hour rotated at the first commit after 04:00");
     ok(file_is(at("t.log"), "at 04:00\n"), "the 04 hour in the current file");
     gw_logfile_stats(lf, &st);
