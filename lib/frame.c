@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* Decoder storage kept between frames; a larger payload buffer is freed once delivered, so one
  * big frame does not pin memory on an idle link. */
 #define KEEP_BYTES (64 * 1024)
@@ -272,14 +274,9 @@ gw_frame_append_close(struct gw_buf *b, uint32_t client, uint32_t backend, unsig
         return append2(b, &h, NULL, 0, NULL, 0) == 0 ? 0 : gw_err(err, "no room for the frame");
     if (!gw_frame_close_code_ok(code))
         return gw_err(err, "close code %u may not be sent", code);
-    if (!gw_frame_utf8_ok((const uint8_t *)reason, n))
+    if (!gw_utf8_valid(reason, n))
         return gw_err(err, "close reason is not UTF-8");
-    if (n > GW_FRAME_CLOSE_REASON_MAX) {
-        /* Cut before a continuation byte never splits a character. */
-        n = GW_FRAME_CLOSE_REASON_MAX;
-        while (n > 0 && ((uint8_t)reason[n] & 0xc0) == 0x80)
-            n--;
-    }
+    n = gw_utf8_truncate(reason, n, GW_FRAME_CLOSE_REASON_MAX);
     codebuf[0] = (uint8_t)(code >> 8);
     codebuf[1] = (uint8_t)code;
     if (append2(b, &h, codebuf, 2, reason, n) == -1)
@@ -349,42 +346,6 @@ gw_frame_append_room(struct gw_buf *b, uint32_t backend, const char *room, uint8
 
 /* ---- checking ---- */
 
-int
-gw_frame_utf8_ok(const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        uint8_t c = p[i];
-        size_t need;
-        uint32_t cp, min;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0)
-            need = 1, cp = c & 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0)
-            need = 2, cp = c & 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0)
-            need = 3, cp = c & 0x07, min = 0x10000;
-        else
-            return 0;
-        if (n - i - 1 < need)
-            return 0;
-        for (size_t k = 1; k <= need; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (p[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += need + 1;
-    }
-    return 1;
-}
-
 enum gw_frame_error
 gw_frame_check_hdr(const struct gw_frame_hdr *h, uint32_t max_frame, char *err)
 {
@@ -445,7 +406,7 @@ check_close(const uint8_t *p, size_t n, char *err)
     if (n - 2 > GW_FRAME_CLOSE_REASON_MAX)
         return fail(GW_FRAME_E_CLOSE_REASON, err, "close reason of %zu bytes (max %d)", n - 2,
                     GW_FRAME_CLOSE_REASON_MAX);
-    if (!gw_frame_utf8_ok(p + 2, n - 2))
+    if (!gw_utf8_valid(p + 2, n - 2))
         return fail(GW_FRAME_E_CLOSE_REASON, err, "close reason is not UTF-8");
     return GW_FRAME_OK;
 }
@@ -459,7 +420,7 @@ gw_frame_check_payload(const struct gw_frame_hdr *h, const uint8_t *p, unsigned 
 
     switch (h->type) {
     case GW_FRAME_DATA:
-        if (text && !gw_frame_utf8_ok(p, n))
+        if (text && !gw_utf8_valid(p, n))
             return fail(GW_FRAME_E_TEXT, err, "text DATA is not UTF-8");
         return GW_FRAME_OK;
     case GW_FRAME_CLOSE:
@@ -475,7 +436,7 @@ gw_frame_check_payload(const struct gw_frame_hdr *h, const uint8_t *p, unsigned 
                         "ROOM name of %u bytes runs past the %zu-byte payload", p[0], n);
         if ((e = check_room_name(p + 1, p[0], err)) != GW_FRAME_OK)
             return e;
-        if (text && !gw_frame_utf8_ok(p + 1 + p[0], n - 1 - p[0]))
+        if (text && !gw_utf8_valid(p + 1 + p[0], n - 1 - p[0]))
             return fail(GW_FRAME_E_TEXT, err, "text ROOM message is not UTF-8");
         return GW_FRAME_OK;
     default:

@@ -339,8 +339,4 @@ enum gw_frame_error gw_frame_hello_parse(const void *payload, size_t len, struct
  * err otherwise. */
 json_t *gw_frame_open_parse(const void *payload, size_t len, char *err);
 
-/* 1 when the n bytes at p are valid UTF-8 (no overlongs, no surrogates, nothing past
- * U+10FFFF), else 0. */
-int gw_frame_utf8_ok(const uint8_t *p, size_t n);
-
 #endif

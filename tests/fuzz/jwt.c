@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include "jwt.h"
 
@@ -57,6 +58,22 @@ make(enum gw_jwt_alg alg, EVP_PKEY *k)
     return v;
 }
 
+/* A 2048-bit RSA key of three primes: made several times faster than two, the same to a
+ * verifier (make test runs this target over its seeds). */
+static EVP_PKEY *
+rsa_gen(void)
+{
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY *k = NULL;
+
+    if (c == NULL || EVP_PKEY_keygen_init(c) != 1 ||
+        EVP_PKEY_CTX_set_rsa_keygen_bits(c, 2048) != 1 ||
+        EVP_PKEY_CTX_set_rsa_keygen_primes(c, 3) != 1 || EVP_PKEY_keygen(c, &k) != 1)
+        abort();
+    EVP_PKEY_CTX_free(c);
+    return k;
+}
+
 static void
 setup(void)
 {
@@ -64,7 +81,7 @@ setup(void)
         return;
     hs = make(GW_JWT_HS256, NULL);
     es = make(GW_JWT_ES256, EVP_EC_gen("P-256"));
-    rs = make(GW_JWT_RS256, EVP_RSA_gen(2048));
+    rs = make(GW_JWT_RS256, rsa_gen());
 }
 
 static size_t

@@ -646,35 +646,6 @@ test_open(void)
     gw_buf_reset(&b);
 }
 
-static void
-test_utf8(void)
-{
-    static const struct {
-        const char *s;
-        size_t n;
-        int want;
-    } cases[] = {
-        {"", 0, 1},
-        {"plain", 5, 1},
-        {"\xc3\xa9", 2, 1},
-        {"\xe2\x82\xac", 3, 1},
-        {"\xf0\x9f\x98\x80", 4, 1},
-        {"\xf4\x8f\xbf\xbf", 4, 1},
-        {"\xc3", 1, 0},
-        {"\xc0\xaf", 2, 0},
-        {"\xe0\x80\xaf", 3, 0},
-        {"\xed\xa0\x80", 3, 0},
-        {"\xf4\x90\x80\x80", 4, 0},
-        {"\xf8\x88\x80\x80\x80", 5, 0},
-        {"\x80", 1, 0},
-        {"a\xe2\x82", 3, 0},
-    };
-
-    for (size_t i = 0; i < GW_ARRAY_LEN(cases); i++)
-        is(gw_frame_utf8_ok((const uint8_t *)cases[i].s, cases[i].n), cases[i].want,
-           "UTF-8 case %zu is %s", i, cases[i].want ? "valid" : "invalid");
-}
-
 int
 main(void)
 {
@@ -688,6 +659,5 @@ main(void)
     test_close_builder();
     test_hello();
     test_open();
-    test_utf8();
     return done_testing();
 }
