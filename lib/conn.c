@@ -115,7 +115,8 @@ gw_conn__service_todo(struct gw_conn_loop *l)
         struct gw_conn *c = l->todo;
         l->todo = c->qnext;
         c->flags &= (uint16_t)~CF_QUEUED;
-        if (c->flags & CF_CLOSED)
+        /* A connecting one is serviced once connected (on_connect queues it again). */
+        if (c->flags & (CF_CLOSED | CF_CONNECTING))
             continue;
         if ((c->flags & CF_REDELIVER) && can_deliver(c)) {
             redeliver(c);

@@ -22,9 +22,11 @@ struct gw_worker {
     unsigned index;
     pthread_t thread;
     int started; /* the thread was created */
+    int hooked;  /* on_start was called: on_stop will be */
     int start_rc;
     char start_err[GW_ERR_LEN];
     char fallback[GW_ERR_LEN]; /* why io_uring was not used, when it was chosen */
+    const char *backend;       /* set before the start handshake, then fixed */
     struct gw_ev *ev;
     struct gw_conn_loop *loop;
     struct gw_listener *listener;
@@ -162,23 +164,25 @@ setup(struct gw_worker *w)
             return -1;
     }
     gw_conn_loop_set_owner(w->loop, w);
+    w->backend = gw_conn_loop_backend(w->loop);
     gw_ev_on_wake(w->ev, on_wake, w);
     if (o->listen && start_listener(w, w->start_err) == -1)
         return -1;
+    w->hooked = 1;
     if (o->on_start && o->on_start(w, o->arg, w->start_err) == -1)
         return -1;
     return 0;
 }
 
 static void
-teardown(struct gw_worker *w, int started)
+teardown(struct gw_worker *w)
 {
-    if (started && w->ws->o.on_stop)
-        w->ws->o.on_stop(w, w->ws->o.arg);
     gw_listener_stop(w->listener);
     w->listener = NULL;
     gw_conn_loop_free(w->loop);
     w->loop = NULL;
+    if (w->hooked && w->ws->o.on_stop)
+        w->ws->o.on_stop(w, w->ws->o.arg);
     if (w->ev)
         gw_ev_free(w->ev);
     w->ev = NULL;
@@ -192,14 +196,14 @@ run(void *arg)
 
     w->start_rc = setup(w);
     if (w->start_rc == -1) {
-        teardown(w, 0);
+        teardown(w);
         sem_post(&w->ws->started);
         return NULL;
     }
     sem_post(&w->ws->started);
     /* A poller failure ends this worker's service; the others go on. */
     (void)gw_conn_loop_run(w->loop, err);
-    teardown(w, 1);
+    teardown(w);
     return NULL;
 }
 
@@ -354,7 +358,7 @@ gw_worker_loop(const struct gw_worker *w)
 const char *
 gw_worker_backend(const struct gw_worker *w)
 {
-    return w->loop ? gw_conn_loop_backend(w->loop) : "epoll";
+    return w->backend ? w->backend : "epoll";
 }
 
 const char *

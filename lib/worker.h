@@ -42,8 +42,9 @@ struct gw_worker_opts {
     int (*on_start)(struct gw_worker *w, void *arg, char *err);
     /* At gw_workers_drain(), before the connections are finished: stop other inputs. */
     void (*on_drain)(struct gw_worker *w, void *arg);
-    /* After the loop ended, before the connections still open are closed (GW_CONN_SHUTDOWN)
-     * and the loops freed: release what on_start made. */
+    /* After the loop ended and the connections still open were closed (on_close with
+     * GW_CONN_SHUTDOWN), before the gw_ev loop is freed: release what on_start made. Also
+     * called when on_start failed after it ran. */
     void (*on_stop)(struct gw_worker *w, void *arg);
     /* max_conns reached: fd is the refused connection, to write a refusal on (non-blocking);
      * the worker closes it afterwards. */

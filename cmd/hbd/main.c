@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "fdlimit.h"
 #include "hbd.h"
 #include "httpd.h"
 #include "log.h"
@@ -60,6 +61,29 @@ static const struct gw_daemon_desc desc = {
     .health = hbd_health,
 };
 
+/* Each worker's epoll, eventfd, listener, UDP socket and ring, plus the main thread's own. */
+#define OWN_FDS(workers) (32 + 6 * (workers))
+
+static void
+raise_fd_limit(struct hbd *h)
+{
+    struct gw_fdlimit l;
+    char err[GW_ERR_LEN];
+    unsigned max = hbd_cfg(h)->max_clients;
+
+    if (gw_fdlimit_raise(&l, err) == -1)
+        GW_LOG_WARN("cannot raise the open-files limit", "limit=%llu err=%s",
+                    (unsigned long long)l.soft, err);
+    else
+        GW_LOG_INFO("open-files limit", "limit=%llu was=%llu", (unsigned long long)l.soft,
+                    (unsigned long long)l.before);
+    if (gw_fdlimit_short(&l, max, OWN_FDS(h->nworkers)))
+        GW_LOG_WARN("max_clients does not fit in the open-files limit (raise ulimit -n or "
+                    "LimitNOFILE=)",
+                    "max_clients=%u limit=%llu needed=%llu", max, (unsigned long long)l.soft,
+                    (unsigned long long)(max + OWN_FDS(h->nworkers)));
+}
+
 static int
 configure(struct hbd *h)
 {
@@ -93,6 +117,7 @@ configure(struct hbd *h)
         return -1;
     }
     gw_metrics_bind_thread(h->m.reg, h->nworkers);
+    raise_fd_limit(h);
     return 0;
 }
 
