@@ -94,7 +94,9 @@ int gw_worker_post(struct gw_worker *w, gw_ev_fn fn, void *arg);
  * it did not answer in time or a post failed. done owns the parts it was given (free them
  * there). A part that comes after done is passed to free_part (may be NULL when parts need no
  * freeing). Must be called on reply_ev's thread. Returns 0, or -1 with err when nothing could
- * be started (out of memory); done is then not called. */
+ * be started (out of memory); done is then not called. reply_ev must outlive the workers (a
+ * worker may still be inside its post to it); a worker stuck for good keeps the request's
+ * small state until it answers. */
 typedef void *(*gw_worker_ask_fn)(struct gw_worker *w, void *arg);
 typedef void (*gw_worker_done_fn)(void **parts, unsigned n, void *arg);
 int gw_workers_ask(struct gw_workers *ws, struct gw_ev *reply_ev, uint64_t timeout_ms,
