@@ -83,6 +83,20 @@ gw_conn__reap(struct gw_conn *c)
 }
 
 static void deliver(struct gw_conn *c, char *data, size_t n);
+static int can_deliver(const struct gw_conn *c);
+
+/* Once, after every byte before the EOF was offered. */
+static void
+report_eof(struct gw_conn *c)
+{
+    if (c->flags & (CF_EOF_SENT | CF_CLOSED))
+        return;
+    c->flags |= CF_EOF_SENT;
+    if (c->proto->on_eof)
+        c->proto->on_eof(c);
+    else
+        gw_conn_finish(c);
+}
 
 /* Input kept while paused is offered again once reads resume; an EOF that came behind it is
  * reported after it. */
@@ -98,15 +112,9 @@ redeliver(struct gw_conn *c)
     if (n)
         deliver(c, data, n);
     free(data);
-    if (!(c->flags & (CF_CLOSED | CF_FINISHING)) && (c->flags & CF_EOF) && c->in_len == 0) {
-        if (c->proto->on_eof)
-            c->proto->on_eof(c);
-        else
-            gw_conn_finish(c);
-    }
+    if ((c->flags & CF_EOF) && can_deliver(c))
+        report_eof(c);
 }
-
-static int can_deliver(const struct gw_conn *c);
 
 void
 gw_conn__service_todo(struct gw_conn_loop *l)
@@ -281,10 +289,7 @@ gw_conn__eof(struct gw_conn *c)
     gw_conn__todo(c);
     if (c->in_len && !can_deliver(c) && !(c->flags & CF_FINISHING))
         return; /* reported after the kept input, once reads resume */
-    if (c->proto->on_eof)
-        c->proto->on_eof(c);
-    else
-        gw_conn_finish(c);
+    report_eof(c);
 }
 
 /* ---- output ---- */

@@ -29,6 +29,7 @@
 #define CF_CONNECTING 0x0400  /* outgoing, not connected yet: the fd is in gw_ev */
 #define CF_REDELIVER 0x0800   /* kept input to offer again after a resume */
 #define CF_CANCELING 0x1000   /* io_uring: the receive is being cancelled (pause) */
+#define CF_EOF_SENT 0x2000    /* on_eof was called */
 
 /* Kept small: an idle connection costs this struct and nothing else (hbd's budget is 300 B
  * of RSS per idle connection, the ev timer heap slot included). */

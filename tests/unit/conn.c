@@ -108,6 +108,9 @@ t_data(struct gw_conn *c, char *data, size_t len)
                 memset(p, 'b', 65536);
                 gw_conn_commit(c, 65536);
             }
+        } else if (n == 5 && memcmp(data + used, "pause", 5) == 0) {
+            gw_conn_pause_read(c);
+            return (size_t)(nl + 1 - data);
         } else if (n == 3 && memcmp(data + used, "bye", 3) == 0) {
             gw_conn_write(c, "bye!\n", 5);
             gw_conn_finish(c);
@@ -569,6 +572,20 @@ test_marks(void)
     ok(run_until(client_has, &cl, WAIT_MS) && strcmp(cl.buf, "p!\n") == 0,
        "%s: resumed: the input is handled and answered", backend);
     gw_conn_close(c, "test over");
+    client_close(&cl);
+
+    /* The protocol pauses itself mid-input, and the EOF comes behind the kept input. */
+    memset(&r, 0, sizeof(r));
+    r.mode = LINES;
+    c = pair(&cl, &r);
+    csend(&cl, "pause\nq\n");
+    shutdown(cl.fd, SHUT_WR);
+    run_until(never, NULL, 30);
+    ok(gw_conn_read_paused(c) && r.closed == 0 && strcmp(r.got, "pause\n") == 0,
+       "%s: paused by on_data: the rest waits, the EOF behind it too", backend);
+    gw_conn_resume_read(c);
+    ok(run_until(client_eof, &cl, WAIT_MS) && strcmp(cl.buf, "q!\n") == 0 && r.eofs == 1,
+       "%s: resumed: the kept request answered, then the EOF handled (replies, close)", backend);
     client_close(&cl);
 }
 
