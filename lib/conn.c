@@ -564,6 +564,16 @@ conn_new(struct gw_conn_loop *l, int fd, const struct gw_conn_proto *proto, void
     return c;
 }
 
+/* A connection that never opened: nothing was called, nothing refers to it. */
+static struct gw_conn *
+discard(struct gw_conn *c)
+{
+    gw_ev_timer_stop(c->loop->ev, &c->timer);
+    close(c->fd);
+    gw_conn__free(c);
+    return NULL;
+}
+
 static void
 link_conn(struct gw_conn *c)
 {
@@ -608,10 +618,7 @@ gw_conn_adopt(struct gw_conn_loop *l, int fd, const struct sockaddr *peer, sockl
         proto->on_open(c);
     return c;
 fail:
-    gw_ev_timer_stop(l->ev, &c->timer);
-    close(fd);
-    gw_conn__free(c);
-    return NULL;
+    return discard(c);
 }
 
 /* The outgoing connection is writable: connected, or failed. */
@@ -677,10 +684,7 @@ gw_conn_connect(struct gw_conn_loop *l, const struct gw_addr *a, uint64_t timeou
     link_conn(c);
     return c;
 fail:
-    gw_ev_timer_stop(l->ev, &c->timer);
-    close(fd);
-    gw_conn__free(c);
-    return NULL;
+    return discard(c);
 }
 
 /* ---- getters ---- */
@@ -830,6 +834,20 @@ struct gw_ev *
 gw_conn_loop_ev(const struct gw_conn_loop *l)
 {
     return l->ev;
+}
+
+void
+gw_conn_loop_on_notice(struct gw_conn_loop *l, gw_conn_notice_fn fn, void *arg)
+{
+    l->notice = fn;
+    l->notice_arg = arg;
+}
+
+void
+gw_conn__notice(struct gw_conn_loop *l, const char *msg)
+{
+    if (l->notice)
+        l->notice(l, msg, l->notice_arg);
 }
 
 void

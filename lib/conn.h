@@ -171,6 +171,12 @@ void gw_conn_loop_drain(struct gw_conn_loop *l);
 const char *gw_conn_loop_backend(const struct gw_conn_loop *l);
 struct gw_ev *gw_conn_loop_ev(const struct gw_conn_loop *l);
 
+/* Notices: one-line messages an operator may want in the log (the library does not log), as
+ * when io_uring sends do not complete at submission on this kernel and the loop waits for
+ * one completion at a time instead. fn runs on the loop's thread. */
+typedef void (*gw_conn_notice_fn)(struct gw_conn_loop *l, const char *msg, void *arg);
+void gw_conn_loop_on_notice(struct gw_conn_loop *l, gw_conn_notice_fn fn, void *arg);
+
 /* A pointer for the loop's owner (lib/worker keeps its worker here). */
 void gw_conn_loop_set_owner(struct gw_conn_loop *l, void *owner);
 void *gw_conn_loop_owner(const struct gw_conn_loop *l);

@@ -87,6 +87,8 @@ struct gw_conn_loop {
     struct gw_buf obuf;   /* epoll: cur's output while its own queue is empty */
     char *rbuf;           /* epoll: read buffer */
     void *owner;
+    gw_conn_notice_fn notice;
+    void *notice_arg;
     atomic_int stop; /* set from any thread */
 };
 
@@ -103,6 +105,8 @@ void gw_conn__eof(struct gw_conn *c);
 void gw_conn__settle(struct gw_conn *c);
 /* 1 when the backend should be reading c. */
 int gw_conn__want_read(const struct gw_conn *c);
+/* Passes a notice to the owner's callback, if any. */
+void gw_conn__notice(struct gw_conn_loop *l, const char *msg);
 /* Queues c for service after the batch. */
 void gw_conn__todo(struct gw_conn *c);
 /* Services every queued connection. */

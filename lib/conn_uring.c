@@ -448,10 +448,11 @@ ur_run(struct gw_conn_loop *l, char *err)
         gw_ev_update_time(l->ev);
         if (completions(l) || to == 0 || gw_ev_timeout_ms(l->ev) == 0)
             run_ev(l);
-        /* Counted here, not logged: the library does not log; the wait just stops relying
-         * on it. */
-        if (u->sends && u->sends_inline && (rc >= 0 || rc == -ETIME))
+        if (u->sends && u->sends_inline && (rc >= 0 || rc == -ETIME)) {
             u->sends_inline = 0;
+            gw_conn__notice(l, "io_uring sends complete after their submission on this "
+                               "kernel; waiting for one completion at a time");
+        }
         gw_conn__after_batch(l);
     }
     return 0;

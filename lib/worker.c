@@ -130,6 +130,16 @@ drain_now(struct gw_worker *w)
 }
 
 static void
+on_notice(struct gw_conn_loop *l, const char *msg, void *arg)
+{
+    struct gw_worker *w = arg;
+
+    (void)l;
+    if (w->ws->o.on_notice)
+        w->ws->o.on_notice(w, msg, w->ws->o.arg);
+}
+
+static void
 on_wake(struct gw_ev *ev, void *arg)
 {
     struct gw_worker *w = arg;
@@ -164,6 +174,7 @@ setup(struct gw_worker *w)
             return -1;
     }
     gw_conn_loop_set_owner(w->loop, w);
+    gw_conn_loop_on_notice(w->loop, on_notice, w);
     w->backend = gw_conn_loop_backend(w->loop);
     gw_ev_on_wake(w->ev, on_wake, w);
     if (o->listen && start_listener(w, w->start_err) == -1)

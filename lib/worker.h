@@ -52,6 +52,8 @@ struct gw_worker_opts {
     /* The listener reported a failure (see listener.h); it has acted already. */
     void (*on_accept_error)(struct gw_worker *w, enum gw_listener_error what, int errnum,
                             void *arg);
+    /* A notice of the worker's connection loop (see gw_conn_loop_on_notice), to log. */
+    void (*on_notice)(struct gw_worker *w, const char *msg, void *arg);
     /* An accepted connection could not be set up (err says why); it was closed. */
     void (*on_adopt_error)(struct gw_worker *w, const char *err, void *arg);
 };

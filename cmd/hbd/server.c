@@ -255,6 +255,13 @@ on_accept_error(struct gw_worker *w, enum gw_listener_error what, int errnum, vo
 }
 
 static void
+on_notice(struct gw_worker *w, const char *msg, void *arg)
+{
+    (void)arg;
+    GW_LOG_WARN(msg, "worker=%u", gw_worker_index(w));
+}
+
+static void
 on_adopt_error(struct gw_worker *w, const char *err, void *arg)
 {
     (void)w;
@@ -401,6 +408,7 @@ hbd_server_start(struct hbd *h)
         .on_refuse = on_refuse,
         .on_accept_error = on_accept_error,
         .on_adopt_error = on_adopt_error,
+        .on_notice = on_notice,
     };
     char err[GW_ERR_LEN];
     unsigned failed;
