@@ -241,7 +241,9 @@ int gw_conn_read_paused(const struct gw_conn *c);
 /* A complete message arrived: counts it and restarts the idle clock. */
 void gw_conn_touch(struct gw_conn *c);
 
-/* Getters; valid for a closed connection until it is freed. */
+/* Per-connection state: on_open may replace the user pointer with its own allocation
+ * (gw_conn_set_user), freed in on_close. Getters are valid for a closed connection until it
+ * is freed. */
 uint64_t gw_conn_id(const struct gw_conn *c);      /* unique in the process, from 1 */
 const char *gw_conn_addr(const struct gw_conn *c); /* the peer, "1.2.3.4:5678" */
 int gw_conn_fd(const struct gw_conn *c);

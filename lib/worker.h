@@ -106,7 +106,11 @@ int gw_workers_ask(struct gw_workers *ws, struct gw_ev *reply_ev, uint64_t timeo
                    void *arg, char *err);
 
 /* A worker's index (0..count-1), loops and backend. gw_worker_ev and gw_worker_loop may only
- * be used on the worker's thread (or through gw_worker_post). */
+ * be used on the worker's thread (or through gw_worker_post): outgoing connections of a
+ * worker (a proxy's backends) are made there, with gw_conn_connect(gw_worker_loop(w), ...),
+ * from on_start, a posted call or a connection callback. A connection pointer must not cross
+ * threads: to act on connections from another thread (resume reading once a queue has
+ * room), post a call that finds them on the worker (gw_conn_loop_each). */
 unsigned gw_worker_index(const struct gw_worker *w);
 struct gw_ev *gw_worker_ev(const struct gw_worker *w);
 struct gw_conn_loop *gw_worker_loop(const struct gw_worker *w);
