@@ -1106,6 +1106,27 @@ valid_choices(const char *s)
     return strlen(s) < GW_ERR_LEN / 2;
 }
 
+/* 1 when the key's bound field (if any) can hold every value the key may take. */
+static int
+field_fits(const struct gw_conf_key *k)
+{
+    int bits;
+
+    if (k->size == 0)
+        return k->offset == 0;
+    if (k->type == GW_CONF_STRING || k->type == GW_CONF_ADDR)
+        return k->size == sizeof(char *);
+    if (k->size != 1 && k->size != 2 && k->size != 4 && k->size != 8)
+        return 0;
+    if (k->size == 8 || k->type == GW_CONF_BOOL || k->type == GW_CONF_ENUM)
+        return 1; /* an enum has fewer than GW_ERR_LEN / 2 choices */
+    if (k->min == 0 && k->max == 0)
+        return 0;
+    /* Both as signed and as unsigned: the struct may use either. */
+    bits = (int)k->size * 8;
+    return k->min >= -(INT64_C(1) << (bits - 1)) && k->max < (INT64_C(1) << (bits - 1));
+}
+
 /* Checks one section of the schema and sets its defaults; -1 for a broken schema. */
 static int
 init_sec(struct sec *sec, const struct gw_conf_section *s)
@@ -1124,7 +1145,7 @@ init_sec(struct sec *sec, const struct gw_conf_section *s)
     for (i = 0; i < sec->nkeys; i++) {
         k = &s->keys[i];
         if (!valid_ident(k->name) || k->min > k->max || k->type > GW_CONF_ENUM ||
-            (k->type == GW_CONF_ENUM && !valid_choices(k->choices)))
+            (k->type == GW_CONF_ENUM && !valid_choices(k->choices)) || !field_fits(k))
             return -1;
         for (j = 0; j < i; j++)
             if (strcmp(s->keys[j].name, k->name) == 0)
@@ -1259,6 +1280,122 @@ gw_conf_origin(const struct gw_conf *c, const char *section, const char *instanc
     const struct val *v = lookup(c, section, instance, key, &k);
 
     return v->origin ? v->origin : "default";
+}
+
+/* Writes v into an integer field of size bytes; the truncation gives the right bits for a
+ * signed or an unsigned field, as field_fits checked the range. */
+static void
+store_int(void *field, size_t size, int64_t v)
+{
+    uint8_t u8 = (uint8_t)v;
+    uint16_t u16 = (uint16_t)v;
+    uint32_t u32 = (uint32_t)v;
+
+    switch (size) {
+    case 1:
+        memcpy(field, &u8, 1);
+        break;
+    case 2:
+        memcpy(field, &u16, 2);
+        break;
+    case 4:
+        memcpy(field, &u32, 4);
+        break;
+    default:
+        memcpy(field, &v, 8);
+        break;
+    }
+}
+
+int
+gw_conf_bind(const struct gw_conf *c, const char *section, const char *instance, void *dst,
+             char *err)
+{
+    const struct gw_conf_key *k;
+    const struct sec *sec;
+    const struct inst *in;
+    const struct val *v;
+    char *copy;
+    size_t i;
+
+    if ((sec = find_sec(c, section)) == NULL)
+        misuse("no such section", section, NULL);
+    if (instance && !sec->s->named)
+        misuse("instance of an unnamed section", section, NULL);
+    in = sec->s->named && !instance ? NULL : find_inst(sec, instance);
+    for (i = 0; i < sec->nkeys; i++) {
+        k = &sec->s->keys[i];
+        if (k->size == 0)
+            continue;
+        v = in && in->vals[i].text ? &in->vals[i] : &sec->defs[i];
+        if (k->type != GW_CONF_STRING && k->type != GW_CONF_ADDR) {
+            store_int((char *)dst + k->offset, k->size, v->num);
+            continue;
+        }
+        if ((copy = strdup(v->text ? v->text : "")) == NULL) {
+            gw_conf_unbind(sec->s, dst);
+            return gw_err(err, "out of memory");
+        }
+        memcpy((char *)dst + k->offset, &copy, sizeof(copy));
+    }
+    return 0;
+}
+
+void
+gw_conf_unbind(const struct gw_conf_section *s, void *dst)
+{
+    const struct gw_conf_key *k;
+    char *text;
+
+    for (k = s->keys; k->name; k++) {
+        if (k->size == 0 || (k->type != GW_CONF_STRING && k->type != GW_CONF_ADDR))
+            continue;
+        memcpy(&text, (char *)dst + k->offset, sizeof(text));
+        free(text);
+        text = NULL;
+        memcpy((char *)dst + k->offset, &text, sizeof(text));
+    }
+}
+
+const struct gw_conf_key *
+gw_conf_field_key(const struct gw_conf_section *s, size_t offset)
+{
+    const struct gw_conf_key *k;
+
+    for (k = s->keys; k->name; k++)
+        if (k->size && k->offset == offset)
+            return k;
+    return NULL;
+}
+
+size_t
+gw_conf_restart_changes(const struct gw_conf *old, const struct gw_conf *c,
+                        struct gw_conf_change *out, size_t max)
+{
+    const struct sec *sec, *was;
+    const char *a, *b;
+    size_t i, j, n = 0;
+
+    for (i = 0; i < c->nsecs; i++) {
+        sec = &c->secs[i];
+        if (sec->s->named || (was = find_sec(old, sec->s->name)) == NULL || was->s->named)
+            continue;
+        for (j = 0; j < sec->nkeys; j++) {
+            if (!(sec->s->keys[j].flags & GW_CONF_RESTART) ||
+                find_key(was, sec->s->keys[j].name) < 0)
+                continue;
+            a = gw_conf_str(old, sec->s->name, NULL, sec->s->keys[j].name);
+            b = gw_conf_str(c, sec->s->name, NULL, sec->s->keys[j].name);
+            if (strcmp(a, b) == 0)
+                continue;
+            if (n < max) {
+                out[n].section = sec->s->name;
+                out[n].key = sec->s->keys[j].name;
+            }
+            n++;
+        }
+    }
+    return n;
 }
 
 size_t

@@ -29,20 +29,24 @@ static const int handled_signals[] = {SIGHUP, SIGTERM, SIGINT, 0};
 static const struct gw_conf_key global_keys[] = {
     {"run_dir", GW_CONF_STRING, "", 0, 0, NULL,
      "control sockets live here; default /run/gwkit for root, else $XDG_RUNTIME_DIR/gwkit, else "
-     "/tmp/gwkit-UID"},
+     "/tmp/gwkit-UID",
+     GW_CONF_RESTART, 0, 0},
     {"state_dir", GW_CONF_STRING, "/var/lib/gwkit", 0, 0, NULL,
-     "directory of the state database gwkit.db"},
+     "directory of the state database gwkit.db", GW_CONF_RESTART, 0, 0},
     {"log_level", GW_CONF_ENUM, "info", 0, 0, "debug|info|warning|error",
-     "least severe level logged (GWKIT_LOG_LEVEL overrides)"},
-    {"log_format", GW_CONF_ENUM, "logfmt", 0, 0, "logfmt|json", "log line format on stderr"},
-    {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr", "where log lines go"},
+     "least severe level logged (GWKIT_LOG_LEVEL overrides)", 0, 0, 0},
+    {"log_format", GW_CONF_ENUM, "logfmt", 0, 0, "logfmt|json", "log line format on stderr", 0, 0,
+     0},
+    {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr", "where log lines go", 0, 0, 0},
     {"ctl_group", GW_CONF_STRING, "", 0, 0, NULL,
-     "group whose members may use the control sockets (besides root and the daemon's user)"},
+     "group whose members may use the control sockets (besides root and the daemon's user)",
+     GW_CONF_RESTART, 0, 0},
     {"drain_timeout", GW_CONF_DURATION, "10s", 0, 3600 * 1000, NULL,
-     "on SIGTERM, time allowed to finish in-flight work before exiting"},
+     "on SIGTERM, time allowed to finish in-flight work before exiting", 0, 0, 0},
     {"history_days", GW_CONF_INT, "30", 0, 3650, NULL,
-     "days of circuit and heartbeat events kept in the database; 0 keeps them forever"},
-    {NULL, 0, NULL, 0, 0, NULL, NULL},
+     "days of circuit and heartbeat events kept in the database; 0 keeps them forever",
+     GW_CONF_RESTART, 0, 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
 };
 
 const struct gw_conf_section gw_daemon_global_section = {"global", 0, global_keys,
@@ -446,6 +450,18 @@ cmd_metrics(struct gw_ctl_req *r, json_t *args, void *arg)
     free(text);
 }
 
+/* Keys flagged GW_CONF_RESTART keep their old value until a restart: say so, do not refuse. */
+static void
+log_restart_changes(const struct gw_conf *old, const struct gw_conf *c)
+{
+    struct gw_conf_change ch[32];
+    size_t n = gw_conf_restart_changes(old, c, ch, GW_ARRAY_LEN(ch));
+
+    for (size_t i = 0; i < n && i < GW_ARRAY_LEN(ch); i++)
+        GW_LOG_WARN("setting changes at restart only", "key=%s section=%s", ch[i].key,
+                    ch[i].section);
+}
+
 /* Reload: the reply says what happened, so gwctl can report it without guessing. */
 static int
 reload(struct gw_daemon *d, char *msg, size_t msglen)
@@ -476,6 +492,7 @@ reload(struct gw_daemon *d, char *msg, size_t msglen)
         snprintf(msg, msglen, "%s", err[0] ? err : "refused by the program");
         goto fail;
     }
+    log_restart_changes(d->conf, c);
     apply_logging(c, d->desc->prog);
     gw_conf_free(d->conf);
     d->conf = c;

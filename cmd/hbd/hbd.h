@@ -20,6 +20,7 @@
 #include "ev.h"
 #include "metrics.h"
 #include "net.h"
+#include "snap.h"
 #include "store.h"
 
 struct hbd_alerter;
@@ -27,9 +28,12 @@ struct hbd_io;
 struct hbd_registry;
 struct hbd_worker;
 
-/* Run-time settings, an immutable snapshot: a reload publishes a new one, readers load the
- * pointer once per event batch, old snapshots are freed at exit. */
+/* Run-time settings, an immutable snapshot filled from [hbd] by gw_conf_bind (each field is
+ * bound to its key in schema.c): a reload publishes a new one, readers load the pointer once per
+ * event batch and keep it no longer, old snapshots are freed once no reader can hold them
+ * (lib/snap.h; config.c). */
 struct hbd_config {
+    struct gw_snap snap; /* retired snapshots not yet freed */
     uint64_t client_timeout_ms;
     uint64_t cleanup_interval_ms;
     size_t max_line_bytes;
@@ -46,7 +50,11 @@ struct hbd_config {
     unsigned alert_retries;
     uint64_t alert_backoff_ms;
     unsigned alert_queue;
-    struct hbd_config *older; /* previous snapshots, freed at exit */
+    /* Read at start only (GW_CONF_RESTART). */
+    char *listen, *http_listen;
+    int udp, store;
+    unsigned workers; /* 0: one per CPU */
+    unsigned io;      /* index in "auto|epoll|uring" */
 };
 
 /* Metric series ids. */
@@ -71,6 +79,8 @@ struct hbd_metrics {
 struct hbd {
     struct gw_daemon *daemon;
     _Atomic(struct hbd_config *) cfg;
+    struct gw_snap_readers cfg_readers; /* threads that read cfg (config.c) */
+    unsigned cfg_loops;                 /* worker loops already in cfg_readers */
     struct hbd_metrics m;
     struct hbd_registry *reg;
     struct hbd_alerter *alerter;
@@ -96,7 +106,11 @@ struct hbd {
 
 /* config.c */
 struct hbd_config *hbd_config_new(const struct gw_conf *c, char *err);
+/* Frees cfg and the retired snapshots chained to it (at exit, once no reader runs). */
 void hbd_config_free(struct hbd_config *cfg);
+/* At exit, after the workers and the alert thread: frees the current snapshot, its chain and
+ * the reader set. */
+void hbd_config_stop(struct hbd *h);
 static inline struct hbd_config *
 hbd_cfg(struct hbd *h)
 {

@@ -31,15 +31,17 @@
 /* ---- the test daemon ---- */
 
 static const struct gw_conf_key testd_keys[] = {
-    {"workers", GW_CONF_INT, "2", 1, 64, NULL, "pretend workers, shown by status and health"},
+    {"workers", GW_CONF_INT, "2", 1, 64, NULL, "pretend workers, shown by status and health", 0, 0,
+     0},
     {"drain_delay", GW_CONF_DURATION, "0", 0, 10000, NULL,
-     "the drain completes this long after it begins"},
-    {"drain_stuck", GW_CONF_BOOL, "no", 0, 0, NULL, "the drain never completes"},
+     "the drain completes this long after it begins", 0, 0, 0},
+    {"drain_stuck", GW_CONF_BOOL, "no", 0, 0, NULL, "the drain never completes", 0, 0, 0},
     {"mode", GW_CONF_ENUM, "normal", 0, 0, "normal|refuse",
-     "refuse: the reload callback refuses this config"},
-    {"label", GW_CONF_STRING, "", 0, 0, NULL, "free text, shown by status"},
-    {"url", GW_CONF_STRING, "", 0, 0, NULL, "empty or an http(s) URL (the program's check)"},
-    {NULL, 0, NULL, 0, 0, NULL, NULL},
+     "refuse: the reload callback refuses this config", 0, 0, 0},
+    {"label", GW_CONF_STRING, "", 0, 0, NULL, "free text, shown by status", 0, 0, 0},
+    {"url", GW_CONF_STRING, "", 0, 0, NULL, "empty or an http(s) URL (the program's check)", 0, 0,
+     0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
 };
 
 static const struct gw_conf_section testd_section = {"testd", 0, testd_keys, "the test daemon"};
