@@ -18,6 +18,7 @@
 #include <ini.h>
 
 #include "net.h"
+#include "progs.h"
 
 /* inih keeps a section name in 50 bytes and cuts longer ones without a word. */
 #define INIH_SECTION_LEN 50
@@ -28,8 +29,8 @@
 #define QUOTE_LEN 64
 #define QBUF (QUOTE_LEN + 4)
 
-const char *const gw_conf_known_sections[] = {"global",  "hbd",  "wsgwd", "logd",
-                                              "backend", "sink", NULL};
+/* More than gwkit will ever have: every daemon's section and the named ones they own. */
+#define MAX_KNOWN_SECTIONS 32
 
 struct val {
     char *text;         /* NULL: not set by any source, the default applies */
@@ -662,10 +663,11 @@ valid_name(const char *s, size_t max)
 static int
 known_section(const char *name)
 {
-    size_t i;
+    const char *known[MAX_KNOWN_SECTIONS];
+    size_t i, n = gw_prog_sections(known, MAX_KNOWN_SECTIONS);
 
-    for (i = 0; gw_conf_known_sections[i]; i++)
-        if (strcmp(gw_conf_known_sections[i], name) == 0)
+    for (i = 0; i < n && i < MAX_KNOWN_SECTIONS; i++)
+        if (strcmp(known[i], name) == 0)
             return 1;
     return 0;
 }
@@ -673,14 +675,14 @@ known_section(const char *name)
 static void
 unknown_section(struct load *ld, const char *type, const char *name)
 {
-    const char *best = NULL;
+    const char *best = NULL, *known[MAX_KNOWN_SECTIONS];
     unsigned bestd = ~0u;
     char low[INIH_SECTION_LEN + 1], header[INIH_SECTION_LEN + 2], b[QBUF];
-    size_t i;
+    size_t i, n = gw_prog_sections(known, MAX_KNOWN_SECTIONS);
 
     lower(low, type, sizeof low);
-    for (i = 0; gw_conf_known_sections[i]; i++)
-        consider(low, gw_conf_known_sections[i], &best, &bestd);
+    for (i = 0; i < n && i < MAX_KNOWN_SECTIONS; i++)
+        consider(low, known[i], &best, &bestd);
     for (i = 0; i < ld->c->nsecs; i++)
         consider(low, ld->c->secs[i].s->name, &best, &bestd);
     snprintf(header, sizeof header, "%s%s%s", type, *name ? " " : "", name);

@@ -8,8 +8,8 @@
  * typed twice) and the keys a reload cannot change (GW_CONF_RESTART).
  *
  * A file may hold sections of programs this one does not validate: a gw_conf validates the
- * sections in its schema, skips the other known gwkit sections (gw_conf_known_sections) without
- * looking at them, and reports any other section as unknown, with a did-you-mean.
+ * sections in its schema, skips the other known gwkit sections (gw_prog_sections in progs.h)
+ * without looking at them, and reports any other section as unknown, with a did-you-mean.
  *
  * Syntax (libinih's): "[section]" or "[section NAME]" for a named section, "key = value"
  * (or "key: value"), comments on lines starting with ';' or '#', and after a value behind
@@ -140,9 +140,6 @@ struct gw_conf_section {
     const struct gw_conf_key *keys; /* terminated by an entry with name NULL */
     const char *doc;                /* one line */
 };
-
-/* Every section name a gwkit.conf may hold, NULL-terminated. */
-extern const char *const gw_conf_known_sections[];
 
 struct gw_conf;
 

@@ -136,9 +136,38 @@ struct hbd_label {
     const char *key, *value; /* point into the line, NUL-terminated in place */
 };
 
+/* The errors hbd counts, each with its hbd_errors_total{kind} label, its reply and its series
+ * id in struct hbd_metrics: one row of hbd_errs[] (proto.c). */
+enum hbd_err {
+    HBD_ERR_LINE_TOO_LONG,
+    HBD_ERR_BAD_REQUEST,
+    HBD_ERR_BAD_INTERVAL,
+    HBD_ERR_UNKNOWN_COMMAND,
+    HBD_ERR_OUTPUT_OVERFLOW,
+    HBD_ERR_UDP_TOO_LONG,
+    HBD_ERR_UDP_BAD,
+    HBD_ERR_ACCEPT,
+    HBD_ERR_TOO_MANY_CLIENTS,
+    HBD_ERR_TOO_MANY_SERVICES,
+    HBD_ERR_COUNT
+};
+
+struct hbd_err_kind {
+    const char *label;    /* "line_too_long" */
+    const char *reply;    /* after "ERR ": the one reply of this kind, or NULL (several: the
+                             parser's reason; none: closed, UDP, accept) */
+    size_t series_offset; /* offsetof(struct hbd_metrics, <its series id>) */
+};
+
+extern const struct hbd_err_kind hbd_errs[HBD_ERR_COUNT];
+
+/* Counts one error of kind e. Any thread. */
+void hbd_count_error(struct hbd *h, enum hbd_err e);
+
 struct hbd_req {
     enum hbd_req_kind kind;
-    const char *error; /* HBD_REQ_ERROR: the reason after "ERR " */
+    const char *error;        /* HBD_REQ_ERROR: the reason after "ERR " */
+    enum hbd_err error_kind;  /* HBD_REQ_ERROR: what it counts as */
     const char *service;
     const char *instance; /* "" when none */
     uint64_t interval_ms; /* 0 = default */

@@ -6,6 +6,7 @@
 
 #include "hbd.h"
 #include "log.h"
+#include "progs.h"
 
 /* Request processing time per read batch: loopback PINGs take microseconds. */
 static const double processing_buckets[] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
@@ -83,23 +84,18 @@ hbd_metrics_init(struct hbd *h, char *err)
                                           "Webhook deliveries waiting or in flight.", err);
     f = gw_metrics_family(m, "hbd_errors_total", GW_METRIC_COUNTER, "Errors, by kind.", "kind",
                           NULL, 0, err);
-    hm->err_line_too_long = series(m, f, "line_too_long", NULL);
-    hm->err_bad_request = series(m, f, "bad_request", NULL);
-    hm->err_bad_interval = series(m, f, "bad_interval", NULL);
-    hm->err_unknown_command = series(m, f, "unknown_command", NULL);
-    hm->err_output_overflow = series(m, f, "output_overflow", NULL);
-    hm->err_udp_too_long = series(m, f, "udp_too_long", NULL);
-    hm->err_udp_bad = series(m, f, "udp_bad", NULL);
-    hm->err_accept = series(m, f, "accept", NULL);
-    hm->err_too_many_clients = series(m, f, "too_many_clients", NULL);
-    hm->err_too_many_services = series(m, f, "too_many_services", NULL);
+    for (int e = 0; e < HBD_ERR_COUNT; e++) {
+        int *id = (int *)(void *)((char *)hm + hbd_errs[e].series_offset);
+        if ((*id = series(m, f, hbd_errs[e].label, NULL)) < 0)
+            return gw_err(err, "metrics registry full");
+    }
     hm->closed_idle = gw_metrics_simple(m, "hbd_idle_closed_total", GW_METRIC_COUNTER,
                                         "Connections closed after client_timeout.", err);
     hm->store_dropped = gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
                                           "State changes not written: database queue full.", err);
-    if (hm->msgs_tcp < 0 || hm->processing < 0 || hm->err_too_many_services < 0 ||
-        hm->store_dropped < 0 || hm->alerts_queued < 0 || hm->closed_idle < 0 ||
-        hm->transitions_dead < 0 || hm->services_dead < 0 || hm->alerts_dropped < 0) {
+    if (hm->msgs_tcp < 0 || hm->processing < 0 || hm->store_dropped < 0 || hm->alerts_queued < 0 ||
+        hm->closed_idle < 0 || hm->transitions_dead < 0 || hm->services_dead < 0 ||
+        hm->alerts_dropped < 0) {
         if (!err[0])
             gw_err(err, "metrics registry full");
         return -1;
@@ -142,7 +138,7 @@ hbd_emit_transition(struct hbd *h, const char *service, const char *instance, en
     }
     hbd_alerter_send(h->alerter,
                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "event", "state_change",
-                               "prog", "hbd", "host", h->hostname, "service", service, "from",
+                               "prog", GW_PROG_HBD, "host", h->hostname, "service", service, "from",
                                hbd_state_name(from), "to", hbd_state_name(to), "ts",
                                gw_time_rfc3339(now, ts, sizeof(ts)), "detail", doc));
 }

@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "hbd.h"
+#include "progs.h"
 
 #define MS(x) ((int64_t)(x))
 #define SEC(x) ((int64_t)(x)*1000)
@@ -71,7 +72,7 @@ static const struct gw_conf_key hbd_keys[] = {
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
 };
 
-const struct gw_conf_section hbd_conf_section = {"hbd", 0, hbd_keys, "the heartbeat server"};
+const struct gw_conf_section hbd_conf_section = {GW_PROG_HBD, 0, hbd_keys, "the heartbeat server"};
 
 const struct gw_conf_section *const hbd_schema[] = {&gw_daemon_global_section, &hbd_conf_section,
                                                     NULL};
