@@ -22,6 +22,7 @@
 #include "net.h"
 #include "snap.h"
 #include "store.h"
+#include "store_hb.h"
 
 struct hbd_alerter;
 struct hbd_io;
@@ -226,6 +227,11 @@ const char *hbd_io_in_use(const struct hbd *h);
 
 /* metrics.c */
 int hbd_metrics_init(struct hbd *h, char *err);
+/* The tables hbd writes (NULL-terminated), for gw_store_open. */
+extern const struct gw_store_table *const hbd_store_tables[];
+/* main.c opens the store with the three arguments of the days before table modules: this names
+ * hbd's tables for it, until it passes hbd_store_tables itself. */
+#define gw_store_open(path, days, err) gw_store_open((path), hbd_store_tables, (days), (err))
 /* The state-change bookkeeping shared by the HB path and the sweep: counts, logs, stores,
  * alerts. Any thread. */
 void hbd_emit_transition(struct hbd *h, const char *service, const char *instance,

@@ -8,6 +8,8 @@
 #include "log.h"
 #include "progs.h"
 
+const struct gw_store_table *const hbd_store_tables[] = {&gw_store_hb_table, NULL};
+
 /* Request processing time per read batch: loopback PINGs take microseconds. */
 static const double processing_buckets[] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
                                             2.5e-4, 5e-4, 1e-3, 5e-3,   1e-2, 0.1};
@@ -128,8 +130,8 @@ hbd_emit_transition(struct hbd *h, const char *service, const char *instance, en
     count_transition(h, to);
     GW_LOG(lvl, what, "service=%s instance=%s from=%s to=%s", service, instance,
            hbd_state_name(from), hbd_state_name(to));
-    if (h->store && gw_store_heartbeat_event(h->store, now, service, instance, hbd_state_name(from),
-                                             hbd_state_name(to), "") == -1)
+    if (h->store && gw_store_hb_event(h->store, now, service, instance, hbd_state_name(from),
+                                      hbd_state_name(to), "") == -1)
         GW_LOG_DEBUG("state change not stored: queue full", "service=%s", service);
     /* Registration and removal are bookkeeping, not news: webhooks hear of up/late/dead. */
     if (!doc || instance[0] || from == HBD_NEW || to == HBD_FORGOTTEN) {
