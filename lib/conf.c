@@ -1561,6 +1561,8 @@ mdoc_key(FILE *out, const struct gw_conf_key *k)
         fmt_range(range, sizeof range, k);
         fprintf(out, "Range: %s.\n", range);
     }
+    if (k->flags & GW_CONF_RESTART)
+        fputs("Read at start: a reload keeps the running value.\n", out);
     if (!k->def) {
         fputs("No default.\n", out);
     } else if (!*k->def) {

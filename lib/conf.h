@@ -235,7 +235,8 @@ int gw_conf_parse_bool(const char *s, int *on, char *err);
 
 /* Writes the key list of the given sections as mdoc for gwkit.conf(5): per section a .Ss
  * heading, its doc line, and a .Bl -tag list with ".It Ic key Ar type", the doc line, the
- * range and the default. Meant to be embedded in a page's DESCRIPTION. */
+ * range, whether a reload applies it (GW_CONF_RESTART) and the default. Meant to be embedded
+ * in a page's DESCRIPTION. */
 void gw_conf_schema_mdoc(FILE *out, const struct gw_conf_section *const *schema);
 
 #endif

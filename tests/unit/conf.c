@@ -892,7 +892,7 @@ test_json(void)
 static void
 test_mdoc(void)
 {
-    char dir[] = "/tmp/gw-conf-XXXXXX", path[128], cmd[256], out[4096];
+    char dir[] = "/tmp/gw-conf-XXXXXX", path[128], cmd[256], out[8192];
     const struct gw_conf_key odd[] = {
         {"path", GW_CONF_STRING, ".hidden \"x\" \\n", 0, 0, NULL,
          ".starts with a dot. Then a backslash \\ here", 0, 0, 0},
@@ -902,6 +902,7 @@ test_mdoc(void)
          "once and probably twice, because mandoc frowns on input lines past eighty bytes",
          0, 0, 0},
         {"big", GW_CONF_SIZE, "16M", 1024, 1ll << 30, NULL, "a size", 0, 0, 0},
+        {"port", GW_CONF_ADDR, "*:1", 0, 0, NULL, "where", GW_CONF_RESTART, 0, 0},
         {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
     const struct gw_conf_section odd_sec = {"odd", 0, odd, "'quoted start"};
     const struct gw_conf_section *const s[] = {&hbd_sec, &backend_sec, &odd_sec, NULL};
@@ -939,6 +940,9 @@ test_mdoc(void)
     ok(strstr(out, "Empty by default.\n") != NULL, "empty default");
     ok(strstr(out, "\\&'quoted start.\n") != NULL, "section doc escaped");
     ok(strstr(out, "Range: 1KiB..1GiB.\nDefault:\n.Ql \"\\&16M\" .\n") != NULL, "size range");
+    ok(strstr(out, ".It Ic port Ar address\nWhere.\nRead at start: a reload keeps the running "
+                   "value.\nDefault:") != NULL,
+       "a restart-only key says so");
     {
         char *line, *save = NULL;
         size_t longest = 0;
