@@ -15,6 +15,8 @@
 #include "log.h"
 #include "worker.h"
 
+#define RECLAIM_RETRY_MS 50
+
 struct hbd_config *
 hbd_config_new(const struct gw_conf *c, char *err)
 {
@@ -69,17 +71,30 @@ add_worker_loops(struct hbd *h, char *err)
     return 0;
 }
 
+/* Main thread (the writer): frees what every reader has passed, and looks again shortly while
+ * something is left (readers pass within a loop iteration; the alert thread within its poll). */
+static void
+reclaim(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct hbd *h = arg;
+
+    if (gw_snap_reclaim(&h->cfg_readers, &hbd_cfg(h)->snap, snapshot_free) > 0)
+        gw_ev_timer_start(ev, t, RECLAIM_RETRY_MS);
+}
+
 int
 hbd_reload(void *arg, const struct gw_conf *c, char *err)
 {
     struct hbd *h = arg;
     struct hbd_config *cfg, *old = hbd_cfg(h);
+    struct gw_ev *ev = gw_daemon_ev(h->daemon);
 
     if (add_worker_loops(h, err) == -1 || (cfg = hbd_config_new(c, err)) == NULL)
         return -1;
     atomic_store_explicit(&h->cfg, cfg, memory_order_release);
     gw_snap_retire(&h->cfg_readers, &cfg->snap, &old->snap);
-    /* Frees what earlier reloads retired; this one's goes at the next reload or at exit. */
-    gw_snap_reclaim(&h->cfg_readers, &cfg->snap, snapshot_free);
+    if (!h->cfg_reclaim.fn)
+        gw_ev_timer_init(&h->cfg_reclaim, reclaim, h);
+    reclaim(ev, &h->cfg_reclaim, h);
     return 0;
 }

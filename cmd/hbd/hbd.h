@@ -82,6 +82,7 @@ struct hbd {
     _Atomic(struct hbd_config *) cfg;
     struct gw_snap_readers cfg_readers; /* threads that read cfg (config.c) */
     unsigned cfg_loops;                 /* worker loops already in cfg_readers */
+    struct gw_ev_timer cfg_reclaim;     /* frees retired snapshots once readers passed */
     struct hbd_metrics m;
     struct hbd_registry *reg;
     struct hbd_alerter *alerter;
