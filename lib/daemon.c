@@ -26,26 +26,28 @@
 
 static const int handled_signals[] = {SIGHUP, SIGTERM, SIGINT, 0};
 
+#define G(member) GW_CONF_FIELD(struct gw_daemon_global, member)
+
 static const struct gw_conf_key global_keys[] = {
     {"run_dir", GW_CONF_STRING, "", 0, 0, NULL,
      "control sockets live here; default /run/gwkit for root, else $XDG_RUNTIME_DIR/gwkit, else "
      "/tmp/gwkit-UID",
-     GW_CONF_RESTART, 0, 0},
+     GW_CONF_RESTART, G(run_dir)},
     {"state_dir", GW_CONF_STRING, "/var/lib/gwkit", 0, 0, NULL,
-     "directory of the state database gwkit.db", GW_CONF_RESTART, 0, 0},
+     "directory of the state database gwkit.db", GW_CONF_RESTART, G(state_dir)},
     {"log_level", GW_CONF_ENUM, "info", 0, 0, "debug|info|warning|error",
-     "least severe level logged (GWKIT_LOG_LEVEL overrides)", 0, 0, 0},
-    {"log_format", GW_CONF_ENUM, "logfmt", 0, 0, "logfmt|json", "log line format on stderr", 0, 0,
-     0},
-    {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr", "where log lines go", 0, 0, 0},
+     "least severe level logged (GWKIT_LOG_LEVEL overrides)", 0, G(log_level)},
+    {"log_format", GW_CONF_ENUM, "logfmt", 0, 0, "logfmt|json", "log line format on stderr", 0,
+     G(log_format)},
+    {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr", "where log lines go", 0, G(log_to)},
     {"ctl_group", GW_CONF_STRING, "", 0, 0, NULL,
      "group whose members may use the control sockets (besides root and the daemon's user)",
-     GW_CONF_RESTART, 0, 0},
+     GW_CONF_RESTART, G(ctl_group)},
     {"drain_timeout", GW_CONF_DURATION, "10s", 0, 3600 * 1000, NULL,
-     "on SIGTERM, time allowed to finish in-flight work before exiting", 0, 0, 0},
+     "on SIGTERM, time allowed to finish in-flight work before exiting", 0, G(drain_timeout_ms)},
     {"history_days", GW_CONF_INT, "30", 0, 3650, NULL,
      "days of circuit and heartbeat events kept in the database; 0 keeps them forever",
-     GW_CONF_RESTART, 0, 0},
+     GW_CONF_RESTART, G(history_days)},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
 };
 
@@ -69,6 +71,7 @@ struct gw_daemon {
     struct override overrides[MAX_OVERRIDES];
     size_t noverrides;
     struct gw_conf *conf;
+    struct gw_daemon_global global; /* bound from conf */
     struct gw_ev *ev;
     struct gw_ctl *ctl;
     struct gw_ctl_cmd *cmds;
@@ -108,6 +111,7 @@ gw_daemon_free(struct gw_daemon *d)
         gw_ctl_close(d->ctl);
     if (d->ev)
         gw_ev_free(d->ev);
+    gw_conf_unbind(&gw_daemon_global_section, &d->global);
     gw_conf_free(d->conf);
     for (size_t i = 0; i < d->noverrides; i++)
         free(d->overrides[i].value);
@@ -333,6 +337,11 @@ gw_daemon_load(struct gw_daemon *d)
                     n == 1 ? "" : "s");
         return 2;
     }
+    if (gw_conf_bind(c, gw_daemon_global_section.name, NULL, &d->global, err) == -1) {
+        fprintf(stderr, "%s: %s\n", d->desc->prog, err);
+        gw_conf_free(c);
+        return 2;
+    }
     d->conf = c;
     if (d->check_only) {
         printf("configuration OK\n");
@@ -352,6 +361,12 @@ const struct gw_conf *
 gw_daemon_conf(const struct gw_daemon *d)
 {
     return d->conf;
+}
+
+const struct gw_daemon_global *
+gw_daemon_global(const struct gw_daemon *d)
+{
+    return &d->global;
 }
 
 static void
@@ -466,6 +481,7 @@ log_restart_changes(const struct gw_conf *old, const struct gw_conf *c)
 static int
 reload(struct gw_daemon *d, char *msg, size_t msglen)
 {
+    struct gw_daemon_global g = {0};
     struct gw_conf *c;
     char err[GW_ERR_LEN];
     size_t n, off = 0;
@@ -488,12 +504,16 @@ reload(struct gw_daemon *d, char *msg, size_t msglen)
         goto fail;
     }
     err[0] = '\0';
-    if (check_conf(d, c, err) == -1 || (d->desc->reload && d->desc->reload(d->arg, c, err) == -1)) {
+    if (gw_conf_bind(c, gw_daemon_global_section.name, NULL, &g, err) == -1 ||
+        check_conf(d, c, err) == -1 || (d->desc->reload && d->desc->reload(d->arg, c, err) == -1)) {
         snprintf(msg, msglen, "%s", err[0] ? err : "refused by the program");
+        gw_conf_unbind(&gw_daemon_global_section, &g);
         goto fail;
     }
     log_restart_changes(d->conf, c);
     apply_logging(c, d->desc->prog);
+    gw_conf_unbind(&gw_daemon_global_section, &d->global);
+    d->global = g;
     gw_conf_free(d->conf);
     d->conf = c;
     GW_LOG_INFO("config reloaded", "file=%s", config_name(d));

@@ -101,6 +101,19 @@ int gw_daemon_load(struct gw_daemon *d);
 /* The current config (replaced at each successful reload). */
 const struct gw_conf *gw_daemon_conf(const struct gw_daemon *d);
 
+/* [global], filled from the current config through the schema's field bindings, so a program
+ * reads these keys without naming them. */
+struct gw_daemon_global {
+    char *run_dir, *state_dir, *ctl_group;
+    unsigned log_level, log_format, log_to; /* enum indexes */
+    int64_t drain_timeout_ms;
+    int history_days;
+};
+
+/* The [global] settings of the current config (restart-only keys show the file's value, which
+ * takes effect at the next start). Main thread; valid until the next reload. */
+const struct gw_daemon_global *gw_daemon_global(const struct gw_daemon *d);
+
 /* Starts logging per [global] log_level/log_format (GWKIT_LOG_LEVEL also honoured). */
 void gw_daemon_start_logging(struct gw_daemon *d);
 

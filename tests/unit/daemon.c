@@ -112,8 +112,10 @@ testd_status(void *arg)
 {
     struct testd *t = arg;
 
-    return json_pack("{s:I, s:i, s:s}", "workers", (json_int_t)t->workers, "reloads", t->reloads,
-                     "label", gw_conf_str(gw_daemon_conf(t->d), "testd", NULL, "label"));
+    return json_pack("{s:I, s:i, s:s, s:I, s:i}", "workers", (json_int_t)t->workers, "reloads",
+                     t->reloads, "label", gw_conf_str(gw_daemon_conf(t->d), "testd", NULL, "label"),
+                     "drain_timeout_ms", (json_int_t)gw_daemon_global(t->d)->drain_timeout_ms,
+                     "history_days", gw_daemon_global(t->d)->history_days);
 }
 
 static json_t *
@@ -801,6 +803,7 @@ test_reload(struct proc *p)
     r = call("status", NULL, &st);
     is(int_at(r, "workers", NULL), 4, "reload: the program applied the new value");
     is(int_at(r, "reloads", NULL), 1, "reload: the reload callback ran once");
+    is(int_at(r, "drain_timeout_ms", NULL), 10000, "gw_daemon_global: [global] bound (default)");
     json_decref(r);
 
     write_main_conf(5, "mode = refuse\n");
@@ -815,7 +818,7 @@ test_reload(struct proc *p)
     }
     ok(log_has(p, "msg=\"reload refused, old config kept\""), "a refused reload is logged");
 
-    write_main_conf(6, "");
+    write_main_conf(6, "[global]\ndrain_timeout = 3s\nhistory_days = 5\n");
     kill(p->pid, SIGHUP);
     deadline = gw_mono_ms() + DEADLINE_MS;
     while (workers != 6 && gw_mono_ms() < deadline) {
@@ -826,6 +829,12 @@ test_reload(struct proc *p)
             poll(NULL, 0, 5);
     }
     is(workers, 6, "SIGHUP reloads a changed file");
+    r = call("status", NULL, &st);
+    is(int_at(r, "drain_timeout_ms", NULL), 3000, "gw_daemon_global follows a reload");
+    is(int_at(r, "history_days", NULL), 5, "a restart-only key is bound from the new file too");
+    json_decref(r);
+    ok(wait_log(p, "msg=\"setting changes at restart only\" key=history_days section=global"),
+       "a changed restart-only key is logged, with its section");
     expect_notify(p, "RELOADING=1", "RELOADING=1 at SIGHUP");
     expect_notify(p, "READY=1", "READY=1 after SIGHUP");
     ok(wait_log(p, "msg=\"config reloaded\""), "a reload is logged");
