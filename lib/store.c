@@ -32,6 +32,9 @@
  * The layout (PRAGMA user_version). Versions 1 and 2 were one shared schema; version 3 records
  * each table module's own version in schema_versions. Taking over a file of version 1 or 2
  * records the modules its tables correspond to, at these versions (index: the old version).
+ * Those modules' steps must build what the shared layout had: heartbeat_events is
+ * lib/store_hb.c; wsgwd's backends step 1 is share/schema.sql's CREATE TABLE backends, and its
+ * circuit_events step 1 the CREATE TABLE, step 2 the two circuit_events indexes.
  * Append only; never edit a released step.
  */
 #define LAYOUT_SQL "CREATE TABLE schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
