@@ -274,7 +274,7 @@ default_progs(struct gwctl *g, const char **progs, size_t max)
 {
     size_t n = 0;
 
-    for (const struct gwctl_prog *p = gwctl_progs; p->name && n < max; p++)
+    for (const struct gwctl_prog *p = gwctl_progs(); p->name && n < max; p++)
         if (p->schema && gwctl_socket_exists(g, p->name))
             progs[n++] = p->name;
     return n;

@@ -66,7 +66,7 @@ status_all(struct gwctl *g)
     const char *prog;
     int answered = 0, failed = 0, blocks = 0, absent = 0;
 
-    for (const struct gwctl_prog *p = gwctl_progs; p->name; p++)
+    for (const struct gwctl_prog *p = gwctl_progs(); p->name; p++)
         if (p->schema)
             json_object_set_new(doc, p->name, status_entry(g, p->name, &answered, &failed));
     if (g->format == GWCTL_JSON) {
