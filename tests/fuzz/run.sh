@@ -22,9 +22,13 @@ for t in tests/fuzz/*.c; do
     # shellcheck disable=SC2086
     clang $cflags -o "$out/$name" "$t" $lib_src $extra $libs -lpthread -lm
     mkdir -p "$out/corpus-$name"
+    # The committed seeds (tests/fuzz/corpus/<name>/) are read; new finds go to build/fuzz.
+    seeds=""
+    [ -d "tests/fuzz/corpus/$name" ] && seeds="tests/fuzz/corpus/$name"
     echo "fuzz: running $name for ${secs}s"
+    # shellcheck disable=SC2086
     "$out/$name" -max_total_time="$secs" -max_len=8192 -artifact_prefix="$out/$name-" \
-        "$out/corpus-$name" 2>"$out/$name.log" || { tail -40 "$out/$name.log"; exit 1; }
+        "$out/corpus-$name" $seeds 2>"$out/$name.log" || { tail -40 "$out/$name.log"; exit 1; }
     grep -E '^(#[0-9]+ *DONE|Done)' "$out/$name.log" | tail -1 || true
 done
 echo "fuzz: all targets ran clean"
