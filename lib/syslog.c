@@ -488,6 +488,15 @@ structured_data(struct cur *c, struct gw_slice *out)
     return 0;
 }
 
+int
+gw_syslog_sd_valid(const char *sd, size_t len)
+{
+    struct cur c = {sd, sd + len, sd};
+    struct gw_slice out;
+
+    return len > 0 && sd[0] == '[' && structured_data(&c, &out) == 0 && at_end(&c);
+}
+
 static int
 parse_5424(struct gw_logrec *rec, struct cur *c, char *err)
 {

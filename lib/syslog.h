@@ -139,6 +139,10 @@ void gw_syslog_sd_begin(struct gw_sd_iter *it, struct gw_slice sd);
 int gw_syslog_sd_next(struct gw_sd_iter *it, struct gw_slice *id, struct gw_slice *name,
                       struct gw_slice *value);
 
+/* 1 when sd[0..len) is one or more SD-ELEMENTs exactly as RFC 5424 section 6.3 allows (the
+ * parser's check, for SD that arrives by other ways: native records, JSON). */
+int gw_syslog_sd_valid(const char *sd, size_t len);
+
 /* Appends a PARAM-VALUE with its escapes (\" \\ \]) undone. Returns 0, or -1 with nothing
  * appended past out's limit. */
 int gw_syslog_sd_unescape(struct gw_buf *out, struct gw_slice value);
