@@ -43,7 +43,10 @@
  *             The records fill the (decompressed) payload exactly.
  *     ACK     server -> client: no payload
  *     ERROR   server -> client: UTF-8 text (at most 1024 bytes) for people; the code is in
- *             `count`. The server closes the connection after sending it.
+ *             `count`. Then the server closes the connection the lingering way: it shuts
+ *             down its sending side and reads and discards until the client closes (or a few
+ *             seconds pass), because closing a socket with unread input sends a reset that
+ *             can destroy the ERROR before the client reads it.
  *
  * Conversation. The client sends HELLO and waits for WELCOME; then it sends BATCHes, without
  * waiting for each ACK. Sequence numbers are the client's: per session, starting at 1 and
