@@ -92,8 +92,7 @@ gw_logclient_new(const struct gw_logclient_opts *o, char *err)
         return gw_err(err, "no address"), NULL;
     if (o->max_batch_bytes < 64 || o->max_batch_records == 0 ||
         o->max_pending_bytes < o->max_batch_bytes + 64 || o->max_batch_bytes > UINT32_MAX)
-        return gw_err(err, "max_pending_bytes must be at least max_batch_bytes + 64 (>= 64)"),
-               NULL;
+        return gw_err(err, "max_pending_bytes must be at least max_batch_bytes + 64 (>= 64)"), NULL;
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return gw_err(err, "out of memory"), NULL;
     c->o = *o;
@@ -169,10 +168,10 @@ disconnect(struct gw_logclient *c, const char *why)
     c->cur_off = 0;
     gw_buf_reset(&c->in);
     gw_strlcpy(c->last_err, why, sizeof(c->last_err));
-    c->retry_at_ms = gw_mono_ms() + (uint64_t)(c->backoff_ms / 2) +
-                     rnd(c) % (uint64_t)(c->backoff_ms / 2 + 1);
-    c->backoff_ms = c->backoff_ms * 2 > c->o.backoff_max_ms ? c->o.backoff_max_ms
-                                                            : c->backoff_ms * 2;
+    c->retry_at_ms =
+        gw_mono_ms() + (uint64_t)(c->backoff_ms / 2) + rnd(c) % (uint64_t)(c->backoff_ms / 2 + 1);
+    c->backoff_ms =
+        c->backoff_ms * 2 > c->o.backoff_max_ms ? c->o.backoff_max_ms : c->backoff_ms * 2;
     if (c->backoff_ms < 1)
         c->backoff_ms = 1;
 }
@@ -361,8 +360,8 @@ write_some(struct gw_logclient *c)
 
     while (c->cur) {
         struct batch *b = c->cur;
-        ssize_t n = send(c->fd, b->frame + c->cur_off, b->len - c->cur_off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n =
+            send(c->fd, b->frame + c->cur_off, b->len - c->cur_off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return;
@@ -474,8 +473,8 @@ timed_out(struct gw_logclient *c, int timeout_ms, const char *what, char *err)
 
     for (struct batch *b = c->head; b; b = b->next)
         n++;
-    gw_err(err, "timed out after %d ms with %zu batch%s %s%s%s", timeout_ms, n,
-           n == 1 ? "" : "es", what, c->last_err[0] ? ": " : "", c->last_err);
+    gw_err(err, "timed out after %d ms with %zu batch%s %s%s%s", timeout_ms, n, n == 1 ? "" : "es",
+           what, c->last_err[0] ? ": " : "", c->last_err);
 }
 
 static int
@@ -541,8 +540,8 @@ make_room(struct gw_logclient *c, size_t n, char *err)
     }
     if (c->pending + n <= c->o.max_pending_bytes)
         return 0;
-    return gw_err(err, "queue full (%zu bytes pending)%s%s", c->pending,
-                  c->last_err[0] ? ": " : "", c->last_err);
+    return gw_err(err, "queue full (%zu bytes pending)%s%s", c->pending, c->last_err[0] ? ": " : "",
+                  c->last_err);
 }
 
 int
@@ -583,8 +582,7 @@ gw_logclient_add(struct gw_logclient *c, const struct gw_logrec *rec, char *err)
 }
 
 int
-gw_logclient_log(struct gw_logclient *c, int severity, const char *app, const char *msg,
-                 char *err)
+gw_logclient_log(struct gw_logclient *c, int severity, const char *app, const char *msg, char *err)
 {
     struct gw_logrec r;
     struct timespec ts;

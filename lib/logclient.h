@@ -48,17 +48,17 @@ struct gw_logclient_opts {
 struct gw_logclient_stats {
     uint64_t records_added;
     uint64_t records_acked;
-    uint64_t batches_sent;      /* first sends */
-    uint64_t batches_resent;    /* sends after a reconnect */
+    uint64_t batches_sent;   /* first sends */
+    uint64_t batches_resent; /* sends after a reconnect */
     uint64_t batches_acked;
-    uint64_t batches_rejected;  /* refused for good by the server, dropped */
+    uint64_t batches_rejected; /* refused for good by the server, dropped */
     uint64_t records_rejected;
     uint64_t records_truncated; /* messages cut to fit max_batch_bytes */
     uint64_t connects;          /* successful handshakes */
     uint64_t connect_failures;
-    uint64_t session;           /* this client's session id */
-    uint64_t last_seq;          /* highest sequence number given to a batch */
-    uint64_t acked_seq;         /* highest acknowledged */
+    uint64_t session;   /* this client's session id */
+    uint64_t last_seq;  /* highest sequence number given to a batch */
+    uint64_t acked_seq; /* highest acknowledged */
     size_t pending_bytes;
     size_t pending_batches; /* sealed, not yet acknowledged */
     int connected;

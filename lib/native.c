@@ -59,8 +59,8 @@ gw_native_limits_default(struct gw_native_limits *lim)
 }
 
 static const char *const error_names[] = {
-    "unknown",     "bad_frame",    "bad_version",     "bad_crc", "too_large",
-    "bad_record",  "bad_sequence", "bad_compression", "busy",    "internal",
+    "unknown",    "bad_frame",    "bad_version",     "bad_crc", "too_large",
+    "bad_record", "bad_sequence", "bad_compression", "busy",    "internal",
 };
 
 const char *
@@ -87,8 +87,7 @@ gw_native_seq_check(uint64_t prev_on_conn, uint64_t accepted, uint64_t seq)
 
 /* ---- frames ---- */
 
-static int
-fail(int *code, int c, char *err, const char *fmt, ...) GW_PRINTF(4, 5);
+static int fail(int *code, int c, char *err, const char *fmt, ...) GW_PRINTF(4, 5);
 
 static int
 fail(int *code, int c, char *err, const char *fmt, ...)
@@ -118,8 +117,8 @@ check_header(const struct gw_native_frame *f, const struct gw_native_limits *lim
         return fail(code, GW_NATIVE_E_FRAME, err, "flags 0x%x not allowed", f->flags);
     if (f->type == GW_NATIVE_BATCH) {
         if (f->length > lim->max_payload)
-            return fail(code, GW_NATIVE_E_TOO_LARGE, err, "payload of %u bytes over %u",
-                        f->length, lim->max_payload);
+            return fail(code, GW_NATIVE_E_TOO_LARGE, err, "payload of %u bytes over %u", f->length,
+                        lim->max_payload);
         if (f->raw_length > lim->max_raw)
             return fail(code, GW_NATIVE_E_TOO_LARGE, err, "decompressed size %u over %u",
                         f->raw_length, lim->max_raw);
@@ -252,13 +251,12 @@ gw_native_error_encode(struct gw_buf *out, uint64_t seq, int code, const char *t
     size_t n = text ? strlen(text) : 0;
 
     n = GW_MIN(n, GW_NATIVE_ERRTEXT_MAX);
-    return put_frame(out, GW_NATIVE_ERROR, 0, seq, (uint32_t)code, text, (uint32_t)n,
-                     (uint32_t)n);
+    return put_frame(out, GW_NATIVE_ERROR, 0, seq, (uint32_t)code, text, (uint32_t)n, (uint32_t)n);
 }
 
 int
-gw_native_hello_decode(const struct gw_native_frame *f, uint64_t *session,
-                       struct gw_slice *name, char *err)
+gw_native_hello_decode(const struct gw_native_frame *f, uint64_t *session, struct gw_slice *name,
+                       char *err)
 {
     if (f->type != GW_NATIVE_HELLO || f->length < 8)
         return gw_err(err, "not a HELLO frame");
@@ -273,8 +271,7 @@ gw_native_hello_decode(const struct gw_native_frame *f, uint64_t *session,
 }
 
 int
-gw_native_welcome_decode(const struct gw_native_frame *f, struct gw_native_limits *lim,
-                         char *err)
+gw_native_welcome_decode(const struct gw_native_frame *f, struct gw_native_limits *lim, char *err)
 {
     const unsigned char *p = (const unsigned char *)f->payload;
 
@@ -458,8 +455,8 @@ gw_native_scratch_free(struct gw_native_scratch *s)
 }
 
 static int
-inflate(const struct gw_native_frame *f, struct gw_native_scratch *s, const char **out,
-        int *code, char *err)
+inflate(const struct gw_native_frame *f, struct gw_native_scratch *s, const char **out, int *code,
+        char *err)
 {
     unsigned long long declared;
     size_t got;
@@ -468,8 +465,8 @@ inflate(const struct gw_native_frame *f, struct gw_native_scratch *s, const char
     if (declared == ZSTD_CONTENTSIZE_ERROR || declared == ZSTD_CONTENTSIZE_UNKNOWN)
         return fail(code, GW_NATIVE_E_COMPRESSION, err, "no zstd frame with a declared size");
     if (declared != f->raw_length)
-        return fail(code, GW_NATIVE_E_COMPRESSION, err, "zstd frame holds %llu bytes, header says %u",
-                    declared, f->raw_length);
+        return fail(code, GW_NATIVE_E_COMPRESSION, err,
+                    "zstd frame holds %llu bytes, header says %u", declared, f->raw_length);
     if (ZSTD_findFrameCompressedSize(f->payload, f->length) != f->length)
         return fail(code, GW_NATIVE_E_COMPRESSION, err, "payload is not exactly one zstd frame");
     if (s->zstd == NULL && (s->zstd = ZSTD_createDCtx()) == NULL)

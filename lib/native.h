@@ -92,8 +92,8 @@
 #define GW_NATIVE_MAGIC 0x47574C31u
 #define GW_NATIVE_VERSION 1
 #define GW_NATIVE_HDR_LEN 32
-#define GW_NATIVE_REC_MIN 24      /* smallest record: length, fixed part, empty strings */
-#define GW_NATIVE_NAME_MAX 255    /* HELLO client name */
+#define GW_NATIVE_REC_MIN 24   /* smallest record: length, fixed part, empty strings */
+#define GW_NATIVE_NAME_MAX 255 /* HELLO client name */
 #define GW_NATIVE_ERRTEXT_MAX 1024
 #define GW_NATIVE_SD_MAX 65535
 
@@ -186,8 +186,8 @@ struct gw_native_batch {
  * err. Records point into f->payload or s: keep both until done with them.
  */
 int gw_native_batch_open(struct gw_native_batch *b, const struct gw_native_frame *f,
-                         const struct gw_native_limits *lim, struct gw_native_scratch *s,
-                         int *code, char *err);
+                         const struct gw_native_limits *lim, struct gw_native_scratch *s, int *code,
+                         char *err);
 
 /* Next record of an opened batch into rec: format GW_LOGREC_NATIVE, line = msg, flags
  * TIME_TZ, TRUNCATED and ESCAPED as they apply; recv_ns, input and source are left alone

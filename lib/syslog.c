@@ -143,8 +143,8 @@ struct tm_parts {
 static int64_t
 to_ns(const struct tm_parts *t)
 {
-    int64_t s = days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 +
-                t->min * 60 + t->sec - (int64_t)t->offset_min * 60;
+    int64_t s = days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 +
+                t->sec - (int64_t)t->offset_min * 60;
     if (s <= -9223372035LL || s >= 9223372035LL)
         return 0;
     return s * 1000000000LL + t->frac_ns;
@@ -578,8 +578,8 @@ infer_year(struct tm_parts *t, int64_t recv_ns, int local_offset_s)
     for (int cand = y - 1; cand <= y + 1; cand++) {
         if (t->day > mdays(cand, t->mon))
             continue;
-        int64_t s = days_from_civil(cand, t->mon, t->day) * 86400 + t->hour * 3600 +
-                    t->min * 60 + t->sec;
+        int64_t s =
+            days_from_civil(cand, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
         int64_t dist = s > recv_s ? s - recv_s : recv_s - s;
         if (best < 0 || dist < best) {
             best = dist;
@@ -755,8 +755,7 @@ claims_5424(const char *line, size_t len)
 }
 
 int
-gw_syslog_parse(struct gw_logrec *rec, const char *line, size_t len, int local_offset_s,
-                char *err)
+gw_syslog_parse(struct gw_logrec *rec, const char *line, size_t len, int local_offset_s, char *err)
 {
     len = trim(line, len);
     if (claims_5424(line, len)) {
@@ -911,12 +910,11 @@ read_count(struct gw_syslog_framer *f, const char *p, size_t n, size_t *pos, cha
     if (*pos == n)
         return 0;
     if (p[*pos] != ' ')
-        return gw_err(err, "bad octet count: byte 0x%02x where SP belongs",
-                      (unsigned char)p[*pos]);
+        return gw_err(err, "bad octet count: byte 0x%02x where SP belongs", (unsigned char)p[*pos]);
     (*pos)++;
     if (f->remain > f->max_count)
-        return gw_err(err, "octet count %llu over the limit of %zu",
-                      (unsigned long long)f->remain, f->max_count);
+        return gw_err(err, "octet count %llu over the limit of %zu", (unsigned long long)f->remain,
+                      f->max_count);
     return 1;
 }
 
@@ -999,8 +997,8 @@ gw_syslog_frame_next(struct gw_syslog_framer *f, const char *p, size_t n,
 }
 
 int
-gw_syslog_frame_eof(struct gw_syslog_framer *f, const char *p, size_t n,
-                    struct gw_syslog_frame *fr, char *err)
+gw_syslog_frame_eof(struct gw_syslog_framer *f, const char *p, size_t n, struct gw_syslog_frame *fr,
+                    char *err)
 {
     int state = f->state, rc = 0;
 

@@ -45,14 +45,14 @@ struct gw_slice {
 
 /* The pipeline's unit: one log line, parsed. Plain data: copy it by value. */
 struct gw_logrec {
-    int64_t recv_ns;       /* wall clock when logd received it, ns since the epoch */
-    int64_t time_ns;       /* event time from the line, ns since the epoch; 0 if absent, bad,
-                              or outside 1678..2261 */
-    int16_t tz_offset_min; /* the event time's UTC offset as written (minutes), 0 if none */
-    int8_t severity;       /* 0 (emerg) .. 7 (debug), or -1 when unknown */
-    int8_t facility;       /* 0 (kern) .. 23 (local7), or -1 when unknown */
-    uint8_t format;        /* GW_LOGREC_RAW, _RFC5424, ... */
-    uint16_t flags;        /* GW_LOGREC_UNPARSED, ... */
+    int64_t recv_ns;        /* wall clock when logd received it, ns since the epoch */
+    int64_t time_ns;        /* event time from the line, ns since the epoch; 0 if absent, bad,
+                               or outside 1678..2261 */
+    int16_t tz_offset_min;  /* the event time's UTC offset as written (minutes), 0 if none */
+    int8_t severity;        /* 0 (emerg) .. 7 (debug), or -1 when unknown */
+    int8_t facility;        /* 0 (kern) .. 23 (local7), or -1 when unknown */
+    uint8_t format;         /* GW_LOGREC_RAW, _RFC5424, ... */
+    uint16_t flags;         /* GW_LOGREC_UNPARSED, ... */
     struct gw_slice host;   /* HOSTNAME, at most 255 printable US-ASCII bytes; empty if absent */
     struct gw_slice app;    /* APP-NAME or 3164 TAG, at most 48 */
     struct gw_slice procid; /* PROCID or 3164 [pid], at most 128 */
@@ -169,7 +169,7 @@ int gw_syslog_sd_unescape(struct gw_buf *out, struct gw_slice value);
  * GW_SYSLOG_FRAME_SLACK bytes.
  */
 #define GW_SYSLOG_FRAME_NUL 0x1
-#define GW_SYSLOG_FRAME_SLACK 16                  /* LEN, SP and the delimiter */
+#define GW_SYSLOG_FRAME_SLACK 16                 /* LEN, SP and the delimiter */
 #define GW_SYSLOG_MAX_COUNT_DEFAULT (256u << 20) /* octet counts above are errors */
 
 struct gw_syslog_frame {

@@ -55,8 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     offset = ((int)(data[0] % 27) - 13) * 3600;
     if (gw_syslog_parse_3164(&r, copy + 1, size - 1, offset, err) == 0)
         check(&r, copy + 1, size - 1);
-    if (gw_syslog_parse(&r, copy + 1, size - 1, offset, err) < 0 &&
-        !(r.flags & GW_LOGREC_UNPARSED))
+    if (gw_syslog_parse(&r, copy + 1, size - 1, offset, err) < 0 && !(r.flags & GW_LOGREC_UNPARSED))
         abort();
     check(&r, copy + 1, size - 1);
     free(copy);

@@ -37,8 +37,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         gw_buf_append(&b, data + off, k);
         off += k;
-        while ((rc = gw_syslog_frame_next(&f, gw_buf_data(&b), gw_buf_len(&b), &fr, &used,
-                                          err)) >= 0) {
+        while ((rc = gw_syslog_frame_next(&f, gw_buf_data(&b), gw_buf_len(&b), &fr, &used, err)) >=
+               0) {
             if (used > gw_buf_len(&b))
                 abort();
             if (rc == 1 && (fr.data.len > max_line || fr.data.ptr < gw_buf_data(&b) ||

@@ -277,8 +277,7 @@ got_all(struct srv *s, int n)
 }
 
 static struct gw_logclient *
-client(const char *addr, size_t max_batch, uint32_t max_records, size_t max_pending,
-       int block)
+client(const char *addr, size_t max_batch, uint32_t max_records, size_t max_pending, int block)
 {
     struct gw_logclient_opts o;
     struct gw_logclient *c;
@@ -378,8 +377,10 @@ test_drop_and_resend(void)
     ok(got_all(s, 500), "forgetful server: duplicates not written twice");
     gw_logclient_stats(c, &st);
     pthread_mutex_lock(&s->mu);
-    ok(st.batches_resent > 0 && s->dups > 0, "forgetful server: batches were resent (%llu) and "
-       "recognised as duplicates (%d)", (unsigned long long)st.batches_resent, s->dups);
+    ok(st.batches_resent > 0 && s->dups > 0,
+       "forgetful server: batches were resent (%llu) and "
+       "recognised as duplicates (%d)",
+       (unsigned long long)st.batches_resent, s->dups);
     pthread_mutex_unlock(&s->mu);
     gw_logclient_free(c);
     srv_stop(s);
@@ -443,10 +444,8 @@ test_bounded(void)
         if (st.pending_bytes > 65536)
             within = 0;
     }
-    ok(added > 30 && added < 70, "silent server: adds stop after about 64 KiB (%d records)",
-       added);
-    ok(strncmp(err, "queue full (", 12) == 0, "non-blocking add fails with 'queue full' (%s)",
-       err);
+    ok(added > 30 && added < 70, "silent server: adds stop after about 64 KiB (%d records)", added);
+    ok(strncmp(err, "queue full (", 12) == 0, "non-blocking add fails with 'queue full' (%s)", err);
     ok(within, "pending bytes never passed max_pending_bytes");
     gw_logclient_free(c);
 
@@ -459,7 +458,8 @@ test_bounded(void)
        "blocking add waits add_timeout_ms, then fails");
     atomic_store(&s->ack, 1);
     is(gw_logclient_flush(c, 10000, err), 0,
-       "once the server acknowledges again (after the ack timeout and a reconnect), flush succeeds");
+       "once the server acknowledges again (after the ack timeout and a reconnect), flush "
+       "succeeds");
     gw_logclient_stats(c, &st);
     ok(st.pending_bytes == 0 && st.connects >= 2, "all acknowledged, via a new connection");
     is(gw_logclient_log(c, 6, "unit", msg, err), 0, "room again after the acknowledgements");

@@ -104,12 +104,13 @@ test_small_frames(void)
            got.max_records == lim.max_records,
        "WELCOME: durable seq and limits round trip");
     gw_buf_consume(&b, 44);
-    is(decode(gw_buf_data(&b), gw_buf_len(&b), &f, &code, err), 1, "ACK decodes (frames back to back)");
+    is(decode(gw_buf_data(&b), gw_buf_len(&b), &f, &code, err), 1,
+       "ACK decodes (frames back to back)");
     ok(f.type == GW_NATIVE_ACK && f.seq == 42 && f.length == 0, "ACK: seq, no payload");
     gw_buf_consume(&b, 32);
     is(decode(gw_buf_data(&b), gw_buf_len(&b), &f, &code, err), 1, "ERROR decodes");
-    ok(f.type == GW_NATIVE_ERROR && f.seq == 43 && f.count == GW_NATIVE_E_CRC &&
-           f.length == 19 && memcmp(f.payload, "bad crc in batch 43", 19) == 0,
+    ok(f.type == GW_NATIVE_ERROR && f.seq == 43 && f.count == GW_NATIVE_E_CRC && f.length == 19 &&
+           memcmp(f.payload, "bad crc in batch 43", 19) == 0,
        "ERROR: seq, code and text round trip");
     gw_buf_reset(&b);
 
@@ -145,12 +146,16 @@ test_bad_headers(void)
         {3, 1, 1, 1, 4, 17u << 20, 0, GW_NATIVE_E_TOO_LARGE,
          "too_large: decompressed size 17825792 over 16777216"},
         {3, 1, 0, 1, 4, 5, 0, GW_NATIVE_E_FRAME, "bad_frame: raw_length 5 differs from length 4"},
-        {4, 1, 0, 0, 4, 4, 0, GW_NATIVE_E_FRAME, "bad_frame: payload of 4 bytes in a frame of type 4"},
-        {1, 1, 0, 0, 4, 4, 0, GW_NATIVE_E_FRAME, "bad_frame: payload of 4 bytes in a frame of type 1"},
-        {2, 1, 0, 0, 4, 4, 0, GW_NATIVE_E_FRAME, "bad_frame: payload of 4 bytes in a frame of type 2"},
+        {4, 1, 0, 0, 4, 4, 0, GW_NATIVE_E_FRAME,
+         "bad_frame: payload of 4 bytes in a frame of type 4"},
+        {1, 1, 0, 0, 4, 4, 0, GW_NATIVE_E_FRAME,
+         "bad_frame: payload of 4 bytes in a frame of type 1"},
+        {2, 1, 0, 0, 4, 4, 0, GW_NATIVE_E_FRAME,
+         "bad_frame: payload of 4 bytes in a frame of type 2"},
         {5, 1, 0, 0, 1025, 1025, 0, GW_NATIVE_E_FRAME,
          "bad_frame: payload of 1025 bytes in a frame of type 5"},
-        {3, 1, 0, 1, 4, 4, 1, GW_NATIVE_E_CRC, "bad_crc: CRC-32C mismatch in frame of type 3 seq 7"},
+        {3, 1, 0, 1, 4, 4, 1, GW_NATIVE_E_CRC,
+         "bad_crc: CRC-32C mismatch in frame of type 3 seq 7"},
     };
     static char big[64 + 2048];
     struct gw_native_frame f;
@@ -232,7 +237,8 @@ test_batch_roundtrip(int level)
         if (gw_native_record_append(&pl, &in[i], err) < 0)
             diag("append %d: %s", i, err);
     is(gw_buf_len(&pl),
-       gw_native_record_size(&in[0]) + gw_native_record_size(&in[1]) + gw_native_record_size(&in[2]),
+       gw_native_record_size(&in[0]) + gw_native_record_size(&in[1]) +
+           gw_native_record_size(&in[2]),
        "zstd %d: payload is the sum of record sizes", level);
     is(gw_native_record_size(&in[1]), GW_NATIVE_REC_MIN, "an empty record takes the minimum");
     is(gw_native_batch_encode(&fr, 9, 3, gw_buf_data(&pl), gw_buf_len(&pl), level, err), 0,
@@ -252,13 +258,13 @@ test_batch_roundtrip(int level)
         struct gw_logrec *w = &in[n];
         if (out.severity != w->severity || out.facility != w->facility ||
             out.time_ns != w->time_ns || out.tz_offset_min != w->tz_offset_min ||
-            out.host.len != w->host.len ||
-            memcmp(out.host.ptr, w->host.ptr, w->host.len) != 0 || out.msg.len != w->msg.len ||
-            memcmp(out.msg.ptr, w->msg.ptr, w->msg.len) != 0 || out.sd.len != w->sd.len ||
-            out.app.len != w->app.len || out.procid.len != w->procid.len ||
-            out.msgid.len != w->msgid.len || out.format != GW_LOGREC_NATIVE ||
-            out.recv_ns != 5 || (out.flags & (GW_LOGREC_TIME_TZ | GW_LOGREC_TRUNCATED)) !=
-                                    (w->flags & (GW_LOGREC_TIME_TZ | GW_LOGREC_TRUNCATED)))
+            out.host.len != w->host.len || memcmp(out.host.ptr, w->host.ptr, w->host.len) != 0 ||
+            out.msg.len != w->msg.len || memcmp(out.msg.ptr, w->msg.ptr, w->msg.len) != 0 ||
+            out.sd.len != w->sd.len || out.app.len != w->app.len ||
+            out.procid.len != w->procid.len || out.msgid.len != w->msgid.len ||
+            out.format != GW_LOGREC_NATIVE || out.recv_ns != 5 ||
+            (out.flags & (GW_LOGREC_TIME_TZ | GW_LOGREC_TRUNCATED)) !=
+                (w->flags & (GW_LOGREC_TIME_TZ | GW_LOGREC_TRUNCATED)))
             same = 0;
         n++;
     }
@@ -280,7 +286,8 @@ test_record_checks(void)
 
     gw_buf_init(&pl, 64);
     r = rec(8, 1, "", "", "", "", "", "x", 1);
-    ok(gw_native_record_append(&pl, &r, err) == -1 && strcmp(err, "bad record: severity out of range") == 0,
+    ok(gw_native_record_append(&pl, &r, err) == -1 &&
+           strcmp(err, "bad record: severity out of range") == 0,
        "severity 8 refused");
     r = rec(1, 24, "", "", "", "", "", "x", 1);
     is(gw_native_record_append(&pl, &r, err), -1, "facility 24 refused");

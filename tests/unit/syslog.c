@@ -83,8 +83,7 @@ test_5424_examples(void)
               "An application event log entry...",
               &rc);
     is(rc, 0, "5424 example 3 parses");
-    is_str(str(r.sd),
-           "[exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"]",
+    is_str(str(r.sd), "[exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"]",
            "example 3: structured data as written");
     is_str(str(r.msg), "An application event log entry...", "example 3: msg");
 
@@ -277,8 +276,7 @@ test_3164_lenient(void)
     is_str(str(r.msg), "hello world", "PRI and message only: msg");
     is(r.host.len + r.app.len, 0, "PRI and message only: no host, no tag");
     r = parse("<13>myapp: hi", &rc);
-    ok(strcmp(str(r.app), "myapp") == 0 && strcmp(str(r.msg), "hi") == 0,
-       "PRI, tag and message");
+    ok(strcmp(str(r.app), "myapp") == 0 && strcmp(str(r.msg), "hi") == 0, "PRI, tag and message");
     r = parse("<13>", &rc);
     ok(rc == 0 && r.msg.len == 0, "PRI alone: empty msg");
 
@@ -561,11 +559,9 @@ test_framing(void)
                     "<13>Dec  6 02:03:21 vm myapp: octet 3164|"
                     "<13>Dec  6 02:03:21 vm myapp: lf framed|",
                     "logger octet-counted 5424 and 3164, then LF framing");
-    feed_all_splits(64, 0, mixed, sizeof(mixed) - 1,
-                    "hello|abc|<13>line one|<13>line\r|0 zero|",
+    feed_all_splits(64, 0, mixed, sizeof(mixed) - 1, "hello|abc|<13>line one|<13>line\r|0 zero|",
                     "octet counting and LF mixed per frame; empty lines skipped; '0' is LF");
-    feed_all_splits(8, 0, "0123456789abcdef\nshort\n01234567\n", 32,
-                    "T:01234567|short|01234567|",
+    feed_all_splits(8, 0, "0123456789abcdef\nshort\n01234567\n", 32, "T:01234567|short|01234567|",
                     "LF frame over max_line truncated, exactly max_line kept whole");
     feed_all_splits(8, 0, "20 0123456789abcdefghij5 hello", 30, "T:01234567|hello|",
                     "octet-counted frame over max_line truncated, rest skipped");
