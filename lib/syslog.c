@@ -3,6 +3,7 @@
  */
 #include "syslog.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* A cursor over the line being parsed. */
@@ -768,6 +769,88 @@ gw_syslog_parse(struct gw_logrec *rec, const char *line, size_t len, int local_o
     return -1;
 }
 
+/* ---- formatting ---- */
+
+char *
+gw_syslog_format_time(int64_t ns, int offset_min, int utc_z, char *buf)
+{
+    int64_t secs = ns / 1000000000LL, frac = ns % 1000000000LL, days, sod;
+    int y, m, d, off = offset_min < 0 ? -offset_min : offset_min;
+    char tmp[128];
+
+    if (frac < 0) {
+        frac += 1000000000LL;
+        secs--;
+    }
+    secs += (int64_t)offset_min * 60;
+    days = secs / 86400 - (secs % 86400 < 0);
+    sod = secs - days * 86400;
+    civil_from_days(days, &y, &m, &d);
+    if (offset_min == 0 && utc_z)
+        snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", y, m, d,
+                 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)(frac / 1000));
+    else
+        snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06d%c%02d:%02d", y, m, d,
+                 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)(frac / 1000),
+                 offset_min < 0 ? '-' : '+', off / 60, off % 60);
+    gw_strlcpy(buf, tmp, GW_SYSLOG_TIME_LEN);
+    return buf;
+}
+
+/* A header field, or NILVALUE when empty. */
+static int
+put_field(struct gw_buf *out, struct gw_slice s)
+{
+    if (s.len == 0)
+        return gw_buf_append(out, " -", 2);
+    if (gw_buf_append(out, " ", 1) < 0)
+        return -1;
+    return gw_buf_append(out, s.ptr, s.len);
+}
+
+static int
+format_5424(struct gw_buf *out, const struct gw_logrec *rec, struct gw_slice host)
+{
+    char tbuf[GW_SYSLOG_TIME_LEN];
+    int pri = 13;
+
+    if (rec->severity >= 0 && rec->severity <= 7 && rec->facility >= 0 && rec->facility <= 23)
+        pri = rec->facility * 8 + rec->severity;
+    if (rec->time_ns)
+        gw_syslog_format_time(rec->time_ns, rec->flags & GW_LOGREC_TIME_TZ ? rec->tz_offset_min : 0,
+                              1, tbuf);
+    if (gw_buf_printf(out, "<%d>1 %s", pri, rec->time_ns ? tbuf : "-") < 0 ||
+        put_field(out, host) < 0 || put_field(out, rec->app) < 0 ||
+        put_field(out, rec->procid) < 0 || put_field(out, rec->msgid) < 0 ||
+        gw_buf_append(out, " ", 1) < 0)
+        return -1;
+    if (rec->sd.len ? gw_syslog_escape(out, rec->sd.ptr, rec->sd.len) < 0
+                    : gw_buf_append(out, "-", 1) < 0)
+        return -1;
+    if (rec->msg.len &&
+        (gw_buf_append(out, " ", 1) < 0 || gw_syslog_escape(out, rec->msg.ptr, rec->msg.len) < 0))
+        return -1;
+    return 0;
+}
+
+int
+gw_syslog_format_5424(struct gw_buf *out, const struct gw_logrec *rec, const char *default_host)
+{
+    struct gw_slice host = rec->host;
+    struct gw_buf line;
+    int rc;
+
+    if (host.len == 0 && default_host)
+        host = slice(default_host, strlen(default_host));
+    /* Built apart, so a line that does not fit leaves out as it was. */
+    gw_buf_init(&line, gw_buf_room(out));
+    rc = format_5424(&line, rec, host);
+    if (rc == 0)
+        rc = gw_buf_append(out, gw_buf_data(&line), gw_buf_len(&line));
+    gw_buf_reset(&line);
+    return rc;
+}
+
 /* ---- structured data walk ---- */
 
 void
@@ -971,6 +1054,12 @@ gw_syslog_frame_next(struct gw_syslog_framer *f, const char *p, size_t n,
         case F_LINE:
             k = GW_MIN(n - pos, f->max_line + 1);
             d = f->scanned < k ? find_delim(f, p + pos + f->scanned, k - f->scanned) : NULL;
+            if (d && d - (p + pos) == 1 && p[pos] == '\r') {
+                /* A blank CR LF line: nothing to deliver, like an empty one. */
+                pos = (size_t)(d - p) + 1;
+                f->state = F_START;
+                break;
+            }
             if (d) {
                 f->state = F_START;
                 *used = (size_t)(d - p) + 1;

@@ -120,6 +120,27 @@ size_t gw_syslog_escaped_len(const char *p, size_t len);
  * out's limit would be passed. */
 int gw_syslog_escape(struct gw_buf *out, const char *p, size_t len);
 
+/* Longest output of gw_syslog_format_time(), with its NUL. */
+#define GW_SYSLOG_TIME_LEN 33
+
+/* Writes ns since the epoch as RFC 3339 with microseconds, in the zone offset_min minutes
+ * east of UTC ("Z" for 0 when utc_z is set, else "+00:00"): "2026-12-06T03:03:21.384915+01:00".
+ * buf holds GW_SYSLOG_TIME_LEN bytes. Returns buf. */
+char *gw_syslog_format_time(int64_t ns, int offset_min, int utc_z, char *buf);
+
+/*
+ * Appends rec as one RFC 5424 line (no LF) to out:
+ *   <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG
+ * PRI defaults to user.notice (13) for an unknown facility or severity, like rsyslog; the time
+ * is rec->time_ns in its own offset (or UTC), NILVALUE when 0; an empty host becomes
+ * default_host when given; empty fields are NILVALUE; SD and MSG are written escaped
+ * (gw_syslog_escape), so the line is safe text that gw_syslog_parse_5424() reads back. For
+ * `log_to = logd`, forwarding, and raw output of records that arrived without a line. Returns
+ * 0, or -1 with nothing appended past out's limit.
+ */
+int gw_syslog_format_5424(struct gw_buf *out, const struct gw_logrec *rec,
+                          const char *default_host);
+
 /*
  * STRUCTURED-DATA walk, for outputs that spell SD out (JSON). sd must be a slice the parser
  * validated (rec->sd). Each call yields the next element or parameter:
@@ -151,7 +172,7 @@ int gw_syslog_sd_unescape(struct gw_buf *out, struct gw_slice value);
  * RFC 6587 framing for one TCP (or Unix stream) connection, decided per frame from its first
  * byte, as rsyslog's imtcp does:
  *   '1'..'9'  octet counting: "LEN SP MSG", LEN in decimal, at most 10 digits
- *   LF        an empty frame, skipped
+ *   LF        an empty frame, skipped (so is a blank CR LF line)
  *   other     non-transparent framing: MSG up to LF (the LF is not part of the frame). With
  *             GW_SYSLOG_FRAME_NUL, a NUL ends a frame too (rsyslog's AddtlFrameDelimiter=0, for
  *             Juniper NetScreen); by default NUL is content, kept and escaped, as rsyslog does.

@@ -448,6 +448,68 @@ test_sd_walk(void)
     is(gw_syslog_sd_next(&it, &id, &name, &value), 0, "NILVALUE SD: nothing to walk");
 }
 
+static const char *
+fmt(const struct gw_logrec *r, const char *host)
+{
+    static char out[1024];
+    struct gw_buf b;
+
+    gw_buf_init(&b, 1024);
+    if (gw_syslog_format_5424(&b, r, host) < 0)
+        snprintf(out, sizeof(out), "(failed)");
+    else
+        snprintf(out, sizeof(out), "%.*s", (int)gw_buf_len(&b), gw_buf_data(&b));
+    gw_buf_reset(&b);
+    return out;
+}
+
+static void
+test_format(void)
+{
+    static const char ex2[] = "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - "
+                              "%% It's time to make the do-nuts.";
+    char tbuf[GW_SYSLOG_TIME_LEN], err[GW_ERR_LEN], line[1024];
+    struct gw_logrec r, back;
+    struct gw_buf small;
+    int rc;
+
+    is_str(gw_syslog_format_time(1065910455003000000LL, 0, 1, tbuf), "2003-10-11T22:14:15.003000Z",
+           "time in UTC with Z");
+    is_str(gw_syslog_format_time(1061727255000003000LL, -420, 1, tbuf),
+           "2003-08-24T05:14:15.000003-07:00", "time in its own offset");
+    is_str(gw_syslog_format_time(-1, 0, 0, tbuf), "1969-12-31T23:59:59.999999+00:00",
+           "just before the epoch, +00:00 without utc_z");
+    is_str(gw_syslog_format_time(0, 330, 1, tbuf), "1970-01-01T05:30:00.000000+05:30",
+           "half-hour offset");
+
+    r = parse(ex2, &rc);
+    is_str(fmt(&r, NULL), ex2, "RFC 5424 example 2 formats back to itself");
+    r = parse("<13>Dec  6 02:03:19 myapp[42]: two\nlines \xff", &rc);
+    is_str(fmt(&r, "me"), "<13>1 2026-12-06T02:03:19.000000Z me myapp 42 - - two\\x0alines \\xff",
+           "3164 line as 5424: default host, UTC time, message escaped");
+    memset(&r, 0, sizeof(r));
+    r.severity = -1;
+    r.facility = -1;
+    is_str(fmt(&r, NULL), "<13>1 - - - - - -", "empty record: user.notice and NILVALUEs");
+    r = parse("<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+              "[exampleSDID@32473 iut=\"3\" eventSource=\"Appli\\]cation\"] \xEF\xBB\xBF"
+              "An application event log entry...",
+              &rc);
+    snprintf(line, sizeof(line), "%s", fmt(&r, NULL));
+    memset(&back, 0, sizeof(back));
+    is(gw_syslog_parse_5424(&back, line, strlen(line), err), 0, "formatted 5424 parses back");
+    ok(back.time_ns == r.time_ns && back.severity == r.severity && back.facility == r.facility &&
+           strcmp(str(back.host), str(r.host)) == 0 && strcmp(str(back.sd), str(r.sd)) == 0 &&
+           strcmp(str(back.msg), str(r.msg)) == 0 && strcmp(str(back.msgid), str(r.msgid)) == 0,
+       "round trip keeps every field");
+    gw_buf_init(&small, 10);
+    gw_buf_append(&small, "keep", 4);
+    is(gw_syslog_format_5424(&small, &r, NULL), -1, "format past the buffer limit fails");
+    ok(gw_buf_len(&small) == 4 && memcmp(gw_buf_data(&small), "keep", 4) == 0,
+       "and leaves the buffer as it was");
+    gw_buf_reset(&small);
+}
+
 /* ---- framing ---- */
 
 struct feed {
@@ -549,7 +611,7 @@ test_framing(void)
         "isSynced=\"0\"] octet one"
         "40 <13>Dec  6 02:03:21 vm myapp: octet 3164"
         "<13>Dec  6 02:03:21 vm myapp: lf framed\n";
-    static const char mixed[] = "5 hello3 abc<13>line one\n\n<13>line\r\n0 zero\n";
+    static const char mixed[] = "5 hello3 abc<13>line one\n\n<13>line\r\n\r\n0 zero\n";
     struct gw_syslog_framer f;
     struct feed fd;
 
@@ -560,7 +622,7 @@ test_framing(void)
                     "<13>Dec  6 02:03:21 vm myapp: lf framed|",
                     "logger octet-counted 5424 and 3164, then LF framing");
     feed_all_splits(64, 0, mixed, sizeof(mixed) - 1, "hello|abc|<13>line one|<13>line\r|0 zero|",
-                    "octet counting and LF mixed per frame; empty lines skipped; '0' is LF");
+                    "octet counting and LF mixed per frame; blank lines skipped; '0' is LF");
     feed_all_splits(8, 0, "0123456789abcdef\nshort\n01234567\n", 32, "T:01234567|short|01234567|",
                     "LF frame over max_line truncated, exactly max_line kept whole");
     feed_all_splits(8, 0, "20 0123456789abcdefghij5 hello", 30, "T:01234567|hello|",
@@ -638,6 +700,7 @@ main(void)
     test_year();
     test_escape();
     test_sd_walk();
+    test_format();
     test_framing();
     test_framing_huge();
     return done_testing();
