@@ -659,7 +659,7 @@ host_char(int ch)
 
 /* HOST: a word of host-name characters, not ending in ':' (then it is a TAG), followed by SP
  * or the end. */
-static void
+static int
 bsd_host(struct gw_logrec *rec, struct cur *c)
 {
     const char *s = c->p, *q = c->p;
@@ -667,9 +667,10 @@ bsd_host(struct gw_logrec *rec, struct cur *c)
     while (q < c->end && host_char((unsigned char)*q))
         q++;
     if (q == s || q - s > GW_SYSLOG_HOST_MAX || q[-1] == ':' || (q < c->end && *q != ' '))
-        return;
+        return 0;
     rec->host = slice(s, (size_t)(q - s));
     c->p = q < c->end ? q + 1 : q;
+    return 1;
 }
 
 static int
@@ -678,19 +679,20 @@ tag_char(int ch)
     return is_print(ch) && ch != ':' && ch != '[' && ch != ']';
 }
 
-/* TAG: "name:" or "name[pid]" or "name[pid]:", then SP or the end. */
+/* TAG: "name:", "name[pid]" or "name[pid]:", then SP or the end. loose (after a timestamp
+ * and a host, where RFC 3164 puts the TAG) also takes a bare "name" word, as rsyslog does. */
 static void
-bsd_tag(struct gw_logrec *rec, struct cur *c)
+bsd_tag(struct gw_logrec *rec, struct cur *c, int loose)
 {
-    const char *s = c->p, *q = c->p, *pid = NULL;
+    const char *s = c->p, *q = c->p, *pid = NULL, *name_end;
     size_t pidlen = 0;
 
     while (q < c->end && tag_char((unsigned char)*q))
         q++;
-    if (q == s || q - s > GW_SYSLOG_APP_MAX || q == c->end)
+    if (q == s || q - s > GW_SYSLOG_APP_MAX)
         return;
-    const char *name_end = q;
-    if (*q == '[') {
+    name_end = q;
+    if (q < c->end && *q == '[') {
         pid = ++q;
         while (q < c->end && tag_char((unsigned char)*q))
             q++;
@@ -700,9 +702,9 @@ bsd_tag(struct gw_logrec *rec, struct cur *c)
         q++;
         if (q < c->end && *q == ':')
             q++;
-    } else if (*q == ':') {
+    } else if (q < c->end && *q == ':') {
         q++;
-    } else {
+    } else if (!loose) {
         return;
     }
     if (q < c->end && *q != ' ')
@@ -716,7 +718,7 @@ bsd_tag(struct gw_logrec *rec, struct cur *c)
 static int
 parse_3164(struct gw_logrec *rec, struct cur *c, int local_offset_s, char *err)
 {
-    int pri, have_pri, have_time;
+    int pri, have_pri, have_time, have_host = 0;
 
     have_pri = parse_pri(c, &pri) == 0;
     if (have_pri)
@@ -725,8 +727,8 @@ parse_3164(struct gw_logrec *rec, struct cur *c, int local_offset_s, char *err)
     if (!have_pri && !have_time)
         return gw_err(err, "rfc3164: no PRI and no timestamp");
     if (have_time)
-        bsd_host(rec, c);
-    bsd_tag(rec, c);
+        have_host = bsd_host(rec, c);
+    bsd_tag(rec, c, have_host);
     rec->msg = slice(c->p, (size_t)(c->end - c->p));
     if (gw_syslog_needs_escape(rec->msg.ptr, rec->msg.len))
         rec->flags |= GW_LOGREC_ESCAPED;

@@ -100,9 +100,11 @@ int gw_syslog_parse_5424(struct gw_logrec *rec, const char *line, size_t len, ch
  *   <PRI>Mmm dd hh:mm:ss HOST TAG[PID]: MSG
  * where the timestamp may also be "Mmm dd yyyy hh:mm:ss", carry a fraction, or be RFC 3339
  * (rsyslog's forward format); HOST is read only after a timestamp, and only when the word is
- * a host name (letters, digits, ".-_:", not ending in ':'); TAG (at most 48 bytes) only when it
- * ends in ':' or carries "[PID]". Anything missing is left empty and the rest is MSG, so
- * "<13>hello" is severity 5, facility 1, msg "hello". The year is the one that puts the time
+ * a host name (letters, digits, ".-_:", not ending in ':'); TAG (at most 48 bytes) is the next
+ * word after a HOST (ending in SP, ':' or "[PID]"), and elsewhere only a word that ends in ':'
+ * or carries "[PID]" (so the first word of a plain message stays in it). Anything missing is
+ * left empty and the rest is MSG: "<13>hello world" is severity 5, facility 1, msg "hello
+ * world". The year is the one that puts the time
  * nearest rec->recv_ns. Returns -1 (err "rfc3164: no PRI and no timestamp") only when the line
  * has neither a PRI nor a leading timestamp. */
 int gw_syslog_parse_3164(struct gw_logrec *rec, const char *line, size_t len, int local_offset_s,

@@ -242,6 +242,21 @@ test_3164_logger(void)
     r = parse("<13>Dec  6 02:03:24 x: <10>prio line", &rc);
     is_str(str(r.msg), "<10>prio line", "a PRI inside the message stays in msg");
 
+    /* rsyslog 8.2302 omfwd, default template (RSYSLOG_TraditionalForwardFormat), relaying
+     * what logger sent it in 3164 and in 5424. */
+    r = parse("<13>Dec  6 02:26:17 vm myapp: via rsyslog", &rc);
+    ok(strcmp(str(r.app), "myapp") == 0 && strcmp(str(r.msg), "via rsyslog") == 0,
+       "rsyslog traditional forward of a 3164 line");
+    r = parse("<13>Dec  6 02:26:17 vm app5 five via rsyslog", &rc);
+    ok(strcmp(str(r.host), "vm") == 0 && strcmp(str(r.app), "app5") == 0 &&
+           strcmp(str(r.msg), "five via rsyslog") == 0,
+       "rsyslog traditional forward of a 5424 line: tag without ':'");
+    /* ... and with template RSYSLOG_SyslogProtocol23Format: the 3164 message keeps its
+     * leading space, and the frame ends in LF (counted in the octet count). */
+    r = parse("<13>1 2026-12-06T02:26:17+00:00 vm myapp - - -  via rsyslog\n", &rc);
+    ok(rc == 0 && strcmp(str(r.msg), " via rsyslog") == 0,
+       "rsyslog protocol-23 forward: msg as rsyslog wrote it");
+
     /* logger -T --rfc3164 (LF framing) after the framer dropped the LF */
     r = parse("<13>Dec  6 02:03:21 vm myapp: lf framed", &rc);
     is_str(str(r.msg), "lf framed", "logger TCP: msg");
@@ -259,8 +274,11 @@ test_3164_lenient(void)
        "RFC 3164 example 1: host and tag");
     r = parse("<13>Feb  5 17:32:18 10.0.0.99 Use the BFG!", &rc);
     is_str(str(r.host), "10.0.0.99", "RFC 3164 example 2: IP host");
-    is(r.app.len, 0, "RFC 3164 example 2: a word without ':' is no tag");
-    is_str(str(r.msg), "Use the BFG!", "RFC 3164 example 2: msg");
+    is_str(str(r.app), "Use", "RFC 3164 example 2: the word after the host is the tag");
+    is_str(str(r.msg), "the BFG!", "RFC 3164 example 2: msg");
+    r = parse("<13>Use the BFG!", &rc);
+    ok(r.app.len == 0 && strcmp(str(r.msg), "Use the BFG!") == 0,
+       "without timestamp and host, a word without ':' is no tag");
     r = parse("<0>1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's "
               "All Folks!",
               &rc);
@@ -611,6 +629,11 @@ test_framing(void)
         "isSynced=\"0\"] octet one"
         "40 <13>Dec  6 02:03:21 vm myapp: octet 3164"
         "<13>Dec  6 02:03:21 vm myapp: lf framed\n";
+    /* rsyslog omfwd TCP_Framing="octet-counted" with RSYSLOG_SyslogProtocol23Format. */
+    static const char rsyslog_bytes[] =
+        "60 <13>1 2026-12-06T02:26:17+00:00 vm myapp - - -  via rsyslog\n108 <13>1 "
+        "2026-12-06T02:26:17.464335+00:00 vm app5 - M1 [timeQuality tzKnown=\"1\" "
+        "isSynced=\"0\"] five via rsyslog\n";
     static const char mixed[] = "5 hello3 abc<13>line one\n\n<13>line\r\n\r\n0 zero\n";
     struct gw_syslog_framer f;
     struct feed fd;
@@ -621,6 +644,11 @@ test_framing(void)
                     "<13>Dec  6 02:03:21 vm myapp: octet 3164|"
                     "<13>Dec  6 02:03:21 vm myapp: lf framed|",
                     "logger octet-counted 5424 and 3164, then LF framing");
+    feed_all_splits(256, 0, rsyslog_bytes, sizeof(rsyslog_bytes) - 1,
+                    "<13>1 2026-12-06T02:26:17+00:00 vm myapp - - -  via rsyslog\n|<13>1 "
+                    "2026-12-06T02:26:17.464335+00:00 vm app5 - M1 [timeQuality tzKnown=\"1\" "
+                    "isSynced=\"0\"] five via rsyslog\n|",
+                    "rsyslog octet-counted frames (LF inside the count)");
     feed_all_splits(64, 0, mixed, sizeof(mixed) - 1, "hello|abc|<13>line one|<13>line\r|0 zero|",
                     "octet counting and LF mixed per frame; blank lines skipped; '0' is LF");
     feed_all_splits(8, 0, "0123456789abcdef\nshort\n01234567\n", 32, "T:01234567|short|01234567|",
