@@ -152,12 +152,14 @@ gw_native_frame_decode(const char *p, size_t n, const struct gw_native_limits *l
     uint32_t magic;
 
     *used = 0;
-    if (n < 4 && n > 0 && memcmp(p, "GWL1", n) != 0)
+    /* The magic is checked from the first byte, so a peer speaking something else (syslog
+     * text, HTTP) is refused at once rather than after 32 bytes. */
+    if (n >= 4 && (magic = get32(h)) != GW_NATIVE_MAGIC)
+        return fail(code, GW_NATIVE_E_FRAME, err, "bad magic 0x%08x", magic);
+    if (n > 0 && n < 4 && memcmp(p, "GWL1", n) != 0)
         return fail(code, GW_NATIVE_E_FRAME, err, "bad magic (not a logd native client?)");
     if (n < GW_NATIVE_HDR_LEN)
         return 0;
-    if ((magic = get32(h)) != GW_NATIVE_MAGIC)
-        return fail(code, GW_NATIVE_E_FRAME, err, "bad magic 0x%08x", magic);
     f->type = h[4];
     f->version = h[5];
     f->flags = get16(h + 6);

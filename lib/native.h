@@ -163,8 +163,10 @@ struct gw_native_frame {
 int gw_native_frame_decode(const char *p, size_t n, const struct gw_native_limits *lim,
                            struct gw_native_frame *f, size_t *used, int *code, char *err);
 
-/* Decompression state and output storage for batches, one per connection (or thread). Starts
- * zeroed; grows up to max_raw and stays allocated until gw_native_scratch_free(). */
+/* Decompression state and output storage for batches. Starts zeroed; grows to the largest
+ * compressed batch opened (at most max_raw) and stays allocated until gw_native_scratch_free().
+ * One per worker thread is enough when the records of a batch are copied (or written) before
+ * the next batch is opened; one per connection costs up to max_raw each. */
 struct gw_native_scratch {
     void *zstd; /* ZSTD_DCtx */
     char *buf;

@@ -403,6 +403,69 @@ set_unparsed(struct gw_logrec *rec, const char *line, size_t len)
         rec->flags |= GW_LOGREC_ESCAPED;
 }
 
+/* ---- deep copy ---- */
+
+static int
+in_line(const struct gw_logrec *r, struct gw_slice s)
+{
+    return s.len == 0 ||
+           (r->line.len && s.ptr >= r->line.ptr && s.ptr + s.len <= r->line.ptr + r->line.len);
+}
+
+/* The record's slices other than line, in one place for both passes. */
+static void
+other_slices(struct gw_logrec *r, struct gw_slice *out[8])
+{
+    out[0] = &r->host;
+    out[1] = &r->app;
+    out[2] = &r->procid;
+    out[3] = &r->msgid;
+    out[4] = &r->sd;
+    out[5] = &r->msg;
+    out[6] = &r->input;
+    out[7] = &r->source;
+}
+
+size_t
+gw_syslog_rec_copy_size(const struct gw_logrec *rec)
+{
+    struct gw_logrec r = *rec;
+    struct gw_slice *f[8];
+    size_t n = r.line.len;
+
+    other_slices(&r, f);
+    for (int i = 0; i < 8; i++)
+        if (!in_line(&r, *f[i]))
+            n += f[i]->len;
+    return n;
+}
+
+size_t
+gw_syslog_rec_copy(struct gw_logrec *dst, const struct gw_logrec *rec, char *storage)
+{
+    struct gw_logrec r = *rec;
+    struct gw_slice *f[8];
+    size_t n = r.line.len;
+
+    other_slices(&r, f);
+    if (r.line.len)
+        memcpy(storage, r.line.ptr, r.line.len);
+    for (int i = 0; i < 8; i++) {
+        if (f[i]->len == 0) {
+            f[i]->ptr = storage;
+        } else if (in_line(rec, *f[i])) {
+            f[i]->ptr = storage + (f[i]->ptr - rec->line.ptr);
+        } else {
+            memcpy(storage + n, f[i]->ptr, f[i]->len);
+            f[i]->ptr = storage + n;
+            n += f[i]->len;
+        }
+    }
+    r.line.ptr = storage;
+    *dst = r;
+    return n;
+}
+
 /* ---- RFC 5424 ---- */
 
 static int

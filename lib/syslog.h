@@ -72,6 +72,15 @@ struct gw_logrec {
 #define GW_SYSLOG_MSGID_MAX 32
 #define GW_SYSLOG_SDNAME_MAX 32
 
+/* Bytes a deep copy of rec needs: its line, plus every other field that does not lie inside
+ * the line (input and source included). */
+size_t gw_syslog_rec_copy_size(const struct gw_logrec *rec);
+
+/* Deep copy, for queues: copies rec into *dst with every slice pointing into storage (at
+ * least gw_syslog_rec_copy_size(rec) bytes, owned by the caller; fields inside the line keep
+ * sharing it). dst may be rec itself. Returns the bytes of storage used. */
+size_t gw_syslog_rec_copy(struct gw_logrec *dst, const struct gw_logrec *rec, char *storage);
+
 /*
  * Parses one syslog line (one UDP datagram, one TCP frame) into rec, choosing the format:
  *   "<PRI>1 " ......... RFC 5424, strictly; a line that fails is GW_LOGREC_UNPARSED (it claims

@@ -190,6 +190,7 @@ test_bad_headers(void)
     is(decode(big, 55, &f, &code, err), -1, "syslog text on the native port refused");
     is_str(err, "bad_frame: bad magic 0x3c31333e", "bad magic: reason");
     is(decode(big, 2, &f, &code, err), -1, "bad magic seen from the first bytes");
+    is(decode(big, 10, &f, &code, err), -1, "bad magic seen before a whole header");
 }
 
 static struct gw_logrec

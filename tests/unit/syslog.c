@@ -466,6 +466,37 @@ test_sd_walk(void)
     is(gw_syslog_sd_next(&it, &id, &name, &value), 0, "NILVALUE SD: nothing to walk");
 }
 
+static void
+test_copy(void)
+{
+    char *line = strdup("<13>1 2026-12-06T02:03:21Z vm myapp 42 ID1 [a b=\"c\"] hello");
+    char input[] = "syslog-tcp", source[] = "127.0.0.1:4000", *store, err[GW_ERR_LEN];
+    struct gw_logrec r, c;
+    size_t need;
+
+    memset(&r, 0, sizeof(r));
+    r.input.ptr = input;
+    r.input.len = strlen(input);
+    r.source.ptr = source;
+    r.source.len = strlen(source);
+    gw_syslog_parse(&r, line, strlen(line), 0, err);
+    need = gw_syslog_rec_copy_size(&r);
+    is(need, strlen(line) + strlen(input) + strlen(source),
+       "copy size: the line plus the fields outside it");
+    store = malloc(need);
+    is(gw_syslog_rec_copy(&c, &r, store), need, "copy uses exactly that");
+    memset(line, 'X', strlen(line));
+    memset(input, 'X', strlen(input));
+    ok(strcmp(str(c.app), "myapp") == 0 && strcmp(str(c.msg), "hello") == 0 &&
+           strcmp(str(c.sd), "[a b=\"c\"]") == 0 && strcmp(str(c.input), "syslog-tcp") == 0 &&
+           strcmp(str(c.source), "127.0.0.1:4000") == 0 && c.time_ns == r.time_ns,
+       "the copy survives its source being overwritten");
+    ok(c.msg.ptr >= store && c.msg.ptr + c.msg.len <= store + need && c.line.ptr == store,
+       "the copy's slices point into its storage");
+    free(store);
+    free(line);
+}
+
 static const char *
 fmt(const struct gw_logrec *r, const char *host)
 {
@@ -729,6 +760,7 @@ main(void)
     test_escape();
     test_sd_walk();
     test_format();
+    test_copy();
     test_framing();
     test_framing_huge();
     return done_testing();
