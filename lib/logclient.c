@@ -245,6 +245,10 @@ reject(struct gw_logclient *c, uint64_t seq, int code, const char *text)
         *pp = b->next;
         if (c->tail == b)
             c->tail = prev;
+        if (c->cur == b) {
+            c->cur = b->next;
+            c->cur_off = 0;
+        }
         c->pending -= b->len;
         c->st.batches_rejected++;
         c->st.records_rejected += b->count;
@@ -276,6 +280,7 @@ on_welcome(struct gw_logclient *c, const struct gw_native_frame *f)
     c->max_batch = GW_MIN(c->max_batch, (size_t)lim.max_raw);
     c->max_records = GW_MIN(c->o.max_batch_records, lim.max_records);
     c->state = READY;
+    c->last_err[0] = '\0';
     c->backoff_ms = c->o.backoff_min_ms > 0 ? c->o.backoff_min_ms : 1;
     c->progress_ms = gw_mono_ms();
     c->st.connects++;
