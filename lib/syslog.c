@@ -310,6 +310,20 @@ escape_walk(const char *p, size_t len, char *out)
     return o;
 }
 
+/* 1 when all 8 bytes of v are printable ASCII (0x20..0x7e), the common case, tested at once:
+ * no high bit, no byte below 0x20, no byte equal to 0x7f (the "hasless"/"haszero" bit tricks,
+ * exact for deciding whether any byte matches). */
+static int
+word_printable(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t below = (v - 0x20 * ones) & ~v;
+    uint64_t del = v ^ (0x7f * ones);
+
+    del = (del - ones) & ~del;
+    return ((v | below | del) & high) == 0;
+}
+
 int
 gw_syslog_needs_escape(const char *p, size_t len)
 {
@@ -317,7 +331,10 @@ gw_syslog_needs_escape(const char *p, size_t len)
 
     for (size_t i = 0; i < len;) {
         unsigned char c = s[i];
-        if (c >= 0x20 && c < 0x7f) {
+        uint64_t v;
+        if (len - i >= 8 && (memcpy(&v, s + i, 8), word_printable(v))) {
+            i += 8;
+        } else if (c >= 0x20 && c < 0x7f) {
             i++;
         } else if (c < 0x80) {
             if (ascii_bad(c))

@@ -91,6 +91,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (err[0] == '\0') {
         abort();
     }
+    /* The word-at-a-time check agrees with the byte-wise escaper. */
+    if (gw_syslog_needs_escape(p, size) != (gw_syslog_escaped_len(p, size) != size))
+        abort();
     gw_buf_init(&b, 1 << 20);
     if (gw_syslog_escape(&b, p, size) == 0) {
         if (gw_syslog_needs_escape(gw_buf_data(&b), gw_buf_len(&b)) ||

@@ -399,6 +399,21 @@ test_escape(void)
 
     ok(!gw_syslog_needs_escape("plain text\twith tab, caf\xc3\xa9", 26),
        "ASCII, TAB and valid UTF-8 need no escape");
+    {
+        /* Every byte value at every place in and around an 8-byte word. */
+        char buf[24];
+        int all = 1;
+        for (int b = 0; b < 256; b++) {
+            int want = (b < 0x20 && b != '\t') || b >= 0x7f;
+            for (int at = 0; at < 24; at++) {
+                memset(buf, 'a', sizeof(buf));
+                buf[at] = (char)b;
+                if (gw_syslog_needs_escape(buf, sizeof(buf)) != want)
+                    all = 0;
+            }
+        }
+        ok(all, "needs_escape: each byte value at each position, word path and byte path agree");
+    }
     ok(escaped_is("a\0b", 3, "a\\x00b"), "NUL becomes \\x00");
     ok(escaped_is("\x1b[31m\x7f", 6, "\\x1b[31m\\x7f"), "ESC and DEL escaped");
     ok(escaped_is("x\ny\r", 4, "x\\x0ay\\x0d"), "LF and CR inside a message escaped");
