@@ -28,7 +28,7 @@ struct batch {
     char frame[];
 };
 
-enum { DOWN, HANDSHAKE, READY };
+enum { DOWN, CONNECTING, HANDSHAKE, READY };
 
 struct gw_logclient {
     struct gw_logclient_opts o;
@@ -176,39 +176,71 @@ disconnect(struct gw_logclient *c, const char *why)
         c->backoff_ms = 1;
 }
 
-static int
-connect_now(struct gw_logclient *c, uint64_t deadline)
+static void
+connect_failed(struct gw_logclient *c, const char *why)
 {
-    char err[GW_ERR_LEN];
-    uint64_t now = gw_mono_ms();
-    int t = c->o.connect_timeout_ms, fd;
-    struct gw_buf hello;
+    char msg[GW_ERR_LEN];
 
-    if (deadline <= now)
-        t = 1;
-    else if (deadline - now < (uint64_t)t)
-        t = (int)(deadline - now);
-    if ((fd = gw_net_connect_timeout(&c->addr, t, err)) < 0) {
-        c->st.connect_failures++;
-        disconnect(c, err);
+    /* gw_net_connect_result() says only "connect: ..."; name the address. */
+    if (strncmp(why, "connect: ", 9) == 0)
+        snprintf(msg, sizeof(msg), "connect %s: %s", c->addr_str, why + 9);
+    else
+        gw_strlcpy(msg, why, sizeof(msg));
+    c->st.connect_failures++;
+    disconnect(c, msg);
+}
+
+/* Connected: say HELLO (a fresh socket's buffer takes its 300 bytes at once). */
+static int
+hello(struct gw_logclient *c)
+{
+    struct gw_buf b;
+    ssize_t n;
+
+    gw_buf_init(&b, 512);
+    gw_native_hello_encode(&b, c->st.session, c->name, NULL);
+    n = send(c->fd, gw_buf_data(&b), gw_buf_len(&b), MSG_NOSIGNAL);
+    if (n != (ssize_t)gw_buf_len(&b)) {
+        gw_buf_reset(&b);
+        connect_failed(c, "send HELLO failed");
         return -1;
     }
-    gw_net_set_nonblock(fd, 1);
-    c->fd = fd;
-    gw_buf_init(&hello, 512);
-    gw_native_hello_encode(&hello, c->st.session, c->name, NULL);
-    /* A fresh socket's buffer takes 300 bytes at once. */
-    if (send(fd, gw_buf_data(&hello), gw_buf_len(&hello), MSG_NOSIGNAL) !=
-        (ssize_t)gw_buf_len(&hello)) {
-        gw_buf_reset(&hello);
-        c->st.connect_failures++;
-        disconnect(c, "send HELLO failed");
-        return -1;
-    }
-    gw_buf_reset(&hello);
+    gw_buf_reset(&b);
     c->state = HANDSHAKE;
     c->progress_ms = gw_mono_ms();
     return 0;
+}
+
+/* Starts a non-blocking connect, so a caller polling with a timeout of 0 still gets through
+ * to a distant server over several calls. */
+static int
+connect_start(struct gw_logclient *c)
+{
+    char err[GW_ERR_LEN];
+    int fd, in_progress;
+
+    if ((fd = gw_net_connect(&c->addr, &in_progress, err)) < 0) {
+        connect_failed(c, err);
+        return -1;
+    }
+    c->fd = fd;
+    c->progress_ms = gw_mono_ms();
+    if (in_progress) {
+        c->state = CONNECTING;
+        return 0;
+    }
+    return hello(c);
+}
+
+static void
+connect_finish(struct gw_logclient *c)
+{
+    char err[GW_ERR_LEN];
+
+    if (gw_net_connect_result(c->fd, err) < 0)
+        connect_failed(c, err);
+    else
+        hello(c);
 }
 
 /* Frees acknowledged batches from the head; a batch being written stays until it is whole,
@@ -390,40 +422,68 @@ write_some(struct gw_logclient *c)
     }
 }
 
+/* When the current phase gives up: connect_timeout_ms for a connect, ack_timeout_ms for the
+ * WELCOME and for ACK progress on sent batches (the peer is gone or stuck); 0 for none. */
+static uint64_t
+phase_limit(const struct gw_logclient *c)
+{
+    if (c->state == CONNECTING)
+        return c->progress_ms + (uint64_t)c->o.connect_timeout_ms;
+    if (c->state == HANDSHAKE || (c->head && c->head->sent))
+        return c->progress_ms + (uint64_t)c->o.ack_timeout_ms;
+    return 0;
+}
+
+static void
+phase_timeout(struct gw_logclient *c)
+{
+    char why[GW_ERR_LEN];
+
+    if (c->state == CONNECTING) {
+        snprintf(why, sizeof(why), "connect %s: timed out after %d ms", c->addr_str,
+                 c->o.connect_timeout_ms);
+        connect_failed(c, why);
+    } else {
+        disconnect(c, c->state == HANDSHAKE ? "no WELCOME from the server"
+                                            : "no acknowledgement from the server");
+    }
+}
+
 /* One round of network work, waiting at most until deadline. */
 static void
 step(struct gw_logclient *c, uint64_t deadline)
 {
-    uint64_t now = gw_mono_ms(), until = deadline;
+    uint64_t now = gw_mono_ms(), until = deadline, limit;
     struct pollfd pfd;
-    int waiting, rc;
+    int rc;
 
     if (c->fd < 0) {
         if (now < c->retry_at_ms) {
             until = GW_MIN(deadline, c->retry_at_ms);
-            poll(NULL, 0, (int)(until - now));
+            poll(NULL, 0, until > now ? (int)(until - now) : 0);
             return;
         }
-        if (connect_now(c, deadline) < 0)
+        if (connect_start(c) < 0)
             return;
     }
-    /* Sent batches with no ACK progress for ack_timeout_ms: the peer is gone or stuck. */
-    waiting = c->state == HANDSHAKE || (c->head && c->head->sent);
-    if (waiting) {
-        uint64_t limit = c->progress_ms + (uint64_t)c->o.ack_timeout_ms;
+    if ((limit = phase_limit(c)) != 0) {
         if (now >= limit) {
-            disconnect(c, c->state == HANDSHAKE ? "no WELCOME from the server"
-                                                : "no acknowledgement from the server");
+            phase_timeout(c);
             return;
         }
         until = GW_MIN(until, limit);
     }
     pfd.fd = c->fd;
-    pfd.events = POLLIN | (c->state == READY && c->cur ? POLLOUT : 0);
+    pfd.events =
+        c->state == CONNECTING ? POLLOUT : POLLIN | (c->state == READY && c->cur ? POLLOUT : 0);
     pfd.revents = 0;
     rc = poll(&pfd, 1, until > now ? (int)(until - now) : 0);
     if (rc <= 0)
         return;
+    if (c->state == CONNECTING) {
+        connect_finish(c);
+        return;
+    }
     if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
         read_some(c);
     if (c->fd >= 0 && c->state == READY && (pfd.revents & POLLOUT))
@@ -497,8 +557,10 @@ gw_logclient_send(struct gw_logclient *c, int timeout_ms, char *err)
         return -1;
     if (c->head == NULL)
         return 0;
-    while (!all_written(c) && gw_mono_ms() < deadline)
+    /* At least one step, so a timeout of 0 still makes progress without waiting. */
+    do
         step(c, deadline);
+    while (!all_written(c) && c->head && gw_mono_ms() < deadline);
     if (all_written(c) || c->head == NULL)
         return 0;
     timed_out(c, timeout_ms, "unsent", err);
@@ -512,8 +574,11 @@ gw_logclient_flush(struct gw_logclient *c, int timeout_ms, char *err)
 
     if (seal(c, err) < 0)
         return -1;
-    while (c->head && gw_mono_ms() < deadline)
+    while (c->head) {
         step(c, deadline);
+        if (gw_mono_ms() >= deadline)
+            break;
+    }
     if (c->head) {
         timed_out(c, timeout_ms, "unacknowledged", err);
         return -1;

@@ -496,7 +496,8 @@ test_late_server(void)
     is(gw_logclient_flush(c, 300, err), -1, "flush with the server down times out");
     ok(strstr(err, "timed out after 300 ms with 5 batches unacknowledged: connect") &&
            strstr(err, "Connection refused"),
-       "and says why (%s)", err);
+       "and says why");
+    diag("%s", err);
     gw_logclient_stats(c, &st);
     ok(st.connect_failures >= 2 && !st.connected, "it retried with backoff (%llu failures)",
        (unsigned long long)st.connect_failures);
@@ -542,6 +543,31 @@ test_options(void)
     ok(st.records_truncated == 1 && st.pending_bytes <= 1024 + 64,
        "cut to fit one batch and counted");
     gw_logclient_free(c);
+}
+
+/* A caller that never waits (timeout 0, as a daemon's log thread polling its own loop) still
+ * gets everything through, over many calls. */
+static void
+test_polling(void)
+{
+    struct srv *s = srv_start("127.0.0.1:0");
+    struct gw_logclient *c;
+    char err[GW_ERR_LEN];
+    uint64_t deadline = gw_mono_ms() + 10000;
+    int calls = 0, rc = -1;
+
+    c = client(s->addr, 4096, 10, 1 << 20, 0);
+    add_n(c, 0, 100);
+    while (rc != 0 && gw_mono_ms() < deadline) {
+        gw_logclient_send(c, 0, err);
+        rc = gw_logclient_flush(c, 0, err);
+        calls++;
+    }
+    is(rc, 0, "timeout 0: flush eventually succeeds (%d calls)", calls);
+    ok(calls > 1, "timeout 0: no single call waited for everything");
+    ok(got_all(s, 100), "timeout 0: all 100 delivered in order");
+    gw_logclient_free(c);
+    srv_stop(s);
 }
 
 /* Many drops at random points, batches of many sizes, half of them big enough to be cut in
@@ -599,5 +625,6 @@ main(void)
     test_bounded();
     test_late_server();
     test_stress();
+    test_polling();
     return done_testing();
 }
