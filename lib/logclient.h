@@ -87,7 +87,7 @@ int gw_logclient_log(struct gw_logclient *c, int severity, const char *app, cons
 
 /* Seals the open batch and sends every unsent batch, connecting if needed, for at most
  * timeout_ms (0: one round of whatever can be done without waiting, for a caller that polls;
- * a connect may still take up to a millisecond). Also reads ACKs. Returns 0 when all are
+ * connects are non-blocking and carry on over calls). Also reads ACKs. Returns 0 when all are
  * written (not yet acknowledged), -1 with err on timeout (everything stays queued; a later
  * call carries on). */
 int gw_logclient_send(struct gw_logclient *c, int timeout_ms, char *err);
