@@ -234,16 +234,22 @@ void gw_syslog_framer_init(struct gw_syslog_framer *f, size_t max_line, size_t m
  * Returns 1 with *fr set (pointing into p), 0 when more input is needed, or -1 on a framing
  * error (err says which; close the connection). On 1 and 0, *used is how many bytes the
  * caller now consumes (frame, prefix, delimiter, skipped bytes); use *fr before consuming,
- * since consuming may free the storage. Loop while it returns 1:
+ * since consuming may free the storage. Loop while it returns 1; in a connection's
+ * on_data(c, data, len) callback that returns what it consumed:
  *
- *     while ((rc = gw_syslog_frame_next(&f, gw_buf_data(b), gw_buf_len(b), &fr, &used,
- *                                       err)) >= 0) {
+ *     size_t off = 0, used;
+ *     while ((rc = gw_syslog_frame_next(&f, data + off, len - off, &fr, &used, err)) >= 0) {
  *         if (rc == 1)
  *             handle(&fr);
- *         gw_buf_consume(b, used);
+ *         off += used;
  *         if (rc == 0)
  *             break;
  *     }
+ *     if (rc < 0)
+ *         close the connection with err;
+ *     return off;
+ *
+ * (the connection's input limit then must be at least max_line + GW_SYSLOG_FRAME_SLACK).
  */
 int gw_syslog_frame_next(struct gw_syslog_framer *f, const char *p, size_t n,
                          struct gw_syslog_frame *fr, size_t *used, char *err);
