@@ -62,7 +62,10 @@
  * keeps, per session, the highest seq it accepted (in its pipeline or durable) and the
  * highest durable one; a batch at or below the accepted mark is a duplicate: it is checked,
  * not written again, and acknowledged when the durable mark reaches it
- * (gw_native_seq_check()). So while logd runs, delivery is exactly once. A session's marks
+ * (gw_native_seq_check()). Both marks belong to the session, not to a connection: batches
+ * accepted on a connection that has since closed still advance the durable mark when they
+ * become durable, and the ACK for a resent duplicate comes from that. So while logd runs,
+ * delivery is exactly once. A session's marks
  * live in memory (forgotten some time after its last connection closes, and on restart):
  * after a logd restart, batches that were durable but whose ACK was lost are written a second
  * time -- delivery is at least once, never less.
