@@ -10,7 +10,8 @@
  *     0  u32 magic       0x47574C31, "GWL1"
  *     4  u8  type        1 HELLO, 2 WELCOME, 3 BATCH, 4 ACK, 5 ERROR
  *     5  u8  version     1
- *     6  u16 flags       BATCH: bit 0 = payload is one zstd frame; all other bits 0
+ *     6  u16 flags       BATCH: bit 0 = payload is one zstd frame that declares its content
+ *                        size; all other bits 0
  *     8  u64 seq         BATCH: its sequence number; ACK: highest durable sequence number;
  *                        WELCOME: highest durable sequence number of the session (0: none);
  *                        ERROR: the batch refused (0 if none); HELLO: 0
@@ -23,10 +24,10 @@
  *
  * Payloads:
  *     HELLO   client -> server, first frame: u64 session id (random, non-zero, one per client
- *             process or spool), then the client's name (0..255 bytes of printable ASCII)
+ *             process or spool), then the client's name (0..255 bytes, printable ASCII, no spaces)
  *     WELCOME server -> client, the answer to HELLO: u32 max payload, u32 max decompressed
- *             payload, u32 max records per batch (the server's limits; a client keeps its
- *             batches within them)
+ *             payload, u32 max records per batch (the server's limits, by default 4 MiB,
+ *             16 MiB and 65536; a client keeps its batches within them)
  *     BATCH   client -> server: `count` records, each
  *                 u32 length of the rest of the record
  *                 u8  severity 0..7, or 255 for none
@@ -65,10 +66,9 @@
  * (gw_native_seq_check()). Both marks belong to the session, not to a connection: batches
  * accepted on a connection that has since closed still advance the durable mark when they
  * become durable, and the ACK for a resent duplicate comes from that. So while logd runs,
- * delivery is exactly once. A session's marks
- * live in memory (forgotten some time after its last connection closes, and on restart):
- * after a logd restart, batches that were durable but whose ACK was lost are written a second
- * time -- delivery is at least once, never less.
+ * delivery is exactly once. A session's marks live in memory (forgotten some time after its
+ * last connection closes, and on restart): after a logd restart, batches that were durable
+ * but whose ACK was lost are written a second time -- delivery is at least once, never less.
  *
  * Errors (ERROR's code; "transient" ones may succeed if the client resends after a
  * reconnect, the others mean the batch itself is bad and resending it cannot help):
