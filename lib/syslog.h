@@ -2,7 +2,7 @@
  * syslog.h -- the log record every logd input and output shares, the RFC 5424 and RFC 3164
  * parsers, escaping of unsafe bytes, and RFC 6587 TCP framing.
  *
- * Everything here is pure: no I/O, no allocation (except gw_syslog_escape() into a gw_buf), no
+ * Everything here is pure: no I/O, no allocation (except where a caller's gw_buf grows), no
  * global state, so any thread may call any function on its own objects.
  *
  * A record's text fields are (ptr, len) slices into the bytes it was parsed from: the caller
@@ -113,9 +113,9 @@ int gw_syslog_parse_5424(struct gw_logrec *rec, const char *line, size_t len, ch
  * word after a HOST (ending in SP, ':' or "[PID]"), and elsewhere only a word that ends in ':'
  * or carries "[PID]" (so the first word of a plain message stays in it). Anything missing is
  * left empty and the rest is MSG: "<13>hello world" is severity 5, facility 1, msg "hello
- * world". The year is the one that puts the time
- * nearest rec->recv_ns. Returns -1 (err "rfc3164: no PRI and no timestamp") only when the line
- * has neither a PRI nor a leading timestamp. */
+ * world". The year is the one that puts the time nearest rec->recv_ns. Returns -1 (err
+ * "rfc3164: no PRI and no timestamp") only when the line has neither a PRI nor a leading
+ * timestamp. */
 int gw_syslog_parse_3164(struct gw_logrec *rec, const char *line, size_t len, int local_offset_s,
                          char *err);
 

@@ -244,6 +244,13 @@ test_batch_roundtrip(int level)
     is(gw_native_record_size(&in[1]), GW_NATIVE_REC_MIN, "an empty record takes the minimum");
     is(gw_native_batch_encode(&fr, 9, 3, gw_buf_data(&pl), gw_buf_len(&pl), level, err), 0,
        "zstd %d: batch encodes", level);
+    {
+        int all = 1;
+        for (size_t n = 0; n < gw_buf_len(&fr); n++)
+            if (gw_native_frame_decode(gw_buf_data(&fr), n, &lim, &f, &used, &code, err) != 0)
+                all = 0;
+        ok(all, "zstd %d: the batch cut anywhere needs more bytes", level);
+    }
     is(gw_native_frame_decode(gw_buf_data(&fr), gw_buf_len(&fr), &lim, &f, &used, &code, err), 1,
        "zstd %d: batch frame decodes", level);
     ok(f.type == GW_NATIVE_BATCH && f.seq == 9 && f.count == 3 && used == gw_buf_len(&fr),
