@@ -244,6 +244,10 @@ gw_ws_parse(struct gw_ws_parser *p, uint8_t *data, size_t len, struct gw_ws_even
         return fail(p, ev, 1000u + p->failed, "connection already failed");
     if (p->closed)
         return len;
+    /* No bytes, no event: a frame whose header completes always yields its event in the call
+     * that completed it. (Also keeps a NULL data pointer out of memcpy.) */
+    if (len == 0)
+        return 0;
     while (!p->in_frame) {
         n = GW_MIN(len - used, (size_t)(p->hdr_need - p->hdr_len));
         memcpy(p->hdr + p->hdr_len, data + used, n);
