@@ -219,6 +219,14 @@ gwctl_prog_find(const char *name)
 }
 
 int
+gwctl_daemon_known(const char *name)
+{
+    const struct gw_prog *p = gw_prog_find(name);
+
+    return p && (p->flags & GW_PROG_DAEMON);
+}
+
+int
 gwctl_prog_answers(const struct gwctl_cmd *cmd, const char *prog)
 {
     size_t n = strlen(prog);

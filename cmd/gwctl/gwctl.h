@@ -98,6 +98,9 @@ const struct gwctl_prog *gwctl_progs(void);
 extern const struct gwctl_cmd gwctl_cmds[];
 const struct gwctl_cmd *gwctl_cmd_find(const char *name);
 const struct gwctl_prog *gwctl_prog_find(const char *name);
+/* 1 for any gwkit daemon, built into this gwctl or not (status and health-check then say it is
+ * not running). */
+int gwctl_daemon_known(const char *name);
 int gwctl_prog_answers(const struct gwctl_cmd *cmd, const char *prog);
 int gwctl_run_request(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
 int gwctl_run_help(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);

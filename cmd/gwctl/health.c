@@ -299,7 +299,7 @@ gwctl_run_health(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **
             return gwctl_usage_error(cmd, "too many checks (at most %d)", MAX_CHECKS), N_UNKNOWN;
         if (kind == 'f') {
             urls[nurls++] = val;
-        } else if (gwctl_prog_find(val)) {
+        } else if (gwctl_daemon_known(val)) {
             progs[nprogs++] = val;
         } else {
             return gwctl_usage_error(cmd, "unknown program '%s'", val), N_UNKNOWN;
