@@ -457,6 +457,7 @@ cmd_health(struct gw_ctl_req *r, json_t *args, void *arg)
         snprintf(buf, sizeof(buf), "draining, %s", sum ? sum : "");
         json_object_set_new(h, "status", json_string("critical"));
         json_object_set_new(h, "summary", json_string(buf));
+        json_object_set_new(h, "draining", json_true());
     }
     json_object_set_new(h, "prog", json_string(d->desc->prog));
     gw_ctl_reply(r, h);

@@ -70,7 +70,10 @@ const struct gwctl_cmd gwctl_cmds[] = {
      NULL,
      "*",
      GWCTL_PROG_NONE,
-     {{NULL, "PROG", NULL, GWCTL_ARG_REPEAT, NULL}, {"--url", "URL", NULL, GWCTL_ARG_REPEAT, NULL}},
+     {{NULL, "PROG", NULL, GWCTL_ARG_REPEAT, NULL},
+      {"--url", "URL", NULL, GWCTL_ARG_REPEAT, NULL},
+      {"--warning", "N", NULL, 0, NULL},
+      {"--critical", "N", NULL, 0, NULL}},
      NULL,
      gwctl_run_health,
      NULL,
@@ -82,6 +85,9 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "(no socket, stale socket) is CRITICAL; permission denied, timeout or a bad reply is\n"
      "UNKNOWN. Without PROG or --url, every daemon whose socket exists is checked (none:\n"
      "CRITICAL).\n"
+     "A daemon that counts problems (hbd: dead and late services) is judged on the counts:\n"
+     "CRITICAL when its critical count (dead) reaches --critical N (default 1), else WARNING\n"
+     "when critical + warning counts (dead + late) reach --warning N (default 1).\n"
      "Each --url is fetched with HTTP GET (/readyz is appended when the URL has no path):\n"
      "200 is OK, 503 is CRITICAL naming the failing checks, connection refused is\n"
      "CRITICAL; a timeout, a DNS failure, any other status or error is UNKNOWN.",

@@ -49,6 +49,7 @@ struct gwctl {
     int run_dir_given;
     enum gwctl_format format;
     int timeout_ms;
+    long health_warning, health_critical; /* health-check --warning/--critical (default 1) */
 };
 
 /* One option or operand of a command. */

@@ -72,13 +72,17 @@ hbd_health(void *arg)
     const char *status = "ok";
 
     hbd_registry_counts(h->reg, &c);
-    if (c.dead || c.late)
+    /* gwctl health-check judges the levels against its own thresholds; this is the default. */
+    if (c.dead)
+        status = "critical";
+    else if (c.late)
         status = "warning";
     snprintf(summary, sizeof(summary), "%d connection%s, %u dead service%s, %u late", conns,
              conns == 1 ? "" : "s", c.dead, c.dead == 1 ? "" : "s", c.late);
-    return json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}}", "status", status, "summary", summary,
-                     "perfdata", "conns", conns, "up", (int)c.up, "late", (int)c.late, "dead",
-                     (int)c.dead);
+    return json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:i, s:i}}", "status", status,
+                     "summary", summary, "perfdata", "conns", conns, "up", (int)c.up, "late",
+                     (int)c.late, "dead", (int)c.dead, "levels", "warning", (int)c.late,
+                     "critical", (int)c.dead);
 }
 
 void
