@@ -472,6 +472,7 @@ cmd_config(struct gw_ctl_req *r, json_t *args, void *arg)
     (void)args;
     json_object_set_new(res, "file", json_string(config_name(d)));
     json_object_set_new(res, "config", gw_conf_to_json(d->conf));
+    json_object_set_new(res, "text", gw_conf_to_text_json(d->conf));
     gw_ctl_reply(r, res);
 }
 

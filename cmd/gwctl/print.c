@@ -390,8 +390,11 @@ gwctl_print_shutdown(FILE *out, const char *prog, json_t *result)
 void
 gwctl_print_config(FILE *out, const char *prog, json_t *result)
 {
+    json_t *text = json_object_get(result, "text");
+
+    /* People read the config's own units (60s, 64k); scripts take the numbers from JSON. */
     fprintf(out, "%s: configuration from %s\n", prog, str(result, "file"));
-    gwctl_print_fields(out, json_object_get(result, "config"), NULL);
+    gwctl_print_fields(out, text ? text : json_object_get(result, "config"), NULL);
 }
 
 void
