@@ -735,6 +735,16 @@ run_all(enum gw_conn_io io)
     gw_ev_free(ev);
 }
 
+/* valgrind 3.19 runs io_uring_enter without knowing its semantics: wake-ups come hundreds of
+ * ms late or never, so the io_uring pass is left to the ASan run (`make check-asan`). */
+static int
+under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+
+    return p && strstr(p, "vgpreload") != NULL;
+}
+
 int
 main(void)
 {
@@ -754,7 +764,9 @@ main(void)
     is(gw_conn_io_parse("epoll"), GW_CONN_IO_EPOLL, "io names: epoll");
     is(gw_conn_io_parse("kqueue"), -1, "io names: others refused");
     run_all(GW_CONN_IO_EPOLL);
-    if (gw_conn_uring_probe(err) == 0)
+    if (under_valgrind())
+        ok(1, "# SKIP io_uring under valgrind (see under_valgrind)");
+    else if (gw_conn_uring_probe(err) == 0)
         run_all(GW_CONN_IO_URING);
     else
         ok(1, "# SKIP io_uring cannot be used here: %s", err);
