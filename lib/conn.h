@@ -163,8 +163,8 @@ void gw_conn_loop_stop(struct gw_conn_loop *l);
  * (not ev). Call it on the loop's thread after gw_conn_loop_run() returned. */
 void gw_conn_loop_free(struct gw_conn_loop *l);
 
-/* Finishes every connection (as gw_conn_finish, reason GW_CONN_DRAINING; those with nothing
- * owed close now). */
+/* Ends every connection: those with output owed finish (gw_conn_finish), the others (and
+ * those still connecting) close now with GW_CONN_DRAINING. */
 void gw_conn_loop_drain(struct gw_conn_loop *l);
 
 /* "epoll" or "io_uring". */
@@ -211,14 +211,18 @@ struct gw_conn *gw_conn_connect(struct gw_conn_loop *l, const struct gw_addr *a,
  * during the call. */
 void gw_conn_close(struct gw_conn *c, const char *reason);
 
-/* Ends c politely: no more on_data; what is queued is sent; then FIN, lingering close, and
- * on_close(c, GW_CONN_FINISHED). After an EOF the input side is done already: closes with
- * GW_CONN_PEER_CLOSED once the output is sent. Idempotent. */
+/* Ends c politely, after the current callback: no more on_data (kept input is dropped); what
+ * is queued is sent; then FIN and the lingering close, which ends with on_close(c,
+ * GW_CONN_FINISHED) when the peer closes, after GW_CONN_LINGER_MS, or past
+ * GW_CONN_LINGER_MAX_BYTES. After an EOF the input side is done already: closes with
+ * GW_CONN_PEER_CLOSED once the output is sent. The idle timeout still applies until the
+ * output is out. Idempotent. */
 void gw_conn_finish(struct gw_conn *c);
 
-/* Queues n bytes of output. Returns 0, or -1 when memory ran out (the connection is then
- * closed with GW_CONN_OUT_OF_MEMORY) or c is closing. The max_out check is made after the
- * batch, once the socket was offered the output, so a batch's replies are never cut. */
+/* Queues n bytes of output (also while finishing: it goes out before the FIN). Returns 0, or
+ * -1 when c is closed or memory ran out (c is then closed with GW_CONN_OUT_OF_MEMORY). The
+ * max_out check is made after the batch, once the socket was offered the output, so a
+ * batch's replies are never cut. */
 int gw_conn_write(struct gw_conn *c, const void *data, size_t n);
 
 /* n contiguous bytes at the end of c's output to fill, then gw_conn_commit() with what was
@@ -230,9 +234,10 @@ void gw_conn_commit(struct gw_conn *c, size_t n);
 /* Output queued and not yet taken by the socket. */
 size_t gw_conn_out_len(const struct gw_conn *c);
 
-/* Stops reading c (input already received may still reach on_data in the current batch on
- * io_uring) / reads again (input kept from before is offered at the next read). Counted once
- * each: resume undoes pause. */
+/* Stops handing input to on_data and reading c (on io_uring, input the kernel completed
+ * already is kept, see Input) / starts again: input kept meanwhile is offered right after the
+ * current callback, without waiting for more. Not counted: one resume undoes any pauses. An
+ * EOF that came behind kept input is reported after it. */
 void gw_conn_pause_read(struct gw_conn *c);
 void gw_conn_resume_read(struct gw_conn *c);
 /* 1 while reads are held, by gw_conn_pause_read or by the high-water mark. */
