@@ -349,6 +349,22 @@ gw_conn_out_len(const struct gw_conn *c)
     return n;
 }
 
+int
+gw_conn_above_high(struct gw_conn *c)
+{
+    const struct gw_conn_limits *lim;
+
+    if (c->flags & CF_CLOSED)
+        return 0;
+    lim = gw_conn__limits(c);
+    if (!lim->out_high || gw_conn_out_len(c) <= lim->out_high)
+        return 0;
+    /* Armed now, so a socket that takes it all before the next settle still reports it. */
+    c->flags |= CF_ABOVE_HIGH;
+    gw_conn__todo(c);
+    return 1;
+}
+
 /* Lingering close (see gw_conn_finish in conn.h). */
 static void
 linger(struct gw_conn *c)

@@ -33,10 +33,11 @@
  * What the socket does not take waits on the connection.
  *   - limits.max_out: output still queued above it after a send was tried closes the
  *     connection with GW_CONN_OUTPUT_FULL (a client that sends without reading).
- *   - limits.out_high / out_low: once queued output goes above out_high, and has then drained
- *     to out_low or below, on_writable is called (a proxy resumes its other side there). With
- *     limits.pause_on_high, the connection's own reads also pause above out_high and resume
- *     at out_low (a request/reply protocol's backpressure).
+ *   - limits.out_high / out_low: once queued output was seen above out_high (after a batch,
+ *     or by gw_conn_above_high()), on_writable is called when it has drained to out_low or
+ *     below (a proxy resumes its other side there). With limits.pause_on_high, the
+ *     connection's own reads also pause above out_high and resume at out_low (a
+ *     request/reply protocol's backpressure).
  *   - gw_conn_pause_read()/gw_conn_resume_read(): explicit, e.g. a proxy stops reading side A
  *     while side B's output is above its mark, and a server stops reading while its own queue
  *     is full. Independent of the automatic pause: reads run only when neither holds them.
@@ -233,6 +234,12 @@ void gw_conn_commit(struct gw_conn *c, size_t n);
 
 /* Output queued and not yet taken by the socket. */
 size_t gw_conn_out_len(const struct gw_conn *c);
+
+/* 1 when c's queued output is above limits.out_high; on_writable(c) is then called once it
+ * has drained to out_low, however fast that happens (even within this batch). The check a
+ * proxy makes after writing to side B: if (gw_conn_above_high(b)) gw_conn_pause_read(a), and
+ * in b's on_writable: gw_conn_resume_read(a). */
+int gw_conn_above_high(struct gw_conn *c);
 
 /* Stops handing input to on_data and reading c (on io_uring, input the kernel completed
  * already is kept, see Input) / starts again: input kept meanwhile is offered right after the

@@ -529,6 +529,12 @@ drained_below_low(void *arg)
     return r->writables > 0 && !gw_conn_read_paused(r->c) && strstr(r->got, "late\n") != NULL;
 }
 
+static int
+has_writable(void *arg)
+{
+    return ((struct rec *)arg)->writables > 0;
+}
+
 static void
 test_marks(void)
 {
@@ -555,6 +561,24 @@ test_marks(void)
        backend);
     is(r.writables, 1, "%s: on_writable once", backend);
     ok(r.ndata > data_before && r.closed == 0, "%s: and the connection stays open", backend);
+    gw_conn_close(c, "test over");
+    client_close(&cl);
+
+    /* A proxy's check: above the mark now, on_writable once drained, however fast. */
+    memset(&r, 0, sizeof(r));
+    r.mode = LINES;
+    r.lim.out_high = 64 * 1024;
+    r.lim.out_low = 1024;
+    c = pair(&cl, &r);
+    char *p = gw_conn_reserve(c, 100 * 1024);
+    memset(p, 'z', 100 * 1024);
+    gw_conn_commit(c, 100 * 1024);
+    ok(gw_conn_above_high(c), "%s: gw_conn_above_high: 100 KiB queued, above 64 KiB", backend);
+    cl.want = 100 * 1024;
+    ok(run_until(client_has, &cl, WAIT_MS) && run_until(has_writable, &r, WAIT_MS),
+       "%s: the peer takes it: on_writable follows", backend);
+    is(r.writables, 1, "%s: once", backend);
+    ok(!gw_conn_above_high(c), "%s: drained: no longer above", backend);
     gw_conn_close(c, "test over");
     client_close(&cl);
 
