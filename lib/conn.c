@@ -309,7 +309,7 @@ gw_conn_reserve(struct gw_conn *c, size_t n)
 {
     char *p;
 
-    if (c->flags & CF_CLOSED)
+    if (c->flags & (CF_CLOSED | CF_SHUT_WR | CF_WR_DONE))
         return NULL;
     if ((p = gw_buf_reserve(wbuf(c), n)) == NULL) {
         gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
@@ -431,6 +431,12 @@ gw_conn__settle(struct gw_conn *c)
     /* Drained: give the memory back, an idle connection keeps none. */
     gw_buf_reset(&c->out);
     gw_buf_reset(&c->snd);
+    if ((c->flags & CF_SHUT_WR) && !(c->flags & CF_FINISHING)) {
+        c->flags = (uint16_t)((c->flags & ~CF_SHUT_WR) | CF_WR_DONE);
+        if (shutdown(c->fd, SHUT_WR) == -1)
+            gw_conn_close(c, strerror(errno));
+        return;
+    }
     if ((c->flags & (CF_FINISHING | CF_LINGERING)) != CF_FINISHING)
         return;
     if (c->flags & CF_EOF)
@@ -483,6 +489,15 @@ gw_conn_finish(struct gw_conn *c)
     free(c->in);
     c->in = NULL;
     c->in_len = 0;
+    gw_conn__todo(c);
+}
+
+void
+gw_conn_shutdown_write(struct gw_conn *c)
+{
+    if (c->flags & (CF_CLOSED | CF_SHUT_WR | CF_WR_DONE))
+        return;
+    c->flags |= CF_SHUT_WR;
     gw_conn__todo(c);
 }
 

@@ -220,6 +220,10 @@ void gw_conn_close(struct gw_conn *c, const char *reason);
  * output is out. Idempotent. */
 void gw_conn_finish(struct gw_conn *c);
 
+/* Half-close: sends FIN once the queued output is out, and keeps reading (a proxy passing
+ * on its other side's EOF). Writes after this call fail. Idempotent. */
+void gw_conn_shutdown_write(struct gw_conn *c);
+
 /* Queues n bytes of output (also while finishing: it goes out before the FIN). Returns 0, or
  * -1 when c is closed or memory ran out (c is then closed with GW_CONN_OUT_OF_MEMORY). The
  * max_out check is made after the batch, once the socket was offered the output, so a

@@ -413,6 +413,28 @@ either_closed(void *arg)
 }
 
 static void
+test_shutdown_write(void)
+{
+    struct rec r = {.mode = LINES};
+    struct client cl;
+    struct gw_conn *c = pair(&cl, &r);
+
+    csend(&cl, "one\n");
+    cl.want = 5;
+    run_until(client_has, &cl, WAIT_MS);
+    gw_conn_write(c, "last\n", 5);
+    gw_conn_shutdown_write(c);
+    is(gw_conn_write(c, "x", 1), -1, "%s: shutdown_write: later writes fail", backend);
+    ok(run_until(client_eof, &cl, WAIT_MS) && strcmp(cl.buf, "one!\nlast\n") == 0,
+       "%s: shutdown_write: the output queued, then FIN", backend);
+    csend(&cl, "still\n");
+    ok(run_until(never, NULL, 30) == 0 && strstr(r.got, "still\n") && r.closed == 0,
+       "%s: shutdown_write: input is still read and handled", backend);
+    gw_conn_close(c, "test over");
+    client_close(&cl);
+}
+
+static void
 test_close_in_callback(void)
 {
     struct rec r = {.mode = CLOSE_IN_DATA}, a = {.mode = CLOSE_PEER}, b = {.mode = CLOSE_PEER};
@@ -749,6 +771,7 @@ run_all(enum gw_conn_io io)
     test_basic();
     test_eof();
     test_close_in_callback();
+    test_shutdown_write();
     test_finish_linger();
     test_idle();
     test_marks();
