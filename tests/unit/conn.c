@@ -759,6 +759,169 @@ test_connect(void)
     close(full);
 }
 
+/* ---- a proxy: client side A, backend side B made with gw_conn_connect ---- */
+
+static const struct gw_conn_proto proxy_proto;
+static struct gw_addr backend_addr;
+
+static const struct gw_conn_limits proxy_limits = {.out_high = 64 * 1024, .out_low = 16 * 1024};
+
+static const struct gw_conn_limits *
+p_limits(struct gw_conn *c)
+{
+    (void)c;
+    return &proxy_limits;
+}
+
+static void
+p_open(struct gw_conn *c)
+{
+    struct rec *r = gw_conn_user(c);
+
+    r->opened++;
+    r->c = c;
+    if (r->peer)
+        return; /* B: made by A */
+    struct rec *b = calloc(1, sizeof(*b));
+    b->mode = NONE;
+    b->peer = c;
+    if ((b->c = gw_conn_connect(gw_conn_loop_of(c), &backend_addr, 1000, &proxy_proto, b, err)) ==
+        NULL) {
+        free(b);
+        gw_conn_close(c, "backend down");
+        return;
+    }
+    r->peer = b->c;
+}
+
+static size_t
+p_data(struct gw_conn *c, char *data, size_t len)
+{
+    struct rec *r = gw_conn_user(c);
+
+    r->ndata++;
+    if (!r->peer)
+        return len;
+    gw_conn_write(r->peer, data, len);
+    if (gw_conn_above_high(r->peer))
+        gw_conn_pause_read(c);
+    return len;
+}
+
+static void
+p_writable(struct gw_conn *c)
+{
+    struct rec *r = gw_conn_user(c);
+
+    r->writables++;
+    if (r->peer)
+        gw_conn_resume_read(r->peer);
+}
+
+static void
+p_eof(struct gw_conn *c)
+{
+    struct rec *r = gw_conn_user(c);
+
+    r->eofs++;
+    if (!r->peer)
+        return;
+    /* The first EOF is passed on; with the second, both directions are done. */
+    if (((struct rec *)gw_conn_user(r->peer))->eofs)
+        gw_conn_finish(r->peer);
+    else
+        gw_conn_shutdown_write(r->peer);
+}
+
+static void
+p_close(struct gw_conn *c, const char *reason)
+{
+    struct rec *r = gw_conn_user(c);
+    struct gw_conn *peer = r->peer;
+
+    r->closed++;
+    snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    r->peer = NULL;
+    if (peer) {
+        ((struct rec *)gw_conn_user(peer))->peer = NULL;
+        gw_conn_close(peer, "peer closed");
+    }
+    if (r->mode == NONE) /* the backend side's rec is the proxy's own */
+        free(r);
+}
+
+static const struct gw_conn_proto proxy_proto = {
+    .name = "proxy",
+    .limits = p_limits,
+    .on_open = p_open,
+    .on_data = p_data,
+    .on_writable = p_writable,
+    .on_eof = p_eof,
+    .on_close = p_close,
+};
+
+static int
+backend_accepted(void *arg)
+{
+    struct rec *e = arg;
+    int fd;
+
+    if (!e->c && (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+        e->c = gw_conn_adopt(loop, fd, NULL, 0, &proto, e, err);
+    return e->c != NULL;
+}
+
+static void
+test_proxy(void)
+{
+    struct rec a = {.mode = LINES}, echo = {.mode = LINES};
+    struct client cl;
+    struct gw_conn *c;
+    char big[300 * 1024];
+    int fd, s;
+
+    memset(&backend_addr, 0, sizeof(backend_addr));
+    memcpy(&backend_addr.ss, &laddr, sizeof(laddr));
+    backend_addr.len = sizeof(laddr);
+    /* The client side: accepted from the same listener before the backend connects to it. */
+    memset(&cl, 0, sizeof(cl));
+    cl.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    connect(cl.fd, (struct sockaddr *)&laddr, sizeof(laddr));
+    s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    gw_net_set_nonblock(cl.fd, 1);
+    c = gw_conn_adopt(loop, s, NULL, 0, &proxy_proto, &a, err);
+    ok(c && a.peer, "%s: proxy: the client side opens a backend connection", backend);
+    ok(run_until(backend_accepted, &echo, WAIT_MS), "%s: proxy: the backend accepts", backend);
+    csend(&cl, "through\n");
+    cl.want = 9;
+    ok(run_until(client_has, &cl, WAIT_MS) && strcmp(cl.buf, "through!\n") == 0,
+       "%s: proxy: a request goes through both sides and back", backend);
+
+    /* Bulk through a backend that answers each line: the client reads everything. */
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (i % 100 == 99) ? '\n' : 'p';
+    fd = cl.fd;
+    size_t sent = 0;
+    cl.want = 9 + sizeof(big) + sizeof(big) / 100;
+    while (sent < sizeof(big) || cl.total < cl.want) {
+        ssize_t n = sent < sizeof(big) ? write(fd, big + sent, sizeof(big) - sent) : 0;
+        if (n > 0)
+            sent += (size_t)n;
+        if (run_until(client_has, &cl, 20) || (n <= 0 && cl.total >= cl.want))
+            break;
+        if (gw_ev_now_ms(ev) > deadline + WAIT_MS)
+            break;
+    }
+    ok(run_until(client_has, &cl, WAIT_MS), "%s: proxy: 300 KiB both ways (%zu of %zu bytes)",
+       backend, cl.total, cl.want);
+    shutdown(cl.fd, SHUT_WR);
+    ok(run_until(is_closed, &echo, WAIT_MS) && run_until(client_eof, &cl, WAIT_MS),
+       "%s: proxy: the client's EOF is passed on; the backend finishes, the client sees the end",
+       backend);
+    ok(a.closed == 1, "%s: proxy: the client side closed once", backend);
+    client_close(&cl);
+}
+
 static void
 run_all(enum gw_conn_io io)
 {
@@ -778,6 +941,7 @@ run_all(enum gw_conn_io io)
     test_limits();
     test_drain();
     test_connect();
+    test_proxy();
     gw_conn_loop_free(loop);
     gw_ev_free(ev);
 }
