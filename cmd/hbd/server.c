@@ -531,5 +531,5 @@ hbd_clients(struct hbd *h, struct gw_ctl_req *r)
 
     if (gw_workers_ask(h->workers, gw_daemon_ev(h->daemon), CLIENTS_TIMEOUT_MS, clients_ask,
                        clients_done, free_part, r, err) == -1)
-        gw_ctl_error(r, "failed", err);
+        gw_ctl_error(r, "failed", "%s", err);
 }
