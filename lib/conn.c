@@ -823,8 +823,10 @@ gw_conn_loop_run(struct gw_conn_loop *l, char *err)
 void
 gw_conn_loop_stop(struct gw_conn_loop *l)
 {
+    struct gw_ev *ev = l->ev;
+
     l->stop = 1;
-    gw_ev_wake(l->ev);
+    gw_ev_wake(ev);
 }
 
 void

@@ -157,7 +157,9 @@ struct gw_conn_loop *gw_conn_loop_new(struct gw_ev *ev, enum gw_conn_io io, char
  * when the poller failed (err set). */
 int gw_conn_loop_run(struct gw_conn_loop *l, char *err);
 
-/* Makes gw_conn_loop_run() return after the current iteration. Any thread. */
+/* Makes gw_conn_loop_run() return after the current iteration. Any thread, provided l and its
+ * ev are not freed meanwhile (lib/worker stops its loops from their own thread, woken by a
+ * flag, and frees each ev after the join). */
 void gw_conn_loop_stop(struct gw_conn_loop *l);
 
 /* Closes every connection still open (on_close with GW_CONN_SHUTDOWN) and frees the loop
