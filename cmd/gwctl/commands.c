@@ -7,10 +7,11 @@
 
 #include "gwctl.h"
 #include "hbd/hbd_schema.h"
+#include "wsgwd/wsgwd_schema.h"
 
 const struct gwctl_prog gwctl_progs[] = {
     {"hbd", hbd_schema, "the heartbeat server", hbd_conf_check},
-    {"wsgwd", NULL, "the WebSocket gateway", NULL},
+    {"wsgwd", wsgw_schema, "the WebSocket gateway", wsgw_conf_check},
     {"logd", NULL, "the log collector", NULL},
     {NULL, NULL, NULL, NULL},
 };
@@ -84,10 +85,29 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "and each named instance below its service. --state keeps one state; SERVICE shows\n"
      "one service.",
      0},
-    {"clients", "clients", "hbd", GWCTL_PROG_OPERAND, NOARGS, gwctl_print_clients, NULL, NULL,
+    {"clients", "clients", "hbd wsgwd", GWCTL_PROG_OPERAND, NOARGS, gwctl_print_clients, NULL, NULL,
      "the connections of a daemon",
      "Lists the open connections: id, peer address, worker thread, age, idle time, messages\n"
-     "and bytes received.",
+     "and bytes received; for wsgwd also the path, the backend and the bytes sent.",
+     0},
+    {"kick",
+     "kick",
+     "wsgwd",
+     GWCTL_PROG_IMPLIED,
+     {{NULL, "ID", "id", GWCTL_ARG_REQUIRED, NULL}, {"--code", "CODE", "code", 0, NULL}},
+     gwctl_print_kick,
+     NULL,
+     NULL,
+     "close a WebSocket client of wsgwd",
+     "Closes the WebSocket client ID (from 'gwctl clients wsgwd') with close code CODE\n"
+     "(default 1008; 1000-1003, 1007-1014 or 3000-4999). Its backend gets CLOSE. An\n"
+     "unknown ID is an error (exit 1).",
+     0},
+    {"backends", "backends", "wsgwd", GWCTL_PROG_IMPLIED, NOARGS, gwctl_print_backends, NULL, NULL,
+     "wsgwd's backends and their state",
+     "Lists wsgwd's backends: name, address, protocol (frames or raw), state (up when a\n"
+     "framed backend has a link up, or a raw one's last connect worked), links up out of\n"
+     "the workers, clients bound to it and connect failures.",
      0},
     {"forget",
      "forget",

@@ -318,6 +318,38 @@ gwctl_print_services(FILE *out, const char *prog, json_t *result)
     gwctl_table_free(t);
 }
 
+static void
+print_ws_clients(FILE *out, json_t *list)
+{
+    static const char *const headers[] = {">ID",        "ADDR",       "PATH",      "BACKEND",
+                                          ">WORKER",    ">CONNECTED", ">MESSAGES", ">BYTES_IN",
+                                          ">BYTES_OUT", NULL};
+    struct gwctl_table *t = gwctl_table_new(headers);
+    json_t *c;
+    size_t i;
+
+    json_array_foreach(list, i, c)
+    {
+        char id[32], worker[32], conn[32], msgs[32], in[32], outb[32];
+        snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(c, "id")));
+        snprintf(worker, sizeof(worker), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(c, "worker")));
+        gwctl_fmt_ms(json_integer_value(json_object_get(c, "connected_s")) * 1000, conn,
+                     sizeof(conn));
+        snprintf(msgs, sizeof(msgs), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(c, "messages")));
+        snprintf(in, sizeof(in), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(c, "bytes_in")));
+        snprintf(outb, sizeof(outb), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(c, "bytes_out")));
+        gwctl_table_row(t, id, str(c, "addr"), str(c, "path"), str(c, "backend"), worker, conn,
+                        msgs, in, outb);
+    }
+    gwctl_table_print(t, out);
+    gwctl_table_free(t);
+}
+
 void
 gwctl_print_clients(FILE *out, const char *prog, json_t *result)
 {
@@ -329,6 +361,10 @@ gwctl_print_clients(FILE *out, const char *prog, json_t *result)
 
     if (json_array_size(list) == 0) {
         fprintf(out, "%s: no clients\n", prog);
+        return;
+    }
+    if (json_object_get(json_array_get(list, 0), "path")) {
+        print_ws_clients(out, list);
         return;
     }
     t = gwctl_table_new(headers);
@@ -356,6 +392,48 @@ void
 gwctl_print_forget(FILE *out, const char *prog, json_t *result)
 {
     fprintf(out, "%s: forgot service %s\n", prog, str(result, "forgotten"));
+}
+
+void
+gwctl_print_kick(FILE *out, const char *prog, json_t *result)
+{
+    fprintf(out, "%s: client %" JSON_INTEGER_FORMAT " closed with %" JSON_INTEGER_FORMAT "\n", prog,
+            json_integer_value(json_object_get(result, "id")),
+            json_integer_value(json_object_get(result, "code")));
+}
+
+void
+gwctl_print_backends(FILE *out, const char *prog, json_t *result)
+{
+    static const char *const headers[] = {"NAME",   "ADDRESS",  "PROTOCOL",  "STATE",
+                                          ">LINKS", ">CLIENTS", ">FAILURES", NULL};
+    json_t *list = json_object_get(result, "backends"), *b;
+    struct gwctl_table *t;
+    size_t i;
+
+    if (json_array_size(list) == 0) {
+        fprintf(out, "%s: no backends\n", prog);
+        return;
+    }
+    t = gwctl_table_new(headers);
+    json_array_foreach(list, i, b)
+    {
+        char links[48], clients[32], fails[32];
+        if (strcmp(str(b, "protocol"), "raw") == 0)
+            snprintf(links, sizeof(links), "-");
+        else
+            snprintf(links, sizeof(links), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+                     json_integer_value(json_object_get(b, "links")),
+                     json_integer_value(json_object_get(b, "workers")));
+        snprintf(clients, sizeof(clients), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(b, "clients")));
+        snprintf(fails, sizeof(fails), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(b, "connect_failures")));
+        gwctl_table_row(t, str(b, "name"), str(b, "address"), str(b, "protocol"), str(b, "state"),
+                        links, clients, fails);
+    }
+    gwctl_table_print(t, out);
+    gwctl_table_free(t);
 }
 
 void
