@@ -17,7 +17,7 @@ SAN      ?=
 OPT      ?= -O2
 TEST_ENV ?=
 
-PKGS     := libmicrohttpd libcurl sqlite3 jansson inih libcrypto zlib libzstd hiredis liburing
+PKGS     := libmicrohttpd libcurl sqlite3 jansson inih libcrypto zlib libzstd hiredis liburing libzmq
 WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SAN) -pthread -MMD -MP \

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include "httpd.h"
 #include "log.h"
 
 #define DEFAULT_CONFIG "/etc/gwkit/gwkit.conf"
@@ -42,6 +43,13 @@ static const struct gw_conf_key global_keys[] = {
      "on SIGTERM, time allowed to finish in-flight work before exiting"},
     {"history_days", GW_CONF_INT, "30", 0, 3650, NULL,
      "days of circuit and heartbeat events kept in the database; 0 keeps them forever"},
+    {"http_max_connections", GW_CONF_INT, "256", 1, 100000, NULL,
+     "HTTP connections served at once; a request past it is answered 503 (restart)"},
+    {"http_max_connections_per_ip", GW_CONF_INT, "64", 1, 100000, NULL,
+     "HTTP connections served at once from one address; more get 503 (restart)"},
+    {"http_timeout", GW_CONF_DURATION, "10s", 100, 3600 * 1000, NULL,
+     "an HTTP connection must complete each request within this, however slowly it sends "
+     "(restart)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -345,6 +353,15 @@ gw_daemon_load(struct gw_daemon *d)
         return 2;
     }
     return 0;
+}
+
+void
+gw_daemon_http_limits(const struct gw_daemon *d, struct gw_httpd_opts *o)
+{
+    o->max_connections = (unsigned)gw_conf_int(d->conf, "global", NULL, "http_max_connections");
+    o->max_connections_per_ip =
+        (unsigned)gw_conf_int(d->conf, "global", NULL, "http_max_connections_per_ip");
+    o->timeout_ms = (unsigned)gw_conf_int(d->conf, "global", NULL, "http_timeout");
 }
 
 const struct gw_conf *

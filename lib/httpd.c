@@ -35,8 +35,7 @@
 #endif
 
 #define SERVER "gwkit/" GW_VERSION
-#define MAX_CONNECTIONS 256u
-#define TIMEOUT_S 10u
+#define SWEEP_MS 250
 #define MAX_ROUTES 16
 #define MAX_METHOD_BYTES 15
 #define MAX_PATH_BYTES 127
@@ -59,6 +58,18 @@ struct route {
     void *arg;
 };
 
+/* A connection MHD serves, from its start to its close notification. fd stays MHD's; the
+ * sweeper only shuts it down, under conn_lock, which the close notification also takes before
+ * MHD closes the fd, so the number is never one reused by another open. */
+struct hconn {
+    struct hconn *prev, *next;
+    int fd;
+    uint8_t refuse; /* over a limit: its request is answered 503 */
+    uint8_t cut;    /* shut down past its deadline */
+    uint64_t deadline_ms;
+    struct sockaddr_storage ip; /* port zeroed, to compare addresses */
+};
+
 struct gw_httpd {
     struct MHD_Daemon *d;
     int lfd; /* httpd's listening socket; MHD runs without one */
@@ -78,7 +89,24 @@ struct gw_httpd {
     size_t nroutes;
     atomic_int starting; /* MHD's messages are kept only while starting */
     char start_err[GW_ERR_LEN];
+    unsigned max_conns, max_per_ip, hard_limit;
+    uint64_t timeout_ms;
+    /* Handed to MHD and not yet reported closed: never lags behind MHD's own count. */
+    atomic_uint nconns;
+    pthread_mutex_t conn_lock; /* conns, nstarted */
+    struct hconn *conns;
+    unsigned nstarted;
+    struct gw_ev_timer sweep;
+    atomic_ullong refused, dropped, timeouts;
 };
+
+static struct hconn *
+hconn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci ? ci->socket_context : NULL;
+}
 
 enum action { ACT_ROUTE, ACT_BUILTIN, ACT_BAD_METHOD, ACT_NOT_FOUND };
 
@@ -736,9 +764,34 @@ content_length(struct MHD_Connection *c)
 /* Decides what to do once the headers are in. Answers that wait for the end of the request
  * keep the connection open; answering now makes MHD drop the body and close. */
 static enum MHD_Result
+refuse(struct MHD_Connection *c)
+{
+    static const char text[] = "too many connections, retry later\n";
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Server", SERVER);
+    MHD_add_response_header(resp, "Content-Type", CT_TEXT);
+    MHD_add_response_header(resp, "Retry-After", "1");
+    MHD_add_response_header(resp, "Connection", "close");
+    ret = MHD_queue_response(c, 503, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result
 first_call(struct gw_httpd *h, struct MHD_Connection *c, struct req *r, const char *url,
            const char *method)
 {
+    struct hconn *hc = hconn_of(c);
+
+    if (hc && hc->refuse) {
+        atomic_fetch_add(&h->refused, 1);
+        return refuse(c);
+    }
     decide(h, r, url, method);
     if (r->act == ACT_ROUTE) {
         if (content_length(c) > r->rt.max_body)
@@ -798,11 +851,17 @@ static void
 on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
+    struct gw_httpd *h = cls;
     struct req *r = *con_cls;
+    struct hconn *hc = hconn_of(c);
 
-    (void)cls;
-    (void)c;
     (void)toe;
+    /* The deadline runs again for the next request on this connection. */
+    if (hc) {
+        pthread_mutex_lock(&h->conn_lock);
+        hc->deadline_ms = gw_mono_ms() + h->timeout_ms;
+        pthread_mutex_unlock(&h->conn_lock);
+    }
     if (r == NULL)
         return;
     gw_buf_reset(&r->body);
@@ -833,6 +892,11 @@ copy_opts(struct gw_httpd *h, const struct gw_httpd_opts *o, char *err)
 {
     size_t i;
 
+    h->max_conns = o->max_connections ? o->max_connections : GW_HTTPD_MAX_CONNECTIONS;
+    h->max_per_ip = o->max_connections_per_ip ? o->max_connections_per_ip
+                                              : GW_HTTPD_MAX_CONNECTIONS_PER_IP;
+    h->hard_limit = GW_HTTPD_HARD_LIMIT(h->max_conns);
+    h->timeout_ms = o->timeout_ms ? o->timeout_ms : GW_HTTPD_TIMEOUT_MS;
     h->metrics = o->metrics;
     h->status = o->status;
     h->status_arg = o->status_arg;
@@ -863,26 +927,137 @@ free_httpd(struct gw_httpd *h)
     free(h->checks);
     free(h->prog);
     pthread_mutex_destroy(&h->lock);
+    pthread_mutex_destroy(&h->conn_lock);
     free(h);
 }
 
 /* ---- accepting ---- */
 
-/* MHD closes fd when it cannot take it, and also past its own connection limit, which it checks
- * again on its thread; the count read here may lag, so this is only the early refusal. */
+/* Past the hard limit a connection is closed unread; below it MHD takes it, and what is over
+ * the soft limits gets its 503 once the request is in (see on_connection). */
 static void
 hand_over(struct gw_listener *l, int fd, const struct sockaddr *peer, socklen_t len, void *arg)
 {
     struct gw_httpd *h = arg;
-    const union MHD_DaemonInfo *info;
 
     (void)l;
-    info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-    if (info && info->num_connections >= MAX_CONNECTIONS) {
+    if (atomic_load(&h->nconns) >= h->hard_limit) {
+        atomic_fetch_add(&h->dropped, 1);
         close(fd);
         return;
     }
-    MHD_add_connection(h->d, fd, peer, len);
+    atomic_fetch_add(&h->nconns, 1);
+    /* On failure MHD has closed fd, and no close notification will come. */
+    if (MHD_add_connection(h->d, fd, peer, len) != MHD_YES)
+        atomic_fetch_sub(&h->nconns, 1);
+}
+
+/* Shuts down connections past their deadline; MHD then sees the end of input and closes them
+ * on its thread. */
+static void
+on_sweep(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct gw_httpd *h = arg;
+    uint64_t now = gw_mono_ms();
+
+    pthread_mutex_lock(&h->conn_lock);
+    for (struct hconn *hc = h->conns; hc; hc = hc->next)
+        if (!hc->cut && now >= hc->deadline_ms) {
+            hc->cut = 1;
+            shutdown(hc->fd, SHUT_RDWR);
+            atomic_fetch_add(&h->timeouts, 1);
+        }
+    pthread_mutex_unlock(&h->conn_lock);
+    gw_ev_timer_start(ev, t, SWEEP_MS);
+}
+
+static void
+ip_key(struct MHD_Connection *c, struct sockaddr_storage *ip)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    memset(ip, 0, sizeof(*ip));
+    if (ci == NULL || ci->client_addr == NULL)
+        return;
+    if (ci->client_addr->sa_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ip;
+        memcpy(a, ci->client_addr, sizeof(*a));
+        a->sin_port = 0;
+    } else if (ci->client_addr->sa_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ip;
+        memcpy(a, ci->client_addr, sizeof(*a));
+        a->sin6_port = 0;
+        a->sin6_flowinfo = 0;
+        a->sin6_scope_id = 0;
+    }
+}
+
+static unsigned
+same_ip_count(const struct gw_httpd *h, const struct sockaddr_storage *ip)
+{
+    unsigned n = 0;
+
+    for (const struct hconn *hc = h->conns; hc; hc = hc->next)
+        if (memcmp(&hc->ip, ip, sizeof(*ip)) == 0)
+            n++;
+    return n;
+}
+
+static void
+conn_started(struct gw_httpd *h, struct MHD_Connection *c, void **ctx)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct hconn *hc = calloc(1, sizeof(*hc));
+
+    *ctx = hc;
+    if (hc == NULL)
+        return; /* served without a deadline; MHD's idle timeout still applies */
+    hc->fd = ci ? ci->connect_fd : -1;
+    hc->deadline_ms = gw_mono_ms() + h->timeout_ms;
+    ip_key(c, &hc->ip);
+    pthread_mutex_lock(&h->conn_lock);
+    hc->refuse = h->nstarted >= h->max_conns || same_ip_count(h, &hc->ip) >= h->max_per_ip;
+    if (hc->fd == -1)
+        hc->cut = 1;
+    hc->next = h->conns;
+    if (h->conns)
+        h->conns->prev = hc;
+    h->conns = hc;
+    h->nstarted++;
+    pthread_mutex_unlock(&h->conn_lock);
+}
+
+static void
+conn_closed(struct gw_httpd *h, void **ctx)
+{
+    struct hconn *hc = *ctx;
+
+    atomic_fetch_sub(&h->nconns, 1);
+    if (hc == NULL)
+        return;
+    pthread_mutex_lock(&h->conn_lock);
+    if (hc->prev)
+        hc->prev->next = hc->next;
+    else
+        h->conns = hc->next;
+    if (hc->next)
+        hc->next->prev = hc->prev;
+    h->nstarted--;
+    pthread_mutex_unlock(&h->conn_lock);
+    free(hc);
+    *ctx = NULL;
+}
+
+/* MHD reports a connection's close before it closes the fd (so the sweeper, holding the lock,
+ * never shuts down a number already reused). */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **ctx,
+              enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        conn_started(cls, c, ctx);
+    else
+        conn_closed(cls, ctx);
 }
 
 static void *
@@ -924,7 +1099,8 @@ listen_on(struct gw_httpd *h, const struct gw_addr *addr, char *err)
 }
 
 /* MHD serves the connections httpd hands it (MHD_add_connection needs MHD_USE_ITC to wake its
- * thread) and never touches a listener. */
+ * thread) and never touches a listener. Its own limit sits above httpd's hard limit, so it is
+ * never what refuses a connection (see httpd.h). */
 static int
 start_mhd(struct gw_httpd *h, char *err)
 {
@@ -941,9 +1117,11 @@ start_mhd(struct gw_httpd *h, char *err)
     block_signals(&old);
     h->d =
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
-                         MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-                         MHD_OPTION_CONNECTION_TIMEOUT, TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK,
-                         on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+                         MHD_OPTION_CONNECTION_LIMIT, h->hard_limit + 64,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(h->timeout_ms + 999) / 1000,
+                         MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                         MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     atomic_store(&h->starting, 0);
     if (h->d == NULL)
@@ -964,6 +1142,9 @@ start_accepting(struct gw_httpd *h, char *err)
         return -1;
     if ((h->listener = gw_listener_new(h->ev, h->lfd, &lo, err)) == NULL)
         return -1;
+    gw_ev_timer_init(&h->sweep, on_sweep, h);
+    if (gw_ev_timer_start(h->ev, &h->sweep, SWEEP_MS) == -1)
+        return gw_err(err, "out of memory");
     block_signals(&old);
     rc = pthread_create(&h->acceptor, NULL, accept_main, h);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -1010,6 +1191,7 @@ gw_httpd_start(const struct gw_addr *addr, const struct gw_httpd_opts *o, char *
     }
     h->lfd = -1;
     pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->conn_lock, NULL);
     if (copy_opts(h, o, err) == -1 || listen_on(h, addr, err) == -1 || start_mhd(h, err) == -1 ||
         start_accepting(h, err) == -1) {
         teardown(h);
@@ -1030,4 +1212,13 @@ gw_httpd_stop(struct gw_httpd *h)
     if (h == NULL)
         return;
     teardown(h);
+}
+
+void
+gw_httpd_stats(struct gw_httpd *h, struct gw_httpd_stats *st)
+{
+    st->connections = atomic_load(&h->nconns);
+    st->refused = atomic_load(&h->refused);
+    st->dropped = atomic_load(&h->dropped);
+    st->timeouts = atomic_load(&h->timeouts);
 }

@@ -146,10 +146,16 @@ static int
 start_http(struct hbd *h)
 {
     struct gw_httpd_check check = {"accepting", gw_daemon_ready_check, h->daemon};
-    struct gw_httpd_opts o = {"hbd", h->m.reg, http_status, h->daemon, &check, 1};
+    struct gw_httpd_opts o = {.prog = "hbd",
+                              .metrics = h->m.reg,
+                              .status = http_status,
+                              .status_arg = h->daemon,
+                              .checks = &check,
+                              .nchecks = 1};
     struct gw_addr addr;
     char err[GW_ERR_LEN];
 
+    gw_daemon_http_limits(h->daemon, &o);
     if (gw_net_parse_addr(h->http_str, 0, &addr, err) == -1 ||
         (h->httpd = gw_httpd_start(&addr, &o, err)) == NULL) {
         GW_LOG_ERROR("cannot start HTTP endpoints", "addr=%s err=%s", h->http_str, err);
