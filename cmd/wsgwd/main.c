@@ -124,6 +124,10 @@ configure(struct wsgw *w)
         GW_LOG_ERROR("bad listen address", "err=%s", err);
         return -1;
     }
+    if ((w->limits = wsgw_limits_new()) == NULL) {
+        GW_LOG_ERROR("cannot set up", "err=%s", "out of memory");
+        return -1;
+    }
     if (w->nbackends == 0)
         GW_LOG_WARN("no backends configured", "hint=%s", "[backend NAME] address = HOST:PORT");
     if (wsgw_metrics_init(w, err) == -1) {
@@ -160,10 +164,16 @@ start_http(struct wsgw *w)
         {"accepting", gw_daemon_ready_check, w->daemon},
         {"backends", wsgw_ready_check, w},
     };
-    struct gw_httpd_opts o = {"wsgwd", w->m.reg, http_status, w->daemon, checks, 2};
+    struct gw_httpd_opts o = {.prog = "wsgwd",
+                              .metrics = w->m.reg,
+                              .status = http_status,
+                              .status_arg = w->daemon,
+                              .checks = checks,
+                              .nchecks = 2};
     struct gw_addr addr;
     char err[GW_ERR_LEN];
 
+    gw_daemon_http_limits(w->daemon, &o);
     if (gw_net_parse_addr(w->http_str, 0, &addr, err) == -1 ||
         (w->httpd = gw_httpd_start(&addr, &o, err)) == NULL) {
         GW_LOG_ERROR("cannot start HTTP endpoints", "addr=%s err=%s", w->http_str, err);
@@ -184,6 +194,7 @@ stop(struct wsgw *w)
         gw_metrics_free(w->m.reg);
     free(w->m.worker_clients);
     free(w->backends);
+    wsgw_limits_free(w->limits);
     wsgw_config_free(wsgw_cfg(w));
     gw_daemon_free(w->daemon);
 }

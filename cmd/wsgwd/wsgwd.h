@@ -15,13 +15,18 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "conf.h"
 #include "daemon.h"
+#include "ev.h"
+#include "frame.h"
 #include "metrics.h"
 #include "net.h"
+#include "ws.h"
 
 struct gw_ctl_req;
 struct gw_httpd;
+struct gw_workers;
 struct wsgw_worker;
 
 #define WSGW_MAX_BACKENDS 256
@@ -121,7 +126,8 @@ struct wsgw {
     _Atomic(struct wsgw_config *) cfg;
     struct wsgw_metrics m;
     struct gw_httpd *httpd;
-    struct wsgw_worker **workers;
+    struct gw_workers *pool;
+    struct wsgw_worker **workers; /* [nworkers], each set by its own thread at start */
     unsigned nworkers;
     struct wsgw_backend *backends;
     unsigned nbackends;
@@ -134,6 +140,7 @@ struct wsgw {
     char http_str[GW_ADDR_STRLEN];
     char gateway_id[256];
     atomic_int listening; /* workers whose listener is open */
+    struct wsgw_limits *limits;
     atomic_uint_fast32_t client_ids;
     atomic_int nconns;   /* TCP connections on the WebSocket port */
     atomic_int nclients; /* of which, WebSocket clients past the handshake */
@@ -156,10 +163,16 @@ struct wsgw_backend *wsgw_backend_find(struct wsgw *w, const char *name, size_t 
 
 /* auth.c: tokens. */
 struct wsgw_auth;
-/* The [wsgwd] jwt_* settings; NULL with err[0] == '\0' when no token is required, NULL with
- * err on failure (the key file cannot be read). */
+/* The verifier of the [wsgwd] jwt_* settings; NULL with err[0] == '\0' when no token is
+ * required, NULL with err on failure (the key cannot be loaded). Main thread. */
 struct wsgw_auth *wsgw_auth_new(const struct gw_conf *c, char *err);
 void wsgw_auth_free(struct wsgw_auth *a);
+/* Verifies the client's token (Authorization: Bearer, else the token query parameter).
+ * Returns 0 with *claims (new reference), or -1 with a short reason in why ("missing token",
+ * "expired", ...). Any thread. */
+struct gw_wshttp_req;
+int wsgw_auth_check(const struct wsgw_auth *a, const struct gw_wshttp_req *req, json_t **claims,
+                    char *why, size_t len);
 
 /* metrics.c */
 int wsgw_metrics_init(struct wsgw *w, char *err);
@@ -174,6 +187,118 @@ json_t *wsgw_health(void *arg);
 json_t *wsgw_backends_json(struct wsgw *w);
 /* /readyz: listening, and at least one backend reachable. */
 int wsgw_ready_check(void *arg, char *detail, size_t len);
+
+/* ---- the network side: one worker thread owns its clients and its backend links ---- */
+
+struct gw_conn;
+struct gw_conn_loop;
+struct gw_listener;
+struct gw_wsdeflate;
+
+enum wsgw_link_state { WSGW_LINK_DOWN, WSGW_LINK_CONNECTING, WSGW_LINK_HELLO, WSGW_LINK_UP };
+
+/* A worker's connection to one framed backend. */
+struct wsgw_link {
+    struct wsgw_worker *wk;
+    struct wsgw_backend *b;
+    struct gw_conn *c; /* NULL while down */
+    enum wsgw_link_state state;
+    struct gw_frame_dec dec;
+    struct gw_ev_timer timer; /* reconnect while down, keepalive while up */
+    uint64_t backoff_ms;
+    uint64_t last_rx_ms, ping_sent_ms;
+};
+
+enum wsgw_client_state { WSGW_HS, WSGW_OPEN, WSGW_CLOSING };
+
+/* One connection on the WebSocket port: an HTTP request until the upgrade, then a client. An
+ * idle client holds this struct and its connection, and no buffer. */
+struct wsgw_client {
+    struct gw_conn *c;
+    struct wsgw_worker *wk;
+    struct wsgw_client *prev, *next; /* the worker's connections */
+    struct wsgw_client *hnext;       /* the worker's id table */
+    struct wsgw_backend *b;
+    struct wsgw_link *link;    /* framed backend */
+    struct gw_conn *raw;       /* raw backend: this client's own connection */
+    struct gw_wshttp_req *req; /* during the handshake */
+    struct gw_wsdeflate *dfl;  /* permessage-deflate, when negotiated */
+    char *path;                /* "path?query" of the upgrade, for `clients` */
+    struct gw_buf msg;         /* a fragmented or compressed message being reassembled */
+    struct gw_ws_parser parser;
+    struct gw_ev_timer timer; /* handshake deadline, then keepalive and idle checks */
+    uint64_t opened_ms, last_rx_ms, last_msg_ms, ping_sent_ms;
+    uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
+    uint32_t id; /* 0 until the upgrade */
+    enum wsgw_client_state state;
+    uint16_t close_code;  /* sent or received, told to the backend */
+    uint8_t base64;       /* raw backend with websockify's base64 subprotocol */
+    uint8_t raw_opened;   /* the raw connection connected */
+    uint8_t paused_raw;   /* we paused the raw connection's reads (client output high) */
+    uint8_t paused_self;  /* we paused this client's reads (raw output high) */
+    uint8_t told_backend; /* the backend knows the client ended (or told us) */
+    uint8_t ip_counted;
+};
+
+struct wsgw_worker {
+    struct wsgw *w;
+    unsigned index;
+    struct gw_ev *ev;
+    struct gw_conn_loop *loop;
+    struct wsgw_client *conns;  /* every connection on the WebSocket port */
+    struct wsgw_client **table; /* clients by id, chained through hnext */
+    size_t table_size, nclients;
+    struct wsgw_link *links; /* [nbackends]; used for framed backends */
+    struct gw_buf scratch;   /* encoding space, reused */
+    int draining, stopping;
+};
+
+/* client.c: the protocol of accepted connections (their user pointer starts as the struct
+ * wsgw and becomes the client's struct at on_open). */
+extern const struct gw_conn_proto wsgw_client_proto;
+struct wsgw_client *wsgw_client_find(struct wsgw_worker *wk, uint32_t id);
+/* Sends a whole message to the client (compressed when negotiated and long enough); closes it
+ * with 1013 when its output passes max_output. */
+void wsgw_client_send(struct wsgw_client *cl, int text, const void *data, size_t len);
+/* Starts the close handshake with code and reason (server side), once; by_backend: the backend
+ * asked for it, so it is not told again. */
+void wsgw_client_close(struct wsgw_client *cl, unsigned code, const char *reason, int by_backend);
+json_t *wsgw_client_json(struct wsgw_client *cl, uint64_t now_ms);
+
+/* backend.c: framed links. */
+void wsgw_links_start(struct wsgw_worker *wk);
+void wsgw_links_stop(struct wsgw_worker *wk);
+/* Tells the backend about a client: OPEN (claims may be NULL), DATA, CLOSE. 0, or -1 when the
+ * link is not up. */
+int wsgw_link_open(struct wsgw_link *l, struct wsgw_client *cl, const char *query,
+                   const char *subprotocol, json_t *claims);
+int wsgw_link_data(struct wsgw_link *l, uint32_t client, int text, const void *data, size_t len);
+void wsgw_link_close_client(struct wsgw_link *l, uint32_t client, unsigned code);
+
+/* raw.c: websockify mode. */
+/* Connects the client's own backend connection; failures close the client (1011/1013). */
+void wsgw_raw_connect(struct wsgw_client *cl);
+/* A client message to the backend (base64-decoded with that subprotocol). */
+void wsgw_raw_send(struct wsgw_client *cl, const uint8_t *data, size_t len);
+/* The client ended: flush and half-close the backend connection. */
+void wsgw_raw_detach(struct wsgw_client *cl);
+/* The client's output drained: read the backend again. */
+void wsgw_raw_client_writable(struct wsgw_client *cl);
+
+/* limits.c: per source address, shared by the workers (a mutex, at connect and close only). */
+struct wsgw_limits;
+struct wsgw_limits *wsgw_limits_new(void);
+void wsgw_limits_free(struct wsgw_limits *l);
+/* Counts a connection from ip; returns the connections from ip now open, this one included. */
+unsigned wsgw_limits_open(struct wsgw_limits *l, const char *ip);
+void wsgw_limits_close(struct wsgw_limits *l, const char *ip);
+/* Connections from ip open now. */
+unsigned wsgw_limits_count(struct wsgw_limits *l, const char *ip);
+/* Counts a handshake from ip; 1 when within per_second (0: no limit), else 0. */
+int wsgw_limits_handshake(struct wsgw_limits *l, const char *ip, unsigned per_second);
+
+/* page.c */
+extern const char wsgw_test_page[];
 
 /* worker.c: the network threads. */
 int wsgw_workers_start(struct wsgw *w, char *err);
