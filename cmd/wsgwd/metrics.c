@@ -100,7 +100,7 @@ close_series(struct wsgw_metrics *wm, struct gw_metrics *m, char *err)
 {
     int f = gw_metrics_family(m, "wsgwd_close_codes_total", GW_METRIC_COUNTER,
                               "WebSocket close codes, by side (sent or received) and code.",
-                              "side,code", NULL, 0, err);
+                              "code,side", NULL, 0, err);
     char code[16];
 
     for (unsigned i = 0; i < WSGW_CLOSE_SERIES; i++) {
@@ -108,8 +108,8 @@ close_series(struct wsgw_metrics *wm, struct gw_metrics *m, char *err)
             snprintf(code, sizeof(code), "%u", close_codes[i]);
         else
             gw_strlcpy(code, "other", sizeof(code));
-        wm->close_sent[i] = series(m, f, "sent", code);
-        wm->close_received[i] = series(m, f, "received", code);
+        wm->close_sent[i] = series(m, f, code, "sent");
+        wm->close_received[i] = series(m, f, code, "received");
         if (wm->close_sent[i] < 0 || wm->close_received[i] < 0)
             return -1;
     }

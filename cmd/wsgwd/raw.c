@@ -112,6 +112,8 @@ raw_closed(struct gw_conn *c, const char *reason)
         wsgw_client_close(cl, code, "backend unreachable", 1);
         return;
     }
+    GW_LOG_DEBUG("raw backend connection lost", "backend=%s client=%u err=%s", cl->b->name, cl->id,
+                 reason);
     wsgw_client_close(cl, WSGW_CLOSE_INTERNAL, "backend connection lost", 1);
 }
 
