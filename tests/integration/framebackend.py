@@ -39,6 +39,9 @@ class FrameBackend:
         self.opens = []
         self.closes = []
         self.hellos = []
+        self.ready = set()
+        self.pongs = []
+        self.hello_version = 1
         self.datas = []
         self.lock = threading.Lock()
         self.stopped = False
@@ -80,18 +83,24 @@ class FrameBackend:
         with self.lock:
             if c in self.links:
                 self.links.remove(c)
+            self.ready.discard(c)
         c.close()
 
     def _frame(self, c, client, backend, type_, cls, flags, payload):
         if type_ == HELLO:
             self.hellos.append(json.loads(payload))
             if self.hello:
-                self._send(c, frame(HELLO, json.dumps({'version': 1, 'backend': 'pyecho'}).encode(),
+                self._send(c, frame(HELLO, json.dumps({'version': self.hello_version,
+                                                       'backend': 'pyecho'}).encode(),
                                     backend=backend))
+            with self.lock:
+                self.ready.add(c)
         elif type_ == PING:
             self._send(c, frame(PONG, payload, backend=backend))
         elif type_ == OPEN:
             self.opens.append(json.loads(payload))
+        elif type_ == PONG:
+            self.pongs.append(payload)
         elif type_ == CLOSE:
             code = struct.unpack('>H', payload[:2])[0] if len(payload) >= 2 else None
             self.closes.append((client, code, payload[2:].decode()))
@@ -105,14 +114,14 @@ class FrameBackend:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:
-                if len(self.links) >= n and len(self.hellos) >= n:
+                if len(self.ready) >= n:
                     return True
             time.sleep(0.02)
         return False
 
     def all_links(self):
         with self.lock:
-            return list(self.links)
+            return list(self.ready)
 
     def send_raw(self, data, links=None):
         for c in (links or self.all_links()):
