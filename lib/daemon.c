@@ -39,6 +39,11 @@ static const struct gw_conf_key global_keys[] = {
     {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr", "where log lines go"},
     {"ctl_group", GW_CONF_STRING, "", 0, 0, NULL,
      "group whose members may use the control sockets (besides root and the daemon's user)"},
+    {"ctl_max_clients", GW_CONF_INT, "64", 1, 100000, NULL,
+     "control socket connections held at once; more are refused with an error (restart)"},
+    {"ctl_idle_timeout", GW_CONF_DURATION, "5m", 1000, 86400 * 1000, NULL,
+     "close a control connection idle for this long; one with a request in progress is not "
+     "idle (restart)"},
     {"drain_timeout", GW_CONF_DURATION, "10s", 0, 3600 * 1000, NULL,
      "on SIGTERM, time allowed to finish in-flight work before exiting"},
     {"history_days", GW_CONF_INT, "30", 0, 3650, NULL,
@@ -615,6 +620,8 @@ gw_daemon_open_ctl(struct gw_daemon *d, const struct gw_ctl_cmd *cmds)
         GW_LOG_ERROR("cannot open control socket", "path=%s err=%s", d->ctl_path, err);
         return -1;
     }
+    gw_ctl_set_limits(d->ctl, (int)gw_conf_int(c, "global", NULL, "ctl_idle_timeout"),
+                      (int)gw_conf_int(c, "global", NULL, "ctl_max_clients"));
     GW_LOG_INFO("control socket ready", "path=%s", d->ctl_path);
     return 0;
 }

@@ -29,6 +29,7 @@
 #include "buf.h"
 #include "ev.h"
 #include "listener.h"
+#include "page.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "unknown"
@@ -42,8 +43,6 @@
 #define MAX_QUERY_BYTES 8192
 #define DETAIL_BYTES 256
 #define MAX_PAGE_BYTES (16u << 20)
-#define HTML_MAX_DEPTH 6
-#define HTML_MAX_COLUMNS 64
 
 #define CT_TEXT "text/plain; charset=utf-8"
 #define CT_JSON "application/json"
@@ -82,6 +81,7 @@ struct gw_httpd {
     struct gw_metrics *metrics;
     gw_httpd_json_fn status;
     void *status_arg;
+    const struct gw_page_table *page_tables;
     struct gw_httpd_check *checks;
     size_t nchecks;
     pthread_mutex_t lock; /* routes */
@@ -240,306 +240,6 @@ run_checks(struct gw_httpd *h, int *ready)
     return root;
 }
 
-/* ---- HTML page ---- */
-
-static const char page_css[] =
-    "body{font:13px/1.4 Arial,Helvetica,sans-serif;margin:0;background:#fff;color:#000}"
-    "header{background:#20a0a0;color:#fff;padding:6px 10px}"
-    "header h1{font-size:18px;margin:0;display:inline}"
-    "header span{margin-left:1em}header a{color:#fff}"
-    "main{padding:4px 10px}"
-    "h2{font-size:14px;margin:14px 0 4px;color:#20a0a0;border-bottom:1px solid #20a0a0}"
-    "table{border-collapse:collapse;margin:2px 0}"
-    "th,td{border:1px solid #aaa;padding:2px 6px;text-align:left;vertical-align:top}"
-    "thead th{background:#20a0a0;color:#fff}"
-    "tbody th{background:#e8f4f4;font-weight:normal}"
-    "tbody tr:nth-child(even) td{background:#f4f4f4}"
-    "td.n{text-align:right;font-family:monospace}"
-    "tr.up td{background:#c0ffc0}tr.down td{background:#ff9090}"
-    "td table{margin:0}";
-
-static int
-html_escape(struct gw_buf *b, const char *s)
-{
-    const char *rep;
-    int rc = 0;
-
-    for (; *s && rc == 0; s++) {
-        switch (*s) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        default:
-            rep = NULL;
-        }
-        rc = rep ? gw_buf_append(b, rep, strlen(rep)) : gw_buf_append(b, s, 1);
-    }
-    return rc;
-}
-
-static int html_value(struct gw_buf *b, json_t *v, int depth);
-
-static int
-is_table_array(json_t *v)
-{
-    size_t i;
-    json_t *e;
-
-    if (!json_is_array(v) || json_array_size(v) == 0)
-        return 0;
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_object(e))
-            return 0;
-    }
-    return 1;
-}
-
-static int
-is_compound(json_t *v)
-{
-    return json_is_object(v) || is_table_array(v);
-}
-
-static int
-html_cell(struct gw_buf *b, json_t *v, int depth)
-{
-    int num = json_is_number(v);
-
-    if (gw_buf_append(b, num ? "<td class=\"n\">" : "<td>", num ? 14 : 4) == -1 ||
-        html_value(b, v, depth) == -1)
-        return -1;
-    return gw_buf_append(b, "</td>", 5);
-}
-
-/* An object as a two-column table; with scalars_only, just its scalar members. */
-static int
-html_object(struct gw_buf *b, json_t *o, int depth, int scalars_only)
-{
-    const char *k;
-    json_t *v;
-    int rc = gw_buf_append(b, "<table><tbody>", 14);
-
-    json_object_foreach(o, k, v)
-    {
-        if (rc == -1)
-            break;
-        if (scalars_only && is_compound(v))
-            continue;
-        rc = gw_buf_append(b, "<tr><th>", 8);
-        if (rc == 0)
-            rc = html_escape(b, k);
-        if (rc == 0)
-            rc = gw_buf_append(b, "</th>", 5);
-        if (rc == 0)
-            rc = html_cell(b, v, depth);
-        if (rc == 0)
-            rc = gw_buf_append(b, "</tr>", 5);
-    }
-    return rc == 0 ? gw_buf_append(b, "</tbody></table>", 16) : -1;
-}
-
-/* An array of objects as a table, one column per key (first seen first). */
-static int
-html_rows(struct gw_buf *b, json_t *a, int depth)
-{
-    const char *cols[HTML_MAX_COLUMNS], *k;
-    size_t ncols = 0, i, j;
-    json_t *e, *v;
-    int rc;
-
-    json_array_foreach(a, i, e)
-    {
-        json_object_foreach(e, k, v)
-        {
-            for (j = 0; j < ncols && strcmp(cols[j], k) != 0; j++)
-                ;
-            if (j == ncols && ncols < HTML_MAX_COLUMNS)
-                cols[ncols++] = k;
-        }
-    }
-    rc = gw_buf_append(b, "<table><thead><tr>", 18);
-    for (j = 0; j < ncols && rc == 0; j++) {
-        rc = gw_buf_append(b, "<th>", 4);
-        if (rc == 0)
-            rc = html_escape(b, cols[j]);
-        if (rc == 0)
-            rc = gw_buf_append(b, "</th>", 5);
-    }
-    if (rc == 0)
-        rc = gw_buf_append(b, "</tr></thead><tbody>", 20);
-    json_array_foreach(a, i, e)
-    {
-        if (rc == 0)
-            rc = gw_buf_append(b, "<tr>", 4);
-        for (j = 0; j < ncols && rc == 0; j++) {
-            v = json_object_get(e, cols[j]);
-            rc = v ? html_cell(b, v, depth) : gw_buf_append(b, "<td></td>", 9);
-        }
-        if (rc == 0)
-            rc = gw_buf_append(b, "</tr>", 5);
-    }
-    return rc == 0 ? gw_buf_append(b, "</tbody></table>", 16) : -1;
-}
-
-static int
-html_scalar(struct gw_buf *b, json_t *v)
-{
-    char num[40];
-
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        return html_escape(b, json_string_value(v));
-    case JSON_INTEGER:
-        return gw_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    case JSON_REAL:
-        snprintf(num, sizeof(num), "%.15g", json_real_value(v));
-        return gw_buf_append(b, num, strlen(num));
-    case JSON_TRUE:
-        return gw_buf_append(b, "true", 4);
-    case JSON_FALSE:
-        return gw_buf_append(b, "false", 5);
-    default:
-        return gw_buf_append(b, "-", 1);
-    }
-}
-
-static int
-html_value(struct gw_buf *b, json_t *v, int depth)
-{
-    size_t i;
-    json_t *e;
-    char *s;
-    int rc = 0;
-
-    if (depth >= HTML_MAX_DEPTH && (json_is_object(v) || json_is_array(v))) {
-        if ((s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
-            return -1;
-        rc = html_escape(b, s);
-        free(s);
-        return rc;
-    }
-    if (json_is_object(v))
-        return html_object(b, v, depth + 1, 0);
-    if (is_table_array(v))
-        return html_rows(b, v, depth + 1);
-    if (!json_is_array(v))
-        return html_scalar(b, v);
-    json_array_foreach(v, i, e)
-    {
-        if (rc == 0 && i > 0)
-            rc = gw_buf_append(b, ", ", 2);
-        if (rc == 0)
-            rc = html_value(b, e, depth + 1);
-    }
-    return rc;
-}
-
-static int
-html_checks(struct gw_buf *b, json_t *checks)
-{
-    const char *k;
-    json_t *v;
-    int ok, rc;
-
-    rc = gw_buf_printf(b, "<h2>Readiness</h2><table><thead><tr><th>check</th><th>ok</th>"
-                          "<th>detail</th></tr></thead><tbody>");
-    json_object_foreach(checks, k, v)
-    {
-        if (rc == -1)
-            break;
-        ok = json_is_true(json_object_get(v, "ok"));
-        rc = gw_buf_printf(b, "<tr class=\"%s\"><td>", ok ? "up" : "down");
-        if (rc == 0)
-            rc = html_escape(b, k);
-        if (rc == 0)
-            rc = gw_buf_printf(b, "</td><td>%s</td><td>", ok ? "yes" : "no");
-        if (rc == 0)
-            rc = html_escape(b, json_string_value(json_object_get(v, "detail")));
-        if (rc == 0)
-            rc = gw_buf_append(b, "</td></tr>", 10);
-    }
-    return rc == 0 ? gw_buf_append(b, "</tbody></table>", 16) : -1;
-}
-
-/* The status object: its scalars in one table, then one section per object or table. */
-static int
-html_status(struct gw_buf *b, json_t *st)
-{
-    const char *k;
-    json_t *v;
-    int rc = 0, scalars = 0;
-
-    if (!json_is_object(st)) {
-        rc = gw_buf_append(b, "<h2>Status</h2>", 15);
-        return rc == 0 ? html_value(b, st, 0) : -1;
-    }
-    json_object_foreach(st, k, v)
-    {
-        scalars += !is_compound(v);
-    }
-    if (scalars) {
-        rc = gw_buf_append(b, "<h2>Status</h2>", 15);
-        if (rc == 0)
-            rc = html_object(b, st, 1, 1);
-    }
-    json_object_foreach(st, k, v)
-    {
-        if (rc == -1 || !is_compound(v))
-            continue;
-        rc = gw_buf_append(b, "<h2>", 4);
-        if (rc == 0)
-            rc = html_escape(b, k);
-        if (rc == 0)
-            rc = gw_buf_append(b, "</h2>", 5);
-        if (rc == 0)
-            rc = html_value(b, v, 1);
-    }
-    return rc;
-}
-
-static int
-html_page(struct gw_httpd *h, struct gw_buf *b, json_t *checks, int ready, json_t *st)
-{
-    int rc;
-
-    rc = gw_buf_printf(b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>");
-    if (rc == 0)
-        rc = html_escape(b, h->prog);
-    if (rc == 0)
-        rc = gw_buf_printf(b, "</title><style>%s</style></head><body><header><h1>", page_css);
-    if (rc == 0)
-        rc = html_escape(b, h->prog);
-    if (rc == 0)
-        rc = gw_buf_printf(b,
-                           "</h1><span>%s</span><span>gwkit %s</span><span>"
-                           "<a href=\"/status\">status</a> <a href=\"/readyz\">readyz</a> "
-                           "%s</span></header><main>",
-                           ready ? "ready" : "NOT READY", GW_VERSION,
-                           h->metrics ? "<a href=\"/metrics\">metrics</a>" : "");
-    if (rc == 0 && h->nchecks)
-        rc = html_checks(b, json_object_get(checks, "checks"));
-    if (rc == 0 && st)
-        rc = html_status(b, st);
-    if (rc == 0 && h->status && st == NULL)
-        rc = gw_buf_printf(b, "<h2>Status</h2><p>unavailable</p>");
-    if (rc == 0)
-        rc = gw_buf_printf(b, "</main></body></html>\n");
-    return rc;
-}
-
 /* ---- built-in endpoints ---- */
 
 static enum MHD_Result
@@ -588,6 +288,10 @@ get_status(struct gw_httpd *h, struct MHD_Connection *c)
 static enum MHD_Result
 get_page(struct gw_httpd *h, struct MHD_Connection *c)
 {
+    struct gw_page p = {.prog = h->prog,
+                        .version = GW_VERSION,
+                        .has_metrics = h->metrics != NULL,
+                        .tables = h->page_tables};
     json_t *checks, *st = NULL;
     struct gw_buf b;
     int ready, rc;
@@ -597,7 +301,7 @@ get_page(struct gw_httpd *h, struct MHD_Connection *c)
     if (h->status)
         st = h->status(h->status_arg);
     gw_buf_init(&b, MAX_PAGE_BYTES);
-    rc = html_page(h, &b, checks, ready, st);
+    rc = gw_page_render(&b, &p, json_object_get(checks, "checks"), ready, st);
     json_decref(checks);
     json_decref(st);
     if (rc == -1) {
@@ -900,6 +604,7 @@ copy_opts(struct gw_httpd *h, const struct gw_httpd_opts *o, char *err)
     h->metrics = o->metrics;
     h->status = o->status;
     h->status_arg = o->status_arg;
+    h->page_tables = o->page_tables;
     if ((h->prog = strdup(o->prog ? o->prog : "gwkit")) == NULL)
         return gw_err(err, "out of memory");
     if (o->nchecks == 0)

@@ -7,8 +7,8 @@
  *   GET /readyz    200 or 503 with {"ready":bool,"checks":{"name":{"ok":bool,"detail":"..."}}}
  *                  (every check runs on each request; ready when all pass)
  *   GET /status    JSON from the status callback
- *   GET /          a small HTML page rendering the checks and /status generically (objects as
- *                  tables, arrays of objects as tables with columns), no external assets
+ *   GET /          the stats page (page.h): the program's tables, the checks and /status,
+ *                  redrawn live by its script; no external assets
  *   extra routes   added with gw_httpd_route() (e.g. POST /ingest)
  *
  * Built-in paths answer GET and HEAD; other methods get 405 with an Allow header. Unknown
@@ -37,6 +37,7 @@
 
 #include "metrics.h"
 #include "net.h"
+#include "page.h"
 
 /* Returns a new JSON reference (or NULL on failure -> 500). */
 typedef json_t *(*gw_httpd_json_fn)(void *arg);
@@ -57,6 +58,8 @@ struct gw_httpd_opts {
     gw_httpd_json_fn status;    /* NULL: /status is 404 */
     void *status_arg;
     const struct gw_httpd_check *checks; /* /readyz; copied (names too) */
+    /* The program's own tables on the stats page (page.h); not copied: static data. */
+    const struct gw_page_table *page_tables;
     size_t nchecks;
     /* Limits; 0 takes the default. Past max_connections (or max_connections_per_ip from one
      * address) a request is answered 503 with Retry-After and its connection closed; past

@@ -226,21 +226,25 @@ test_endpoints(struct gw_httpd *h, struct gw_metrics *m, int counter)
     is_str(r.ctype, "text/html; charset=utf-8", "/ content type");
     ok(strstr(r.body, "<title>test &amp; prog</title>") != NULL, "page title escaped");
     ok(strstr(r.body, "NOT READY") != NULL, "page shows not ready");
-    ok(strstr(r.body, "<tr class=\"down\"><td>db</td><td>no</td><td>locked ?</td></tr>") != NULL,
-       "page lists the failing check");
+    ok(strstr(r.body, "<tr class=\"st-bad\"><td>db</td><td><span class=\"st-bad\">failed</span>"
+                      "</td><td>locked ?</td></tr>") != NULL,
+       "page lists the failing check in red");
     ok(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;") != NULL &&
-           strstr(r.body, "<script>") == NULL,
+           strstr(r.body, "<script>alert") == NULL,
        "status strings HTML-escaped");
     ok(strstr(r.body, "<thead><tr><th>name</th><th>state</th><th>seq</th></tr></thead>") != NULL,
        "array of objects rendered as a table with columns");
-    ok(strstr(r.body, "<td>db &amp; co</td><td>dead</td><td class=\"n\">9</td>") != NULL,
-       "table row values");
-    ok(strstr(r.body, "<h2>listeners</h2><table><tbody><tr><th>tcp</th><td class=\"n\">9002"
+    ok(strstr(r.body, "<tr class=\"st-bad\"><td>db &amp; co</td><td><span class=\"st-bad\">dead"
+                      "</span></td><td class=\"n\">9</td></tr>") != NULL,
+       "table row values, the dead row coloured");
+    ok(strstr(r.body, "<h3>listeners</h3><table><tbody><tr><th>tcp</th><td class=\"n\">9,002"
                       "</td></tr>") != NULL,
-       "nested object rendered as a table");
+       "nested object rendered as a table, numbers grouped");
     ok(strstr(r.body, "<tr><th>uptime_seconds</th><td class=\"n\">42</td></tr>") != NULL,
        "scalars in the status table");
-    ok(strstr(r.body, "<tr><th>ports</th><td>1, 2</td></tr>") != NULL, "array of scalars");
+    ok(strstr(r.body, "<h3>ports</h3><p>1, 2</p>") != NULL, "array of scalars");
+    ok(strstr(r.body, "fetch(p,") != NULL && strstr(r.body, "id=\"gw-page\"") != NULL,
+       "the page redraws itself from /status");
     ok(strstr(r.body, "http://") == NULL && strstr(r.body, "src=") == NULL, "no external assets");
     free(r.body);
     atomic_store(&db_ok, 1);
