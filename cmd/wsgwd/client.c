@@ -22,6 +22,10 @@
 /* Raw mode backpressure marks on the client's output. */
 #define CLIENT_OUT_HIGH (256 * 1024)
 #define CLIENT_OUT_LOW (64 * 1024)
+/* While a side is paused, how often its output is looked at in case its low-water callback
+ * cannot come: lib/conn notices the high-water mark only after a send, so a queue the socket
+ * took at once never crosses it. */
+#define FLOW_CHECK_MS 50
 /* Slack above the head limit for bytes that follow the head in the same read. */
 #define HEAD_SLACK (64 * 1024)
 
@@ -377,6 +381,13 @@ open_client(struct wsgw_client *cl, const struct wsgw_config *cfg,
 
 static void keepalive_arm(struct wsgw_client *cl);
 
+void
+wsgw_client_flow_paused(struct wsgw_client *cl)
+{
+    if (cl->state == WSGW_OPEN)
+        keepalive_arm(cl);
+}
+
 /* Returns 0 when the client is open, -1 when the request was refused. */
 static int
 upgrade(struct wsgw_client *cl)
@@ -587,6 +598,7 @@ on_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
     uint64_t now = gw_ev_now_ms(ev);
 
     (void)t;
+    wsgw_raw_flow_check(cl);
     if (cl->state == WSGW_HS) {
         count(cl, w->m.handshakes[WSGW_HS_TIMEOUT], 1);
         gw_conn_close(cl->c, "handshake timeout");
@@ -634,7 +646,10 @@ keepalive_arm(struct wsgw_client *cl)
         next = GW_MIN(next, d > now ? d - now : 0);
     }
     /* Re-checked at least every second: timeouts may shrink at reload. */
-    gw_ev_timer_start(cl->wk->ev, &cl->timer, GW_MAX(GW_MIN(next, 1000), 1));
+    next = GW_MIN(next, 1000);
+    if (cl->paused_raw || cl->paused_self)
+        next = GW_MIN(next, FLOW_CHECK_MS);
+    gw_ev_timer_start(cl->wk->ev, &cl->timer, GW_MAX(next, 1));
 }
 
 /* ---- the connection callbacks ---- */

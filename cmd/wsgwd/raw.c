@@ -17,8 +17,12 @@
  * read until it drains to RAW_LOW. */
 #define RAW_HIGH (256 * 1024)
 #define RAW_LOW (64 * 1024)
-/* The client connection's mark past which the backend is not read. */
+/* The client connection's marks: past CLIENT_HIGH the backend is not read until the client's
+ * output drains to CLIENT_LOW. */
 #define CLIENT_HIGH (256 * 1024)
+#define CLIENT_LOW (64 * 1024)
+/* Backend bytes kept unread while the client is above its mark. */
+#define RAW_MAX_IN (1024 * 1024)
 /* Largest backend read turned into one message at a time (base64 grows it by a third). */
 #define RAW_CHUNK (48 * 1024)
 
@@ -51,15 +55,25 @@ raw_data(struct gw_conn *c, char *data, size_t len)
 {
     struct wsgw_client *cl = gw_conn_user(c);
 
+    size_t off = 0;
+
     if (!cl || cl->state != WSGW_OPEN)
         return len;
-    for (size_t off = 0; off < len && cl->state == WSGW_OPEN; off += RAW_CHUNK)
-        send_chunk(cl, data + off, GW_MIN(RAW_CHUNK, len - off));
-    if (cl->state == WSGW_OPEN && !cl->paused_raw && gw_conn_out_len(cl->c) > CLIENT_HIGH) {
+    /* Past the client's mark the rest stays in the connection's input (io_uring may still hand
+     * over what it received after the pause) and comes again at resume. */
+    while (off < len && cl->state == WSGW_OPEN && gw_conn_out_len(cl->c) <= CLIENT_HIGH) {
+        size_t n = GW_MIN(RAW_CHUNK, len - off);
+        send_chunk(cl, data + off, n);
+        off += n;
+    }
+    if (cl->state != WSGW_OPEN)
+        return len;
+    if (!cl->paused_raw && gw_conn_out_len(cl->c) > CLIENT_HIGH) {
         cl->paused_raw = 1;
         gw_conn_pause_read(c);
+        wsgw_client_flow_paused(cl);
     }
-    return len;
+    return off;
 }
 
 /* The backend's output drained: read the client again. */
@@ -69,6 +83,17 @@ raw_writable(struct gw_conn *c)
     struct wsgw_client *cl = gw_conn_user(c);
 
     if (cl && cl->paused_self) {
+        cl->paused_self = 0;
+        gw_conn_resume_read(cl->c);
+    }
+}
+
+void
+wsgw_raw_flow_check(struct wsgw_client *cl)
+{
+    if (cl->paused_raw && cl->raw && gw_conn_out_len(cl->c) <= CLIENT_LOW)
+        wsgw_raw_client_writable(cl);
+    if (cl->paused_self && (!cl->raw || gw_conn_out_len(cl->raw) <= RAW_LOW)) {
         cl->paused_self = 0;
         gw_conn_resume_read(cl->c);
     }
@@ -123,7 +148,7 @@ raw_limits(struct gw_conn *c)
     struct wsgw_client *cl = gw_conn_user(c);
     static _Thread_local struct gw_conn_limits lim;
 
-    lim.max_in = 1;
+    lim.max_in = RAW_MAX_IN;
     lim.max_out = RAW_HIGH + (cl ? wsgw_cfg(cl->wk->w)->max_message_bytes : 0) + RAW_HIGH;
     lim.out_high = RAW_HIGH;
     lim.out_low = RAW_LOW;
@@ -187,6 +212,7 @@ wsgw_raw_send(struct wsgw_client *cl, const uint8_t *data, size_t len)
     if (!cl->paused_self && gw_conn_out_len(cl->raw) > RAW_HIGH) {
         cl->paused_self = 1;
         gw_conn_pause_read(cl->c);
+        wsgw_client_flow_paused(cl);
     }
 }
 

@@ -264,6 +264,8 @@ void wsgw_client_send(struct wsgw_client *cl, int text, const void *data, size_t
  * asked for it, so it is not told again. */
 void wsgw_client_close(struct wsgw_client *cl, unsigned code, const char *reason, int by_backend);
 json_t *wsgw_client_json(struct wsgw_client *cl, uint64_t now_ms);
+/* A side of cl was paused for backpressure: its timer starts looking at the queues. */
+void wsgw_client_flow_paused(struct wsgw_client *cl);
 
 /* backend.c: framed links. */
 void wsgw_links_start(struct wsgw_worker *wk);
@@ -284,6 +286,9 @@ void wsgw_raw_send(struct wsgw_client *cl, const uint8_t *data, size_t len);
 void wsgw_raw_detach(struct wsgw_client *cl);
 /* The client's output drained: read the backend again. */
 void wsgw_raw_client_writable(struct wsgw_client *cl);
+/* Resumes a side paused for backpressure whose other side has drained (the client's timer
+ * calls it while one is paused). */
+void wsgw_raw_flow_check(struct wsgw_client *cl);
 
 /* limits.c: per source address, shared by the workers (a mutex, at connect and close only). */
 struct wsgw_limits;
