@@ -3,12 +3,13 @@
  * and multiplexes its clients over it with the frame protocol of lib/frame.h. HELLO first,
  * then OPEN/DATA/CLOSE per client and PING/PONG for the link. Every frame from the backend is
  * checked; a bad one drops the link (counted) and its clients get 1011, never the gateway.
- * A link that is down reconnects with exponential backoff and jitter.
+ * A link that is down reconnects with exponential backoff and full jitter (lib/backoff).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "conn.h"
 #include "log.h"
 #include "wshttp.h"
@@ -49,12 +50,9 @@ close_clients(struct wsgw_link *l, unsigned code, const char *reason)
 static void
 schedule_reconnect(struct wsgw_link *l)
 {
-    uint64_t jitter = l->backoff_ms ? (uint64_t)rand() % (l->backoff_ms / 2 + 1) : 0;
-
     if (l->wk->stopping)
         return;
-    l->backoff_ms = l->backoff_ms ? GW_MIN(l->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
-    gw_ev_timer_start(l->wk->ev, &l->timer, l->backoff_ms / 2 + jitter);
+    gw_ev_timer_start(l->wk->ev, &l->timer, gw_backoff_next(&l->backoff));
 }
 
 /* A bad frame or a protocol error from the backend: drop the link. */
@@ -153,14 +151,16 @@ on_hello(struct wsgw_link *l, const struct gw_frame *f)
         return;
     }
     l->state = WSGW_LINK_UP;
-    l->backoff_ms = 0;
+    gw_backoff_reset(&l->backoff);
     atomic_fetch_add(&l->b->links_up, 1);
     atomic_store(&l->b->down, 0);
     GW_LOG_INFO("backend link up", "backend=%s worker=%u addr=%s peer=%s", l->b->name, l->wk->index,
                 l->b->addr_str, h.backend);
 }
 
-/* DATA to one client or, with client 0, to every framed client of the worker. */
+/* DATA to one client or, with client 0, to every client this backend has on the worker: a
+ * backend broadcasts to the whole gateway by sending on each of its links, and never reaches
+ * the clients of another backend. */
 static void
 on_data_frame(struct wsgw_link *l, const struct gw_frame *f)
 {
@@ -169,7 +169,7 @@ on_data_frame(struct wsgw_link *l, const struct gw_frame *f)
 
     if (f->hdr.client == 0) {
         for (cl = l->wk->conns; cl; cl = cl->next)
-            if (cl->state == WSGW_OPEN && cl->link)
+            if (cl->state == WSGW_OPEN && cl->link == l)
                 wsgw_client_send(cl, text, f->payload, f->hdr.length);
         return;
     }
@@ -316,7 +316,8 @@ link_closed(struct gw_conn *c, const char *reason)
     if (l->state == WSGW_LINK_CONNECTING && !l->last_rx_ms) {
         count(l, l->b->m_connect_failures, 1);
         atomic_store(&l->b->down, 1);
-        if (l->backoff_ms == 0 || l->backoff_ms >= BACKOFF_MAX_MS)
+        /* Logged at the first failure, then once the delays have reached their ceiling. */
+        if (l->backoff.attempt == 0 || gw_backoff_cap(&l->backoff) >= BACKOFF_MAX_MS)
             GW_LOG_WARN("cannot connect to backend", "backend=%s worker=%u addr=%s err=%s",
                         l->b->name, l->wk->index, l->b->addr_str, reason);
     }
@@ -401,6 +402,7 @@ wsgw_links_start(struct wsgw_worker *wk)
         l->wk = wk;
         l->b = &w->backends[i];
         gw_ev_timer_init(&l->timer, on_link_timer, l);
+        gw_backoff_init(&l->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
         gw_frame_dec_init(&l->dec, GW_FRAME_MAX_DEFAULT, GW_FRAME_CHECK_TEXT);
         if (l->b->proto == WSGW_FRAMES)
             link_connect(l);

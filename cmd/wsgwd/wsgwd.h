@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "backoff.h"
 #include "buf.h"
 #include "conf.h"
 #include "daemon.h"
@@ -205,7 +206,7 @@ struct wsgw_link {
     enum wsgw_link_state state;
     struct gw_frame_dec dec;
     struct gw_ev_timer timer; /* reconnect while down, keepalive while up */
-    uint64_t backoff_ms;
+    struct gw_backoff backoff;
     uint64_t last_rx_ms, ping_sent_ms;
 };
 
