@@ -164,6 +164,8 @@ class Daemon:
         # Lets one test run another's hbd checks on a chosen I/O backend (17-hbd-epoll.t).
         if prog == 'hbd' and os.environ.get('GW_TEST_HBD_IO'):
             self.env['GWKIT_HBD_IO'] = os.environ['GW_TEST_HBD_IO']
+        if prog == 'wsgwd' and os.environ.get('GW_TEST_WSGWD_IO'):
+            self.env['GWKIT_WSGWD_IO'] = os.environ['GW_TEST_WSGWD_IO']
         self.env.update(env or {})
         self.args = list(args)
         self.conf = None
