@@ -26,6 +26,9 @@
  * cannot come: lib/conn notices the high-water mark only after a send, so a queue the socket
  * took at once never crosses it. */
 #define FLOW_CHECK_MS 50
+/* With neither pings nor idle_timeout, how often a client's timer still fires (a reload may
+ * turn them on). */
+#define IDLE_CHECK_MS (60 * 1000)
 /* Slack above the head limit for bytes that follow the head in the same read. */
 #define HEAD_SLACK (64 * 1024)
 
@@ -589,6 +592,14 @@ handshake(struct wsgw_client *cl, char *data, size_t len)
 
 /* ---- timers: the handshake deadline, then keepalive pings, ping timeout and idle ---- */
 
+/* A ping is due ping_interval after the last input, or after the last ping while that one
+ * is unanswered. */
+static uint64_t
+ping_due(const struct wsgw_client *cl, const struct wsgw_config *cfg)
+{
+    return GW_MAX(cl->last_rx_ms, cl->ping_sent_ms) + cfg->ping_interval_ms;
+}
+
 static void
 on_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 {
@@ -606,7 +617,7 @@ on_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
     }
     if (cl->state != WSGW_OPEN)
         return;
-    if (now - cl->last_rx_ms >= cfg->ping_timeout_ms) {
+    if (cfg->ping_interval_ms && now - cl->last_rx_ms >= cfg->ping_timeout_ms) {
         count(cl, w->m.pings_timed_out, 1);
         wsgw_client_close(cl, WSGW_CLOSE_GOING_AWAY, "ping timeout", 0);
         return;
@@ -616,8 +627,7 @@ on_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
         wsgw_client_close(cl, WSGW_CLOSE_GOING_AWAY, "idle timeout", 0);
         return;
     }
-    if (cfg->ping_interval_ms && now - cl->last_rx_ms >= cfg->ping_interval_ms &&
-        (!cl->ping_sent_ms || now - cl->ping_sent_ms >= cfg->ping_interval_ms)) {
+    if (cfg->ping_interval_ms && now >= ping_due(cl, cfg)) {
         cl->ping_sent_ms = now;
         send_control(cl, GW_WS_OP_PING, "gwkit", 5);
     }
@@ -629,24 +639,20 @@ static void
 keepalive_arm(struct wsgw_client *cl)
 {
     const struct wsgw_config *cfg = cfg_of(cl);
-    uint64_t now = gw_ev_now_ms(cl->wk->ev), next = cfg->ping_timeout_ms, d;
+    uint64_t now = gw_ev_now_ms(cl->wk->ev), next = IDLE_CHECK_MS, d;
 
     if (cfg->ping_interval_ms) {
-        d = cl->last_rx_ms + cfg->ping_interval_ms;
+        d = ping_due(cl, cfg);
         next = GW_MIN(next, d > now ? d - now : 0);
-        if (cl->ping_sent_ms) {
-            d = cl->ping_sent_ms + cfg->ping_interval_ms;
-            next = GW_MIN(next, d > now ? d - now : cfg->ping_interval_ms);
-        }
+        d = cl->last_rx_ms + cfg->ping_timeout_ms;
+        next = GW_MIN(next, d > now ? d - now : 0);
     }
-    d = cl->last_rx_ms + cfg->ping_timeout_ms;
-    next = GW_MIN(next, d > now ? d - now : 0);
     if (cfg->idle_timeout_ms) {
         d = cl->last_msg_ms + cfg->idle_timeout_ms;
         next = GW_MIN(next, d > now ? d - now : 0);
     }
-    /* Re-checked at least every second: timeouts may shrink at reload. */
-    next = GW_MIN(next, 1000);
+    /* One wake-up per deadline, none in between: an idle client costs a timer firing every
+     * ping_interval. Timeouts changed by a reload apply from the next one. */
     if (cl->paused_raw || cl->paused_self)
         next = GW_MIN(next, FLOW_CHECK_MS);
     gw_ev_timer_start(cl->wk->ev, &cl->timer, GW_MAX(next, 1));

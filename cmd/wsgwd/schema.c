@@ -37,7 +37,7 @@ static const struct gw_conf_key wsgw_keys[] = {
     {"ping_interval", GW_CONF_DURATION, "25s", 0, SEC(86400), NULL,
      "send a ping to a client silent for this long; 0 = no keepalive pings"},
     {"ping_timeout", GW_CONF_DURATION, "60s", SEC(1), SEC(86400), NULL,
-     "close a client (1001) that answered no ping for this long"},
+     "with pings on, close a client (1001) from which nothing came for this long"},
     {"max_message", GW_CONF_SIZE, "1m", 125, MIB(1024), NULL,
      "largest client message, after reassembly and inflation; a larger one gets close 1009"},
     {"max_frame", GW_CONF_SIZE, "16m", KIB(1), MIB(1024), NULL,
