@@ -468,8 +468,14 @@ deliver(struct wsgw_client *cl, unsigned opcode, const uint8_t *data, size_t len
     count(cl, w->m.messages[WSGW_IN], 1);
     count(cl, w->m.bytes[WSGW_IN], len);
     if (cl->link) {
-        if (wsgw_link_data(cl->link, cl->id, opcode == GW_WS_OP_TEXT, data, len) == -1)
+        if (wsgw_link_data(cl->link, cl->id, opcode == GW_WS_OP_TEXT, data, len) == -1) {
             wsgw_client_close(cl, WSGW_CLOSE_INTERNAL, "backend unavailable", 1);
+        } else if (!cl->paused_self && gw_conn_out_len(cl->link->c) > WSGW_LINK_HIGH) {
+            /* A backend that reads slowly: its clients wait, rather than its queue growing. */
+            cl->paused_self = 1;
+            gw_conn_pause_read(cl->c);
+            wsgw_client_flow_paused(cl);
+        }
     } else if (cl->b && cl->b->proto == WSGW_RAW) {
         wsgw_raw_send(cl, data, len);
     }

@@ -268,7 +268,10 @@ json_t *wsgw_client_json(struct wsgw_client *cl, uint64_t now_ms);
 /* A side of cl was paused for backpressure: its timer starts looking at the queues. */
 void wsgw_client_flow_paused(struct wsgw_client *cl);
 
-/* backend.c: framed links. */
+/* backend.c: framed links. A client whose backend link has more than WSGW_LINK_HIGH bytes
+ * queued is not read until the queue is down to WSGW_LINK_LOW. */
+#define WSGW_LINK_HIGH (4u * 1024 * 1024)
+#define WSGW_LINK_LOW (1u * 1024 * 1024)
 void wsgw_links_start(struct wsgw_worker *wk);
 void wsgw_links_stop(struct wsgw_worker *wk);
 /* Tells the backend about a client: OPEN (claims may be NULL), DATA, CLOSE. 0, or -1 when the
@@ -287,8 +290,8 @@ void wsgw_raw_send(struct wsgw_client *cl, const uint8_t *data, size_t len);
 void wsgw_raw_detach(struct wsgw_client *cl);
 /* The client's output drained: read the backend again. */
 void wsgw_raw_client_writable(struct wsgw_client *cl);
-/* Resumes a side paused for backpressure whose other side has drained (the client's timer
- * calls it while one is paused). */
+/* Resumes a side paused for backpressure whose other side (client, raw connection or
+ * framed link) has drained (the client's timer calls it while one is paused). */
 void wsgw_raw_flow_check(struct wsgw_client *cl);
 
 /* limits.c: per source address, shared by the workers (a mutex, at connect and close only). */

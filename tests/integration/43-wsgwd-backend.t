@@ -75,6 +75,44 @@ t.ok(b.wait_links(2), 'links back after truncation')
 b.send_raw(F(fb.PING, b'are you there'))
 t.ok(t.wait_for(lambda: b'are you there' in b.pongs), 'a PING on the link gets a PONG with its payload')
 
+# A backend that stops reading: its clients stop being read (bounded memory), and every byte
+# arrives once it reads again.
+import socket
+import time
+import wsutil as u
+b.reading.clear()
+s, hdrs, left = u.upgrade(d.port)
+s.setblocking(False)
+msg = u.frame(2, b'm' * 1000)
+total = 64 << 20
+sent, idle_since, stalled_at = 0, None, None
+frames = msg * 64
+pending = b''
+while sent < total and stalled_at is None:
+    try:
+        if not pending:
+            pending = frames
+        n = s.send(pending)
+        pending = pending[n:]
+        sent += n
+        idle_since = None
+    except BlockingIOError:
+        if idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > 1.0:
+            stalled_at = sent
+        time.sleep(0.005)
+t.ok(stalled_at is not None and stalled_at < total // 2,
+     'a backend that does not read stalls its clients (%s bytes taken)' % stalled_at)
+before = b.data_bytes
+b.reading.set()
+s.setblocking(True)
+want = before + (stalled_at or 0) // len(msg) * 1000
+t.ok(t.wait_for(lambda: b.data_bytes >= want, 30),
+     'once the backend reads, the queued messages arrive (%d of %d bytes)' % (b.data_bytes, want))
+s.close()
+t.ok(b.wait_links(2), 'links still up after the slow spell')
+
 # A backend killed mid-stream.
 async def killed():
     async with websockets.connect(URL) as ws:

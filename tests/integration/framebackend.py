@@ -41,10 +41,14 @@ class FrameBackend:
         self.hellos = []
         self.ready = set()
         self.pongs = []
+        self.data_bytes = 0
         self.hello_version = 1
         self.datas = []
         self.lock = threading.Lock()
         self.stopped = False
+        # Cleared: the backend stops reading its links once they said HELLO (a slow backend).
+        self.reading = threading.Event()
+        self.reading.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -66,6 +70,8 @@ class FrameBackend:
     def _serve(self, c):
         buf = b''
         while True:
+            if c in self.ready:
+                self.reading.wait()
             try:
                 chunk = c.recv(1 << 20)
             except OSError:
@@ -106,6 +112,7 @@ class FrameBackend:
             self.closes.append((client, code, payload[2:].decode()))
         elif type_ == DATA:
             self.datas.append((client, flags, payload))
+            self.data_bytes += len(payload)
             if self.echo:
                 self._send(c, frame(DATA, payload, client=client, backend=backend, cls=cls,
                                     flags=flags))
