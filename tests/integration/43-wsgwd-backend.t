@@ -81,6 +81,8 @@ import socket
 import time
 import wsutil as u
 b.reading.clear()
+b.echo = False  # the raw client below never reads
+before = b.data_bytes
 s, hdrs, left = u.upgrade(d.port)
 s.setblocking(False)
 msg = u.frame(2, b'm' * 1000)
@@ -104,13 +106,13 @@ while sent < total and stalled_at is None:
         time.sleep(0.005)
 t.ok(stalled_at is not None and stalled_at < total // 2,
      'a backend that does not read stalls its clients (%s bytes taken)' % stalled_at)
-before = b.data_bytes
 b.reading.set()
 s.setblocking(True)
 want = before + (stalled_at or 0) // len(msg) * 1000
 t.ok(t.wait_for(lambda: b.data_bytes >= want, 30),
      'once the backend reads, the queued messages arrive (%d of %d bytes)' % (b.data_bytes, want))
 s.close()
+b.echo = True
 t.ok(b.wait_links(2), 'links still up after the slow spell')
 
 # A backend killed mid-stream.
