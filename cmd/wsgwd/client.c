@@ -452,8 +452,6 @@ upgrade(struct wsgw_client *cl)
     return rc;
 }
 
-static size_t handshake(struct wsgw_client *cl, char *data, size_t len);
-
 /* ---- WebSocket input ---- */
 
 static void

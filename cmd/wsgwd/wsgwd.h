@@ -134,7 +134,6 @@ struct wsgw {
     unsigned nbackends;
     int raw_mode; /* --raw on the command line: operand backends are raw */
     unsigned cli_backends;
-    int io_auto;
     char io_want[8];
     struct gw_addr listen_addr;
     char listen_str[GW_ADDR_STRLEN];

@@ -13,7 +13,7 @@ b = FrameBackend()
 d = t.Daemon('wsgwd', conf='[wsgwd]\nallowed_origins = https://app.example.com\n'
                            'subprotocols = chat.v2 chat.v1\nhandshake_timeout = 1s\n'
                            'max_header = 2k\n[backend echo]\naddress = 127.0.0.1:%d\n' % b.port)
-t.ok(b.wait_links(2), 'one HELLO link per worker reaches the backend')
+t.ok(b.wait_links(2) and u.links_up(d), 'one HELLO link per worker reaches the backend')
 t.is_(sorted(h['backend'] for h in b.hellos), ['echo', 'echo'], 'HELLO names the backend')
 port = d.port
 

@@ -10,12 +10,13 @@ import subprocess
 import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest as t
+import wsutil as u
 from framebackend import FrameBackend
 import websockets
 
 b = FrameBackend()
 d = t.Daemon('wsgwd', conf='[backend echo]\naddress = 127.0.0.1:%d\n' % b.port)
-t.ok(b.wait_links(2), 'backend links up')
+t.ok(b.wait_links(2) and u.links_up(d), 'backend links up')
 URL = 'ws://127.0.0.1:%d/chat?room=1' % d.port
 SIZES = [0, 1, 125, 126, 65535, 65536, 100000, 1 << 20]
 

@@ -8,14 +8,16 @@ import json
 import os
 import struct
 import sys
+import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest as t
+import wsutil as u
 import framebackend as fb
 import websockets
 
 b = fb.FrameBackend()
 d = t.Daemon('wsgwd', conf='[wsgwd]\nmax_frame = 1k\n[backend echo]\naddress = 127.0.0.1:%d\n' % b.port)
-t.ok(b.wait_links(2), 'links up')
+t.ok(b.wait_links(2) and u.links_up(d), 'links up')
 URL = 'ws://127.0.0.1:%d/' % d.port
 
 F = fb.frame
@@ -51,7 +53,7 @@ for kind, raw in cases:
     t.ok(t.wait_for(lambda: (d.metric('wsgwd_backend_dropped_total', {'backend': 'echo'}) or 0) > before),
          '%s: the drop is counted' % kind)
     t.like(d.logtext(), 'kind=%s' % kind, '%s: logged with its kind' % kind)
-    t.ok(b.wait_links(2), '%s: the links come back' % kind)
+    t.ok(b.wait_links(2) and u.links_up(d), '%s: the links come back' % kind)
 t.ok(d.alive(), 'the gateway survived every bad frame')
 
 # Truncated: a header promising more than comes before EOF.
@@ -69,7 +71,7 @@ async def truncated():
 
 t.is_(asyncio.run(truncated()), 1011, 'EOF inside a frame: 1011')
 t.ok(t.wait_for(lambda: 'kind=truncated' in d.logtext()), 'truncated frame logged')
-t.ok(b.wait_links(2), 'links back after truncation')
+t.ok(b.wait_links(2) and u.links_up(d), 'links back after truncation')
 
 # The link PINGs are answered and the gateway pings an idle link.
 b.send_raw(F(fb.PING, b'are you there'))
@@ -77,9 +79,6 @@ t.ok(t.wait_for(lambda: b'are you there' in b.pongs), 'a PING on the link gets a
 
 # A backend that stops reading: its clients stop being read (bounded memory), and every byte
 # arrives once it reads again.
-import socket
-import time
-import wsutil as u
 b.reading.clear()
 b.echo = False  # the raw client below never reads
 before = b.data_bytes
@@ -113,7 +112,7 @@ t.ok(t.wait_for(lambda: b.data_bytes >= want, 30),
      'once the backend reads, the queued messages arrive (%d of %d bytes)' % (b.data_bytes, want))
 s.close()
 b.echo = True
-t.ok(b.wait_links(2), 'links still up after the slow spell')
+t.ok(b.wait_links(2) and u.links_up(d), 'links still up after the slow spell')
 
 # A backend killed mid-stream.
 async def killed():

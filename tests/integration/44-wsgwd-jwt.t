@@ -62,7 +62,7 @@ now = int(time.time())
 b = FrameBackend()
 d = t.Daemon('wsgwd', conf='[wsgwd]\njwt_secret = s3cret\njwt_audience = gwkit\njwt_issuer = auth.example\n'
                            'jwt_leeway = 5s\n[backend echo]\naddress = 127.0.0.1:%d\n' % b.port)
-t.ok(b.wait_links(2), 'links up')
+t.ok(b.wait_links(2) and u.links_up(d), 'links up')
 good = {'sub': 'alice', 'aud': 'gwkit', 'iss': 'auth.example', 'exp': now + 300}
 t.is_(attempt(d, mint(good, 'HS256', 's3cret')), (101, None), 'HS256: a valid token in Authorization passes')
 t.is_(attempt(d, mint(good, 'HS256', 's3cret'), via='query'), (101, None), 'HS256: a valid token in ?token= passes')

@@ -16,7 +16,7 @@ import websockets
 b = FrameBackend()
 conf = '[backend echo]\naddress = 127.0.0.1:%d\n' % b.port
 d = t.Daemon('wsgwd', conf='[wsgwd]\nmax_message = 1k\n' + conf)
-t.ok(b.wait_links(2), 'links up')
+t.ok(b.wait_links(2) and u.links_up(d), 'links up')
 
 
 def code_after(frames, extra=''):

@@ -11,6 +11,7 @@ import subprocess
 import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest as t
+import wsutil as u
 from framebackend import FrameBackend
 import websockets
 
@@ -37,7 +38,7 @@ b1, b2 = FrameBackend(), FrameBackend()
 d = t.Daemon('wsgwd', start=False)
 d.args = [str(d.port), '127.0.0.1:%d' % b1.port, '127.0.0.1:%d' % b2.port]
 d.start()
-t.ok(b1.wait_links(2) and b2.wait_links(2), 'operand backends: a link per worker to each')
+t.ok(b1.wait_links(2) and b2.wait_links(2) and u.links_up(d), 'operand backends: a link per worker to each')
 bk = d.result('backends')['backends']
 t.is_([(x['name'], x['protocol'], x['state'], x['links']) for x in bk],
       [('cli-1', 'frames', 'up', 2), ('cli-2', 'frames', 'up', 2)], 'backends: cli-1 and cli-2, up, 2 links each')
@@ -108,7 +109,7 @@ t.is_(d.wait(15), 0, 'then wsgwd exits 0')
 # health: one backend down is a warning, none up is critical.
 b3 = FrameBackend()
 d2 = t.Daemon('wsgwd', conf='[backend up]\naddress = 127.0.0.1:%d\n[backend gone]\naddress = 127.0.0.1:1\n' % b3.port)
-t.ok(b3.wait_links(2), 'one backend up')
+t.ok(b3.wait_links(2) and t.wait_for(lambda: d2.result('backends')['backends'][0]['links'] == 2), 'one backend up')
 rc, txt, err = t.run([t.prog('gwctl'), '--run-dir', d2.run_dir, 'health-check', 'wsgwd'])
 t.is_((rc, txt.split(' - ')[0]), (1, 'wsgwd WARNING'), 'health-check: one backend down is WARNING')
 b3.close()

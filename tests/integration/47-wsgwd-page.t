@@ -16,7 +16,7 @@ if not gwchrome.available():
 
 b = FrameBackend()
 d = t.Daemon('wsgwd', conf='[wsgwd]\ntest_page = yes\n[backend echo]\naddress = 127.0.0.1:%d\n' % b.port)
-t.ok(b.wait_links(2), 'links up')
+t.ok(b.wait_links(2) and u.links_up(d), 'links up')
 st, hdrs, body, s = u.request(d.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
 s.close()
 t.is_((st, hdrs.get('content-type')), (200, 'text/html; charset=utf-8'), 'GET / serves the page')

@@ -127,3 +127,14 @@ class Reader:
 
 def close_payload(code, reason=b''):
     return struct.pack('!H', code) + reason
+
+
+def links_up(d, timeout=10.0):
+    """Waits until the gateway d has a link up from every worker to every framed backend (the
+    backend may have answered HELLO before the gateway read it)."""
+    import gwtest
+
+    def up():
+        bs = d.result('backends')['backends']
+        return all(b['links'] == b['workers'] for b in bs if b['protocol'] == 'frames')
+    return gwtest.wait_for(up, timeout)
