@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "httpd.h"
+#include "page.h"
 #include "log.h"
 #include "wsgwd.h"
 
@@ -151,10 +152,34 @@ start_workers(struct wsgw *w)
     return 0;
 }
 
+static const struct gw_page_col backend_cols[] = {
+    {"name", "backend", GW_PAGE_TEXT},
+    {"state", "state", GW_PAGE_STATE},
+    {"address", "address", GW_PAGE_TEXT},
+    {"protocol", "protocol", GW_PAGE_TEXT},
+    {"links", "links up", GW_PAGE_NUM},
+    {"clients", "clients", GW_PAGE_NUM},
+    {"connect_failures", "connect failures", GW_PAGE_NUM},
+    {"frames_in", "frames in", GW_PAGE_NUM},
+    {"frames_out", "frames out", GW_PAGE_NUM},
+    {NULL, NULL, 0},
+};
+
+static const struct gw_page_table page_tables[] = {
+    {"Backends", "backend_list", backend_cols},
+    {NULL, NULL, NULL},
+};
+
+/* /status is the control socket's status plus the page's table of backends. */
 static json_t *
 http_status(void *arg)
 {
-    return gw_daemon_status(arg);
+    struct wsgw *w = arg;
+    json_t *st = gw_daemon_status(w->daemon);
+
+    if (st)
+        json_object_set_new(st, "backend_list", wsgw_backends_json(w));
+    return st;
 }
 
 static int
@@ -167,9 +192,10 @@ start_http(struct wsgw *w)
     struct gw_httpd_opts o = {.prog = "wsgwd",
                               .metrics = w->m.reg,
                               .status = http_status,
-                              .status_arg = w->daemon,
+                              .status_arg = w,
                               .checks = checks,
-                              .nchecks = 2};
+                              .nchecks = 2,
+                              .page_tables = page_tables};
     struct gw_addr addr;
     char err[GW_ERR_LEN];
 
