@@ -81,7 +81,7 @@ _gwctl()
         local opts="--help --format --timeout -s --run-dir"
         case $cmd in
         services) opts+=" --state" ;;
-        health-check) opts+=" --url" ;;
+        health-check) opts+=" --url --warning --critical" ;;
         kick) opts+=" --code" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "gwctl.h"
+#include "wsgwd/wsgwd_ctl.h"
+#include "hbd/hbd_ctl.h"
 
 struct gwctl_table {
     size_t ncols, nrows, cap;
@@ -273,14 +275,14 @@ static void
 service_row(struct gwctl_table *t, json_t *obj, const char *name, const char *min_up)
 {
     char silent[32], interval[32], beats[32];
-    char *labels = labels_text(json_object_get(obj, "labels"));
+    char *labels = labels_text(json_object_get(obj, HBD_F_LABELS));
 
-    ms_text(json_object_get(obj, "silent_ms"), silent, sizeof(silent));
-    ms_text(json_object_get(obj, "interval_ms"), interval, sizeof(interval));
+    ms_text(json_object_get(obj, HBD_F_SILENT_MS), silent, sizeof(silent));
+    ms_text(json_object_get(obj, HBD_F_INTERVAL_MS), interval, sizeof(interval));
     snprintf(beats, sizeof(beats), "%" JSON_INTEGER_FORMAT,
-             json_integer_value(json_object_get(obj, "heartbeats")));
-    gwctl_table_row(t, name, str(obj, "state"), silent, interval, beats, min_up,
-                    str(obj, "last_seen"), str(obj, "addr"), labels);
+             json_integer_value(json_object_get(obj, HBD_F_HEARTBEATS)));
+    gwctl_table_row(t, name, str(obj, HBD_F_STATE), silent, interval, beats, min_up,
+                    str(obj, HBD_F_LAST_SEEN), str(obj, HBD_F_ADDR), labels);
     free(labels);
 }
 
@@ -289,7 +291,7 @@ gwctl_print_services(FILE *out, const char *prog, json_t *result)
 {
     static const char *const headers[] = {"SERVICE", "STATE",     "SILENT", ">INTERVAL", ">BEATS",
                                           ">MIN_UP", "LAST_SEEN", "ADDR",   "LABELS",    NULL};
-    json_t *list = json_object_get(result, "services"), *svc, *in;
+    json_t *list = json_object_get(result, HBD_F_SERVICES), *svc, *in;
     struct gwctl_table *t;
     size_t i, j;
 
@@ -303,14 +305,14 @@ gwctl_print_services(FILE *out, const char *prog, json_t *result)
     {
         char min_up[32], name[300];
         snprintf(min_up, sizeof(min_up), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(svc, "min_up")));
-        service_row(t, svc, str(svc, "name"), min_up);
+                 json_integer_value(json_object_get(svc, HBD_F_MIN_UP)));
+        service_row(t, svc, str(svc, HBD_F_NAME), min_up);
         /* Instances are listed under their service when they have names. */
-        json_array_foreach(json_object_get(svc, "instances"), j, in)
+        json_array_foreach(json_object_get(svc, HBD_F_INSTANCES), j, in)
         {
-            if (!str(in, "name")[0])
+            if (!str(in, HBD_F_NAME)[0])
                 continue;
-            snprintf(name, sizeof(name), "  %s", str(in, "name"));
+            snprintf(name, sizeof(name), "  %s", str(in, HBD_F_NAME));
             service_row(t, in, name, "");
         }
     }
@@ -332,19 +334,19 @@ print_ws_clients(FILE *out, json_t *list)
     {
         char id[32], worker[32], conn[32], msgs[32], in[32], outb[32];
         snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "id")));
+                 json_integer_value(json_object_get(c, WSGW_F_ID)));
         snprintf(worker, sizeof(worker), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "worker")));
-        gwctl_fmt_ms(json_integer_value(json_object_get(c, "connected_s")) * 1000, conn,
+                 json_integer_value(json_object_get(c, WSGW_F_WORKER)));
+        gwctl_fmt_ms(json_integer_value(json_object_get(c, WSGW_F_CONNECTED_S)) * 1000, conn,
                      sizeof(conn));
         snprintf(msgs, sizeof(msgs), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "messages")));
+                 json_integer_value(json_object_get(c, WSGW_F_MESSAGES)));
         snprintf(in, sizeof(in), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "bytes_in")));
+                 json_integer_value(json_object_get(c, WSGW_F_BYTES_IN)));
         snprintf(outb, sizeof(outb), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "bytes_out")));
-        gwctl_table_row(t, id, str(c, "addr"), str(c, "path"), str(c, "backend"), worker, conn,
-                        msgs, in, outb);
+                 json_integer_value(json_object_get(c, WSGW_F_BYTES_OUT)));
+        gwctl_table_row(t, id, str(c, WSGW_F_ADDR), str(c, WSGW_F_PATH), str(c, WSGW_F_BACKEND),
+                        worker, conn, msgs, in, outb);
     }
     gwctl_table_print(t, out);
     gwctl_table_free(t);
@@ -355,7 +357,7 @@ gwctl_print_clients(FILE *out, const char *prog, json_t *result)
 {
     static const char *const headers[] = {">ID",   "ADDR",      ">WORKER",   ">CONNECTED",
                                           ">IDLE", ">MESSAGES", ">BYTES_IN", NULL};
-    json_t *list = json_object_get(result, "clients"), *c;
+    json_t *list = json_object_get(result, HBD_F_CLIENTS), *c;
     struct gwctl_table *t;
     size_t i;
 
@@ -363,7 +365,7 @@ gwctl_print_clients(FILE *out, const char *prog, json_t *result)
         fprintf(out, "%s: no clients\n", prog);
         return;
     }
-    if (json_object_get(json_array_get(list, 0), "path")) {
+    if (json_object_get(json_array_get(list, 0), WSGW_F_PATH)) {
         print_ws_clients(out, list);
         return;
     }
@@ -372,17 +374,18 @@ gwctl_print_clients(FILE *out, const char *prog, json_t *result)
     {
         char id[32], worker[32], conn[32], idle[32], msgs[32], bytes[32];
         snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "id")));
+                 json_integer_value(json_object_get(c, HBD_F_ID)));
         snprintf(worker, sizeof(worker), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "worker")));
-        gwctl_fmt_ms(json_integer_value(json_object_get(c, "connected_s")) * 1000, conn,
+                 json_integer_value(json_object_get(c, HBD_F_WORKER)));
+        gwctl_fmt_ms(json_integer_value(json_object_get(c, HBD_F_CONNECTED_S)) * 1000, conn,
                      sizeof(conn));
-        gwctl_fmt_ms(json_integer_value(json_object_get(c, "idle_s")) * 1000, idle, sizeof(idle));
+        gwctl_fmt_ms(json_integer_value(json_object_get(c, HBD_F_IDLE_S)) * 1000, idle,
+                     sizeof(idle));
         snprintf(msgs, sizeof(msgs), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "messages")));
+                 json_integer_value(json_object_get(c, HBD_F_MESSAGES)));
         snprintf(bytes, sizeof(bytes), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "bytes_in")));
-        gwctl_table_row(t, id, str(c, "addr"), worker, conn, idle, msgs, bytes);
+                 json_integer_value(json_object_get(c, HBD_F_BYTES_IN)));
+        gwctl_table_row(t, id, str(c, HBD_F_ADDR), worker, conn, idle, msgs, bytes);
     }
     gwctl_table_print(t, out);
     gwctl_table_free(t);
@@ -391,15 +394,15 @@ gwctl_print_clients(FILE *out, const char *prog, json_t *result)
 void
 gwctl_print_forget(FILE *out, const char *prog, json_t *result)
 {
-    fprintf(out, "%s: forgot service %s\n", prog, str(result, "forgotten"));
+    fprintf(out, "%s: forgot service %s\n", prog, str(result, HBD_F_FORGOTTEN));
 }
 
 void
 gwctl_print_kick(FILE *out, const char *prog, json_t *result)
 {
     fprintf(out, "%s: client %" JSON_INTEGER_FORMAT " closed with %" JSON_INTEGER_FORMAT "\n", prog,
-            json_integer_value(json_object_get(result, "id")),
-            json_integer_value(json_object_get(result, "code")));
+            json_integer_value(json_object_get(result, WSGW_F_ID)),
+            json_integer_value(json_object_get(result, WSGW_F_CODE)));
 }
 
 void
@@ -407,7 +410,7 @@ gwctl_print_backends(FILE *out, const char *prog, json_t *result)
 {
     static const char *const headers[] = {"NAME",   "ADDRESS",  "PROTOCOL",  "STATE",
                                           ">LINKS", ">CLIENTS", ">FAILURES", NULL};
-    json_t *list = json_object_get(result, "backends"), *b;
+    json_t *list = json_object_get(result, WSGW_F_BACKENDS), *b;
     struct gwctl_table *t;
     size_t i;
 
@@ -419,18 +422,18 @@ gwctl_print_backends(FILE *out, const char *prog, json_t *result)
     json_array_foreach(list, i, b)
     {
         char links[48], clients[32], fails[32];
-        if (strcmp(str(b, "protocol"), "raw") == 0)
+        if (strcmp(str(b, WSGW_F_PROTOCOL), "raw") == 0)
             snprintf(links, sizeof(links), "-");
         else
             snprintf(links, sizeof(links), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
-                     json_integer_value(json_object_get(b, "links")),
-                     json_integer_value(json_object_get(b, "workers")));
+                     json_integer_value(json_object_get(b, WSGW_F_LINKS)),
+                     json_integer_value(json_object_get(b, WSGW_F_WORKERS)));
         snprintf(clients, sizeof(clients), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(b, "clients")));
+                 json_integer_value(json_object_get(b, WSGW_F_CLIENTS)));
         snprintf(fails, sizeof(fails), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(b, "connect_failures")));
-        gwctl_table_row(t, str(b, "name"), str(b, "address"), str(b, "protocol"), str(b, "state"),
-                        links, clients, fails);
+                 json_integer_value(json_object_get(b, WSGW_F_CONNECT_FAILURES)));
+        gwctl_table_row(t, str(b, WSGW_F_NAME), str(b, WSGW_F_ADDRESS), str(b, WSGW_F_PROTOCOL),
+                        str(b, WSGW_F_STATE), links, clients, fails);
     }
     gwctl_table_print(t, out);
     gwctl_table_free(t);
@@ -466,8 +469,11 @@ gwctl_print_shutdown(FILE *out, const char *prog, json_t *result)
 void
 gwctl_print_config(FILE *out, const char *prog, json_t *result)
 {
+    json_t *text = json_object_get(result, "text");
+
+    /* People read the config's own units (60s, 64k); scripts take the numbers from JSON. */
     fprintf(out, "%s: configuration from %s\n", prog, str(result, "file"));
-    gwctl_print_fields(out, json_object_get(result, "config"), NULL);
+    gwctl_print_fields(out, text ? text : json_object_get(result, "config"), NULL);
 }
 
 void

@@ -18,6 +18,7 @@
 #include "wsdeflate.h"
 #include "wshttp.h"
 #include "wsgwd.h"
+#include "wsgwd_ctl.h"
 
 /* Raw mode backpressure marks on the client's output. */
 #define CLIENT_OUT_HIGH (256 * 1024)
@@ -810,10 +811,11 @@ json_t *
 wsgw_client_json(struct wsgw_client *cl, uint64_t now_ms)
 {
     return json_pack(
-        "{s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I}", "id", (json_int_t)cl->id, "addr",
-        gw_conn_addr(cl->c), "path", cl->path ? cl->path : "", "backend", cl->b ? cl->b->name : "",
-        "state", cl->state == WSGW_OPEN ? "open" : "closing", "worker", (int)cl->wk->index,
-        "connected_s", (json_int_t)((now_ms - cl->opened_ms) / 1000), "messages",
-        (json_int_t)(cl->msgs_in + cl->msgs_out), "bytes_in", (json_int_t)cl->bytes_in, "bytes_out",
-        (json_int_t)cl->bytes_out, "messages_in", (json_int_t)cl->msgs_in);
+        "{s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I}", WSGW_F_ID, (json_int_t)cl->id,
+        WSGW_F_ADDR, gw_conn_addr(cl->c), WSGW_F_PATH, cl->path ? cl->path : "", WSGW_F_BACKEND,
+        cl->b ? cl->b->name : "", WSGW_F_STATE, cl->state == WSGW_OPEN ? "open" : "closing",
+        WSGW_F_WORKER, (int)cl->wk->index, WSGW_F_CONNECTED_S,
+        (json_int_t)((now_ms - cl->opened_ms) / 1000), WSGW_F_MESSAGES,
+        (json_int_t)(cl->msgs_in + cl->msgs_out), WSGW_F_BYTES_IN, (json_int_t)cl->bytes_in,
+        WSGW_F_BYTES_OUT, (json_int_t)cl->bytes_out, WSGW_F_MESSAGES_IN, (json_int_t)cl->msgs_in);
 }

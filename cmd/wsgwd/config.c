@@ -106,9 +106,6 @@ wsgw_config_free(struct wsgw_config *cfg)
     }
 }
 
-/* Keys that only take effect at start: a reload logs them instead of refusing the file. */
-static const char *const restart_keys[] = {"listen", "http_listen", "workers", "io", "gateway_id"};
-
 int
 wsgw_reload(void *arg, const struct gw_conf *c, char *err)
 {
@@ -119,10 +116,6 @@ wsgw_reload(void *arg, const struct gw_conf *c, char *err)
     err[0] = '\0';
     if ((cfg = wsgw_config_new(c, err)) == NULL)
         return -1;
-    for (size_t i = 0; i < GW_ARRAY_LEN(restart_keys); i++)
-        if (strcmp(gw_conf_str(old, "wsgwd", NULL, restart_keys[i]),
-                   gw_conf_str(c, "wsgwd", NULL, restart_keys[i])) != 0)
-            GW_LOG_WARN("setting changes at restart only", "key=%s", restart_keys[i]);
     if (gw_conf_instances(old, "backend", NULL, 0) != gw_conf_instances(c, "backend", NULL, 0))
         GW_LOG_WARN("backends change at restart only", "key=%s", "[backend]");
     cfg->older = wsgw_cfg(w);

@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "wsgwd.h"
+#include "wsgwd_ctl.h"
 
 static uint64_t
 counter(struct wsgw *w, int series)
@@ -41,15 +42,15 @@ wsgw_backends_json(struct wsgw *w)
     for (unsigned i = 0; i < w->nbackends; i++) {
         struct wsgw_backend *b = &w->backends[i];
         json_array_append_new(
-            list,
-            json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I}", "id", (int)b->id,
-                      "name", b->name, "address", b->addr_str, "protocol",
-                      b->proto == WSGW_RAW ? "raw" : "frames", "state",
-                      backend_up(b) ? "up" : "down", "links", atomic_load(&b->links_up), "workers",
-                      (int)w->nworkers, "clients", (json_int_t)atomic_load(&b->clients),
-                      "connect_failures", (json_int_t)counter(w, b->m_connect_failures),
-                      "frames_in", (json_int_t)counter(w, b->m_frames_in), "frames_out",
-                      (json_int_t)counter(w, b->m_frames_out)));
+            list, json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I}", WSGW_F_ID,
+                            (int)b->id, WSGW_F_NAME, b->name, WSGW_F_ADDRESS, b->addr_str,
+                            WSGW_F_PROTOCOL, b->proto == WSGW_RAW ? "raw" : "frames", WSGW_F_STATE,
+                            backend_up(b) ? "up" : "down", WSGW_F_LINKS, atomic_load(&b->links_up),
+                            WSGW_F_WORKERS, (int)w->nworkers, WSGW_F_CLIENTS,
+                            (json_int_t)atomic_load(&b->clients), WSGW_F_CONNECT_FAILURES,
+                            (json_int_t)counter(w, b->m_connect_failures), WSGW_F_FRAMES_IN,
+                            (json_int_t)counter(w, b->m_frames_in), WSGW_F_FRAMES_OUT,
+                            (json_int_t)counter(w, b->m_frames_out)));
     }
     return list;
 }
@@ -141,14 +142,14 @@ int_arg(json_t *args, const char *key, long long min, long long max, long long *
 static void
 cmd_kick(struct gw_ctl_req *r, json_t *args, void *arg)
 {
-    long long id = 0, code = WSGW_CLOSE_POLICY;
+    long long id = 0, code = WSGW_KICK_CODE;
 
-    if (int_arg(args, "id", 1, UINT32_MAX, &id) != 1) {
+    if (int_arg(args, WSGW_ARG_ID, 1, UINT32_MAX, &id) != 1) {
         gw_ctl_error(r, "bad_args", "usage: kick {\"id\":ID, \"code\":CODE} (ID a client id)");
         return;
     }
     /* Codes a server may send: 1000-1003, 1007-1014 (not 1004-1006, 1015), and 3000-4999. */
-    if (int_arg(args, "code", 1000, 4999, &code) < 0 || (code > 1014 && code < 3000) ||
+    if (int_arg(args, WSGW_ARG_CODE, 1000, 4999, &code) < 0 || (code > 1014 && code < 3000) ||
         (code >= 1004 && code <= 1006)) {
         gw_ctl_error(r, "bad_args", "code must be a close code: 1000-1003, 1007-1014 or 3000-4999");
         return;
@@ -160,12 +161,13 @@ static void
 cmd_backends(struct gw_ctl_req *r, json_t *args, void *arg)
 {
     (void)args;
-    gw_ctl_reply(r, json_pack("{s:o}", "backends", wsgw_backends_json(arg)));
+    gw_ctl_reply(r, json_pack("{s:o}", WSGW_F_BACKENDS, wsgw_backends_json(arg)));
 }
 
 const struct gw_ctl_cmd wsgw_ctl_cmds[] = {
-    {"clients", cmd_clients, "WebSocket clients: id, address, path, age, bytes, backend", NULL},
-    {"kick", cmd_kick, "close a client: {\"id\":ID, \"code\":1008}", NULL},
-    {"backends", cmd_backends, "backends and their links", NULL},
+    {WSGW_CMD_CLIENTS, cmd_clients, "WebSocket clients: id, address, path, age, bytes, backend",
+     NULL},
+    {WSGW_CMD_KICK, cmd_kick, "close a client: {\"id\":ID, \"code\":1008}", NULL},
+    {WSGW_CMD_BACKENDS, cmd_backends, "backends and their links", NULL},
     {NULL, NULL, NULL, NULL},
 };

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "worker.h"
 #include "wsgwd.h"
+#include "wsgwd_ctl.h"
 
 #define ASK_TIMEOUT_MS 2000
 #define SCRATCH_MAX (2u * 1024 * 1024 * 1024 - 1)
@@ -167,7 +168,7 @@ clients_done(void **parts, unsigned n, void *arg)
             json_array_extend(all, parts[i]);
             json_decref(parts[i]);
         }
-    gw_ctl_reply(arg, json_pack("{s:o}", "clients", all));
+    gw_ctl_reply(arg, json_pack("{s:o}", WSGW_F_CLIENTS, all));
 }
 
 static void
@@ -217,7 +218,8 @@ kick_done(void **parts, unsigned n, void *arg)
     for (unsigned i = 0; i < n; i++)
         found |= parts[i] != NULL;
     if (found)
-        gw_ctl_reply(k->r, json_pack("{s:I, s:i}", "id", (json_int_t)k->id, "code", (int)k->code));
+        gw_ctl_reply(
+            k->r, json_pack("{s:I, s:i}", WSGW_F_ID, (json_int_t)k->id, WSGW_F_CODE, (int)k->code));
     else
         gw_ctl_error(k->r, "not_found", "no client %u", k->id);
     free(k);

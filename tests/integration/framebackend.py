@@ -142,6 +142,11 @@ class FrameBackend:
 
     def close(self):
         self.stopped = True
+        # A close alone leaves the socket listening while the accept thread sits in accept().
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
         for c in self.all_links():
             try:
