@@ -39,7 +39,7 @@ _gwctl()
         COMPREPLY=($(compgen -W "text json" -- "$cur"))
         return
         ;;
-    --timeout)
+    --timeout | --code)
         return
         ;;
     --state)
@@ -56,7 +56,7 @@ _gwctl()
     # Find the command and count the operands typed after it.
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-        -s | --socket | --run-dir | --format | --timeout | --state | --url) ((i++)) ;;
+        -s | --socket | --run-dir | --format | --timeout | --state | --url | --code) ((i++)) ;;
         -*) ;;
         *)
             if [[ -z $cmd ]]; then
@@ -82,6 +82,7 @@ _gwctl()
         case $cmd in
         services) opts+=" --state" ;;
         health-check) opts+=" --url --warning --critical" ;;
+        kick) opts+=" --code" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return
