@@ -60,6 +60,7 @@ struct conn {
     unsigned idx; /* position in the worker: its slots in the open-loop schedule */
     enum conn_state state;
     int first_done; /* the first connect attempt has had its outcome */
+    int answered;   /* a reply came on this connection since it opened */
     int dirty;      /* on the worker's list of connections with due requests */
     int queued;     /* on the worker's list of connections to send on after this batch */
     int greeting;   /* the protocol's hello is out, its answer not in yet: no requests */
@@ -247,7 +248,7 @@ conn_established(struct conn *c)
 
     w->connecting--;
     c->state = C_OPEN;
-    c->backoff_ms = 0;
+    c->answered = 0;
     atomic_fetch_add_explicit(&w->open, 1, memory_order_relaxed);
     w->res.connected++;
     first_outcome(c);
@@ -322,6 +323,12 @@ conn_close(struct conn *c, int kind)
     c->fd = -1;
     c->state = C_DOWN;
     atomic_fetch_sub_explicit(&w->open, 1, memory_order_relaxed);
+    /* A server that closes before its first reply (an HTTP port, the wrong protocol) is named
+     * as such, and reconnects to it back off like failed connects instead of spinning. */
+    if (kind == BENCH_ERR_CLOSED && !c->answered) {
+        kind = BENCH_ERR_CLOSED_AT_ONCE;
+        c->backoff_ms = c->backoff_ms ? GW_MIN(c->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
+    }
     if (kind >= 0)
         count_err(w, (enum bench_err)kind, 1);
     w->inflight -= c->inflight;
@@ -331,7 +338,7 @@ conn_close(struct conn *c, int kind)
     gw_buf_reset(&c->out);
     /* Reconnect from the next iteration, never from inside this fd's own callback. */
     if (!w->ending)
-        gw_ev_timer_start(w->ev, &c->retry, 0);
+        gw_ev_timer_start(w->ev, &c->retry, kind == BENCH_ERR_CLOSED_AT_ONCE ? c->backoff_ms : 0);
 }
 
 /* --- sending ------------------------------------------------------------------------- */
@@ -564,6 +571,8 @@ reply_done(struct conn *c, uint64_t now, int ok)
     c->inflight--;
     w->inflight--;
     c->progress_ns = now;
+    c->answered = 1;
+    c->backoff_ms = 0;
     if (!ok)
         count_err(w, BENCH_ERR_WRONG, 1);
     if (start >= w->rec_from && start < w->end_ns) {

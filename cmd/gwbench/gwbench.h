@@ -34,6 +34,7 @@ enum bench_err {
     BENCH_ERR_CONNECT = 0, /* a connection attempt failed */
     BENCH_ERR_TIMEOUT,     /* a request got no reply within --timeout */
     BENCH_ERR_CLOSED,      /* the server closed (or reset) a connection */
+    BENCH_ERR_CLOSED_AT_ONCE, /* ... one that never got a reply (wrong port or protocol?) */
     BENCH_ERR_WRONG,       /* a reply was not the expected one, or could not be parsed */
     BENCH_ERR_COUNT,
 };

@@ -25,7 +25,7 @@ ok(j.get('requests', 0) > 100, 'requests were answered: %s' % j.get('requests'))
 ok(j.get('requests') == pong.count, 'requests %s = the server\'s count %d'
    % (j.get('requests'), pong.count))
 ok(j.get('sent') == j.get('requests'), 'every request sent was answered')
-ok(j.get('errors') == {'connect': 0, 'timeout': 0, 'closed': 0, 'wrong': 0}, 'no errors',
+ok(j.get('errors') == {'connect': 0, 'timeout': 0, 'closed': 0, 'closed_at_once': 0, 'wrong': 0}, 'no errors',
    j.get('errors'))
 lat = j.get('latency_us', {})
 ok(all(k in lat for k in ('mean', 'p50', 'p90', 'p99', 'p99.9', 'max')), 'latency keys present')
