@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -44,6 +49,10 @@ static const struct gw_conf_key global_keys[] = {
     {"ctl_group", GW_CONF_STRING, "", 0, 0, NULL,
      "group whose members may use the control sockets (besides root and the daemon's user)",
      GW_CONF_RESTART, G(ctl_group)},
+    {"user", GW_CONF_STRING, "", 0, 0, NULL,
+     "started as root, run as this user (and its group): it keeps only the right to bind ports "
+     "below 1024; run_dir and state_dir are made its own",
+     GW_CONF_RESTART, G(user)},
     {"ctl_max_clients", GW_CONF_INT, "64", 1, 100000, NULL,
      "control socket connections held at once; more are refused with an error",
      GW_CONF_RESTART, G(ctl_max_clients)},
@@ -411,6 +420,103 @@ gw_daemon_start_logging(struct gw_daemon *d)
     apply_logging(d->conf, d->desc->prog);
 }
 
+/* Makes dir (created if needed) the user's, so the daemon can write it once it is that user. */
+static int
+own_dir(const char *dir, uid_t uid, gid_t gid, char *err)
+{
+    if (gw_mkdir_p(dir, 0750, err) == -1)
+        return -1;
+    if (chown(dir, uid, gid) == -1)
+        return gw_err_errno(err, "chown %s", dir);
+    return 0;
+}
+
+/* The state database's files, when they exist from a run as root, become the user's too. */
+static void
+own_db_files(const char *dir, uid_t uid, gid_t gid)
+{
+    static const char *const names[] = {"gwkit.db", "gwkit.db-wal", "gwkit.db-shm"};
+    char path[4096];
+
+    for (size_t i = 0; i < GW_ARRAY_LEN(names); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        (void)!chown(path, uid, gid);
+    }
+}
+
+/* setuid drops every capability unless PR_SET_KEEPCAPS is set; then capset keeps only
+ * CAP_NET_BIND_SERVICE (what systemd's AmbientCapabilities= would give), raw, without
+ * libcap. */
+static int
+keep_bind_capability(char *err)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+
+    memset(data, 0, sizeof(data));
+    data[0].effective = data[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+    if (syscall(SYS_capset, &hdr, data) == -1)
+        return gw_err_errno(err, "capset");
+    return 0;
+}
+
+static int
+become(const struct passwd *pw, char *err)
+{
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1)
+        return gw_err_errno(err, "prctl(PR_SET_KEEPCAPS)");
+    if (initgroups(pw->pw_name, pw->pw_gid) == -1)
+        return gw_err_errno(err, "initgroups");
+    if (setgid(pw->pw_gid) == -1)
+        return gw_err_errno(err, "setgid %u", (unsigned)pw->pw_gid);
+    if (setuid(pw->pw_uid) == -1)
+        return gw_err_errno(err, "setuid %u", (unsigned)pw->pw_uid);
+    (void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    return keep_bind_capability(err);
+}
+
+int
+gw_daemon_drop_privileges(struct gw_daemon *d)
+{
+    const struct gw_daemon_global *g = gw_daemon_global(d);
+    const char *user = g->user ? g->user : "";
+    struct passwd *pw;
+    char err[GW_ERR_LEN];
+
+    if (geteuid() != 0) {
+        if (user[0])
+            GW_LOG_INFO("not root: [global] user does not apply", "user=%s uid=%u", user,
+                        (unsigned)geteuid());
+        return 0;
+    }
+    if (!user[0]) {
+        GW_LOG_WARN("running as root; set [global] user to run as an unprivileged user", NULL);
+        return 0;
+    }
+    if ((pw = getpwnam(user)) == NULL) {
+        GW_LOG_ERROR("no such user ([global] user)", "user=%s", user);
+        return -1;
+    }
+    /* The run_dir root would use by default, fixed now: as the user the default differs. */
+    if (g->run_dir && g->run_dir[0])
+        gw_strlcpy(d->run_dir, g->run_dir, sizeof(d->run_dir));
+    else
+        gw_ctl_default_run_dir(d->run_dir, sizeof(d->run_dir));
+    if (own_dir(d->run_dir, pw->pw_uid, pw->pw_gid, err) == -1 ||
+        own_dir(g->state_dir, pw->pw_uid, pw->pw_gid, err) == -1) {
+        GW_LOG_ERROR("cannot prepare the directories for the user", "user=%s err=%s", user, err);
+        return -1;
+    }
+    own_db_files(g->state_dir, pw->pw_uid, pw->pw_gid);
+    if (become(pw, err) == -1) {
+        GW_LOG_ERROR("cannot drop privileges", "user=%s err=%s", user, err);
+        return -1;
+    }
+    GW_LOG_INFO("running as user", "user=%s uid=%u gid=%u", user, (unsigned)pw->pw_uid,
+                (unsigned)pw->pw_gid);
+    return 0;
+}
+
 struct gw_ev *
 gw_daemon_ev(struct gw_daemon *d)
 {
@@ -627,7 +733,7 @@ gw_daemon_open_ctl(struct gw_daemon *d, const struct gw_ctl_cmd *cmds)
 
     if (rd[0])
         gw_strlcpy(d->run_dir, rd, sizeof(d->run_dir));
-    else
+    else if (!d->run_dir[0]) /* fixed before a privilege drop, else the caller's default */
         gw_ctl_default_run_dir(d->run_dir, sizeof(d->run_dir));
     if (gw_mkdir_p(d->run_dir, 0755, err) == -1) {
         GW_LOG_ERROR("cannot create run_dir", "path=%s err=%s", d->run_dir, err);

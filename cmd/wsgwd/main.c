@@ -243,7 +243,7 @@ main(int argc, char **argv)
         return GW_DAEMON_EXIT(rc);
     }
     gw_daemon_start_logging(d);
-    if (configure(&gw) == -1 || start_workers(&gw) == -1 || start_http(&gw) == -1 ||
+    if (gw_daemon_drop_privileges(d) == -1 || configure(&gw) == -1 || start_workers(&gw) == -1 || start_http(&gw) == -1 ||
         gw_daemon_open_ctl(d, wsgw_ctl_cmds) == -1) {
         stop(&gw);
         return 1;
