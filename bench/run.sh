@@ -473,22 +473,26 @@ group_idle() {
     emit "| server | open | RSS before | RSS with the connections | bytes per connection |"
     emit "| --- | ---: | ---: | ---: | ---: |"
     if start_hbd 1; then
-        idle_row hbd "$HBD_PID" "$HBD_PORT"
+        idle_row hbd "$HBD_PID" "$IDLE_CONNS" "127.0.0.1:$HBD_PORT"
         stop_pid "$HBD_PID"
     else
         emit "| hbd | missing | missing | missing | missing |"
     fi
     start_redis
-    idle_row redis-server "$REDIS_PID" "$REDIS_PORT"
+    idle_row redis-server "$REDIS_PID" "$IDLE_CONNS" "127.0.0.1:$REDIS_PORT"
     stop_pid "$REDIS_PID"
     commands "gwbench tcp --idle -c $IDLE_CONNS -t 1 -d 4s 127.0.0.1:PORT   (RSS read once all are open)"
 }
 
+# idle_row NAME PID CONNS TARGET: gwbench holds CONNS idle connections to TARGET (a tcp
+# HOST:PORT, or a ws:// URL whose upgrades complete); one row with the server's RSS before and
+# with them, per connection.
 idle_row() {
-    local name=$1 pid=$2 port=$3 before after open i gw err=$TMP/idle.err
+    local name=$1 pid=$2 n=$3 target=$4 mode=tcp before after open i gw err=$TMP/idle.err
+    case $target in ws://*) mode=ws ;; esac
     sleep 0.5
     before=$(rss_kb "$pid")
-    "$GWBENCH" tcp --idle -q -c "$IDLE_CONNS" -t 1 -d 4s --timeout 10s "127.0.0.1:$port" \
+    "$GWBENCH" "$mode" --idle -q -c "$n" -t 1 -d 4s --timeout 10s "$target" \
         >"$TMP/idle.out" 2>"$err" &
     gw=$!
     PIDS+=("$gw")
@@ -1104,30 +1108,12 @@ group_wsgwd() {
 
 # The RSS of a framed wsgwd holding WS_IDLE idle WebSocket clients (handshake done).
 ws_idle_row() {
-    local pid=$1 port=$2 before after open gw err=$TMP/wsidle.err n=$WS_IDLE i
+    local n=$WS_IDLE
     n=$((n < IDLE_CONNS ? n : IDLE_CONNS))
     emit ""
     emit "| wsgwd idle WebSocket clients | open | RSS before | RSS with them | bytes per client |"
     emit "| --- | ---: | ---: | ---: | ---: |"
-    before=$(rss_kb "$pid")
-    "$GWBENCH" ws --idle -q -c "$n" -t 1 -d 4s --timeout 10s "ws://127.0.0.1:$port/" >"$TMP/wsidle.out" 2>"$err" &
-    gw=$!
-    PIDS+=("$gw")
-    for ((i = 0; i < 300; i++)); do
-        if grep -q "connections open" "$err" 2>/dev/null || ! kill -0 "$gw" 2>/dev/null; then
-            break
-        fi
-        sleep 0.1
-    done
-    sleep 1
-    after=$(rss_kb "$pid")
-    open=$(sed -n 's/.*idle: \([0-9]*\) of.*/\1/p' "$err" | head -1)
-    wait "$gw" || true
-    if [ -z "$open" ] || [ "$open" = 0 ]; then
-        emit "| wsgwd | failed | $before kB | | |"
-        return
-    fi
-    emit "| wsgwd | $open | $before kB | $after kB | $(awk -v a="$after" -v b="$before" -v n="$open" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }') |"
+    idle_row wsgwd "$1" "$n" "ws://127.0.0.1:$2/"
     emit ""
 }
 

@@ -56,6 +56,17 @@ gw_conn_io_parse(const char *name)
 
 /* ---- the todo list and freeing ---- */
 
+/* A loop driven by gw_ev_run() (the daemon's main loop, see gw_conn_loop_new) has no
+ * after-batch step of its own: what a timer, a post or a deferred call queued, and the
+ * connections closed, wait for a 0 ms timer, which runs after the iteration's fd events (or on
+ * the next iteration when armed from a timer). gw_conn_loop_run() does it after each batch. */
+static void
+kick(struct gw_conn_loop *l)
+{
+    if (!l->running && !gw_ev_timer_armed(&l->batch))
+        (void)gw_ev_timer_start(l->ev, &l->batch, 0); /* out of memory: at the next event */
+}
+
 void
 gw_conn__todo(struct gw_conn *c)
 {
@@ -64,6 +75,7 @@ gw_conn__todo(struct gw_conn *c)
     c->flags |= CF_QUEUED;
     c->qnext = c->loop->todo;
     c->loop->todo = c;
+    kick(c->loop);
 }
 
 void
@@ -80,6 +92,7 @@ gw_conn__reap(struct gw_conn *c)
 {
     c->next = c->loop->reap;
     c->loop->reap = c;
+    kick(c->loop);
 }
 
 static void deliver(struct gw_conn *c, char *data, size_t n);
@@ -502,6 +515,15 @@ gw_conn_shutdown_write(struct gw_conn *c)
 }
 
 void
+gw_conn_redeliver(struct gw_conn *c)
+{
+    if ((c->flags & CF_CLOSED) || !c->in_len)
+        return;
+    c->flags |= CF_REDELIVER;
+    gw_conn__todo(c);
+}
+
+void
 gw_conn_pause_read(struct gw_conn *c)
 {
     if (c->flags & (CF_CLOSED | CF_PAUSED))
@@ -783,6 +805,14 @@ gw_conn_stats(const struct gw_conn *c, struct gw_conn_stats *st)
 
 /* ---- the loop ---- */
 
+static void
+on_batch(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    (void)ev;
+    (void)t;
+    gw_conn__after_batch(arg);
+}
+
 struct gw_conn_loop *
 gw_conn_loop_new(struct gw_ev *ev, enum gw_conn_io io, char *err)
 {
@@ -794,6 +824,7 @@ gw_conn_loop_new(struct gw_ev *ev, enum gw_conn_io io, char *err)
         return NULL;
     }
     l->ev = ev;
+    gw_ev_timer_init(&l->batch, on_batch, l);
     gw_buf_init(&l->obuf, SIZE_MAX / 4);
     if ((l->rbuf = malloc(GW_CONN_READ_BYTES)) == NULL) {
         gw_err(err, "out of memory");
@@ -814,8 +845,11 @@ fail:
 int
 gw_conn_loop_run(struct gw_conn_loop *l, char *err)
 {
-    int rc = l->io->run(l, err);
+    int rc;
 
+    l->running = 1;
+    rc = l->io->run(l, err);
+    l->running = 0;
     l->stop = 0;
     return rc;
 }
@@ -840,6 +874,7 @@ gw_conn_loop_free(struct gw_conn_loop *l)
     gw_conn__after_batch(l);
     l->io->stop(l);
     gw_conn__after_batch(l);
+    gw_ev_timer_stop(l->ev, &l->batch);
     gw_buf_reset(&l->obuf);
     free(l->rbuf);
     free(l);

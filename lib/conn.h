@@ -150,7 +150,13 @@ int gw_conn_uring_probe(char *err);
 /* Makes a loop over ev, which it does not own, with the given backend (AUTO: see the enum;
  * call gw_conn_uring_probe() first to log the choice). Call it on the thread that will run
  * it (an io_uring ring is single-issuer). Returns NULL with err set (io_uring: ring setup
- * failed, the caller may retry with EPOLL). */
+ * failed, the caller may retry with EPOLL).
+ * An EPOLL loop may also be left to ev's own gw_ev_run() (a daemon's main loop serving its
+ * control socket): the work gw_conn_loop_run() does after each batch (output queued from
+ * timers, posts and deferred calls; freeing closed connections) then runs from a 0 ms timer
+ * on ev, after the iteration's fd events. Do not call gw_conn_loop_run() on such a loop, and
+ * free it with gw_conn_loop_free() outside its connections' callbacks (gw_ev_defer). An
+ * io_uring loop must be run by gw_conn_loop_run(). */
 struct gw_conn_loop *gw_conn_loop_new(struct gw_ev *ev, enum gw_conn_io io, char *err);
 
 /* Runs ev's callbacks and the connections' I/O until gw_conn_loop_stop(). Returns 0, or -1
@@ -246,6 +252,12 @@ size_t gw_conn_out_len(const struct gw_conn *c);
  * proxy makes after writing to side B: if (gw_conn_above_high(b)) gw_conn_pause_read(a), and
  * in b's on_writable: gw_conn_resume_read(a). */
 int gw_conn_above_high(struct gw_conn *c);
+
+/* Offers the input c keeps (what on_data left unconsumed) to on_data again after the current
+ * callback, without waiting for more: for a protocol that stopped consuming while it waited
+ * for something else (an asynchronous reply) and is ready again. Nothing when no input is
+ * kept; while reads are paused, the kept input is offered at the resume instead. */
+void gw_conn_redeliver(struct gw_conn *c);
 
 /* Stops handing input to on_data and reading c (on io_uring, input the kernel completed
  * already is kept, see Input) / starts again: input kept meanwhile is offered right after the

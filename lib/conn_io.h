@@ -91,7 +91,9 @@ struct gw_conn_loop {
     void *owner;
     gw_conn_notice_fn notice;
     void *notice_arg;
-    atomic_int stop; /* set from any thread */
+    int running;              /* inside gw_conn_loop_run() */
+    struct gw_ev_timer batch; /* driven by gw_ev_run(): the after-batch work, as a 0 ms timer */
+    atomic_int stop;          /* set from any thread */
 };
 
 #define GW_CONN_READ_BYTES (64 * 1024)

@@ -46,14 +46,6 @@ wsgw_hs_reason(enum wsgw_hs_result r)
     return (unsigned)r < WSGW_HS_COUNT ? hs_reasons[r] : "unknown";
 }
 
-static int
-series(struct gw_metrics *m, int family, const char *v1, const char *v2)
-{
-    const char *vals[2] = {v1, v2};
-
-    return family < 0 ? -1 : gw_metrics_series(m, family, vals);
-}
-
 static void
 collect(struct gw_metrics *m, void *arg)
 {
@@ -84,11 +76,11 @@ backend_series(struct wsgw *w, struct gw_metrics *m, char *err)
                                "backend,direction", NULL, 0, err);
     for (unsigned i = 0; i < w->nbackends; i++) {
         struct wsgw_backend *b = &w->backends[i];
-        b->m_links = series(m, links, b->name, NULL);
-        b->m_connect_failures = series(m, fails, b->name, NULL);
-        b->m_dropped = series(m, dropped, b->name, NULL);
-        b->m_frames_in = series(m, frames, b->name, "in");
-        b->m_frames_out = series(m, frames, b->name, "out");
+        b->m_links = gw_metrics_series2(m, links, b->name, NULL);
+        b->m_connect_failures = gw_metrics_series2(m, fails, b->name, NULL);
+        b->m_dropped = gw_metrics_series2(m, dropped, b->name, NULL);
+        b->m_frames_in = gw_metrics_series2(m, frames, b->name, "in");
+        b->m_frames_out = gw_metrics_series2(m, frames, b->name, "out");
         if (b->m_links < 0 || b->m_frames_out < 0 || b->m_dropped < 0)
             return -1;
     }
@@ -108,8 +100,8 @@ close_series(struct wsgw_metrics *wm, struct gw_metrics *m, char *err)
             snprintf(code, sizeof(code), "%u", close_codes[i]);
         else
             gw_strlcpy(code, "other", sizeof(code));
-        wm->close_sent[i] = series(m, f, code, "sent");
-        wm->close_received[i] = series(m, f, code, "received");
+        wm->close_sent[i] = gw_metrics_series2(m, f, code, "sent");
+        wm->close_received[i] = gw_metrics_series2(m, f, code, "received");
         if (wm->close_sent[i] < 0 || wm->close_received[i] < 0)
             return -1;
     }
@@ -127,7 +119,7 @@ worker_series(struct wsgw *w, struct gw_metrics *m, char *err)
         return -1;
     for (unsigned i = 0; i < w->nworkers; i++) {
         snprintf(idx, sizeof(idx), "%u", i);
-        if ((w->m.worker_clients[i] = series(m, f, idx, NULL)) < 0)
+        if ((w->m.worker_clients[i] = gw_metrics_series2(m, f, idx, NULL)) < 0)
             return -1;
     }
     return 0;
@@ -154,23 +146,23 @@ wsgw_metrics_init(struct wsgw *w, char *err)
                           "Upgrade requests, by result: ok, or the reason for the refusal.",
                           "result", NULL, 0, err);
     for (int i = 0; i < WSGW_HS_COUNT; i++)
-        if ((wm->handshakes[i] = series(m, f, hs_reasons[i], NULL)) < 0)
+        if ((wm->handshakes[i] = gw_metrics_series2(m, f, hs_reasons[i], NULL)) < 0)
             rc = -1;
     f = gw_metrics_family(m, "wsgwd_messages_total", GW_METRIC_COUNTER,
                           "WebSocket messages, in (from clients) and out (to clients).",
                           "direction", NULL, 0, err);
-    wm->messages[WSGW_IN] = series(m, f, "in", NULL);
-    wm->messages[WSGW_OUT] = series(m, f, "out", NULL);
+    wm->messages[WSGW_IN] = gw_metrics_series2(m, f, "in", NULL);
+    wm->messages[WSGW_OUT] = gw_metrics_series2(m, f, "out", NULL);
     f = gw_metrics_family(m, "wsgwd_message_bytes_total", GW_METRIC_COUNTER,
                           "WebSocket message payload bytes (uncompressed), by direction.",
                           "direction", NULL, 0, err);
-    wm->bytes[WSGW_IN] = series(m, f, "in", NULL);
-    wm->bytes[WSGW_OUT] = series(m, f, "out", NULL);
+    wm->bytes[WSGW_IN] = gw_metrics_series2(m, f, "in", NULL);
+    wm->bytes[WSGW_OUT] = gw_metrics_series2(m, f, "out", NULL);
     f = gw_metrics_family(m, "wsgwd_deflate_bytes_total", GW_METRIC_COUNTER,
                           "Bytes through permessage-deflate, before (raw) and after (compressed).",
                           "stage", NULL, 0, err);
-    wm->deflate_in = series(m, f, "raw", NULL);
-    wm->deflate_out = series(m, f, "compressed", NULL);
+    wm->deflate_in = gw_metrics_series2(m, f, "raw", NULL);
+    wm->deflate_out = gw_metrics_series2(m, f, "compressed", NULL);
     wm->deflate_ratio = gw_metrics_simple(m, "wsgwd_deflate_ratio", GW_METRIC_GAUGE,
                                           "Compressed over raw bytes of deflated messages.", err);
     wm->pings_timed_out = gw_metrics_simple(m, "wsgwd_ping_timeouts_total", GW_METRIC_COUNTER,

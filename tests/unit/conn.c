@@ -4,7 +4,8 @@
  * one request, a pipelined batch, a partial line), close from inside a callback (its own and
  * another connection's; freed after the callback, so ASan sees no use after free), finish and
  * lingering close, the idle timer re-armed lazily, pause/resume at the output marks and
- * explicitly, max_out, drain, and outgoing connects (success, refused, timeout).
+ * explicitly, max_out, drain, redelivery of kept input, outgoing connects (success, refused,
+ * timeout), and an epoll loop left to gw_ev_run (the after-batch work from a 0 ms timer).
  */
 #include "conn.h"
 
@@ -675,6 +676,97 @@ test_drain(void)
     client_close(&cb);
 }
 
+/* Input left unconsumed is offered again on gw_conn_redeliver(), with no new input. */
+static void
+test_redeliver(void)
+{
+    struct rec r = {.mode = NONE};
+    struct client cl;
+    struct gw_conn *c = pair(&cl, &r);
+
+    csend(&cl, "a\nb\n");
+    ok(run_until(never, NULL, 30) == 0 && r.ndata >= 1 && r.ngot == 0,
+       "%s: redeliver: input left unconsumed is kept", backend);
+    r.mode = LINES;
+    gw_conn_redeliver(c);
+    cl.want = 6;
+    ok(run_until(client_has, &cl, WAIT_MS) && strcmp(cl.buf, "a!\nb!\n") == 0,
+       "%s: redeliver: the kept input is offered again without new input", backend);
+    is_str(r.got, "a\nb\n", "%s: redeliver: each line consumed once", backend);
+    gw_conn_close(c, "test over");
+    client_close(&cl);
+}
+
+/* ---- a loop left to gw_ev_run (a daemon's main loop): no gw_conn_loop_run ---- */
+
+static struct gw_conn *late_c;
+static int late_close;
+
+static void
+late_fire(struct gw_ev *e, struct gw_ev_timer *t, void *arg)
+{
+    (void)e, (void)t, (void)arg;
+    if (late_close)
+        gw_conn_close(late_c, "closed from a timer");
+    else
+        gw_conn_write(late_c, "late\n", 5);
+}
+
+/* Runs ev's own iterations (as gw_ev_run does) until fn(arg) or ms pass. */
+static int
+ev_run_until(int (*fn)(void *), void *arg, int ms)
+{
+    uint64_t end = gw_ev_update_time(ev) + (uint64_t)ms;
+
+    while (!fn(arg) && gw_ev_now_ms(ev) < end)
+        if (gw_ev_run_once(ev, 10) == -1)
+            return 0;
+    return fn(arg);
+}
+
+static void
+test_external(void)
+{
+    struct gw_conn_loop *own = loop;
+    struct rec r = {.mode = LINES};
+    struct gw_ev_timer t;
+    struct client cl;
+
+    if ((loop = gw_conn_loop_new(ev, GW_CONN_IO_EPOLL, err)) == NULL) {
+        ok(0, "external: loop: %s", err);
+        loop = own;
+        return;
+    }
+    gw_ev_timer_init(&t, late_fire, NULL);
+    late_c = pair(&cl, &r);
+    csend(&cl, "x\n");
+    cl.want = 3;
+    ok(ev_run_until(client_has, &cl, WAIT_MS) && strcmp(cl.buf, "x!\n") == 0,
+       "external: a reply from on_data goes out under gw_ev_run_once");
+    late_close = 0;
+    gw_ev_timer_start(ev, &t, 5);
+    cl.want = 8;
+    ok(ev_run_until(client_has, &cl, WAIT_MS) && strcmp(cl.buf, "x!\nlate\n") == 0,
+       "external: output written from a timer is sent without an event on the connection");
+    late_close = 1;
+    gw_ev_timer_start(ev, &t, 5);
+    ok(ev_run_until(client_eof, &cl, WAIT_MS) && r.closed == 1,
+       "external: a close from a timer reaches the client");
+    ok(ev_run_until(is_closed, &r, WAIT_MS) && gw_conn_loop_count(loop) == 0,
+       "external: the loop no longer counts it (freed by the batch timer; ASan checks)");
+    client_close(&cl);
+    /* A connection still open when the loop is freed: closed with the shutdown reason. */
+    memset(&r, 0, sizeof(r));
+    r.mode = LINES;
+    pair(&cl, &r);
+    gw_conn_write(r.c, "bye\n", 4);
+    gw_conn_loop_free(loop);
+    is_str(r.reason, GW_CONN_SHUTDOWN, "external: freeing the loop closes what is open");
+    gw_ev_run_once(ev, 0); /* the batch timer was stopped with the loop: nothing fires */
+    client_close(&cl);
+    loop = own;
+}
+
 static int
 accepted(void *arg)
 {
@@ -940,6 +1032,7 @@ run_all(enum gw_conn_io io)
     test_marks();
     test_limits();
     test_drain();
+    test_redeliver();
     test_connect();
     test_proxy();
     gw_conn_loop_free(loop);
@@ -975,6 +1068,10 @@ main(void)
     is(gw_conn_io_parse("epoll"), GW_CONN_IO_EPOLL, "io names: epoll");
     is(gw_conn_io_parse("kqueue"), -1, "io names: others refused");
     run_all(GW_CONN_IO_EPOLL);
+    if ((ev = gw_ev_new(err)) != NULL) {
+        test_external();
+        gw_ev_free(ev);
+    }
     if (under_valgrind())
         ok(1, "# SKIP io_uring under valgrind (see under_valgrind)");
     else if (gw_conn_uring_probe(err) == 0)
