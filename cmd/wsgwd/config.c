@@ -52,35 +52,20 @@ wsgw_config_new(const struct gw_conf *c, char *err)
     struct wsgw_config *cfg = calloc(1, sizeof(*cfg));
     int oom = 0;
 
-#define I(key) gw_conf_int(c, "wsgwd", NULL, key)
     if (!cfg) {
         gw_err(err, "out of memory");
         return NULL;
     }
-    cfg->handshake_timeout_ms = (uint64_t)I("handshake_timeout");
-    cfg->idle_timeout_ms = (uint64_t)I("idle_timeout");
-    cfg->ping_interval_ms = (uint64_t)I("ping_interval");
-    cfg->ping_timeout_ms = (uint64_t)I("ping_timeout");
-    cfg->max_message_bytes = (size_t)I("max_message");
-    cfg->max_frame_bytes = (size_t)I("max_frame");
-    cfg->max_header_bytes = (size_t)I("max_header");
-    cfg->max_output_bytes = (size_t)I("max_output");
-    cfg->compression_threshold_bytes = (size_t)I("compression_threshold");
-    cfg->max_clients = (unsigned)I("max_clients");
-    cfg->max_clients_per_ip = (unsigned)I("max_clients_per_ip");
-    cfg->handshakes_per_ip = (unsigned)I("handshakes_per_ip");
-    cfg->deflate = (int)I("deflate");
-    cfg->test_page = (int)I("test_page");
-    cfg->connect_timeout_ms = (uint64_t)I("connect_timeout");
-    cfg->backend_ping_interval_ms = (uint64_t)I("backend_ping_interval");
-    cfg->backend_ping_timeout_ms = (uint64_t)I("backend_ping_timeout");
-#undef I
-    cfg->origins = split_list(gw_conf_str(c, "wsgwd", NULL, "allowed_origins"), &oom);
+    if (gw_conf_bind(c, wsgw_conf_section.name, NULL, cfg, err) == -1) {
+        free(cfg);
+        return NULL;
+    }
+    cfg->origins = split_list(cfg->allowed_origins, &oom);
     if (any_origin(cfg->origins)) {
         free(cfg->origins);
         cfg->origins = NULL;
     }
-    cfg->subprotocols = split_list(gw_conf_str(c, "wsgwd", NULL, "subprotocols"), &oom);
+    cfg->subprotocols = split_list(cfg->subprotocols_text, &oom);
     if (oom) {
         wsgw_config_free(cfg);
         gw_err(err, "out of memory");
@@ -101,6 +86,7 @@ wsgw_config_free(struct wsgw_config *cfg)
         free(cfg->origins);
         free(cfg->subprotocols);
         wsgw_auth_free(cfg->auth);
+        gw_conf_unbind(&wsgw_conf_section, cfg);
         free(cfg);
         cfg = older;
     }

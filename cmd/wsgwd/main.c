@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdlimit.h"
 #include "httpd.h"
 #include "page.h"
 #include "log.h"
@@ -98,6 +99,35 @@ static const struct gw_daemon_desc desc = {
     .health = wsgw_health,
 };
 
+/* Descriptors besides the clients: per worker its loop, listener, eventfd and a link per
+ * backend; the HTTP and control sockets and the logs. */
+#define OWN_FDS(w) (64 + (uint64_t)(w)->nworkers * (4 + (w)->nbackends))
+
+/* Each client holds its connection, and a raw backend's client one more. */
+static void
+raise_fd_limit(struct wsgw *w)
+{
+    uint64_t per_client = 1;
+    struct gw_fdlimit l;
+    char err[GW_ERR_LEN];
+    unsigned max = wsgw_cfg(w)->max_clients;
+
+    for (unsigned i = 0; i < w->nbackends; i++)
+        if (w->backends[i].proto == WSGW_RAW)
+            per_client = 2;
+    if (gw_fdlimit_raise(&l, err) == -1)
+        GW_LOG_WARN("cannot raise the open-files limit", "limit=%llu err=%s",
+                    (unsigned long long)l.soft, err);
+    else
+        GW_LOG_INFO("open-files limit", "limit=%llu was=%llu", (unsigned long long)l.soft,
+                    (unsigned long long)l.before);
+    if (gw_fdlimit_short(&l, (uint64_t)max * per_client, OWN_FDS(w)))
+        GW_LOG_WARN("max_clients does not fit in the open-files limit (raise ulimit -n or "
+                    "LimitNOFILE=)",
+                    "max_clients=%u limit=%llu needed=%llu", max, (unsigned long long)l.soft,
+                    (unsigned long long)((uint64_t)max * per_client + OWN_FDS(w)));
+}
+
 static int
 configure(struct wsgw *w)
 {
@@ -135,6 +165,7 @@ configure(struct wsgw *w)
         GW_LOG_ERROR("cannot set up metrics", "err=%s", err);
         return -1;
     }
+    raise_fd_limit(w);
     return 0;
 }
 
@@ -243,8 +274,8 @@ main(int argc, char **argv)
         return GW_DAEMON_EXIT(rc);
     }
     gw_daemon_start_logging(d);
-    if (gw_daemon_drop_privileges(d) == -1 || configure(&gw) == -1 || start_workers(&gw) == -1 || start_http(&gw) == -1 ||
-        gw_daemon_open_ctl(d, wsgw_ctl_cmds) == -1) {
+    if (gw_daemon_drop_privileges(d) == -1 || configure(&gw) == -1 || start_workers(&gw) == -1 ||
+        start_http(&gw) == -1 || gw_daemon_open_ctl(d, wsgw_ctl_cmds) == -1) {
         stop(&gw);
         return 1;
     }

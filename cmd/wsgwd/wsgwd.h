@@ -61,8 +61,10 @@ struct wsgw_config {
     unsigned max_clients;
     unsigned max_clients_per_ip; /* 0: no limit */
     unsigned handshakes_per_ip;  /* per second; 0: no limit */
-    char **origins;              /* NULL-terminated; NULL: any origin */
-    char **subprotocols;         /* NULL-terminated, in order of preference */
+    char *allowed_origins;       /* as written (bound), then split: */
+    char *subprotocols_text;
+    char **origins;      /* NULL-terminated; NULL: any origin */
+    char **subprotocols; /* NULL-terminated, in order of preference */
     int deflate;
     int test_page;
     struct wsgw_auth *auth; /* NULL: no token needed */
