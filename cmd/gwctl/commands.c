@@ -7,11 +7,12 @@
 
 #include "gwctl.h"
 #include "hbd/hbd_schema.h"
+#include "logd/logd_schema.h"
 
 const struct gwctl_prog gwctl_progs[] = {
     {"hbd", hbd_schema, "the heartbeat server", hbd_conf_check},
     {"wsgwd", NULL, "the WebSocket gateway", NULL},
-    {"logd", NULL, "the log collector", NULL},
+    {"logd", logd_schema, "the log collector", logd_conf_check},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -1,0 +1,326 @@
+/*
+ * logd.h -- the log collector: what crosses its files.
+ *
+ * Threads: main (signals, control socket, reload, tail streams), `workers` network threads
+ * (syslog UDP and TCP, native protocol; each its own loop and SO_REUSEPORT listeners), the
+ * Unix datagram thread, the ZeroMQ thread, the HTTP thread (lib/httpd: /metrics, POST /ingest)
+ * and the one writer thread that owns the output files.
+ *
+ * Message path: an input parses what it reads into records, gathers them into a batch and
+ * pushes the batch onto its lane (one lane per producing thread, bounded in bytes). The writer
+ * takes batches from every lane, formats and writes them, commits (fsync per policy), and only
+ * then publishes each lane's durable sequence number, which is what acknowledgements wait for.
+ * A full lane makes stream inputs pause reading and datagram inputs drop and count.
+ */
+#ifndef LOGD_H
+#define LOGD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "ev.h"
+#include "metrics.h"
+#include "net.h"
+
+struct logd;
+struct logd_lane;
+struct logd_writer;
+struct logd_tail;
+struct gw_ctl_req;
+
+/* Where a record came from; the names are the metrics' `input` label. */
+enum logd_input {
+    LOGD_IN_UDP,
+    LOGD_IN_TCP,
+    LOGD_IN_UNIX,
+    LOGD_IN_NATIVE,
+    LOGD_IN_ZMQ,
+    LOGD_IN_HTTP,
+    LOGD_NINPUTS,
+};
+extern const char *const logd_input_names[LOGD_NINPUTS];
+
+/* Run-time settings, an immutable snapshot: a reload publishes a new one, readers load the
+ * pointer once per event batch, old snapshots are freed at exit. */
+enum logd_format { LOGD_FMT_RAW, LOGD_FMT_JSON };
+enum logd_fsync { LOGD_FSYNC_ALWAYS, LOGD_FSYNC_BATCH, LOGD_FSYNC_NEVER };
+
+struct logd_config {
+    size_t max_line_bytes;
+    size_t max_frame_bytes;
+    size_t queue_bytes;
+    size_t batch_bytes;
+    unsigned max_clients;
+    uint64_t idle_timeout_ms;
+    size_t max_ingest_bytes;
+    uint64_t ingest_timeout_ms;
+    char *output;
+    enum logd_format format;
+    enum logd_fsync fsync;
+    uint64_t fsync_interval_ms;
+    uint64_t rotate_bytes;
+    uint64_t rotate_interval_ms;
+    unsigned retention;
+    int compress;
+    struct logd_config *older; /* previous snapshots, freed at exit */
+};
+
+/* ---- records and batches (queue.c) ---- */
+
+/* A record's text fields; each is a byte string (not NUL-terminated, may hold any byte). RAW is
+ * the message as received (what `format = raw` writes); an unparsed message has only RAW. */
+enum logd_field {
+    LOGD_F_HOST,
+    LOGD_F_APP,
+    LOGD_F_PROCID,
+    LOGD_F_MSGID,
+    LOGD_F_SD,
+    LOGD_F_MSG,
+    LOGD_F_RAW,
+    LOGD_F_PEER,
+    LOGD_NFIELDS,
+};
+extern const char *const logd_field_names[LOGD_NFIELDS];
+
+#define LOGD_REC_PARSED 0x1    /* syslog header understood (fields besides RAW are set) */
+#define LOGD_REC_TRUNCATED 0x2 /* cut at max_line */
+#define LOGD_REC_HAS_TIME 0x4  /* time_ms came from the message */
+
+struct logd_rec {
+    int64_t time_ms; /* the message's own time, else the reception time */
+    int64_t recv_ms;
+    int8_t facility; /* 0..23, -1 unknown */
+    int8_t severity; /* 0..7, -1 unknown */
+    uint8_t input;   /* enum logd_input */
+    uint8_t flags;   /* LOGD_REC_* */
+    uint32_t off[LOGD_NFIELDS];
+    uint32_t len[LOGD_NFIELDS];
+};
+
+/* Records gathered by one input, handed over as a unit. Owned by the input until pushed, then
+ * by the writer, which frees it after the commit. */
+struct logd_batch {
+    struct logd_batch *next;
+    uint64_t lane_seq; /* set by logd_lane_push */
+    size_t nrec, caprec;
+    struct logd_rec *recs;
+    char *arena;
+    size_t used, cap;
+};
+
+struct logd_batch *logd_batch_new(void);
+void logd_batch_free(struct logd_batch *b);
+/* Memory the batch stands for in its lane's budget. */
+size_t logd_batch_bytes(const struct logd_batch *b);
+/* Starts a record (fields empty, facility and severity -1, both times now). The pointer is
+ * valid until the next logd_batch_rec on b. NULL when memory ran out. */
+struct logd_rec *logd_batch_rec(struct logd_batch *b, enum logd_input input, int64_t now_ms);
+/* Sets a field of r (the last record of b) to a copy of len bytes. -1 when memory ran out. */
+int logd_batch_field(struct logd_batch *b, struct logd_rec *r, enum logd_field f, const void *p,
+                     size_t len);
+/* Drops the last record (an input that could not finish it). */
+void logd_batch_unrec(struct logd_batch *b);
+static inline const char *
+logd_rec_field(const struct logd_batch *b, const struct logd_rec *r, enum logd_field f,
+               size_t *len)
+{
+    *len = r->len[f];
+    return b->arena + r->off[f];
+}
+
+/* ---- lanes (queue.c) ---- */
+
+/* What the writer tells a lane's producer (from the writer thread): there is room again after
+ * a refused push, or batches became durable (logd_lane_durable moved). */
+#define LOGD_NOTE_SPACE 0x1u
+#define LOGD_NOTE_DURABLE 0x2u
+typedef void (*logd_lane_fn)(void *arg, unsigned notes);
+
+/* A bounded queue from one producing thread to the writer. fn (may be NULL) gets the notes, on
+ * the writer thread: it must only hand them over (gw_ev_post, a condition variable). NULL
+ * when memory ran out or too many lanes exist. Any thread, before that thread pushes. */
+struct logd_lane *logd_lane_new(struct logd *l, const char *name, logd_lane_fn fn, void *arg);
+/* Queues b and wakes the writer. Returns b's lane sequence number (from 1, in push order), or 0
+ * when the lane is over its budget (b not taken; a LOGD_NOTE_SPACE note follows once it has
+ * drained below half). A batch pushed onto an empty lane is always taken. With want_durable,
+ * the producer gets a LOGD_NOTE_DURABLE note when it is durable. The producer's thread. */
+uint64_t logd_lane_push(struct logd_lane *q, struct logd_batch *b, int want_durable);
+/* The highest lane sequence number committed to the files: every batch up to it is durable.
+ * Any thread. */
+uint64_t logd_lane_durable(const struct logd_lane *q);
+/* Blocks until seq is durable or timeout_ms passes; 0 or -1 (timeout). For producers that may
+ * block (the HTTP thread). */
+int logd_lane_wait(struct logd_lane *q, uint64_t seq, uint64_t timeout_ms);
+const char *logd_lane_name(const struct logd_lane *q);
+/* Bytes and batches queued (waiting for the writer or being written). Any thread. */
+void logd_lane_depth(const struct logd_lane *q, size_t *bytes, size_t *batches);
+void logd_lanes_free(struct logd *l);
+
+/* Writer side: up to max_bytes of batches (at least one when any is queued), taken in order;
+ * returns the list (NULL when empty). Writer thread. */
+struct logd_batch *logd_lane_take(struct logd_lane *q, size_t max_bytes);
+/* The writer committed everything taken from q up to seq: publish it, release the budget of
+ * those batches (their count and logd_batch_bytes), send the notes. Writer thread. */
+void logd_lane_done(struct logd_lane *q, uint64_t seq, size_t bytes, size_t batches);
+
+/* ---- the writer (writer.c) ---- */
+
+struct logd_writer *logd_writer_start(struct logd *l, char *err);
+/* A batch was queued: wake the writer if it sleeps. Any thread, cheap. */
+void logd_writer_kick(struct logd_writer *w);
+/* Asks for everything queued now to be written and fsynced (whatever the policy); fn(arg) runs
+ * on the main loop once it is. Main thread. */
+void logd_writer_flush(struct logd_writer *w, void (*fn)(void *arg, int ok), void *arg);
+/* Reopens the output files at the next commit (SIGHUP, reload, logrotate). Any thread. */
+void logd_writer_reopen(struct logd_writer *w);
+/* Writes what every lane holds, commits it, stops the thread, frees w. Main thread, after the
+ * inputs stopped. */
+void logd_writer_stop(struct logd_writer *w);
+struct logd_writer_stats {
+    int disk_full; /* writing fails for want of space: nothing is acknowledged */
+    int failing;   /* writing fails for another reason */
+    char error[GW_ERR_LEN];
+    uint64_t disk_bytes;
+    unsigned files_open;
+};
+void logd_writer_stats(struct logd_writer *w, struct logd_writer_stats *st);
+
+/* ---- output files (output.c) ---- */
+
+/* The files records go to: one path, or a template naming one file per app, host, ... The
+ * writer thread owns it; logd_output_stats may be called from any thread. */
+struct logd_output;
+struct logd_output_result {
+    uint64_t fsyncs, rotations;
+    int enospc; /* the commit failed for want of space */
+};
+struct logd_output *logd_output_open(const struct logd_config *cfg, char *err);
+/* Appends one formatted line for record r (which picks the file when output is a template).
+ * Nothing reaches the files before logd_output_commit. -1 with err. */
+int logd_output_append(struct logd_output *o, const struct logd_batch *b, const struct logd_rec *r,
+                       const char *line, size_t len, char *err);
+/* Writes what was appended, fsyncs when sync is set, and rotates files that are due. On -1
+ * (err, res->enospc) call logd_output_rollback: the files are cut back to the last commit. */
+int logd_output_commit(struct logd_output *o, int sync, struct logd_output_result *res, char *err);
+void logd_output_rollback(struct logd_output *o);
+/* Closes and reopens every file, with cfg's settings (after logrotate moved them). */
+int logd_output_reopen(struct logd_output *o, const struct logd_config *cfg, char *err);
+void logd_output_stats(struct logd_output *o, uint64_t *disk_bytes, unsigned *files_open);
+void logd_output_close(struct logd_output *o);
+/* The file name a template gives for r, sanitised: each %{field} value keeps letters, digits,
+ * '.', '_' and '-' (others become '_', a leading '.' too), "" becomes "unknown", so no value can
+ * climb out of the directory. Returns the length, or -1 when it does not fit. Any thread. */
+int logd_output_path(const char *tmpl, const struct logd_batch *b, const struct logd_rec *r,
+                     char *buf, size_t len);
+
+/* ---- output lines (format.c) ---- */
+
+/* Appends the record as one output line (with its '\n') in the given format to *buf (grown as
+ * needed; *len is the used length, *cap its size). Bytes that are not printable UTF-8 are
+ * escaped, never dropped. -1 when memory ran out. */
+int logd_format_line(const struct logd_batch *b, const struct logd_rec *r, enum logd_format fmt,
+                     char **buf, size_t *len, size_t *cap);
+/* The record as a JSON object (for tail). */
+json_t *logd_format_json(const struct logd_batch *b, const struct logd_rec *r);
+/* Facility and severity names ("daemon", "err"); "" for -1. */
+const char *logd_facility_name(int facility);
+const char *logd_severity_name(int severity);
+/* "err" or "3" -> 3; -1 when unknown. */
+int logd_severity_parse(const char *s);
+
+/* ---- POST /ingest (ingest.c) ---- */
+
+struct gw_httpd;
+int logd_ingest_start(struct logd *l, struct gw_httpd *h, char *err);
+/* Parses a body of JSON lines into b: one record each. 0, or -1 with the 1-based number of the
+ * first bad line in *bad_line and a reason in err. Any thread; fuzzed. */
+int logd_ingest_parse(const char *body, size_t len, size_t max_line, int64_t now_ms,
+                      struct logd_batch *b, size_t *bad_line, char *err);
+
+/* ---- tail (tail.c) ---- */
+
+struct logd_tail *logd_tail_new(struct logd *l);
+void logd_tail_free(struct logd_tail *t);
+/* Writer thread, after a commit: offers the records of b to the tail ring and followers. */
+void logd_tail_publish(struct logd_tail *t, const struct logd_batch *b);
+/* Cheap check the writer makes before logd_tail_publish. */
+int logd_tail_active(const struct logd_tail *t);
+/* The control command: {"follow":bool,"app":..,"severity":..,"lines":N}. Main thread. */
+void logd_tail_cmd(struct gw_ctl_req *r, json_t *args, void *arg);
+
+/* ---- metrics (metrics.c) ---- */
+
+struct logd_metrics {
+    struct gw_metrics *reg;
+    int received[LOGD_NINPUTS];
+    int received_bytes[LOGD_NINPUTS];
+    int dropped[LOGD_NINPUTS];
+    int backpressure[LOGD_NINPUTS];
+    int parsed, unparsed, truncated;
+    int queue_bytes, queue_batches;
+    int written, written_bytes, fsyncs, rotations, disk_bytes, write_errors, commit_seconds;
+    int acks;
+    int native_bad_frames;
+    int active_connections;
+    int connections_total;
+    int refused_connections;
+    int ingest_ok, ingest_bad, ingest_too_large, ingest_busy;
+    int tail_dropped;
+    /* Time inputs spent not reading because their lane was full, in ns (a counter in seconds
+     * at scrape time). */
+    atomic_uint_fast64_t backpressure_ns[LOGD_NINPUTS];
+};
+
+int logd_metrics_init(struct logd *l, char *err);
+/* Counts one record read by an input (received, bytes, parsed or not, truncated). */
+void logd_count_rec(struct logd *l, const struct logd_rec *r, size_t bytes);
+
+/* ---- the daemon ---- */
+
+#define LOGD_MAX_LANES 600
+
+struct logd {
+    struct gw_daemon *daemon;
+    _Atomic(struct logd_config *) cfg;
+    struct logd_metrics m;
+    struct logd_writer *writer;
+    struct logd_tail *tail;
+    struct gw_httpd *httpd;
+    struct logd_lane *lanes[LOGD_MAX_LANES];
+    atomic_uint nlanes;
+    unsigned nworkers;
+    char syslog_str[GW_ADDR_STRLEN];
+    char native_str[GW_ADDR_STRLEN];
+    char http_str[GW_ADDR_STRLEN];
+    char dgram_path[256];
+    char zmq_str[256];
+    int syslog_udp;
+    atomic_int nconns;
+    uint64_t started_ms;
+    char hostname[256];
+};
+
+/* config.c */
+struct logd_config *logd_config_new(const struct gw_conf *c, char *err);
+void logd_config_free(struct logd_config *cfg);
+static inline struct logd_config *
+logd_cfg(struct logd *l)
+{
+    return atomic_load_explicit(&l->cfg, memory_order_acquire);
+}
+int logd_reload(void *arg, const struct gw_conf *c, char *err);
+
+/* ctl.c */
+extern const struct gw_ctl_cmd logd_ctl_cmds[];
+json_t *logd_status(void *arg);
+json_t *logd_health(void *arg);
+
+/* schema.c */
+#include "logd/logd_schema.h"
+
+#endif

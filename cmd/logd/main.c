@@ -1,0 +1,165 @@
+/*
+ * main.c -- logd, the log collector: start-up and shut-down, in order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "httpd.h"
+#include "log.h"
+#include "logd.h"
+
+static void
+drain(void *arg)
+{
+    (void)arg;
+}
+
+static int
+drained(void *arg)
+{
+    struct logd *l = arg;
+    unsigned n = atomic_load(&l->nlanes);
+
+    if (atomic_load(&l->nconns) != 0)
+        return 0;
+    for (unsigned i = 0; i < n; i++) {
+        size_t bytes, batches;
+        logd_lane_depth(l->lanes[i], &bytes, &batches);
+        if (batches)
+            return 0;
+    }
+    return 1;
+}
+
+static const struct gw_daemon_desc desc = {
+    .prog = "logd",
+    .summary = "logd -- log collector: syslog (UDP, TCP, Unix), a native acknowledged protocol,\n"
+               "ZeroMQ and HTTP in; durable files out; nothing acknowledged is ever lost.",
+    .usage = NULL,
+    .options = NULL,
+    .schema = logd_schema,
+    .operands = NULL,
+    .check = logd_conf_check,
+    .reload = logd_reload,
+    .drain = drain,
+    .drained = drained,
+    .status = logd_status,
+    .health = logd_health,
+};
+
+static int
+configure(struct logd *l)
+{
+    const struct gw_conf *c = gw_daemon_conf(l->daemon);
+    char err[GW_ERR_LEN] = "";
+    int64_t workers = gw_conf_int(c, "logd", NULL, "workers");
+    struct logd_config *cfg = logd_config_new(c, err);
+
+    if (cfg == NULL) {
+        GW_LOG_ERROR("bad configuration", "err=%s", err);
+        return -1;
+    }
+    atomic_store(&l->cfg, cfg);
+    l->nworkers = workers > 0 ? (unsigned)workers : gw_ncpus();
+    l->started_ms = gw_mono_ms();
+    l->syslog_udp = (int)gw_conf_int(c, "logd", NULL, "syslog_udp");
+    gw_strlcpy(l->syslog_str, gw_conf_str(c, "logd", NULL, "syslog_listen"), sizeof(l->syslog_str));
+    gw_strlcpy(l->native_str, gw_conf_str(c, "logd", NULL, "native_listen"), sizeof(l->native_str));
+    gw_strlcpy(l->http_str, gw_conf_str(c, "logd", NULL, "http_listen"), sizeof(l->http_str));
+    gw_strlcpy(l->zmq_str, gw_conf_str(c, "logd", NULL, "zmq_listen"), sizeof(l->zmq_str));
+    if (strcmp(l->zmq_str, "off") == 0)
+        l->zmq_str[0] = '\0';
+    if (gethostname(l->hostname, sizeof(l->hostname)) == -1)
+        gw_strlcpy(l->hostname, "unknown", sizeof(l->hostname));
+    if (logd_metrics_init(l, err) == -1 || (l->tail = logd_tail_new(l)) == NULL) {
+        GW_LOG_ERROR("cannot set up", "err=%s", err[0] ? err : "out of memory");
+        return -1;
+    }
+    gw_metrics_bind_thread(l->m.reg, l->nworkers);
+    return 0;
+}
+
+static int
+start_writer(struct logd *l)
+{
+    struct logd_config *cfg = logd_cfg(l);
+    char err[GW_ERR_LEN] = "";
+
+    if ((l->writer = logd_writer_start(l, err)) == NULL) {
+        GW_LOG_ERROR("cannot start the writer", "output=%s err=%s", cfg->output, err);
+        return -1;
+    }
+    GW_LOG_INFO("writing", "output=%s format=%s fsync=%s", cfg->output,
+                cfg->format == LOGD_FMT_JSON ? "json" : "raw",
+                cfg->fsync == LOGD_FSYNC_ALWAYS  ? "always"
+                : cfg->fsync == LOGD_FSYNC_BATCH ? "batch"
+                                                 : "never");
+    return 0;
+}
+
+static json_t *
+http_status(void *arg)
+{
+    return gw_daemon_status(arg);
+}
+
+static int
+start_http(struct logd *l)
+{
+    struct gw_httpd_check check = {"accepting", gw_daemon_ready_check, l->daemon};
+    struct gw_httpd_opts o = {"logd", l->m.reg, http_status, l->daemon, &check, 1};
+    struct gw_addr addr;
+    char err[GW_ERR_LEN] = "";
+
+    if (gw_net_parse_addr(l->http_str, 0, &addr, err) == -1 ||
+        (l->httpd = gw_httpd_start(&addr, &o, err)) == NULL ||
+        logd_ingest_start(l, l->httpd, err) == -1) {
+        GW_LOG_ERROR("cannot start HTTP endpoints", "addr=%s err=%s", l->http_str, err);
+        return -1;
+    }
+    GW_LOG_INFO("http listening", "addr=%s", l->http_str);
+    return 0;
+}
+
+/* Tears down whatever was started, in reverse order; safe after a partial start. The writer
+ * stops last among the message paths: it writes what the inputs queued before they stopped. */
+static void
+stop(struct logd *l)
+{
+    if (l->httpd)
+        gw_httpd_stop(l->httpd);
+    logd_writer_stop(l->writer);
+    logd_tail_free(l->tail);
+    logd_lanes_free(l);
+    if (l->m.reg)
+        gw_metrics_free(l->m.reg);
+    logd_config_free(logd_cfg(l));
+    gw_daemon_free(l->daemon);
+}
+
+int
+main(int argc, char **argv)
+{
+    static struct logd l;
+    struct gw_daemon *d;
+    int rc;
+
+    if ((d = l.daemon = gw_daemon_new(&desc, &l)) == NULL)
+        return 1;
+    if ((rc = gw_daemon_args(d, argc, argv)) != 0 || (rc = gw_daemon_load(d)) != 0) {
+        gw_daemon_free(d);
+        return GW_DAEMON_EXIT(rc);
+    }
+    gw_daemon_start_logging(d);
+    if (configure(&l) == -1 || start_writer(&l) == -1 ||
+        gw_daemon_open_ctl(d, logd_ctl_cmds) == -1 || start_http(&l) == -1) {
+        stop(&l);
+        return 1;
+    }
+    gw_daemon_ready(d);
+    gw_daemon_run(d);
+    stop(&l);
+    return 0;
+}
