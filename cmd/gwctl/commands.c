@@ -102,6 +102,37 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "Drops SERVICE and its instances from hbd's registry, as if it had been silent for\n"
      "forget_after. An unknown service is an error (exit 1).",
      0},
+    {"inputs", "inputs", "logd", GWCTL_PROG_IMPLIED, NOARGS, gwctl_print_inputs, NULL, NULL,
+     "logd's inputs and their figures",
+     "Lists logd's inputs (syslog UDP and TCP, Unix datagram socket, native protocol,\n"
+     "ZeroMQ, HTTP /ingest): the address each listens on, messages and bytes received,\n"
+     "datagrams dropped for a full queue, and the time stream inputs spent held back.",
+     0},
+    {"flush", "flush", "logd", GWCTL_PROG_IMPLIED, NOARGS, gwctl_print_flush, NULL, NULL,
+     "make logd write and fsync what it has queued",
+     "Asks logd to write everything queued now and fsync the files, whatever the fsync\n"
+     "policy, and waits until that is done. Fails (exit 1) while the files cannot be\n"
+     "written (disk full).",
+     0},
+    {"tail",
+     "tail",
+     "logd",
+     GWCTL_PROG_IMPLIED,
+     {{"--follow", "", "follow", GWCTL_ARG_FLAG, NULL},
+      {"--app", "APP", "app", 0, NULL},
+      {"--severity", "SEVERITY", "severity", 0,
+       "emerg|alert|crit|err|warning|notice|info|debug"},
+      {"-n", "LINES", "lines", 0, NULL}},
+     NULL,
+     gwctl_run_tail,
+     NULL,
+     "the latest records logd wrote; --follow streams new ones",
+     "Prints the last LINES (default 10) records logd committed to its files, oldest\n"
+     "first, one line each: time, host, app, severity, message. --app keeps one app;\n"
+     "--severity keeps records that severe or worse. With --follow, new records are\n"
+     "printed as they are committed until interrupted. --format json prints each record\n"
+     "as a JSON object, one a line.",
+     0},
     {"reload", "reload", "*", GWCTL_PROG_OPERAND, NOARGS, gwctl_print_reload, NULL,
      "refused the new configuration; the old one keeps running",
      "reload the configuration and report the outcome",
@@ -390,7 +421,9 @@ gwctl_cmd_synopsis(const struct gwctl_cmd *cmd, char *buf, size_t len)
         int opt = !(a->flags & GWCTL_ARG_REQUIRED);
         const char *more = (a->flags & GWCTL_ARG_REPEAT) ? " ..." : "";
 
-        if (a->flag)
+        if (a->flags & GWCTL_ARG_FLAG)
+            off += (size_t)snprintf(buf + off, len - off, " [%s]", a->flag);
+        else if (a->flag)
             off += (size_t)snprintf(buf + off, len - off, " %s%s %s%s%s", opt ? "[" : "", a->flag,
                                     a->choices ? a->choices : a->metavar, more, opt ? "]" : "");
         else
