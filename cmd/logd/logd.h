@@ -108,6 +108,7 @@ struct logd_batch {
     struct logd_batch *next;
     uint64_t lane_seq; /* set by logd_lane_push */
     size_t nrec, caprec;
+    size_t appended; /* the writer's progress: records handed to the output so far */
     struct logd_rec *recs;
     char *arena;
     size_t used, cap;
@@ -190,33 +191,20 @@ struct logd_writer_stats {
 };
 void logd_writer_stats(struct logd_writer *w, struct logd_writer_stats *st);
 
-/* ---- output files (output.c) ---- */
+/* ---- output files (output.c): lib/logfile under logd's config ---- */
 
-/* The files records go to: one path, or a template naming one file per app, host, ... The
- * writer thread owns it; logd_output_stats may be called from any thread. */
-struct logd_output;
-struct logd_output_result {
-    uint64_t fsyncs, rotations;
-    int enospc; /* the commit failed for want of space */
-};
-struct logd_output *logd_output_open(const struct logd_config *cfg, char *err);
-/* Appends one formatted line for record r (which picks the file when output is a template).
- * Nothing reaches the files before logd_output_commit. -1 with err. */
-int logd_output_append(struct logd_output *o, const struct logd_batch *b, const struct logd_rec *r,
-                       const char *line, size_t len, char *err);
-/* Writes what was appended, fsyncs when sync is set, and rotates files that are due. On -1
- * (err, res->enospc) call logd_output_rollback: the files are cut back to the last commit. */
-int logd_output_commit(struct logd_output *o, int sync, struct logd_output_result *res, char *err);
-void logd_output_rollback(struct logd_output *o);
-/* Closes and reopens every file, with cfg's settings (after logrotate moved them). */
-int logd_output_reopen(struct logd_output *o, const struct logd_config *cfg, char *err);
-void logd_output_stats(struct logd_output *o, uint64_t *disk_bytes, unsigned *files_open);
-void logd_output_close(struct logd_output *o);
-/* The file name a template gives for r, sanitised: each %{field} value keeps letters, digits,
- * '.', '_' and '-' (others become '_', a leading '.' too), "" becomes "unknown", so no value can
- * climb out of the directory. Returns the length, or -1 when it does not fit. Any thread. */
-int logd_output_path(const char *tmpl, const struct logd_batch *b, const struct logd_rec *r,
-                     char *buf, size_t len);
+struct gw_logfile;
+struct gw_logfile_stats;
+/* A gw_logfile for cfg (path or template, fsync policy, rotation, retention, compression).
+ * NULL with err. */
+struct gw_logfile *logd_output_open(const struct logd_config *cfg, char *err);
+/* Queues the formatted line of r for the file its fields name (see gw_logfile_append: -1 with
+ * errno ENOBUFS means commit first). Writer thread. */
+int logd_output_append(struct gw_logfile *lf, const struct logd_batch *b,
+                       const struct logd_rec *r, const char *line, size_t len, char *err);
+/* 1 when cfg changes what the output is (path, policy, rotation): the writer makes a new one
+ * instead of reopening the files. */
+int logd_output_changed(const struct logd_config *a, const struct logd_config *b);
 
 /* ---- output lines (format.c) ---- */
 

@@ -7,6 +7,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "logd_schema.h"
+#include "logfile.h"
 #include "net.h"
 
 #define MS(x) ((int64_t)(x))
@@ -41,8 +42,8 @@ static const struct gw_conf_key logd_keys[] = {
     {"batch_size", GW_CONF_SIZE, "1m", KIB(4), MIB(256), NULL,
      "most bytes of messages the writer commits at once"},
     {"output", GW_CONF_STRING, "/var/log/gwkit/logd.log", 0, 0, NULL,
-     "output file, or a path template with %{app}, %{host}, %{input}, %{facility}, "
-     "%{severity}, %{date}"},
+     "output file, or a path template with %{app}, %{host}, %{facility}, %{severity}, "
+     "%{date}, %{hour} (UTC, of the receive time)"},
     {"format", GW_CONF_ENUM, "raw", 0, 0, "raw|json",
      "raw: each message as received, one a line; json: one JSON object a line, every field"},
     {"fsync", GW_CONF_ENUM, "batch", 0, 0, "always|batch|never",
@@ -97,12 +98,16 @@ check_output(const struct gw_conf *c, char *err)
 {
     const char *v = gw_conf_str(c, "logd", NULL, "output");
     const char *o = gw_conf_origin(c, "logd", NULL, "output");
+    struct gw_logfile_config lc = {.path = v};
+    struct gw_logfile *lf;
+    char why[GW_ERR_LEN] = "";
 
     if (v[0] != '/')
         return gw_err(err, "%s: 'output': '%s' is not an absolute path", o, v);
-    for (const char *p = v; (p = strstr(p, "..")) != NULL; p += 2)
-        if ((p == v || p[-1] == '/') && (p[2] == '/' || p[2] == '\0'))
-            return gw_err(err, "%s: 'output': '..' is not allowed in '%s'", o, v);
+    /* The template's own checks (fields, "..", a fixed suffix), without any I/O. */
+    if ((lf = gw_logfile_new(&lc, why)) == NULL)
+        return gw_err(err, "%s: 'output': %s", o, why);
+    gw_logfile_free(lf);
     return 0;
 }
 

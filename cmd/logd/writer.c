@@ -17,15 +17,15 @@
 
 #include "log.h"
 #include "logd.h"
+#include "logfile.h"
 
 #define RETRY_MS 500
 #define IDLE_WAIT_MS 1000
+#define STOP_RETRY_MS 5000
 
-/* Batches taken from one lane and not yet committed, in lane order. */
+/* Batches taken from one lane and not yet durable, in lane order. */
 struct held {
     struct logd_batch *head, *tail;
-    uint64_t last_seq;
-    size_t bytes, count;
 };
 
 struct flush_req {
@@ -33,7 +33,6 @@ struct flush_req {
     void (*fn)(void *arg, int ok);
     void *arg;
     int ok;
-    struct logd_writer *w;
 };
 
 struct logd_writer {
@@ -46,16 +45,20 @@ struct logd_writer {
     atomic_int reopen;
     int stop;                       /* under mu */
     struct flush_req *flush_wanted; /* under mu */
-    struct logd_output *out;
+    struct gw_logfile *lf;
+    struct logd_config *lf_cfg; /* the snapshot lf was made for */
+    struct gw_logfile_stats last;
     struct held held[LOGD_MAX_LANES];
     size_t held_bytes;
     unsigned next_lane;
     char *line;
     size_t line_cap;
-    uint64_t last_sync_ms;
-    /* State shown by status and health, under mu. */
-    int disk_full, failing;
+    int failing;
+    uint64_t stop_deadline_ms;
+    /* Shown by status and health, under mu. */
+    int disk_full, write_error;
     char error[GW_ERR_LEN];
+    atomic_uint_fast64_t disk_bytes, open_files;
 };
 
 void
@@ -94,7 +97,7 @@ wait_for_work(struct logd_writer *w, uint64_t seen, uint64_t wait_ms)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Takes up to batch_size bytes of new batches, round-robin over the lanes. */
+/* Takes up to budget bytes of new batches, round-robin over the lanes. */
 static size_t
 take(struct logd_writer *w, size_t budget)
 {
@@ -113,11 +116,7 @@ take(struct logd_writer *w, size_t budget)
         else
             h->head = b;
         for (; b; b = b->next) {
-            size_t bytes = logd_batch_bytes(b);
-            got += bytes;
-            h->bytes += bytes;
-            h->count++;
-            h->last_seq = b->lane_seq;
+            got += logd_batch_bytes(b);
             last = b;
         }
         h->tail = last;
@@ -127,115 +126,122 @@ take(struct logd_writer *w, size_t budget)
     return got;
 }
 
+/* Hands every held record not yet appended to the output. 0; 1 when the output's pending
+ * limit was reached (commit, then go on); -1 with err on another failure. */
 static int
-append_batch(struct logd_writer *w, const struct logd_config *cfg, struct logd_batch *b,
-             uint64_t *lines, uint64_t *bytes, char *err)
-{
-    for (size_t i = 0; i < b->nrec; i++) {
-        size_t len = 0;
-        if (logd_format_line(b, &b->recs[i], cfg->format, &w->line, &len, &w->line_cap) == -1)
-            return gw_err(err, "out of memory");
-        if (logd_output_append(w->out, b, &b->recs[i], w->line, len, err) == -1)
-            return -1;
-        (*lines)++;
-        *bytes += len;
-    }
-    return 0;
-}
-
-/* Appends every held batch that was not appended yet (all of them: a failed round rolls back
- * everything since the last commit, so a retry starts from the first held batch). */
-static int
-append_held(struct logd_writer *w, const struct logd_config *cfg, uint64_t *lines,
-            uint64_t *bytes, char *err)
+append_held(struct logd_writer *w, const struct logd_config *cfg, char *err)
 {
     unsigned n = atomic_load(&w->l->nlanes);
 
-    for (unsigned i = 0; i < n; i++)
-        for (struct logd_batch *b = w->held[i].head; b; b = b->next)
-            if (append_batch(w, cfg, b, lines, bytes, err) == -1)
-                return -1;
+    for (unsigned i = 0; i < n; i++) {
+        for (struct logd_batch *b = w->held[i].head; b; b = b->next) {
+            for (; b->appended < b->nrec; b->appended++) {
+                const struct logd_rec *r = &b->recs[b->appended];
+                size_t len = 0;
+                if (logd_format_line(b, r, cfg->format, &w->line, &len, &w->line_cap) == -1)
+                    return gw_err(err, "out of memory");
+                if (logd_output_append(w->lf, b, r, w->line, len, err) == -1)
+                    return errno == ENOBUFS ? 1 : -1;
+            }
+        }
+    }
     return 0;
 }
 
-/* Everything held is durable: tell the lanes, feed tail, free. */
+/* After a commit: every batch wholly appended is durable. Tell the lanes, feed tail, free. */
 static void
-release_held(struct logd_writer *w)
+release_durable(struct logd_writer *w)
 {
     struct logd *l = w->l;
     unsigned n = atomic_load(&l->nlanes);
-    int tail = logd_tail_active(l->tail);
 
     for (unsigned i = 0; i < n; i++) {
         struct held *h = &w->held[i];
-        struct logd_batch *b, *next;
-        if (!h->head)
-            continue;
-        logd_lane_done(l->lanes[i], h->last_seq, h->bytes, h->count);
-        for (b = h->head; b; b = next) {
-            next = b->next;
-            if (tail)
-                logd_tail_publish(l->tail, b);
+        uint64_t seq = 0;
+        size_t bytes = 0, count = 0;
+        while (h->head && h->head->appended == h->head->nrec) {
+            struct logd_batch *b = h->head;
+            h->head = b->next;
+            seq = b->lane_seq;
+            bytes += logd_batch_bytes(b);
+            count++;
+            logd_tail_publish(l->tail, b);
             logd_batch_free(b);
         }
-        memset(h, 0, sizeof(*h));
+        if (!h->head)
+            h->tail = NULL;
+        if (count) {
+            logd_lane_done(l->lanes[i], seq, bytes, count);
+            w->held_bytes -= GW_MIN(bytes, w->held_bytes);
+        }
     }
-    w->held_bytes = 0;
 }
 
 static void
-set_state(struct logd_writer *w, int rc, int enospc, const char *err)
+set_state(struct logd_writer *w, int failed, int enospc, const char *err)
 {
     pthread_mutex_lock(&w->mu);
-    if (rc == 0) {
-        if (w->disk_full || w->failing)
+    if (!failed) {
+        if (w->disk_full || w->write_error)
             GW_LOG_INFO("writing resumed", NULL);
-        w->disk_full = w->failing = 0;
+        w->disk_full = w->write_error = 0;
         w->error[0] = '\0';
     } else {
         /* Logged once per outage, not per retry. */
         if (enospc && !w->disk_full)
             GW_LOG_ERROR("disk full: not acknowledging, inputs held back until space returns",
                          "err=%s", err);
-        else if (!enospc && !w->failing)
+        else if (!enospc && !w->write_error)
             GW_LOG_ERROR("cannot write logs: not acknowledging, retrying", "err=%s", err);
         w->disk_full = enospc;
-        w->failing = !enospc;
+        w->write_error = !enospc;
         gw_strlcpy(w->error, err, sizeof(w->error));
     }
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Writes and commits what is held. 0, or -1 (rolled back; held batches kept). */
-static int
-commit_round(struct logd_writer *w, const struct logd_config *cfg, int force_sync)
+static void
+count_stats(struct logd_writer *w)
 {
     struct logd_metrics *m = &w->l->m;
-    uint64_t lines = 0, bytes = 0, t0 = gw_mono_us();
-    struct logd_output_result res = {0};
-    char err[GW_ERR_LEN] = "";
-    int sync = force_sync || cfg->fsync != LOGD_FSYNC_NEVER;
-    int rc;
+    struct gw_logfile_stats st;
 
-    rc = append_held(w, cfg, &lines, &bytes, err);
-    if (rc == 0)
-        rc = logd_output_commit(w->out, sync, &res, err);
+    gw_logfile_stats(w->lf, &st);
+    gw_metrics_add(m->reg, m->written, st.lines - w->last.lines);
+    gw_metrics_add(m->reg, m->written_bytes, st.bytes - w->last.bytes);
+    gw_metrics_add(m->reg, m->fsyncs, st.fsyncs - w->last.fsyncs);
+    gw_metrics_add(m->reg, m->rotations, st.rotations - w->last.rotations);
+    atomic_store(&w->disk_bytes, st.bytes_on_disk);
+    atomic_store(&w->open_files, st.open_files);
+    w->last = st;
+}
+
+/* Commits (commit = 1) or runs the output's periodic work; releases what became durable.
+ * 0, or -1 (nothing more is durable; retried later). */
+static int
+commit(struct logd_writer *w, int now)
+{
+    struct logd_metrics *m = &w->l->m;
+    char err[GW_ERR_LEN] = "";
+    uint64_t t0 = gw_mono_us();
+    int rc = now ? gw_logfile_commit(w->lf, err) : gw_logfile_tick(w->lf, err);
+
     if (rc == -1) {
-        int enospc = res.enospc || strstr(err, strerror(ENOSPC)) != NULL;
-        logd_output_rollback(w->out);
+        int enospc = errno == ENOSPC || errno == EDQUOT;
         gw_metrics_add(m->reg, m->write_errors, 1);
-        set_state(w, -1, enospc, err);
+        set_state(w, 1, enospc, err);
+        w->failing = 1;
+        count_stats(w);
         return -1;
     }
-    set_state(w, 0, 0, NULL);
-    if (sync)
-        w->last_sync_ms = gw_mono_ms();
-    gw_metrics_add(m->reg, m->written, lines);
-    gw_metrics_add(m->reg, m->written_bytes, bytes);
-    gw_metrics_add(m->reg, m->fsyncs, res.fsyncs);
-    gw_metrics_add(m->reg, m->rotations, res.rotations);
-    gw_metrics_observe(m->reg, m->commit_seconds, (double)(gw_mono_us() - t0) / 1e6);
-    release_held(w);
+    if (w->failing)
+        set_state(w, 0, 0, NULL);
+    w->failing = 0;
+    if (now || rc == 1) {
+        gw_metrics_observe(m->reg, m->commit_seconds, (double)(gw_mono_us() - t0) / 1e6);
+        release_durable(w);
+    }
+    count_stats(w);
     return 0;
 }
 
@@ -262,96 +268,125 @@ answer_flushes(struct logd_writer *w, struct flush_req *list, int ok)
     }
 }
 
+/* SIGHUP: reopen the files; when the output's settings changed, a new output replaces the old
+ * one (only with nothing pending, so no line is left behind in the old one). */
 static void
-do_reopen(struct logd_writer *w, const struct logd_config *cfg)
+do_reopen(struct logd_writer *w, struct logd_config *cfg)
 {
-    char err[GW_ERR_LEN];
+    char err[GW_ERR_LEN] = "";
+    struct gw_logfile *lf;
 
+    if (gw_logfile_pending_bytes(w->lf))
+        return;
     atomic_store(&w->reopen, 0);
-    /* Only between commits: reopening never splits what one commit covers. */
-    if (logd_output_reopen(w->out, cfg, err) == -1)
-        GW_LOG_ERROR("cannot reopen output files", "err=%s", err);
-    else
+    if (!logd_output_changed(cfg, w->lf_cfg)) {
+        gw_logfile_reopen(w->lf);
         GW_LOG_INFO("output files reopened", "output=%s", cfg->output);
+        return;
+    }
+    if ((lf = logd_output_open(cfg, err)) == NULL) {
+        GW_LOG_ERROR("new output refused, the old one stays", "output=%s err=%s", cfg->output,
+                     err);
+        return;
+    }
+    gw_logfile_free(w->lf);
+    w->lf = lf;
+    w->lf_cfg = cfg;
+    memset(&w->last, 0, sizeof(w->last));
+    GW_LOG_INFO("output changed", "output=%s", cfg->output);
 }
 
-/* How long the writer may sleep before it must act. */
 static uint64_t
-next_wait_ms(struct logd_writer *w, const struct logd_config *cfg, int failing)
+next_wait_ms(struct logd_writer *w)
 {
-    uint64_t now = gw_mono_ms();
+    int64_t tick = gw_logfile_next_tick_ms(w->lf);
+    uint64_t wait = w->failing ? RETRY_MS : IDLE_WAIT_MS;
 
-    if (failing)
-        return RETRY_MS;
-    if (w->held_bytes && cfg->fsync == LOGD_FSYNC_BATCH && cfg->fsync_interval_ms)
-        return w->last_sync_ms + cfg->fsync_interval_ms > now
-                   ? w->last_sync_ms + cfg->fsync_interval_ms - now
-                   : 0;
-    return IDLE_WAIT_MS;
+    return tick >= 0 && (uint64_t)tick < wait ? (uint64_t)tick : wait;
+}
+
+static int
+lanes_empty(struct logd_writer *w)
+{
+    unsigned n = atomic_load(&w->l->nlanes);
+
+    for (unsigned i = 0; i < n; i++) {
+        size_t bytes, batches;
+        logd_lane_depth(w->l->lanes[i], &bytes, &batches);
+        if (batches)
+            return 0;
+    }
+    return 1;
+}
+
+/* One round: take, append, commit when due. Returns 1 when it should run again at once. */
+static int
+round_(struct logd_writer *w, struct flush_req **flushes, int stopping)
+{
+    struct logd_config *cfg = logd_cfg(w->l);
+    char err[GW_ERR_LEN] = "";
+    int full = 0, rc, urgent = *flushes || stopping;
+
+    if (atomic_load(&w->reopen) && !w->failing)
+        do_reopen(w, cfg);
+    if (!w->failing && w->held_bytes < cfg->batch_bytes)
+        take(w, cfg->batch_bytes - w->held_bytes);
+    if (!w->failing && (rc = append_held(w, cfg, err)) != 0) {
+        if (rc == -1) {
+            set_state(w, 1, 0, err);
+            w->failing = 1;
+        }
+        full = rc == 1;
+    }
+    if (w->failing || full || urgent || cfg->fsync != LOGD_FSYNC_BATCH ||
+        cfg->fsync_interval_ms == 0 || gw_logfile_pending_bytes(w->lf) >= cfg->batch_bytes)
+        rc = commit(w, 1);
+    else
+        rc = commit(w, 0);
+    if (*flushes && (rc == -1 || lanes_empty(w))) {
+        answer_flushes(w, *flushes, rc == 0 && !w->held_bytes);
+        *flushes = NULL;
+    }
+    return rc == 0 && (full || (urgent && !lanes_empty(w)));
 }
 
 static void *
 writer_main(void *arg)
 {
     struct logd_writer *w = arg;
-    int failing = 0, stopping = 0;
+    struct flush_req *flushes = NULL;
 
     gw_metrics_bind_thread(w->l->m.reg, w->l->nworkers + 1);
     for (;;) {
-        const struct logd_config *cfg = logd_cfg(w->l);
         uint64_t seen = atomic_load(&w->kicks);
-        struct flush_req *flushes;
-        int sync_now;
+        int stopping, again;
 
         pthread_mutex_lock(&w->mu);
-        flushes = w->flush_wanted;
-        w->flush_wanted = NULL;
+        if (w->flush_wanted) {
+            struct flush_req *last = w->flush_wanted;
+            while (last->next)
+                last = last->next;
+            last->next = flushes;
+            flushes = w->flush_wanted;
+            w->flush_wanted = NULL;
+        }
         stopping = w->stop;
         pthread_mutex_unlock(&w->mu);
-        if (atomic_load(&w->reopen) && !w->held_bytes)
-            do_reopen(w, cfg);
-        /* A flush covers what was queued when it was asked: take until the lanes are empty. */
-        while (w->held_bytes < cfg->batch_bytes && take(w, cfg->batch_bytes - w->held_bytes) > 0 &&
-               (flushes || stopping))
-            ;
-        sync_now = !(cfg->fsync == LOGD_FSYNC_BATCH && cfg->fsync_interval_ms) ||
-                   gw_mono_ms() >= w->last_sync_ms + cfg->fsync_interval_ms ||
-                   w->held_bytes >= cfg->batch_bytes || flushes || stopping;
-        if ((w->held_bytes && sync_now) || flushes) {
-            failing = commit_round(w, cfg, flushes != NULL) == -1;
-            if (flushes && (failing || !w->held_bytes)) {
-                /* A flush asked while more arrived keeps going until its part is out. */
-                answer_flushes(w, flushes, !failing);
-                flushes = NULL;
-            }
-            if (flushes) {
-                pthread_mutex_lock(&w->mu);
-                struct flush_req *last = flushes;
-                while (last->next)
-                    last = last->next;
-                last->next = w->flush_wanted;
-                w->flush_wanted = flushes;
-                pthread_mutex_unlock(&w->mu);
-            }
-        }
-        if (stopping && (failing || !w->held_bytes)) {
-            unsigned n = atomic_load(&w->l->nlanes);
-            size_t bytes = 0, batches = 0, total = 0;
-            for (unsigned i = 0; i < n; i++) {
-                logd_lane_depth(w->l->lanes[i], &bytes, &batches);
-                total += batches;
-            }
-            if (failing || total == 0)
-                break;
+        again = round_(w, &flushes, stopping);
+        if (stopping && !w->held_bytes && lanes_empty(w))
+            break;
+        /* A disk that stays full at exit: give up after STOP_RETRY_MS, logged below. */
+        if (stopping && w->failing && gw_mono_ms() >= w->stop_deadline_ms)
+            break;
+        if (again || (!w->failing && atomic_load(&w->kicks) != seen))
             continue;
-        }
-        if (!failing && atomic_load(&w->kicks) != seen)
-            continue;
-        wait_for_work(w, seen, next_wait_ms(w, cfg, failing));
+        wait_for_work(w, seen, next_wait_ms(w));
     }
-    if (w->held_bytes)
-        GW_LOG_ERROR("exiting with unwritten logs (they were never acknowledged)", "bytes=%zu",
-                     w->held_bytes);
+    if (flushes)
+        answer_flushes(w, flushes, 0);
+    if (w->held_bytes || !lanes_empty(w))
+        GW_LOG_ERROR("exiting with unwritten logs (they were never acknowledged)",
+                     "bytes=%zu err=%s", w->held_bytes, w->error);
     return NULL;
 }
 
@@ -373,11 +408,11 @@ logd_writer_start(struct logd *l, char *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if ((w->out = logd_output_open(logd_cfg(l), err)) == NULL) {
+    w->lf_cfg = logd_cfg(l);
+    if ((w->lf = logd_output_open(w->lf_cfg, err)) == NULL) {
         free(w);
         return NULL;
     }
-    w->last_sync_ms = gw_mono_ms();
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     rc = pthread_create(&w->thread, NULL, writer_main, w);
@@ -385,7 +420,7 @@ logd_writer_start(struct logd *l, char *err)
     if (rc != 0) {
         errno = rc;
         gw_err_errno(err, "cannot start the writer thread");
-        logd_output_close(w->out);
+        gw_logfile_free(w->lf);
         free(w);
         return NULL;
     }
@@ -403,7 +438,6 @@ logd_writer_flush(struct logd_writer *w, void (*fn)(void *arg, int ok), void *ar
     }
     f->fn = fn;
     f->arg = arg;
-    f->w = w;
     pthread_mutex_lock(&w->mu);
     f->next = w->flush_wanted;
     w->flush_wanted = f;
@@ -428,6 +462,7 @@ logd_writer_stop(struct logd_writer *w)
         return;
     pthread_mutex_lock(&w->mu);
     w->stop = 1;
+    w->stop_deadline_ms = gw_mono_ms() + STOP_RETRY_MS;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
@@ -444,7 +479,7 @@ logd_writer_stop(struct logd_writer *w)
         f->fn(f->arg, 0);
         free(f);
     }
-    logd_output_close(w->out);
+    gw_logfile_free(w->lf);
     free(w->line);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
@@ -459,8 +494,9 @@ logd_writer_stats(struct logd_writer *w, struct logd_writer_stats *st)
         return;
     pthread_mutex_lock(&w->mu);
     st->disk_full = w->disk_full;
-    st->failing = w->failing;
+    st->failing = w->write_error;
     gw_strlcpy(st->error, w->error, sizeof(st->error));
     pthread_mutex_unlock(&w->mu);
-    logd_output_stats(w->out, &st->disk_bytes, &st->files_open);
+    st->disk_bytes = atomic_load(&w->disk_bytes);
+    st->files_open = (unsigned)atomic_load(&w->open_files);
 }
