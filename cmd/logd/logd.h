@@ -148,9 +148,11 @@ typedef void (*logd_lane_fn)(void *arg, unsigned notes);
 struct logd_lane *logd_lane_new(struct logd *l, const char *name, logd_lane_fn fn, void *arg);
 /* Queues b and wakes the writer. Returns b's lane sequence number (from 1, in push order), or 0
  * when the lane is over its budget (b not taken; a LOGD_NOTE_SPACE note follows once it has
- * drained below half). A batch pushed onto an empty lane is always taken. With want_durable,
- * the producer gets a LOGD_NOTE_DURABLE note when it is durable. The producer's thread. */
-uint64_t logd_lane_push(struct logd_lane *q, struct logd_batch *b, int want_durable);
+ * drained below half). A batch pushed onto an empty lane is always taken. The producer's
+ * thread. */
+#define LOGD_PUSH_DURABLE 0x1 /* send a LOGD_NOTE_DURABLE note when it is durable */
+#define LOGD_PUSH_FORCE 0x2   /* take it even over the budget (a closing connection's last) */
+uint64_t logd_lane_push(struct logd_lane *q, struct logd_batch *b, unsigned flags);
 /* The highest lane sequence number committed to the files: every batch up to it is durable.
  * Any thread. */
 uint64_t logd_lane_durable(const struct logd_lane *q);
@@ -241,6 +243,86 @@ int logd_tail_active(const struct logd_tail *t);
 /* The control command: {"follow":bool,"app":..,"severity":..,"lines":N}. Main thread. */
 void logd_tail_cmd(struct gw_ctl_req *r, json_t *args, void *arg);
 
+/* ---- network inputs (input.c, stream.c, native.c) ---- */
+
+struct gw_worker;
+struct gw_workers;
+struct gw_listener;
+struct gw_conn;
+struct gw_conn_proto;
+struct logd_native;
+
+/* A syslog TCP or native connection (the gw_conn's user pointer). Worker thread. */
+struct logd_conn {
+    struct logd_worker *ws;
+    struct gw_conn *c;
+    enum logd_input input;
+    char peer[GW_ADDR_STRLEN];
+    /* Backpressure: a batch the full lane refused, waiting on ws->blocked. */
+    struct logd_batch *blocked;
+    int blocked_durable;
+    uint64_t blocked_since_ns;
+    struct logd_conn *next_blocked;
+    /* Syslog framing, and the unfinished frame kept for the end of the stream. */
+    struct logd_syslog_framer *framer;
+    /* Native: the protocol state (native.c). */
+    struct logd_native *native;
+    struct logd_conn *next_acker;
+    int in_ackers;
+};
+
+/* One network worker's own state (index = the worker's). Its fields belong to the worker's
+ * thread, except notes and posted (the writer thread sets them). */
+struct logd_worker {
+    struct logd *l;
+    struct gw_worker *w;
+    struct logd_lane *lane;
+    int udp_fd;
+    char *dgram_buf; /* DGRAM_BATCH datagrams of dgram_cap bytes */
+    size_t dgram_cap;
+    int tz_offset_s;
+    uint64_t tz_ms;
+    struct logd_conn *blocked, *blocked_tail; /* refused by the full lane, reading paused */
+    struct logd_conn *ackers;                 /* native connections owed acknowledgements */
+    struct gw_listener *native;
+    atomic_uint notes;
+    atomic_int posted;
+};
+
+/* Parses one syslog line into a new record of b (RAW = the line; the other fields slices of
+ * it). -1 when memory ran out. */
+int logd_syslog_rec(struct logd_batch *b, enum logd_input in, const char *line, size_t len,
+                    int truncated, const char *peer, int64_t now_ms, int tz_offset_s);
+/* The UTC offset zoneless RFC 3164 times are read in (logd's own zone), cached a minute. */
+int logd_local_offset(struct logd_worker *ws);
+/* Binds the Unix datagram socket (l->dgram_path) before the workers start. */
+int logd_dgram_open(struct logd *l, char *err);
+/* Starts the workers with every network input; stops accepting; stops and joins them. Main
+ * thread. */
+int logd_inputs_start(struct logd *l, char *err);
+void logd_inputs_drain(struct logd *l);
+void logd_inputs_stop(struct logd *l);
+const char *logd_inputs_backend(const struct logd *l);
+
+/* stream.c: syslog over TCP (RFC 6587 framing, chosen per frame). */
+extern const struct gw_conn_proto logd_stream_proto;
+extern struct logd *logd_stream_logd;
+/* The bookkeeping of a closing connection (a blocked batch is pushed anyway). */
+void logd_conn_closed(struct logd_conn *lc);
+/* The worker's lane has room again: push the waiting batches, resume their connections. */
+void logd_stream_unblock(struct logd_worker *ws);
+/* Pushes c's batch; when the lane refuses it, c stops reading and waits on ws->blocked. */
+void logd_stream_push(struct logd_worker *ws, struct logd_conn *c, struct logd_batch *b,
+                      int want_durable);
+
+/* native.c: the native acknowledged protocol over TCP. */
+int logd_native_start(struct logd_worker *ws, char *err);
+void logd_native_stop(struct logd_worker *ws);
+/* Batches became durable: acknowledge what each native connection is owed. */
+void logd_native_acks(struct logd_worker *ws);
+/* lc's batch was queued as lane sequence number seq: acknowledge it once durable. */
+void logd_native_pushed(struct logd_conn *lc, uint64_t seq);
+
 /* ---- metrics (metrics.c) ---- */
 
 struct logd_metrics {
@@ -282,6 +364,9 @@ struct logd {
     struct logd_lane *lanes[LOGD_MAX_LANES];
     atomic_uint nlanes;
     unsigned nworkers;
+    struct gw_workers *workers;
+    struct logd_worker *ws; /* nworkers of them */
+    int dgram_fd;
     char syslog_str[GW_ADDR_STRLEN];
     char native_str[GW_ADDR_STRLEN];
     char http_str[GW_ADDR_STRLEN];

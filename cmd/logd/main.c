@@ -13,7 +13,7 @@
 static void
 drain(void *arg)
 {
-    (void)arg;
+    logd_inputs_drain(arg);
 }
 
 static int
@@ -99,6 +99,30 @@ start_writer(struct logd *l)
     return 0;
 }
 
+static int
+start_inputs(struct logd *l)
+{
+    const struct gw_conf *c = gw_daemon_conf(l->daemon);
+    const char *dgram = gw_conf_str(c, "logd", NULL, "dgram_path");
+    char err[GW_ERR_LEN] = "";
+
+    if (!dgram[0])
+        snprintf(l->dgram_path, sizeof(l->dgram_path), "%s/logd.dgram",
+                 gw_daemon_run_dir(l->daemon));
+    else if (strcmp(dgram, "off") != 0)
+        gw_strlcpy(l->dgram_path, dgram, sizeof(l->dgram_path));
+    logd_stream_logd = l;
+    if (logd_dgram_open(l, err) == -1 || logd_inputs_start(l, err) == -1) {
+        GW_LOG_ERROR("cannot start the inputs", "syslog=%s native=%s err=%s", l->syslog_str,
+                     l->native_str, err);
+        return -1;
+    }
+    GW_LOG_INFO("listening", "syslog=%s udp=%s native=%s unix=%s workers=%u io=%s",
+                l->syslog_str, l->syslog_udp ? "yes" : "no", l->native_str,
+                l->dgram_path[0] ? l->dgram_path : "off", l->nworkers, logd_inputs_backend(l));
+    return 0;
+}
+
 static json_t *
 http_status(void *arg)
 {
@@ -128,6 +152,7 @@ start_http(struct logd *l)
 static void
 stop(struct logd *l)
 {
+    logd_inputs_stop(l);
     if (l->httpd)
         gw_httpd_stop(l->httpd);
     logd_writer_stop(l->writer);
@@ -142,7 +167,7 @@ stop(struct logd *l)
 int
 main(int argc, char **argv)
 {
-    static struct logd l;
+    static struct logd l = {.dgram_fd = -1};
     struct gw_daemon *d;
     int rc;
 
@@ -154,7 +179,8 @@ main(int argc, char **argv)
     }
     gw_daemon_start_logging(d);
     if (configure(&l) == -1 || start_writer(&l) == -1 ||
-        gw_daemon_open_ctl(d, logd_ctl_cmds) == -1 || start_http(&l) == -1) {
+        gw_daemon_open_ctl(d, logd_ctl_cmds) == -1 || start_inputs(&l) == -1 ||
+        start_http(&l) == -1) {
         stop(&l);
         return 1;
     }

@@ -140,14 +140,14 @@ logd_lane_new(struct logd *l, const char *name, logd_lane_fn fn, void *arg)
 }
 
 uint64_t
-logd_lane_push(struct logd_lane *q, struct logd_batch *b, int want_durable)
+logd_lane_push(struct logd_lane *q, struct logd_batch *b, unsigned flags)
 {
     size_t bytes = logd_batch_bytes(b);
     size_t budget = logd_cfg(q->l)->queue_bytes;
     uint64_t seq;
 
     pthread_mutex_lock(&q->mu);
-    if (q->bytes && q->bytes + bytes > budget) {
+    if (q->bytes && q->bytes + bytes > budget && !(flags & LOGD_PUSH_FORCE)) {
         q->want_space = 1;
         pthread_mutex_unlock(&q->mu);
         return 0;
@@ -161,7 +161,7 @@ logd_lane_push(struct logd_lane *q, struct logd_batch *b, int want_durable)
     q->tail = b;
     q->bytes += bytes;
     q->batches++;
-    if (want_durable)
+    if (flags & LOGD_PUSH_DURABLE)
         q->want_durable = 1;
     pthread_mutex_unlock(&q->mu);
     logd_writer_kick(q->l->writer);
