@@ -264,6 +264,7 @@ on_stop(struct gw_worker *w, void *arg)
     struct logd_worker *ws = &l->ws[gw_worker_index(w)];
 
     close_inputs(ws);
+    logd_native_stop_timer(ws);
     free(ws->dgram_buf);
     ws->dgram_buf = NULL;
 }

@@ -285,6 +285,7 @@ struct logd_worker {
     struct logd_conn *blocked, *blocked_tail; /* refused by the full lane, reading paused */
     struct logd_conn *ackers;                 /* native connections owed acknowledgements */
     struct gw_listener *native;
+    struct gw_ev_timer ack_timer; /* while connections wait on batches of other lanes */
     atomic_uint notes;
     atomic_int posted;
 };
@@ -318,6 +319,7 @@ void logd_stream_push(struct logd_worker *ws, struct logd_conn *c, struct logd_b
 /* native.c: the native acknowledged protocol over TCP. */
 int logd_native_start(struct logd_worker *ws, char *err);
 void logd_native_stop(struct logd_worker *ws);
+void logd_native_stop_timer(struct logd_worker *ws);
 /* Batches became durable: acknowledge what each native connection is owed. */
 void logd_native_acks(struct logd_worker *ws);
 /* lc's batch was queued as lane sequence number seq: acknowledge it once durable. */
