@@ -33,7 +33,10 @@ RTT_ROUNDS=$((ROUNDS * 2))
 RATE=${BENCH_RATE:-5000}
 IDLE_WANT=${BENCH_IDLE_CONNS:-20000}
 OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
-ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis hbd_io round_trip idle accuracy}
+ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis hbd_io round_trip idle accuracy logd_vs_rsyslog}
+LOGD=$BUILD/bin/logd
+LOG_CONNS=${BENCH_LOG_CONNS:-4}
+LOG_SIZE=${BENCH_LOG_SIZE:-256}
 PIN=()
 PIN_NOTE="."
 PY=/usr/bin/python3
@@ -827,6 +830,145 @@ kernel_table_row() {
     emit "| $1 | $2 | $(fmt_rate "$n") / $(fmt_rate "$kn") | $(fmt_us "$p50") | $(fmt_us "$kp50") | $r50 | $(fmt_us "$p99") | $(fmt_us "$kp99") | $r99 | $(fmt_us "$hold") | $(fmt_us1 "$busy") |"
 }
 
+# ---- logd ---------------------------------------------------------------------------
+
+# loggen (syslog-ng's load generator) comes from Debian's syslog-ng-core, which conflicts with
+# rsyslog as an installed package: its .deb is unpacked under the build folder instead and run
+# from there. Sets LOGGEN (a command prefix), or returns 1.
+loggen_ready() {
+    local dir=$BUILD/bench/syslog-ng deb
+    if [ ! -x "$dir/usr/bin/loggen" ]; then
+        mkdir -p "$dir" "$BUILD/bench/deb"
+        (cd "$BUILD/bench/deb" && apt-get download syslog-ng-core >/dev/null 2>&1) || return 1
+        deb=$(ls "$BUILD"/bench/deb/syslog-ng-core_*.deb 2>/dev/null | head -1)
+        [ -n "$deb" ] && dpkg-deb -x "$deb" "$dir" || return 1
+    fi
+    LOGGEN=(env SYSLOGNG_PREFIX="$dir/usr" LD_LIBRARY_PATH="$dir/usr/lib/syslog-ng" "$dir/usr/bin/loggen")
+    "${LOGGEN[@]}" --help >/dev/null 2>&1
+}
+
+# Starts rsyslogd (imtcp -> omfile, its defaults otherwise) pinned to CPU 0; sets RS_PID,
+# RS_PORT, RS_OUT.
+start_rsyslog() {
+    local dir=$TMP/rsyslog
+    mkdir -p "$dir"
+    RS_PORT=$(free_port)
+    RS_OUT=$dir/out.log
+    cat >"$dir/rsyslog.conf" <<CONF
+global(workDirectory="$dir")
+module(load="imtcp")
+input(type="imtcp" port="$RS_PORT" address="127.0.0.1")
+*.* action(type="omfile" file="$RS_OUT")
+CONF
+    start_bg rsyslog taskset -c 0 rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid"
+    RS_PID=$LAST_PID
+    wait_port "$RS_PORT" "$RS_PID"
+}
+
+# Starts logd with one worker and fsync = FSYNC pinned to CPU 0; sets LOGD_PID, LOGD_PORT,
+# LOGD_OUT, or returns 1.
+start_logd() {
+    local fsync=$1 dir
+    LOGD_PID="" LOGD_PORT=$(free_port)
+    [ -x "$LOGD" ] || return 1
+    dir=$TMP/logd.$LOGD_PORT
+    mkdir -p "$dir/run" "$dir/state"
+    LOGD_OUT=$dir/out.log
+    start_bg "logd.$LOGD_PORT" taskset -c 0 env GWKIT_LOGD_SYSLOG_LISTEN="127.0.0.1:$LOGD_PORT" \
+        GWKIT_LOGD_NATIVE_LISTEN="127.0.0.1:$(free_port)" GWKIT_LOGD_HTTP_LISTEN="127.0.0.1:$(free_port)" \
+        GWKIT_LOGD_OUTPUT="$LOGD_OUT" GWKIT_LOGD_FSYNC="$fsync" GWKIT_LOGD_WORKERS=1 \
+        GWKIT_LOGD_COMPRESS=no GWKIT_GLOBAL_RUN_DIR="$dir/run" GWKIT_GLOBAL_STATE_DIR="$dir/state" \
+        GWKIT_GLOBAL_LOG_LEVEL=warning "$LOGD"
+    LOGD_PID=$LAST_PID
+    if ! wait_port "$LOGD_PORT" "$LOGD_PID"; then
+        echo "bench: logd did not start; its log:" >&2
+        sed 's/^/  /' "$TMP/logd.$LOGD_PORT.log" >&2 || true
+        LOGD_PID=""
+        return 1
+    fi
+}
+
+lines_of() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+
+# collect PID PORT OUTFILE: loggen (RFC 5424, octet counting, LOG_CONNS connections at full
+# rate for SECS s, pinned to CPU 1) against a collector; the lines counted in its output file
+# once it stops growing, not what the sender claims. "rate cpu_s_per_million sent written 0"
+# (the rate: lines written over the time from the first send to the last line landing).
+collect() {
+    local pid=$1 port=$2 out=$3 l0 l1 last cpu0 cpu1 t0 tlast now sent i
+    l0=$(lines_of "$out")
+    cpu0=$(cpu_secs "$pid")
+    t0=$(date +%s.%N)
+    sent=$(taskset -c 1 "${LOGGEN[@]}" -i -S -P -r 100000000 -s "$LOG_SIZE" -I "$SECS" \
+        --active-connections="$LOG_CONNS" 127.0.0.1 "$port" 2>&1 |
+        sed -n 's/.*average rate.*count=\([0-9]*\),.*/\1/p' | tail -1)
+    last=-1 tlast=$(date +%s.%N)
+    for ((i = 0; i < 100; i++)); do
+        l1=$(lines_of "$out")
+        now=$(date +%s.%N)
+        if [ "$l1" = "$last" ]; then
+            break
+        fi
+        last=$l1 tlast=$now
+        sleep 0.2
+    done
+    cpu1=$(cpu_secs "$pid")
+    if [ -z "$sent" ] || [ "$l1" -le "$l0" ]; then
+        echo failed
+        return
+    fi
+    awk -v n="$((l1 - l0))" -v t0="$t0" -v t1="$tlast" -v c0="$cpu0" -v c1="$cpu1" -v s="$sent" \
+        'BEGIN { printf "%.0f %.3f %d %d 0", n / (t1 - t0), (c1 - c0) / n * 1e6, s, n }'
+}
+
+# logd vs rsyslog, the same loggen load, each pinned to CPU 0 and loggen to CPU 1.
+group_logd_vs_rsyslog() {
+    local fsync i ls rs lr lcpu lsent lw rr rcpu rsent rw le re
+    say "logd vs rsyslog (loggen, RFC 5424 over TCP)"
+    emit "## logd vs rsyslog: syslog over TCP into a file"
+    emit ""
+    if ! loggen_ready; then
+        emit "loggen could not be unpacked from syslog-ng-core here; no rows."
+        emit ""
+        return 0
+    fi
+    emit "loggen sends RFC 5424 messages of $LOG_SIZE bytes with octet-counting framing over"
+    emit "$LOG_CONNS TCP connections at full rate for ${SECS}s; the rate is the lines counted in"
+    emit "the output file (once it stops growing) over the time from the first send to the last"
+    emit "line landing, not what loggen claims. logd (one worker) and rsyslogd (imtcp -> omfile,"
+    emit "its defaults: no fsync) pinned to CPU 0, loggen to CPU 1. CPU is the collector's CPU"
+    emit "seconds per million lines (all threads, schedstat). Median of $ROUNDS runs, alternating."
+    emit "The log server this project grew from claims 50,000 msg/s on 8 workers (6,250 per core);"
+    emit "logd's figure here is on one core."
+    emit ""
+    emit "| logd fsync | logd lines/s | rsyslog lines/s | ratio | logd CPU s/M | rsyslog CPU s/M | CPU ratio | lines lost (logd / rsyslog) |"
+    emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    start_rsyslog || { emit "rsyslogd did not start; no rows."; return 0; }
+    for fsync in never batch; do
+        if ! start_logd "$fsync"; then
+            emit "| $fsync | missing | | | | | | |"
+            continue
+        fi
+        ls=() rs=()
+        for ((i = 0; i < ROUNDS; i++)); do
+            ls+=("$(collect "$LOGD_PID" "$LOGD_PORT" "$LOGD_OUT")")
+            rs+=("$(collect "$RS_PID" "$RS_PORT" "$RS_OUT")")
+        done
+        read -r lr lcpu lsent lw le <<<"$(summarize "${ls[@]}")"
+        read -r rr rcpu rsent rw re <<<"$(summarize "${rs[@]}")"
+        if [ "$lr" = failed ] || [ "$rr" = failed ]; then
+            emit "| $fsync | $lr | $rr | - | | | - | |"
+        else
+            emit "| $fsync | $(fmt_rate "$lr") | $(fmt_rate "$rr") | $(pair_ratio 1 "${ls[@]}" -- "${rs[@]}") | $(fmt_cpu "$lcpu") | $(fmt_cpu "$rcpu") | $(pair_ratio 2 "${ls[@]}" -- "${rs[@]}") | $((lsent - lw)) / $((rsent - rw)) |"
+        fi
+        stop_pid "$LOGD_PID"
+    done
+    stop_pid "$RS_PID"
+    commands "taskset -c 1 loggen -i -S -P -r 100000000 -s $LOG_SIZE -I $SECS --active-connections=$LOG_CONNS 127.0.0.1 PORT" \
+        "taskset -c 0 env GWKIT_LOGD_SYSLOG_LISTEN=127.0.0.1:PORT GWKIT_LOGD_OUTPUT=F GWKIT_LOGD_FSYNC=never|batch GWKIT_LOGD_WORKERS=1 logd" \
+        "taskset -c 0 rsyslogd -n -f CONF   (module(load=\"imtcp\") input(type=\"imtcp\" ...) *.* action(type=\"omfile\" file=F))"
+}
+
 # ---- main ---------------------------------------------------------------------------
 
 machine() {
@@ -838,6 +980,7 @@ machine() {
     emit "- kernel: $(uname -sr); Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
     emit "- peers: $(redis-server --version | awk '{ print $1, $2, $3 }'), $(sockperf --version 2>&1 | head -1)"
     emit "- hbd: $([ -x "$HBD" ] && echo "$HBD" || echo "missing (not built)")"
+    emit "- logd: $([ -x "$LOGD" ] && echo "$LOGD" || echo "missing (not built)"); rsyslog $(rsyslogd -v 2>/dev/null | head -1 | awk '{ print $2 }' | tr -d ,)"
     emit "- every server and client on 127.0.0.1, on the same machine, which other work may share"
     emit ""
 }

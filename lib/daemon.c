@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include "httpd.h"
 #include "log.h"
 
 #define DEFAULT_CONFIG "/etc/gwkit/gwkit.conf"
@@ -38,10 +39,22 @@ static const struct gw_conf_key global_keys[] = {
     {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr", "where log lines go"},
     {"ctl_group", GW_CONF_STRING, "", 0, 0, NULL,
      "group whose members may use the control sockets (besides root and the daemon's user)"},
+    {"ctl_max_clients", GW_CONF_INT, "64", 1, 100000, NULL,
+     "control socket connections held at once; more are refused with an error (restart)"},
+    {"ctl_idle_timeout", GW_CONF_DURATION, "5m", 1000, 86400 * 1000, NULL,
+     "close a control connection idle for this long; one with a request in progress is not "
+     "idle (restart)"},
     {"drain_timeout", GW_CONF_DURATION, "10s", 0, 3600 * 1000, NULL,
      "on SIGTERM, time allowed to finish in-flight work before exiting"},
     {"history_days", GW_CONF_INT, "30", 0, 3650, NULL,
      "days of circuit and heartbeat events kept in the database; 0 keeps them forever"},
+    {"http_max_connections", GW_CONF_INT, "256", 1, 100000, NULL,
+     "HTTP connections served at once; a request past it is answered 503 (restart)"},
+    {"http_max_connections_per_ip", GW_CONF_INT, "64", 1, 100000, NULL,
+     "HTTP connections served at once from one address; more get 503 (restart)"},
+    {"http_timeout", GW_CONF_DURATION, "10s", 100, 3600 * 1000, NULL,
+     "an HTTP connection must complete each request within this, however slowly it sends "
+     "(restart)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -344,6 +357,15 @@ gw_daemon_load(struct gw_daemon *d)
     return 0;
 }
 
+void
+gw_daemon_http_limits(const struct gw_daemon *d, struct gw_httpd_opts *o)
+{
+    o->max_connections = (unsigned)gw_conf_int(d->conf, "global", NULL, "http_max_connections");
+    o->max_connections_per_ip =
+        (unsigned)gw_conf_int(d->conf, "global", NULL, "http_max_connections_per_ip");
+    o->timeout_ms = (unsigned)gw_conf_int(d->conf, "global", NULL, "http_timeout");
+}
+
 const struct gw_conf *
 gw_daemon_conf(const struct gw_daemon *d)
 {
@@ -595,6 +617,8 @@ gw_daemon_open_ctl(struct gw_daemon *d, const struct gw_ctl_cmd *cmds)
         GW_LOG_ERROR("cannot open control socket", "path=%s err=%s", d->ctl_path, err);
         return -1;
     }
+    gw_ctl_set_limits(d->ctl, (int)gw_conf_int(c, "global", NULL, "ctl_idle_timeout"),
+                      (int)gw_conf_int(c, "global", NULL, "ctl_max_clients"));
     GW_LOG_INFO("control socket ready", "path=%s", d->ctl_path);
     return 0;
 }

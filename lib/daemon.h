@@ -38,6 +38,8 @@
 #include "ev.h"
 #include "metrics.h"
 
+struct gw_httpd_opts;
+
 struct gw_daemon;
 
 /* The [global] section every program shares (run_dir, state_dir, log_level, log_format,
@@ -100,6 +102,10 @@ int gw_daemon_load(struct gw_daemon *d);
 
 /* The current config (replaced at each successful reload). */
 const struct gw_conf *gw_daemon_conf(const struct gw_daemon *d);
+
+/* Fills the connection limits of o from [global] http_max_connections,
+ * http_max_connections_per_ip and http_timeout. Main thread. */
+void gw_daemon_http_limits(const struct gw_daemon *d, struct gw_httpd_opts *o);
 
 /* Starts logging per [global] log_level/log_format (GWKIT_LOG_LEVEL also honoured). */
 void gw_daemon_start_logging(struct gw_daemon *d);

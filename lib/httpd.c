@@ -29,22 +29,20 @@
 #include "buf.h"
 #include "ev.h"
 #include "listener.h"
+#include "page.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "unknown"
 #endif
 
 #define SERVER "gwkit/" GW_VERSION
-#define MAX_CONNECTIONS 256u
-#define TIMEOUT_S 10u
+#define SWEEP_MS 250
 #define MAX_ROUTES 16
 #define MAX_METHOD_BYTES 15
 #define MAX_PATH_BYTES 127
 #define MAX_QUERY_BYTES 8192
 #define DETAIL_BYTES 256
 #define MAX_PAGE_BYTES (16u << 20)
-#define HTML_MAX_DEPTH 6
-#define HTML_MAX_COLUMNS 64
 
 #define CT_TEXT "text/plain; charset=utf-8"
 #define CT_JSON "application/json"
@@ -59,6 +57,18 @@ struct route {
     void *arg;
 };
 
+/* A connection MHD serves, from its start to its close notification. fd stays MHD's; the
+ * sweeper only shuts it down, under conn_lock, which the close notification also takes before
+ * MHD closes the fd, so the number is never one reused by another open. */
+struct hconn {
+    struct hconn *prev, *next;
+    int fd;
+    uint8_t refuse; /* over a limit: its request is answered 503 */
+    uint8_t cut;    /* shut down past its deadline */
+    uint64_t deadline_ms;
+    struct sockaddr_storage ip; /* port zeroed, to compare addresses */
+};
+
 struct gw_httpd {
     struct MHD_Daemon *d;
     int lfd; /* httpd's listening socket; MHD runs without one */
@@ -71,6 +81,7 @@ struct gw_httpd {
     struct gw_metrics *metrics;
     gw_httpd_json_fn status;
     void *status_arg;
+    const struct gw_page_table *page_tables;
     struct gw_httpd_check *checks;
     size_t nchecks;
     pthread_mutex_t lock; /* routes */
@@ -78,7 +89,24 @@ struct gw_httpd {
     size_t nroutes;
     atomic_int starting; /* MHD's messages are kept only while starting */
     char start_err[GW_ERR_LEN];
+    unsigned max_conns, max_per_ip, hard_limit;
+    uint64_t timeout_ms;
+    /* Handed to MHD and not yet reported closed: never lags behind MHD's own count. */
+    atomic_uint nconns;
+    pthread_mutex_t conn_lock; /* conns, nstarted */
+    struct hconn *conns;
+    unsigned nstarted;
+    struct gw_ev_timer sweep;
+    atomic_ullong refused, dropped, timeouts;
 };
+
+static struct hconn *
+hconn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci ? ci->socket_context : NULL;
+}
 
 enum action { ACT_ROUTE, ACT_BUILTIN, ACT_BAD_METHOD, ACT_NOT_FOUND };
 
@@ -212,306 +240,6 @@ run_checks(struct gw_httpd *h, int *ready)
     return root;
 }
 
-/* ---- HTML page ---- */
-
-static const char page_css[] =
-    "body{font:13px/1.4 Arial,Helvetica,sans-serif;margin:0;background:#fff;color:#000}"
-    "header{background:#20a0a0;color:#fff;padding:6px 10px}"
-    "header h1{font-size:18px;margin:0;display:inline}"
-    "header span{margin-left:1em}header a{color:#fff}"
-    "main{padding:4px 10px}"
-    "h2{font-size:14px;margin:14px 0 4px;color:#20a0a0;border-bottom:1px solid #20a0a0}"
-    "table{border-collapse:collapse;margin:2px 0}"
-    "th,td{border:1px solid #aaa;padding:2px 6px;text-align:left;vertical-align:top}"
-    "thead th{background:#20a0a0;color:#fff}"
-    "tbody th{background:#e8f4f4;font-weight:normal}"
-    "tbody tr:nth-child(even) td{background:#f4f4f4}"
-    "td.n{text-align:right;font-family:monospace}"
-    "tr.up td{background:#c0ffc0}tr.down td{background:#ff9090}"
-    "td table{margin:0}";
-
-static int
-html_escape(struct gw_buf *b, const char *s)
-{
-    const char *rep;
-    int rc = 0;
-
-    for (; *s && rc == 0; s++) {
-        switch (*s) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        default:
-            rep = NULL;
-        }
-        rc = rep ? gw_buf_append(b, rep, strlen(rep)) : gw_buf_append(b, s, 1);
-    }
-    return rc;
-}
-
-static int html_value(struct gw_buf *b, json_t *v, int depth);
-
-static int
-is_table_array(json_t *v)
-{
-    size_t i;
-    json_t *e;
-
-    if (!json_is_array(v) || json_array_size(v) == 0)
-        return 0;
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_object(e))
-            return 0;
-    }
-    return 1;
-}
-
-static int
-is_compound(json_t *v)
-{
-    return json_is_object(v) || is_table_array(v);
-}
-
-static int
-html_cell(struct gw_buf *b, json_t *v, int depth)
-{
-    int num = json_is_number(v);
-
-    if (gw_buf_append(b, num ? "<td class=\"n\">" : "<td>", num ? 14 : 4) == -1 ||
-        html_value(b, v, depth) == -1)
-        return -1;
-    return gw_buf_append(b, "</td>", 5);
-}
-
-/* An object as a two-column table; with scalars_only, just its scalar members. */
-static int
-html_object(struct gw_buf *b, json_t *o, int depth, int scalars_only)
-{
-    const char *k;
-    json_t *v;
-    int rc = gw_buf_append(b, "<table><tbody>", 14);
-
-    json_object_foreach(o, k, v)
-    {
-        if (rc == -1)
-            break;
-        if (scalars_only && is_compound(v))
-            continue;
-        rc = gw_buf_append(b, "<tr><th>", 8);
-        if (rc == 0)
-            rc = html_escape(b, k);
-        if (rc == 0)
-            rc = gw_buf_append(b, "</th>", 5);
-        if (rc == 0)
-            rc = html_cell(b, v, depth);
-        if (rc == 0)
-            rc = gw_buf_append(b, "</tr>", 5);
-    }
-    return rc == 0 ? gw_buf_append(b, "</tbody></table>", 16) : -1;
-}
-
-/* An array of objects as a table, one column per key (first seen first). */
-static int
-html_rows(struct gw_buf *b, json_t *a, int depth)
-{
-    const char *cols[HTML_MAX_COLUMNS], *k;
-    size_t ncols = 0, i, j;
-    json_t *e, *v;
-    int rc;
-
-    json_array_foreach(a, i, e)
-    {
-        json_object_foreach(e, k, v)
-        {
-            for (j = 0; j < ncols && strcmp(cols[j], k) != 0; j++)
-                ;
-            if (j == ncols && ncols < HTML_MAX_COLUMNS)
-                cols[ncols++] = k;
-        }
-    }
-    rc = gw_buf_append(b, "<table><thead><tr>", 18);
-    for (j = 0; j < ncols && rc == 0; j++) {
-        rc = gw_buf_append(b, "<th>", 4);
-        if (rc == 0)
-            rc = html_escape(b, cols[j]);
-        if (rc == 0)
-            rc = gw_buf_append(b, "</th>", 5);
-    }
-    if (rc == 0)
-        rc = gw_buf_append(b, "</tr></thead><tbody>", 20);
-    json_array_foreach(a, i, e)
-    {
-        if (rc == 0)
-            rc = gw_buf_append(b, "<tr>", 4);
-        for (j = 0; j < ncols && rc == 0; j++) {
-            v = json_object_get(e, cols[j]);
-            rc = v ? html_cell(b, v, depth) : gw_buf_append(b, "<td></td>", 9);
-        }
-        if (rc == 0)
-            rc = gw_buf_append(b, "</tr>", 5);
-    }
-    return rc == 0 ? gw_buf_append(b, "</tbody></table>", 16) : -1;
-}
-
-static int
-html_scalar(struct gw_buf *b, json_t *v)
-{
-    char num[40];
-
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        return html_escape(b, json_string_value(v));
-    case JSON_INTEGER:
-        return gw_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    case JSON_REAL:
-        snprintf(num, sizeof(num), "%.15g", json_real_value(v));
-        return gw_buf_append(b, num, strlen(num));
-    case JSON_TRUE:
-        return gw_buf_append(b, "true", 4);
-    case JSON_FALSE:
-        return gw_buf_append(b, "false", 5);
-    default:
-        return gw_buf_append(b, "-", 1);
-    }
-}
-
-static int
-html_value(struct gw_buf *b, json_t *v, int depth)
-{
-    size_t i;
-    json_t *e;
-    char *s;
-    int rc = 0;
-
-    if (depth >= HTML_MAX_DEPTH && (json_is_object(v) || json_is_array(v))) {
-        if ((s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
-            return -1;
-        rc = html_escape(b, s);
-        free(s);
-        return rc;
-    }
-    if (json_is_object(v))
-        return html_object(b, v, depth + 1, 0);
-    if (is_table_array(v))
-        return html_rows(b, v, depth + 1);
-    if (!json_is_array(v))
-        return html_scalar(b, v);
-    json_array_foreach(v, i, e)
-    {
-        if (rc == 0 && i > 0)
-            rc = gw_buf_append(b, ", ", 2);
-        if (rc == 0)
-            rc = html_value(b, e, depth + 1);
-    }
-    return rc;
-}
-
-static int
-html_checks(struct gw_buf *b, json_t *checks)
-{
-    const char *k;
-    json_t *v;
-    int ok, rc;
-
-    rc = gw_buf_printf(b, "<h2>Readiness</h2><table><thead><tr><th>check</th><th>ok</th>"
-                          "<th>detail</th></tr></thead><tbody>");
-    json_object_foreach(checks, k, v)
-    {
-        if (rc == -1)
-            break;
-        ok = json_is_true(json_object_get(v, "ok"));
-        rc = gw_buf_printf(b, "<tr class=\"%s\"><td>", ok ? "up" : "down");
-        if (rc == 0)
-            rc = html_escape(b, k);
-        if (rc == 0)
-            rc = gw_buf_printf(b, "</td><td>%s</td><td>", ok ? "yes" : "no");
-        if (rc == 0)
-            rc = html_escape(b, json_string_value(json_object_get(v, "detail")));
-        if (rc == 0)
-            rc = gw_buf_append(b, "</td></tr>", 10);
-    }
-    return rc == 0 ? gw_buf_append(b, "</tbody></table>", 16) : -1;
-}
-
-/* The status object: its scalars in one table, then one section per object or table. */
-static int
-html_status(struct gw_buf *b, json_t *st)
-{
-    const char *k;
-    json_t *v;
-    int rc = 0, scalars = 0;
-
-    if (!json_is_object(st)) {
-        rc = gw_buf_append(b, "<h2>Status</h2>", 15);
-        return rc == 0 ? html_value(b, st, 0) : -1;
-    }
-    json_object_foreach(st, k, v)
-    {
-        scalars += !is_compound(v);
-    }
-    if (scalars) {
-        rc = gw_buf_append(b, "<h2>Status</h2>", 15);
-        if (rc == 0)
-            rc = html_object(b, st, 1, 1);
-    }
-    json_object_foreach(st, k, v)
-    {
-        if (rc == -1 || !is_compound(v))
-            continue;
-        rc = gw_buf_append(b, "<h2>", 4);
-        if (rc == 0)
-            rc = html_escape(b, k);
-        if (rc == 0)
-            rc = gw_buf_append(b, "</h2>", 5);
-        if (rc == 0)
-            rc = html_value(b, v, 1);
-    }
-    return rc;
-}
-
-static int
-html_page(struct gw_httpd *h, struct gw_buf *b, json_t *checks, int ready, json_t *st)
-{
-    int rc;
-
-    rc = gw_buf_printf(b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>");
-    if (rc == 0)
-        rc = html_escape(b, h->prog);
-    if (rc == 0)
-        rc = gw_buf_printf(b, "</title><style>%s</style></head><body><header><h1>", page_css);
-    if (rc == 0)
-        rc = html_escape(b, h->prog);
-    if (rc == 0)
-        rc = gw_buf_printf(b,
-                           "</h1><span>%s</span><span>gwkit %s</span><span>"
-                           "<a href=\"/status\">status</a> <a href=\"/readyz\">readyz</a> "
-                           "%s</span></header><main>",
-                           ready ? "ready" : "NOT READY", GW_VERSION,
-                           h->metrics ? "<a href=\"/metrics\">metrics</a>" : "");
-    if (rc == 0 && h->nchecks)
-        rc = html_checks(b, json_object_get(checks, "checks"));
-    if (rc == 0 && st)
-        rc = html_status(b, st);
-    if (rc == 0 && h->status && st == NULL)
-        rc = gw_buf_printf(b, "<h2>Status</h2><p>unavailable</p>");
-    if (rc == 0)
-        rc = gw_buf_printf(b, "</main></body></html>\n");
-    return rc;
-}
-
 /* ---- built-in endpoints ---- */
 
 static enum MHD_Result
@@ -560,6 +288,10 @@ get_status(struct gw_httpd *h, struct MHD_Connection *c)
 static enum MHD_Result
 get_page(struct gw_httpd *h, struct MHD_Connection *c)
 {
+    struct gw_page p = {.prog = h->prog,
+                        .version = GW_VERSION,
+                        .has_metrics = h->metrics != NULL,
+                        .tables = h->page_tables};
     json_t *checks, *st = NULL;
     struct gw_buf b;
     int ready, rc;
@@ -569,7 +301,7 @@ get_page(struct gw_httpd *h, struct MHD_Connection *c)
     if (h->status)
         st = h->status(h->status_arg);
     gw_buf_init(&b, MAX_PAGE_BYTES);
-    rc = html_page(h, &b, checks, ready, st);
+    rc = gw_page_render(&b, &p, json_object_get(checks, "checks"), ready, st);
     json_decref(checks);
     json_decref(st);
     if (rc == -1) {
@@ -736,9 +468,34 @@ content_length(struct MHD_Connection *c)
 /* Decides what to do once the headers are in. Answers that wait for the end of the request
  * keep the connection open; answering now makes MHD drop the body and close. */
 static enum MHD_Result
+refuse(struct MHD_Connection *c)
+{
+    static const char text[] = "too many connections, retry later\n";
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Server", SERVER);
+    MHD_add_response_header(resp, "Content-Type", CT_TEXT);
+    MHD_add_response_header(resp, "Retry-After", "1");
+    MHD_add_response_header(resp, "Connection", "close");
+    ret = MHD_queue_response(c, 503, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result
 first_call(struct gw_httpd *h, struct MHD_Connection *c, struct req *r, const char *url,
            const char *method)
 {
+    struct hconn *hc = hconn_of(c);
+
+    if (hc && hc->refuse) {
+        atomic_fetch_add(&h->refused, 1);
+        return refuse(c);
+    }
     decide(h, r, url, method);
     if (r->act == ACT_ROUTE) {
         if (content_length(c) > r->rt.max_body)
@@ -798,11 +555,17 @@ static void
 on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
+    struct gw_httpd *h = cls;
     struct req *r = *con_cls;
+    struct hconn *hc = hconn_of(c);
 
-    (void)cls;
-    (void)c;
     (void)toe;
+    /* The deadline runs again for the next request on this connection. */
+    if (hc) {
+        pthread_mutex_lock(&h->conn_lock);
+        hc->deadline_ms = gw_mono_ms() + h->timeout_ms;
+        pthread_mutex_unlock(&h->conn_lock);
+    }
     if (r == NULL)
         return;
     gw_buf_reset(&r->body);
@@ -833,9 +596,15 @@ copy_opts(struct gw_httpd *h, const struct gw_httpd_opts *o, char *err)
 {
     size_t i;
 
+    h->max_conns = o->max_connections ? o->max_connections : GW_HTTPD_MAX_CONNECTIONS;
+    h->max_per_ip = o->max_connections_per_ip ? o->max_connections_per_ip
+                                              : GW_HTTPD_MAX_CONNECTIONS_PER_IP;
+    h->hard_limit = GW_HTTPD_HARD_LIMIT(h->max_conns);
+    h->timeout_ms = o->timeout_ms ? o->timeout_ms : GW_HTTPD_TIMEOUT_MS;
     h->metrics = o->metrics;
     h->status = o->status;
     h->status_arg = o->status_arg;
+    h->page_tables = o->page_tables;
     if ((h->prog = strdup(o->prog ? o->prog : "gwkit")) == NULL)
         return gw_err(err, "out of memory");
     if (o->nchecks == 0)
@@ -863,26 +632,137 @@ free_httpd(struct gw_httpd *h)
     free(h->checks);
     free(h->prog);
     pthread_mutex_destroy(&h->lock);
+    pthread_mutex_destroy(&h->conn_lock);
     free(h);
 }
 
 /* ---- accepting ---- */
 
-/* MHD closes fd when it cannot take it, and also past its own connection limit, which it checks
- * again on its thread; the count read here may lag, so this is only the early refusal. */
+/* Past the hard limit a connection is closed unread; below it MHD takes it, and what is over
+ * the soft limits gets its 503 once the request is in (see on_connection). */
 static void
 hand_over(struct gw_listener *l, int fd, const struct sockaddr *peer, socklen_t len, void *arg)
 {
     struct gw_httpd *h = arg;
-    const union MHD_DaemonInfo *info;
 
     (void)l;
-    info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-    if (info && info->num_connections >= MAX_CONNECTIONS) {
+    if (atomic_load(&h->nconns) >= h->hard_limit) {
+        atomic_fetch_add(&h->dropped, 1);
         close(fd);
         return;
     }
-    MHD_add_connection(h->d, fd, peer, len);
+    atomic_fetch_add(&h->nconns, 1);
+    /* On failure MHD has closed fd, and no close notification will come. */
+    if (MHD_add_connection(h->d, fd, peer, len) != MHD_YES)
+        atomic_fetch_sub(&h->nconns, 1);
+}
+
+/* Shuts down connections past their deadline; MHD then sees the end of input and closes them
+ * on its thread. */
+static void
+on_sweep(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct gw_httpd *h = arg;
+    uint64_t now = gw_mono_ms();
+
+    pthread_mutex_lock(&h->conn_lock);
+    for (struct hconn *hc = h->conns; hc; hc = hc->next)
+        if (!hc->cut && now >= hc->deadline_ms) {
+            hc->cut = 1;
+            shutdown(hc->fd, SHUT_RDWR);
+            atomic_fetch_add(&h->timeouts, 1);
+        }
+    pthread_mutex_unlock(&h->conn_lock);
+    gw_ev_timer_start(ev, t, SWEEP_MS);
+}
+
+static void
+ip_key(struct MHD_Connection *c, struct sockaddr_storage *ip)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    memset(ip, 0, sizeof(*ip));
+    if (ci == NULL || ci->client_addr == NULL)
+        return;
+    if (ci->client_addr->sa_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ip;
+        memcpy(a, ci->client_addr, sizeof(*a));
+        a->sin_port = 0;
+    } else if (ci->client_addr->sa_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ip;
+        memcpy(a, ci->client_addr, sizeof(*a));
+        a->sin6_port = 0;
+        a->sin6_flowinfo = 0;
+        a->sin6_scope_id = 0;
+    }
+}
+
+static unsigned
+same_ip_count(const struct gw_httpd *h, const struct sockaddr_storage *ip)
+{
+    unsigned n = 0;
+
+    for (const struct hconn *hc = h->conns; hc; hc = hc->next)
+        if (memcmp(&hc->ip, ip, sizeof(*ip)) == 0)
+            n++;
+    return n;
+}
+
+static void
+conn_started(struct gw_httpd *h, struct MHD_Connection *c, void **ctx)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct hconn *hc = calloc(1, sizeof(*hc));
+
+    *ctx = hc;
+    if (hc == NULL)
+        return; /* served without a deadline; MHD's idle timeout still applies */
+    hc->fd = ci ? ci->connect_fd : -1;
+    hc->deadline_ms = gw_mono_ms() + h->timeout_ms;
+    ip_key(c, &hc->ip);
+    pthread_mutex_lock(&h->conn_lock);
+    hc->refuse = h->nstarted >= h->max_conns || same_ip_count(h, &hc->ip) >= h->max_per_ip;
+    if (hc->fd == -1)
+        hc->cut = 1;
+    hc->next = h->conns;
+    if (h->conns)
+        h->conns->prev = hc;
+    h->conns = hc;
+    h->nstarted++;
+    pthread_mutex_unlock(&h->conn_lock);
+}
+
+static void
+conn_closed(struct gw_httpd *h, void **ctx)
+{
+    struct hconn *hc = *ctx;
+
+    atomic_fetch_sub(&h->nconns, 1);
+    if (hc == NULL)
+        return;
+    pthread_mutex_lock(&h->conn_lock);
+    if (hc->prev)
+        hc->prev->next = hc->next;
+    else
+        h->conns = hc->next;
+    if (hc->next)
+        hc->next->prev = hc->prev;
+    h->nstarted--;
+    pthread_mutex_unlock(&h->conn_lock);
+    free(hc);
+    *ctx = NULL;
+}
+
+/* MHD reports a connection's close before it closes the fd (so the sweeper, holding the lock,
+ * never shuts down a number already reused). */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **ctx,
+              enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        conn_started(cls, c, ctx);
+    else
+        conn_closed(cls, ctx);
 }
 
 static void *
@@ -924,7 +804,8 @@ listen_on(struct gw_httpd *h, const struct gw_addr *addr, char *err)
 }
 
 /* MHD serves the connections httpd hands it (MHD_add_connection needs MHD_USE_ITC to wake its
- * thread) and never touches a listener. */
+ * thread) and never touches a listener. Its own limit sits above httpd's hard limit, so it is
+ * never what refuses a connection (see httpd.h). */
 static int
 start_mhd(struct gw_httpd *h, char *err)
 {
@@ -941,9 +822,11 @@ start_mhd(struct gw_httpd *h, char *err)
     block_signals(&old);
     h->d =
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
-                         MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-                         MHD_OPTION_CONNECTION_TIMEOUT, TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK,
-                         on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+                         MHD_OPTION_CONNECTION_LIMIT, h->hard_limit + 64,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(h->timeout_ms + 999) / 1000,
+                         MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                         MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     atomic_store(&h->starting, 0);
     if (h->d == NULL)
@@ -964,6 +847,9 @@ start_accepting(struct gw_httpd *h, char *err)
         return -1;
     if ((h->listener = gw_listener_new(h->ev, h->lfd, &lo, err)) == NULL)
         return -1;
+    gw_ev_timer_init(&h->sweep, on_sweep, h);
+    if (gw_ev_timer_start(h->ev, &h->sweep, SWEEP_MS) == -1)
+        return gw_err(err, "out of memory");
     block_signals(&old);
     rc = pthread_create(&h->acceptor, NULL, accept_main, h);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -1010,6 +896,7 @@ gw_httpd_start(const struct gw_addr *addr, const struct gw_httpd_opts *o, char *
     }
     h->lfd = -1;
     pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->conn_lock, NULL);
     if (copy_opts(h, o, err) == -1 || listen_on(h, addr, err) == -1 || start_mhd(h, err) == -1 ||
         start_accepting(h, err) == -1) {
         teardown(h);
@@ -1030,4 +917,13 @@ gw_httpd_stop(struct gw_httpd *h)
     if (h == NULL)
         return;
     teardown(h);
+}
+
+void
+gw_httpd_stats(struct gw_httpd *h, struct gw_httpd_stats *st)
+{
+    st->connections = atomic_load(&h->nconns);
+    st->refused = atomic_load(&h->refused);
+    st->dropped = atomic_load(&h->dropped);
+    st->timeouts = atomic_load(&h->timeouts);
 }

@@ -7,14 +7,18 @@
  *   GET /readyz    200 or 503 with {"ready":bool,"checks":{"name":{"ok":bool,"detail":"..."}}}
  *                  (every check runs on each request; ready when all pass)
  *   GET /status    JSON from the status callback
- *   GET /          a small HTML page rendering the checks and /status generically (objects as
- *                  tables, arrays of objects as tables with columns), no external assets
+ *   GET /          the stats page (page.h): the program's tables, the checks and /status,
+ *                  redrawn live by its script; no external assets
  *   extra routes   added with gw_httpd_route() (e.g. POST /ingest)
  *
  * Built-in paths answer GET and HEAD; other methods get 405 with an Allow header. Unknown
- * paths get 404. Every reply carries "Server: gwkit/<version>". Limits: 256 connections (one
- * accepted past that is closed at once), 10 s idle timeout per connection, request bodies only on
+ * paths get 404. Every reply carries "Server: gwkit/<version>". Limits: connections in all and
+ * per address, and a per-request deadline (gw_httpd_opts), request bodies only on
  * extra routes and at most their max_body.
+ *
+ * libmicrohttpd (0.9.75) deadlocks its own thread when connections handed to it reach its
+ * connection limit, so httpd keeps its own count (up at hand-over, down when MHD reports the
+ * connection closed) and never lets MHD's limit be reached: see gw_httpd_opts for the limits.
  *
  * Two threads, started by gw_httpd_start with every signal blocked: libmicrohttpd's, which runs
  * the requests, and httpd's own, which accepts connections and hands them over. When accept
@@ -33,6 +37,7 @@
 
 #include "metrics.h"
 #include "net.h"
+#include "page.h"
 
 /* Returns a new JSON reference (or NULL on failure -> 500). */
 typedef json_t *(*gw_httpd_json_fn)(void *arg);
@@ -53,7 +58,32 @@ struct gw_httpd_opts {
     gw_httpd_json_fn status;    /* NULL: /status is 404 */
     void *status_arg;
     const struct gw_httpd_check *checks; /* /readyz; copied (names too) */
+    /* The program's own tables on the stats page (page.h); not copied: static data. */
+    const struct gw_page_table *page_tables;
     size_t nchecks;
+    /* Limits; 0 takes the default. Past max_connections (or max_connections_per_ip from one
+     * address) a request is answered 503 with Retry-After and its connection closed; past
+     * GW_HTTPD_HARD_LIMIT(max_connections) a new connection is closed at once, unread.
+     * timeout_ms is a deadline per request, not an idle timeout: a connection must complete a
+     * request within it (counted from its start, then from its last completed request), so a
+     * client sending a byte a second cannot hold it; past it the connection is shut down. */
+    unsigned max_connections;        /* default GW_HTTPD_MAX_CONNECTIONS */
+    unsigned max_connections_per_ip; /* default GW_HTTPD_MAX_CONNECTIONS_PER_IP */
+    unsigned timeout_ms;             /* default GW_HTTPD_TIMEOUT_MS */
+};
+
+#define GW_HTTPD_MAX_CONNECTIONS 256u
+#define GW_HTTPD_MAX_CONNECTIONS_PER_IP 64u
+#define GW_HTTPD_TIMEOUT_MS 10000u
+/* Connections beyond max_connections that are still read, to be answered 503. */
+#define GW_HTTPD_HARD_LIMIT(max) ((max) + (max) / 4 + 16)
+
+/* Counters of the connection limits, for the daemon's metrics. */
+struct gw_httpd_stats {
+    unsigned connections;       /* open now */
+    unsigned long long refused; /* answered 503 (over a limit) */
+    unsigned long long dropped; /* closed unread past the hard limit */
+    unsigned long long timeouts; /* shut down past their request deadline */
 };
 
 /* A reply filled in by a route handler. status starts at 200 and content_type at
@@ -92,6 +122,9 @@ int gw_httpd_route(struct gw_httpd *h, const char *method, const char *path, siz
 
 /* The bound port. */
 int gw_httpd_port(const struct gw_httpd *h);
+
+/* Fills st; any thread. */
+void gw_httpd_stats(struct gw_httpd *h, struct gw_httpd_stats *st);
 
 /* Stops accepting, then the HTTP thread (waiting for the request in progress), closes the
  * listener and every connection, frees h. NULL is a no-op. Any thread but httpd's own: never

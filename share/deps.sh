@@ -7,10 +7,12 @@
 set -eu
 
 build_pkgs="build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev
-  libjansson-dev libinih-dev libssl-dev zlib1g-dev libzstd-dev libhiredis-dev liburing-dev"
+  libjansson-dev libinih-dev libssl-dev zlib1g-dev libzstd-dev libhiredis-dev liburing-dev
+  libzmq3-dev"
 test_pkgs="perl sqlite3 socat curl jq python3 python3-websockets nodejs node-ws redis-server
-  prometheus mandoc valgrind clang libclang-rt-14-dev procps util-linux iproute2"
-bench_pkgs="redis-tools sockperf rsyslog linux-perf"
+  prometheus mandoc valgrind clang libclang-rt-14-dev procps util-linux bsdutils iproute2
+  python3-zmq rsyslog chromium"
+bench_pkgs="redis-tools sockperf linux-perf websockify"
 
 set_name=${1:-test}
 case "$set_name" in

@@ -2,7 +2,9 @@
  * validate.c -- `gwctl validate [FILE]`: a gwkit.conf checked against the schema of every
  * program, with the same code the daemons' --check runs.
  */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gwctl.h"
 
@@ -49,6 +51,20 @@ gwctl_run_validate(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char 
     }
     if (kind < 0)
         return GWCTL_EXIT_USAGE;
+    /* With no file named and none at the default path, the daemons run on the built-in
+     * defaults, which is a valid configuration: say so. */
+    if (!file && access(GWCTL_DEFAULT_CONFIG, F_OK) == -1 && errno == ENOENT) {
+        if (g->format == GWCTL_JSON) {
+            json_t *doc = json_pack("{s:n, s:b, s:[], s:s}", "file", "valid", 1, "errors",
+                                    "note", "no " GWCTL_DEFAULT_CONFIG ": built-in defaults apply");
+            gwctl_print_json(stdout, doc);
+            json_decref(doc);
+        } else {
+            printf("%s does not exist: the built-in defaults apply; configuration OK\n",
+                   GWCTL_DEFAULT_CONFIG);
+        }
+        return GWCTL_EXIT_OK;
+    }
     if (!file)
         file = GWCTL_DEFAULT_CONFIG;
     gwctl_all_sections(sections, GW_ARRAY_LEN(sections));

@@ -155,9 +155,13 @@ int hbd_registry_forget(struct hbd_registry *r, const char *name);
 struct hbd_counts {
     unsigned total, up, late, dead;
 };
+/* O(1) and lock-free (per-state counters kept on each transition). Any thread. */
 void hbd_registry_counts(struct hbd_registry *r, struct hbd_counts *c);
 /* {"services":[...]} filtered by state (-1: all) and name (NULL: all). */
 json_t *hbd_registry_json(struct hbd_registry *r, int state, const char *name);
+/* Rows for the stats page, dead first, then late, new and up, each by name; at most max, with
+ * *more set to how many were left out. Any thread. */
+json_t *hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more);
 
 /* alert.c: webhook delivery on its own thread. */
 struct hbd_alerter *hbd_alerter_start(struct hbd *h, char *err);

@@ -136,20 +136,54 @@ start_workers(struct hbd *h)
     return 0;
 }
 
+#define PAGE_MAX_SERVICES 1000
+
+static const struct gw_page_col service_cols[] = {
+    {"name", "service", GW_PAGE_TEXT},
+    {"state", "state", GW_PAGE_STATE},
+    {"instances_up", "instances up", GW_PAGE_TEXT},
+    {"silent_s", "last beat", GW_PAGE_SECS},
+    {"interval_ms", "interval", GW_PAGE_MS},
+    {"heartbeats", "heartbeats", GW_PAGE_NUM},
+    {"labels", "labels", GW_PAGE_KV},
+    {NULL, NULL, 0},
+};
+
+static const struct gw_page_table page_tables[] = {
+    {"Services", "service_list", service_cols},
+    {NULL, NULL, NULL},
+};
+
+/* /status is the control socket's status plus the page's list of services. */
 static json_t *
 http_status(void *arg)
 {
-    return gw_daemon_status(arg);
+    struct hbd *h = arg;
+    json_t *st = gw_daemon_status(h->daemon);
+    size_t more;
+
+    if (st == NULL)
+        return NULL;
+    json_object_set_new(st, "service_list", hbd_registry_page(h->reg, PAGE_MAX_SERVICES, &more));
+    json_object_set_new(st, "service_list_more", json_integer((json_int_t)more));
+    return st;
 }
 
 static int
 start_http(struct hbd *h)
 {
     struct gw_httpd_check check = {"accepting", gw_daemon_ready_check, h->daemon};
-    struct gw_httpd_opts o = {"hbd", h->m.reg, http_status, h->daemon, &check, 1};
+    struct gw_httpd_opts o = {.prog = "hbd",
+                              .metrics = h->m.reg,
+                              .status = http_status,
+                              .status_arg = h,
+                              .checks = &check,
+                              .nchecks = 1,
+                              .page_tables = page_tables};
     struct gw_addr addr;
     char err[GW_ERR_LEN];
 
+    gw_daemon_http_limits(h->daemon, &o);
     if (gw_net_parse_addr(h->http_str, 0, &addr, err) == -1 ||
         (h->httpd = gw_httpd_start(&addr, &o, err)) == NULL) {
         GW_LOG_ERROR("cannot start HTTP endpoints", "addr=%s err=%s", h->http_str, err);

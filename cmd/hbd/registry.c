@@ -10,6 +10,9 @@
  * Services sit in SHARDS hash tables, each behind its own mutex, so heartbeats for different
  * services from different workers rarely meet; PING never comes here. State changes found under
  * a lock are collected and emitted (log, store, alert) after it is released.
+ *
+ * Every change of a service's state goes through set_state, which moves one unit between the
+ * per-state counters, so the figures of STATUS, /metrics and health are O(1) and take no lock.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +62,8 @@ struct shard {
 struct hbd_registry {
     struct hbd *h;
     struct shard shards[SHARDS];
-    atomic_uint nservices;
+    atomic_uint nservices;                /* reserved by service_add, for max_services */
+    atomic_uint nstate[HBD_FORGOTTEN + 1]; /* linked services by state */
 };
 
 /* A state change found under a shard lock, emitted after it. */
@@ -194,6 +198,15 @@ service_find(struct shard *sh, uint64_t hash, const char *name)
     return p ? *p : NULL;
 }
 
+/* The only place a linked service's state changes. Shard lock held. */
+static void
+set_state(struct hbd_registry *r, struct service *s, enum hbd_state to)
+{
+    atomic_fetch_add_explicit(&r->nstate[to], 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&r->nstate[s->state], 1, memory_order_relaxed);
+    s->state = to;
+}
+
 static struct service *
 service_add(struct hbd_registry *r, struct shard *sh, uint64_t hash, const char *name,
             unsigned max_services)
@@ -216,6 +229,7 @@ service_add(struct hbd_registry *r, struct shard *sh, uint64_t hash, const char 
     }
     s->hash = hash;
     s->state = HBD_NEW;
+    atomic_fetch_add_explicit(&r->nstate[HBD_NEW], 1, memory_order_relaxed);
     p = slot_of(sh, hash, name);
     *p = s;
     sh->count++;
@@ -229,6 +243,7 @@ service_unlink(struct hbd_registry *r, struct shard *sh, struct service *s)
 
     *p = s->next;
     sh->count--;
+    atomic_fetch_sub_explicit(&r->nstate[s->state], 1, memory_order_relaxed);
     atomic_fetch_sub(&r->nservices, 1);
 }
 
@@ -411,13 +426,14 @@ emit_changes(struct hbd *h, struct changes *ch)
 
 /* Re-derives the service state after its instances changed; notes a change. */
 static void
-settle_service(struct service *s, const struct hbd_config *cfg, uint64_t now_ms, struct changes *ch)
+settle_service(struct hbd_registry *r, struct service *s, const struct hbd_config *cfg,
+               uint64_t now_ms, struct changes *ch)
 {
     enum hbd_state to = s->ninst ? service_state(s, cfg->min_up) : HBD_FORGOTTEN;
 
     if (to != s->state) {
         enum hbd_state from = s->state;
-        s->state = to;
+        set_state(r, s, to);
         s->since_wall_ms = gw_wall_ms();
         note_change(ch, s->name, "", from, to, service_json(s, now_ms, cfg->min_up));
     }
@@ -467,7 +483,7 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
         if (in->name[0])
             note_change(&ch, s->name, in->name, from, HBD_UP, NULL);
     }
-    settle_service(s, cfg, now, &ch);
+    settle_service(r, s, cfg, now, &ch);
     pthread_mutex_unlock(&sh->mu);
     emit_changes(r->h, &ch);
     return seq;
@@ -475,7 +491,8 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
 
 /* Ages one service's instances; returns 1 when the service is gone. Shard lock held. */
 static int
-sweep_service(struct service *s, const struct hbd_config *cfg, uint64_t now, struct changes *ch)
+sweep_service(struct hbd_registry *r, struct service *s, const struct hbd_config *cfg, uint64_t now,
+              struct changes *ch)
 {
     for (unsigned i = 0; i < s->ninst;) {
         struct instance *in = &s->inst[i];
@@ -492,7 +509,7 @@ sweep_service(struct service *s, const struct hbd_config *cfg, uint64_t now, str
         in->state = to;
         i++;
     }
-    settle_service(s, cfg, now, ch);
+    settle_service(r, s, cfg, now, ch);
     return s->ninst == 0;
 }
 
@@ -511,7 +528,7 @@ hbd_registry_sweep(struct hbd_registry *r)
                 next = s->next;
                 if (now < s->next_check_ms)
                     continue;
-                if (sweep_service(s, cfg, now, &ch)) {
+                if (sweep_service(r, s, cfg, now, &ch)) {
                     service_unlink(r, sh, s);
                     service_free(s);
                 }
@@ -543,22 +560,19 @@ hbd_registry_forget(struct hbd_registry *r, const char *name)
     return 0;
 }
 
+/* Each counter is exact; read together they may straddle a transition in flight. A service
+ * in HBD_NEW (under its shard lock between add and settle) counts in total only. */
 void
 hbd_registry_counts(struct hbd_registry *r, struct hbd_counts *c)
 {
-    memset(c, 0, sizeof(*c));
-    for (int i = 0; i < SHARDS; i++) {
-        struct shard *sh = &r->shards[i];
-        pthread_mutex_lock(&sh->mu);
-        for (unsigned b = 0; b < sh->nbuckets; b++)
-            for (struct service *s = sh->buckets[b]; s; s = s->next) {
-                c->total++;
-                c->up += s->state == HBD_UP;
-                c->late += s->state == HBD_LATE;
-                c->dead += s->state == HBD_DEAD;
-            }
-        pthread_mutex_unlock(&sh->mu);
-    }
+    unsigned v[HBD_FORGOTTEN + 1];
+
+    for (int i = 0; i <= HBD_FORGOTTEN; i++)
+        v[i] = atomic_load_explicit(&r->nstate[i], memory_order_relaxed);
+    c->up = v[HBD_UP];
+    c->late = v[HBD_LATE];
+    c->dead = v[HBD_DEAD];
+    c->total = v[HBD_NEW] + v[HBD_UP] + v[HBD_LATE] + v[HBD_DEAD] + v[HBD_FORGOTTEN];
 }
 
 static int
@@ -602,4 +616,73 @@ hbd_registry_json(struct hbd_registry *r, int state, const char *name)
         free(v);
     }
     return json_pack("{s:o}", "services", arr);
+}
+
+/* A compact row for the stats page. */
+static json_t *
+page_row(const struct service *s, uint64_t now_ms)
+{
+    json_t *labels = json_object();
+    uint64_t last_ms = 0;
+    unsigned up = 0;
+    char inst[32];
+
+    for (unsigned i = 0; i < s->ninst; i++) {
+        if (s->inst[i].last_ms > last_ms)
+            last_ms = s->inst[i].last_ms;
+        up += s->inst[i].state == HBD_UP;
+    }
+    snprintf(inst, sizeof(inst), "%u/%u", up, s->ninst);
+    for (unsigned i = 0; i < s->nlabels; i++)
+        if (s->labels[i].key && s->labels[i].value)
+            json_object_set_new(labels, s->labels[i].key, json_string(s->labels[i].value));
+    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", s->name, "state",
+                     hbd_state_name(s->state), "instances_up",
+                     inst, "silent_s", (json_int_t)((now_ms - last_ms) / 1000), "interval_ms",
+                     (json_int_t)s->interval_ms, "heartbeats", (json_int_t)s->beats, "labels",
+                     labels);
+}
+
+json_t *
+hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more)
+{
+    static const enum hbd_state order[] = {HBD_DEAD, HBD_LATE, HBD_NEW, HBD_UP};
+    uint64_t now = gw_mono_ms();
+    json_t *arr = json_array();
+
+    *more = 0;
+    /* Worst first, each state's rows by name; a pass per state builds rows only for it. */
+    for (size_t k = 0; k < GW_ARRAY_LEN(order); k++) {
+        size_t n = 0, cap = 16;
+        json_t **v = malloc(cap * sizeof(*v));
+
+        for (int i = 0; v && i < SHARDS; i++) {
+            struct shard *sh = &r->shards[i];
+            pthread_mutex_lock(&sh->mu);
+            for (unsigned b = 0; b < sh->nbuckets; b++)
+                for (struct service *s = sh->buckets[b]; s; s = s->next) {
+                    if (s->state != order[k])
+                        continue;
+                    if (json_array_size(arr) + n >= max) {
+                        (*more)++;
+                        continue;
+                    }
+                    if (n == cap) {
+                        json_t **nv = realloc(v, (cap *= 2) * sizeof(*v));
+                        if (!nv)
+                            continue;
+                        v = nv;
+                    }
+                    v[n++] = page_row(s, now);
+                }
+            pthread_mutex_unlock(&sh->mu);
+        }
+        if (v) {
+            qsort(v, n, sizeof(*v), by_name);
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(arr, v[i]);
+            free(v);
+        }
+    }
+    return arr;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # Liveness: up -> late -> dead -> up, instances and min_up, forget; every change a row in
-# heartbeat_events, read with the sqlite3 CLI.
+# heartbeat_events, read with the sqlite3 CLI; the STATUS counts follow every change.
 import os
 import sys
 import time
@@ -20,6 +20,24 @@ def inst_states(name):
     s = d.result('services', {'service': name})['services']
     return {i['name']: i['state'] for i in s[0]['instances']} if s else {}
 
+
+def counts():
+    """services, up, late, dead from the STATUS line on the heartbeat port."""
+    f = dict(kv.split('=', 1) for kv in c.request('STATUS').split()[1:])
+    return tuple(int(f[k]) for k in ('services', 'up', 'late', 'dead'))
+
+
+# The counts are kept per transition (not counted on demand): follow one service through
+# every state.
+t.is_(counts(), (0, 0, 0, 0), 'STATUS: no services at start')
+t.is_(c.request('HB cnt interval=500ms'), 'OK 1', 'cnt registered')
+t.is_(counts(), (1, 1, 0, 0), 'STATUS: a new service counts as up')
+t.ok(t.wait_for(lambda: counts() == (1, 0, 1, 0), 3), 'STATUS: up -> late moves it to late')
+t.ok(t.wait_for(lambda: counts() == (1, 0, 0, 1), 3), 'STATUS: late -> dead moves it to dead')
+t.is_(c.request('HB cnt interval=500ms'), 'OK 2', 'cnt beats again')
+t.is_(counts(), (1, 1, 0, 0), 'STATUS: dead -> up moves it back to up')
+t.is_(d.result('forget', {'service': 'cnt'}), {'forgotten': 'cnt'}, 'forget cnt')
+t.is_(counts(), (0, 0, 0, 0), 'STATUS: a forgotten service leaves every count')
 
 t.is_(c.request('HB solo interval=200ms'), 'OK 1', 'solo registered')
 t.is_(state('solo'), 'up', 'a new service is up')
@@ -63,6 +81,7 @@ t.is_((r['ok'], r['error']['code']), (False, 'not_found'), 'forgetting an unknow
 r = d.ctl('forget', {})
 t.is_((r['ok'], r['error']['code']), (False, 'bad_args'), 'forget needs a service')
 t.ok(t.wait_for(lambda: state('api') is None, 6), 'a service silent for forget_after is dropped')
+t.is_(counts(), (0, 0, 0, 0), 'STATUS: zero once every service is forgotten or dropped')
 
 # The history in the database, read with the sqlite3 CLI while hbd runs.
 q = "select service, instance, from_state, to_state from heartbeat_events where service='solo' order by id"

@@ -108,6 +108,14 @@ t.is_(rc, 1, 'missing file: exit 1')
 t.is_(err.splitlines()[0], '%s: cannot open: No such file or directory' % missing,
       'missing file: message')
 
+if not os.path.exists('/etc/gwkit/gwkit.conf'):
+    rc, out, err = gwctl('validate')
+    t.is_((rc, out.strip()), (0, '/etc/gwkit/gwkit.conf does not exist: the built-in defaults '
+                                 'apply; configuration OK'),
+          'no file named and none at the default path: the built-in defaults are valid')
+else:
+    t.ok(True, '# skip /etc/gwkit/gwkit.conf exists here')
+
 rc, out, err = gwctl('validate', good, 'extra')
 t.is_((rc, err.splitlines()[0]), (2, "gwctl: unexpected argument 'extra'"), 'two files: usage error')
 

@@ -226,21 +226,25 @@ test_endpoints(struct gw_httpd *h, struct gw_metrics *m, int counter)
     is_str(r.ctype, "text/html; charset=utf-8", "/ content type");
     ok(strstr(r.body, "<title>test &amp; prog</title>") != NULL, "page title escaped");
     ok(strstr(r.body, "NOT READY") != NULL, "page shows not ready");
-    ok(strstr(r.body, "<tr class=\"down\"><td>db</td><td>no</td><td>locked ?</td></tr>") != NULL,
-       "page lists the failing check");
+    ok(strstr(r.body, "<tr class=\"st-bad\"><td>db</td><td><span class=\"st-bad\">failed</span>"
+                      "</td><td>locked ?</td></tr>") != NULL,
+       "page lists the failing check in red");
     ok(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;") != NULL &&
-           strstr(r.body, "<script>") == NULL,
+           strstr(r.body, "<script>alert") == NULL,
        "status strings HTML-escaped");
     ok(strstr(r.body, "<thead><tr><th>name</th><th>state</th><th>seq</th></tr></thead>") != NULL,
        "array of objects rendered as a table with columns");
-    ok(strstr(r.body, "<td>db &amp; co</td><td>dead</td><td class=\"n\">9</td>") != NULL,
-       "table row values");
-    ok(strstr(r.body, "<h2>listeners</h2><table><tbody><tr><th>tcp</th><td class=\"n\">9002"
+    ok(strstr(r.body, "<tr class=\"st-bad\"><td>db &amp; co</td><td><span class=\"st-bad\">dead"
+                      "</span></td><td class=\"n\">9</td></tr>") != NULL,
+       "table row values, the dead row coloured");
+    ok(strstr(r.body, "<h3>listeners</h3><table><tbody><tr><th>tcp</th><td class=\"n\">9,002"
                       "</td></tr>") != NULL,
-       "nested object rendered as a table");
+       "nested object rendered as a table, numbers grouped");
     ok(strstr(r.body, "<tr><th>uptime_seconds</th><td class=\"n\">42</td></tr>") != NULL,
        "scalars in the status table");
-    ok(strstr(r.body, "<tr><th>ports</th><td>1, 2</td></tr>") != NULL, "array of scalars");
+    ok(strstr(r.body, "<h3>ports</h3><p>1, 2</p>") != NULL, "array of scalars");
+    ok(strstr(r.body, "fetch(p,") != NULL && strstr(r.body, "id=\"gw-page\"") != NULL,
+       "the page redraws itself from /status");
     ok(strstr(r.body, "http://") == NULL && strstr(r.body, "src=") == NULL, "no external assets");
     free(r.body);
     atomic_store(&db_ok, 1);
@@ -619,20 +623,21 @@ out:
     }
 }
 
-#define LIMIT_CONNS 256
+#define LIMIT_CONNS 16
+#define LIMIT_PER_IP 4
 
-/* Sends a request on fd and returns 1 when the reply starts with a 200 status line. */
+/* Sends a request on fd and returns the reply's status (0 when none came within 5 s). */
 static int
-healthz_on(int fd)
+status_on(int fd)
 {
     static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
     char buf[64];
 
     memset(buf, 0, sizeof(buf));
     if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1 ||
-        read_within(fd, buf, 12, 5000) == -1)
+        read_within(fd, buf, 12, 5000) == -1 || strncmp(buf, "HTTP/1.1 ", 9) != 0)
         return 0;
-    return strncmp(buf, "HTTP/1.1 200", 12) == 0;
+    return atoi(buf + 9);
 }
 
 /* Returns 1 when the server closes fd (EOF or reset) within timeout_ms. */
@@ -640,48 +645,164 @@ static int
 closed_by_peer(int fd, int timeout_ms)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    char c;
+    char buf[4096];
+    uint64_t end = gw_mono_ms() + (uint64_t)timeout_ms;
+    ssize_t n;
 
-    return poll(&p, 1, timeout_ms) == 1 && read(fd, &c, 1) <= 0;
+    /* Whatever the server sent first (a 503) is read past. */
+    while (gw_mono_ms() < end) {
+        if (poll(&p, 1, (int)(end - gw_mono_ms())) != 1)
+            return 0;
+        if ((n = read(fd, buf, sizeof(buf))) <= 0)
+            return 1;
+    }
+    return 0;
 }
 
-/* 256 kept-alive connections fill the server; one more is closed at once; once some go,
- * requests are served again. Fewer than 128 go at once: MHD 0.9.75 fetches 128 epoll events
- * a call and, when it gets exactly that many, waits again with its full timeout (up to the
- * 10 s idle limit) before it handles them. */
-static void
-test_connection_limit(int port)
+static struct gw_httpd *
+limited_server(unsigned max, unsigned per_ip, unsigned timeout_ms)
 {
-    int fds[LIMIT_CONNS], n, served = 0, extra, code = 0;
-    char url[128];
-    struct rlimit rl;
-    struct reply r;
+    struct gw_httpd_opts o = {.prog = "limits",
+                              .max_connections = max,
+                              .max_connections_per_ip = per_ip,
+                              .timeout_ms = timeout_ms};
+    char err[GW_ERR_LEN];
+    struct gw_addr a;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2 * LIMIT_CONNS + 64) {
-        diag("skipping the connection limit: RLIMIT_NOFILE is %ld", (long)rl.rlim_cur);
+    addr_v4(&a, 0);
+    return gw_httpd_start(&a, &o, err);
+}
+
+static int
+healthz_code(int port)
+{
+    char url[128];
+    struct reply r;
+    int code;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
+    fetch(&r, "", url);
+    code = r.code;
+    free(r.body);
+    return code;
+}
+
+/* Polls until a fresh request is served (the server sees closes on its own thread). */
+static int
+served_again(int port)
+{
+    int code = 0;
+
+    for (int tries = 0; tries < 50 && code != 200; tries++)
+        if ((code = healthz_code(port)) != 200)
+            poll(NULL, 0, 100);
+    return code;
+}
+
+/* max_connections kept-alive connections are served; the next request is answered 503 and its
+ * connection closed; past the hard limit a connection is closed unread; once connections go,
+ * requests are served again, and stopping with connections held returns. */
+static void
+test_connection_limit(void)
+{
+    enum { HARD = GW_HTTPD_HARD_LIMIT(LIMIT_CONNS) };
+    int fds[HARD + 1], n, served = 0, closed = 0, extra;
+    struct gw_httpd *h = limited_server(LIMIT_CONNS, LIMIT_CONNS, 60000);
+    struct gw_httpd_stats st;
+    int port;
+
+    ok(h != NULL, "server with %d connections at most", LIMIT_CONNS);
+    if (h == NULL)
         return;
-    }
+    port = gw_httpd_port(h);
     for (n = 0; n < LIMIT_CONNS && (fds[n] = connect_v4(port)) != -1; n++)
-        served += healthz_on(fds[n]);
+        served += status_on(fds[n]) == 200;
     is(served, LIMIT_CONNS, "%d kept-alive connections served", LIMIT_CONNS);
     extra = connect_v4(port);
-    ok(extra != -1 && closed_by_peer(extra, 5000), "connection past the limit closed");
+    is(status_on(extra), 503, "a request past the limit is answered 503");
+    ok(closed_by_peer(extra, 5000), "and its connection closed");
+    close(extra);
+    /* Idle connections up to the hard limit are held (unread, no request yet)... */
+    for (; n < HARD && (fds[n] = connect_v4(port)) != -1; n++)
+        ;
+    /* ...and the server reports each one started before the next is tested. */
+    for (int tries = 0; tries < 100; tries++) {
+        gw_httpd_stats(h, &st);
+        if (st.connections >= HARD)
+            break;
+        poll(NULL, 0, 20);
+    }
+    extra = connect_v4(port);
+    ok(extra != -1 && closed_by_peer(extra, 5000), "a connection past the hard limit is closed");
     if (extra != -1)
         close(extra);
-    for (int i = 0; i < LIMIT_CONNS / 4 && n > 0; i++)
+    gw_httpd_stats(h, &st);
+    ok(st.refused >= 1 && st.dropped >= 1, "refusals counted (refused %llu, dropped %llu)",
+       st.refused, st.dropped);
+    while (n > LIMIT_CONNS / 2)
         close(fds[--n]);
-    /* The server sees the closes on its own thread: retry until it has room again. */
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
-    for (int tries = 0; tries < 50 && code != 200; tries++) {
-        fetch(&r, "", url);
-        code = r.code;
-        free(r.body);
-        if (code != 200)
-            poll(NULL, 0, 100);
-    }
-    is(code, 200, "served again once some connections close");
+    is(served_again(port), 200, "served again once connections close");
+    gw_httpd_stop(h);
+    ok(1, "stop returns with %d connections held", n);
+    while (n > 0)
+        closed += closed_by_peer(fds[--n], 1000), close(fds[n]);
+    is(closed, LIMIT_CONNS / 2, "held connections closed by the stop");
+}
+
+static void
+test_per_ip_limit(void)
+{
+    int fds[LIMIT_PER_IP], n, served = 0, extra;
+    struct gw_httpd *h = limited_server(LIMIT_CONNS, LIMIT_PER_IP, 60000);
+
+    ok(h != NULL, "server with %d connections per address", LIMIT_PER_IP);
+    if (h == NULL)
+        return;
+    for (n = 0; n < LIMIT_PER_IP && (fds[n] = connect_v4(gw_httpd_port(h))) != -1; n++)
+        served += status_on(fds[n]) == 200;
+    is(served, LIMIT_PER_IP, "%d connections from one address served", LIMIT_PER_IP);
+    extra = connect_v4(gw_httpd_port(h));
+    is(status_on(extra), 503, "one more from the same address is answered 503");
+    close(extra);
+    close(fds[--n]);
+    is(served_again(gw_httpd_port(h)), 200, "served again once one of them closes");
     while (n > 0)
         close(fds[--n]);
+    gw_httpd_stop(h);
+}
+
+/* A client that sends its request a byte at a time, slower than the deadline allows, is cut
+ * off at the deadline although it is never idle for long; others are served meanwhile. */
+static void
+test_request_deadline(void)
+{
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: slow\r\n\r\n";
+    struct gw_httpd *h = limited_server(LIMIT_CONNS, LIMIT_CONNS, 1000);
+    struct gw_httpd_stats st;
+    int fd, cut = 0;
+    size_t i;
+
+    ok(h != NULL, "server with a 1 s request deadline");
+    if (h == NULL)
+        return;
+    fd = connect_v4(gw_httpd_port(h));
+    for (i = 0; i < sizeof(req) - 1 && fd != -1; i++) {
+        if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1) {
+            cut = 1;
+            break;
+        }
+        if (closed_by_peer(fd, 200)) {
+            cut = 1;
+            break;
+        }
+    }
+    ok(cut, "a byte every 200 ms is cut off before the request completes (%zu bytes sent)", i);
+    if (fd != -1)
+        close(fd);
+    is(healthz_code(gw_httpd_port(h)), 200, "others are served");
+    gw_httpd_stats(h, &st);
+    ok(st.timeouts >= 1, "deadline counted (%llu)", st.timeouts);
+    gw_httpd_stop(h);
 }
 
 int
@@ -720,7 +841,9 @@ main(void)
 
     test_endpoints(h, m, counter);
     test_errors(h);
-    test_connection_limit(gw_httpd_port(h));
+    test_connection_limit();
+    test_per_ip_limit();
+    test_request_deadline();
     test_start_errors(gw_httpd_port(h));
     test_minimal();
     test_wildcard();
