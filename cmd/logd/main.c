@@ -133,10 +133,16 @@ static int
 start_http(struct logd *l)
 {
     struct gw_httpd_check check = {"accepting", gw_daemon_ready_check, l->daemon};
-    struct gw_httpd_opts o = {"logd", l->m.reg, http_status, l->daemon, &check, 1};
+    struct gw_httpd_opts o = {.prog = "logd",
+                              .metrics = l->m.reg,
+                              .status = http_status,
+                              .status_arg = l->daemon,
+                              .checks = &check,
+                              .nchecks = 1};
     struct gw_addr addr;
     char err[GW_ERR_LEN] = "";
 
+    gw_daemon_http_limits(l->daemon, &o);
     if (gw_net_parse_addr(l->http_str, 0, &addr, err) == -1 ||
         (l->httpd = gw_httpd_start(&addr, &o, err)) == NULL ||
         logd_ingest_start(l, l->httpd, err) == -1) {

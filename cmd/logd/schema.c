@@ -65,8 +65,9 @@ static const struct gw_conf_key logd_keys[] = {
      "close a connection that sent nothing for this long"},
     {"max_ingest", GW_CONF_SIZE, "1m", KIB(1), MIB(256), NULL,
      "largest POST /ingest body; a larger one gets 413"},
-    {"ingest_timeout", GW_CONF_DURATION, "10s", MS(100), SEC(600), NULL,
-     "how long POST /ingest waits for its lines to be durable before answering 503"},
+    {"ingest_timeout", GW_CONF_DURATION, "5s", MS(100), SEC(600), NULL,
+     "how long POST /ingest waits for its lines to be durable before answering 503 (keep it "
+     "below [global] http_timeout)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
