@@ -21,7 +21,7 @@
 
 #define RETRY_MS 500
 #define IDLE_WAIT_MS 1000
-#define STOP_RETRY_MS 5000
+#define STOP_RETRY_MS 2000
 
 /* Batches taken from one lane and not yet durable, in lane order. */
 struct held {
