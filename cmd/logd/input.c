@@ -329,6 +329,9 @@ logd_inputs_drain(struct logd *l)
 void
 logd_inputs_stop(struct logd *l)
 {
+    for (unsigned i = 0; l->ws && i < l->nworkers; i++)
+        if (l->ws[i].lane)
+            logd_lane_detach(l->ws[i].lane);
     gw_workers_stop(l->workers);
     l->workers = NULL;
     if (l->dgram_fd >= 0) {

@@ -160,6 +160,8 @@ uint64_t logd_lane_durable(const struct logd_lane *q);
  * block (the HTTP thread). */
 int logd_lane_wait(struct logd_lane *q, uint64_t seq, uint64_t timeout_ms);
 const char *logd_lane_name(const struct logd_lane *q);
+/* No more notes: once this returns, fn is not running and will not be called. Any thread. */
+void logd_lane_detach(struct logd_lane *q);
 /* Bytes and batches queued (waiting for the writer or being written). Any thread. */
 void logd_lane_depth(const struct logd_lane *q, size_t *bytes, size_t *batches);
 void logd_lanes_free(struct logd *l);
@@ -204,6 +206,9 @@ struct gw_logfile *logd_output_open(const struct logd_config *cfg, char *err);
  * errno ENOBUFS means commit first). Writer thread. */
 int logd_output_append(struct gw_logfile *lf, const struct logd_batch *b,
                        const struct logd_rec *r, const char *line, size_t len, char *err);
+/* Cuts a last line without its LF off a single output file (left by a crash mid-write: never
+ * acknowledged). Before the writer starts. */
+void logd_output_repair(const char *path);
 /* 1 when cfg changes what the output is (path, policy, rotation): the writer makes a new one
  * instead of reopening the files. */
 int logd_output_changed(const struct logd_config *a, const struct logd_config *b);

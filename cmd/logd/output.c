@@ -3,8 +3,12 @@
  * template picks a file by.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "logd.h"
 #include "logfile.h"
 
@@ -55,4 +59,42 @@ logd_output_changed(const struct logd_config *a, const struct logd_config *b)
            a->rotate_interval_ms != b->rotate_interval_ms || a->retention != b->retention ||
            a->compress != b->compress || a->batch_bytes != b->batch_bytes ||
            a->max_line_bytes != b->max_line_bytes;
+}
+
+/* A crash in the middle of a commit's write can leave the start of a line at the end of the
+ * file: it was never acknowledged (a commit acknowledges whole lines once written), and the
+ * next line appended after a restart would be glued to it. Cut it off. */
+void
+logd_output_repair(const char *path)
+{
+    char buf[65536];
+    struct stat st;
+    off_t end, cut = -1;
+    int fd;
+
+    if (strstr(path, "%{") || (fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+        return;
+    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+        pread(fd, buf, 1, st.st_size - 1) != 1 || buf[0] == '\n') {
+        close(fd);
+        return;
+    }
+    for (end = st.st_size; end > 0 && cut < 0;) {
+        off_t start = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+        ssize_t n = pread(fd, buf, (size_t)(end - start), start);
+        if (n <= 0)
+            break;
+        for (ssize_t i = n - 1; i >= 0; i--)
+            if (buf[i] == '\n') {
+                cut = start + i + 1;
+                break;
+            }
+        end = start;
+    }
+    if (cut < 0)
+        cut = 0;
+    if (ftruncate(fd, cut) == 0)
+        GW_LOG_WARN("cut an unfinished last line left by a crash", "path=%s bytes=%lld", path,
+                    (long long)(st.st_size - cut));
+    close(fd);
 }

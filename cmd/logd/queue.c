@@ -256,9 +256,18 @@ logd_lane_done(struct logd_lane *q, uint64_t seq, size_t bytes, size_t batches)
         q->want_space = 0;
         notes |= LOGD_NOTE_SPACE;
     }
-    pthread_mutex_unlock(&q->mu);
+    /* Under the lock, so logd_lane_detach() can wait out a note in progress. */
     if (notes && q->fn)
         q->fn(q->arg, notes);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void
+logd_lane_detach(struct logd_lane *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->fn = NULL;
+    pthread_mutex_unlock(&q->mu);
 }
 
 void

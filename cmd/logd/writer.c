@@ -409,6 +409,7 @@ logd_writer_start(struct logd *l, char *err)
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
     w->lf_cfg = logd_cfg(l);
+    logd_output_repair(w->lf_cfg->output);
     if ((w->lf = logd_output_open(w->lf_cfg, err)) == NULL) {
         free(w);
         return NULL;
