@@ -171,4 +171,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null | sort -u)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -path '*/bench' -prune -o -name '*.d' -type f -print 2>/dev/null | sort -u)

@@ -14,10 +14,10 @@ if not gwchrome.available():
 
 d = t.Daemon('hbd')
 beater = t.LineClient(d.port)
-beater.request('HB api interval=1s team=core')
+beater.request('HB api interval=10s team=core')
 t.line_request(d.port, 'HB gone interval=100ms')
-t.line_request(d.port, 'HB flip interval=1s')
-t.line_request(d.port, 'HB esc interval=1s note=<b>bold</b>')
+t.line_request(d.port, 'HB flip interval=3s')
+t.line_request(d.port, 'HB esc interval=10s note=<b>bold</b>')
 t.ok(t.wait_for(lambda: d.result('services', {'state': 'dead'})['services']), 'gone is dead')
 
 ROWS = ('[...document.querySelectorAll("#gw-main table.list")[0].tBodies[0].rows].map('
@@ -42,9 +42,9 @@ with gwchrome.Browser() as b:
     t.is_(b.eval('document.querySelectorAll("#gw-main b").length'), 0, 'and makes no element')
     t.is_(b.eval('document.getElementById("gw-ready").textContent'), 'ready', 'ready shown')
     b.eval('window.gwMarker = 42')
-    # flip goes silent: late, then dead; api keeps beating.
-    for _ in range(20):
-        beater.request('HB api interval=1s team=core')
+    # flip goes silent: late after 4.5 s, dead after 9 s; api keeps beating.
+    for _ in range(40):
+        beater.request('HB api interval=10s team=core')
         time.sleep(0.5)
         if any(r[0] == 'flip' and r[1] == 'dead' for r in b.eval(ROWS)):
             break
