@@ -133,6 +133,27 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "printed as they are committed until interrupted. --format json prints each record\n"
      "as a JSON object, one a line.",
      0},
+    {"log",
+     NULL,
+     "logd",
+     GWCTL_PROG_NONE,
+     {{"--app", "APP", "app", 0, NULL},
+      {"--severity", "SEVERITY", "severity", 0,
+       "emerg|alert|crit|err|warning|notice|info|debug"},
+      {"--addr", "HOST:PORT", "addr", 0, NULL},
+      {NULL, "MESSAGE", NULL, GWCTL_ARG_REPEAT, NULL}},
+     NULL,
+     gwctl_run_log,
+     NULL,
+     "send a message to logd and wait until it is on disk",
+     "Sends MESSAGE (the words joined by spaces), or without MESSAGE each line of standard\n"
+     "input, to logd over its native protocol, and returns once logd acknowledged every\n"
+     "record as durable. --app names the sender (default gwctl), --severity its level\n"
+     "(default notice). The address is --addr, else GWKIT_LOGD_NATIVE_LISTEN, else\n"
+     "native_listen from " GWCTL_DEFAULT_CONFIG ", else 127.0.0.1:5515 (a wildcard host\n"
+     "means this machine). Exit 0 when acknowledged, 1 when logd refused a record, 3 when\n"
+     "logd could not be reached or did not acknowledge within --timeout.",
+     0},
     {"reload", "reload", "*", GWCTL_PROG_OPERAND, NOARGS, gwctl_print_reload, NULL,
      "refused the new configuration; the old one keeps running",
      "reload the configuration and report the outcome",

@@ -172,6 +172,7 @@ int gwctl_run_status(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, cha
 
 /* logd.c: logd's commands that stream or send */
 int gwctl_run_tail(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
+int gwctl_run_log(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
 void gwctl_print_inputs(FILE *out, const char *prog, json_t *result);
 void gwctl_print_flush(FILE *out, const char *prog, json_t *result);
 

@@ -1,10 +1,13 @@
 /*
- * logd.c -- gwctl's logd commands: `tail` (a stream), and the printers of `inputs` and `flush`.
+ * logd.c -- gwctl's logd commands: `tail` (a stream), `log` (the native client), and the printers of `inputs` and `flush`.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gwctl.h"
+#include "logclient.h"
+#include "net.h"
 
 static const char *
 str(json_t *o, const char *key)
@@ -146,5 +149,132 @@ gwctl_run_tail(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **ar
     if (!line && st != GW_CTL_OK)
         rc = gwctl_unreachable(g, "logd", path, st);
     gw_ctl_client_close(cl);
+    return rc;
+}
+
+/* logd's native address: --addr, the environment, the config file, the default; a wildcard
+ * host means this machine. */
+static void
+native_addr(const char *given, char *out, size_t len)
+{
+    const struct gw_conf_section *sections[16];
+    const char *v = given ? given : getenv("GWKIT_LOGD_NATIVE_LISTEN");
+    struct gw_conf *c = NULL;
+
+    if (!v || !v[0]) {
+        gwctl_all_sections(sections, GW_ARRAY_LEN(sections));
+        if (access(GWCTL_DEFAULT_CONFIG, R_OK) == 0 && (c = gw_conf_new(sections)) != NULL &&
+            gw_conf_load_file(c, GWCTL_DEFAULT_CONFIG) == 0)
+            v = gw_conf_str(c, "logd", NULL, "native_listen");
+    }
+    if (!v || !v[0])
+        v = "127.0.0.1:5515";
+    if (v[0] == '*' || v[0] == ':')
+        snprintf(out, len, "127.0.0.1%s", v + (v[0] == '*'));
+    else
+        gw_strlcpy(out, v, len);
+    gw_conf_free(c);
+}
+
+static int
+add_line(struct gw_logclient *lc, const char *app, int severity, const char *host,
+         const char *msg, size_t len, char *err)
+{
+    struct gw_logrec rec = {0};
+
+    rec.severity = (int8_t)severity;
+    rec.facility = 1; /* user */
+    rec.time_ns = gw_wall_ms() * 1000000;
+    rec.app = (struct gw_slice){app, strlen(app)};
+    rec.host = (struct gw_slice){host, strlen(host)};
+    rec.msg = (struct gw_slice){msg, len};
+    return gw_logclient_add(lc, &rec, err);
+}
+
+static const char *const severity_names[] = {"emerg",  "alert", "crit", "err",
+                                             "warning", "notice", "info", "debug"};
+
+int
+gwctl_run_log(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv)
+{
+    struct gwctl_argv a = {argc, argv, 0, 0};
+    const struct gwctl_arg *arg;
+    const char *val, *app = "gwctl", *addr_opt = NULL;
+    char addr[GW_ADDR_STRLEN], host[256], err[GW_ERR_LEN] = "";
+    struct gw_logclient_opts o;
+    struct gw_logclient *lc;
+    char *msg = NULL;
+    size_t mlen = 0;
+    int kind, severity = 5, rc = GWCTL_EXIT_OK;
+
+    while ((kind = gwctl_next_arg(g, cmd, &a, &arg, &val)) > 0) {
+        if (kind == 'h') {
+            gwctl_cmd_help(stdout, cmd);
+            free(msg);
+            return GWCTL_EXIT_OK;
+        }
+        if (kind == 'o') {
+            char *m = realloc(msg, mlen + strlen(val) + 2);
+            if (!m)
+                break;
+            msg = m;
+            mlen += (size_t)sprintf(msg + mlen, "%s%s", mlen ? " " : "", val);
+        } else if (strcmp(arg->key, "app") == 0) {
+            app = val;
+        } else if (strcmp(arg->key, "addr") == 0) {
+            addr_opt = val;
+        } else {
+            for (severity = 0; severity < 8 && strcmp(severity_names[severity], val) != 0;)
+                severity++;
+            if (severity == 8) {
+                gwctl_usage_error(cmd, "--severity: '%s' is not one of emerg, alert, crit, err, "
+                                       "warning, notice, info, debug",
+                                  val);
+                kind = -1;
+                break;
+            }
+        }
+    }
+    if (kind < 0) {
+        free(msg);
+        return GWCTL_EXIT_USAGE;
+    }
+    native_addr(addr_opt, addr, sizeof(addr));
+    if (gethostname(host, sizeof(host)) == -1)
+        gw_strlcpy(host, "localhost", sizeof(host));
+    gw_logclient_opts_default(&o);
+    o.addr = addr;
+    o.name = "gwctl";
+    o.connect_timeout_ms = g->timeout_ms;
+    o.add_timeout_ms = g->timeout_ms;
+    if ((lc = gw_logclient_new(&o, err)) == NULL) {
+        fprintf(stderr, "gwctl: log: %s\n", err);
+        free(msg);
+        return GWCTL_EXIT_USAGE;
+    }
+    if (msg) {
+        if (add_line(lc, app, severity, host, msg, mlen, err) == -1)
+            rc = GWCTL_EXIT_FAILED;
+    } else {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while (rc == GWCTL_EXIT_OK && (n = getline(&line, &cap, stdin)) >= 0) {
+            if (n && line[n - 1] == '\n')
+                n--;
+            if (n && line[n - 1] == '\r')
+                n--;
+            if (n && add_line(lc, app, severity, host, line, (size_t)n, err) == -1)
+                rc = GWCTL_EXIT_FAILED;
+        }
+        free(line);
+    }
+    if (rc == GWCTL_EXIT_OK && gw_logclient_flush(lc, g->timeout_ms, err) == -1)
+        rc = strstr(err, "refused") && !strstr(err, "Connection refused") ? GWCTL_EXIT_FAILED
+                                                                          : GWCTL_EXIT_UNREACHABLE;
+    if (rc != GWCTL_EXIT_OK)
+        fprintf(stderr, "gwctl: log to logd at %s: %s\n", addr, err);
+    gw_logclient_free(lc);
+    free(msg);
     return rc;
 }
