@@ -327,8 +327,17 @@ void logd_native_stop(struct logd_worker *ws);
 void logd_native_stop_timer(struct logd_worker *ws);
 /* Batches became durable: acknowledge what each native connection is owed. */
 void logd_native_acks(struct logd_worker *ws);
+/* The records of an opened native batch as a new logd batch; NULL when memory ran out. */
+struct gw_native_batch;
+struct logd_batch *logd_native_convert(struct logd *l, enum logd_input in, const char *peer,
+                                       struct gw_native_batch *nb);
 /* lc's batch was queued as lane sequence number seq: acknowledge it once durable. */
 void logd_native_pushed(struct logd_conn *lc, uint64_t seq);
+
+/* zmq.c: the ZeroMQ PULL input, on a thread of its own. */
+struct logd_zmq;
+struct logd_zmq *logd_zmq_start(struct logd *l, char *err);
+void logd_zmq_stop(struct logd_zmq *z);
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -374,6 +383,7 @@ struct logd {
     struct gw_workers *workers;
     struct logd_worker *ws; /* nworkers of them */
     int dgram_fd;
+    struct logd_zmq *zmq;
     char syslog_str[GW_ADDR_STRLEN];
     char native_str[GW_ADDR_STRLEN];
     char http_str[GW_ADDR_STRLEN];

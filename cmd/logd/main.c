@@ -104,14 +104,16 @@ start_inputs(struct logd *l)
     else if (strcmp(dgram, "off") != 0)
         gw_strlcpy(l->dgram_path, dgram, sizeof(l->dgram_path));
     logd_stream_logd = l;
-    if (logd_dgram_open(l, err) == -1 || logd_inputs_start(l, err) == -1) {
+    if (logd_dgram_open(l, err) == -1 || logd_inputs_start(l, err) == -1 ||
+        (l->zmq_str[0] && (l->zmq = logd_zmq_start(l, err)) == NULL)) {
         GW_LOG_ERROR("cannot start the inputs", "syslog=%s native=%s err=%s", l->syslog_str,
                      l->native_str, err);
         return -1;
     }
-    GW_LOG_INFO("listening", "syslog=%s udp=%s native=%s unix=%s workers=%u io=%s",
+    GW_LOG_INFO("listening", "syslog=%s udp=%s native=%s unix=%s zmq=%s workers=%u io=%s",
                 l->syslog_str, l->syslog_udp ? "yes" : "no", l->native_str,
-                l->dgram_path[0] ? l->dgram_path : "off", l->nworkers, logd_inputs_backend(l));
+                l->dgram_path[0] ? l->dgram_path : "off", l->zmq_str[0] ? l->zmq_str : "off",
+                l->nworkers, logd_inputs_backend(l));
     return 0;
 }
 
@@ -151,6 +153,7 @@ static void
 stop(struct logd *l)
 {
     logd_inputs_stop(l);
+    logd_zmq_stop(l->zmq);
     if (l->httpd)
         gw_httpd_stop(l->httpd);
     logd_writer_stop(l->writer);

@@ -311,18 +311,17 @@ copy_field(struct logd_batch *b, struct logd_rec *r, enum logd_field f, struct g
         *failed = 1;
 }
 
-/* The records of an opened batch into a new logd batch; NULL when memory ran out. */
-static struct logd_batch *
-convert(struct logd_conn *lc, struct gw_native_batch *nb)
+struct logd_batch *
+logd_native_convert(struct logd *l, enum logd_input in, const char *peer,
+                    struct gw_native_batch *nb)
 {
-    struct logd *l = lc->ws->l;
     struct logd_batch *b = logd_batch_new();
     struct gw_logrec rec;
     int64_t now = gw_wall_ms();
     int failed = 0;
 
     while (b && !failed && gw_native_batch_next(nb, &rec)) {
-        struct logd_rec *r = logd_batch_rec(b, LOGD_IN_NATIVE, now);
+        struct logd_rec *r = logd_batch_rec(b, in, now);
         if (!r)
             break;
         r->flags = LOGD_REC_PARSED;
@@ -340,7 +339,7 @@ convert(struct logd_conn *lc, struct gw_native_batch *nb)
         copy_field(b, r, LOGD_F_MSGID, rec.msgid, &failed);
         copy_field(b, r, LOGD_F_SD, rec.sd, &failed);
         copy_field(b, r, LOGD_F_MSG, rec.msg, &failed);
-        copy_field(b, r, LOGD_F_PEER, (struct gw_slice){lc->peer, strlen(lc->peer)}, &failed);
+        copy_field(b, r, LOGD_F_PEER, (struct gw_slice){peer, strlen(peer)}, &failed);
         logd_count_rec(l, r, rec.msg.len);
     }
     if (b && (failed || nb->left)) {
@@ -382,7 +381,7 @@ batch(struct logd_conn *lc, const struct gw_native_frame *f)
         want_ack(lc);
         return 1;
     }
-    if ((b = convert(lc, &nb)) == NULL) {
+    if ((b = logd_native_convert(lc->ws->l, LOGD_IN_NATIVE, lc->peer, &nb)) == NULL) {
         refuse(lc, f->seq, GW_NATIVE_E_INTERNAL, "out of memory");
         return -1;
     }
