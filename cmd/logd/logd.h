@@ -131,7 +131,7 @@ logd_rec_field(const struct logd_batch *b, const struct logd_rec *r, enum logd_f
                size_t *len)
 {
     *len = r->len[f];
-    return b->arena + r->off[f];
+    return *len ? b->arena + r->off[f] : "";
 }
 
 /* ---- lanes (queue.c) ---- */
