@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "logd.h"
+#include "worker.h"
 
 struct logd_config *
 logd_config_new(const struct gw_conf *c, char *err)
@@ -73,6 +74,8 @@ logd_reload(void *arg, const struct gw_conf *c, char *err)
             GW_LOG_WARN("setting changes at restart only", "key=%s", restart_keys[i]);
     cfg->older = logd_cfg(l);
     atomic_store_explicit(&l->cfg, cfg, memory_order_release);
+    if (l->workers)
+        gw_workers_set_max_conns(l->workers, cfg->max_clients);
     /* SIGHUP is also logrotate's "reopen your files". */
     logd_writer_reopen(l->writer);
     return 0;
