@@ -1,6 +1,7 @@
 /*
  * input.c -- the network workers: per-worker state, the lane notes (room again, durable), the
- * datagram inputs (syslog UDP on every worker, the Unix socket on worker 0), and turning one
+ * datagram inputs (syslog UDP on every worker, the Unix socket on worker 0; lib/udp's batched
+ * receive), and turning one
  * syslog line into a record.
  *
  * Every worker owns a lane. A stream connection whose batch the full lane refused keeps the
@@ -21,9 +22,9 @@
 #include "log.h"
 #include "logd.h"
 #include "syslog.h"
+#include "udp.h"
 #include "worker.h"
 
-#define DGRAM_BATCH 16
 #define TZ_REFRESH_MS 60000
 
 int
@@ -126,43 +127,32 @@ dgram_read(struct gw_ev *ev, int fd, unsigned events, void *arg)
 {
     struct logd_worker *ws = arg;
     struct logd *l = ws->l;
-    const struct logd_config *cfg = logd_cfg(l);
+    size_t max = logd_cfg(l)->max_line_bytes;
     enum logd_input in = fd == ws->udp_fd ? LOGD_IN_UDP : LOGD_IN_UNIX;
-    struct mmsghdr msgs[DGRAM_BATCH];
-    struct iovec iov[DGRAM_BATCH];
-    struct sockaddr_storage peers[DGRAM_BATCH];
-    size_t cap = GW_MIN(cfg->max_line_bytes, ws->dgram_cap);
     struct logd_batch *b;
     int64_t now = gw_wall_ms();
     int n;
 
     (void)ev;
     (void)events;
-    for (int i = 0; i < DGRAM_BATCH; i++) {
-        iov[i].iov_base = ws->dgram_buf + (size_t)i * ws->dgram_cap;
-        iov[i].iov_len = cap;
-        memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &peers[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof(peers[i]);
-    }
-    if ((n = recvmmsg(fd, msgs, DGRAM_BATCH, MSG_DONTWAIT, NULL)) <= 0)
-        return;
-    if ((b = logd_batch_new()) == NULL)
+    if ((n = gw_udp_recv(ws->udp, fd)) <= 0 || (b = logd_batch_new()) == NULL)
         return;
     for (int i = 0; i < n; i++) {
-        char peer[GW_ADDR_STRLEN];
-        size_t len = GW_MIN(msgs[i].msg_len, cap);
-        int cut = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+        char peer[GW_ADDR_STRLEN] = "unix";
+        socklen_t plen;
+        size_t len;
+        int cut;
+        char *p = gw_udp_data(ws->udp, i, &len, &cut);
+        const struct sockaddr *sa = gw_udp_peer(ws->udp, i, &plen);
         if (in == LOGD_IN_UDP)
-            gw_net_addr_str((struct sockaddr *)&peers[i], msgs[i].msg_hdr.msg_namelen, peer,
-                            sizeof(peer));
-        else
-            gw_strlcpy(peer, "unix", sizeof(peer));
-        if (logd_syslog_rec(b, in, iov[i].iov_base, len, cut, peer, now,
-                            logd_local_offset(ws)) == 0)
-            logd_count_rec(l, &b->recs[b->nrec - 1], msgs[i].msg_len);
+            gw_net_addr_str(sa, plen, peer, sizeof(peer));
+        /* max_line may have shrunk at a reload since the buffers were made. */
+        if (len > max) {
+            len = max;
+            cut = 1;
+        }
+        if (logd_syslog_rec(b, in, p, len, cut, peer, now, logd_local_offset(ws)) == 0)
+            logd_count_rec(l, &b->recs[b->nrec - 1], len);
     }
     if (b->nrec == 0 || logd_lane_push(ws->lane, b, 0) == 0) {
         gw_metrics_add(l->m.reg, l->m.dropped[in], b->nrec);
@@ -223,9 +213,9 @@ on_start(struct gw_worker *w, void *arg, char *err)
 
     ws->w = w;
     gw_metrics_bind_thread(l->m.reg, gw_worker_index(w));
-    ws->dgram_cap = GW_MIN(logd_cfg(l)->max_line_bytes, 65536);
-    if ((ws->dgram_buf = malloc(ws->dgram_cap * DGRAM_BATCH)) == NULL)
-        return gw_err(err, "out of memory");
+    /* A datagram holds at most 64 KiB; a longer max_line set later only matters to streams. */
+    if ((ws->udp = gw_udp_batch_new(GW_MIN(logd_cfg(l)->max_line_bytes, 65536), err)) == NULL)
+        return -1;
     if (l->syslog_udp && strcmp(l->syslog_str, "off") != 0 && open_udp(ws, err) == -1)
         return -1;
     if (gw_worker_index(w) == 0 && l->dgram_fd >= 0 &&
@@ -265,8 +255,8 @@ on_stop(struct gw_worker *w, void *arg)
 
     close_inputs(ws);
     logd_native_stop_timer(ws);
-    free(ws->dgram_buf);
-    ws->dgram_buf = NULL;
+    gw_udp_batch_free(ws->udp);
+    ws->udp = NULL;
 }
 
 static void

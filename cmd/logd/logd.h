@@ -255,6 +255,7 @@ struct gw_workers;
 struct gw_listener;
 struct gw_conn;
 struct gw_conn_proto;
+struct gw_udp_batch;
 struct logd_native;
 
 /* A syslog TCP or native connection (the gw_conn's user pointer). Worker thread. */
@@ -283,8 +284,7 @@ struct logd_worker {
     struct gw_worker *w;
     struct logd_lane *lane;
     int udp_fd;
-    char *dgram_buf; /* DGRAM_BATCH datagrams of dgram_cap bytes */
-    size_t dgram_cap;
+    struct gw_udp_batch *udp; /* receive buffers for the datagram inputs */
     int tz_offset_s;
     uint64_t tz_ms;
     struct logd_conn *blocked, *blocked_tail; /* refused by the full lane, reading paused */

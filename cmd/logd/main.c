@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdlimit.h"
 #include "httpd.h"
 #include "log.h"
 #include "logd.h"
@@ -91,6 +92,25 @@ start_writer(struct logd *l)
     return 0;
 }
 
+/* Descriptors besides connections: listeners, sockets and loops per worker, files, HTTP. */
+#define OWN_FDS(workers) (64 + 8 * (uint64_t)(workers))
+
+static void
+raise_fd_limit(struct logd *l)
+{
+    struct gw_fdlimit fl;
+    char err[GW_ERR_LEN] = "";
+    unsigned max = logd_cfg(l)->max_clients;
+
+    if (gw_fdlimit_raise(&fl, err) == -1)
+        GW_LOG_WARN("cannot raise the open-files limit", "limit=%llu err=%s",
+                    (unsigned long long)fl.soft, err);
+    if (gw_fdlimit_short(&fl, max, OWN_FDS(l->nworkers)))
+        GW_LOG_WARN("max_clients does not fit in the open-files limit (raise ulimit -n or "
+                    "LimitNOFILE=)",
+                    "max_clients=%u limit=%llu", max, (unsigned long long)fl.soft);
+}
+
 static int
 start_inputs(struct logd *l)
 {
@@ -104,6 +124,7 @@ start_inputs(struct logd *l)
     else if (strcmp(dgram, "off") != 0)
         gw_strlcpy(l->dgram_path, dgram, sizeof(l->dgram_path));
     logd_stream_logd = l;
+    raise_fd_limit(l);
     if (logd_dgram_open(l, err) == -1 || logd_inputs_start(l, err) == -1 ||
         (l->zmq_str[0] && (l->zmq = logd_zmq_start(l, err)) == NULL)) {
         GW_LOG_ERROR("cannot start the inputs", "syslog=%s native=%s err=%s", l->syslog_str,
