@@ -241,10 +241,9 @@ int logd_ingest_parse(const char *body, size_t len, size_t max_line, int64_t now
 
 struct logd_tail *logd_tail_new(struct logd *l);
 void logd_tail_free(struct logd_tail *t);
-/* Writer thread, after a commit: offers the records of b to the tail ring and followers. */
-void logd_tail_publish(struct logd_tail *t, const struct logd_batch *b);
-/* Cheap check the writer makes before logd_tail_publish. */
-int logd_tail_active(const struct logd_tail *t);
+/* Writer thread, after a commit: hands b over (tail frees it) for the latest records and the
+ * followers. */
+void logd_tail_publish(struct logd_tail *t, struct logd_batch *b);
 /* The control command: {"follow":bool,"app":..,"severity":..,"lines":N}. Main thread. */
 void logd_tail_cmd(struct gw_ctl_req *r, json_t *args, void *arg);
 

@@ -99,10 +99,9 @@ on_data(struct gw_conn *c, char *data, size_t len)
     int64_t now = gw_wall_ms();
     int rc;
 
-    /* Input that came with a pause in flight waits until the blocked batch is taken. */
-    if (lc->blocked)
-        return 0;
-    if ((b = logd_batch_new()) == NULL)
+    /* Input that comes while the connection waits (io_uring may deliver some after the
+     * pause) joins the waiting batch: kept in order, and not left to overflow max_in. */
+    if ((b = lc->blocked) == NULL && (b = logd_batch_new()) == NULL)
         return 0;
     while ((rc = gw_syslog_frame_next(&f->fr, data + off, len - off, &fr, &used, err)) >= 0) {
         if (rc == 1) {
@@ -114,10 +113,12 @@ on_data(struct gw_conn *c, char *data, size_t len)
             break;
     }
     keep_rest(f, data + off, len - off);
-    if (b->nrec)
-        logd_stream_push(lc->ws, lc, b, 0);
-    else
-        logd_batch_free(b);
+    if (b != lc->blocked) {
+        if (b->nrec)
+            logd_stream_push(lc->ws, lc, b, 0);
+        else
+            logd_batch_free(b);
+    }
     if (rc < 0) {
         GW_LOG_DEBUG("syslog framing error, closing", "peer=%s err=%s", lc->peer, err);
         gw_conn_close(c, err);
@@ -135,12 +136,12 @@ on_eof(struct gw_conn *c)
     struct logd_batch *b;
     char err[GW_ERR_LEN];
 
-    if (f->rest_len && !lc->blocked &&
-        gw_syslog_frame_eof(&f->fr, f->rest, f->rest_len, &fr, err) == 1 &&
-        (b = logd_batch_new()) != NULL) {
+    if (f->rest_len && gw_syslog_frame_eof(&f->fr, f->rest, f->rest_len, &fr, err) == 1 &&
+        ((b = lc->blocked) != NULL || (b = logd_batch_new()) != NULL)) {
         add_frame(lc, b, &fr, gw_wall_ms());
         f->rest_len = 0;
-        logd_stream_push(lc->ws, lc, b, 0);
+        if (b != lc->blocked)
+            logd_stream_push(lc->ws, lc, b, 0);
     }
     gw_conn_finish(c);
 }

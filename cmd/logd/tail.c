@@ -2,10 +2,11 @@
  * tail.c -- `tail [--follow] [--app A] [--severity S]`: the latest records, and a live stream of
  * the new ones as they are committed.
  *
- * The writer offers every committed batch here: the last RING records are kept for a plain
- * tail, and followers get theirs in a bounded queue each (a follower that lags loses records,
- * counted, rather than hold the writer or memory). Streams go out on the main thread, which
- * owns the control socket.
+ * The writer hands every committed batch over here instead of freeing it: the newest batches
+ * holding the last RING records are kept as they are (formatted only when someone asks, so a
+ * plain tail costs the message path nothing), and followers get their records in a bounded
+ * queue each (a follower that lags loses records, counted, rather than hold the writer or
+ * memory). Streams go out on the main thread, which owns the control socket.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,9 @@ struct follower {
 struct logd_tail {
     struct logd *l;
     pthread_mutex_t mu;
-    json_t *ring[RING];
-    unsigned head, n;
+    struct logd_batch *kept[RING]; /* oldest first; together at least RING records */
+    unsigned nkept;
+    size_t kept_recs;
     struct follower *followers;
     int posted; /* a drain of the followers' queues is on its way to the main loop */
 };
@@ -61,17 +63,13 @@ logd_tail_free(struct logd_tail *t)
         gw_ctl_reply(f->r, NULL);
         free(f);
     }
-    for (unsigned i = 0; i < t->n; i++)
-        json_decref(t->ring[(t->head + RING - t->n + i) % RING]);
+    for (unsigned i = 0; i < t->nkept; i++)
+        logd_batch_free(t->kept[i]);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
 
-int
-logd_tail_active(const struct logd_tail *t)
-{
-    return t != NULL;
-}
+static void drain_followers(struct gw_ev *ev, void *arg);
 
 static int
 matches(const struct follower *f, const struct logd_batch *b, const struct logd_rec *r)
@@ -89,40 +87,46 @@ matches(const struct follower *f, const struct logd_batch *b, const struct logd_
     return 1;
 }
 
-static void drain_followers(struct gw_ev *ev, void *arg);
+/* Keeps b; drops the oldest batches no longer needed for the last RING records. */
+static void
+keep(struct logd_tail *t, struct logd_batch *b)
+{
+    if (t->nkept == RING) {
+        t->kept_recs -= t->kept[0]->nrec;
+        logd_batch_free(t->kept[0]);
+        memmove(t->kept, t->kept + 1, --t->nkept * sizeof(t->kept[0]));
+    }
+    t->kept[t->nkept++] = b;
+    t->kept_recs += b->nrec;
+    while (t->nkept > 1 && t->kept_recs - t->kept[0]->nrec >= RING) {
+        t->kept_recs -= t->kept[0]->nrec;
+        logd_batch_free(t->kept[0]);
+        memmove(t->kept, t->kept + 1, --t->nkept * sizeof(t->kept[0]));
+    }
+}
 
 void
-logd_tail_publish(struct logd_tail *t, const struct logd_batch *b)
+logd_tail_publish(struct logd_tail *t, struct logd_batch *b)
 {
-    size_t from = b->nrec > RING ? b->nrec - RING : 0;
     int any = 0;
 
     pthread_mutex_lock(&t->mu);
-    for (size_t i = 0; i < b->nrec; i++) {
-        const struct logd_rec *r = &b->recs[i];
-        json_t *j = NULL;
-        for (struct follower *f = t->followers; f; f = f->next) {
-            if (!matches(f, b, r))
+    for (struct follower *f = t->followers; f; f = f->next) {
+        for (size_t i = 0; i < b->nrec; i++) {
+            json_t *j;
+            if (!matches(f, b, &b->recs[i]))
                 continue;
             if (json_array_size(f->pending) >= FOLLOWER_MAX) {
                 f->dropped++;
                 gw_metrics_add(t->l->m.reg, t->l->m.tail_dropped, 1);
                 continue;
             }
-            if (!j && (j = logd_format_json(b, r)) == NULL)
-                break;
-            json_array_append(f->pending, j);
+            if ((j = logd_format_json(b, &b->recs[i])) != NULL)
+                json_array_append_new(f->pending, j);
             any = 1;
         }
-        if (i >= from && (j || (j = logd_format_json(b, r)) != NULL)) {
-            json_decref(t->ring[t->head]);
-            t->ring[t->head] = j;
-            t->head = (t->head + 1) % RING;
-            t->n += t->n < RING;
-        } else {
-            json_decref(j);
-        }
     }
+    keep(t, b);
     if (any && !t->posted && gw_ev_post(gw_daemon_ev(t->l->daemon), drain_followers, t) == 0)
         t->posted = 1;
     pthread_mutex_unlock(&t->mu);
@@ -191,38 +195,19 @@ on_hangup(struct gw_ctl_req *r, void *arg)
     drop_follower(arg);
 }
 
-/* The last `lines` records of the ring that pass the filter, oldest first. */
+/* The last `lines` kept records that pass the filter, oldest first. Under mu. */
 static json_t *
 recent(struct logd_tail *t, const struct follower *filter, size_t lines)
 {
     json_t *out = json_array();
-    size_t i = t->n;
 
-    /* Walk back to find the first record to show, then forward. */
-    size_t count = 0, start = t->n;
-    while (i > 0 && count < lines) {
-        json_t *j = t->ring[(t->head + RING - t->n + i - 1) % RING];
-        const char *app = json_string_value(json_object_get(j, "app"));
-        const char *sev = json_string_value(json_object_get(j, "severity"));
-        int s = sev ? logd_severity_parse(sev) : -1;
-        i--;
-        if (filter->app[0] && (!app || strcmp(app, filter->app) != 0))
-            continue;
-        if (filter->severity >= 0 && (s < 0 || s > filter->severity))
-            continue;
-        count++;
-        start = i;
-    }
-    for (i = start; i < t->n && json_array_size(out) < count; i++) {
-        json_t *j = t->ring[(t->head + RING - t->n + i) % RING];
-        const char *app = json_string_value(json_object_get(j, "app"));
-        const char *sev = json_string_value(json_object_get(j, "severity"));
-        int s = sev ? logd_severity_parse(sev) : -1;
-        if (filter->app[0] && (!app || strcmp(app, filter->app) != 0))
-            continue;
-        if (filter->severity >= 0 && (s < 0 || s > filter->severity))
-            continue;
-        json_array_append(out, j);
+    for (unsigned k = t->nkept; k-- > 0 && json_array_size(out) < lines;) {
+        const struct logd_batch *b = t->kept[k];
+        for (size_t i = b->nrec; i-- > 0 && json_array_size(out) < lines;) {
+            json_t *j;
+            if (matches(filter, b, &b->recs[i]) && (j = logd_format_json(b, &b->recs[i])))
+                json_array_insert_new(out, 0, j);
+        }
     }
     return out;
 }

@@ -166,7 +166,6 @@ release_durable(struct logd_writer *w)
             bytes += logd_batch_bytes(b);
             count++;
             logd_tail_publish(l->tail, b);
-            logd_batch_free(b);
         }
         if (!h->head)
             h->tail = NULL;
