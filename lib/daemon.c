@@ -20,6 +20,7 @@
 
 #include "httpd.h"
 #include "log.h"
+#include "logship.h"
 
 #define DEFAULT_CONFIG "/etc/gwkit/gwkit.conf"
 #define DRAIN_POLL_MS 100
@@ -36,7 +37,8 @@ static const struct gw_conf_key global_keys[] = {
     {"log_level", GW_CONF_ENUM, "info", 0, 0, "debug|info|warning|error",
      "least severe level logged (GWKIT_LOG_LEVEL overrides)"},
     {"log_format", GW_CONF_ENUM, "logfmt", 0, 0, "logfmt|json", "log line format on stderr"},
-    {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr", "where log lines go"},
+    {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr|logd",
+     "where log lines go: stderr, or logd: stderr and <run_dir>/logd.dgram as RFC 5424"},
     {"ctl_group", GW_CONF_STRING, "", 0, 0, NULL,
      "group whose members may use the control sockets (besides root and the daemon's user)"},
     {"ctl_max_clients", GW_CONF_INT, "64", 1, 100000, NULL,
@@ -82,6 +84,7 @@ struct gw_daemon {
     struct gw_ctl *ctl;
     struct gw_ctl_cmd *cmds;
     struct gw_metrics *metrics;
+    struct gw_logship *ship; /* log_to = logd */
     char run_dir[256];
     char ctl_path[300];
     int64_t started_wall_ms;
@@ -113,6 +116,10 @@ gw_daemon_free(struct gw_daemon *d)
 {
     if (!d)
         return;
+    if (d->ship) {
+        gw_log_set_hook(NULL, NULL);
+        gw_logship_free(d->ship);
+    }
     if (d->ctl)
         gw_ctl_close(d->ctl);
     if (d->ev)
@@ -372,17 +379,42 @@ gw_daemon_conf(const struct gw_daemon *d)
     return d->conf;
 }
 
+/* log_to = logd: every line also to <run_dir>/logd.dgram (logship.h). */
 static void
-apply_logging(const struct gw_conf *c, const char *prog)
+apply_log_to(struct gw_daemon *d, const struct gw_conf *c)
 {
-    gw_log_init(prog, (enum gw_log_format)gw_conf_int(c, "global", NULL, "log_format"), 2);
+    const char *rd = gw_conf_str(c, "global", NULL, "run_dir");
+    char dir[256], path[300], err[GW_ERR_LEN];
+    struct gw_logship *old = d->ship;
+
+    d->ship = NULL;
+    if (gw_conf_int(c, "global", NULL, "log_to") == 1) {
+        if (rd[0])
+            gw_strlcpy(dir, rd, sizeof(dir));
+        else
+            gw_ctl_default_run_dir(dir, sizeof(dir));
+        snprintf(path, sizeof(path), "%s/logd.dgram", dir);
+        if ((d->ship = gw_logship_new(path, d->desc->prog, err)) == NULL)
+            GW_LOG_WARN("cannot send logs to logd", "err=%s", err);
+    }
+    /* Once set_hook returns, the old shipper is no longer in use by any thread. */
+    gw_log_set_hook(d->ship ? gw_logship_hook : NULL, d->ship);
+    gw_logship_free(old);
+}
+
+static void
+apply_logging(struct gw_daemon *d, const struct gw_conf *c)
+{
+    gw_log_init(d->desc->prog, (enum gw_log_format)gw_conf_int(c, "global", NULL, "log_format"),
+                2);
     gw_log_set_level((enum gw_log_level)gw_conf_int(c, "global", NULL, "log_level"));
+    apply_log_to(d, c);
 }
 
 void
 gw_daemon_start_logging(struct gw_daemon *d)
 {
-    apply_logging(d->conf, d->desc->prog);
+    apply_logging(d, d->conf);
 }
 
 struct gw_ev *
@@ -498,7 +530,7 @@ reload(struct gw_daemon *d, char *msg, size_t msglen)
         snprintf(msg, msglen, "%s", err[0] ? err : "refused by the program");
         goto fail;
     }
-    apply_logging(c, d->desc->prog);
+    apply_logging(d, c);
     gw_conf_free(d->conf);
     d->conf = c;
     GW_LOG_INFO("config reloaded", "file=%s", config_name(d));
