@@ -144,16 +144,33 @@ http_status(void *arg)
     return gw_daemon_status(arg);
 }
 
+/* Not ready while the files cannot be written: nothing would be acknowledged. */
+static int
+writing_check(void *arg, char *detail, size_t len)
+{
+    struct logd *l = arg;
+    struct logd_writer_stats st;
+
+    logd_writer_stats(l->writer, &st);
+    if (st.disk_full || st.failing) {
+        snprintf(detail, len, "%s: %s", st.disk_full ? "disk full" : "cannot write", st.error);
+        return 0;
+    }
+    snprintf(detail, len, "writing to %s", logd_cfg(l)->output);
+    return 1;
+}
+
 static int
 start_http(struct logd *l)
 {
-    struct gw_httpd_check check = {"accepting", gw_daemon_ready_check, l->daemon};
+    struct gw_httpd_check checks[] = {{"accepting", gw_daemon_ready_check, l->daemon},
+                                      {"writing", writing_check, l}};
     struct gw_httpd_opts o = {.prog = "logd",
                               .metrics = l->m.reg,
                               .status = http_status,
                               .status_arg = l->daemon,
-                              .checks = &check,
-                              .nchecks = 1};
+                              .checks = checks,
+                              .nchecks = GW_ARRAY_LEN(checks)};
     struct gw_addr addr;
     char err[GW_ERR_LEN] = "";
 

@@ -41,6 +41,8 @@ try:
     h = d.result('health')
     t.is_(h['status'], 'critical', 'health is critical: ' + h['summary'])
     t.ok(d.metric('logd_write_errors_total') >= 1, 'failed commits counted')
+    code, _, body = d.http('/readyz')
+    t.ok(code == 503 and 'disk full' in body, '/readyz is 503 naming the full disk')
 
     os.unlink(filler)
     c.sock.settimeout(15.0)
