@@ -215,7 +215,14 @@ connect_failed(struct conn *c, int e, const char *err)
     c->state = C_DOWN;
     count_err(w, BENCH_ERR_CONNECT, 1);
     if (w->first_err[0] == '\0') {
-        if (e != 0)
+        if (e == EMFILE)
+            snprintf(w->first_err, sizeof(w->first_err),
+                     "%s (the open-files limit is %llu: raise ulimit -n, or lower -c)", strerror(e),
+                     (unsigned long long)bench_fd_limit());
+        else if (e == ENFILE)
+            snprintf(w->first_err, sizeof(w->first_err),
+                     "%s (the system-wide limit: raise fs.file-max, or lower -c)", strerror(e));
+        else if (e != 0)
             gw_strlcpy(w->first_err, strerror(e), sizeof(w->first_err));
         else
             gw_strlcpy(w->first_err, err, sizeof(w->first_err));

@@ -91,6 +91,10 @@ struct bench_results {
     struct gw_hist lag;  /* open loop: how late each request left against its schedule */
 };
 
+/* main.c */
+/* The open-files limit in effect (raised to the hard limit at start). */
+uint64_t bench_fd_limit(void);
+
 /* engine.c */
 /* Runs the whole benchmark on the calling (main) thread plus o->threads workers: connects,
  * sends, drains. SIGINT and SIGTERM end the run early (the results so far are kept). Fills

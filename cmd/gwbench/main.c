@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "fdlimit.h"
 #include "util.h"
 
 enum {
@@ -325,6 +326,33 @@ report(const struct bench_opts *o, const struct bench_results *r, double elapsed
     return rc;
 }
 
+/* Descriptors besides the connections: stdio, each thread's loop, the main loop's. */
+#define OWN_FDS 64
+
+static struct gw_fdlimit fd_limit;
+
+uint64_t
+bench_fd_limit(void)
+{
+    return fd_limit.soft;
+}
+
+/* As the servers do: the soft limit goes up to the hard one, and a run that cannot fit its
+ * connections says which limit to raise before it starts failing connects. */
+static void
+raise_fd_limit(const struct bench_opts *o)
+{
+    char err[GW_ERR_LEN];
+
+    if (gw_fdlimit_raise(&fd_limit, err) == -1)
+        fprintf(stderr, "gwbench: warning: cannot raise the open-files limit: %s\n", err);
+    if (gw_fdlimit_short(&fd_limit, o->conns, OWN_FDS))
+        fprintf(stderr,
+                "gwbench: warning: -c %u needs about %u descriptors, the open-files limit is "
+                "%llu (raise ulimit -n)\n",
+                o->conns, o->conns + OWN_FDS, (unsigned long long)fd_limit.soft);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -337,6 +365,7 @@ main(int argc, char **argv)
     defaults(&o);
     if ((rc = parse_args(&o, argc, argv)) != 0)
         return rc;
+    raise_fd_limit(&o);
     if (bench_run(&o, &res, &elapsed_s, err) == -1) {
         fprintf(stderr, "gwbench: %s\n", err);
         return 1;

@@ -72,5 +72,6 @@ hbd_reload(void *arg, const struct gw_conf *c, char *err)
             GW_LOG_WARN("setting changes at restart only", "key=%s", restart_keys[i]);
     cfg->older = hbd_cfg(h);
     atomic_store_explicit(&h->cfg, cfg, memory_order_release);
+    hbd_server_reloaded(h);
     return 0;
 }

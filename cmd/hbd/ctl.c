@@ -49,7 +49,7 @@ hbd_status(void *arg)
         "s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I}}",
         "listeners", "tcp", h->listen_str, "udp", h->udp ? h->listen_str : "", "http", h->http_str,
         "workers", (int)h->nworkers, "io", hbd_io_in_use(h), "connections",
-        (int)atomic_load(&h->nconns), "connections_total",
+        (int)hbd_conns(h), "connections_total",
         (json_int_t)counter(h, h->m.clients_connected), "messages_total",
         (json_int_t)messages_total(h), "messages_per_second",
         gw_metrics_value(h->m.reg, h->m.msgs_per_second), "bytes_received_total",
@@ -67,7 +67,7 @@ hbd_health(void *arg)
 {
     struct hbd *h = arg;
     struct hbd_counts c;
-    int conns = atomic_load(&h->nconns);
+    int conns = (int)hbd_conns(h);
     char summary[200];
     const char *status = "ok";
 
@@ -88,8 +88,8 @@ hbd_status_line(struct hbd *h, char *buf, size_t len)
 
     hbd_registry_counts(h->reg, &c);
     snprintf(buf, len,
-             "STATUS connections=%d messages=%llu services=%u up=%u late=%u dead=%u uptime_s=%llu",
-             atomic_load(&h->nconns), (unsigned long long)messages_total(h), c.total, c.up, c.late,
+             "STATUS connections=%u messages=%llu services=%u up=%u late=%u dead=%u uptime_s=%llu",
+             hbd_conns(h), (unsigned long long)messages_total(h), c.total, c.up, c.late,
              c.dead, (unsigned long long)((gw_mono_ms() - h->started_ms) / 1000));
 }
 
@@ -115,7 +115,7 @@ static void
 cmd_clients(struct gw_ctl_req *r, json_t *args, void *arg)
 {
     (void)args;
-    hbd_workers_clients(arg, r);
+    hbd_clients(arg, r);
 }
 
 static void

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "conn.h"
 #include "daemon.h"
 #include "ev.h"
 #include "metrics.h"
@@ -23,9 +24,8 @@
 #include "store.h"
 
 struct hbd_alerter;
-struct hbd_io;
 struct hbd_registry;
-struct hbd_worker;
+struct gw_workers;
 
 /* Run-time settings, an immutable snapshot: a reload publishes a new one, readers load the
  * pointer once per event batch, old snapshots are freed at exit. */
@@ -76,16 +76,13 @@ struct hbd {
     struct hbd_alerter *alerter;
     struct gw_store *store;
     struct gw_httpd *httpd;
-    struct hbd_worker **workers;
+    struct gw_workers *workers; /* server.c */
     unsigned nworkers;
-    const struct hbd_io *io; /* the workers' I/O backend ([hbd] io) */
-    int io_auto;             /* io = auto: a worker whose ring fails falls back to epoll */
+    enum gw_conn_io io; /* the workers' I/O backend ([hbd] io) */
     struct gw_addr listen_addr;
     char listen_str[GW_ADDR_STRLEN];
     char http_str[GW_ADDR_STRLEN];
     int udp;
-    atomic_uint_fast64_t conn_ids;
-    atomic_int nconns;
     struct gw_ev_timer sweep_timer;
     struct gw_ev_timer rate_timer;
     uint64_t rate_last_msgs;
@@ -170,19 +167,24 @@ void hbd_alerter_send(struct hbd_alerter *a, json_t *doc);
 /* Delivers what is queued for at most grace_ms, then stops the thread. */
 void hbd_alerter_stop(struct hbd_alerter *a, uint64_t grace_ms);
 
-/* worker.c */
-struct hbd_worker *hbd_worker_start(struct hbd *h, unsigned index, char *err);
+/* server.c: the TCP/UDP protocol on lib/worker. Main thread unless noted. */
+/* Starts the workers (logged on failure, and each worker that fell back to epoll); 0 or -1. */
+int hbd_server_start(struct hbd *h);
 /* Asks every worker to stop accepting and to close connections once their replies are out. */
-void hbd_workers_drain(struct hbd *h);
-void hbd_worker_join(struct hbd_worker *w);
-/* Collects the clients of every worker, then replies to the control request. Main thread. */
+void hbd_server_drain(struct hbd *h);
+/* Stops and joins the workers; safe when they never started. */
+void hbd_server_stop(struct hbd *h);
+/* A reload published a new config snapshot. */
+void hbd_server_reloaded(struct hbd *h);
+/* Collects the clients of every worker, then replies to the control request. */
 struct gw_ctl_req;
-void hbd_workers_clients(struct hbd *h, struct gw_ctl_req *r);
-const char *hbd_worker_udp_addr(struct hbd_worker *w);
-/* The backend `[hbd] io` asks for, or NULL (logged) when it cannot be used here. */
-const struct hbd_io *hbd_io_select(const char *want);
-/* "io_uring", "epoll", or "io_uring+epoll" when some workers fell back. */
+void hbd_clients(struct hbd *h, struct gw_ctl_req *r);
+/* The backend `[hbd] io` asks for (enum gw_conn_io), or -1 (logged) when it cannot be used. */
+int hbd_io_select(const char *want);
+/* "io_uring", "epoll", or "io_uring+epoll" when some workers fell back. Any thread. */
 const char *hbd_io_in_use(const struct hbd *h);
+/* TCP connections open. Any thread. */
+unsigned hbd_conns(const struct hbd *h);
 
 /* metrics.c */
 int hbd_metrics_init(struct hbd *h, char *err);

@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "fdlimit.h"
 #include "hbd.h"
 #include "httpd.h"
 #include "log.h"
@@ -33,7 +34,7 @@ operands(struct gw_daemon *d, int argc, char **argv, char *err)
 static void
 drain(void *arg)
 {
-    hbd_workers_drain(arg);
+    hbd_server_drain(arg);
 }
 
 static int
@@ -41,7 +42,7 @@ drained(void *arg)
 {
     struct hbd *h = arg;
 
-    return atomic_load(&h->nconns) == 0;
+    return hbd_conns(h) == 0;
 }
 
 static const struct gw_daemon_desc desc = {
@@ -60,6 +61,29 @@ static const struct gw_daemon_desc desc = {
     .health = hbd_health,
 };
 
+/* Each worker's epoll, eventfd, listener, UDP socket and ring, plus the main thread's own. */
+#define OWN_FDS(workers) (32 + 6 * (workers))
+
+static void
+raise_fd_limit(struct hbd *h)
+{
+    struct gw_fdlimit l;
+    char err[GW_ERR_LEN];
+    unsigned max = hbd_cfg(h)->max_clients;
+
+    if (gw_fdlimit_raise(&l, err) == -1)
+        GW_LOG_WARN("cannot raise the open-files limit", "limit=%llu err=%s",
+                    (unsigned long long)l.soft, err);
+    else
+        GW_LOG_INFO("open-files limit", "limit=%llu was=%llu", (unsigned long long)l.soft,
+                    (unsigned long long)l.before);
+    if (gw_fdlimit_short(&l, max, OWN_FDS(h->nworkers)))
+        GW_LOG_WARN("max_clients does not fit in the open-files limit (raise ulimit -n or "
+                    "LimitNOFILE=)",
+                    "max_clients=%u limit=%llu needed=%llu", max, (unsigned long long)l.soft,
+                    (unsigned long long)(max + OWN_FDS(h->nworkers)));
+}
+
 static int
 configure(struct hbd *h)
 {
@@ -67,6 +91,7 @@ configure(struct hbd *h)
     char err[GW_ERR_LEN];
     int64_t workers = gw_conf_int(c, "hbd", NULL, "workers");
     struct hbd_config *cfg = hbd_config_new(c, err);
+    int io;
 
     if (cfg == NULL) {
         GW_LOG_ERROR("bad configuration", "err=%s", err);
@@ -74,9 +99,9 @@ configure(struct hbd *h)
     }
     atomic_store(&h->cfg, cfg);
     h->nworkers = workers > 0 ? (unsigned)workers : gw_ncpus();
-    if ((h->io = hbd_io_select(gw_conf_str(c, "hbd", NULL, "io"))) == NULL)
+    if ((io = hbd_io_select(gw_conf_str(c, "hbd", NULL, "io"))) == -1)
         return -1;
-    h->io_auto = strcmp(gw_conf_str(c, "hbd", NULL, "io"), "auto") == 0;
+    h->io = (enum gw_conn_io)io;
     h->udp = (int)gw_conf_int(c, "hbd", NULL, "udp");
     h->started_ms = gw_mono_ms();
     gw_strlcpy(h->listen_str, gw_conf_str(c, "hbd", NULL, "listen"), sizeof(h->listen_str));
@@ -92,6 +117,7 @@ configure(struct hbd *h)
         return -1;
     }
     gw_metrics_bind_thread(h->m.reg, h->nworkers);
+    raise_fd_limit(h);
     return 0;
 }
 
@@ -123,14 +149,8 @@ start_workers(struct hbd *h)
         GW_LOG_ERROR("cannot start alerts", "err=%s", err);
         return -1;
     }
-    if ((h->workers = calloc(h->nworkers, sizeof(*h->workers))) == NULL)
+    if (hbd_server_start(h) == -1)
         return -1;
-    for (unsigned i = 0; i < h->nworkers; i++) {
-        if ((h->workers[i] = hbd_worker_start(h, i, err)) == NULL) {
-            GW_LOG_ERROR("cannot start worker", "worker=%u addr=%s err=%s", i, h->listen_str, err);
-            return -1;
-        }
-    }
     GW_LOG_INFO("listening", "addr=%s udp=%s workers=%u io=%s", h->listen_str,
                 h->udp ? "yes" : "no", h->nworkers, hbd_io_in_use(h));
     return 0;
@@ -234,10 +254,7 @@ start_timers(struct hbd *h)
 static void
 stop(struct hbd *h)
 {
-    for (unsigned i = 0; h->workers && i < h->nworkers; i++)
-        if (h->workers[i])
-            hbd_worker_join(h->workers[i]);
-    free(h->workers);
+    hbd_server_stop(h);
     if (h->httpd)
         gw_httpd_stop(h->httpd);
     hbd_alerter_stop(h->alerter, ALERT_GRACE_MS);

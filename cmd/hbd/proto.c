@@ -1,6 +1,6 @@
 /*
  * proto.c -- hbd's request line parser. Pure: no I/O, no allocation, so it can be fuzzed and
- * called on the hot path. Replies are written by worker.c.
+ * called on the hot path. Replies are written by server.c.
  *
  * Grammar (commands are case-insensitive, tokens separated by spaces or tabs):
  *   PING

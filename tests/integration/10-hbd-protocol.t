@@ -127,5 +127,40 @@ t.is_(t.line_request(d.port, 'STATUS extra'), 'ERR wrong number of arguments',
 t.is_(t.line_request(d.port, 'PING me'), 'ERR wrong number of arguments',
       'PING with arguments refused')
 
+
+# A half-close (the client's EOF) means "no more requests", not "gone": every reply owed is
+# sent, then the connection closes (printf 'PING\r\n' | socat - TCP:...).
+def half_close(data):
+    """Sends data, shuts down the sending side, returns (everything read, closed by hbd)."""
+    s = socket.create_connection(('127.0.0.1', d.port), timeout=5)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got, closed = b'', False
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            got += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    return got, closed
+
+
+runs = [half_close(b'PING\r\n') for _ in range(20)]
+t.is_(sum(1 for r in runs if r == (b'PONG\r\n', True)), 20,
+      'half-close after one request: the reply comes, then the close (20 of 20)')
+batch = b''.join(b'PING\r\nHB half-close\r\n' for _ in range(500))
+got, closed = half_close(batch)
+lines = got.split(b'\r\n')[:-1]
+t.ok(closed and len(lines) == 1000 and lines[0] == b'PONG' and lines[-1] == b'OK 500',
+     'half-close after a pipelined batch: all 1000 replies, in order, then the close '
+     '(%d lines, closed=%s)' % (len(lines), closed))
+t.is_(half_close(b'PING\r\nPIN'), (b'PONG\r\n', True),
+      'half-close after a partial line: the complete request answered, the partial one dropped')
+t.is_(half_close(b'PIN'), (b'', True), 'half-close with only a partial line: closed, no reply')
+
 t.is_(d.stop(), 0, 'hbd exits 0 on SIGTERM')
 t.done()

@@ -1,19 +1,21 @@
 /*
- * worker_uring.c -- hbd's io_uring backend.
+ * conn_uring.c -- the io_uring backend of lib/conn.
  *
- * Why: on loopback nearly all of a PING's cost is the kernel's, and with epoll each request
- * pays epoll_wait + read + write. Here each connection has one multishot receive armed, which
- * the kernel completes into a buffer of a ring shared by the worker (an idle connection holds
- * no buffer), and the replies of a whole batch of completions go out as send submissions in
- * the same io_uring_enter() that waits for the next batch. The ring is single-issuer with
- * deferred task work, so completions are produced in that one call too.
+ * Why: on loopback nearly all of a small request's cost is the kernel's, and with epoll each
+ * request pays epoll_wait + read + write. Here each connection has one multishot receive armed,
+ * which the kernel completes into a buffer of a ring shared by the loop (an idle connection
+ * holds no buffer), and the output of a whole batch of completions goes out as send
+ * submissions in the same io_uring_enter() that waits for the next batch. The ring is
+ * single-issuer with deferred task work, so completions are produced in that one call too.
  *
- * The worker's gw_ev loop (listener, UDP, timers, posts from other threads) is still epoll: its
- * descriptor is polled through the ring and the loop is run without blocking when it is ready
- * or a timer is due.
+ * The loop's gw_ev (listeners, UDP, timers, posts from other threads, outgoing connects) is
+ * still epoll: its descriptor is polled through the ring and gw_ev is run without blocking
+ * when it is ready or a timer is due.
  *
  * A connection's memory may go only when the kernel holds no request of it: closing cancels
- * its requests, and the connection is freed once their last completions have arrived.
+ * its requests, and the connection is reaped once their last completions have arrived.
+ * Pausing reads cancels the multishot receive; input it had completed already is kept by the
+ * core (see GW_CONN_PAUSED_SLACK).
  */
 #include <errno.h>
 #include <poll.h>
@@ -36,21 +38,20 @@
 #define MARK_DEFINED(p, n) ((void)0)
 #endif
 
-#include "log.h"
-#include "worker.h"
+#include "conn_io.h"
 
 /* Overridable at build time, so tests can make a full queue and an empty buffer ring common
- * (cc -DHBD_URING_SQ=8 -DHBD_URING_BUFS=4). */
-#ifndef HBD_URING_SQ
-#define HBD_URING_SQ 2048
+ * (cc -DGW_URING_SQ=8 -DGW_URING_BUFS=4). */
+#ifndef GW_URING_SQ
+#define GW_URING_SQ 2048
 #endif
-#ifndef HBD_URING_BUFS
-#define HBD_URING_BUFS 1024
+#ifndef GW_URING_BUFS
+#define GW_URING_BUFS 1024
 #endif
-#define SQ_ENTRIES HBD_URING_SQ
+#define SQ_ENTRIES GW_URING_SQ
 /* The buffer ring: enough buffers for every connection of a large batch to have input at
  * once; a receive that finds none ends with ENOBUFS and is armed again after the batch. */
-#define BUF_COUNT HBD_URING_BUFS /* a power of two */
+#define BUF_COUNT GW_URING_BUFS /* a power of two */
 #define BUF_SIZE 2048
 #define BGID 0
 /* gw_ev rounds per wake-up: a level-triggered event left over (accept budget) runs again. */
@@ -64,21 +65,19 @@
 #define OP_SEND 2u
 #define OP_POLLOUT 3u /* a send found the socket full: waiting for room */
 #define OP_MASK 3u
-/* Longest wait while counting on sends completing at submission (see uring_run). */
+/* Longest wait while counting on sends completing at submission (see ur_run). */
 #define SEND_WAIT_CAP_MS 50
 
 struct uring {
     struct io_uring ring;
     struct io_uring_buf_ring *br;
     char *bufs;
-    unsigned nreturned;   /* buffers given back since the last advance */
-    struct conn *todo;    /* connections with replies to send or a receive to arm */
-    struct conn *reap;    /* closed connections whose requests have all completed */
-    struct conn *zombies; /* closed connections waiting for their last completions */
-    unsigned sends;       /* sends prepared whose completion has not been seen */
-    int sends_inline;     /* sends complete during the io_uring_enter() that submits them */
-    int ev_armed;         /* the poll of the gw_ev loop's descriptor is armed */
-    int ev_busy;          /* the gw_ev loop may still have events to run */
+    unsigned nreturned;      /* buffers given back since the last advance */
+    struct gw_conn *zombies; /* closed connections waiting for their last completions */
+    unsigned sends;          /* sends prepared whose completion has not been seen */
+    int sends_inline;        /* sends complete during the io_uring_enter() that submits them */
+    int ev_armed;            /* the poll of the gw_ev loop's descriptor is armed */
+    int ev_busy;             /* the gw_ev loop may still have events to run */
 };
 
 static struct io_uring_sqe *
@@ -95,16 +94,6 @@ sqe_get(struct uring *u)
 }
 
 static void
-todo(struct uring *u, struct conn *c)
-{
-    if (c->queued || c->dead)
-        return;
-    c->queued = 1;
-    c->qnext = u->todo;
-    u->todo = c;
-}
-
-static void
 buf_return(struct uring *u, unsigned bid)
 {
     io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE, (unsigned short)bid,
@@ -113,14 +102,14 @@ buf_return(struct uring *u, unsigned bid)
 
 /* A request of c's is now the kernel's: tagged with its operation and counted. */
 static void
-own(struct io_uring_sqe *sqe, struct conn *c, unsigned op)
+own(struct io_uring_sqe *sqe, struct gw_conn *c, unsigned op)
 {
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | op);
     c->inflight++;
 }
 
 static int
-arm_recv(struct uring *u, struct conn *c)
+arm_recv(struct uring *u, struct gw_conn *c)
 {
     struct io_uring_sqe *sqe = sqe_get(u);
 
@@ -130,30 +119,44 @@ arm_recv(struct uring *u, struct conn *c)
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BGID;
     own(sqe, c, OP_RECV);
-    c->recv_armed = 1;
+    c->flags |= CF_RECV_ARMED;
+    return 0;
+}
+
+/* Pausing: the multishot receive is cancelled; its last completion (-ECANCELED) disarms it. */
+static int
+cancel_recv(struct uring *u, struct gw_conn *c)
+{
+    struct io_uring_sqe *sqe = sqe_get(u);
+
+    if (!sqe)
+        return -1;
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)c | OP_RECV, 0);
+    io_uring_sqe_set_data64(sqe, UD_CANCEL);
+    c->flags |= CF_CANCELING;
     return 0;
 }
 
 static int
-arm_send(struct uring *u, struct conn *c)
+arm_send(struct uring *u, struct gw_conn *c)
 {
     struct io_uring_sqe *sqe = sqe_get(u);
 
     if (!sqe)
         return -1;
     /* MSG_DONTWAIT: the send is tried once, at submission, and completes there, even when
-     * the socket is full (-EAGAIN; then a poll waits for room), so uring_run() knows how many
+     * the socket is full (-EAGAIN; then a poll waits for room), so ur_run() knows how many
      * completions a submission yields by itself. */
     io_uring_prep_send(sqe, c->fd, gw_buf_data(&c->snd), gw_buf_len(&c->snd),
                        MSG_NOSIGNAL | MSG_DONTWAIT);
     own(sqe, c, OP_SEND);
-    c->writing = 1;
+    c->flags |= CF_WRITING;
     u->sends++;
     return 0;
 }
 
 static int
-arm_pollout(struct uring *u, struct conn *c)
+arm_pollout(struct uring *u, struct gw_conn *c)
 {
     struct io_uring_sqe *sqe = sqe_get(u);
 
@@ -161,14 +164,14 @@ arm_pollout(struct uring *u, struct conn *c)
         return -1;
     io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
     own(sqe, c, OP_POLLOUT);
-    c->writing = 1;
+    c->flags |= CF_WRITING;
     return 0;
 }
 
 static void
-arm_ev(struct hbd_worker *w)
+arm_ev(struct gw_conn_loop *l)
 {
-    struct uring *u = w->backend;
+    struct uring *u = l->backend;
     struct io_uring_sqe *sqe = sqe_get(u);
 
     /* Without a free slot now, the loop polls gw_ev without blocking until it has one. */
@@ -176,53 +179,44 @@ arm_ev(struct hbd_worker *w)
         u->ev_busy = 1;
         return;
     }
-    io_uring_prep_poll_multishot(sqe, gw_ev_fd(w->ev), POLLIN);
+    io_uring_prep_poll_multishot(sqe, gw_ev_fd(l->ev), POLLIN);
     io_uring_sqe_set_data64(sqe, UD_EV);
     u->ev_armed = 1;
 }
 
-/* What a connection needs after a batch: its receive armed again, its replies sent, or, with
- * nothing left to send, its lingering close or drain. */
+/* What a connection needs after a batch: its receive armed (or cancelled, when paused), its
+ * output sent, or, with nothing left to send, what the core decides (linger, close). */
 static void
-service(struct uring *u, struct conn *c)
+ur_service(struct gw_conn *c)
 {
-    if (c->dead)
-        return;
-    if (!c->recv_armed && arm_recv(u, c) == -1) {
-        hbd_conn_close(c, "submission queue full");
+    struct uring *u = c->loop->backend;
+    int want = gw_conn__want_read(c);
+
+    if (want && !(c->flags & CF_RECV_ARMED) && arm_recv(u, c) == -1) {
+        gw_conn_close(c, GW_CONN_QUEUE_FULL);
         return;
     }
-    if (c->writing)
+    if (!want && (c->flags & CF_RECV_ARMED) && gw_conn_read_paused(c) &&
+        !(c->flags & CF_CANCELING) && cancel_recv(u, c) == -1) {
+        gw_conn_close(c, GW_CONN_QUEUE_FULL);
+        return;
+    }
+    if (c->flags & CF_WRITING)
         return;
     if (gw_buf_len(&c->snd) == 0 && gw_buf_len(&c->out)) {
         struct gw_buf t = c->snd;
         c->snd = c->out;
         c->out = t;
     }
-    if (gw_buf_len(&c->snd)) {
-        if (arm_send(u, c) == -1)
-            hbd_conn_close(c, "submission queue full");
+    gw_conn__settle(c);
+    if ((c->flags & CF_CLOSED) || !gw_buf_len(&c->snd))
         return;
-    }
-    /* Drained: give the memory back, an idle connection keeps none. */
-    gw_buf_reset(&c->out);
-    gw_buf_reset(&c->snd);
-    if (c->closing)
-        hbd_conn_linger(c);
-    else if (c->w->draining)
-        hbd_conn_close(c, "draining");
-}
-
-/* A closed connection is off the worker's list, so its links are free for these two. */
-static void
-reap_later(struct uring *u, struct conn *c)
-{
-    c->next = u->reap;
-    u->reap = c;
+    if (arm_send(u, c) == -1)
+        gw_conn_close(c, GW_CONN_QUEUE_FULL);
 }
 
 static void
-zombie_add(struct uring *u, struct conn *c)
+zombie_add(struct uring *u, struct gw_conn *c)
 {
     c->prev = NULL;
     c->next = u->zombies;
@@ -233,7 +227,7 @@ zombie_add(struct uring *u, struct conn *c)
 
 /* The last completion of a closed connection's requests has arrived. */
 static void
-zombie_done(struct uring *u, struct conn *c)
+zombie_done(struct uring *u, struct gw_conn *c)
 {
     if (c->prev)
         c->prev->next = c->next;
@@ -241,14 +235,15 @@ zombie_done(struct uring *u, struct conn *c)
         u->zombies = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    reap_later(u, c);
+    close(c->fd);
+    gw_conn__reap(c);
 }
 
 /* A completion of c's has come while c is closed: c goes once it was the last. */
 static int
-settled_if_dead(struct uring *u, struct conn *c)
+settled_if_dead(struct uring *u, struct gw_conn *c)
 {
-    if (!c->dead)
+    if (!(c->flags & CF_CLOSED))
         return 0;
     if (c->inflight == 0)
         zombie_done(u, c);
@@ -256,68 +251,60 @@ settled_if_dead(struct uring *u, struct conn *c)
 }
 
 static void
-free_list(struct conn *c)
+free_list(struct gw_conn *c)
 {
     while (c) {
-        struct conn *next = c->next;
+        struct gw_conn *next = c->next;
         close(c->fd);
-        hbd_conn_free(c);
+        gw_conn__free(c);
         c = next;
     }
 }
 
-/* A batch's input can carry more replies than max_output while the client reads them fine
- * (one write of many pipelined requests): what the socket takes now does not count against
- * the limit, as with epoll, so hand it over at once. Only a heavy pipeliner gets here. */
+/* A batch's input can carry more output than max_out while the peer reads it fine (one write
+ * of many pipelined requests): what the socket takes now does not count against the limit,
+ * as with epoll, so hand it over at once. Only a heavy pipeliner gets here. */
 static void
-send_now(struct conn *c)
+send_now(struct gw_conn *c)
 {
     ssize_t n = send(c->fd, gw_buf_data(&c->out), gw_buf_len(&c->out), MSG_DONTWAIT | MSG_NOSIGNAL);
 
     if (n > 0)
         gw_buf_consume(&c->out, (size_t)n);
     else if (n < 0 && errno != EAGAIN && errno != EINTR)
-        hbd_conn_close(c, strerror(errno));
+        gw_conn_close(c, strerror(errno));
 }
 
 static void
-on_input(struct uring *u, struct conn *c, char *data, size_t n)
+on_input(struct gw_conn *c, char *data, size_t n)
 {
-    struct hbd *h = c->w->h;
-    uint64_t t0;
-    int rc;
+    const struct gw_conn_limits *lim;
+    size_t limit;
 
-    if (c->lingering) {
-        hbd_conn_linger_input(c, n);
+    gw_conn__input(c, data, n);
+    if (c->flags & (CF_CLOSED | CF_LINGERING))
         return;
-    }
-    if (c->closing)
-        return; /* after QUIT or a line too long: nothing more is answered */
-    t0 = gw_mono_ns();
-    rc = hbd_conn_parse(c, &c->out, data, n, hbd_cfg(h)->max_line_bytes);
-    hbd_conn_after_input(c, n, rc > 0 ? (uint64_t)rc : 0, rc);
-    /* With no send of its own in flight, the connection's earlier replies are all out. */
-    if (!c->writing && gw_buf_len(&c->out) > hbd_cfg(h)->max_output_bytes) {
+    lim = gw_conn__limits(c);
+    limit = lim->max_out ? lim->max_out : GW_CONN_MAX_OUT;
+    /* With no send of its own in flight, the connection's earlier output is all out. */
+    if (!(c->flags & CF_WRITING) && gw_buf_len(&c->out) > limit) {
         send_now(c);
-        if (c->dead)
+        if (c->flags & CF_CLOSED)
             return;
     }
-    if (hbd_conn_overflow(c, gw_buf_len(&c->out) + gw_buf_len(&c->snd)))
-        return;
-    if (gw_buf_len(&c->out) || c->closing)
-        todo(u, c);
-    gw_metrics_observe(h->m.reg, h->m.processing, (double)(gw_mono_ns() - t0) / 1e9);
+    if (gw_conn__queued(c) > limit)
+        gw_conn_close(c, GW_CONN_OUTPUT_FULL);
 }
 
 /* A completion's own request is counted off before anything else, so that a close while it
  * is handled knows what the kernel still holds. */
 static void
-on_recv(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
+on_recv(struct uring *u, struct gw_conn *c, const struct io_uring_cqe *cqe)
 {
-    int more = (cqe->flags & IORING_CQE_F_MORE) != 0, was_dead = c->dead;
+    int more = (cqe->flags & IORING_CQE_F_MORE) != 0, was_dead = (c->flags & CF_CLOSED) != 0;
 
     if (!more) {
-        c->recv_armed = 0;
+        c->flags &= (uint16_t) ~(CF_RECV_ARMED | CF_CANCELING);
         c->inflight--;
     }
     if (cqe->flags & IORING_CQE_F_BUFFER) {
@@ -325,7 +312,7 @@ on_recv(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
         char *data = u->bufs + (size_t)bid * BUF_SIZE;
         if (!was_dead && cqe->res > 0) {
             MARK_DEFINED(data, (size_t)cqe->res);
-            on_input(u, c, data, (size_t)cqe->res);
+            on_input(c, data, (size_t)cqe->res);
         }
         buf_return(u, bid);
     }
@@ -333,57 +320,57 @@ on_recv(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
         settled_if_dead(u, c);
         return;
     }
-    if (c->dead)
+    if (c->flags & CF_CLOSED)
         return; /* closed while its input was handled: release() saw this completion */
     if (cqe->res == 0)
-        hbd_conn_close(c, c->lingering ? "closed by request" : "peer closed");
-    else if (cqe->res < 0 && cqe->res != -ENOBUFS)
-        hbd_conn_close(c, strerror(-cqe->res));
+        gw_conn__eof(c);
+    else if (cqe->res < 0 && cqe->res != -ENOBUFS && cqe->res != -ECANCELED)
+        gw_conn_close(c, strerror(-cqe->res));
     else if (!more)
-        todo(u, c); /* out of buffers, or the kernel ended it: armed again after the batch */
+        gw_conn__todo(c); /* out of buffers, cancelled or ended: armed again if wanted */
 }
 
 static void
-on_send(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
+on_send(struct uring *u, struct gw_conn *c, const struct io_uring_cqe *cqe)
 {
     u->sends--;
     c->inflight--;
-    c->writing = 0;
+    c->flags &= (uint16_t)~CF_WRITING;
     if (settled_if_dead(u, c))
         return;
     if (cqe->res == -EAGAIN) {
-        /* The client is not reading: wait for room; max_output bounds what piles up. */
+        /* The peer is not reading: wait for room; max_out bounds what piles up. */
         if (arm_pollout(u, c) == -1)
-            hbd_conn_close(c, "submission queue full");
+            gw_conn_close(c, GW_CONN_QUEUE_FULL);
         return;
     }
     if (cqe->res < 0) {
-        hbd_conn_close(c, strerror(-cqe->res));
+        gw_conn_close(c, strerror(-cqe->res));
         return;
     }
     gw_buf_consume(&c->snd, (size_t)cqe->res);
-    todo(u, c);
+    gw_conn__todo(c);
 }
 
 static void
-on_pollout(struct uring *u, struct conn *c, const struct io_uring_cqe *cqe)
+on_pollout(struct uring *u, struct gw_conn *c, const struct io_uring_cqe *cqe)
 {
     c->inflight--;
-    c->writing = 0;
+    c->flags &= (uint16_t)~CF_WRITING;
     if (settled_if_dead(u, c))
         return;
     if (cqe->res < 0) {
-        hbd_conn_close(c, strerror(-cqe->res));
+        gw_conn_close(c, strerror(-cqe->res));
         return;
     }
-    todo(u, c);
+    gw_conn__todo(c);
 }
 
 /* Takes every completion there is; returns 1 when the gw_ev loop has something to run. */
 static int
-completions(struct hbd_worker *w)
+completions(struct gw_conn_loop *l)
 {
-    struct uring *u = w->backend;
+    struct uring *u = l->backend;
     struct io_uring_cqe *cqe;
     unsigned head, seen = 0;
     int ev_ready = 0;
@@ -391,7 +378,7 @@ completions(struct hbd_worker *w)
     io_uring_for_each_cqe(&u->ring, head, cqe)
     {
         uint64_t ud = io_uring_cqe_get_data64(cqe);
-        struct conn *c = (struct conn *)(uintptr_t)(ud & ~(uint64_t)OP_MASK);
+        struct gw_conn *c = (struct gw_conn *)(uintptr_t)(ud & ~(uint64_t)OP_MASK);
 
         seen++;
         if (ud == UD_EV) {
@@ -417,47 +404,34 @@ completions(struct hbd_worker *w)
 }
 
 static void
-run_ev(struct hbd_worker *w)
+run_ev(struct gw_conn_loop *l)
 {
-    struct uring *u = w->backend;
+    struct uring *u = l->backend;
     int n = 0;
 
     for (int i = 0; i < EV_ROUNDS; i++)
-        if ((n = gw_ev_run_once(w->ev, 0)) <= 0)
+        if ((n = gw_ev_run_once(l->ev, 0)) <= 0)
             break;
     u->ev_busy = n > 0;
 }
 
-static void
-after_batch(struct uring *u)
-{
-    while (u->todo) {
-        struct conn *c = u->todo;
-        u->todo = c->qnext;
-        c->queued = 0;
-        service(u, c);
-    }
-    free_list(u->reap);
-    u->reap = NULL;
-}
-
-/* One io_uring_enter() per round: it submits the replies of the last batch and waits for the
+/* One io_uring_enter() per round: it submits the output of the last batch and waits for the
  * next. The sends complete during the call itself, so waiting for one completion would end
  * the wait at once with nothing but them (an extra round, a whole system call per request
  * at low rates); so it waits for them plus one. Should a kernel ever complete a send later,
- * the wait is capped, and the worker goes back to waiting for one completion. */
-static void
-uring_run(struct hbd_worker *w)
+ * the wait is capped, and the loop goes back to waiting for one completion. */
+static int
+ur_run(struct gw_conn_loop *l, char *err)
 {
-    struct uring *u = w->backend;
+    struct uring *u = l->backend;
 
-    while (!w->stop) {
+    while (!l->stop) {
         unsigned want = 1 + (u->sends_inline ? u->sends : 0);
         int to, rc;
 
         if (!u->ev_armed)
-            arm_ev(w);
-        to = u->ev_busy ? 0 : gw_ev_timeout_ms(w->ev);
+            arm_ev(l);
+        to = u->ev_busy ? 0 : gw_ev_timeout_ms(l->ev);
         if (want > 1 && (to < 0 || to > SEND_WAIT_CAP_MS))
             to = SEND_WAIT_CAP_MS;
         if (to == 0) {
@@ -469,34 +443,39 @@ uring_run(struct hbd_worker *w)
             struct io_uring_cqe *cqe;
             rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, want, &ts, NULL);
         }
-        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-            GW_LOG_ERROR("io_uring_enter failed", "worker=%u err=%s", w->index, strerror(-rc));
-            break;
-        }
-        gw_ev_update_time(w->ev);
-        if (completions(w) || to == 0 || gw_ev_timeout_ms(w->ev) == 0)
-            run_ev(w);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+            return gw_err(err, "io_uring_enter: %s", strerror(-rc));
+        gw_ev_update_time(l->ev);
+        if (completions(l) || to == 0 || gw_ev_timeout_ms(l->ev) == 0)
+            run_ev(l);
         if (u->sends && u->sends_inline && (rc >= 0 || rc == -ETIME)) {
             u->sends_inline = 0;
-            GW_LOG_WARN("io_uring sends complete after their submission on this kernel; "
-                        "waiting for one completion at a time",
-                        "worker=%u", w->index);
+            gw_conn__notice(l, "io_uring sends complete after their submission on this "
+                               "kernel; waiting for one completion at a time");
         }
-        after_batch(u);
+        gw_conn__after_batch(l);
     }
-    /* Exiting the ring cancels what is in flight; connections still open are closed by the
-     * worker's teardown, those closed already are freed here. */
+    return 0;
+}
+
+/* Exiting the ring cancels what is in flight; connections closed already are freed here. */
+static void
+ur_stop(struct gw_conn_loop *l)
+{
+    struct uring *u = l->backend;
+
+    if (!u)
+        return;
     io_uring_queue_exit(&u->ring);
-    free_list(u->reap);
     free_list(u->zombies);
     free(u->br);
     free(u->bufs);
     free(u);
-    w->backend = NULL;
+    l->backend = NULL;
 }
 
 static int
-ring_init(struct io_uring *ring, unsigned entries, char *why, size_t len)
+ring_init(struct io_uring *ring, unsigned entries, char *why)
 {
     struct io_uring_params p;
     int rc;
@@ -505,38 +484,31 @@ ring_init(struct io_uring *ring, unsigned entries, char *why, size_t len)
     p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
               IORING_SETUP_SUBMIT_ALL;
     p.cq_entries = entries * 4;
-    if ((rc = io_uring_queue_init_params(entries, ring, &p)) < 0) {
-        snprintf(why, len, "io_uring_setup: %s", strerror(-rc));
-        return -1;
-    }
+    if ((rc = io_uring_queue_init_params(entries, ring, &p)) < 0)
+        return gw_err(why, "io_uring_setup: %s", strerror(-rc));
     if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) {
-        snprintf(why, len, "this kernel's io_uring lacks wait timeouts or overflow keeping");
         io_uring_queue_exit(ring);
-        return -1;
+        return gw_err(why, "this kernel's io_uring lacks wait timeouts or overflow keeping");
     }
     return 0;
 }
 
 static int
-buf_ring_init(struct io_uring *ring, unsigned count, struct io_uring_buf_ring **br, char *why,
-              size_t len)
+buf_ring_init(struct io_uring *ring, unsigned count, struct io_uring_buf_ring **br, char *why)
 {
     struct io_uring_buf_reg reg;
     void *mem;
     int rc;
 
-    if (posix_memalign(&mem, (size_t)sysconf(_SC_PAGESIZE), count * sizeof(struct io_uring_buf))) {
-        snprintf(why, len, "out of memory");
-        return -1;
-    }
+    if (posix_memalign(&mem, (size_t)sysconf(_SC_PAGESIZE), count * sizeof(struct io_uring_buf)))
+        return gw_err(why, "out of memory");
     memset(&reg, 0, sizeof(reg));
     reg.ring_addr = (uint64_t)(uintptr_t)mem;
     reg.ring_entries = count;
     reg.bgid = BGID;
     if ((rc = io_uring_register_buf_ring(ring, &reg, 0)) < 0) {
-        snprintf(why, len, "buffer ring: %s", strerror(-rc));
         free(mem);
-        return -1;
+        return gw_err(why, "buffer ring: %s", strerror(-rc));
     }
     *br = mem;
     io_uring_buf_ring_init(*br);
@@ -544,16 +516,16 @@ buf_ring_init(struct io_uring *ring, unsigned count, struct io_uring_buf_ring **
 }
 
 int
-hbd_uring_probe(char *why, size_t len)
+gw_conn_uring_probe(char *err)
 {
     struct io_uring ring;
     struct io_uring_buf_ring *br;
 
     /* Deferred task work (6.1) is the newest feature used; multishot receive (6.0) and buffer
      * rings (5.19) come with it. */
-    if (ring_init(&ring, 8, why, len) == -1)
+    if (ring_init(&ring, 8, err) == -1)
         return -1;
-    if (buf_ring_init(&ring, 1, &br, why, len) == -1) {
+    if (buf_ring_init(&ring, 1, &br, err) == -1) {
         io_uring_queue_exit(&ring);
         return -1;
     }
@@ -563,25 +535,24 @@ hbd_uring_probe(char *why, size_t len)
 }
 
 static int
-uring_start(struct hbd_worker *w, char *err)
+ur_start(struct gw_conn_loop *l, char *err)
 {
     struct uring *u = calloc(1, sizeof(*u));
-    char why[GW_ERR_LEN];
 
     if (!u || (u->bufs = malloc((size_t)BUF_COUNT * BUF_SIZE)) == NULL) {
         free(u);
         return gw_err(err, "out of memory");
     }
-    if (ring_init(&u->ring, SQ_ENTRIES, why, sizeof(why)) == -1) {
+    if (ring_init(&u->ring, SQ_ENTRIES, err) == -1) {
         free(u->bufs);
         free(u);
-        return gw_err(err, "%s", why);
+        return -1;
     }
-    if (buf_ring_init(&u->ring, BUF_COUNT, &u->br, why, sizeof(why)) == -1) {
+    if (buf_ring_init(&u->ring, BUF_COUNT, &u->br, err) == -1) {
         io_uring_queue_exit(&u->ring);
         free(u->bufs);
         free(u);
-        return gw_err(err, "%s", why);
+        return -1;
     }
     for (unsigned i = 0; i < BUF_COUNT; i++)
         buf_return(u, i);
@@ -590,26 +561,27 @@ uring_start(struct hbd_worker *w, char *err)
     /* Each io_uring_enter() then skips looking up the ring's descriptor; optional. */
     (void)io_uring_register_ring_fd(&u->ring);
     u->sends_inline = 1;
-    w->backend = u;
+    l->backend = u;
     return 0;
 }
 
 static int
-uring_open(struct conn *c, char *err)
+ur_open(struct gw_conn *c, char *err)
 {
-    if (arm_recv(c->w->backend, c) == -1)
+    if (arm_recv(c->loop->backend, c) == -1)
         return gw_err(err, "submission queue full");
     return 0;
 }
 
 static void
-uring_release(struct conn *c)
+ur_release(struct gw_conn *c)
 {
-    struct uring *u = c->w->backend;
+    struct uring *u = c->loop->backend;
     struct io_uring_sqe *sqe;
 
     if (c->inflight == 0) {
-        reap_later(u, c);
+        close(c->fd);
+        gw_conn__reap(c);
         return;
     }
     zombie_add(u, c);
@@ -622,25 +594,12 @@ uring_release(struct conn *c)
     }
 }
 
-static void
-uring_flush(struct conn *c)
-{
-    todo(c->w->backend, c);
-}
-
-static void
-uring_linger(struct conn *c)
-{
-    /* The receive stays armed: it now reads what the client still sends, for discarding. */
-    todo(c->w->backend, c);
-}
-
-const struct hbd_io hbd_io_uring = {
+const struct gw_conn_backend gw_conn__uring = {
     .name = "io_uring",
-    .start = uring_start,
-    .run = uring_run,
-    .open = uring_open,
-    .release = uring_release,
-    .flush = uring_flush,
-    .linger = uring_linger,
+    .start = ur_start,
+    .run = ur_run,
+    .stop = ur_stop,
+    .open = ur_open,
+    .release = ur_release,
+    .service = ur_service,
 };

@@ -1,0 +1,535 @@
+/*
+ * server.c -- hbd's network side on lib/worker: the request/reply protocol over TCP (lines,
+ * replies ending as the request did), UDP datagrams, and the `clients` listing.
+ *
+ * Threads, connections, buffers, limits, the lingering close and the io_uring/epoll backends
+ * are lib/worker's and lib/conn's; each worker also owns a UDP socket bound with SO_REUSEPORT,
+ * so a PING takes no lock on either path.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "line.h"
+#include "log.h"
+#include "udp.h"
+#include "worker.h"
+
+#include "hbd.h"
+
+#define ACCEPT_LOG_MS 10000
+#define UDP_ROUNDS 4
+#define CLIENTS_TIMEOUT_MS 2000
+
+/* A worker's own: its UDP socket and the limits its connections read. */
+struct hbd_wstate {
+    struct hbd *h;
+    unsigned index;
+    int ufd;
+    struct gw_udp_batch *udp;
+    size_t udp_max;
+    uint64_t accept_logged_ms;
+    const struct hbd_config *limits_of; /* the snapshot limits was filled from */
+    struct gw_conn_limits limits;
+};
+
+static struct hbd_wstate *
+wstate(struct gw_conn *c)
+{
+    return gw_worker_data(gw_worker_of(gw_conn_loop_of(c)));
+}
+
+/* ---- requests ---- */
+
+/* One request's context while its batch of lines is handled. */
+struct batch {
+    struct gw_conn *c;
+    struct hbd *h;
+};
+
+static void
+reply(struct gw_conn *c, const char *text, size_t len, int crlf)
+{
+    char *p = gw_conn_reserve(c, len + 2);
+
+    if (!p)
+        return; /* closed: out of memory */
+    memcpy(p, text, len);
+    if (crlf) {
+        p[len] = '\r';
+        p[len + 1] = '\n';
+        gw_conn_commit(c, len + 2);
+    } else {
+        p[len] = '\n';
+        gw_conn_commit(c, len + 1);
+    }
+}
+
+static void
+reply_err(struct gw_conn *c, const char *why, int crlf)
+{
+    char line[160];
+    int n = snprintf(line, sizeof(line), "ERR %s", why);
+
+    reply(c, line, (size_t)n, crlf);
+}
+
+static int
+error_series(struct hbd *h, const char *why)
+{
+    if (strncmp(why, "bad interval", 12) == 0)
+        return h->m.err_bad_interval;
+    if (strcmp(why, "unknown command") == 0)
+        return h->m.err_unknown_command;
+    return h->m.err_bad_request;
+}
+
+/* Handles one complete line (without its ending); returns 0, or -1 when the connection must
+ * close after its replies (QUIT). */
+static int
+request(void *arg, char *line, size_t len, int crlf)
+{
+    struct batch *b = arg;
+    struct gw_conn *c = b->c;
+    struct hbd *h = b->h;
+    struct hbd_req req;
+    const char *why = NULL;
+    char text[512];
+    uint64_t seq;
+    int n;
+
+    hbd_proto_parse(line, len, &req);
+    if (req.kind == HBD_REQ_EMPTY)
+        return 0;
+    /* Counted before it is handled, so a STATUS reply includes itself. */
+    gw_metrics_add(h->m.reg, h->m.msgs_tcp, 1);
+    gw_conn_touch(c);
+    switch (req.kind) {
+    case HBD_REQ_EMPTY:
+        return 0;
+    case HBD_REQ_PING:
+        reply(c, "PONG", 4, crlf);
+        break;
+    case HBD_REQ_HB:
+        if ((seq = hbd_registry_beat(h->reg, &req, gw_conn_addr(c), &why)) == 0) {
+            gw_metrics_add(h->m.reg, h->m.err_too_many_services, 1);
+            reply_err(c, why, crlf);
+            break;
+        }
+        n = snprintf(text, sizeof(text), "OK %llu", (unsigned long long)seq);
+        reply(c, text, (size_t)n, crlf);
+        break;
+    case HBD_REQ_STATUS:
+        hbd_status_line(h, text, sizeof(text));
+        reply(c, text, strlen(text), crlf);
+        break;
+    case HBD_REQ_QUIT:
+        reply(c, "BYE", 3, crlf);
+        return -1;
+    case HBD_REQ_ERROR:
+        gw_metrics_add(h->m.reg, error_series(h, req.error), 1);
+        reply_err(c, req.error, crlf);
+        break;
+    }
+    return gw_conn_closed(c) ? -1 : 0;
+}
+
+static size_t
+on_data(struct gw_conn *c, char *data, size_t len)
+{
+    struct hbd *h = gw_conn_user(c);
+    struct batch b = {c, h};
+    enum gw_line_status st;
+    uint64_t t0 = gw_mono_ns();
+    size_t used = gw_line_split(data, len, hbd_cfg(h)->max_line_bytes, request, &b, &st);
+
+    if (st == GW_LINE_TOO_LONG && !gw_conn_closed(c)) {
+        gw_metrics_add(h->m.reg, h->m.err_line_too_long, 1);
+        reply(c, "ERR line too long", 17, 1);
+        GW_LOG_DEBUG("line too long", "id=%llu addr=%s", (unsigned long long)gw_conn_id(c),
+                     gw_conn_addr(c));
+    }
+    if (st != GW_LINE_MORE)
+        gw_conn_finish(c);
+    gw_metrics_observe(h->m.reg, h->m.processing, (double)(gw_mono_ns() - t0) / 1e9);
+    return used;
+}
+
+static void
+on_received(struct gw_conn *c, size_t n)
+{
+    struct hbd *h = gw_conn_user(c);
+
+    gw_metrics_add(h->m.reg, h->m.bytes_received, n);
+}
+
+/* Read at each batch: refilled when a reload has published another snapshot. */
+static const struct gw_conn_limits *
+limits(struct gw_conn *c)
+{
+    struct hbd_wstate *ws = wstate(c);
+    const struct hbd_config *cfg = hbd_cfg(ws->h);
+
+    if (cfg != ws->limits_of) {
+        ws->limits_of = cfg;
+        ws->limits.max_in = GW_LINE_MAX_IN(cfg->max_line_bytes);
+        ws->limits.max_out = cfg->max_output_bytes;
+        ws->limits.idle_ms = cfg->client_timeout_ms;
+    }
+    return &ws->limits;
+}
+
+static void
+on_open(struct gw_conn *c)
+{
+    struct hbd_wstate *ws = wstate(c);
+    struct hbd *h = ws->h;
+
+    gw_metrics_add(h->m.reg, h->m.active_connections, 1);
+    gw_metrics_add(h->m.reg, h->m.clients_connected, 1);
+    GW_LOG_DEBUG("connection accepted", "id=%llu addr=%s worker=%u",
+                 (unsigned long long)gw_conn_id(c), gw_conn_addr(c), ws->index);
+}
+
+static void
+on_close(struct gw_conn *c, const char *reason)
+{
+    struct hbd *h = gw_conn_user(c);
+    struct gw_conn_stats st;
+
+    if (strcmp(reason, GW_CONN_IDLE) == 0)
+        gw_metrics_add(h->m.reg, h->m.closed_idle, 1);
+    else if (strcmp(reason, GW_CONN_OUTPUT_FULL) == 0)
+        gw_metrics_add(h->m.reg, h->m.err_output_overflow, 1);
+    gw_metrics_sub(h->m.reg, h->m.active_connections, 1);
+    gw_conn_stats(c, &st);
+    GW_LOG_DEBUG("connection closed", "id=%llu addr=%s reason=%s msgs=%llu",
+                 (unsigned long long)gw_conn_id(c), gw_conn_addr(c), reason,
+                 (unsigned long long)st.msgs);
+}
+
+static const struct gw_conn_proto hbd_tcp = {
+    .name = "hbd",
+    .limits = limits,
+    .on_open = on_open,
+    .on_received = on_received,
+    .on_data = on_data,
+    .on_close = on_close,
+};
+
+/* ---- accept ---- */
+
+static void
+on_refuse(struct gw_worker *w, int fd, void *arg)
+{
+    struct hbd *h = arg;
+
+    (void)w;
+    gw_metrics_add(h->m.reg, h->m.err_too_many_clients, 1);
+    (void)!write(fd, "ERR too many clients\r\n", 22);
+}
+
+/* The listener has already paused itself when descriptors ran out; this only counts and logs. */
+static void
+on_accept_error(struct gw_worker *w, enum gw_listener_error what, int errnum, void *arg)
+{
+    struct hbd *h = arg;
+    struct hbd_wstate *ws = gw_worker_data(w);
+    uint64_t now = gw_ev_now_ms(gw_worker_ev(w));
+
+    if (what == GW_LISTENER_ERR_RESUME) {
+        GW_LOG_ERROR("cannot resume accepting", "worker=%u err=%s", gw_worker_index(w),
+                     strerror(errnum));
+        return;
+    }
+    gw_metrics_add(h->m.reg, h->m.err_accept, 1);
+    /* Once per episode, not ten times a second while descriptors stay short. */
+    if (!ws || now - ws->accept_logged_ms >= ACCEPT_LOG_MS || !ws->accept_logged_ms) {
+        GW_LOG_WARN("accept failed", "worker=%u err=%s", gw_worker_index(w), strerror(errnum));
+        if (ws)
+            ws->accept_logged_ms = now;
+    }
+}
+
+static void
+on_notice(struct gw_worker *w, const char *msg, void *arg)
+{
+    (void)arg;
+    GW_LOG_WARN(msg, "worker=%u", gw_worker_index(w));
+}
+
+static void
+on_adopt_error(struct gw_worker *w, const char *err, void *arg)
+{
+    (void)w;
+    (void)arg;
+    GW_LOG_WARN("cannot watch connection", "err=%s", err);
+}
+
+/* ---- UDP ---- */
+
+/* Handles one datagram; returns 1 when it asks for a PONG. */
+static int
+udp_datagram(struct hbd_wstate *ws, int i)
+{
+    struct hbd *h = ws->h;
+    size_t len;
+    int trunc;
+    char *data = gw_udp_data(ws->udp, i, &len, &trunc), addr[48];
+    struct hbd_req req;
+    const char *why;
+    socklen_t plen;
+    const struct sockaddr *peer;
+
+    gw_metrics_add(h->m.reg, h->m.bytes_received, len);
+    if (len && data[len - 1] == '\n')
+        len--;
+    if (len && data[len - 1] == '\r')
+        len--;
+    if (trunc || len > ws->udp_max - 3) {
+        gw_metrics_add(h->m.reg, h->m.err_udp_too_long, 1);
+        return 0;
+    }
+    hbd_proto_parse(data, len, &req);
+    gw_metrics_add(h->m.reg, h->m.msgs_udp, 1);
+    if (req.kind == HBD_REQ_PING)
+        return 1;
+    if (req.kind == HBD_REQ_HB) {
+        peer = gw_udp_peer(ws->udp, i, &plen);
+        gw_net_addr_str(peer, plen, addr, sizeof(addr));
+        if (hbd_registry_beat(h->reg, &req, addr, &why) == 0)
+            gw_metrics_add(h->m.reg, h->m.err_too_many_services, 1);
+        return 0;
+    }
+    /* No error replies over UDP: a forged source address must not earn anyone traffic. */
+    gw_metrics_add(h->m.reg, h->m.err_udp_bad, 1);
+    return 0;
+}
+
+static void
+on_udp(struct gw_ev *ev, int fd, unsigned events, void *arg)
+{
+    static const char pong[] = "PONG\n";
+    struct hbd_wstate *ws = arg;
+    int n;
+
+    (void)ev;
+    (void)events;
+    for (int round = 0; round < UDP_ROUNDS; round++) {
+        if ((n = gw_udp_recv(ws->udp, fd)) <= 0)
+            return;
+        for (int i = 0; i < n; i++)
+            if (udp_datagram(ws, i))
+                gw_udp_reply(ws->udp, i, pong, sizeof(pong) - 1);
+        (void)gw_udp_send(ws->udp, fd);
+        if (n < GW_UDP_BATCH)
+            return;
+    }
+}
+
+static void
+udp_close(struct gw_worker *w, struct hbd_wstate *ws)
+{
+    if (ws->ufd >= 0) {
+        gw_ev_del(gw_worker_ev(w), ws->ufd);
+        close(ws->ufd);
+        ws->ufd = -1;
+    }
+}
+
+/* ---- worker hooks ---- */
+
+static int
+worker_start(struct gw_worker *w, void *arg, char *err)
+{
+    struct hbd *h = arg;
+    struct hbd_wstate *ws = calloc(1, sizeof(*ws));
+
+    if (!ws)
+        return gw_err(err, "out of memory");
+    ws->h = h;
+    ws->index = gw_worker_index(w);
+    ws->ufd = -1;
+    gw_worker_set_data(w, ws);
+    gw_metrics_bind_thread(h->m.reg, ws->index);
+    if (!h->udp)
+        return 0;
+    ws->udp_max = hbd_cfg(h)->max_line_bytes + 3;
+    if ((ws->udp = gw_udp_batch_new(ws->udp_max, err)) == NULL)
+        return -1;
+    if ((ws->ufd = gw_net_bind_udp(&h->listen_addr, 1, err)) == -1)
+        return -1;
+    return gw_ev_add(gw_worker_ev(w), ws->ufd, GW_EV_READ, on_udp, ws, err);
+}
+
+static void
+worker_drain(struct gw_worker *w, void *arg)
+{
+    struct hbd_wstate *ws = gw_worker_data(w);
+
+    (void)arg;
+    if (ws)
+        udp_close(w, ws);
+}
+
+static void
+worker_stop(struct gw_worker *w, void *arg)
+{
+    struct hbd_wstate *ws = gw_worker_data(w);
+
+    (void)arg;
+    if (!ws)
+        return;
+    udp_close(w, ws);
+    gw_udp_batch_free(ws->udp);
+    free(ws);
+    gw_worker_set_data(w, NULL);
+}
+
+/* ---- lifecycle ---- */
+
+int
+hbd_server_start(struct hbd *h)
+{
+    struct gw_worker_opts o = {
+        .count = h->nworkers,
+        .io = h->io,
+        .listen = &h->listen_addr,
+        .backlog = 1024,
+        .max_conns = hbd_cfg(h)->max_clients,
+        .proto = &hbd_tcp,
+        .arg = h,
+        .on_start = worker_start,
+        .on_drain = worker_drain,
+        .on_stop = worker_stop,
+        .on_refuse = on_refuse,
+        .on_accept_error = on_accept_error,
+        .on_adopt_error = on_adopt_error,
+        .on_notice = on_notice,
+    };
+    char err[GW_ERR_LEN];
+    unsigned failed;
+
+    if ((h->workers = gw_workers_start(&o, &failed, err)) == NULL) {
+        GW_LOG_ERROR("cannot start worker", "worker=%u addr=%s err=%s", failed, h->listen_str, err);
+        return -1;
+    }
+    for (unsigned i = 0; i < h->nworkers; i++) {
+        const char *why = gw_worker_fallback(gw_workers_get(h->workers, i));
+        if (why)
+            GW_LOG_WARN("io_uring failed on this worker, using epoll", "worker=%u err=%s", i, why);
+    }
+    return 0;
+}
+
+/* "auto" takes io_uring where this kernel (and its seccomp filter, and
+ * kernel.io_uring_disabled) lets us use it, else epoll; "uring" insists. */
+int
+hbd_io_select(const char *want)
+{
+    char why[GW_ERR_LEN];
+
+    if (strcmp(want, "epoll") == 0)
+        return GW_CONN_IO_EPOLL;
+    if (gw_conn_uring_probe(why) == 0)
+        return strcmp(want, "uring") == 0 ? GW_CONN_IO_URING : GW_CONN_IO_AUTO;
+    if (strcmp(want, "uring") == 0) {
+        GW_LOG_ERROR("io_uring cannot be used here (set [hbd] io = auto or epoll)", "err=%s", why);
+        return -1;
+    }
+    GW_LOG_INFO("io_uring cannot be used here, using epoll", "reason=%s", why);
+    return GW_CONN_IO_EPOLL;
+}
+
+const char *
+hbd_io_in_use(const struct hbd *h)
+{
+    return h->workers ? gw_workers_backend(h->workers) : "epoll";
+}
+
+unsigned
+hbd_conns(const struct hbd *h)
+{
+    return h->workers ? gw_workers_conns(h->workers) : 0;
+}
+
+void
+hbd_server_drain(struct hbd *h)
+{
+    if (h->workers)
+        gw_workers_drain(h->workers);
+}
+
+void
+hbd_server_stop(struct hbd *h)
+{
+    gw_workers_stop(h->workers);
+    h->workers = NULL;
+}
+
+void
+hbd_server_reloaded(struct hbd *h)
+{
+    if (h->workers)
+        gw_workers_set_max_conns(h->workers, hbd_cfg(h)->max_clients);
+}
+
+/* ---- `clients`: each worker lists its own connections on its own thread ---- */
+
+static void
+list_one(struct gw_conn *c, void *arg)
+{
+    struct gw_conn_stats st;
+    struct hbd_wstate *ws = wstate(c);
+
+    gw_conn_stats(c, &st);
+    json_array_append_new(arg, json_pack("{s:I, s:s, s:i, s:I, s:I, s:I, s:I}", "id",
+                                         (json_int_t)gw_conn_id(c), "addr", gw_conn_addr(c),
+                                         "worker", (int)ws->index, "connected_s",
+                                         (json_int_t)(st.connected_ms / 1000), "idle_s",
+                                         (json_int_t)(st.idle_ms / 1000), "messages",
+                                         (json_int_t)st.msgs, "bytes_in", (json_int_t)st.bytes_in));
+}
+
+static void *
+clients_ask(struct gw_worker *w, void *arg)
+{
+    json_t *list = json_array();
+
+    (void)arg;
+    if (list)
+        gw_conn_loop_each(gw_worker_loop(w), list_one, list);
+    return list;
+}
+
+static void
+clients_done(void **parts, unsigned n, void *arg)
+{
+    json_t *list = json_array();
+
+    for (unsigned i = 0; i < n; i++) {
+        if (parts[i] && list)
+            json_array_extend(list, parts[i]);
+        json_decref(parts[i]);
+    }
+    gw_ctl_reply(arg, json_pack("{s:o}", "clients", list));
+}
+
+static void
+free_part(void *part)
+{
+    json_decref(part);
+}
+
+void
+hbd_clients(struct hbd *h, struct gw_ctl_req *r)
+{
+    char err[GW_ERR_LEN];
+
+    if (gw_workers_ask(h->workers, gw_daemon_ev(h->daemon), CLIENTS_TIMEOUT_MS, clients_ask,
+                       clients_done, free_part, r, err) == -1)
+        gw_ctl_error(r, "failed", "%s", err);
+}

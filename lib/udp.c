@@ -1,0 +1,109 @@
+/*
+ * udp.c -- batched UDP receive and reply with recvmmsg/sendmmsg.
+ */
+#include "udp.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct gw_udp_batch {
+    size_t max_bytes;
+    char *bufs;
+    int nreplies;
+    struct mmsghdr msgs[GW_UDP_BATCH];
+    struct iovec iov[GW_UDP_BATCH];
+    struct sockaddr_storage peers[GW_UDP_BATCH];
+    struct mmsghdr replies[GW_UDP_BATCH];
+    struct iovec reply_iov[GW_UDP_BATCH];
+};
+
+struct gw_udp_batch *
+gw_udp_batch_new(size_t max_bytes, char *err)
+{
+    struct gw_udp_batch *b = calloc(1, sizeof(*b));
+
+    if (!b || (b->bufs = malloc(max_bytes * GW_UDP_BATCH)) == NULL) {
+        free(b);
+        gw_err(err, "out of memory");
+        return NULL;
+    }
+    b->max_bytes = max_bytes;
+    for (int i = 0; i < GW_UDP_BATCH; i++) {
+        b->iov[i].iov_base = b->bufs + (size_t)i * max_bytes;
+        b->iov[i].iov_len = max_bytes;
+        b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
+        b->msgs[i].msg_hdr.msg_iovlen = 1;
+        b->msgs[i].msg_hdr.msg_name = &b->peers[i];
+    }
+    return b;
+}
+
+void
+gw_udp_batch_free(struct gw_udp_batch *b)
+{
+    if (!b)
+        return;
+    free(b->bufs);
+    free(b);
+}
+
+int
+gw_udp_recv(struct gw_udp_batch *b, int fd)
+{
+    int n;
+
+    b->nreplies = 0;
+    for (int i = 0; i < GW_UDP_BATCH; i++)
+        b->msgs[i].msg_hdr.msg_namelen = sizeof(b->peers[i]);
+    n = recvmmsg(fd, b->msgs, GW_UDP_BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+    return n;
+}
+
+char *
+gw_udp_data(struct gw_udp_batch *b, int i, size_t *len, int *truncated)
+{
+    *len = b->msgs[i].msg_len;
+    *truncated = (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+    return b->iov[i].iov_base;
+}
+
+const struct sockaddr *
+gw_udp_peer(const struct gw_udp_batch *b, int i, socklen_t *len)
+{
+    *len = b->msgs[i].msg_hdr.msg_namelen;
+    return (const struct sockaddr *)&b->peers[i];
+}
+
+void
+gw_udp_reply(struct gw_udp_batch *b, int i, const void *data, size_t len)
+{
+    struct mmsghdr *r;
+
+    if (b->nreplies >= GW_UDP_BATCH)
+        return;
+    r = &b->replies[b->nreplies];
+    memset(&r->msg_hdr, 0, sizeof(r->msg_hdr));
+    b->reply_iov[b->nreplies].iov_base = (void *)data;
+    b->reply_iov[b->nreplies].iov_len = len;
+    r->msg_hdr.msg_iov = &b->reply_iov[b->nreplies];
+    r->msg_hdr.msg_iovlen = 1;
+    r->msg_hdr.msg_name = &b->peers[i];
+    r->msg_hdr.msg_namelen = b->msgs[i].msg_hdr.msg_namelen;
+    b->nreplies++;
+}
+
+int
+gw_udp_send(struct gw_udp_batch *b, int fd)
+{
+    int n = 0;
+
+    if (b->nreplies)
+        n = sendmmsg(fd, b->replies, (unsigned)b->nreplies, MSG_DONTWAIT);
+    b->nreplies = 0;
+    return n;
+}

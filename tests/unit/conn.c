@@ -1,0 +1,763 @@
+/*
+ * conn.c -- unit tests for lib/conn.c on each backend (epoll, and io_uring where the kernel
+ * allows): input kept between reads and its bound, replies, EOF delivering owed output (after
+ * one request, a pipelined batch, a partial line), close from inside a callback (its own and
+ * another connection's; freed after the callback, so ASan sees no use after free), finish and
+ * lingering close, the idle timer re-armed lazily, pause/resume at the output marks and
+ * explicitly, max_out, drain, and outgoing connects (success, refused, timeout).
+ */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../tap.h"
+
+#define WAIT_MS 3000
+
+static char err[GW_ERR_LEN];
+static struct gw_ev *ev;
+static struct gw_conn_loop *loop;
+static const char *backend;
+static int lfd = -1; /* a loopback listener the pairs are made from */
+static struct sockaddr_in laddr;
+
+enum mode { LINES, NONE, CLOSE_IN_DATA, CLOSE_PEER, BIG };
+
+struct rec {
+    enum mode mode;
+    struct gw_conn *c, *peer;
+    struct gw_conn_limits lim;
+    int opened, closed, eofs, writables, ndata, write_after_close;
+    uint64_t closed_ms;
+    char reason[160];
+    char got[4096]; /* consumed lines */
+    size_t ngot;
+    char offers[256]; /* "[data]" for each call of on_data, while it fits */
+};
+
+/* ---- the protocol under test ---- */
+
+static const struct gw_conn_limits *
+t_limits(struct gw_conn *c)
+{
+    return &((struct rec *)gw_conn_user(c))->lim;
+}
+
+static void
+t_open(struct gw_conn *c)
+{
+    struct rec *r = gw_conn_user(c);
+
+    r->opened++;
+    r->c = c;
+}
+
+static void
+record(struct rec *r, const char *p, size_t n)
+{
+    if (r->ngot + n < sizeof(r->got)) {
+        memcpy(r->got + r->ngot, p, n);
+        r->ngot += n;
+        r->got[r->ngot] = '\0';
+    }
+}
+
+static size_t
+t_data(struct gw_conn *c, char *data, size_t len)
+{
+    struct rec *r = gw_conn_user(c);
+    size_t used = 0;
+    char *nl;
+
+    r->ndata++;
+    size_t o = strlen(r->offers);
+    if (o + len + 3 < sizeof(r->offers))
+        snprintf(r->offers + o, sizeof(r->offers) - o, "[%.*s]", (int)len, data);
+    switch (r->mode) {
+    case NONE:
+        return 0;
+    case CLOSE_IN_DATA:
+        gw_conn_close(c, "closed in on_data");
+        r->write_after_close = gw_conn_write(c, "x", 1);
+        gw_conn_close(c, "twice");
+        return len;
+    case CLOSE_PEER:
+        if (r->peer && !gw_conn_closed(r->peer))
+            gw_conn_close(r->peer, "closed by its peer");
+        return len;
+    case LINES:
+    case BIG:
+        break;
+    }
+    while ((nl = memchr(data + used, '\n', len - used)) != NULL) {
+        size_t n = (size_t)(nl - (data + used));
+        record(r, data + used, n + 1);
+        gw_conn_touch(c);
+        if (r->mode == BIG) {
+            char *p = gw_conn_reserve(c, 65536);
+            if (p) {
+                memset(p, 'b', 65536);
+                gw_conn_commit(c, 65536);
+            }
+        } else if (n == 5 && memcmp(data + used, "pause", 5) == 0) {
+            gw_conn_pause_read(c);
+            return (size_t)(nl + 1 - data);
+        } else if (n == 3 && memcmp(data + used, "bye", 3) == 0) {
+            gw_conn_write(c, "bye!\n", 5);
+            gw_conn_finish(c);
+            return (size_t)(nl + 1 - data);
+        } else {
+            gw_conn_write(c, data + used, n);
+            gw_conn_write(c, "!\n", 2);
+        }
+        used = (size_t)(nl + 1 - data);
+    }
+    return used;
+}
+
+static void
+t_writable(struct gw_conn *c)
+{
+    ((struct rec *)gw_conn_user(c))->writables++;
+}
+
+static void
+t_eof(struct gw_conn *c)
+{
+    ((struct rec *)gw_conn_user(c))->eofs++;
+    gw_conn_finish(c);
+}
+
+static void
+t_close(struct gw_conn *c, const char *reason)
+{
+    struct rec *r = gw_conn_user(c);
+
+    r->closed++;
+    r->closed_ms = gw_ev_now_ms(gw_conn_loop_ev(gw_conn_loop_of(c)));
+    snprintf(r->reason, sizeof(r->reason), "%s", reason);
+}
+
+static const struct gw_conn_proto proto = {
+    .name = "test",
+    .limits = t_limits,
+    .on_open = t_open,
+    .on_data = t_data,
+    .on_writable = t_writable,
+    .on_eof = t_eof,
+    .on_close = t_close,
+};
+
+/* ---- driving the loop ---- */
+
+static int (*cond_fn)(void *);
+static void *cond_arg;
+static uint64_t deadline;
+static int cond_met;
+static struct gw_ev_timer check_timer;
+
+static void
+check(struct gw_ev *e, struct gw_ev_timer *t, void *arg)
+{
+    (void)arg;
+    if (cond_fn(cond_arg)) {
+        cond_met = 1;
+        gw_conn_loop_stop(loop);
+        return;
+    }
+    if (gw_ev_now_ms(e) >= deadline) {
+        gw_conn_loop_stop(loop);
+        return;
+    }
+    gw_ev_timer_start(e, t, 1);
+}
+
+/* Runs the loop until fn(arg) or ms pass; returns whether fn held. */
+static int
+run_until(int (*fn)(void *), void *arg, int ms)
+{
+    cond_fn = fn;
+    cond_arg = arg;
+    cond_met = 0;
+    deadline = gw_ev_update_time(ev) + (uint64_t)ms;
+    gw_ev_timer_start(ev, &check_timer, 0);
+    if (gw_conn_loop_run(loop, err) == -1)
+        diag("loop failed: %s", err);
+    gw_ev_timer_stop(ev, &check_timer);
+    return cond_met;
+}
+
+static int
+never(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int
+is_closed(void *arg)
+{
+    return ((struct rec *)arg)->closed > 0;
+}
+
+static int
+is_opened(void *arg)
+{
+    return ((struct rec *)arg)->opened > 0 || ((struct rec *)arg)->closed > 0;
+}
+
+/* ---- the client side ---- */
+
+struct client {
+    int fd;
+    char buf[1 << 16];
+    size_t n;
+    int eof;
+    size_t want; /* bytes to read before done */
+    size_t total;
+};
+
+static void
+client_read(struct client *cl)
+{
+    ssize_t n;
+
+    while (!cl->eof) {
+        char tmp[65536];
+        n = read(cl->fd, tmp, sizeof(tmp));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            cl->eof = 1;
+            break;
+        }
+        if (n < 0)
+            break;
+        cl->total += (size_t)n;
+        if (cl->n + (size_t)n < sizeof(cl->buf)) {
+            memcpy(cl->buf + cl->n, tmp, (size_t)n);
+            cl->n += (size_t)n;
+            cl->buf[cl->n] = '\0';
+        }
+    }
+}
+
+static int
+client_has(void *arg)
+{
+    struct client *cl = arg;
+
+    client_read(cl);
+    return cl->total >= cl->want;
+}
+
+static int
+client_eof(void *arg)
+{
+    struct client *cl = arg;
+
+    client_read(cl);
+    return cl->eof;
+}
+
+static void
+csend(struct client *cl, const char *s)
+{
+    if (write(cl->fd, s, strlen(s)) != (ssize_t)strlen(s))
+        diag("client write failed: %s", strerror(errno));
+}
+
+/* A connected TCP pair on loopback; the server side adopted with r as its user pointer. */
+static struct gw_conn *
+pair_buf(struct client *cl, struct rec *r, int small)
+{
+    int s;
+
+    memset(cl, 0, sizeof(*cl));
+    cl->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Small buffers, set before the handshake so the window is sized for them: output then
+     * stays queued in the connection instead of the kernel. */
+    if (small)
+        setsockopt(cl->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    if (connect(cl->fd, (struct sockaddr *)&laddr, sizeof(laddr)) == -1 ||
+        (s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+        diag("pair: %s", strerror(errno));
+        return NULL;
+    }
+    gw_net_set_nonblock(cl->fd, 1);
+    if (small)
+        setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    r->c = gw_conn_adopt(loop, s, NULL, 0, &proto, r, err);
+    return r->c;
+}
+
+static struct gw_conn *
+pair(struct client *cl, struct rec *r)
+{
+    return pair_buf(cl, r, 0);
+}
+
+static void
+client_close(struct client *cl)
+{
+    if (cl->fd >= 0)
+        close(cl->fd);
+    cl->fd = -1;
+}
+
+/* ---- tests ---- */
+
+static void
+test_basic(void)
+{
+    struct rec r = {.mode = LINES};
+    struct client cl;
+    struct gw_conn *c = pair(&cl, &r);
+
+    ok(c && r.opened == 1, "%s: adopt opens the connection (on_open)", backend);
+    ok(gw_conn_id(c) > 0, "%s: connections get an id", backend);
+    ok(strncmp(gw_conn_addr(c), "127.0.0.1:", 10) == 0, "%s: the peer address: %s", backend,
+       gw_conn_addr(c));
+    is(gw_conn_loop_count(loop), 1, "%s: the loop counts it", backend);
+    csend(&cl, "hel");
+    cl.want = 0;
+    ok(run_until(never, NULL, 30) == 0 && r.ndata == 1 && r.ngot == 0,
+       "%s: a partial line is offered and left unconsumed", backend);
+    csend(&cl, "lo\nwor");
+    cl.want = 7;
+    ok(run_until(client_has, &cl, WAIT_MS) && strcmp(cl.buf, "hello!\n") == 0,
+       "%s: the reply to the completed line comes", backend);
+    is_str(r.offers, "[hel][hello\nwor][wor]",
+           "%s: the kept bytes come first, then the rest of the input in place", backend);
+    csend(&cl, "ld\n");
+    cl.want = 14;
+    ok(run_until(client_has, &cl, WAIT_MS) && strcmp(cl.buf, "hello!\nworld!\n") == 0,
+       "%s: the rest is kept and completed by the next read", backend);
+    is_str(r.got, "hello\nworld\n", "%s: every line consumed once, in order", backend);
+    gw_conn_close(c, "test over");
+    is(r.closed, 1, "%s: gw_conn_close calls on_close at once", backend);
+    is_str(r.reason, "test over", "%s: with the reason given", backend);
+    ok(run_until(client_eof, &cl, WAIT_MS), "%s: the client sees the close", backend);
+    is(gw_conn_loop_count(loop), 0, "%s: closed connections are not counted", backend);
+    client_close(&cl);
+}
+
+static void
+test_eof(void)
+{
+    struct rec r = {.mode = LINES};
+    struct client cl;
+    char want[4096] = "", line[32];
+
+    pair(&cl, &r);
+    csend(&cl, "one\n");
+    shutdown(cl.fd, SHUT_WR);
+    ok(run_until(client_eof, &cl, WAIT_MS) && strcmp(cl.buf, "one!\n") == 0,
+       "%s: half-close after one request: its reply comes, then the close", backend);
+    ok(r.eofs == 1 && r.closed == 1, "%s: on_eof, then on_close once", backend);
+    is_str(r.reason, GW_CONN_PEER_CLOSED, "%s: reason: peer closed", backend);
+    client_close(&cl);
+
+    memset(&r, 0, sizeof(r));
+    pair(&cl, &r);
+    for (int i = 0; i < 200; i++) {
+        snprintf(line, sizeof(line), "req%d\n", i);
+        csend(&cl, line);
+        snprintf(line, sizeof(line), "req%d!\n", i);
+        strcat(want, line);
+    }
+    shutdown(cl.fd, SHUT_WR);
+    ok(run_until(client_eof, &cl, WAIT_MS) && strcmp(cl.buf, want) == 0,
+       "%s: half-close after a pipelined batch: all 200 replies, in order, then the close",
+       backend);
+    is_str(r.reason, GW_CONN_PEER_CLOSED, "%s: pipelined: reason peer closed", backend);
+    client_close(&cl);
+
+    memset(&r, 0, sizeof(r));
+    pair(&cl, &r);
+    csend(&cl, "full\npart");
+    shutdown(cl.fd, SHUT_WR);
+    ok(run_until(client_eof, &cl, WAIT_MS) && strcmp(cl.buf, "full!\n") == 0,
+       "%s: half-close after a partial line: the full line answered, the partial dropped", backend);
+    client_close(&cl);
+
+    /* The default on_eof is gw_conn_finish. */
+    memset(&r, 0, sizeof(r));
+    struct gw_conn_proto p2 = proto;
+    p2.on_eof = NULL;
+    int s[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s);
+    gw_conn_adopt(loop, s[0], NULL, 0, &p2, &r, err);
+    memset(&cl, 0, sizeof(cl));
+    cl.fd = s[1];
+    csend(&cl, "x\n");
+    shutdown(cl.fd, SHUT_WR);
+    ok(run_until(client_eof, &cl, WAIT_MS) && strcmp(cl.buf, "x!\n") == 0 && r.closed == 1,
+       "%s: without on_eof, EOF finishes (replies, then close)", backend);
+    client_close(&cl);
+}
+
+static int
+either_closed(void *arg)
+{
+    struct rec *a = arg;
+
+    return a->closed || (a->peer && gw_conn_closed(a->peer));
+}
+
+static void
+test_close_in_callback(void)
+{
+    struct rec r = {.mode = CLOSE_IN_DATA}, a = {.mode = CLOSE_PEER}, b = {.mode = CLOSE_PEER};
+    struct client cl, ca, cb;
+
+    pair(&cl, &r);
+    csend(&cl, "anything\n");
+    ok(run_until(is_closed, &r, WAIT_MS), "%s: close from inside on_data", backend);
+    is(r.closed, 1, "%s: on_close once, though closed twice", backend);
+    is_str(r.reason, "closed in on_data", "%s: the first reason counts", backend);
+    is(r.write_after_close, -1, "%s: writing to a closed connection fails", backend);
+    ok(run_until(client_eof, &cl, WAIT_MS), "%s: the client sees it closed", backend);
+    client_close(&cl);
+
+    /* Each closes the other from its on_data; both have input in the same iteration. */
+    pair(&ca, &a);
+    pair(&cb, &b);
+    a.peer = b.c;
+    b.peer = a.c;
+    csend(&ca, "a\n");
+    csend(&cb, "b\n");
+    ok(run_until(either_closed, &a, WAIT_MS), "%s: a connection closed by another's callback",
+       backend);
+    run_until(never, NULL, 20);
+    is(a.ndata + b.ndata, 1, "%s: the closed one gets no callback after its close", backend);
+    is(a.closed + b.closed, 1, "%s: on_close once", backend);
+    gw_conn_close(a.closed ? b.c : a.c, "test over");
+    client_close(&ca);
+    client_close(&cb);
+}
+
+static int
+lingering_client(void *arg)
+{
+    struct client *cl = arg;
+
+    client_read(cl);
+    return cl->eof;
+}
+
+static void
+test_finish_linger(void)
+{
+    struct rec r = {.mode = LINES};
+    struct client cl;
+    struct gw_conn *c = pair(&cl, &r);
+
+    csend(&cl, "x\nbye\nignored\n");
+    ok(run_until(lingering_client, &cl, WAIT_MS) && strcmp(cl.buf, "x!\nbye!\n") == 0,
+       "%s: finish: the replies owed, then FIN; nothing after bye answered", backend);
+    ok(r.closed == 0 && gw_conn_finishing(c), "%s: then the connection lingers, open", backend);
+    csend(&cl, "more input while lingering\n");
+    run_until(never, NULL, 20);
+    is(r.closed, 0, "%s: input while lingering is discarded, no close", backend);
+    client_close(&cl);
+    ok(run_until(is_closed, &r, WAIT_MS), "%s: the peer's close ends the linger", backend);
+    is_str(r.reason, GW_CONN_FINISHED, "%s: reason: closed by request", backend);
+}
+
+struct idle_client {
+    struct client cl;
+    struct rec *r;
+    uint64_t last_send;
+    int sends;
+};
+
+static int
+touching(void *arg)
+{
+    struct idle_client *ic = arg;
+    uint64_t now = gw_ev_now_ms(ev);
+
+    if (ic->sends < 8 && now - ic->last_send >= 20) {
+        csend(&ic->cl, "t\n");
+        ic->last_send = now;
+        ic->sends++;
+    }
+    client_read(&ic->cl);
+    return ic->r->closed > 0;
+}
+
+static void
+test_idle(void)
+{
+    struct rec a = {.mode = LINES, .lim = {.idle_ms = 60}}, b = a;
+    struct client ca;
+    struct idle_client ib = {.r = &b};
+    uint64_t t0 = gw_ev_update_time(ev);
+
+    pair(&ca, &a);
+    pair(&ib.cl, &b);
+    ib.last_send = t0;
+    ok(run_until(touching, &ib, WAIT_MS), "%s: the touched one closes once touches stop", backend);
+    ok(a.closed, "%s: an idle connection is closed", backend);
+    is_str(a.reason, GW_CONN_IDLE, "%s: reason: idle timeout", backend);
+    ok(a.closed_ms - t0 >= 60 && a.closed_ms < b.closed_ms, "%s: after idle_ms (%llu ms)", backend,
+       (unsigned long long)(a.closed_ms - t0));
+    is_str(b.reason, GW_CONN_IDLE, "%s: the touched one: idle timeout too", backend);
+    ok(b.closed_ms - ib.last_send >= 60 && ib.sends == 8,
+       "%s: it lived 60 ms past its last touch (%llu ms, %d touches over %llu ms)", backend,
+       (unsigned long long)(b.closed_ms - ib.last_send), ib.sends,
+       (unsigned long long)(b.closed_ms - t0));
+    client_close(&ca);
+    client_close(&ib.cl);
+}
+
+static int
+drained_below_low(void *arg)
+{
+    struct client *cl = arg;
+    struct rec *r = (struct rec *)cl->want;
+
+    client_read(cl);
+    return r->writables > 0 && !gw_conn_read_paused(r->c) && strstr(r->got, "late\n") != NULL;
+}
+
+static void
+test_marks(void)
+{
+    struct rec r = {.mode = BIG,
+                    .lim = {.out_high = 256 * 1024, .out_low = 64 * 1024, .pause_on_high = 1}};
+    struct client cl;
+    struct gw_conn *c = pair_buf(&cl, &r, 16384);
+    int data_before;
+
+    csend(&cl, "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n");
+    run_until(never, NULL, 30);
+    ok(gw_conn_out_len(c) > 256 * 1024 && gw_conn_read_paused(c),
+       "%s: above out_high, reads pause (%zu queued)", backend, gw_conn_out_len(c));
+    data_before = r.ndata;
+    csend(&cl, "late\n");
+    run_until(never, NULL, 30);
+    ok(strstr(r.got, "late") == NULL, "%s: paused: new input is not handed to on_data", backend);
+    is(r.writables, 0, "%s: no on_writable while above the mark", backend);
+    cl.want = (size_t)&r;
+    int drained = run_until(drained_below_low, &cl, WAIT_MS);
+    ok(drained,
+       "%s: the peer reads: below out_low, on_writable, reads resume, the input waiting is "
+       "handled",
+       backend);
+    is(r.writables, 1, "%s: on_writable once", backend);
+    ok(r.ndata > data_before && r.closed == 0, "%s: and the connection stays open", backend);
+    gw_conn_close(c, "test over");
+    client_close(&cl);
+
+    /* Explicit pause and resume. */
+    memset(&r, 0, sizeof(r));
+    r.mode = LINES;
+    c = pair(&cl, &r);
+    gw_conn_pause_read(c);
+    ok(gw_conn_read_paused(c), "%s: gw_conn_pause_read pauses", backend);
+    csend(&cl, "p\n");
+    run_until(never, NULL, 30);
+    is(r.ndata, 0, "%s: paused: nothing reaches on_data", backend);
+    gw_conn_resume_read(c);
+    cl.want = 3;
+    ok(run_until(client_has, &cl, WAIT_MS) && strcmp(cl.buf, "p!\n") == 0,
+       "%s: resumed: the input is handled and answered", backend);
+    gw_conn_close(c, "test over");
+    client_close(&cl);
+
+    /* The protocol pauses itself mid-input, and the EOF comes behind the kept input. */
+    memset(&r, 0, sizeof(r));
+    r.mode = LINES;
+    c = pair(&cl, &r);
+    csend(&cl, "pause\nq\n");
+    shutdown(cl.fd, SHUT_WR);
+    run_until(never, NULL, 30);
+    ok(gw_conn_read_paused(c) && r.closed == 0 && strcmp(r.got, "pause\n") == 0,
+       "%s: paused by on_data: the rest waits, the EOF behind it too", backend);
+    gw_conn_resume_read(c);
+    ok(run_until(client_eof, &cl, WAIT_MS) && strcmp(cl.buf, "q!\n") == 0 && r.eofs == 1,
+       "%s: resumed: the kept request answered, then the EOF handled (replies, close)", backend);
+    client_close(&cl);
+}
+
+static void
+test_limits(void)
+{
+    struct rec r = {.mode = BIG, .lim = {.max_out = 100 * 1024}};
+    struct client cl;
+    pair_buf(&cl, &r, 16384);
+
+    csend(&cl, "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n16\n17\n18\n19\n20\n");
+    ok(run_until(is_closed, &r, WAIT_MS), "%s: a peer that does not read is cut off", backend);
+    is_str(r.reason, GW_CONN_OUTPUT_FULL, "%s: reason: output buffer full", backend);
+    client_close(&cl);
+
+    memset(&r, 0, sizeof(r));
+    r.mode = NONE;
+    r.lim.max_in = 1000;
+    pair(&cl, &r);
+    char big[2000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    csend(&cl, big);
+    ok(run_until(is_closed, &r, WAIT_MS), "%s: input left unconsumed past max_in closes", backend);
+    is_str(r.reason, GW_CONN_INPUT_TOO_LARGE, "%s: reason: input too large", backend);
+    client_close(&cl);
+}
+
+static void
+test_drain(void)
+{
+    struct rec a = {.mode = LINES}, b = {.mode = LINES};
+    struct client ca, cb;
+
+    pair(&ca, &a);
+    pair(&cb, &b);
+    gw_conn_loop_drain(loop);
+    ok(a.closed && b.closed, "%s: drain closes connections with nothing owed", backend);
+    is_str(a.reason, GW_CONN_DRAINING, "%s: reason: draining", backend);
+    client_close(&ca);
+    client_close(&cb);
+}
+
+static int
+accepted(void *arg)
+{
+    int *fd = arg;
+
+    if (*fd < 0)
+        *fd = accept4(*(fd + 1), NULL, NULL, SOCK_NONBLOCK);
+    return *fd >= 0;
+}
+
+static void
+test_connect(void)
+{
+    struct rec r = {.mode = LINES};
+    struct gw_addr a;
+    struct gw_conn *c;
+    int srv[2] = {-1, lfd};
+    struct client cl;
+
+    memset(&a, 0, sizeof(a));
+    memcpy(&a.ss, &laddr, sizeof(laddr));
+    a.len = sizeof(laddr);
+    c = gw_conn_connect(loop, &a, 1000, &proto, &r, err);
+    ok(c != NULL, "%s: connect starts", backend);
+    is(r.opened, 0, "%s: on_open is not called inside gw_conn_connect", backend);
+    gw_conn_write(c, "early\n", 6);
+    ok(run_until(is_opened, &r, WAIT_MS) && r.opened == 1 && r.closed == 0,
+       "%s: connected: on_open", backend);
+    ok(run_until(accepted, srv, WAIT_MS), "%s: the server side accepted", backend);
+    memset(&cl, 0, sizeof(cl));
+    cl.fd = srv[0];
+    cl.want = 6;
+    ok(run_until(client_has, &cl, WAIT_MS) && strcmp(cl.buf, "early\n") == 0,
+       "%s: output written before the connect completed is sent", backend);
+    csend(&cl, "hi\n");
+    ok(run_until(client_has, &cl, WAIT_MS) && (cl.want = 10, run_until(client_has, &cl, WAIT_MS)),
+       "%s: and the connection works both ways", backend);
+    gw_conn_close(c, "test over");
+    client_close(&cl);
+
+    /* Refused: a port nobody listens on. */
+    int tmp = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    bind(tmp, (struct sockaddr *)&sin, sizeof(sin));
+    getsockname(tmp, (struct sockaddr *)&sin, &len);
+    close(tmp);
+    memcpy(&a.ss, &sin, sizeof(sin));
+    memset(&r, 0, sizeof(r));
+    c = gw_conn_connect(loop, &a, 1000, &proto, &r, err);
+    if (c) {
+        ok(run_until(is_closed, &r, WAIT_MS) && r.opened == 0,
+           "%s: refused: on_close without on_open", backend);
+        ok(strncmp(r.reason, "connect: ", 9) == 0 && strstr(r.reason, "refused"),
+           "%s: the reason says why: %s", backend, r.reason);
+    } else {
+        ok(strstr(err, "refused") != NULL, "%s: refused at once: %s", backend, err);
+        ok(r.closed == 0, "%s: refused at once: no callback", backend);
+    }
+
+    /* Timeout: a listener whose accept queue is full drops the SYN. */
+    int full = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), fillers[4];
+    sin.sin_port = 0;
+    bind(full, (struct sockaddr *)&sin, sizeof(sin));
+    listen(full, 0);
+    len = sizeof(sin);
+    getsockname(full, (struct sockaddr *)&sin, &len);
+    for (int i = 0; i < 4; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        (void)!connect(fillers[i], (struct sockaddr *)&sin, sizeof(sin));
+    }
+    memcpy(&a.ss, &sin, sizeof(sin));
+    memset(&r, 0, sizeof(r));
+    uint64_t t0 = gw_ev_update_time(ev);
+    c = gw_conn_connect(loop, &a, 100, &proto, &r, err);
+    ok(c && run_until(is_closed, &r, WAIT_MS), "%s: a connect that hangs ends", backend);
+    is_str(r.reason, GW_CONN_CONNECT_TIMEOUT, "%s: reason: connect timeout", backend);
+    ok(r.closed_ms - t0 >= 100 && r.opened == 0, "%s: after timeout_ms (%llu ms)", backend,
+       (unsigned long long)(r.closed_ms - t0));
+    for (int i = 0; i < 4; i++)
+        close(fillers[i]);
+    close(full);
+}
+
+static void
+run_all(enum gw_conn_io io)
+{
+    if ((ev = gw_ev_new(err)) == NULL || (loop = gw_conn_loop_new(ev, io, err)) == NULL) {
+        ok(0, "loop for backend %d: %s", (int)io, err);
+        return;
+    }
+    backend = gw_conn_loop_backend(loop);
+    gw_ev_timer_init(&check_timer, check, NULL);
+    test_basic();
+    test_eof();
+    test_close_in_callback();
+    test_finish_linger();
+    test_idle();
+    test_marks();
+    test_limits();
+    test_drain();
+    test_connect();
+    gw_conn_loop_free(loop);
+    gw_ev_free(ev);
+}
+
+int
+main(void)
+{
+    socklen_t len = sizeof(laddr);
+
+    signal(SIGPIPE, SIG_IGN);
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    laddr.sin_family = AF_INET;
+    laddr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(lfd, (struct sockaddr *)&laddr, sizeof(laddr)) == -1 || listen(lfd, 64) == -1 ||
+        getsockname(lfd, (struct sockaddr *)&laddr, &len) == -1) {
+        printf("1..0 # SKIP no loopback listener: %s\n", strerror(errno));
+        return 0;
+    }
+    is(gw_conn_io_parse("auto"), GW_CONN_IO_AUTO, "io names: auto");
+    is(gw_conn_io_parse("uring"), GW_CONN_IO_URING, "io names: uring");
+    is(gw_conn_io_parse("epoll"), GW_CONN_IO_EPOLL, "io names: epoll");
+    is(gw_conn_io_parse("kqueue"), -1, "io names: others refused");
+    run_all(GW_CONN_IO_EPOLL);
+    if (gw_conn_uring_probe(err) == 0)
+        run_all(GW_CONN_IO_URING);
+    else
+        ok(1, "# SKIP io_uring cannot be used here: %s", err);
+    close(lfd);
+    return done_testing();
+}
