@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # logd as an operator meets it: -n, gwctl status/inputs/flush/tail (and --follow), SIGHUP
-# reopening files moved away (logrotate), a refused reload, SIGTERM writing what is queued.
+# reopening files moved away (logrotate), a refused reload, SIGTERM writing what is queued;
+# gwctl log.
 import json
 import os
 import signal
@@ -83,4 +84,27 @@ t.ok(t.wait_for(lambda: d.metric('logd_received_messages_total', {'input': 'nati
      'the record was received')
 t.is_(d.stop(), 0, 'SIGTERM: exit 0')
 t.is_(d.lines()[-1], b'queued at shutdown', 'what was queued at SIGTERM is in the file')
+
+# gwctl log: a message or stdin lines through lib/logclient, returning once durable.
+j = lt.Logd(fmt='json')
+g = t.prog('gwctl')
+addr = '127.0.0.1:%d' % j.native_port
+rc, out, err = t.run([g, 'log', '--addr', addr, '--app', 'deploy', '--severity', 'warning',
+                      'rolled', 'back', 'web-3'])
+t.is_((rc, out, err), (0, '', ''), 'gwctl log MESSAGE: exit 0, silent')
+recs = [json.loads(l) for l in j.lines()]
+t.is_([(r['app'], r['severity'], r['msg'], r['input']) for r in recs],
+      [('deploy', 'warning', 'rolled back web-3', 'native')], 'the record is in the file on return')
+rc, out, err = t.run([g, 'log'], env={'GWKIT_LOGD_NATIVE_LISTEN': '*:%d' % j.native_port},
+                     input='first\r\n\nsecond\n')
+t.is_(rc, 0, 'gwctl log from stdin (address from the environment, wildcard host): exit 0')
+recs = [json.loads(l) for l in j.lines()]
+t.is_([(r['app'], r['severity'], r['msg']) for r in recs[1:]],
+      [('gwctl', 'notice', 'first'), ('gwctl', 'notice', 'second')],
+      'one record per non-empty line, default app and severity')
+rc, out, err = t.run([g, 'log', '--severity', 'loud', 'x'])
+t.is_(rc, 2, 'a bad severity is a usage error')
+rc, out, err = t.run([g, '--timeout', '500ms', 'log', '--addr', '127.0.0.1:1', 'nobody listens'])
+t.is_(rc, 3, 'logd not reachable: exit 3')
+t.like(err, r'^gwctl: log to logd at 127.0.0.1:1: .*Connection refused', 'and says why')
 t.done()
