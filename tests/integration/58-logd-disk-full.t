@@ -1,13 +1,62 @@
 #!/usr/bin/python3
-# The disk filling up (a small tmpfs): logd stops acknowledging, says so once, holds the
-# inputs back, and when space returns writes every line exactly once and acknowledges it.
+# Backpressure and the disk filling up. While the output cannot be written, a syslog TCP
+# sender is held back (logd stops reading; its writes block), UDP datagrams past the queue
+# are dropped and counted, and when writing works again every line read is written. A small
+# tmpfs filling up: logd stops acknowledging, says so once, and when space returns writes
+# every line exactly once and acknowledges it.
 import os
+import select
 import socket
 import subprocess
 import sys
+import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest as t
 import logdtest as lt
+
+# ---- backpressure: an output that cannot be opened until a file is moved out of the way ----
+tmp = t.tmpdir()
+blocker = os.path.join(tmp, 'logs')
+t.write(blocker, 'a file where the output directory should be\n')
+bp = lt.Logd(output=os.path.join(blocker, 'all.log'),
+             env={'GWKIT_LOGD_QUEUE_SIZE': '64k', 'GWKIT_LOGD_WORKERS': '1'})
+sender = socket.create_connection(('127.0.0.1', bp.syslog_port))
+sender.setblocking(False)
+line = b'<13>held back ' + b'p' * 200 + b'\n'
+nbytes = 0
+held = False
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    try:
+        nbytes += sender.send(line * 64)
+    except BlockingIOError:
+        # Blocked: logd stopped reading (the kernel buffers are full too). Confirm it stays so.
+        r, w, _ = select.select([], [sender], [], 0.5)
+        if not w:
+            held = True
+            break
+sent = nbytes // len(line)
+t.ok(held, 'a TCP sender is held back while the queue is full (%d lines sent)' % sent)
+for i in range(300):
+    t.udp_request(bp.syslog_port, b'<13>udp while full %d' % i, expect_reply=False)
+t.ok(t.wait_for(lambda: bp.metric('logd_dropped_messages_total', {'input': 'syslog_udp'}) > 0),
+     'UDP datagrams past the full queue are dropped and counted')
+t.ok(bp.result('health')['status'] == 'critical', 'health critical while the output cannot be written')
+os.unlink(blocker)
+sender.setblocking(True)
+# The end of the line the last send cut, then one more.
+sender.sendall(line[nbytes % len(line):] if nbytes % len(line) else b'')
+sender.sendall(b'<13>last line\n')
+sender.shutdown(socket.SHUT_WR)
+t.ok(t.wait_for(lambda: bp.lines()[-1:] == [b'<13>last line'], 30),
+     'once the output can be written, logd reads on and writes everything')
+held_lines = [l for l in bp.lines() if l.startswith(b'<13>held back')]
+t.ok(len(held_lines) == -(-nbytes // len(line)) and all(l == line[:-1] for l in held_lines),
+     'every line the sender got out was written, whole (%d)' % len(held_lines))
+t.ok(bp.metric('logd_backpressure_seconds_total', {'input': 'syslog_tcp'}) > 0,
+     'time held back is counted')
+sender.close()
+t.is_(bp.stop(), 0, 'logd exits 0')
 
 if os.geteuid() != 0:
     t.skip_all('needs root to mount a tmpfs')
