@@ -156,6 +156,8 @@ uint64_t logd_lane_push(struct logd_lane *q, struct logd_batch *b, unsigned flag
 /* The highest lane sequence number committed to the files: every batch up to it is durable.
  * Any thread. */
 uint64_t logd_lane_durable(const struct logd_lane *q);
+/* The last sequence number given by logd_lane_push. Any thread. */
+uint64_t logd_lane_pushed(struct logd_lane *q);
 /* Blocks until seq is durable or timeout_ms passes; 0 or -1 (timeout). For producers that may
  * block (the HTTP thread). */
 int logd_lane_wait(struct logd_lane *q, uint64_t seq, uint64_t timeout_ms);

@@ -197,6 +197,17 @@ logd_lane_wait(struct logd_lane *q, uint64_t seq, uint64_t timeout_ms)
     return rc;
 }
 
+uint64_t
+logd_lane_pushed(struct logd_lane *q)
+{
+    uint64_t seq;
+
+    pthread_mutex_lock(&q->mu);
+    seq = q->pushed;
+    pthread_mutex_unlock(&q->mu);
+    return seq;
+}
+
 const char *
 logd_lane_name(const struct logd_lane *q)
 {

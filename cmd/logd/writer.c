@@ -33,6 +33,8 @@ struct flush_req {
     void (*fn)(void *arg, int ok);
     void *arg;
     int ok;
+    unsigned nlanes;
+    uint64_t want[LOGD_MAX_LANES]; /* each lane's last sequence number when it was asked */
 };
 
 struct logd_writer {
@@ -254,16 +256,30 @@ flush_done(struct gw_ev *ev, void *arg)
     free(f);
 }
 
-static void
-answer_flushes(struct logd_writer *w, struct flush_req *list, int ok)
+static int
+flush_covered(struct logd_writer *w, const struct flush_req *f)
 {
-    struct flush_req *next;
+    for (unsigned i = 0; i < f->nlanes; i++)
+        if (logd_lane_durable(w->l->lanes[i]) < f->want[i])
+            return 0;
+    return 1;
+}
 
-    for (; list; list = next) {
-        next = list->next;
-        list->ok = ok;
-        if (gw_ev_post(gw_daemon_ev(w->l->daemon), flush_done, list) == -1)
-            free(list);
+/* Answers the flushes whose part is durable (all of them, as failed, when failed is set). */
+static void
+answer_flushes(struct logd_writer *w, struct flush_req **list, int failed)
+{
+    struct flush_req **p = list, *f;
+
+    while ((f = *p) != NULL) {
+        if (!failed && !flush_covered(w, f)) {
+            p = &f->next;
+            continue;
+        }
+        *p = f->next;
+        f->ok = !failed;
+        if (gw_ev_post(gw_daemon_ev(w->l->daemon), flush_done, f) == -1)
+            free(f);
     }
 }
 
@@ -342,10 +358,8 @@ round_(struct logd_writer *w, struct flush_req **flushes, int stopping)
         rc = commit(w, 1);
     else
         rc = commit(w, 0);
-    if (*flushes && (rc == -1 || lanes_empty(w))) {
-        answer_flushes(w, *flushes, rc == 0 && !w->held_bytes);
-        *flushes = NULL;
-    }
+    if (*flushes)
+        answer_flushes(w, flushes, rc == -1);
     return rc == 0 && (full || (urgent && !lanes_empty(w)));
 }
 
@@ -381,8 +395,7 @@ writer_main(void *arg)
             continue;
         wait_for_work(w, seen, next_wait_ms(w));
     }
-    if (flushes)
-        answer_flushes(w, flushes, 0);
+    answer_flushes(w, &flushes, 1);
     if (w->held_bytes || !lanes_empty(w))
         GW_LOG_ERROR("exiting with unwritten logs (they were never acknowledged)",
                      "bytes=%zu err=%s", w->held_bytes, w->error);
@@ -438,6 +451,9 @@ logd_writer_flush(struct logd_writer *w, void (*fn)(void *arg, int ok), void *ar
     }
     f->fn = fn;
     f->arg = arg;
+    f->nlanes = atomic_load(&w->l->nlanes);
+    for (unsigned i = 0; i < f->nlanes; i++)
+        f->want[i] = logd_lane_pushed(w->l->lanes[i]);
     pthread_mutex_lock(&w->mu);
     f->next = w->flush_wanted;
     w->flush_wanted = f;
