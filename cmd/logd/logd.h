@@ -332,6 +332,9 @@ void logd_native_acks(struct logd_worker *ws);
 struct gw_native_batch;
 struct logd_batch *logd_native_convert(struct logd *l, enum logd_input in, const char *peer,
                                        struct gw_native_batch *nb);
+/* Records that lc's batch went into its lane as seq, for its session's durable mark. -1 when
+ * memory ran out. */
+int logd_native_pending(struct logd_conn *lc, uint64_t seq);
 /* lc's batch was queued as lane sequence number seq: acknowledge it once durable. */
 void logd_native_pushed(struct logd_conn *lc, uint64_t seq);
 

@@ -227,8 +227,8 @@ on_ack_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
         gw_ev_timer_start(ev, t, ACK_POLL_MS);
 }
 
-void
-logd_native_pushed(struct logd_conn *lc, uint64_t lane_seq)
+int
+logd_native_pending(struct logd_conn *lc, uint64_t lane_seq)
 {
     struct logd_native *n = lc->native;
     int rc;
@@ -236,6 +236,14 @@ logd_native_pushed(struct logd_conn *lc, uint64_t lane_seq)
     pthread_mutex_lock(&sessions.mu);
     rc = pending_add(n->s, lc->ws->lane, lane_seq, n->pushing);
     pthread_mutex_unlock(&sessions.mu);
+    return rc;
+}
+
+void
+logd_native_pushed(struct logd_conn *lc, uint64_t lane_seq)
+{
+    int rc = logd_native_pending(lc, lane_seq);
+
     /* Without the entry the session's mark would stop here: better to close and let the
      * client resend (as a duplicate it is then acknowledged from the lane's progress). */
     if (rc == -1) {

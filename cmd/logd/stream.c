@@ -173,8 +173,13 @@ logd_conn_closed(struct logd_conn *lc)
     /* What a closing connection sent is kept even past the budget: it was read, and a stream
      * sender has no way to know it should send it again. */
     if (lc->blocked) {
+        uint64_t seq;
         unlink_blocked(lc->ws, lc);
-        logd_lane_push(lc->ws->lane, lc->blocked, LOGD_PUSH_FORCE);
+        seq = logd_lane_push(lc->ws->lane, lc->blocked, LOGD_PUSH_FORCE);
+        /* A native batch was accepted: its session must wait for it before acknowledging
+         * anything after it. */
+        if (lc->blocked_durable)
+            logd_native_pending(lc, seq);
         lc->blocked = NULL;
     }
     atomic_fetch_sub(&l->nconns, 1);
