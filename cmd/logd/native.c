@@ -39,8 +39,9 @@ struct session {
     struct session *next;
     uint64_t id;
     uint64_t accepted, durable;
-    struct pending *q;
+    struct pending *q; /* in native seq order */
     size_t head, len, cap;
+    unsigned unpushed; /* accepted batches still waiting for room in their lane */
     unsigned refs;
     uint64_t last_ms;
 };
@@ -58,6 +59,7 @@ struct logd_native {
     uint64_t want;     /* the highest seq this connection must see acknowledged */
     uint64_t acked;    /* the last ACK sent */
     uint64_t pushing;  /* native seq of the batch being pushed (for logd_native_pushed) */
+    int waiting;       /* that batch waits for room (counted in its session's unpushed) */
     struct gw_native_scratch scratch;
 };
 
@@ -118,11 +120,12 @@ session_put(struct session *s)
     pthread_mutex_unlock(&sessions.mu);
 }
 
-/* Moves the durable mark past every pending batch its lane has made durable. Under mu. */
+/* Moves the durable mark past every pending batch its lane has made durable. While a batch of
+ * the session waits for room, it has no place in the list yet, so nothing moves. Under mu. */
 static void
 advance(struct session *s)
 {
-    while (s->len) {
+    while (s->len && !s->unpushed) {
         struct pending *p = &s->q[s->head];
         if (logd_lane_durable(p->lane) < p->lane_seq)
             break;
@@ -147,7 +150,14 @@ pending_add(struct session *s, struct logd_lane *lane, uint64_t lane_seq, uint64
         s->head = 0;
         s->cap = n;
     }
-    s->q[(s->head + s->len++) % s->cap] = (struct pending){lane, lane_seq, seq};
+    /* In seq order: after a reconnect, a batch that waited on the old connection may be
+     * queued after newer ones from the new connection. */
+    size_t i = s->len++;
+    while (i > 0 && s->q[(s->head + i - 1) % s->cap].seq > seq) {
+        s->q[(s->head + i) % s->cap] = s->q[(s->head + i - 1) % s->cap];
+        i--;
+    }
+    s->q[(s->head + i) % s->cap] = (struct pending){lane, lane_seq, seq};
     return 0;
 }
 
@@ -235,6 +245,10 @@ logd_native_pending(struct logd_conn *lc, uint64_t lane_seq)
 
     pthread_mutex_lock(&sessions.mu);
     rc = pending_add(n->s, lc->ws->lane, lane_seq, n->pushing);
+    if (n->waiting) {
+        n->waiting = 0;
+        n->s->unpushed--;
+    }
     pthread_mutex_unlock(&sessions.mu);
     return rc;
 }
@@ -398,7 +412,13 @@ batch(struct logd_conn *lc, const struct gw_native_frame *f)
     pthread_mutex_unlock(&sessions.mu);
     n->pushing = f->seq;
     logd_stream_push(lc->ws, lc, b, 1);
-    return lc->blocked ? 0 : 1;
+    if (!lc->blocked)
+        return 1;
+    pthread_mutex_lock(&sessions.mu);
+    n->waiting = 1;
+    n->s->unpushed++;
+    pthread_mutex_unlock(&sessions.mu);
+    return 0;
 }
 
 /* The seq of a frame refused before it was decoded, for its ERROR (0 when not even that came). */

@@ -15,7 +15,8 @@ import logdtest as lt
 ROUNDS = int(os.environ.get('GW_LOGD_CRASH_ROUNDS', '20'))
 PER_BATCH = 20
 
-d = lt.Logd(env={'GWKIT_LOGD_FSYNC': 'batch'})
+# A small queue, so the stream also meets backpressure (a paused connection, a waiting batch).
+d = lt.Logd(env={'GWKIT_LOGD_FSYNC': 'batch', 'GWKIT_LOGD_QUEUE_SIZE': '64k'})
 seq = 0
 missing_total = 0
 acked_total = 0
