@@ -85,6 +85,25 @@ t.ok(t.wait_for(lambda: d.metric('logd_received_messages_total', {'input': 'nati
 t.is_(d.stop(), 0, 'SIGTERM: exit 0')
 t.is_(d.lines()[-1], b'queued at shutdown', 'what was queued at SIGTERM is in the file')
 
+# Rotation by size, zstd of rotated files, retention, and a template per app.
+r = lt.Logd(output=None, env={'GWKIT_LOGD_ROTATE_SIZE': '2k', 'GWKIT_LOGD_RETENTION': '2',
+                              'GWKIT_LOGD_COMPRESS': 'yes'})
+r.env['GWKIT_LOGD_OUTPUT'] = os.path.join(r.dir, 'out', '%{app}.log')
+r.stop()
+r.start()
+n = lt.Native(r.native_port, session=77)
+for seq in range(1, 11):
+    n.batch(seq, ['rotate me %d %s' % (seq, 'r' * 500)], app='rot')
+t.is_(n.acks_until(10), 10, 'rotation: acknowledged')
+outdir = os.path.join(r.dir, 'out')
+t.ok(t.wait_for(lambda: any(f.endswith('.zst') for f in os.listdir(outdir))),
+     'rotated files are compressed with zstd: %s' % sorted(os.listdir(outdir)))
+t.ok(t.wait_for(lambda: len([f for f in os.listdir(outdir) if f.startswith('rot.log.')]) <= 2),
+     'retention keeps 2 rotated files')
+t.ok(r.metric('logd_rotations_total') >= 2, 'rotations counted')
+t.ok(os.path.exists(os.path.join(outdir, 'rot.log')), 'the template named the file after the app')
+n.close()
+
 # gwctl log: a message or stdin lines through lib/logclient, returning once durable.
 j = lt.Logd(fmt='json')
 g = t.prog('gwctl')
