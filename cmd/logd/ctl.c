@@ -50,8 +50,8 @@ listen_of(struct logd *l, enum logd_input in)
     }
 }
 
-static json_t *
-inputs_json(struct logd *l)
+json_t *
+logd_inputs_json(struct logd *l)
 {
     json_t *a = json_array();
 
@@ -130,7 +130,7 @@ static void
 cmd_inputs(struct gw_ctl_req *r, json_t *args, void *arg)
 {
     (void)args;
-    gw_ctl_reply(r, json_pack("{s:o}", "inputs", inputs_json(arg)));
+    gw_ctl_reply(r, json_pack("{s:o}", "inputs", logd_inputs_json(arg)));
 }
 
 static void

@@ -413,6 +413,9 @@ int logd_reload(void *arg, const struct gw_conf *c, char *err);
 extern const struct gw_ctl_cmd logd_ctl_cmds[];
 json_t *logd_status(void *arg);
 json_t *logd_health(void *arg);
+/* [{"input":..,"listen":..,"messages":..,"bytes":..,"dropped":..,"backpressure_s":..}].
+ * Any thread. */
+json_t *logd_inputs_json(struct logd *l);
 
 /* schema.c */
 #include "logd/logd_schema.h"

@@ -10,6 +10,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "logd.h"
+#include "page.h"
 
 static void
 drain(void *arg)
@@ -138,10 +139,31 @@ start_inputs(struct logd *l)
     return 0;
 }
 
+static const struct gw_page_col input_cols[] = {
+    {"input", "Input", GW_PAGE_TEXT},
+    {"listen", "Listen", GW_PAGE_TEXT},
+    {"messages", "Messages", GW_PAGE_NUM},
+    {"bytes", "Bytes", GW_PAGE_BYTES},
+    {"dropped", "Dropped", GW_PAGE_NUM},
+    {"backpressure_s", "Held back", GW_PAGE_SECS},
+    {NULL, NULL, 0},
+};
+
+static const struct gw_page_table page_tables[] = {
+    {"Inputs", "input_list", input_cols},
+    {NULL, NULL, NULL},
+};
+
+/* /status is the control socket's status plus the page's table of inputs. */
 static json_t *
 http_status(void *arg)
 {
-    return gw_daemon_status(arg);
+    struct logd *l = arg;
+    json_t *st = gw_daemon_status(l->daemon);
+
+    if (st)
+        json_object_set_new(st, "input_list", logd_inputs_json(l));
+    return st;
 }
 
 /* Not ready while the files cannot be written: nothing would be acknowledged. */
@@ -168,9 +190,10 @@ start_http(struct logd *l)
     struct gw_httpd_opts o = {.prog = "logd",
                               .metrics = l->m.reg,
                               .status = http_status,
-                              .status_arg = l->daemon,
+                              .status_arg = l,
                               .checks = checks,
-                              .nchecks = GW_ARRAY_LEN(checks)};
+                              .nchecks = GW_ARRAY_LEN(checks),
+                              .page_tables = page_tables};
     struct gw_addr addr;
     char err[GW_ERR_LEN] = "";
 
