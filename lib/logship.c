@@ -93,14 +93,14 @@ gw_logship_hook(enum gw_log_level level, const char *line, size_t len, void *arg
     gmtime_r(&now.tv_sec, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     n = snprintf(buf, sizeof(buf), "<%d>1 %s.%06ldZ %s %s %d - - ",
-                 FACILITY_DAEMON * 8 + severity_of(level), ts, now.tv_nsec / 1000, s->host,
-                 s->prog, (int)getpid());
+                 FACILITY_DAEMON * 8 + severity_of(level), ts, now.tv_nsec / 1000, s->host, s->prog,
+                 (int)getpid());
     if (n < 0 || (size_t)n >= sizeof(buf))
         return;
     len = GW_MIN(len, sizeof(buf) - (size_t)n);
     memcpy(buf + n, line, len);
-    if (sendto(s->fd, buf, (size_t)n + len, MSG_DONTWAIT | MSG_NOSIGNAL,
-               (struct sockaddr *)&s->sa, sizeof(s->sa)) == -1)
+    if (sendto(s->fd, buf, (size_t)n + len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&s->sa,
+               sizeof(s->sa)) == -1)
         atomic_fetch_add(&s->dropped, 1);
 }
 

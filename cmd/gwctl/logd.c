@@ -1,5 +1,6 @@
 /*
- * logd.c -- gwctl's logd commands: `tail` (a stream), `log` (the native client), and the printers of `inputs` and `flush`.
+ * logd.c -- gwctl's logd commands: `tail` (a stream), `log` (the native client), and the printers
+ * of `inputs` and `flush`.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,8 @@ str(json_t *o, const char *key)
 void
 gwctl_print_inputs(FILE *out, const char *prog, json_t *result)
 {
-    static const char *const headers[] = {"INPUT",    "LISTEN",        ">MESSAGES",
-                                          ">BYTES",   ">DROPPED",      ">HELD_BACK",
-                                          NULL};
+    static const char *const headers[] = {"INPUT",    "LISTEN",     ">MESSAGES", ">BYTES",
+                                          ">DROPPED", ">HELD_BACK", NULL};
     json_t *list = json_object_get(result, "inputs"), *in;
     struct gwctl_table *t = gwctl_table_new(headers);
     size_t i;
@@ -111,9 +111,9 @@ gwctl_run_tail(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **ar
             kind = -1;
             break;
         }
-        json_object_set_new(args, arg->key, follow && strcmp(arg->key, "follow") == 0
-                                                ? json_true()
-                                                : json_string(val));
+        json_object_set_new(args, arg->key,
+                            follow && strcmp(arg->key, "follow") == 0 ? json_true()
+                                                                      : json_string(val));
     }
     if (kind < 0) {
         json_decref(args);
@@ -131,8 +131,7 @@ gwctl_run_tail(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **ar
     while ((line = gw_ctl_client_next(cl, follow ? -1 : g->timeout_ms, &st, err)) != NULL) {
         json_t *stream = json_object_get(line, "stream"), *result = json_object_get(line, "result");
         if (st != GW_CTL_OK) {
-            fprintf(stderr, "gwctl: logd: %s\n",
-                    str(json_object_get(line, "error"), "message"));
+            fprintf(stderr, "gwctl: logd: %s\n", str(json_object_get(line, "error"), "message"));
             rc = GWCTL_EXIT_FAILED;
             json_decref(line);
             break;
@@ -177,8 +176,8 @@ native_addr(const char *given, char *out, size_t len)
 }
 
 static int
-add_line(struct gw_logclient *lc, const char *app, int severity, const char *host,
-         const char *msg, size_t len, char *err)
+add_line(struct gw_logclient *lc, const char *app, int severity, const char *host, const char *msg,
+         size_t len, char *err)
 {
     struct gw_logrec rec = {0};
 
@@ -191,7 +190,7 @@ add_line(struct gw_logclient *lc, const char *app, int severity, const char *hos
     return gw_logclient_add(lc, &rec, err);
 }
 
-static const char *const severity_names[] = {"emerg",  "alert", "crit", "err",
+static const char *const severity_names[] = {"emerg",   "alert",  "crit", "err",
                                              "warning", "notice", "info", "debug"};
 
 int
@@ -227,8 +226,9 @@ gwctl_run_log(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **arg
             for (severity = 0; severity < 8 && strcmp(severity_names[severity], val) != 0;)
                 severity++;
             if (severity == 8) {
-                gwctl_usage_error(cmd, "--severity: '%s' is not one of emerg, alert, crit, err, "
-                                       "warning, notice, info, debug",
+                gwctl_usage_error(cmd,
+                                  "--severity: '%s' is not one of emerg, alert, crit, err, "
+                                  "warning, notice, info, debug",
                                   val);
                 kind = -1;
                 break;

@@ -57,7 +57,7 @@ logd_config_free(struct logd_config *cfg)
 /* Keys that only take effect at start: a reload logs them instead of refusing the file. */
 static const char *const restart_keys[] = {"syslog_listen", "syslog_udp", "native_listen",
                                            "http_listen",   "dgram_path", "zmq_listen",
-                                           "workers",       "io"};
+                                           "native_path",   "workers",    "io"};
 
 int
 logd_reload(void *arg, const struct gw_conf *c, char *err)

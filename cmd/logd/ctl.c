@@ -81,12 +81,12 @@ logd_status(void *arg)
     queue_depth(l, &qbytes, &qbatches);
     logd_writer_stats(l->writer, &st);
     return json_pack(
-        "{s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:i, s:s, s:i, s:I, s:{s:I, s:I, s:I}, "
+        "{s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}, s:i, s:s, s:i, s:I, s:{s:I, s:I, s:I}, "
         "s:{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:b, s:s}, s:{s:I, s:I}}",
-        "listeners", "syslog_tcp", l->syslog_str, "syslog_udp", listen_of(l, LOGD_IN_UDP),
-        "native", l->native_str, "unix", listen_of(l, LOGD_IN_UNIX), "zmq",
-        listen_of(l, LOGD_IN_ZMQ), "http", l->http_str, "workers", (int)l->nworkers, "io",
-        logd_inputs_backend(l), "connections",
+        "listeners", "syslog_tcp", l->syslog_str, "syslog_udp", listen_of(l, LOGD_IN_UDP), "native",
+        l->native_str, "native_unix", l->native_path[0] ? l->native_path : "off", "unix",
+        listen_of(l, LOGD_IN_UNIX), "zmq", listen_of(l, LOGD_IN_ZMQ), "http", l->http_str,
+        "workers", (int)l->nworkers, "io", logd_inputs_backend(l), "connections",
         (int)atomic_load(&l->nconns), "messages_total", (json_int_t)received, "parse", "parsed",
         (json_int_t)counter(l, l->m.parsed), "unparsed", (json_int_t)counter(l, l->m.unparsed),
         "truncated", (json_int_t)counter(l, l->m.truncated), "output", "path", cfg->output,

@@ -12,12 +12,12 @@
 
 #include "logd.h"
 
-static const char *const severities[] = {"emerg",  "alert", "crit", "err",
+static const char *const severities[] = {"emerg",   "alert",  "crit", "err",
                                          "warning", "notice", "info", "debug"};
 static const char *const facilities[] = {
-    "kern",   "user",   "mail",   "daemon", "auth",   "syslog", "lpr",    "news",
-    "uucp",   "cron",   "authpriv", "ftp",  "ntp",    "security", "console", "cron2",
-    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
+    "kern",   "user",   "mail",     "daemon", "auth",   "syslog",   "lpr",     "news",
+    "uucp",   "cron",   "authpriv", "ftp",    "ntp",    "security", "console", "cron2",
+    "local0", "local1", "local2",   "local3", "local4", "local5",   "local6",  "local7"};
 
 const char *
 logd_facility_name(int facility)

@@ -101,7 +101,7 @@ level_of(json_t *v, int max)
     return -2;
 }
 
-static const enum logd_field string_fields[] = {LOGD_F_MSG,   LOGD_F_APP,   LOGD_F_HOST,
+static const enum logd_field string_fields[] = {LOGD_F_MSG,    LOGD_F_APP,   LOGD_F_HOST,
                                                 LOGD_F_PROCID, LOGD_F_MSGID, LOGD_F_SD};
 
 static int
@@ -250,12 +250,10 @@ on_ingest(const char *method, const char *query, const char *body, size_t body_l
         reply_json(reply, 503, json_pack("{s:s}", "error", "out of memory"));
         return;
     }
-    if (logd_ingest_parse(body, body_len, cfg->max_line_bytes, gw_wall_ms(), b, &bad, err) ==
-        -1) {
+    if (logd_ingest_parse(body, body_len, cfg->max_line_bytes, gw_wall_ms(), b, &bad, err) == -1) {
         logd_batch_free(b);
         gw_metrics_add(l->m.reg, l->m.ingest_bad, 1);
-        reply_json(reply, 400,
-                   json_pack("{s:s, s:I}", "error", err, "line", (json_int_t)bad));
+        reply_json(reply, 400, json_pack("{s:s, s:I}", "error", err, "line", (json_int_t)bad));
         return;
     }
     nrec = b->nrec;

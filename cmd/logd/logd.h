@@ -127,8 +127,7 @@ int logd_batch_field(struct logd_batch *b, struct logd_rec *r, enum logd_field f
 /* Drops the last record (an input that could not finish it). */
 void logd_batch_unrec(struct logd_batch *b);
 static inline const char *
-logd_rec_field(const struct logd_batch *b, const struct logd_rec *r, enum logd_field f,
-               size_t *len)
+logd_rec_field(const struct logd_batch *b, const struct logd_rec *r, enum logd_field f, size_t *len)
 {
     *len = r->len[f];
     return *len ? b->arena + r->off[f] : "";
@@ -206,8 +205,8 @@ struct gw_logfile_stats;
 struct gw_logfile *logd_output_open(const struct logd_config *cfg, char *err);
 /* Queues the formatted line of r for the file its fields name (see gw_logfile_append: -1 with
  * errno ENOBUFS means commit first). Writer thread. */
-int logd_output_append(struct gw_logfile *lf, const struct logd_batch *b,
-                       const struct logd_rec *r, const char *line, size_t len, char *err);
+int logd_output_append(struct gw_logfile *lf, const struct logd_batch *b, const struct logd_rec *r,
+                       const char *line, size_t len, char *err);
 /* Cuts a last line without its LF off a single output file (left by a crash mid-write: never
  * acknowledged). Before the writer starts. */
 void logd_output_repair(const char *path);
@@ -291,7 +290,8 @@ struct logd_worker {
     struct logd_conn *blocked, *blocked_tail; /* refused by the full lane, reading paused */
     struct logd_conn *ackers;                 /* native connections owed acknowledgements */
     struct gw_listener *native;
-    struct gw_ev_timer ack_timer; /* while connections wait on batches of other lanes */
+    struct gw_listener *native_unix; /* worker 0 only */
+    struct gw_ev_timer ack_timer;    /* while connections wait on batches of other lanes */
     atomic_uint notes;
     atomic_int posted;
 };
@@ -392,6 +392,7 @@ struct logd {
     char native_str[GW_ADDR_STRLEN];
     char http_str[GW_ADDR_STRLEN];
     char dgram_path[256];
+    char native_path[256]; /* the native protocol's Unix stream socket, or "" */
     char zmq_str[256];
     int syslog_udp;
     atomic_int nconns;

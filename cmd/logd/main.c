@@ -117,6 +117,7 @@ start_inputs(struct logd *l)
 {
     const struct gw_conf *c = gw_daemon_conf(l->daemon);
     const char *dgram = gw_conf_str(c, "logd", NULL, "dgram_path");
+    const char *native = gw_conf_str(c, "logd", NULL, "native_path");
     char err[GW_ERR_LEN] = "";
 
     if (!dgram[0])
@@ -124,6 +125,11 @@ start_inputs(struct logd *l)
                  gw_daemon_run_dir(l->daemon));
     else if (strcmp(dgram, "off") != 0)
         gw_strlcpy(l->dgram_path, dgram, sizeof(l->dgram_path));
+    if (!native[0])
+        snprintf(l->native_path, sizeof(l->native_path), "%s/logd.native",
+                 gw_daemon_run_dir(l->daemon));
+    else if (strcmp(native, "off") != 0)
+        gw_strlcpy(l->native_path, native, sizeof(l->native_path));
     logd_stream_logd = l;
     raise_fd_limit(l);
     if (logd_dgram_open(l, err) == -1 || logd_inputs_start(l, err) == -1 ||
@@ -132,10 +138,11 @@ start_inputs(struct logd *l)
                      l->native_str, err);
         return -1;
     }
-    GW_LOG_INFO("listening", "syslog=%s udp=%s native=%s unix=%s zmq=%s workers=%u io=%s",
-                l->syslog_str, l->syslog_udp ? "yes" : "no", l->native_str,
-                l->dgram_path[0] ? l->dgram_path : "off", l->zmq_str[0] ? l->zmq_str : "off",
-                l->nworkers, logd_inputs_backend(l));
+    GW_LOG_INFO(
+        "listening", "syslog=%s udp=%s native=%s native_unix=%s unix=%s zmq=%s workers=%u io=%s",
+        l->syslog_str, l->syslog_udp ? "yes" : "no", l->native_str,
+        l->native_path[0] ? l->native_path : "off", l->dgram_path[0] ? l->dgram_path : "off",
+        l->zmq_str[0] ? l->zmq_str : "off", l->nworkers, logd_inputs_backend(l));
     return 0;
 }
 

@@ -36,7 +36,8 @@ collect(struct gw_metrics *m, void *arg)
     logd_writer_stats(l->writer, &st);
     gw_metrics_set(m, l->m.disk_bytes, (double)st.disk_bytes);
     for (int i = 0; i < LOGD_NINPUTS; i++)
-        gw_metrics_set(m, l->m.backpressure[i], (double)atomic_load(&l->m.backpressure_ns[i]) / 1e9);
+        gw_metrics_set(m, l->m.backpressure[i],
+                       (double)atomic_load(&l->m.backpressure_ns[i]) / 1e9);
 }
 
 /* Per-input families: one series per input, in the order of enum logd_input. */
@@ -92,9 +93,9 @@ logd_metrics_init(struct logd *l, char *err)
                                       "Output files rotated.", err);
     lm->disk_bytes = gw_metrics_simple(m, "logd_disk_bytes", GW_METRIC_GAUGE,
                                        "Bytes in the open output files.", err);
-    lm->write_errors = gw_metrics_simple(m, "logd_write_errors_total", GW_METRIC_COUNTER,
-                                         "Commits that failed (disk full, I/O error); retried.",
-                                         err);
+    lm->write_errors =
+        gw_metrics_simple(m, "logd_write_errors_total", GW_METRIC_COUNTER,
+                          "Commits that failed (disk full, I/O error); retried.", err);
     f = gw_metrics_family(m, "logd_commit_seconds", GW_METRIC_HISTOGRAM,
                           "Time to write and sync one commit.", NULL, commit_buckets,
                           GW_ARRAY_LEN(commit_buckets), err);
@@ -121,11 +122,11 @@ logd_metrics_init(struct logd *l, char *err)
                                          "Records not sent to a tail follower that lagged.", err);
     if (lm->parsed < 0 || lm->unparsed < 0 || lm->truncated < 0 || lm->queue_bytes < 0 ||
         lm->queue_batches < 0 || lm->written < 0 || lm->written_bytes < 0 || lm->fsyncs < 0 ||
-        lm->rotations < 0 || lm->disk_bytes < 0 || lm->write_errors < 0 ||
-        lm->commit_seconds < 0 || lm->acks < 0 || lm->native_bad_frames < 0 ||
-        lm->active_connections < 0 || lm->connections_total < 0 ||
-        lm->refused_connections < 0 || lm->ingest_ok < 0 || lm->ingest_bad < 0 ||
-        lm->ingest_too_large < 0 || lm->ingest_busy < 0 || lm->tail_dropped < 0)
+        lm->rotations < 0 || lm->disk_bytes < 0 || lm->write_errors < 0 || lm->commit_seconds < 0 ||
+        lm->acks < 0 || lm->native_bad_frames < 0 || lm->active_connections < 0 ||
+        lm->connections_total < 0 || lm->refused_connections < 0 || lm->ingest_ok < 0 ||
+        lm->ingest_bad < 0 || lm->ingest_too_large < 0 || lm->ingest_busy < 0 ||
+        lm->tail_dropped < 0)
         goto fail;
     gw_metrics_on_collect(m, collect, l);
     return gw_daemon_process_metrics(l->daemon, m);

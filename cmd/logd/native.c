@@ -554,6 +554,15 @@ logd_native_start(struct logd_worker *ws, char *err)
     int fd;
 
     gw_ev_timer_init(&ws->ack_timer, on_ack_timer, ws);
+    /* The Unix stream socket (local clients, log_to through lib/logclient): one, on worker 0. */
+    if (gw_worker_index(ws->w) == 0 && ws->l->native_path[0]) {
+        if ((fd = gw_net_listen_unix(ws->l->native_path, 0666, 0, err)) == -1)
+            return -1;
+        if ((ws->native_unix = gw_listener_new(gw_worker_ev(ws->w), fd, &o, err)) == NULL) {
+            close(fd);
+            return -1;
+        }
+    }
     if (strcmp(ws->l->native_str, "off") == 0)
         return 0;
     if (gw_net_parse_addr(ws->l->native_str, 0, &a, err) == -1 ||
@@ -571,6 +580,11 @@ logd_native_stop(struct logd_worker *ws)
 {
     gw_listener_stop(ws->native);
     ws->native = NULL;
+    if (ws->native_unix) {
+        gw_listener_stop(ws->native_unix);
+        ws->native_unix = NULL;
+        unlink(ws->l->native_path);
+    }
 }
 
 void

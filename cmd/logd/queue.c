@@ -104,10 +104,10 @@ struct logd_lane {
     struct logd_batch *head, *tail; /* waiting for the writer */
     size_t bytes;                   /* queued and in the writer's hands, not yet committed */
     size_t batches;
-    uint64_t pushed;     /* last sequence number given */
-    int want_space;      /* a push was refused: note the producer at half the budget */
-    int want_durable;    /* a pushed batch wants a durable note */
-    int waiters;         /* threads in logd_lane_wait */
+    uint64_t pushed;  /* last sequence number given */
+    int want_space;   /* a push was refused: note the producer at half the budget */
+    int want_durable; /* a pushed batch wants a durable note */
+    int waiters;      /* threads in logd_lane_wait */
     atomic_uint_fast64_t durable;
     logd_lane_fn fn;
     void *arg;

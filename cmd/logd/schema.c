@@ -22,6 +22,9 @@ static const struct gw_conf_key logd_keys[] = {
     {"syslog_udp", GW_CONF_BOOL, "yes", 0, 0, NULL, "also take syslog over UDP on syslog_listen"},
     {"native_listen", GW_CONF_STRING, "*:5515", 0, 0, NULL,
      "TCP address of the native acknowledged protocol; off: none"},
+    {"native_path", GW_CONF_STRING, "", 0, 0, NULL,
+     "Unix stream socket of the native protocol for local clients; empty: "
+     "<run_dir>/logd.native; off: none"},
     {"http_listen", GW_CONF_ADDR, "127.0.0.1:9093", 0, 0, NULL,
      "address of the HTTP endpoints (/metrics, /healthz, /readyz, /status, /, POST /ingest)"},
     {"dgram_path", GW_CONF_STRING, "", 0, 0, NULL,

@@ -61,8 +61,7 @@ on_open(struct gw_conn *c)
 }
 
 static void
-add_frame(struct logd_conn *lc, struct logd_batch *b, const struct gw_syslog_frame *fr,
-          int64_t now)
+add_frame(struct logd_conn *lc, struct logd_batch *b, const struct gw_syslog_frame *fr, int64_t now)
 {
     struct logd *l = lc->ws->l;
 
@@ -213,7 +212,8 @@ void
 logd_stream_push(struct logd_worker *ws, struct logd_conn *lc, struct logd_batch *b,
                  int want_durable)
 {
-    uint64_t seq = ws->blocked ? 0 : logd_lane_push(ws->lane, b, want_durable ? LOGD_PUSH_DURABLE : 0);
+    uint64_t seq =
+        ws->blocked ? 0 : logd_lane_push(ws->lane, b, want_durable ? LOGD_PUSH_DURABLE : 0);
 
     /* Behind connections already waiting, so the lane's room goes to them first. */
     if (seq) {
@@ -240,8 +240,8 @@ logd_stream_unblock(struct logd_worker *ws)
     struct logd_conn *lc;
 
     while ((lc = ws->blocked) != NULL) {
-        uint64_t seq = logd_lane_push(ws->lane, lc->blocked,
-                                      lc->blocked_durable ? LOGD_PUSH_DURABLE : 0);
+        uint64_t seq =
+            logd_lane_push(ws->lane, lc->blocked, lc->blocked_durable ? LOGD_PUSH_DURABLE : 0);
         if (!seq)
             break;
         ws->blocked = lc->next_blocked;

@@ -232,8 +232,9 @@ logd_tail_cmd(struct gw_ctl_req *r, json_t *args, void *arg)
         (lines && !json_is_integer(lines) && !json_is_string(lines)) ||
         (sev && (f->severity = logd_severity_parse(json_string_value(sev))) < 0)) {
         free(f);
-        gw_ctl_error(r, "bad_args", "usage: tail {\"follow\":true, \"app\":\"A\", "
-                                    "\"severity\":\"emerg..debug\", \"lines\":N}");
+        gw_ctl_error(r, "bad_args",
+                     "usage: tail {\"follow\":true, \"app\":\"A\", "
+                     "\"severity\":\"emerg..debug\", \"lines\":N}");
         return;
     }
     if (app)

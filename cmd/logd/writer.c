@@ -92,8 +92,7 @@ wait_for_work(struct logd_writer *w, uint64_t seen, uint64_t wait_ms)
     }
     pthread_mutex_lock(&w->mu);
     atomic_store(&w->sleeping, 1);
-    if (atomic_load(&w->kicks) == seen && !w->stop && !w->flush_wanted &&
-        !atomic_load(&w->reopen))
+    if (atomic_load(&w->kicks) == seen && !w->stop && !w->flush_wanted && !atomic_load(&w->reopen))
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);
     atomic_store(&w->sleeping, 0);
     pthread_mutex_unlock(&w->mu);
@@ -300,8 +299,7 @@ do_reopen(struct logd_writer *w, struct logd_config *cfg)
         return;
     }
     if ((lf = logd_output_open(cfg, err)) == NULL) {
-        GW_LOG_ERROR("new output refused, the old one stays", "output=%s err=%s", cfg->output,
-                     err);
+        GW_LOG_ERROR("new output refused, the old one stays", "output=%s err=%s", cfg->output, err);
         return;
     }
     gw_logfile_free(w->lf);

@@ -121,6 +121,10 @@ recs = [json.loads(l) for l in j.lines()]
 t.is_([(r['app'], r['severity'], r['msg']) for r in recs[1:]],
       [('gwctl', 'notice', 'first'), ('gwctl', 'notice', 'second')],
       'one record per non-empty line, default app and severity')
+rc, out, err = t.run([g, 'log', '--addr', 'unix:' + os.path.join(j.run_dir, 'logd.native'),
+                      'over the unix socket'])
+t.is_(rc, 0, 'gwctl log over the native Unix stream socket')
+t.is_(json.loads(j.lines()[-1])['msg'], 'over the unix socket', 'and the record is written')
 rc, out, err = t.run([g, 'log', '--severity', 'loud', 'x'])
 t.is_(rc, 2, 'a bad severity is a usage error')
 rc, out, err = t.run([g, '--timeout', '500ms', 'log', '--addr', '127.0.0.1:1', 'nobody listens'])

@@ -72,7 +72,8 @@ main(void)
     line = malloc(GW_LOG_LINE_MAX);
     memset(line, 'x', GW_LOG_LINE_MAX);
     gw_logship_hook(GW_LOG_INFO, line, GW_LOG_LINE_MAX, s);
-    ok(recv_one(fd, buf, sizeof(buf)) > GW_LOG_LINE_MAX, "a line of GW_LOG_LINE_MAX bytes goes whole");
+    ok(recv_one(fd, buf, sizeof(buf)) > GW_LOG_LINE_MAX,
+       "a line of GW_LOG_LINE_MAX bytes goes whole");
     is(gw_logship_dropped(s), 0, "nothing dropped while logd listens");
 
     close(fd);
