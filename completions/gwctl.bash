@@ -89,7 +89,7 @@ _gwctl()
         local opts="--help --format --timeout -s --run-dir"
         case $cmd in
         services) opts+=" --state" ;;
-        health-check) opts+=" --url" ;;
+        health-check) opts+=" --url --warning --critical" ;;
         tail) opts+=" --follow --app --severity -n" ;;
         log) opts+=" --app --severity --addr" ;;
         esac

@@ -26,11 +26,12 @@ void gw_buf_init(struct gw_buf *b, size_t max_bytes);
 /* Frees the storage; the buffer stays usable (empty, same limit). */
 void gw_buf_reset(struct gw_buf *b);
 
-/* Unconsumed bytes. */
+/* Unconsumed bytes; "" (never NULL) before the first allocation, so callers may pass it on
+ * with a length of 0. */
 static inline const char *
 gw_buf_data(const struct gw_buf *b)
 {
-    return b->data + b->off;
+    return b->data ? b->data + b->off : "";
 }
 
 static inline size_t

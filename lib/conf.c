@@ -18,6 +18,7 @@
 #include <ini.h>
 
 #include "net.h"
+#include "progs.h"
 
 /* inih keeps a section name in 50 bytes and cuts longer ones without a word. */
 #define INIH_SECTION_LEN 50
@@ -28,8 +29,8 @@
 #define QUOTE_LEN 64
 #define QBUF (QUOTE_LEN + 4)
 
-const char *const gw_conf_known_sections[] = {"global",  "hbd",  "wsgwd", "logd",
-                                              "backend", "sink", NULL};
+/* More than gwkit will ever have: every daemon's section and the named ones they own. */
+#define MAX_KNOWN_SECTIONS 32
 
 struct val {
     char *text;         /* NULL: not set by any source, the default applies */
@@ -662,10 +663,11 @@ valid_name(const char *s, size_t max)
 static int
 known_section(const char *name)
 {
-    size_t i;
+    const char *known[MAX_KNOWN_SECTIONS];
+    size_t i, n = gw_prog_sections(known, MAX_KNOWN_SECTIONS);
 
-    for (i = 0; gw_conf_known_sections[i]; i++)
-        if (strcmp(gw_conf_known_sections[i], name) == 0)
+    for (i = 0; i < n && i < MAX_KNOWN_SECTIONS; i++)
+        if (strcmp(known[i], name) == 0)
             return 1;
     return 0;
 }
@@ -673,14 +675,14 @@ known_section(const char *name)
 static void
 unknown_section(struct load *ld, const char *type, const char *name)
 {
-    const char *best = NULL;
+    const char *best = NULL, *known[MAX_KNOWN_SECTIONS];
     unsigned bestd = ~0u;
     char low[INIH_SECTION_LEN + 1], header[INIH_SECTION_LEN + 2], b[QBUF];
-    size_t i;
+    size_t i, n = gw_prog_sections(known, MAX_KNOWN_SECTIONS);
 
     lower(low, type, sizeof low);
-    for (i = 0; gw_conf_known_sections[i]; i++)
-        consider(low, gw_conf_known_sections[i], &best, &bestd);
+    for (i = 0; i < n && i < MAX_KNOWN_SECTIONS; i++)
+        consider(low, known[i], &best, &bestd);
     for (i = 0; i < ld->c->nsecs; i++)
         consider(low, ld->c->secs[i].s->name, &best, &bestd);
     snprintf(header, sizeof header, "%s%s%s", type, *name ? " " : "", name);
@@ -1106,6 +1108,27 @@ valid_choices(const char *s)
     return strlen(s) < GW_ERR_LEN / 2;
 }
 
+/* 1 when the key's bound field (if any) can hold every value the key may take. */
+static int
+field_fits(const struct gw_conf_key *k)
+{
+    int bits;
+
+    if (k->size == 0)
+        return k->offset == 0;
+    if (k->type == GW_CONF_STRING || k->type == GW_CONF_ADDR)
+        return k->size == sizeof(char *);
+    if (k->size != 1 && k->size != 2 && k->size != 4 && k->size != 8)
+        return 0;
+    if (k->size == 8 || k->type == GW_CONF_BOOL || k->type == GW_CONF_ENUM)
+        return 1; /* an enum has fewer than GW_ERR_LEN / 2 choices */
+    if (k->min == 0 && k->max == 0)
+        return 0;
+    /* Both as signed and as unsigned: the struct may use either. */
+    bits = (int)k->size * 8;
+    return k->min >= -(INT64_C(1) << (bits - 1)) && k->max < (INT64_C(1) << (bits - 1));
+}
+
 /* Checks one section of the schema and sets its defaults; -1 for a broken schema. */
 static int
 init_sec(struct sec *sec, const struct gw_conf_section *s)
@@ -1124,7 +1147,7 @@ init_sec(struct sec *sec, const struct gw_conf_section *s)
     for (i = 0; i < sec->nkeys; i++) {
         k = &s->keys[i];
         if (!valid_ident(k->name) || k->min > k->max || k->type > GW_CONF_ENUM ||
-            (k->type == GW_CONF_ENUM && !valid_choices(k->choices)))
+            (k->type == GW_CONF_ENUM && !valid_choices(k->choices)) || !field_fits(k))
             return -1;
         for (j = 0; j < i; j++)
             if (strcmp(s->keys[j].name, k->name) == 0)
@@ -1261,6 +1284,122 @@ gw_conf_origin(const struct gw_conf *c, const char *section, const char *instanc
     return v->origin ? v->origin : "default";
 }
 
+/* Writes v into an integer field of size bytes; the truncation gives the right bits for a
+ * signed or an unsigned field, as field_fits checked the range. */
+static void
+store_int(void *field, size_t size, int64_t v)
+{
+    uint8_t u8 = (uint8_t)v;
+    uint16_t u16 = (uint16_t)v;
+    uint32_t u32 = (uint32_t)v;
+
+    switch (size) {
+    case 1:
+        memcpy(field, &u8, 1);
+        break;
+    case 2:
+        memcpy(field, &u16, 2);
+        break;
+    case 4:
+        memcpy(field, &u32, 4);
+        break;
+    default:
+        memcpy(field, &v, 8);
+        break;
+    }
+}
+
+int
+gw_conf_bind(const struct gw_conf *c, const char *section, const char *instance, void *dst,
+             char *err)
+{
+    const struct gw_conf_key *k;
+    const struct sec *sec;
+    const struct inst *in;
+    const struct val *v;
+    char *copy;
+    size_t i;
+
+    if ((sec = find_sec(c, section)) == NULL)
+        misuse("no such section", section, NULL);
+    if (instance && !sec->s->named)
+        misuse("instance of an unnamed section", section, NULL);
+    in = sec->s->named && !instance ? NULL : find_inst(sec, instance);
+    for (i = 0; i < sec->nkeys; i++) {
+        k = &sec->s->keys[i];
+        if (k->size == 0)
+            continue;
+        v = in && in->vals[i].text ? &in->vals[i] : &sec->defs[i];
+        if (k->type != GW_CONF_STRING && k->type != GW_CONF_ADDR) {
+            store_int((char *)dst + k->offset, k->size, v->num);
+            continue;
+        }
+        if ((copy = strdup(v->text ? v->text : "")) == NULL) {
+            gw_conf_unbind(sec->s, dst);
+            return gw_err(err, "out of memory");
+        }
+        memcpy((char *)dst + k->offset, &copy, sizeof(copy));
+    }
+    return 0;
+}
+
+void
+gw_conf_unbind(const struct gw_conf_section *s, void *dst)
+{
+    const struct gw_conf_key *k;
+    char *text;
+
+    for (k = s->keys; k->name; k++) {
+        if (k->size == 0 || (k->type != GW_CONF_STRING && k->type != GW_CONF_ADDR))
+            continue;
+        memcpy(&text, (char *)dst + k->offset, sizeof(text));
+        free(text);
+        text = NULL;
+        memcpy((char *)dst + k->offset, &text, sizeof(text));
+    }
+}
+
+const struct gw_conf_key *
+gw_conf_field_key(const struct gw_conf_section *s, size_t offset)
+{
+    const struct gw_conf_key *k;
+
+    for (k = s->keys; k->name; k++)
+        if (k->size && k->offset == offset)
+            return k;
+    return NULL;
+}
+
+size_t
+gw_conf_restart_changes(const struct gw_conf *old, const struct gw_conf *c,
+                        struct gw_conf_change *out, size_t max)
+{
+    const struct sec *sec, *was;
+    const char *a, *b;
+    size_t i, j, n = 0;
+
+    for (i = 0; i < c->nsecs; i++) {
+        sec = &c->secs[i];
+        if (sec->s->named || (was = find_sec(old, sec->s->name)) == NULL || was->s->named)
+            continue;
+        for (j = 0; j < sec->nkeys; j++) {
+            if (!(sec->s->keys[j].flags & GW_CONF_RESTART) ||
+                find_key(was, sec->s->keys[j].name) < 0)
+                continue;
+            a = gw_conf_str(old, sec->s->name, NULL, sec->s->keys[j].name);
+            b = gw_conf_str(c, sec->s->name, NULL, sec->s->keys[j].name);
+            if (strcmp(a, b) == 0)
+                continue;
+            if (n < max) {
+                out[n].section = sec->s->name;
+                out[n].key = sec->s->keys[j].name;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
 size_t
 gw_conf_instances(const struct gw_conf *c, const char *section, const char **names, size_t max)
 {
@@ -1293,8 +1432,9 @@ val_json(const struct gw_conf_key *k, const struct val *v)
     }
 }
 
+/* as_text: each value as written in the file (or the schema's default), with its units. */
 static json_t *
-inst_json(const struct sec *sec, const struct inst *in)
+inst_json(const struct sec *sec, const struct inst *in, int as_text)
 {
     json_t *o = json_object();
     const struct val *v;
@@ -1302,7 +1442,9 @@ inst_json(const struct sec *sec, const struct inst *in)
 
     for (i = 0; o && i < sec->nkeys; i++) {
         v = in && in->vals[i].text ? &in->vals[i] : &sec->defs[i];
-        if (json_object_set_new(o, sec->s->keys[i].name, val_json(&sec->s->keys[i], v)) < 0) {
+        if (json_object_set_new(o, sec->s->keys[i].name,
+                                as_text ? (v->text ? json_string(v->text) : json_null())
+                                        : val_json(&sec->s->keys[i], v)) < 0) {
             json_decref(o);
             return NULL;
         }
@@ -1310,8 +1452,8 @@ inst_json(const struct sec *sec, const struct inst *in)
     return o;
 }
 
-json_t *
-gw_conf_to_json(const struct gw_conf *c)
+static json_t *
+conf_json(const struct gw_conf *c, int as_text)
 {
     json_t *root = json_object(), *o;
     const struct sec *sec;
@@ -1320,12 +1462,12 @@ gw_conf_to_json(const struct gw_conf *c)
     for (i = 0; root && i < c->nsecs; i++) {
         sec = &c->secs[i];
         if (!sec->s->named) {
-            o = inst_json(sec, &sec->insts[0]);
+            o = inst_json(sec, &sec->insts[0], as_text);
         } else {
             o = json_object();
             for (j = 0; o && j < sec->ninsts; j++)
-                if (json_object_set_new(o, sec->insts[j].name, inst_json(sec, &sec->insts[j])) <
-                    0) {
+                if (json_object_set_new(o, sec->insts[j].name,
+                                        inst_json(sec, &sec->insts[j], as_text)) < 0) {
                     json_decref(o);
                     o = NULL;
                 }
@@ -1336,6 +1478,18 @@ gw_conf_to_json(const struct gw_conf *c)
         }
     }
     return root;
+}
+
+json_t *
+gw_conf_to_json(const struct gw_conf *c)
+{
+    return conf_json(c, 0);
+}
+
+json_t *
+gw_conf_to_text_json(const struct gw_conf *c)
+{
+    return conf_json(c, 1);
 }
 
 /* Doc text for mdoc: wrapped under 80 columns, one sentence a line, backslashes escaped, a dot
@@ -1422,6 +1576,8 @@ mdoc_key(FILE *out, const struct gw_conf_key *k)
         fmt_range(range, sizeof range, k);
         fprintf(out, "Range: %s.\n", range);
     }
+    if (k->flags & GW_CONF_RESTART)
+        fputs("Read at start: a reload keeps the running value.\n", out);
     if (!k->def) {
         fputs("No default.\n", out);
     } else if (!*k->def) {

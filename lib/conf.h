@@ -2,12 +2,14 @@
  * conf.h -- gwkit.conf: INI (libinih underneath) checked against schema tables.
  *
  * Each program declares its keys once, in a table of struct gw_conf_key (name, type, default,
- * min, max, doc). From that table come parsing, validation, defaults, GWKIT_<SECTION>_<KEY>
- * environment overrides, the effective config as JSON, and the key list of gwkit.conf(5).
+ * min, max, doc, flags, and the struct field it fills). From that table come parsing,
+ * validation, defaults, GWKIT_<SECTION>_<KEY> environment overrides, the effective config as
+ * JSON, the key list of gwkit.conf(5), the program's settings struct (gw_conf_bind: no key name
+ * typed twice) and the keys a reload cannot change (GW_CONF_RESTART).
  *
  * A file may hold sections of programs this one does not validate: a gw_conf validates the
- * sections in its schema, skips the other known gwkit sections (gw_conf_known_sections) without
- * looking at them, and reports any other section as unknown, with a did-you-mean.
+ * sections in its schema, skips the other known gwkit sections (gw_prog_sections in progs.h)
+ * without looking at them, and reports any other section as unknown, with a did-you-mean.
  *
  * Syntax (libinih's): "[section]" or "[section NAME]" for a named section, "key = value"
  * (or "key: value"), comments on lines starting with ';' or '#', and after a value behind
@@ -109,6 +111,9 @@ enum gw_conf_type {
     GW_CONF_ENUM,
 };
 
+/* Read at start only: a reload logs a change of it (lib/daemon.c) instead of applying it. */
+#define GW_CONF_RESTART 0x1u
+
 struct gw_conf_key {
     const char *name;
     enum gw_conf_type type;
@@ -118,7 +123,16 @@ struct gw_conf_key {
                             other types. */
     const char *choices; /* enum: "a|b|c" */
     const char *doc;     /* one line for gwkit.conf(5) and --help */
+    unsigned flags;      /* GW_CONF_RESTART */
+    /* The field gw_conf_bind fills, as GW_CONF_FIELD(struct settings, member); 0, 0: none.
+     * int, bool, duration (ms), size (bytes) and enum (index) keys fill an integer field of 1,
+     * 2, 4 or 8 bytes (signed or unsigned: the key's min..max must fit either way; an unbounded
+     * key needs 8); string and addr keys fill a char * with a copy of the text. */
+    size_t offset, size;
 };
+
+/* The offset and size of a settings struct's member, for a key's last two fields. */
+#define GW_CONF_FIELD(type, member) offsetof(type, member), sizeof(((type *)0)->member)
 
 struct gw_conf_section {
     const char *name;               /* "global", "hbd", "backend" */
@@ -127,15 +141,13 @@ struct gw_conf_section {
     const char *doc;                /* one line */
 };
 
-/* Every section name a gwkit.conf may hold, NULL-terminated. */
-extern const char *const gw_conf_known_sections[];
-
 struct gw_conf;
 
 /* A config that validates the given sections (NULL-terminated array), holding defaults only.
  * The schema must outlive the gw_conf. NULL on out of memory, and NULL (printing nothing) for a
  * broken schema: a default that does not parse or is out of range, min > max, an enum without
- * choices, a name used twice, a section or key name not made of [a-z0-9_]. */
+ * choices, a name used twice, a section or key name not made of [a-z0-9_], a bound field whose
+ * size does not fit the key (see struct gw_conf_key). */
 struct gw_conf *gw_conf_new(const struct gw_conf_section *const *schema);
 void gw_conf_free(struct gw_conf *c);
 
@@ -171,6 +183,34 @@ int64_t gw_conf_int(const struct gw_conf *c, const char *section, const char *in
 const char *gw_conf_str(const struct gw_conf *c, const char *section, const char *instance,
                         const char *key);
 
+/* Fills the settings struct dst from one section (instance as for the getters): every key
+ * bound to a field (GW_CONF_FIELD) gets its value; text fields get a malloc'd copy that
+ * gw_conf_unbind frees. dst's text fields must be NULL (a zeroed struct). Returns 0, or -1 with
+ * err on out of memory (then the text fields are NULL again). Asking for a section the schema
+ * does not declare aborts, as for the getters. */
+int gw_conf_bind(const struct gw_conf *c, const char *section, const char *instance, void *dst,
+                 char *err);
+
+/* Frees the text fields gw_conf_bind filled in dst from section s, and sets them to NULL. Needs
+ * no gw_conf, so a settings struct can outlive the config it came from. */
+void gw_conf_unbind(const struct gw_conf_section *s, void *dst);
+
+/* The key of section s bound to the field at offset (offsetof(struct settings, member)), or
+ * NULL: lets a program name a key in a message without typing its name again. */
+const struct gw_conf_key *gw_conf_field_key(const struct gw_conf_section *s, size_t offset);
+
+/* A restart-only key whose value differs between two configs. */
+struct gw_conf_change {
+    const char *section; /* "hbd" */
+    const char *key;     /* "listen" */
+};
+
+/* Compares every GW_CONF_RESTART key of the unnamed sections both configs validate (for a
+ * reload: old, the running config, and c, the new one); stores up to max changes in out, in
+ * schema order, and returns how many there are. The names live as long as the schema. */
+size_t gw_conf_restart_changes(const struct gw_conf *old, const struct gw_conf *c,
+                               struct gw_conf_change *out, size_t max);
+
 /* Where the value came from: "file:line", "env GWKIT_HBD_LISTEN" or "default". Valid until the
  * next load or gw_conf_free. */
 const char *gw_conf_origin(const struct gw_conf *c, const char *section, const char *instance,
@@ -187,6 +227,10 @@ size_t gw_conf_instances(const struct gw_conf *c, const char *section, const cha
  * object of its instances). New reference; NULL on out of memory. */
 json_t *gw_conf_to_json(const struct gw_conf *c);
 
+/* The same shape with every value a string as written in the file, or the schema's default,
+ * units and all ("60s", "64k", "yes"): what people read. */
+json_t *gw_conf_to_text_json(const struct gw_conf *c);
+
 /* Parsers shared with command lines ("gwbench -d 10s"); 0, or -1 with err as in the list
  * above without the key ("bad duration '5x' (use ms, s, m, h or d)"). */
 int gw_conf_parse_duration(const char *s, int64_t *ms, char *err);
@@ -195,7 +239,8 @@ int gw_conf_parse_bool(const char *s, int *on, char *err);
 
 /* Writes the key list of the given sections as mdoc for gwkit.conf(5): per section a .Ss
  * heading, its doc line, and a .Bl -tag list with ".It Ic key Ar type", the doc line, the
- * range and the default. Meant to be embedded in a page's DESCRIPTION. */
+ * range, whether a reload applies it (GW_CONF_RESTART) and the default. Meant to be embedded
+ * in a page's DESCRIPTION. */
 void gw_conf_schema_mdoc(FILE *out, const struct gw_conf_section *const *schema);
 
 #endif

@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,36 +33,50 @@
 
 static const int handled_signals[] = {SIGHUP, SIGTERM, SIGINT, 0};
 
+#define G(member) GW_CONF_FIELD(struct gw_daemon_global, member)
+
 static const struct gw_conf_key global_keys[] = {
     {"run_dir", GW_CONF_STRING, "", 0, 0, NULL,
      "control sockets live here; default /run/gwkit for root, else $XDG_RUNTIME_DIR/gwkit, else "
-     "/tmp/gwkit-UID"},
+     "/tmp/gwkit-UID",
+     GW_CONF_RESTART, G(run_dir)},
     {"state_dir", GW_CONF_STRING, "/var/lib/gwkit", 0, 0, NULL,
-     "directory of the state database gwkit.db"},
+     "directory of the state database gwkit.db", GW_CONF_RESTART, G(state_dir)},
     {"log_level", GW_CONF_ENUM, "info", 0, 0, "debug|info|warning|error",
-     "least severe level logged (GWKIT_LOG_LEVEL overrides)"},
-    {"log_format", GW_CONF_ENUM, "logfmt", 0, 0, "logfmt|json", "log line format on stderr"},
+     "least severe level logged (GWKIT_LOG_LEVEL overrides)", 0, G(log_level)},
+    {"log_format", GW_CONF_ENUM, "logfmt", 0, 0, "logfmt|json", "log line format on stderr", 0,
+     G(log_format)},
     {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr|logd",
-     "where log lines go: stderr, or logd: stderr and <run_dir>/logd.dgram as RFC 5424"},
+     "where log lines go: stderr, or logd: stderr and <run_dir>/logd.dgram as RFC 5424", 0,
+     G(log_to)},
     {"ctl_group", GW_CONF_STRING, "", 0, 0, NULL,
-     "group whose members may use the control sockets (besides root and the daemon's user)"},
+     "group whose members may use the control sockets (besides root and the daemon's user)",
+     GW_CONF_RESTART, G(ctl_group)},
+    {"user", GW_CONF_STRING, "", 0, 0, NULL,
+     "started as root, run as this user (and its group): it keeps only the right to bind ports "
+     "below 1024; run_dir and state_dir are made its own",
+     GW_CONF_RESTART, G(user)},
     {"ctl_max_clients", GW_CONF_INT, "64", 1, 100000, NULL,
-     "control socket connections held at once; more are refused with an error (restart)"},
+     "control socket connections held at once; more are refused with an error",
+     GW_CONF_RESTART, G(ctl_max_clients)},
     {"ctl_idle_timeout", GW_CONF_DURATION, "5m", 1000, 86400 * 1000, NULL,
-     "close a control connection idle for this long; one with a request in progress is not "
-     "idle (restart)"},
+     "close a control connection idle for this long; one with a request in progress is not idle",
+     GW_CONF_RESTART, G(ctl_idle_timeout_ms)},
     {"drain_timeout", GW_CONF_DURATION, "10s", 0, 3600 * 1000, NULL,
-     "on SIGTERM, time allowed to finish in-flight work before exiting"},
+     "on SIGTERM, time allowed to finish in-flight work before exiting", 0, G(drain_timeout_ms)},
     {"history_days", GW_CONF_INT, "30", 0, 3650, NULL,
-     "days of circuit and heartbeat events kept in the database; 0 keeps them forever"},
+     "days of circuit and heartbeat events kept in the database; 0 keeps them forever",
+     GW_CONF_RESTART, G(history_days)},
     {"http_max_connections", GW_CONF_INT, "256", 1, 100000, NULL,
-     "HTTP connections served at once; a request past it is answered 503 (restart)"},
+     "HTTP connections served at once; a request past it is answered 503", GW_CONF_RESTART,
+     G(http_max_connections)},
     {"http_max_connections_per_ip", GW_CONF_INT, "64", 1, 100000, NULL,
-     "HTTP connections served at once from one address; more get 503 (restart)"},
+     "HTTP connections served at once from one address; more get 503", GW_CONF_RESTART,
+     G(http_max_connections_per_ip)},
     {"http_timeout", GW_CONF_DURATION, "10s", 100, 3600 * 1000, NULL,
-     "an HTTP connection must complete each request within this, however slowly it sends "
-     "(restart)"},
-    {NULL, 0, NULL, 0, 0, NULL, NULL},
+     "an HTTP connection must complete each request within this, however slowly it sends",
+     GW_CONF_RESTART, G(http_timeout_ms)},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
 };
 
 const struct gw_conf_section gw_daemon_global_section = {"global", 0, global_keys,
@@ -80,6 +99,7 @@ struct gw_daemon {
     struct override overrides[MAX_OVERRIDES];
     size_t noverrides;
     struct gw_conf *conf;
+    struct gw_daemon_global global; /* bound from conf */
     struct gw_ev *ev;
     struct gw_ctl *ctl;
     struct gw_ctl_cmd *cmds;
@@ -124,6 +144,7 @@ gw_daemon_free(struct gw_daemon *d)
         gw_ctl_close(d->ctl);
     if (d->ev)
         gw_ev_free(d->ev);
+    gw_conf_unbind(&gw_daemon_global_section, &d->global);
     gw_conf_free(d->conf);
     for (size_t i = 0; i < d->noverrides; i++)
         free(d->overrides[i].value);
@@ -349,6 +370,11 @@ gw_daemon_load(struct gw_daemon *d)
                     n == 1 ? "" : "s");
         return 2;
     }
+    if (gw_conf_bind(c, gw_daemon_global_section.name, NULL, &d->global, err) == -1) {
+        fprintf(stderr, "%s: %s\n", d->desc->prog, err);
+        gw_conf_free(c);
+        return 2;
+    }
     d->conf = c;
     if (d->check_only) {
         printf("configuration OK\n");
@@ -367,16 +393,23 @@ gw_daemon_load(struct gw_daemon *d)
 void
 gw_daemon_http_limits(const struct gw_daemon *d, struct gw_httpd_opts *o)
 {
-    o->max_connections = (unsigned)gw_conf_int(d->conf, "global", NULL, "http_max_connections");
-    o->max_connections_per_ip =
-        (unsigned)gw_conf_int(d->conf, "global", NULL, "http_max_connections_per_ip");
-    o->timeout_ms = (unsigned)gw_conf_int(d->conf, "global", NULL, "http_timeout");
+    const struct gw_daemon_global *g = gw_daemon_global(d);
+
+    o->max_connections = (unsigned)g->http_max_connections;
+    o->max_connections_per_ip = (unsigned)g->http_max_connections_per_ip;
+    o->timeout_ms = (unsigned)g->http_timeout_ms;
 }
 
 const struct gw_conf *
 gw_daemon_conf(const struct gw_daemon *d)
 {
     return d->conf;
+}
+
+const struct gw_daemon_global *
+gw_daemon_global(const struct gw_daemon *d)
+{
+    return &d->global;
 }
 
 /* log_to = logd: every line also to <run_dir>/logd.dgram (logship.h). */
@@ -415,6 +448,103 @@ void
 gw_daemon_start_logging(struct gw_daemon *d)
 {
     apply_logging(d, d->conf);
+}
+
+/* Makes dir (created if needed) the user's, so the daemon can write it once it is that user. */
+static int
+own_dir(const char *dir, uid_t uid, gid_t gid, char *err)
+{
+    if (gw_mkdir_p(dir, 0750, err) == -1)
+        return -1;
+    if (chown(dir, uid, gid) == -1)
+        return gw_err_errno(err, "chown %s", dir);
+    return 0;
+}
+
+/* The state database's files, when they exist from a run as root, become the user's too. */
+static void
+own_db_files(const char *dir, uid_t uid, gid_t gid)
+{
+    static const char *const names[] = {"gwkit.db", "gwkit.db-wal", "gwkit.db-shm"};
+    char path[4096];
+
+    for (size_t i = 0; i < GW_ARRAY_LEN(names); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        (void)!chown(path, uid, gid);
+    }
+}
+
+/* setuid drops every capability unless PR_SET_KEEPCAPS is set; then capset keeps only
+ * CAP_NET_BIND_SERVICE (what systemd's AmbientCapabilities= would give), raw, without
+ * libcap. */
+static int
+keep_bind_capability(char *err)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+
+    memset(data, 0, sizeof(data));
+    data[0].effective = data[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+    if (syscall(SYS_capset, &hdr, data) == -1)
+        return gw_err_errno(err, "capset");
+    return 0;
+}
+
+static int
+become(const struct passwd *pw, char *err)
+{
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1)
+        return gw_err_errno(err, "prctl(PR_SET_KEEPCAPS)");
+    if (initgroups(pw->pw_name, pw->pw_gid) == -1)
+        return gw_err_errno(err, "initgroups");
+    if (setgid(pw->pw_gid) == -1)
+        return gw_err_errno(err, "setgid %u", (unsigned)pw->pw_gid);
+    if (setuid(pw->pw_uid) == -1)
+        return gw_err_errno(err, "setuid %u", (unsigned)pw->pw_uid);
+    (void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    return keep_bind_capability(err);
+}
+
+int
+gw_daemon_drop_privileges(struct gw_daemon *d)
+{
+    const struct gw_daemon_global *g = gw_daemon_global(d);
+    const char *user = g->user ? g->user : "";
+    struct passwd *pw;
+    char err[GW_ERR_LEN];
+
+    if (geteuid() != 0) {
+        if (user[0])
+            GW_LOG_INFO("not root: [global] user does not apply", "user=%s uid=%u", user,
+                        (unsigned)geteuid());
+        return 0;
+    }
+    if (!user[0]) {
+        GW_LOG_WARN("running as root; set [global] user to run as an unprivileged user", NULL);
+        return 0;
+    }
+    if ((pw = getpwnam(user)) == NULL) {
+        GW_LOG_ERROR("no such user ([global] user)", "user=%s", user);
+        return -1;
+    }
+    /* The run_dir root would use by default, fixed now: as the user the default differs. */
+    if (g->run_dir && g->run_dir[0])
+        gw_strlcpy(d->run_dir, g->run_dir, sizeof(d->run_dir));
+    else
+        gw_ctl_default_run_dir(d->run_dir, sizeof(d->run_dir));
+    if (own_dir(d->run_dir, pw->pw_uid, pw->pw_gid, err) == -1 ||
+        own_dir(g->state_dir, pw->pw_uid, pw->pw_gid, err) == -1) {
+        GW_LOG_ERROR("cannot prepare the directories for the user", "user=%s err=%s", user, err);
+        return -1;
+    }
+    own_db_files(g->state_dir, pw->pw_uid, pw->pw_gid);
+    if (become(pw, err) == -1) {
+        GW_LOG_ERROR("cannot drop privileges", "user=%s err=%s", user, err);
+        return -1;
+    }
+    GW_LOG_INFO("running as user", "user=%s uid=%u gid=%u", user, (unsigned)pw->pw_uid,
+                (unsigned)pw->pw_gid);
+    return 0;
 }
 
 struct gw_ev *
@@ -466,6 +596,7 @@ cmd_health(struct gw_ctl_req *r, json_t *args, void *arg)
         snprintf(buf, sizeof(buf), "draining, %s", sum ? sum : "");
         json_object_set_new(h, "status", json_string("critical"));
         json_object_set_new(h, "summary", json_string(buf));
+        json_object_set_new(h, "draining", json_true());
     }
     json_object_set_new(h, "prog", json_string(d->desc->prog));
     gw_ctl_reply(r, h);
@@ -480,6 +611,7 @@ cmd_config(struct gw_ctl_req *r, json_t *args, void *arg)
     (void)args;
     json_object_set_new(res, "file", json_string(config_name(d)));
     json_object_set_new(res, "config", gw_conf_to_json(d->conf));
+    json_object_set_new(res, "text", gw_conf_to_text_json(d->conf));
     gw_ctl_reply(r, res);
 }
 
@@ -500,10 +632,23 @@ cmd_metrics(struct gw_ctl_req *r, json_t *args, void *arg)
     free(text);
 }
 
+/* Keys flagged GW_CONF_RESTART keep their old value until a restart: say so, do not refuse. */
+static void
+log_restart_changes(const struct gw_conf *old, const struct gw_conf *c)
+{
+    struct gw_conf_change ch[32];
+    size_t n = gw_conf_restart_changes(old, c, ch, GW_ARRAY_LEN(ch));
+
+    for (size_t i = 0; i < n && i < GW_ARRAY_LEN(ch); i++)
+        GW_LOG_WARN("setting changes at restart only", "key=%s section=%s", ch[i].key,
+                    ch[i].section);
+}
+
 /* Reload: the reply says what happened, so gwctl can report it without guessing. */
 static int
 reload(struct gw_daemon *d, char *msg, size_t msglen)
 {
+    struct gw_daemon_global g = {0};
     struct gw_conf *c;
     char err[GW_ERR_LEN];
     size_t n, off = 0;
@@ -526,11 +671,16 @@ reload(struct gw_daemon *d, char *msg, size_t msglen)
         goto fail;
     }
     err[0] = '\0';
-    if (check_conf(d, c, err) == -1 || (d->desc->reload && d->desc->reload(d->arg, c, err) == -1)) {
+    if (gw_conf_bind(c, gw_daemon_global_section.name, NULL, &g, err) == -1 ||
+        check_conf(d, c, err) == -1 || (d->desc->reload && d->desc->reload(d->arg, c, err) == -1)) {
         snprintf(msg, msglen, "%s", err[0] ? err : "refused by the program");
+        gw_conf_unbind(&gw_daemon_global_section, &g);
         goto fail;
     }
+    log_restart_changes(d->conf, c);
     apply_logging(d, c);
+    gw_conf_unbind(&gw_daemon_global_section, &d->global);
+    d->global = g;
     gw_conf_free(d->conf);
     d->conf = c;
     GW_LOG_INFO("config reloaded", "file=%s", config_name(d));
@@ -613,7 +763,7 @@ gw_daemon_open_ctl(struct gw_daemon *d, const struct gw_ctl_cmd *cmds)
 
     if (rd[0])
         gw_strlcpy(d->run_dir, rd, sizeof(d->run_dir));
-    else
+    else if (!d->run_dir[0]) /* fixed before a privilege drop, else the caller's default */
         gw_ctl_default_run_dir(d->run_dir, sizeof(d->run_dir));
     if (gw_mkdir_p(d->run_dir, 0755, err) == -1) {
         GW_LOG_ERROR("cannot create run_dir", "path=%s err=%s", d->run_dir, err);
@@ -649,8 +799,8 @@ gw_daemon_open_ctl(struct gw_daemon *d, const struct gw_ctl_cmd *cmds)
         GW_LOG_ERROR("cannot open control socket", "path=%s err=%s", d->ctl_path, err);
         return -1;
     }
-    gw_ctl_set_limits(d->ctl, (int)gw_conf_int(c, "global", NULL, "ctl_idle_timeout"),
-                      (int)gw_conf_int(c, "global", NULL, "ctl_max_clients"));
+    gw_ctl_set_limits(d->ctl, (int)gw_daemon_global(d)->ctl_idle_timeout_ms,
+                      gw_daemon_global(d)->ctl_max_clients);
     GW_LOG_INFO("control socket ready", "path=%s", d->ctl_path);
     return 0;
 }

@@ -103,6 +103,30 @@ int gw_daemon_load(struct gw_daemon *d);
 /* The current config (replaced at each successful reload). */
 const struct gw_conf *gw_daemon_conf(const struct gw_daemon *d);
 
+/* [global], filled from the current config through the schema's field bindings, so a program
+ * reads these keys without naming them. */
+struct gw_daemon_global {
+    char *run_dir, *state_dir, *ctl_group;
+    unsigned log_level, log_format, log_to; /* enum indexes */
+    int64_t drain_timeout_ms;
+    int history_days;
+    int ctl_max_clients;
+    int64_t ctl_idle_timeout_ms;
+    int http_max_connections, http_max_connections_per_ip;
+    int64_t http_timeout_ms;
+    char *user;
+};
+
+/* The [global] settings of the current config (restart-only keys show the file's value, which
+ * takes effect at the next start). Main thread; valid until the next reload. */
+const struct gw_daemon_global *gw_daemon_global(const struct gw_daemon *d);
+
+/* Started as root with [global] user set: makes run_dir and state_dir (and the database's files)
+ * the user's, then becomes the user, keeping only CAP_NET_BIND_SERVICE so ports below 1024
+ * still bind. As root without it, logs a warning; not root, does nothing. Call it after
+ * gw_daemon_start_logging(), before opening anything. 0, or -1 (logged: exit 1). */
+int gw_daemon_drop_privileges(struct gw_daemon *d);
+
 /* Fills the connection limits of o from [global] http_max_connections,
  * http_max_connections_per_ip and http_timeout. Main thread. */
 void gw_daemon_http_limits(const struct gw_daemon *d, struct gw_httpd_opts *o);

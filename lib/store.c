@@ -1,7 +1,8 @@
 /*
- * store.c -- the state database: versioned schema, and one writer thread fed by a bounded queue.
+ * store.c -- the state database: the file's layout, each table module's migrations, and one
+ * writer thread fed by a bounded queue.
  *
- * Callers enqueue owned copies of their events; the writer thread takes them off in batches and
+ * Callers enqueue owned copies of their rows; the writer thread takes them off in batches and
  * applies each batch in one transaction, so a burst of events costs one fsync (and with
  * synchronous=NORMAL in WAL mode, usually none until a checkpoint). Every queued item carries a
  * sequence number; gw_store_sync() waits until the writer has finished the last number handed
@@ -28,88 +29,50 @@
 #define STR_MAX 1024
 
 /*
- * Migrations: entry i moves the schema from version i to version i + 1. Each runs in one
- * transaction together with its user_version bump. Append only; never edit a released step.
+ * The layout (PRAGMA user_version). Versions 1 and 2 were one shared schema; version 3 records
+ * each table module's own version in schema_versions. Taking over a file of version 1 or 2
+ * records the modules its tables correspond to, at these versions (index: the old version).
+ * Those modules' steps must build what the shared layout had: heartbeat_events is
+ * lib/store_hb.c; wsgwd's backends step 1 is share/schema.sql's CREATE TABLE backends, and its
+ * circuit_events step 1 the CREATE TABLE, step 2 the two circuit_events indexes.
+ * Append only; never edit a released step.
  */
-static const char *const migrations[] = {
-    /* 0 -> 1: the first tables. */
-    "CREATE TABLE backends ("
-    "  name TEXT PRIMARY KEY,"
-    "  host TEXT NOT NULL,"
-    "  port INTEGER NOT NULL,"
-    "  source TEXT NOT NULL DEFAULT 'static',"
-    "  state TEXT NOT NULL DEFAULT '',"
-    "  ttl_s INTEGER NOT NULL DEFAULT 0,"
-    "  first_seen_ms INTEGER NOT NULL,"
-    "  last_seen_ms INTEGER NOT NULL,"
-    "  expires_ms INTEGER NOT NULL DEFAULT 0"
-    ");"
-    "CREATE TABLE circuit_events ("
-    "  id INTEGER PRIMARY KEY,"
-    "  ts_ms INTEGER NOT NULL,"
-    "  backend TEXT NOT NULL,"
-    "  from_state TEXT NOT NULL,"
-    "  to_state TEXT NOT NULL,"
-    "  reason TEXT NOT NULL DEFAULT ''"
-    ");"
-    "CREATE TABLE heartbeat_events ("
-    "  id INTEGER PRIMARY KEY,"
-    "  ts_ms INTEGER NOT NULL,"
-    "  service TEXT NOT NULL,"
-    "  from_state TEXT NOT NULL,"
-    "  to_state TEXT NOT NULL,"
-    "  detail TEXT NOT NULL DEFAULT ''"
-    ");",
-    /* 1 -> 2: service instances; indexes for retention and per-name history. */
-    "ALTER TABLE heartbeat_events ADD COLUMN instance TEXT NOT NULL DEFAULT '';"
-    "CREATE INDEX circuit_events_ts ON circuit_events(ts_ms);"
-    "CREATE INDEX circuit_events_backend_ts ON circuit_events(backend, ts_ms);"
-    "CREATE INDEX heartbeat_events_ts ON heartbeat_events(ts_ms);"
-    "CREATE INDEX heartbeat_events_service_ts ON heartbeat_events(service, ts_ms);",
+#define LAYOUT_SQL "CREATE TABLE schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+
+static const struct {
+    const char *table;
+    int version[3];
+} legacy[] = {
+    {"backends", {0, 1, 1}},
+    {"circuit_events", {0, 1, 2}},
+    {"heartbeat_events", {0, 1, 2}},
 };
 
-_Static_assert(GW_ARRAY_LEN(migrations) == GW_STORE_VERSION, "one migration per version");
-
-enum op { OP_HEARTBEAT, OP_CIRCUIT, OP_UPSERT, OP_REMOVE, OP_PRUNE, OP_COUNT };
-
-#define NSTR 6
-#define NNUM 3
-
-/*
- * Statement parameters are numbered the same way for every operation: ?1 is ts_ms, ?2..?7 the
- * strings in order, ?8..?10 the numbers. bind_item() binds as many as the statement uses.
- */
-static const char *const op_sql[OP_COUNT] = {
-    [OP_HEARTBEAT] = "INSERT INTO heartbeat_events(ts_ms, service, instance, from_state, "
-                     "to_state, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [OP_CIRCUIT] = "INSERT INTO circuit_events(ts_ms, backend, from_state, to_state, reason) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5)",
-    [OP_UPSERT] = "INSERT INTO backends(last_seen_ms, name, host, source, state, port, ttl_s, "
-                  "expires_ms, first_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?8, ?9, ?10, ?1) "
-                  "ON CONFLICT(name) DO UPDATE SET host = excluded.host, port = excluded.port, "
-                  "source = excluded.source, state = excluded.state, ttl_s = excluded.ttl_s, "
-                  "last_seen_ms = excluded.last_seen_ms, expires_ms = excluded.expires_ms",
-    [OP_REMOVE] = "DELETE FROM backends WHERE name = ?2",
-    [OP_PRUNE] = "DELETE FROM heartbeat_events WHERE ts_ms < ?1",
-};
-
-#define PRUNE_CIRCUIT_SQL "DELETE FROM circuit_events WHERE ts_ms < ?1"
+enum op { OP_PUT, OP_PRUNE };
 
 struct item {
     struct item *next;
     uint64_t seq;
     size_t size;
     enum op op;
+    int table, statement; /* OP_PUT */
     int64_t ts_ms;
-    int64_t num[NNUM];
-    const char *str[NSTR]; /* point into data */
+    int64_t num[GW_STORE_NUMS];
+    const char *str[GW_STORE_TEXTS]; /* point into data */
     char data[];
+};
+
+/* An opened table module and its prepared statements. */
+struct table {
+    const struct gw_store_table *t;
+    sqlite3_stmt *st[GW_STORE_MAX_STATEMENTS];
+    sqlite3_stmt *prune;
 };
 
 struct gw_store {
     sqlite3 *db;
-    sqlite3_stmt *st[OP_COUNT];
-    sqlite3_stmt *prune_circuit;
+    struct table tables[GW_STORE_MAX_TABLES];
+    int ntables;
     int history_days;
     pthread_t thread;
 
@@ -168,31 +131,18 @@ newer_err(char *err, int version)
                   GW_STORE_VERSION);
 }
 
-/* Applies the step after the current version, or nothing when current. The version is read
- * inside the write transaction, so two daemons migrating the same file at once take turns
- * instead of both creating the same tables. *done is set when nothing was left to do. */
+/* Runs step() inside one write transaction (BEGIN IMMEDIATE: two daemons migrating the same
+ * file at once take turns instead of both creating the same tables). */
 static int
-migrate_step(sqlite3 *db, int *done, char *err)
+in_transaction(sqlite3 *db, int (*step)(sqlite3 *db, const void *arg, int *done, char *err),
+               const void *arg, int *done, char *err)
 {
-    char sql[64], why[GW_ERR_LEN];
-    int v;
+    char why[GW_ERR_LEN];
 
     if (exec_sql(db, "BEGIN IMMEDIATE", why) == -1)
         return gw_err(err, "migrating the schema: %s", why);
-    if (user_version(db, &v, err) == -1)
+    if (step(db, arg, done, err) == -1)
         goto fail;
-    if (v > GW_STORE_VERSION) {
-        newer_err(err, v);
-        goto fail;
-    }
-    *done = v == GW_STORE_VERSION;
-    if (!*done) {
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-        if (exec_sql(db, migrations[v], why) == -1 || exec_sql(db, sql, why) == -1) {
-            gw_err(err, "migrating the schema to version %d: %s", v + 1, why);
-            goto fail;
-        }
-    }
     if (exec_sql(db, "COMMIT", why) == -1) {
         gw_err(err, "migrating the schema: %s", why);
         goto fail;
@@ -203,19 +153,89 @@ fail:
     return -1;
 }
 
-int
-gw_store_migrate(sqlite3 *db, char *err)
+/* Brings the layout to GW_STORE_VERSION in one step, taking over a file of the shared
+ * layout. */
+static int
+layout_step(sqlite3 *db, const void *arg, int *done, char *err)
 {
-    int v, done = 0;
+    char sql[160], why[GW_ERR_LEN];
+    int v;
 
-    /* Refuse a newer schema before taking the write lock. */
+    (void)arg;
     if (user_version(db, &v, err) == -1)
         return -1;
     if (v > GW_STORE_VERSION)
         return newer_err(err, v);
-    while (!done)
-        if (migrate_step(db, &done, err) == -1)
-            return -1;
+    *done = 1;
+    if (v == GW_STORE_VERSION)
+        return 0;
+    if (exec_sql(db, LAYOUT_SQL, why) == -1)
+        return gw_err(err, "migrating the schema to version %d: %s", GW_STORE_VERSION, why);
+    for (size_t i = 0; v > 0 && i < GW_ARRAY_LEN(legacy); i++) {
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_versions VALUES ('%s', %d)", legacy[i].table,
+                 legacy[i].version[v]);
+        if (exec_sql(db, sql, why) == -1)
+            return gw_err(err, "migrating the schema to version %d: %s", GW_STORE_VERSION, why);
+    }
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", GW_STORE_VERSION);
+    if (exec_sql(db, sql, why) == -1)
+        return gw_err(err, "migrating the schema to version %d: %s", GW_STORE_VERSION, why);
+    return 0;
+}
+
+int
+gw_store_table_version(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st;
+    int v = 0;
+
+    if (sqlite3_prepare_v2(db, "SELECT version FROM schema_versions WHERE name = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Applies the table's step after its recorded version, or nothing when it is current. */
+static int
+table_step(sqlite3 *db, const void *arg, int *done, char *err)
+{
+    const struct gw_store_table *t = arg;
+    char sql[160], why[GW_ERR_LEN];
+    int v = gw_store_table_version(db, t->name);
+
+    if (v > t->version)
+        return gw_err(err, "table %s schema version %d is newer than this build (%d)", t->name, v,
+                      t->version);
+    *done = v == t->version;
+    if (*done)
+        return 0;
+    snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO schema_versions VALUES ('%s', %d)", t->name,
+             v + 1);
+    if (exec_sql(db, t->migrations[v], why) == -1 || exec_sql(db, sql, why) == -1)
+        return gw_err(err, "migrating table %s to version %d: %s", t->name, v + 1, why);
+    return 0;
+}
+
+int
+gw_store_migrate(sqlite3 *db, const struct gw_store_table *const *tables, char *err)
+{
+    int v, done = 0;
+
+    /* Refuse a newer layout before taking the write lock. */
+    if (user_version(db, &v, err) == -1)
+        return -1;
+    if (v > GW_STORE_VERSION)
+        return newer_err(err, v);
+    if (in_transaction(db, layout_step, NULL, &done, err) == -1)
+        return -1;
+    for (size_t i = 0; tables && tables[i]; i++)
+        for (done = 0; !done;)
+            if (in_transaction(db, table_step, tables[i], &done, err) == -1)
+                return -1;
     return 0;
 }
 
@@ -239,24 +259,25 @@ copy_str(char **p, const char *s)
 }
 
 static struct item *
-item_new(enum op op, int64_t ts_ms, const char *const str[NSTR], const int64_t num[NNUM])
+item_new(enum op op, const struct gw_store_row *row)
 {
     size_t size = sizeof(struct item);
     struct item *it;
     char *p;
 
-    for (int i = 0; i < NSTR; i++)
-        size += (str[i] ? GW_MIN(strlen(str[i]), STR_MAX) : 0) + 1;
+    for (int i = 0; i < GW_STORE_TEXTS; i++)
+        size += (row->text[i] ? GW_MIN(strlen(row->text[i]), STR_MAX) : 0) + 1;
     if ((it = malloc(size)) == NULL)
         return NULL;
     it->next = NULL;
     it->size = size;
     it->op = op;
-    it->ts_ms = ts_ms;
-    memcpy(it->num, num, sizeof(it->num));
+    it->table = it->statement = 0;
+    it->ts_ms = row->ts_ms;
+    memcpy(it->num, row->num, sizeof(it->num));
     p = it->data;
-    for (int i = 0; i < NSTR; i++)
-        it->str[i] = copy_str(&p, str[i]);
+    for (int i = 0; i < GW_STORE_TEXTS; i++)
+        it->str[i] = copy_str(&p, row->text[i]);
     return it;
 }
 
@@ -292,58 +313,34 @@ enqueue(struct gw_store *s, struct item *it)
 }
 
 static int
-submit(struct gw_store *s, enum op op, int64_t ts_ms, const char *const str[NSTR],
-       const int64_t num[NNUM])
+table_index(const struct gw_store *s, const struct gw_store_table *t)
 {
-    struct item *it = item_new(op, ts_ms, str, num);
+    for (int i = 0; i < s->ntables; i++)
+        if (s->tables[i].t == t)
+            return i;
+    return -1;
+}
 
-    if (!it) {
+int
+gw_store_put(struct gw_store *s, const struct gw_store_table *table, int statement,
+             const struct gw_store_row *row)
+{
+    int ti = table_index(s, table);
+    struct item *it;
+
+    if (ti < 0 || statement < 0 || statement >= table->nstatements) {
+        fprintf(stderr, "gw_store_put: table %s statement %d not opened\n", table->name, statement);
+        abort();
+    }
+    if ((it = item_new(OP_PUT, row)) == NULL) {
         pthread_mutex_lock(&s->mu);
         s->stats.dropped++;
         pthread_mutex_unlock(&s->mu);
         return -1;
     }
+    it->table = ti;
+    it->statement = statement;
     return enqueue(s, it);
-}
-
-int
-gw_store_heartbeat_event(struct gw_store *s, int64_t ts_ms, const char *service,
-                         const char *instance, const char *from_state, const char *to_state,
-                         const char *detail)
-{
-    const char *str[NSTR] = {service, instance, from_state, to_state, detail, NULL};
-    const int64_t num[NNUM] = {0};
-
-    return submit(s, OP_HEARTBEAT, ts_ms, str, num);
-}
-
-int
-gw_store_circuit_event(struct gw_store *s, int64_t ts_ms, const char *backend,
-                       const char *from_state, const char *to_state, const char *reason)
-{
-    const char *str[NSTR] = {backend, from_state, to_state, reason, NULL, NULL};
-    const int64_t num[NNUM] = {0};
-
-    return submit(s, OP_CIRCUIT, ts_ms, str, num);
-}
-
-int
-gw_store_backend_upsert(struct gw_store *s, int64_t ts_ms, const char *name, const char *host,
-                        int port, const char *source, const char *state, int ttl_s)
-{
-    const char *str[NSTR] = {name, host, source, state, NULL, NULL};
-    const int64_t num[NNUM] = {port, ttl_s, ttl_s > 0 ? ts_ms + (int64_t)ttl_s * 1000 : 0};
-
-    return submit(s, OP_UPSERT, ts_ms, str, num);
-}
-
-int
-gw_store_backend_remove(struct gw_store *s, const char *name)
-{
-    const char *str[NSTR] = {name, NULL, NULL, NULL, NULL, NULL};
-    const int64_t num[NNUM] = {0};
-
-    return submit(s, OP_REMOVE, 0, str, num);
 }
 
 static int
@@ -354,10 +351,10 @@ bind_item(sqlite3_stmt *st, const struct item *it)
     for (int i = 1; i <= n && rc == SQLITE_OK; i++) {
         if (i == 1)
             rc = sqlite3_bind_int64(st, i, it->ts_ms);
-        else if (i <= 1 + NSTR)
+        else if (i <= 1 + GW_STORE_TEXTS)
             rc = sqlite3_bind_text(st, i, it->str[i - 2], -1, SQLITE_STATIC);
-        else if (i <= 1 + NSTR + NNUM)
-            rc = sqlite3_bind_int64(st, i, it->num[i - 2 - NSTR]);
+        else if (i <= 1 + GW_STORE_TEXTS + GW_STORE_NUMS)
+            rc = sqlite3_bind_int64(st, i, it->num[i - 2 - GW_STORE_TEXTS]);
     }
     return rc;
 }
@@ -390,18 +387,18 @@ struct batch_result {
     uint64_t written, pruned, errors;
 };
 
+/* A prune deletes from every table that has a prune statement. */
 static void
 apply_item(struct gw_store *s, const struct item *it, struct batch_result *r)
 {
-    int n = run_stmt(s->db, s->st[it->op], it);
+    int n = 0, m;
 
-    if (n >= 0 && it->op == OP_PRUNE) {
-        int m = run_stmt(s->db, s->prune_circuit, it);
-        if (m >= 0) {
-            r->pruned += (uint64_t)n + (uint64_t)m;
-            return;
-        }
-        n = -1;
+    if (it->op == OP_PUT) {
+        n = run_stmt(s->db, s->tables[it->table].st[it->statement], it);
+    } else {
+        for (int i = 0; i < s->ntables && n >= 0; i++)
+            if (s->tables[i].prune)
+                n = (m = run_stmt(s->db, s->tables[i].prune, it)) < 0 ? -1 : n + m;
     }
     if (n < 0) {
         pthread_mutex_lock(&s->mu);
@@ -450,10 +447,9 @@ write_batch(struct gw_store *s, struct item *batch, size_t count)
 static struct item *
 prune_item(int history_days)
 {
-    const char *str[NSTR] = {NULL};
-    const int64_t num[NNUM] = {0};
+    const struct gw_store_row row = {gw_wall_ms() - history_days * DAY_MS, {NULL}, {0}};
 
-    return item_new(OP_PRUNE, gw_wall_ms() - history_days * DAY_MS, str, num);
+    return item_new(OP_PRUNE, &row);
 }
 
 static void
@@ -582,10 +578,10 @@ gw_store_stats(struct gw_store *s, struct gw_store_stats *st)
 }
 
 void
-gw_store_set_queue_max(struct gw_store *s, size_t max_events)
+gw_store_set_queue_max(struct gw_store *s, size_t max_rows)
 {
     pthread_mutex_lock(&s->mu);
-    s->queue_max = max_events;
+    s->queue_max = max_rows;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -606,7 +602,7 @@ make_parent(const char *path, char *err)
 
 /* Connection settings, then the schema. */
 static int
-setup_db(sqlite3 *db, const char *path, char *err)
+setup_db(sqlite3 *db, const char *path, const struct gw_store_table *const *tables, char *err)
 {
     char why[GW_ERR_LEN];
     sqlite3_stmt *st;
@@ -625,30 +621,46 @@ setup_db(sqlite3 *db, const char *path, char *err)
     /* Keep -wal and -shm after the last close, so a user who may read the files but not
      * write the directory can still open the database read-only (gwctl). */
     sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-    if (gw_store_migrate(db, why) == -1)
+    if (gw_store_migrate(db, tables, why) == -1)
         return gw_err(err, "%s: %s", path, why);
     return 0;
 }
 
 static int
-prepare_all(struct gw_store *s, const char *path, char *err)
+prepare(struct gw_store *s, const char *sql, sqlite3_stmt **st, const char *path, char *err)
 {
-    for (int i = 0; i < OP_COUNT; i++)
-        if (sqlite3_prepare_v3(s->db, op_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
-            SQLITE_OK)
-            return gw_err(err, "%s: %s", path, sqlite3_errmsg(s->db));
-    if (sqlite3_prepare_v3(s->db, PRUNE_CIRCUIT_SQL, -1, SQLITE_PREPARE_PERSISTENT,
-                           &s->prune_circuit, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
         return gw_err(err, "%s: %s", path, sqlite3_errmsg(s->db));
+    return 0;
+}
+
+static int
+prepare_all(struct gw_store *s, const struct gw_store_table *const *tables, const char *path,
+            char *err)
+{
+    for (int i = 0; tables && tables[i]; i++) {
+        struct table *t = &s->tables[i];
+        if (i == GW_STORE_MAX_TABLES || tables[i]->nstatements > GW_STORE_MAX_STATEMENTS)
+            return gw_err(err, "%s: too many tables or statements", path);
+        t->t = tables[i];
+        s->ntables = i + 1;
+        for (int j = 0; j < t->t->nstatements; j++)
+            if (prepare(s, t->t->statements[j], &t->st[j], path, err) == -1)
+                return -1;
+        if (t->t->prune && prepare(s, t->t->prune, &t->prune, path, err) == -1)
+            return -1;
+    }
     return 0;
 }
 
 static void
 free_db(struct gw_store *s)
 {
-    for (int i = 0; i < OP_COUNT; i++)
-        sqlite3_finalize(s->st[i]);
-    sqlite3_finalize(s->prune_circuit);
+    for (int i = 0; i < s->ntables; i++) {
+        for (int j = 0; j < GW_STORE_MAX_STATEMENTS; j++)
+            sqlite3_finalize(s->tables[i].st[j]);
+        sqlite3_finalize(s->tables[i].prune);
+    }
     sqlite3_close(s->db);
 }
 
@@ -678,7 +690,8 @@ free_sync(struct gw_store *s)
 }
 
 struct gw_store *
-gw_store_open(const char *path, int history_days, char *err)
+gw_store_open(const char *path, const struct gw_store_table *const *tables, int history_days,
+              char *err)
 {
     struct gw_store *s;
     struct item *prune = NULL;
@@ -697,7 +710,7 @@ gw_store_open(const char *path, int history_days, char *err)
         gw_err(err, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto fail;
     }
-    if (setup_db(s->db, path, err) == -1 || prepare_all(s, path, err) == -1)
+    if (setup_db(s->db, path, tables, err) == -1 || prepare_all(s, tables, path, err) == -1)
         goto fail;
     if (init_sync(s) == -1) {
         gw_err(err, "cannot create a condition variable");

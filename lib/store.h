@@ -1,19 +1,24 @@
 /*
- * store.h -- the state database (<state_dir>/gwkit.db): SQLite in WAL mode.
+ * store.h -- the state database (<state_dir>/gwkit.db): SQLite in WAL mode, written by one
+ * bounded, batched writer thread; the tables come from the programs' table modules.
  *
- * Tables (schema version in PRAGMA user_version, migrated forward on open; see store.c for
- * each version's DDL and share/schema.sql for the current one):
+ * A table module (struct gw_store_table) is a program's table: its name, its own migrations and
+ * the statements that write it. lib/store_hb.c is hbd's heartbeat_events; wsgwd's backends and
+ * circuit_events come the same way. A new table is a new module: this one does not change.
  *
- *   backends(name PK, host, port, source 'static'|'discovery'|'ctl', state, ttl_s,
- *            first_seen_ms, last_seen_ms, expires_ms)
- *   circuit_events(id PK, ts_ms, backend, from_state, to_state, reason)
- *   heartbeat_events(id PK, ts_ms, service, instance, from_state, to_state, detail)
+ * Schema versions: PRAGMA user_version is the layout of the file itself (GW_STORE_VERSION: a
+ * schema_versions(name, version) table holding each table module's version). Each module is
+ * migrated forward on open, one step per transaction, from the version recorded there. Files
+ * from before the split (user_version 1 and 2, one shared layout) are taken over as they are:
+ * their tables are recorded at the module versions they already have (backends 1,
+ * circuit_events 1 or 2, heartbeat_events 1 or 2), so a module's first steps must be the DDL of
+ * that layout (see store.c). A file or a table from a newer build is refused.
  *
  * Network threads never touch SQLite: writes are queued (bounded, non-blocking: a full queue
- * drops the event and counts it) and one writer thread applies them in transactions, a batch
- * of up to 1024 queued writes per transaction. Events older than history_days are pruned by
- * the writer thread once at open and every hour. Readers (the sqlite3 CLI, gwctl) may read
- * while the writer writes (WAL).
+ * drops the row and counts it) and one writer thread applies them in transactions, a batch of
+ * up to 1024 queued writes per transaction. Rows older than history_days are pruned from every
+ * module that has a prune statement, by the writer thread, once at open and every hour. Readers
+ * (the sqlite3 CLI, gwctl) may read while the writer writes (WAL).
  *
  * Connection settings: journal_mode=WAL, synchronous=NORMAL (a power loss may lose the last
  * transactions, never corrupt the file), busy_timeout 5 s. The -wal and -shm files are kept
@@ -30,35 +35,55 @@
 
 #include "util.h"
 
-/* The schema version this build writes. */
-#define GW_STORE_VERSION 2
+/* The layout version (PRAGMA user_version) this build writes. */
+#define GW_STORE_VERSION 3
 
-/* Default queue capacity, in events (the queue also holds at most 32 MiB). */
+/* Default queue capacity, in rows (the queue also holds at most 32 MiB). */
 #define GW_STORE_QUEUE_MAX 65536
+
+/* Values of one queued write. Every statement numbers its parameters the same way: ?1 is
+ * ts_ms, ?2..?7 the texts in order, ?8..?10 the numbers; a statement binds what it names. */
+#define GW_STORE_TEXTS 6
+#define GW_STORE_NUMS 3
+struct gw_store_row {
+    int64_t ts_ms;
+    const char *text[GW_STORE_TEXTS]; /* copied at queueing, cut to 1024 bytes; NULL = "" */
+    int64_t num[GW_STORE_NUMS];
+};
+
+/* A program's table: declared once (static const), it outlives the store. */
+struct gw_store_table {
+    const char *name;              /* its row in schema_versions, e.g. "heartbeat_events" */
+    const char *const *migrations; /* step i takes the table from version i to i + 1 */
+    int version;                   /* the number of steps: the version this build writes */
+    const char *const *statements; /* written through gw_store_put(..., index, ...) */
+    int nstatements;               /* at most GW_STORE_MAX_STATEMENTS */
+    const char *prune;             /* deletes rows with ts_ms < ?1, or NULL: kept forever */
+};
+
+#define GW_STORE_MAX_TABLES 16
+#define GW_STORE_MAX_STATEMENTS 8
 
 struct gw_store;
 
-/* Opens (creating the file and its directory, mode 0755) and migrates the database, then
- * starts the writer thread. history_days <= 0 keeps events forever. NULL with err naming the
- * path (a database from a newer version is refused: "/var/lib/gwkit/gwkit.db: database schema
- * version 7 is newer than this build (2)"). Two processes may open the same file at once. */
-struct gw_store *gw_store_open(const char *path, int history_days, char *err);
+/* Opens (creating the file and its directory, mode 0755), migrates the layout and each table of
+ * tables (NULL-terminated, at most GW_STORE_MAX_TABLES), prepares their statements, then starts
+ * the writer thread. history_days <= 0 keeps rows forever. NULL with err naming the path (a
+ * newer file: "/var/lib/gwkit/gwkit.db: database schema version 7 is newer than this build
+ * (3)"; a newer table: "...: table heartbeat_events schema version 5 is newer than this build
+ * (2)"). Two processes may open the same file at once. */
+struct gw_store *gw_store_open(const char *path, const struct gw_store_table *const *tables,
+                               int history_days, char *err);
 
 /* Writes everything queued, stops the writer, closes. Call when no other thread uses s. */
 void gw_store_close(struct gw_store *s);
 
-/* Enqueue writes; any thread, never blocks on the disk. Strings are copied; NULL means "".
- * Return 0, or -1 when the queue is full (the event is dropped and counted). An upsert keeps
- * first_seen_ms of an existing row, sets last_seen_ms = ts_ms and expires_ms = ts_ms + ttl
- * (0 when ttl_s <= 0). */
-int gw_store_heartbeat_event(struct gw_store *s, int64_t ts_ms, const char *service,
-                             const char *instance, const char *from_state, const char *to_state,
-                             const char *detail);
-int gw_store_circuit_event(struct gw_store *s, int64_t ts_ms, const char *backend,
-                           const char *from_state, const char *to_state, const char *reason);
-int gw_store_backend_upsert(struct gw_store *s, int64_t ts_ms, const char *name, const char *host,
-                            int port, const char *source, const char *state, int ttl_s);
-int gw_store_backend_remove(struct gw_store *s, const char *name);
+/* Queues statement `statement` of table (one of those given to gw_store_open) with row's
+ * values. Any thread, never blocks on the disk. Returns 0, or -1 when the queue is full (the
+ * row is dropped and counted). Asking for a table or statement the store was not opened with
+ * is a programming error and aborts. */
+int gw_store_put(struct gw_store *s, const struct gw_store_table *table, int statement,
+                 const struct gw_store_row *row);
 
 /* Blocks until everything queued before the call is committed (for tests, shutdown and
  * `flush` commands). Any thread. Returns 0, or -1 if a write failed since the previous
@@ -67,18 +92,18 @@ int gw_store_sync(struct gw_store *s, char *err);
 
 struct gw_store_stats {
     uint64_t written; /* rows written */
-    uint64_t dropped; /* events dropped on a full queue */
+    uint64_t dropped; /* rows dropped on a full queue */
     uint64_t errors;  /* failed statements */
     uint64_t pruned;  /* rows deleted by retention */
     uint64_t queued;  /* now waiting */
 };
 void gw_store_stats(struct gw_store *s, struct gw_store_stats *st);
 
-/* Changes the queue capacity (default GW_STORE_QUEUE_MAX events); any thread. */
-void gw_store_set_queue_max(struct gw_store *s, size_t max_events);
+/* Changes the queue capacity (default GW_STORE_QUEUE_MAX rows); any thread. */
+void gw_store_set_queue_max(struct gw_store *s, size_t max_rows);
 
 /* Opens the database read-only for inspection (gwctl when a daemon is down): busy timeout set,
- * no migration. Refuses a missing file, a file that is not a gwkit database, and any schema
+ * no migration. Refuses a missing file, a file that is not a gwkit database, and any layout
  * version other than GW_STORE_VERSION (older: "start a daemon once to migrate it"). NULL with
  * err naming the path. Close with sqlite3_close().
  *
@@ -89,7 +114,11 @@ void gw_store_set_queue_max(struct gw_store *s, size_t max_events);
  * exact, since without a -wal file every commit is in the main file. */
 sqlite3 *gw_store_open_readonly(const char *path, char *err);
 
-/* Migrates an open handle to GW_STORE_VERSION (exposed for tests). 0 or -1 with err. */
-int gw_store_migrate(sqlite3 *db, char *err);
+/* Migrates an open handle: the layout, then each table (NULL-terminated; NULL: none). 0 or -1
+ * with err. Exposed for tests. */
+int gw_store_migrate(sqlite3 *db, const struct gw_store_table *const *tables, char *err);
+
+/* The version of table name recorded in an open handle, 0 when none. */
+int gw_store_table_version(sqlite3 *db, const char *name);
 
 #endif

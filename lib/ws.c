@@ -244,6 +244,10 @@ gw_ws_parse(struct gw_ws_parser *p, uint8_t *data, size_t len, struct gw_ws_even
         return fail(p, ev, 1000u + p->failed, "connection already failed");
     if (p->closed)
         return len;
+    /* No bytes, no event: a frame whose header completes always yields its event in the call
+     * that completed it. (Also keeps a NULL data pointer out of memcpy.) */
+    if (len == 0)
+        return 0;
     while (!p->in_frame) {
         n = GW_MIN(len - used, (size_t)(p->hdr_need - p->hdr_len));
         memcpy(p->hdr + p->hdr_len, data + used, n);
@@ -271,31 +275,52 @@ gw_ws_parse(struct gw_ws_parser *p, uint8_t *data, size_t len, struct gw_ws_even
     return used + data_bytes(p, data + used, len - used, ev);
 }
 
+/* Checks the bytes of msg past before as the next part of a compressed text message. */
+static int
+inflated_text_ok(struct gw_ws_parser *p, const struct gw_buf *msg, size_t before)
+{
+    size_t bad;
+
+    if (gw_buf_len(msg) == before)
+        return 1;
+    return gw_utf8_feed(&p->inflated, gw_buf_data(msg) + before, gw_buf_len(msg) - before, &bad) ==
+           0;
+}
+
 int
 gw_ws_message_feed(struct gw_ws_parser *p, struct gw_wsdeflate *dfl, const struct gw_ws_event *ev,
                    struct gw_buf *msg, unsigned *close_code, char *err)
 {
-    size_t before = gw_buf_len(msg), bad;
+    size_t before = gw_buf_len(msg);
+    int text = ev->opcode == GW_WS_OP_TEXT;
 
     if (ev->type != GW_WS_EV_DATA)
         return 0;
-    if (ev->compressed) {
-        if (!dfl) {
-            *close_code = GW_WS_CLOSE_PROTOCOL;
-            return gw_err(err, "compressed message without permessage-deflate");
+    if (!ev->compressed) {
+        if (gw_buf_append(msg, ev->data, ev->len) < 0) {
+            *close_code = GW_WS_CLOSE_TOO_BIG;
+            return gw_err(err, "message larger than max_message");
         }
-        if (gw_wsdeflate_inflate(dfl, ev->data, ev->len, ev->fin, msg, close_code, err) < 0)
-            return -1;
-        /* Check only the newly inflated bytes: the text before them was checked already. */
-        if (ev->opcode == GW_WS_OP_TEXT && (gw_utf8_feed(&p->inflated, gw_buf_data(msg) + before,
-                                                         gw_buf_len(msg) - before, &bad) < 0 ||
-                                            (ev->fin && !gw_utf8_complete(&p->inflated)))) {
+        return ev->fin ? 1 : 0;
+    }
+    if (!dfl) {
+        *close_code = GW_WS_CLOSE_PROTOCOL;
+        return gw_err(err, "compressed message without permessage-deflate");
+    }
+    if (gw_wsdeflate_inflate(dfl, ev->data, ev->len, ev->fin, msg, close_code, err) < 0) {
+        /* Report the first violation in stream order, whatever the piece sizes: invalid text
+         * inflated before the limit was reached comes first. */
+        if (*close_code == GW_WS_CLOSE_TOO_BIG && text && !inflated_text_ok(p, msg, before)) {
             *close_code = GW_WS_CLOSE_BAD_DATA;
             return gw_err(err, "text message is not valid UTF-8");
         }
-    } else if (gw_buf_append(msg, ev->data, ev->len) < 0) {
-        *close_code = GW_WS_CLOSE_TOO_BIG;
-        return gw_err(err, "message larger than max_message");
+        return -1;
+    }
+    /* Only the newly inflated bytes: the text before them was checked already. */
+    if (text &&
+        (!inflated_text_ok(p, msg, before) || (ev->fin && !gw_utf8_complete(&p->inflated)))) {
+        *close_code = GW_WS_CLOSE_BAD_DATA;
+        return gw_err(err, "text message is not valid UTF-8");
     }
     return ev->fin ? 1 : 0;
 }

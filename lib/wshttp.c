@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "util.h"
 
@@ -749,4 +750,102 @@ gw_wshttp_write_error(struct gw_buf *out, int status, const char *reason, const 
             body[i] = ' ';
     body[n - 1] = '\n';
     return gw_wshttp_write_response(out, status, "text/plain", body, (size_t)n, 0, extra);
+}
+
+int
+gw_wshttp_make_key(char out[GW_WSHTTP_KEY_LEN], char *err)
+{
+    unsigned char raw[16];
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return gw_err(err, "no random bytes for a websocket key");
+    EVP_EncodeBlock((unsigned char *)out, raw, sizeof(raw));
+    return 0;
+}
+
+int
+gw_wshttp_write_request(struct gw_buf *out, const char *host, const char *path, const char *key,
+                        const char *protocols, const char *extensions)
+{
+    return gw_buf_printf(out,
+                         "GET %s HTTP/1.1\r\n"
+                         "Host: %s\r\n"
+                         "Upgrade: websocket\r\n"
+                         "Connection: Upgrade\r\n"
+                         "Sec-WebSocket-Key: %s\r\n"
+                         "Sec-WebSocket-Version: 13\r\n"
+                         "%s%s%s%s%s%s\r\n",
+                         path, host, key, protocols ? "Sec-WebSocket-Protocol: " : "",
+                         protocols ? protocols : "", protocols ? "\r\n" : "",
+                         extensions ? "Sec-WebSocket-Extensions: " : "",
+                         extensions ? extensions : "", extensions ? "\r\n" : "");
+}
+
+/* Checks the headers of a 101 (the status line already read) against key. */
+static int
+check_101(const struct gw_wshttp_req *h, const char *key, struct gw_wshttp_resp *resp, char *err)
+{
+    char want[GW_WSHTTP_ACCEPT_LEN], ext[1024];
+    const char *v, *item;
+    struct offer o;
+    size_t len;
+
+    if (!gw_wshttp_is_upgrade(h) || !gw_wshttp_has_token(h, "connection", "upgrade"))
+        return gw_err(err, "101 without Upgrade: websocket and Connection: upgrade");
+    gw_wshttp_accept_key(key, want);
+    if ((v = gw_wshttp_header(h, "sec-websocket-accept")) == NULL || strcmp(v, want) != 0)
+        return gw_err(err, "wrong Sec-WebSocket-Accept");
+    if ((v = gw_wshttp_header(h, "sec-websocket-protocol")) != NULL)
+        gw_strlcpy(resp->protocol, v, sizeof(resp->protocol));
+    if (gw_wshttp_header_join(h, "sec-websocket-extensions", ext, sizeof(ext), err) < 0)
+        return -1;
+    v = ext;
+    while (list_next(&v, &item, &len)) {
+        if (resp->deflate || parse_offer(item, len, &o) < 0 || o.cmwb < 0)
+            return gw_err(err, "server answered an extension we cannot use");
+        resp->deflate = 1;
+        resp->deflate_params.server_no_context_takeover = (uint8_t)o.snct;
+        resp->deflate_params.client_no_context_takeover = (uint8_t)o.cnct;
+        resp->deflate_params.server_max_window_bits = (uint8_t)(o.smwb ? o.smwb : 15);
+        resp->deflate_params.client_max_window_bits = (uint8_t)(o.cmwb ? o.cmwb : 15);
+    }
+    return 0;
+}
+
+int
+gw_wshttp_response_check(const char *data, size_t len, const char *key, struct gw_wshttp_resp *resp,
+                         char *err)
+{
+    struct gw_wshttp_req h;
+    const char *line, *sp;
+    char *fake;
+    size_t n;
+    int rc;
+
+    memset(resp, 0, sizeof(*resp));
+    /* The status line is checked here; the header lines go through the request parser, fed
+     * a request line in place of the status line. */
+    if ((line = memchr(data, '\n', len)) == NULL)
+        return len > GW_WSHTTP_MAX_LINE ? gw_err(err, "response status line too long") : 0;
+    n = (size_t)(line + 1 - data);
+    if (n < 13 || strncmp(data, "HTTP/1.", 7) != 0 || data[8] != ' ' ||
+        (sp = data + 9,
+         sp[0] < '1' || sp[0] > '5' || sp[1] < '0' || sp[1] > '9' || sp[2] < '0' || sp[2] > '9'))
+        return gw_err(err, "malformed response status line");
+    resp->status = (sp[0] - '0') * 100 + (sp[1] - '0') * 10 + (sp[2] - '0');
+    if (resp->status != 101)
+        return gw_err(err, "server answered %d instead of 101", resp->status);
+    if ((fake = malloc(len - n + 32)) == NULL)
+        return gw_err(err, "out of memory for a response head");
+    memcpy(fake, "GET / HTTP/1.0\r\n", 16);
+    memcpy(fake + 16, line + 1, len - n);
+    gw_wshttp_req_init(&h);
+    rc = gw_wshttp_parse(&h, fake, 16 + len - n, err);
+    if (rc > 0 && check_101(&h, key, resp, err) < 0)
+        rc = -1;
+    else if (rc > 0)
+        rc = rc - 16 + (int)n;
+    gw_wshttp_req_free(&h);
+    free(fake);
+    return rc;
 }

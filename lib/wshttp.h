@@ -166,6 +166,36 @@ int gw_wshttp_write_response(struct gw_buf *out, int status, const char *content
  * status text) as body, "Connection: close", and the extra header lines. */
 int gw_wshttp_write_error(struct gw_buf *out, int status, const char *reason, const char *extra);
 
+/* Client side (gwbench ws). */
+
+/* Length of a Sec-WebSocket-Key, with its NUL. */
+#define GW_WSHTTP_KEY_LEN 25
+
+/* Makes a random Sec-WebSocket-Key (16 random bytes from OpenSSL, base64). Returns 0, or -1
+ * with err when the random generator fails. */
+int gw_wshttp_make_key(char out[GW_WSHTTP_KEY_LEN], char *err);
+
+/* Appends an opening handshake request for path (with its query) on host ("h:port"), with
+ * key. protocols (a comma-separated list) and extensions (e.g. "permessage-deflate;
+ * client_max_window_bits") are sent when not NULL. */
+int gw_wshttp_write_request(struct gw_buf *out, const char *host, const char *path, const char *key,
+                            const char *protocols, const char *extensions);
+
+/* What a server answered to an opening handshake. */
+struct gw_wshttp_resp {
+    int status;                                /* the HTTP status, 0 when the head was malformed */
+    char protocol[64];                         /* Sec-WebSocket-Protocol, "" when none */
+    int deflate;                               /* 1 when the server accepted permessage-deflate */
+    struct gw_wsdeflate_params deflate_params; /* what it agreed to */
+};
+
+/* Reads the server's response head from data (all bytes received so far). Returns its length
+ * when it is a valid 101 for key (Upgrade, Connection, Sec-WebSocket-Accept checked; frames
+ * may follow it in data), 0 when more bytes are needed, or -1 with resp->status and err for
+ * another status, a malformed or oversized (past 16 KiB) head, or a failed check. */
+int gw_wshttp_response_check(const char *data, size_t len, const char *key,
+                             struct gw_wshttp_resp *resp, char *err);
+
 /* The reason phrase of a status ("Bad Request"), "Unknown" for others. */
 const char *gw_wshttp_status_text(int status);
 

@@ -1,7 +1,9 @@
--- schema.sql -- the gwkit state database (<state_dir>/gwkit.db), schema version 2.
+-- schema.sql -- the gwkit state database (<state_dir>/gwkit.db), layout version 3.
 --
--- For operators: this is what the daemons create and migrate to on open (lib/store.c holds
--- the migration steps; this file is their result). Do not load it into a live database.
+-- For operators: this is what the daemons create and migrate to on open (each table's module
+-- holds its migration steps: lib/store_hb.c for heartbeat_events; schema_versions records each
+-- table's version; this file is their result). A daemon creates only the tables it writes.
+-- Do not load it into a live database.
 -- Creating a database by hand: sqlite3 gwkit.db < schema.sql
 --
 -- Times are milliseconds since the epoch (UTC). Events older than history_days are pruned.
@@ -52,6 +54,11 @@ CREATE INDEX circuit_events_backend_ts ON circuit_events(backend, ts_ms);
 CREATE INDEX heartbeat_events_ts ON heartbeat_events(ts_ms);
 CREATE INDEX heartbeat_events_service_ts ON heartbeat_events(service, ts_ms);
 
-PRAGMA user_version = 2;
+-- The version of each table's own schema (its module's migration count).
+CREATE TABLE schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+INSERT INTO schema_versions VALUES ('backends', 1), ('circuit_events', 2),
+    ('heartbeat_events', 2);
+
+PRAGMA user_version = 3;
 
 COMMIT;

@@ -6,15 +6,45 @@
 #include <string.h>
 
 #include "gwctl.h"
+#include "hbd/hbd_ctl.h"
 #include "hbd/hbd_schema.h"
 #include "logd/logd_schema.h"
+#include "progs.h"
 
-const struct gwctl_prog gwctl_progs[] = {
-    {"hbd", hbd_schema, "the heartbeat server", hbd_conf_check},
-    {"wsgwd", NULL, "the WebSocket gateway", NULL},
-    {"logd", logd_schema, "the log collector", logd_conf_check},
-    {NULL, NULL, NULL, NULL},
+/* The daemons whose schema gwctl is built with; the others are "not built yet". */
+static const struct {
+    const char *prog;
+    const struct gw_conf_section *const *schema;
+    int (*check)(const struct gw_conf *c, char *err);
+} schemas[] = {
+    {GW_PROG_HBD, hbd_schema, hbd_conf_check},
+    {GW_PROG_LOGD, logd_schema, logd_conf_check},
 };
+
+const struct gwctl_prog *
+gwctl_progs(void)
+{
+    static struct gwctl_prog progs[GWCTL_MAX_PROGS + 1];
+    static int made;
+    size_t n = 0;
+
+    if (made)
+        return progs;
+    for (const struct gw_prog *p = gw_progs; p->name && n < GWCTL_MAX_PROGS; p++) {
+        if (!(p->flags & GW_PROG_DAEMON))
+            continue;
+        progs[n].name = p->name;
+        progs[n].doc = p->doc;
+        for (size_t i = 0; i < GW_ARRAY_LEN(schemas); i++)
+            if (strcmp(schemas[i].prog, p->name) == 0) {
+                progs[n].schema = schemas[i].schema;
+                progs[n].check = schemas[i].check;
+            }
+        n++;
+    }
+    made = 1;
+    return progs;
+}
 
 #define NOARGS                                                                                     \
     {                                                                                              \
@@ -42,7 +72,10 @@ const struct gwctl_cmd gwctl_cmds[] = {
      NULL,
      "*",
      GWCTL_PROG_NONE,
-     {{NULL, "PROG", NULL, GWCTL_ARG_REPEAT, NULL}, {"--url", "URL", NULL, GWCTL_ARG_REPEAT, NULL}},
+     {{NULL, "PROG", NULL, GWCTL_ARG_REPEAT, NULL},
+      {"--url", "URL", NULL, GWCTL_ARG_REPEAT, NULL},
+      {"--warning", "N", NULL, 0, NULL},
+      {"--critical", "N", NULL, 0, NULL}},
      NULL,
      gwctl_run_health,
      NULL,
@@ -54,6 +87,9 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "(no socket, stale socket) is CRITICAL; permission denied, timeout or a bad reply is\n"
      "UNKNOWN. Without PROG or --url, every daemon whose socket exists is checked (none:\n"
      "CRITICAL).\n"
+     "A daemon that counts problems (hbd: dead and late services) is judged on the counts:\n"
+     "CRITICAL when its critical count (dead) reaches --critical N (default 1), else WARNING\n"
+     "when critical + warning counts (dead + late) reach --warning N (default 1).\n"
      "Each --url is fetched with HTTP GET (/readyz is appended when the URL has no path):\n"
      "200 is OK, 503 is CRITICAL naming the failing checks, connection refused is\n"
      "CRITICAL; a timeout, a DNS failure, any other status or error is UNKNOWN.",
@@ -73,10 +109,11 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "'FILE: configuration OK'. Exit 0 when valid, 1 otherwise.",
      0},
     {"services",
-     "services",
-     "hbd",
+     HBD_CMD_SERVICES,
+     GW_PROG_HBD,
      GWCTL_PROG_IMPLIED,
-     {{"--state", "STATE", "state", 0, "up|late|dead"}, {NULL, "SERVICE", "service", 0, NULL}},
+     {{"--state", "STATE", HBD_ARG_STATE, 0, HBD_STATE_CHOICES},
+      {NULL, "SERVICE", HBD_ARG_SERVICE, 0, NULL}},
      gwctl_print_services,
      NULL,
      NULL,
@@ -85,16 +122,16 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "and each named instance below its service. --state keeps one state; SERVICE shows\n"
      "one service.",
      0},
-    {"clients", "clients", "hbd", GWCTL_PROG_OPERAND, NOARGS, gwctl_print_clients, NULL, NULL,
-     "the connections of a daemon",
+    {"clients", HBD_CMD_CLIENTS, GW_PROG_HBD, GWCTL_PROG_OPERAND, NOARGS, gwctl_print_clients, NULL,
+     NULL, "the connections of a daemon",
      "Lists the open connections: id, peer address, worker thread, age, idle time, messages\n"
      "and bytes received.",
      0},
     {"forget",
-     "forget",
-     "hbd",
+     HBD_CMD_FORGET,
+     GW_PROG_HBD,
      GWCTL_PROG_IMPLIED,
-     {{NULL, "SERVICE", "service", GWCTL_ARG_REQUIRED, NULL}},
+     {{NULL, "SERVICE", HBD_ARG_SERVICE, GWCTL_ARG_REQUIRED, NULL}},
      gwctl_print_forget,
      NULL,
      NULL,
@@ -216,17 +253,9 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "Prints one word per line: commands, programs (those answering COMMAND when given),\n"
      "services (from the running hbd), levels, states or formats.",
      1},
-    {"__keys-mdoc",
-     NULL,
-     NULL,
-     GWCTL_PROG_NONE,
-     NOARGS,
-     NULL,
-     gwctl_run_keys_mdoc,
-     NULL,
+    {"__keys-mdoc", NULL, NULL, GWCTL_PROG_NONE, NOARGS, NULL, gwctl_run_keys_mdoc, NULL,
      "every program's config keys as mdoc",
-     "Prints the key list of gwkit.conf(5), generated from the schema tables ('make man').",
-     1},
+     "Prints the key list of gwkit.conf(5), generated from the schema tables ('make man').", 1},
     {NULL, NULL, NULL, GWCTL_PROG_NONE, NOARGS, NULL, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -243,10 +272,18 @@ gwctl_cmd_find(const char *name)
 const struct gwctl_prog *
 gwctl_prog_find(const char *name)
 {
-    for (const struct gwctl_prog *p = gwctl_progs; p->name; p++)
+    for (const struct gwctl_prog *p = gwctl_progs(); p->name; p++)
         if (p->schema && strcmp(p->name, name) == 0)
             return p;
     return NULL;
+}
+
+int
+gwctl_daemon_known(const char *name)
+{
+    const struct gw_prog *p = gw_prog_find(name);
+
+    return p && (p->flags & GW_PROG_DAEMON);
 }
 
 int
@@ -519,11 +556,11 @@ complete_services(struct gwctl *g)
 
     if (g->timeout_ms > 1000)
         g->timeout_ms = 1000;
-    res = gwctl_call(g, "hbd", "services", NULL, &st, path, sizeof(path));
+    res = gwctl_call(g, GW_PROG_HBD, HBD_CMD_SERVICES, NULL, &st, path, sizeof(path));
     if (st == GW_CTL_OK)
-        json_array_foreach(json_object_get(res, "services"), i, svc)
+        json_array_foreach(json_object_get(res, HBD_F_SERVICES), i, svc)
         {
-            const char *name = json_string_value(json_object_get(svc, "name"));
+            const char *name = json_string_value(json_object_get(svc, HBD_F_NAME));
             if (name)
                 printf("%s\n", name);
         }
@@ -542,7 +579,7 @@ gwctl_run_complete(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char 
                 printf("%s\n", c->name);
     } else if (strcmp(what, "programs") == 0) {
         const struct gwctl_cmd *c = argc > 1 ? gwctl_cmd_find(argv[1]) : NULL;
-        for (const struct gwctl_prog *p = gwctl_progs; p->name; p++)
+        for (const struct gwctl_prog *p = gwctl_progs(); p->name; p++)
             if (p->schema && (!c || gwctl_prog_answers(c, p->name)))
                 printf("%s\n", p->name);
     } else if (strcmp(what, "services") == 0) {
@@ -550,7 +587,9 @@ gwctl_run_complete(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char 
     } else if (strcmp(what, "levels") == 0) {
         printf("debug\ninfo\nwarning\nerror\n");
     } else if (strcmp(what, "states") == 0) {
-        printf("up\nlate\ndead\n");
+        for (const char *s = HBD_STATE_CHOICES; *s; s++)
+            putchar(*s == '|' ? '\n' : *s);
+        putchar('\n');
     } else if (strcmp(what, "formats") == 0) {
         printf("text\njson\n");
     } else {

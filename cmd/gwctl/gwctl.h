@@ -3,8 +3,9 @@
  *
  * A command is one entry of gwctl_cmds[] (commands.c): its name, the control request it sends,
  * the programs that answer it, its options and operands, a printer for text output and its
- * --help text. A daemon's new command is one more entry; a new daemon is one more entry of
- * gwctl_progs[].
+ * --help text. A daemon's new command is one more entry. The daemons are lib/progs.h's; a
+ * daemon's schema, once built, is one more entry of the schema table in commands.c. The names of
+ * a daemon's commands, arguments and reply fields come from its header (hbd/hbd_ctl.h).
  */
 #ifndef GWCTL_H
 #define GWCTL_H
@@ -28,10 +29,11 @@
 #define GWCTL_DEFAULT_TIMEOUT_MS 5000
 #define GWCTL_MAX_ARGS 4
 #define GWCTL_PATH_LEN 256
+#define GWCTL_MAX_PROGS 16
 
 enum gwctl_format { GWCTL_TEXT, GWCTL_JSON };
 
-/* A gwkit daemon gwctl knows. */
+/* A gwkit daemon gwctl knows (one per daemon of lib/progs.h). */
 struct gwctl_prog {
     const char *name;                            /* "hbd"; the socket is <run_dir>/<name>.sock */
     const struct gw_conf_section *const *schema; /* its config sections; NULL: not built yet */
@@ -47,6 +49,7 @@ struct gwctl {
     int run_dir_given;
     enum gwctl_format format;
     int timeout_ms;
+    long health_warning, health_critical; /* health-check --warning/--critical (default 1) */
 };
 
 /* One option or operand of a command. */
@@ -92,10 +95,14 @@ struct gwctl_cmd {
 };
 
 /* commands.c */
-extern const struct gwctl_prog gwctl_progs[];
+/* Every daemon, in lib/progs.h's order; the entry after the last has a NULL name. */
+const struct gwctl_prog *gwctl_progs(void);
 extern const struct gwctl_cmd gwctl_cmds[];
 const struct gwctl_cmd *gwctl_cmd_find(const char *name);
 const struct gwctl_prog *gwctl_prog_find(const char *name);
+/* 1 for any gwkit daemon, built into this gwctl or not (status and health-check then say it is
+ * not running). */
+int gwctl_daemon_known(const char *name);
 int gwctl_prog_answers(const struct gwctl_cmd *cmd, const char *prog);
 int gwctl_run_request(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
 int gwctl_run_help(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);

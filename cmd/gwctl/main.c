@@ -11,7 +11,6 @@
 #include "gwctl.h"
 
 /* Longest program name, to check that a --run-dir leaves room for "<dir>/<prog>.sock". */
-#define LONGEST_PROG "wsgwd"
 
 /* Synopses longer than this put their summary on the next line. */
 #define LIST_WIDTH 30
@@ -36,7 +35,7 @@ gwctl_usage(FILE *out)
             fprintf(out, "  %-*s  %s\n", LIST_WIDTH, syn, c->summary);
     }
     fprintf(out, "\nPROG is one of:");
-    for (const struct gwctl_prog *p = gwctl_progs; p->name; p++)
+    for (const struct gwctl_prog *p = gwctl_progs(); p->name; p++)
         if (p->schema)
             fprintf(out, " %s (%s)", p->name, p->doc);
     fprintf(out, ".\nwsgwd's and logd's commands (backends, circuits, tail) arrive with them.\n\n"
@@ -98,6 +97,18 @@ unknown_command(const char *name)
     return GWCTL_EXIT_USAGE;
 }
 
+/* The daemon with the longest name: its socket path is the longest under a run dir. */
+static const char *
+longest_prog(void)
+{
+    const char *longest = "";
+
+    for (const struct gwctl_prog *p = gwctl_progs(); p->name; p++)
+        if (strlen(p->name) > strlen(longest))
+            longest = p->name;
+    return longest;
+}
+
 /* Applies one of the options every command takes. 0, or -1 on a bad value (printed). */
 static int
 global_opt(struct gwctl *g, const struct gwctl_cmd *cmd, const char *name, const char *val)
@@ -113,7 +124,7 @@ global_opt(struct gwctl *g, const struct gwctl_cmd *cmd, const char *name, const
         g->socket = val;
     } else if (strcmp(name, "--run-dir") == 0) {
         if (gw_strlcpy(g->run_dir, val, sizeof(g->run_dir)) >= sizeof(g->run_dir) ||
-            !gw_ctl_socket_path(val, LONGEST_PROG, path, sizeof(path)))
+            !gw_ctl_socket_path(val, longest_prog(), path, sizeof(path)))
             return gwctl_usage_error(cmd, "--run-dir: '%s' is too long for a socket path", val);
         if (g->socket)
             return gwctl_usage_error(cmd, "-s and --run-dir cannot be used together");

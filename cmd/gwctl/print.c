@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gwctl.h"
+#include "hbd/hbd_ctl.h"
 
 struct gwctl_table {
     size_t ncols, nrows, cap;
@@ -273,14 +274,14 @@ static void
 service_row(struct gwctl_table *t, json_t *obj, const char *name, const char *min_up)
 {
     char silent[32], interval[32], beats[32];
-    char *labels = labels_text(json_object_get(obj, "labels"));
+    char *labels = labels_text(json_object_get(obj, HBD_F_LABELS));
 
-    ms_text(json_object_get(obj, "silent_ms"), silent, sizeof(silent));
-    ms_text(json_object_get(obj, "interval_ms"), interval, sizeof(interval));
+    ms_text(json_object_get(obj, HBD_F_SILENT_MS), silent, sizeof(silent));
+    ms_text(json_object_get(obj, HBD_F_INTERVAL_MS), interval, sizeof(interval));
     snprintf(beats, sizeof(beats), "%" JSON_INTEGER_FORMAT,
-             json_integer_value(json_object_get(obj, "heartbeats")));
-    gwctl_table_row(t, name, str(obj, "state"), silent, interval, beats, min_up,
-                    str(obj, "last_seen"), str(obj, "addr"), labels);
+             json_integer_value(json_object_get(obj, HBD_F_HEARTBEATS)));
+    gwctl_table_row(t, name, str(obj, HBD_F_STATE), silent, interval, beats, min_up,
+                    str(obj, HBD_F_LAST_SEEN), str(obj, HBD_F_ADDR), labels);
     free(labels);
 }
 
@@ -289,7 +290,7 @@ gwctl_print_services(FILE *out, const char *prog, json_t *result)
 {
     static const char *const headers[] = {"SERVICE", "STATE",     "SILENT", ">INTERVAL", ">BEATS",
                                           ">MIN_UP", "LAST_SEEN", "ADDR",   "LABELS",    NULL};
-    json_t *list = json_object_get(result, "services"), *svc, *in;
+    json_t *list = json_object_get(result, HBD_F_SERVICES), *svc, *in;
     struct gwctl_table *t;
     size_t i, j;
 
@@ -303,14 +304,14 @@ gwctl_print_services(FILE *out, const char *prog, json_t *result)
     {
         char min_up[32], name[300];
         snprintf(min_up, sizeof(min_up), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(svc, "min_up")));
-        service_row(t, svc, str(svc, "name"), min_up);
+                 json_integer_value(json_object_get(svc, HBD_F_MIN_UP)));
+        service_row(t, svc, str(svc, HBD_F_NAME), min_up);
         /* Instances are listed under their service when they have names. */
-        json_array_foreach(json_object_get(svc, "instances"), j, in)
+        json_array_foreach(json_object_get(svc, HBD_F_INSTANCES), j, in)
         {
-            if (!str(in, "name")[0])
+            if (!str(in, HBD_F_NAME)[0])
                 continue;
-            snprintf(name, sizeof(name), "  %s", str(in, "name"));
+            snprintf(name, sizeof(name), "  %s", str(in, HBD_F_NAME));
             service_row(t, in, name, "");
         }
     }
@@ -323,7 +324,7 @@ gwctl_print_clients(FILE *out, const char *prog, json_t *result)
 {
     static const char *const headers[] = {">ID",   "ADDR",      ">WORKER",   ">CONNECTED",
                                           ">IDLE", ">MESSAGES", ">BYTES_IN", NULL};
-    json_t *list = json_object_get(result, "clients"), *c;
+    json_t *list = json_object_get(result, HBD_F_CLIENTS), *c;
     struct gwctl_table *t;
     size_t i;
 
@@ -336,17 +337,18 @@ gwctl_print_clients(FILE *out, const char *prog, json_t *result)
     {
         char id[32], worker[32], conn[32], idle[32], msgs[32], bytes[32];
         snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "id")));
+                 json_integer_value(json_object_get(c, HBD_F_ID)));
         snprintf(worker, sizeof(worker), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "worker")));
-        gwctl_fmt_ms(json_integer_value(json_object_get(c, "connected_s")) * 1000, conn,
+                 json_integer_value(json_object_get(c, HBD_F_WORKER)));
+        gwctl_fmt_ms(json_integer_value(json_object_get(c, HBD_F_CONNECTED_S)) * 1000, conn,
                      sizeof(conn));
-        gwctl_fmt_ms(json_integer_value(json_object_get(c, "idle_s")) * 1000, idle, sizeof(idle));
+        gwctl_fmt_ms(json_integer_value(json_object_get(c, HBD_F_IDLE_S)) * 1000, idle,
+                     sizeof(idle));
         snprintf(msgs, sizeof(msgs), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "messages")));
+                 json_integer_value(json_object_get(c, HBD_F_MESSAGES)));
         snprintf(bytes, sizeof(bytes), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(c, "bytes_in")));
-        gwctl_table_row(t, id, str(c, "addr"), worker, conn, idle, msgs, bytes);
+                 json_integer_value(json_object_get(c, HBD_F_BYTES_IN)));
+        gwctl_table_row(t, id, str(c, HBD_F_ADDR), worker, conn, idle, msgs, bytes);
     }
     gwctl_table_print(t, out);
     gwctl_table_free(t);
@@ -355,7 +357,7 @@ gwctl_print_clients(FILE *out, const char *prog, json_t *result)
 void
 gwctl_print_forget(FILE *out, const char *prog, json_t *result)
 {
-    fprintf(out, "%s: forgot service %s\n", prog, str(result, "forgotten"));
+    fprintf(out, "%s: forgot service %s\n", prog, str(result, HBD_F_FORGOTTEN));
 }
 
 void
@@ -388,8 +390,11 @@ gwctl_print_shutdown(FILE *out, const char *prog, json_t *result)
 void
 gwctl_print_config(FILE *out, const char *prog, json_t *result)
 {
+    json_t *text = json_object_get(result, "text");
+
+    /* People read the config's own units (60s, 64k); scripts take the numbers from JSON. */
     fprintf(out, "%s: configuration from %s\n", prog, str(result, "file"));
-    gwctl_print_fields(out, json_object_get(result, "config"), NULL);
+    gwctl_print_fields(out, text ? text : json_object_get(result, "config"), NULL);
 }
 
 void

@@ -66,7 +66,7 @@ status_all(struct gwctl *g)
     const char *prog;
     int answered = 0, failed = 0, blocks = 0, absent = 0;
 
-    for (const struct gwctl_prog *p = gwctl_progs; p->name; p++)
+    for (const struct gwctl_prog *p = gwctl_progs(); p->name; p++)
         if (p->schema)
             json_object_set_new(doc, p->name, status_entry(g, p->name, &answered, &failed));
     if (g->format == GWCTL_JSON) {
@@ -113,7 +113,7 @@ gwctl_run_status(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **
         }
         if (which)
             return gwctl_usage_error(cmd, "unexpected argument '%s'", val), GWCTL_EXIT_USAGE;
-        if (strcmp(val, "all") != 0 && !gwctl_prog_find(val))
+        if (strcmp(val, "all") != 0 && !gwctl_daemon_known(val))
             return gwctl_usage_error(cmd, "unknown program '%s'", val), GWCTL_EXIT_USAGE;
         which = val;
     }

@@ -13,7 +13,7 @@ gwctl_all_sections(const struct gw_conf_section **out, size_t n)
 {
     size_t len = 0;
 
-    for (const struct gwctl_prog *p = gwctl_progs; p->name; p++) {
+    for (const struct gwctl_prog *p = gwctl_progs(); p->name; p++) {
         for (size_t i = 0; p->schema && p->schema[i]; i++) {
             size_t j = 0;
             while (j < len && out[j] != p->schema[i])
@@ -81,7 +81,7 @@ gwctl_run_validate(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char 
             fprintf(stderr, "%s\n", gw_conf_error(c, i));
     }
     /* The programs' own checks, as their -n runs them, once the schema is satisfied. */
-    for (const struct gwctl_prog *p = gwctl_progs; n == 0 && p->name; p++) {
+    for (const struct gwctl_prog *p = gwctl_progs(); n == 0 && p->name; p++) {
         char err[GW_ERR_LEN];
         if (!p->check || p->check(c, err) == 0)
             continue;

@@ -34,8 +34,9 @@ struct hbd_alerter {
     unsigned queued;      /* every job not yet finished, under mu */
     atomic_int stopping;
     uint64_t stop_deadline_ms;
-    struct job *waiting; /* alert thread only */
-    struct job *flying;  /* alert thread only */
+    struct gw_snap_reader *cfg_reader; /* this thread reads the config (config.c) */
+    struct job *waiting;               /* alert thread only */
+    struct job *flying;                /* alert thread only */
     unsigned in_flight;
 };
 
@@ -253,7 +254,9 @@ run(void *arg)
             if (a->in_flight == 0 && !a->incoming)
                 timeout = GW_MIN(timeout, 50);
         }
+        gw_snap_offline(a->cfg_reader);
         curl_multi_poll(a->multi, NULL, 0, timeout, NULL);
+        gw_snap_online(a->cfg_reader);
     }
     return NULL;
 }
@@ -274,12 +277,15 @@ hbd_alerter_start(struct hbd *h, char *err)
         gw_err(err, "curl_multi_init failed");
         goto fail;
     }
+    if ((a->cfg_reader = gw_snap_reader_add(&h->cfg_readers, err)) == NULL)
+        goto fail;
     if (pthread_create(&a->thread, NULL, run, a) != 0) {
         gw_err(err, "cannot start the alert thread");
         goto fail;
     }
     return a;
 fail:
+    gw_snap_reader_remove(&h->cfg_readers, a->cfg_reader);
     if (a->multi)
         curl_multi_cleanup(a->multi);
     pthread_mutex_destroy(&a->mu);
@@ -306,6 +312,7 @@ hbd_alerter_stop(struct hbd_alerter *a, uint64_t grace_ms)
     atomic_store(&a->stopping, 1);
     curl_multi_wakeup(a->multi);
     pthread_join(a->thread, NULL);
+    gw_snap_reader_remove(&a->h->cfg_readers, a->cfg_reader);
     /* Whatever is still in flight after the grace period is abandoned. */
     for (struct job *j = a->flying; j; j = j->next)
         curl_multi_remove_handle(a->multi, j->easy);

@@ -7,6 +7,7 @@
 
 #include "ctl.h"
 #include "hbd.h"
+#include "hbd_ctl.h"
 #include "log.h"
 
 static uint64_t
@@ -24,12 +25,11 @@ messages_total(struct hbd *h)
 static uint64_t
 errors_total(struct hbd *h)
 {
-    const int *e = &h->m.err_line_too_long;
     uint64_t n = 0;
 
-    /* The err_* ids are declared contiguously in struct hbd_metrics. */
-    for (const int *p = e; p <= &h->m.err_too_many_services; p++)
-        n += counter(h, *p);
+    for (int e = 0; e < HBD_ERR_COUNT; e++)
+        n += counter(h,
+                     *(const int *)(const void *)((const char *)&h->m + hbd_errs[e].series_offset));
     return n;
 }
 
@@ -72,13 +72,17 @@ hbd_health(void *arg)
     const char *status = "ok";
 
     hbd_registry_counts(h->reg, &c);
-    if (c.dead || c.late)
+    /* gwctl health-check judges the levels against its own thresholds; this is the default. */
+    if (c.dead)
+        status = "critical";
+    else if (c.late)
         status = "warning";
     snprintf(summary, sizeof(summary), "%d connection%s, %u dead service%s, %u late", conns,
              conns == 1 ? "" : "s", c.dead, c.dead == 1 ? "" : "s", c.late);
-    return json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}}", "status", status, "summary", summary,
-                     "perfdata", "conns", conns, "up", (int)c.up, "late", (int)c.late, "dead",
-                     (int)c.dead);
+    return json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:i, s:i}}", "status", status,
+                     "summary", summary, "perfdata", "conns", conns, "up", (int)c.up, "late",
+                     (int)c.late, "dead", (int)c.dead, "levels", "warning", (int)c.late,
+                     "critical", (int)c.dead);
 }
 
 void
@@ -97,15 +101,16 @@ static void
 cmd_services(struct gw_ctl_req *r, json_t *args, void *arg)
 {
     struct hbd *h = arg;
-    json_t *st = json_object_get(args, "state"), *svc = json_object_get(args, "service");
+    json_t *st = json_object_get(args, HBD_ARG_STATE),
+           *svc = json_object_get(args, HBD_ARG_SERVICE);
     int state = -1;
 
     if (st && (!json_is_string(st) || (state = hbd_state_parse(json_string_value(st))) < 0)) {
-        gw_ctl_error(r, "bad_args", "state must be one of up, late, dead");
+        gw_ctl_error(r, "bad_args", "%s must be one of %s", HBD_ARG_STATE, HBD_STATE_CHOICES);
         return;
     }
     if (svc && !json_is_string(svc)) {
-        gw_ctl_error(r, "bad_args", "service must be a string");
+        gw_ctl_error(r, "bad_args", "%s must be a string", HBD_ARG_SERVICE);
         return;
     }
     gw_ctl_reply(r, hbd_registry_json(h->reg, state, svc ? json_string_value(svc) : NULL));
@@ -122,10 +127,10 @@ static void
 cmd_forget(struct gw_ctl_req *r, json_t *args, void *arg)
 {
     struct hbd *h = arg;
-    const char *name = json_string_value(json_object_get(args, "service"));
+    const char *name = json_string_value(json_object_get(args, HBD_ARG_SERVICE));
 
     if (!name) {
-        gw_ctl_error(r, "bad_args", "usage: forget {\"service\":\"NAME\"}");
+        gw_ctl_error(r, "bad_args", "usage: %s {\"%s\":\"NAME\"}", HBD_CMD_FORGET, HBD_ARG_SERVICE);
         return;
     }
     if (hbd_registry_forget(h->reg, name) == -1) {
@@ -133,12 +138,13 @@ cmd_forget(struct gw_ctl_req *r, json_t *args, void *arg)
         return;
     }
     GW_LOG_INFO("service forgotten", "service=%s by=ctl", name);
-    gw_ctl_reply(r, json_pack("{s:s}", "forgotten", name));
+    gw_ctl_reply(r, json_pack("{s:s}", HBD_F_FORGOTTEN, name));
 }
 
 const struct gw_ctl_cmd hbd_ctl_cmds[] = {
-    {"services", cmd_services, "services and their instances: {\"state\":\"dead\"} filters", NULL},
-    {"clients", cmd_clients, "open TCP connections", NULL},
-    {"forget", cmd_forget, "drop a service now: {\"service\":\"NAME\"}", NULL},
+    {HBD_CMD_SERVICES, cmd_services,
+     "services and their instances: {\"" HBD_ARG_STATE "\":\"dead\"} filters", NULL},
+    {HBD_CMD_CLIENTS, cmd_clients, "open TCP connections", NULL},
+    {HBD_CMD_FORGET, cmd_forget, "drop a service now: {\"" HBD_ARG_SERVICE "\":\"NAME\"}", NULL},
     {NULL, NULL, NULL, NULL},
 };

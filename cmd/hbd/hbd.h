@@ -21,15 +21,20 @@
 #include "ev.h"
 #include "metrics.h"
 #include "net.h"
+#include "snap.h"
 #include "store.h"
+#include "store_hb.h"
 
 struct hbd_alerter;
 struct hbd_registry;
 struct gw_workers;
 
-/* Run-time settings, an immutable snapshot: a reload publishes a new one, readers load the
- * pointer once per event batch, old snapshots are freed at exit. */
+/* Run-time settings, an immutable snapshot filled from [hbd] by gw_conf_bind (each field is
+ * bound to its key in schema.c): a reload publishes a new one, readers load the pointer once per
+ * event batch and keep it no longer, old snapshots are freed once no reader can hold them
+ * (lib/snap.h; config.c). */
 struct hbd_config {
+    struct gw_snap snap; /* retired snapshots not yet freed */
     uint64_t client_timeout_ms;
     uint64_t cleanup_interval_ms;
     size_t max_line_bytes;
@@ -46,7 +51,11 @@ struct hbd_config {
     unsigned alert_retries;
     uint64_t alert_backoff_ms;
     unsigned alert_queue;
-    struct hbd_config *older; /* previous snapshots, freed at exit */
+    /* Read at start only (GW_CONF_RESTART). */
+    char *listen, *http_listen;
+    int udp, store;
+    unsigned workers; /* 0: one per CPU */
+    unsigned io;      /* index in "auto|epoll|uring" */
 };
 
 /* Metric series ids. */
@@ -71,6 +80,9 @@ struct hbd_metrics {
 struct hbd {
     struct gw_daemon *daemon;
     _Atomic(struct hbd_config *) cfg;
+    struct gw_snap_readers cfg_readers; /* threads that read cfg (config.c) */
+    unsigned cfg_loops;                 /* worker loops already in cfg_readers */
+    struct gw_ev_timer cfg_reclaim;     /* frees retired snapshots once readers passed */
     struct hbd_metrics m;
     struct hbd_registry *reg;
     struct hbd_alerter *alerter;
@@ -93,7 +105,11 @@ struct hbd {
 
 /* config.c */
 struct hbd_config *hbd_config_new(const struct gw_conf *c, char *err);
+/* Frees cfg and the retired snapshots chained to it (at exit, once no reader runs). */
 void hbd_config_free(struct hbd_config *cfg);
+/* At exit, after the workers and the alert thread: frees the current snapshot, its chain and
+ * the reader set. */
+void hbd_config_stop(struct hbd *h);
 static inline struct hbd_config *
 hbd_cfg(struct hbd *h)
 {
@@ -119,9 +135,38 @@ struct hbd_label {
     const char *key, *value; /* point into the line, NUL-terminated in place */
 };
 
+/* The errors hbd counts, each with its hbd_errors_total{kind} label, its reply and its series
+ * id in struct hbd_metrics: one row of hbd_errs[] (proto.c). */
+enum hbd_err {
+    HBD_ERR_LINE_TOO_LONG,
+    HBD_ERR_BAD_REQUEST,
+    HBD_ERR_BAD_INTERVAL,
+    HBD_ERR_UNKNOWN_COMMAND,
+    HBD_ERR_OUTPUT_OVERFLOW,
+    HBD_ERR_UDP_TOO_LONG,
+    HBD_ERR_UDP_BAD,
+    HBD_ERR_ACCEPT,
+    HBD_ERR_TOO_MANY_CLIENTS,
+    HBD_ERR_TOO_MANY_SERVICES,
+    HBD_ERR_COUNT
+};
+
+struct hbd_err_kind {
+    const char *label;    /* "line_too_long" */
+    const char *reply;    /* after "ERR ": the one reply of this kind, or NULL (several: the
+                             parser's reason; none: closed, UDP, accept) */
+    size_t series_offset; /* offsetof(struct hbd_metrics, <its series id>) */
+};
+
+extern const struct hbd_err_kind hbd_errs[HBD_ERR_COUNT];
+
+/* Counts one error of kind e. Any thread. */
+void hbd_count_error(struct hbd *h, enum hbd_err e);
+
 struct hbd_req {
     enum hbd_req_kind kind;
-    const char *error; /* HBD_REQ_ERROR: the reason after "ERR " */
+    const char *error;        /* HBD_REQ_ERROR: the reason after "ERR " */
+    enum hbd_err error_kind;  /* HBD_REQ_ERROR: what it counts as */
     const char *service;
     const char *instance; /* "" when none */
     uint64_t interval_ms; /* 0 = default */
@@ -188,6 +233,10 @@ unsigned hbd_conns(const struct hbd *h);
 
 /* metrics.c */
 int hbd_metrics_init(struct hbd *h, char *err);
+/* The tables hbd writes (NULL-terminated), for gw_store_open. */
+extern const struct gw_store_table *const hbd_store_tables[];
+/* main.c opens the store with the three arguments of the days before table modules: this names
+ * hbd's tables for it, until it passes hbd_store_tables itself. */
 /* The state-change bookkeeping shared by the HB path and the sweep: counts, logs, stores,
  * alerts. Any thread. */
 void hbd_emit_transition(struct hbd *h, const char *service, const char *instance,

@@ -88,8 +88,8 @@ static int
 configure(struct hbd *h)
 {
     const struct gw_conf *c = gw_daemon_conf(h->daemon);
+    static const char *const io_names[] = {"auto", "epoll", "uring"};
     char err[GW_ERR_LEN];
-    int64_t workers = gw_conf_int(c, "hbd", NULL, "workers");
     struct hbd_config *cfg = hbd_config_new(c, err);
     int io;
 
@@ -98,14 +98,14 @@ configure(struct hbd *h)
         return -1;
     }
     atomic_store(&h->cfg, cfg);
-    h->nworkers = workers > 0 ? (unsigned)workers : gw_ncpus();
-    if ((io = hbd_io_select(gw_conf_str(c, "hbd", NULL, "io"))) == -1)
+    h->nworkers = cfg->workers > 0 ? cfg->workers : gw_ncpus();
+    if ((io = hbd_io_select(io_names[cfg->io < 3 ? cfg->io : 0])) == -1)
         return -1;
     h->io = (enum gw_conn_io)io;
-    h->udp = (int)gw_conf_int(c, "hbd", NULL, "udp");
+    h->udp = cfg->udp;
     h->started_ms = gw_mono_ms();
-    gw_strlcpy(h->listen_str, gw_conf_str(c, "hbd", NULL, "listen"), sizeof(h->listen_str));
-    gw_strlcpy(h->http_str, gw_conf_str(c, "hbd", NULL, "http_listen"), sizeof(h->http_str));
+    gw_strlcpy(h->listen_str, cfg->listen, sizeof(h->listen_str));
+    gw_strlcpy(h->http_str, cfg->http_listen, sizeof(h->http_str));
     if (gethostname(h->hostname, sizeof(h->hostname)) == -1)
         gw_strlcpy(h->hostname, "unknown", sizeof(h->hostname));
     if (gw_net_parse_addr(h->listen_str, 0, &h->listen_addr, err) == -1) {
@@ -124,13 +124,13 @@ configure(struct hbd *h)
 static int
 open_store(struct hbd *h)
 {
-    const struct gw_conf *c = gw_daemon_conf(h->daemon);
+    const struct gw_daemon_global *g = gw_daemon_global(h->daemon);
     char path[4096], err[GW_ERR_LEN];
 
-    if (!gw_conf_int(c, "hbd", NULL, "store"))
+    if (!hbd_cfg(h)->store)
         return 0;
-    snprintf(path, sizeof(path), "%s/gwkit.db", gw_conf_str(c, "global", NULL, "state_dir"));
-    h->store = gw_store_open(path, (int)gw_conf_int(c, "global", NULL, "history_days"), err);
+    snprintf(path, sizeof(path), "%s/gwkit.db", g->state_dir);
+    h->store = gw_store_open(path, hbd_store_tables, g->history_days, err);
     if (!h->store) {
         GW_LOG_ERROR("cannot open the database (set [global] state_dir, or [hbd] store = no)",
                      "path=%s err=%s", path, err);
@@ -263,7 +263,7 @@ stop(struct hbd *h)
     hbd_registry_free(h->reg);
     if (h->m.reg)
         gw_metrics_free(h->m.reg);
-    hbd_config_free(hbd_cfg(h));
+    hbd_config_stop(h);
     gw_daemon_free(h->daemon);
     curl_global_cleanup();
 }
@@ -283,7 +283,7 @@ main(int argc, char **argv)
     }
     gw_daemon_start_logging(d);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (configure(&h) == -1 || open_store(&h) == -1 || start_workers(&h) == -1 ||
+    if (gw_daemon_drop_privileges(d) == -1 || configure(&h) == -1 || open_store(&h) == -1 || start_workers(&h) == -1 ||
         start_http(&h) == -1 || gw_daemon_open_ctl(d, hbd_ctl_cmds) == -1) {
         stop(&h);
         return 1;

@@ -6,6 +6,9 @@
 
 #include "hbd.h"
 #include "log.h"
+#include "progs.h"
+
+const struct gw_store_table *const hbd_store_tables[] = {&gw_store_hb_table, NULL};
 
 /* Request processing time per read batch: loopback PINGs take microseconds. */
 static const double processing_buckets[] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
@@ -36,12 +39,21 @@ collect(struct gw_metrics *m, void *arg)
     }
 }
 
+/* Every series id is checked: a failed one is remembered in *bad. */
+static int
+keep(int id, int *bad)
+{
+    if (id < 0)
+        *bad = 1;
+    return id;
+}
+
 int
 hbd_metrics_init(struct hbd *h, char *err)
 {
     struct hbd_metrics *hm = &h->m;
     struct gw_metrics *m;
-    int f;
+    int f, bad = 0;
 
     if ((m = gw_metrics_new(h->nworkers + 2, 512, err)) == NULL)
         return -1;
@@ -49,61 +61,58 @@ hbd_metrics_init(struct hbd *h, char *err)
 
     f = gw_metrics_family(m, "hbd_received_messages_total", GW_METRIC_COUNTER,
                           "Requests received, by transport.", "proto", NULL, 0, err);
-    hm->msgs_tcp = series(m, f, "tcp", NULL);
-    hm->msgs_udp = series(m, f, "udp", NULL);
-    hm->clients_connected = gw_metrics_simple(m, "hbd_clients_connected_total", GW_METRIC_COUNTER,
-                                              "TCP connections accepted.", err);
-    hm->bytes_received = gw_metrics_simple(m, "hbd_received_bytes_total", GW_METRIC_COUNTER,
-                                           "Bytes received over TCP and UDP.", err);
+    hm->msgs_tcp = keep(series(m, f, "tcp", NULL), &bad);
+    hm->msgs_udp = keep(series(m, f, "udp", NULL), &bad);
+    hm->clients_connected =
+        keep(gw_metrics_simple(m, "hbd_clients_connected_total", GW_METRIC_COUNTER,
+                               "TCP connections accepted.", err),
+             &bad);
+    hm->bytes_received = keep(gw_metrics_simple(m, "hbd_received_bytes_total", GW_METRIC_COUNTER,
+                                                "Bytes received over TCP and UDP.", err),
+                              &bad);
     f = gw_metrics_family(m, "hbd_processing_seconds", GW_METRIC_HISTOGRAM,
                           "Time to process one read batch of requests.", NULL, processing_buckets,
                           GW_ARRAY_LEN(processing_buckets), err);
-    hm->processing = series(m, f, NULL, NULL);
-    hm->active_connections = gw_metrics_simple(m, "hbd_active_connections", GW_METRIC_GAUGE,
-                                               "TCP connections open now.", err);
-    hm->msgs_per_second = gw_metrics_simple(m, "hbd_messages_per_second", GW_METRIC_GAUGE,
-                                            "Requests received over the last second.", err);
+    hm->processing = keep(series(m, f, NULL, NULL), &bad);
+    hm->active_connections = keep(gw_metrics_simple(m, "hbd_active_connections", GW_METRIC_GAUGE,
+                                                    "TCP connections open now.", err),
+                                  &bad);
+    hm->msgs_per_second = keep(gw_metrics_simple(m, "hbd_messages_per_second", GW_METRIC_GAUGE,
+                                                 "Requests received over the last second.", err),
+                               &bad);
     f = gw_metrics_family(m, "hbd_services", GW_METRIC_GAUGE, "Services tracked, by state.",
                           "state", NULL, 0, err);
-    hm->services_up = series(m, f, "up", NULL);
-    hm->services_late = series(m, f, "late", NULL);
-    hm->services_dead = series(m, f, "dead", NULL);
+    hm->services_up = keep(series(m, f, "up", NULL), &bad);
+    hm->services_late = keep(series(m, f, "late", NULL), &bad);
+    hm->services_dead = keep(series(m, f, "dead", NULL), &bad);
     f = gw_metrics_family(m, "hbd_service_transitions_total", GW_METRIC_COUNTER,
                           "Service and instance state changes, by new state.", "to", NULL, 0, err);
-    hm->transitions_up = series(m, f, "up", NULL);
-    hm->transitions_late = series(m, f, "late", NULL);
-    hm->transitions_dead = series(m, f, "dead", NULL);
+    hm->transitions_up = keep(series(m, f, "up", NULL), &bad);
+    hm->transitions_late = keep(series(m, f, "late", NULL), &bad);
+    hm->transitions_dead = keep(series(m, f, "dead", NULL), &bad);
     f = gw_metrics_family(m, "hbd_alerts_total", GW_METRIC_COUNTER,
                           "Webhook deliveries, by outcome.", "outcome", NULL, 0, err);
-    hm->alerts_sent = series(m, f, "sent", NULL);
-    hm->alerts_failed = series(m, f, "failed", NULL);
-    hm->alerts_retried = series(m, f, "retried", NULL);
-    hm->alerts_dropped = series(m, f, "dropped", NULL);
-    hm->alerts_queued = gw_metrics_simple(m, "hbd_alerts_queued", GW_METRIC_GAUGE,
-                                          "Webhook deliveries waiting or in flight.", err);
+    hm->alerts_sent = keep(series(m, f, "sent", NULL), &bad);
+    hm->alerts_failed = keep(series(m, f, "failed", NULL), &bad);
+    hm->alerts_retried = keep(series(m, f, "retried", NULL), &bad);
+    hm->alerts_dropped = keep(series(m, f, "dropped", NULL), &bad);
+    hm->alerts_queued = keep(gw_metrics_simple(m, "hbd_alerts_queued", GW_METRIC_GAUGE,
+                                               "Webhook deliveries waiting or in flight.", err),
+                             &bad);
     f = gw_metrics_family(m, "hbd_errors_total", GW_METRIC_COUNTER, "Errors, by kind.", "kind",
                           NULL, 0, err);
-    hm->err_line_too_long = series(m, f, "line_too_long", NULL);
-    hm->err_bad_request = series(m, f, "bad_request", NULL);
-    hm->err_bad_interval = series(m, f, "bad_interval", NULL);
-    hm->err_unknown_command = series(m, f, "unknown_command", NULL);
-    hm->err_output_overflow = series(m, f, "output_overflow", NULL);
-    hm->err_udp_too_long = series(m, f, "udp_too_long", NULL);
-    hm->err_udp_bad = series(m, f, "udp_bad", NULL);
-    hm->err_accept = series(m, f, "accept", NULL);
-    hm->err_too_many_clients = series(m, f, "too_many_clients", NULL);
-    hm->err_too_many_services = series(m, f, "too_many_services", NULL);
-    hm->closed_idle = gw_metrics_simple(m, "hbd_idle_closed_total", GW_METRIC_COUNTER,
-                                        "Connections closed after client_timeout.", err);
-    hm->store_dropped = gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
-                                          "State changes not written: database queue full.", err);
-    if (hm->msgs_tcp < 0 || hm->processing < 0 || hm->err_too_many_services < 0 ||
-        hm->store_dropped < 0 || hm->alerts_queued < 0 || hm->closed_idle < 0 ||
-        hm->transitions_dead < 0 || hm->services_dead < 0 || hm->alerts_dropped < 0) {
-        if (!err[0])
-            gw_err(err, "metrics registry full");
-        return -1;
-    }
+    for (int e = 0; e < HBD_ERR_COUNT; e++)
+        *(int *)(void *)((char *)hm + hbd_errs[e].series_offset) =
+            keep(series(m, f, hbd_errs[e].label, NULL), &bad);
+    hm->closed_idle = keep(gw_metrics_simple(m, "hbd_idle_closed_total", GW_METRIC_COUNTER,
+                                             "Connections closed after client_timeout.", err),
+                           &bad);
+    hm->store_dropped =
+        keep(gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
+                               "State changes not written: database queue full.", err),
+             &bad);
+    if (bad)
+        return gw_err(err, "metrics registry full");
     gw_metrics_on_collect(m, collect, h);
     return gw_daemon_process_metrics(h->daemon, m);
 }
@@ -132,8 +141,8 @@ hbd_emit_transition(struct hbd *h, const char *service, const char *instance, en
     count_transition(h, to);
     GW_LOG(lvl, what, "service=%s instance=%s from=%s to=%s", service, instance,
            hbd_state_name(from), hbd_state_name(to));
-    if (h->store && gw_store_heartbeat_event(h->store, now, service, instance, hbd_state_name(from),
-                                             hbd_state_name(to), "") == -1)
+    if (h->store && gw_store_hb_event(h->store, now, service, instance, hbd_state_name(from),
+                                      hbd_state_name(to), "") == -1)
         GW_LOG_DEBUG("state change not stored: queue full", "service=%s", service);
     /* Registration and removal are bookkeeping, not news: webhooks hear of up/late/dead. */
     if (!doc || instance[0] || from == HBD_NEW || to == HBD_FORGOTTEN) {
@@ -142,7 +151,7 @@ hbd_emit_transition(struct hbd *h, const char *service, const char *instance, en
     }
     hbd_alerter_send(h->alerter,
                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "event", "state_change",
-                               "prog", "hbd", "host", h->hostname, "service", service, "from",
+                               "prog", GW_PROG_HBD, "host", h->hostname, "service", service, "from",
                                hbd_state_name(from), "to", hbd_state_name(to), "ts",
                                gw_time_rfc3339(now, ts, sizeof(ts)), "detail", doc));
 }

@@ -8,6 +8,7 @@
  *   STATUS
  *   QUIT
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -51,11 +52,51 @@ valid_label_key(const char *s)
     return n <= 64;
 }
 
+#define M(series) offsetof(struct hbd_metrics, series)
+
+const struct hbd_err_kind hbd_errs[HBD_ERR_COUNT] = {
+    [HBD_ERR_LINE_TOO_LONG] = {"line_too_long", "line too long", M(err_line_too_long)},
+    [HBD_ERR_BAD_REQUEST] = {"bad_request", NULL, M(err_bad_request)},
+    [HBD_ERR_BAD_INTERVAL] = {"bad_interval", "bad interval (want 100ms..24h, e.g. interval=5s)",
+                              M(err_bad_interval)},
+    [HBD_ERR_UNKNOWN_COMMAND] = {"unknown_command", "unknown command", M(err_unknown_command)},
+    [HBD_ERR_OUTPUT_OVERFLOW] = {"output_overflow", NULL, M(err_output_overflow)},
+    [HBD_ERR_UDP_TOO_LONG] = {"udp_too_long", NULL, M(err_udp_too_long)},
+    [HBD_ERR_UDP_BAD] = {"udp_bad", NULL, M(err_udp_bad)},
+    [HBD_ERR_ACCEPT] = {"accept", NULL, M(err_accept)},
+    [HBD_ERR_TOO_MANY_CLIENTS] = {"too_many_clients", "too many clients", M(err_too_many_clients)},
+    /* Also "too many instances" (registry.c). */
+    [HBD_ERR_TOO_MANY_SERVICES] = {"too_many_services", "too many services",
+                                   M(err_too_many_services)},
+};
+
+void
+hbd_count_error(struct hbd *h, enum hbd_err e)
+{
+    const int *series =
+        (const int *)(const void *)((const char *)&h->m + hbd_errs[e].series_offset);
+
+    gw_metrics_add(h->m.reg, *series, 1);
+}
+
 static void
-fail(struct hbd_req *req, const char *why)
+fail_as(struct hbd_req *req, enum hbd_err kind, const char *why)
 {
     req->kind = HBD_REQ_ERROR;
     req->error = why;
+    req->error_kind = kind;
+}
+
+static void
+fail(struct hbd_req *req, const char *why)
+{
+    fail_as(req, HBD_ERR_BAD_REQUEST, why);
+}
+
+static void
+fail_kind(struct hbd_req *req, enum hbd_err kind)
+{
+    fail_as(req, kind, hbd_errs[kind].reply);
 }
 
 /* Splits in place on blanks; returns the token count, or -1 when there are too many. */
@@ -95,7 +136,7 @@ parse_hb_arg(char *arg, struct hbd_req *req)
     if (strcmp(arg, "interval") == 0) {
         if (gw_conf_parse_duration(val, &ms, NULL) == -1 || ms < (int64_t)MIN_INTERVAL_MS ||
             ms > (int64_t)MAX_INTERVAL_MS)
-            fail(req, "bad interval (want 100ms..24h, e.g. interval=5s)");
+            fail_kind(req, HBD_ERR_BAD_INTERVAL);
         else
             req->interval_ms = (uint64_t)ms;
     } else if (strcmp(arg, "instance") == 0) {
@@ -172,7 +213,7 @@ hbd_proto_parse(char *line, size_t len, struct hbd_req *req)
     else if (strcasecmp(tok[0], "QUIT") == 0)
         req->kind = ntok == 1 ? HBD_REQ_QUIT : HBD_REQ_ERROR;
     else
-        fail(req, "unknown command");
+        fail_kind(req, HBD_ERR_UNKNOWN_COMMAND);
     if (req->kind == HBD_REQ_ERROR && !req->error)
         req->error = "wrong number of arguments";
 }

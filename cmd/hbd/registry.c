@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "hbd.h"
+#include "hbd_ctl.h"
 #include "log.h"
 
 #define SHARDS 64
@@ -62,7 +63,7 @@ struct shard {
 struct hbd_registry {
     struct hbd *h;
     struct shard shards[SHARDS];
-    atomic_uint nservices;                /* reserved by service_add, for max_services */
+    atomic_uint nservices;                 /* reserved by service_add, for max_services */
     atomic_uint nstate[HBD_FORGOTTEN + 1]; /* linked services by state */
 };
 
@@ -364,25 +365,26 @@ service_json(const struct service *s, uint64_t now_ms, unsigned default_min_up)
             last_ms = in->last_ms;
             last_wall = in->last_wall_ms;
         }
-        json_array_append_new(insts,
-                              json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "name", in->name,
-                                        "state", hbd_state_name(in->state), "last_seen",
-                                        gw_time_rfc3339(in->last_wall_ms, ts, sizeof(ts)),
-                                        "silent_ms", (json_int_t)(now_ms - in->last_ms),
-                                        "interval_ms", (json_int_t)in->interval_ms, "heartbeats",
-                                        (json_int_t)in->beats, "addr", in->addr));
+        json_array_append_new(
+            insts, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", HBD_F_NAME, in->name,
+                             HBD_F_STATE, hbd_state_name(in->state), HBD_F_LAST_SEEN,
+                             gw_time_rfc3339(in->last_wall_ms, ts, sizeof(ts)), HBD_F_SILENT_MS,
+                             (json_int_t)(now_ms - in->last_ms), HBD_F_INTERVAL_MS,
+                             (json_int_t)in->interval_ms, HBD_F_HEARTBEATS, (json_int_t)in->beats,
+                             HBD_F_ADDR, in->addr));
     }
     for (unsigned i = 0; i < s->nlabels; i++)
         if (s->labels[i].key && s->labels[i].value)
             json_object_set_new(labels, s->labels[i].key, json_string(s->labels[i].value));
     char since[40];
-    return json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:o, s:o}", "name", s->name, "state",
-        hbd_state_name(s->state), "since", gw_time_rfc3339(s->since_wall_ms, since, sizeof(since)),
-        "last_seen", gw_time_rfc3339(last_wall, ts, sizeof(ts)), "silent_ms",
-        (json_int_t)(now_ms - last_ms), "interval_ms", (json_int_t)s->interval_ms, "heartbeats",
-        (json_int_t)s->beats, "min_up", (int)(s->min_up ? s->min_up : default_min_up), "labels",
-        labels, "instances", insts);
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:o, s:o}", HBD_F_NAME, s->name,
+                     HBD_F_STATE, hbd_state_name(s->state), HBD_F_SINCE,
+                     gw_time_rfc3339(s->since_wall_ms, since, sizeof(since)), HBD_F_LAST_SEEN,
+                     gw_time_rfc3339(last_wall, ts, sizeof(ts)), HBD_F_SILENT_MS,
+                     (json_int_t)(now_ms - last_ms), HBD_F_INTERVAL_MS, (json_int_t)s->interval_ms,
+                     HBD_F_HEARTBEATS, (json_int_t)s->beats, HBD_F_MIN_UP,
+                     (int)(s->min_up ? s->min_up : default_min_up), HBD_F_LABELS, labels,
+                     HBD_F_INSTANCES, insts);
 }
 
 static void
@@ -455,7 +457,7 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
     if ((s = service_find(sh, hash, req->service)) == NULL &&
         (s = service_add(r, sh, hash, req->service, cfg->max_services)) == NULL) {
         pthread_mutex_unlock(&sh->mu);
-        *why = "too many services";
+        *why = hbd_errs[HBD_ERR_TOO_MANY_SERVICES].reply;
         return 0;
     }
     if ((in = instance_get(s, req->instance, cfg->max_instances)) == NULL) {
@@ -464,7 +466,7 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
             service_free(s);
         }
         pthread_mutex_unlock(&sh->mu);
-        *why = "too many instances";
+        *why = "too many instances"; /* counted as HBD_ERR_TOO_MANY_SERVICES */
         return 0;
     }
     in->interval_ms = req->interval_ms ? req->interval_ms : cfg->default_interval_ms;
@@ -580,8 +582,8 @@ by_name(const void *a, const void *b)
 {
     json_t *const *x = a, *const *y = b;
 
-    return strcmp(json_string_value(json_object_get(*x, "name")),
-                  json_string_value(json_object_get(*y, "name")));
+    return strcmp(json_string_value(json_object_get(*x, HBD_F_NAME)),
+                  json_string_value(json_object_get(*y, HBD_F_NAME)));
 }
 
 json_t *
@@ -615,7 +617,7 @@ hbd_registry_json(struct hbd_registry *r, int state, const char *name)
             json_array_append_new(arr, v[i]);
         free(v);
     }
-    return json_pack("{s:o}", "services", arr);
+    return json_pack("{s:o}", HBD_F_SERVICES, arr);
 }
 
 /* A compact row for the stats page. */

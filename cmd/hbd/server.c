@@ -77,16 +77,6 @@ reply_err(struct gw_conn *c, const char *why, int crlf)
     reply(c, line, (size_t)n, crlf);
 }
 
-static int
-error_series(struct hbd *h, const char *why)
-{
-    if (strncmp(why, "bad interval", 12) == 0)
-        return h->m.err_bad_interval;
-    if (strcmp(why, "unknown command") == 0)
-        return h->m.err_unknown_command;
-    return h->m.err_bad_request;
-}
-
 /* Handles one complete line (without its ending); returns 0, or -1 when the connection must
  * close after its replies (QUIT). */
 static int
@@ -115,7 +105,7 @@ request(void *arg, char *line, size_t len, int crlf)
         break;
     case HBD_REQ_HB:
         if ((seq = hbd_registry_beat(h->reg, &req, gw_conn_addr(c), &why)) == 0) {
-            gw_metrics_add(h->m.reg, h->m.err_too_many_services, 1);
+            hbd_count_error(h, HBD_ERR_TOO_MANY_SERVICES);
             reply_err(c, why, crlf);
             break;
         }
@@ -130,7 +120,7 @@ request(void *arg, char *line, size_t len, int crlf)
         reply(c, "BYE", 3, crlf);
         return -1;
     case HBD_REQ_ERROR:
-        gw_metrics_add(h->m.reg, error_series(h, req.error), 1);
+        hbd_count_error(h, req.error_kind);
         reply_err(c, req.error, crlf);
         break;
     }
@@ -147,8 +137,8 @@ on_data(struct gw_conn *c, char *data, size_t len)
     size_t used = gw_line_split(data, len, hbd_cfg(h)->max_line_bytes, request, &b, &st);
 
     if (st == GW_LINE_TOO_LONG && !gw_conn_closed(c)) {
-        gw_metrics_add(h->m.reg, h->m.err_line_too_long, 1);
-        reply(c, "ERR line too long", 17, 1);
+        hbd_count_error(h, HBD_ERR_LINE_TOO_LONG);
+        reply_err(c, hbd_errs[HBD_ERR_LINE_TOO_LONG].reply, 1);
         GW_LOG_DEBUG("line too long", "id=%llu addr=%s", (unsigned long long)gw_conn_id(c),
                      gw_conn_addr(c));
     }
@@ -203,7 +193,7 @@ on_close(struct gw_conn *c, const char *reason)
     if (strcmp(reason, GW_CONN_IDLE) == 0)
         gw_metrics_add(h->m.reg, h->m.closed_idle, 1);
     else if (strcmp(reason, GW_CONN_OUTPUT_FULL) == 0)
-        gw_metrics_add(h->m.reg, h->m.err_output_overflow, 1);
+        hbd_count_error(h, HBD_ERR_OUTPUT_OVERFLOW);
     gw_metrics_sub(h->m.reg, h->m.active_connections, 1);
     gw_conn_stats(c, &st);
     GW_LOG_DEBUG("connection closed", "id=%llu addr=%s reason=%s msgs=%llu",
@@ -228,7 +218,7 @@ on_refuse(struct gw_worker *w, int fd, void *arg)
     struct hbd *h = arg;
 
     (void)w;
-    gw_metrics_add(h->m.reg, h->m.err_too_many_clients, 1);
+    hbd_count_error(h, HBD_ERR_TOO_MANY_CLIENTS);
     (void)!write(fd, "ERR too many clients\r\n", 22);
 }
 
@@ -245,7 +235,7 @@ on_accept_error(struct gw_worker *w, enum gw_listener_error what, int errnum, vo
                      strerror(errnum));
         return;
     }
-    gw_metrics_add(h->m.reg, h->m.err_accept, 1);
+    hbd_count_error(h, HBD_ERR_ACCEPT);
     /* Once per episode, not ten times a second while descriptors stay short. */
     if (!ws || now - ws->accept_logged_ms >= ACCEPT_LOG_MS || !ws->accept_logged_ms) {
         GW_LOG_WARN("accept failed", "worker=%u err=%s", gw_worker_index(w), strerror(errnum));
@@ -290,7 +280,7 @@ udp_datagram(struct hbd_wstate *ws, int i)
     if (len && data[len - 1] == '\r')
         len--;
     if (trunc || len > ws->udp_max - 3) {
-        gw_metrics_add(h->m.reg, h->m.err_udp_too_long, 1);
+        hbd_count_error(h, HBD_ERR_UDP_TOO_LONG);
         return 0;
     }
     hbd_proto_parse(data, len, &req);
@@ -301,11 +291,11 @@ udp_datagram(struct hbd_wstate *ws, int i)
         peer = gw_udp_peer(ws->udp, i, &plen);
         gw_net_addr_str(peer, plen, addr, sizeof(addr));
         if (hbd_registry_beat(h->reg, &req, addr, &why) == 0)
-            gw_metrics_add(h->m.reg, h->m.err_too_many_services, 1);
+            hbd_count_error(h, HBD_ERR_TOO_MANY_SERVICES);
         return 0;
     }
     /* No error replies over UDP: a forged source address must not earn anyone traffic. */
-    gw_metrics_add(h->m.reg, h->m.err_udp_bad, 1);
+    hbd_count_error(h, HBD_ERR_UDP_BAD);
     return 0;
 }
 

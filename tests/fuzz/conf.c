@@ -16,20 +16,20 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct gw_conf_key fz_keys[] = {
-    {"i", GW_CONF_INT, "5", -100, 100, NULL, "int"},
-    {"b", GW_CONF_BOOL, "no", 0, 0, NULL, "bool"},
-    {"s", GW_CONF_STRING, NULL, 0, 0, NULL, "string"},
-    {"d", GW_CONF_DURATION, "1s", 0, 86400000, NULL, "duration"},
-    {"z", GW_CONF_SIZE, "4k", 1, INT64_MAX, NULL, "size"},
-    {"a", GW_CONF_ADDR, "*:1", 0, 0, NULL, "addr"},
-    {"e", GW_CONF_ENUM, "x", 0, 0, "x|yy|zzz", "enum"},
-    {NULL, 0, NULL, 0, 0, NULL, NULL},
+    {"i", GW_CONF_INT, "5", -100, 100, NULL, "int", 0, 0, 0},
+    {"b", GW_CONF_BOOL, "no", 0, 0, NULL, "bool", 0, 0, 0},
+    {"s", GW_CONF_STRING, NULL, 0, 0, NULL, "string", 0, 0, 0},
+    {"d", GW_CONF_DURATION, "1s", 0, 86400000, NULL, "duration", 0, 0, 0},
+    {"z", GW_CONF_SIZE, "4k", 1, INT64_MAX, NULL, "size", 0, 0, 0},
+    {"a", GW_CONF_ADDR, "*:1", 0, 0, NULL, "addr", 0, 0, 0},
+    {"e", GW_CONF_ENUM, "x", 0, 0, "x|yy|zzz", "enum", 0, 0, 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
 };
 
 static const struct gw_conf_key fz_named_keys[] = {
-    {"address", GW_CONF_ADDR, NULL, 0, 0, NULL, "addr"},
-    {"weight", GW_CONF_INT, "1", 0, 0, NULL, "int"},
-    {NULL, 0, NULL, 0, 0, NULL, NULL},
+    {"address", GW_CONF_ADDR, NULL, 0, 0, NULL, "addr", 0, 0, 0},
+    {"weight", GW_CONF_INT, "1", 0, 0, NULL, "int", 0, 0, 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
 };
 
 static const struct gw_conf_section fz_sec = {"hbd", 0, fz_keys, "all types"};

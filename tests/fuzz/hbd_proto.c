@@ -19,7 +19,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(line, data, size);
     hbd_proto_parse(line, size, &req);
-    if (req.kind == HBD_REQ_ERROR && (!req.error || !req.error[0]))
+    if (req.kind == HBD_REQ_ERROR &&
+        (!req.error || !req.error[0] || (unsigned)req.error_kind >= HBD_ERR_COUNT ||
+         (hbd_errs[req.error_kind].reply && strcmp(req.error, hbd_errs[req.error_kind].reply))))
         abort();
     if (req.kind == HBD_REQ_HB) {
         if (!req.service || strlen(req.service) == 0 || strlen(req.service) > HBD_MAX_NAME)

@@ -76,7 +76,7 @@ run(uint8_t mode, const uint8_t *in, size_t len, size_t chunk)
                 break;
             }
             if (rc == 1) {
-                if (ev.opcode == GW_WS_OP_TEXT &&
+                if (ev.opcode == GW_WS_OP_TEXT && gw_buf_len(&msg) &&
                     !gw_utf8_valid(gw_buf_data(&msg), gw_buf_len(&msg)))
                     abort();
                 gw_buf_consume(&msg, gw_buf_len(&msg));

@@ -2,7 +2,7 @@
  * ws_http.c -- libFuzzer target for the WebSocket upgrade parser and check (lib/wshttp.c):
  * a head parsed whole and byte by byte must give the same outcome; a parsed head goes
  * through the upgrade check, the responses and the query helper; the input is also tried as
- * a Sec-WebSocket-Extensions value.
+ * a Sec-WebSocket-Extensions value, an Origin and a server's response head.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -97,5 +97,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     gw_wshttp_origin_allowed(s, origins, 3);
     free(s);
+    {
+        struct gw_wshttp_resp resp;
+        int rc = gw_wshttp_response_check((const char *)data, size,
+                                          "dGhlIHNhbXBsZSBub25jZQ==", &resp, err);
+        if (rc > (int)size || (rc < 0 && !err[0]))
+            abort();
+    }
     return 0;
 }

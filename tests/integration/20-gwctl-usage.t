@@ -91,6 +91,11 @@ t.is_(rc, 3, 'no socket: exit 3')
 t.is_(err, 'gwctl: hbd is not running (no socket %s); start it or pass --run-dir\n' % sock,
       'no socket: one line naming the socket and what to do')
 t.is_(out, '', 'no socket: nothing on stdout')
+for prog in ('wsgwd', 'logd'):
+    rc, out, err = gwctl('--run-dir', run_dir, 'status', prog)
+    t.is_((rc, err), (3, 'gwctl: %s is not running (no socket %s); start it or pass --run-dir\n'
+                      % (prog, os.path.join(run_dir, prog + '.sock'))),
+          'status %s (known, not running): "not running" with the socket tried, exit 3' % prog)
 
 rc, out, err = gwctl('ping', 'hbd', env={'GWKIT_GLOBAL_RUN_DIR': run_dir})
 t.is_((rc, err), (3, 'gwctl: hbd is not running (no socket %s); start it or pass --run-dir\n' % sock),

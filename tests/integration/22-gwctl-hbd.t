@@ -136,9 +136,12 @@ gwctl('log-level', 'hbd', 'info')
 rc, out, err = gwctl('config', 'hbd')
 t.is_((rc, out.splitlines()[0]), (0, 'hbd: configuration from %s' % d.conf), 'config: file')
 t.like(out, r'(?m)^  hbd\.listen +127\.0\.0\.1:%d$' % d.port, 'config: effective listen (env)')
-t.like(out, r'(?m)^  global\.drain_timeout +3000$', 'config: value from the file')
+t.like(out, r'(?m)^  global\.drain_timeout +3s$', 'config: value from the file, in its own units')
+t.like(out, r'(?m)^  hbd\.max_output +64k$', 'config: a default size in its units')
 rc, doc, err = gwjson('config', 'hbd')
 t.is_(doc['config']['hbd']['grace'], 3, 'config JSON')
+t.is_((doc['config']['global']['drain_timeout'], doc['text']['global']['drain_timeout']),
+      (3000, '3s'), 'config JSON: numbers for scripts, the text as written too')
 rc, out, err = gwctl('metrics', 'hbd')
 t.like(out, r'(?m)^# TYPE hbd_\w+ ', 'metrics: Prometheus text')
 

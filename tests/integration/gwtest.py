@@ -9,8 +9,15 @@ that had to be killed, fails the test (like h2o's t/Util.pm).
     t.is_(t.line_request(d.port, 'PING'), 'PONG', 'PING answered')
     t.done()
 
+A daemon's listeners are named ports: Daemon(prog, ports={'syslog': 'GWKIT_LOGD_SYSLOG_LISTEN',
+'http': 'GWKIT_LOGD_HTTP_LISTEN'}) gives each name a free loopback port (d.ports['syslog']) and
+sets the variable to 127.0.0.1:PORT. Without ports: 'listen' and 'http' on GWKIT_<PROG>_LISTEN
+and GWKIT_<PROG>_HTTP_LISTEN (d.port and d.http_port are those two).
+
 GW_BUILD names the build directory (default: build/ next to tests/). GW_WRAP prefixes every
-daemon command line (e.g. "valgrind -q --error-exitcode=99").
+daemon command line (e.g. "valgrind -q --error-exitcode=99"). GW_TEST_<PROG>_<KEY>=value in
+the environment becomes GWKIT_<PROG>_<KEY>=value for every <prog> daemon a test starts (one
+test file runs another's checks with a setting changed: GW_TEST_HBD_IO=epoll).
 """
 
 import atexit
@@ -102,13 +109,16 @@ def wait_for(fn, timeout=5.0, interval=0.02):
 
 # ---- ports and files ----
 
-def free_port(udp_too=True):
-    """A loopback port free for TCP (and UDP when udp_too), for daemons that bind both."""
+def free_port(udp_too=True, taken=()):
+    """A loopback port free for TCP (and UDP when udp_too), for daemons that bind both; not one
+    of taken."""
     for _ in range(100):
         s = socket.socket()
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
         try:
+            if port in taken:
+                continue
             if udp_too:
                 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 u.bind(('127.0.0.1', port))
@@ -136,15 +146,18 @@ def write(path, text):
 # ---- daemons ----
 
 class Daemon:
-    """One daemon on free loopback ports in its own temporary directory."""
+    """One daemon on free loopback ports in its own temporary directory.
 
-    def __init__(self, prog, env=None, args=(), conf=None, start=True, wrap=True):
+    ports: {name: environment variable} of its listeners (default: 'listen' and 'http', see the
+    module's doc); workers: GWKIT_<PROG>_WORKERS (None: not set, for a daemon without the key).
+    """
+
+    def __init__(self, prog, env=None, args=(), conf=None, start=True, wrap=True, ports=None,
+                 workers=2):
         self.prog = prog
         self.dir = tmpdir()
         self.run_dir = os.path.join(self.dir, 'run')
         self.state_dir = os.path.join(self.dir, 'state')
-        self.port = free_port()
-        self.http_port = free_port(udp_too=False)
         self.log_path = os.path.join(self.dir, prog + '.log')
         self.sock = os.path.join(self.run_dir, prog + '.sock')
         self.proc = None
@@ -157,13 +170,19 @@ class Daemon:
         self.env.update({
             'GWKIT_GLOBAL_RUN_DIR': self.run_dir,
             'GWKIT_GLOBAL_STATE_DIR': self.state_dir,
-            'GWKIT_%s_LISTEN' % up: '127.0.0.1:%d' % self.port,
-            'GWKIT_%s_HTTP_LISTEN' % up: '127.0.0.1:%d' % self.http_port,
-            'GWKIT_%s_WORKERS' % up: '2',
         })
-        # Lets one test run another's hbd checks on a chosen I/O backend (17-hbd-epoll.t).
-        if prog == 'hbd' and os.environ.get('GW_TEST_HBD_IO'):
-            self.env['GWKIT_HBD_IO'] = os.environ['GW_TEST_HBD_IO']
+        if workers is not None:
+            self.env['GWKIT_%s_WORKERS' % up] = str(workers)
+        if ports is None:
+            ports = {'listen': 'GWKIT_%s_LISTEN' % up, 'http': 'GWKIT_%s_HTTP_LISTEN' % up}
+        self.ports = {}
+        for name, var in ports.items():
+            self.ports[name] = free_port(taken=self.ports.values())
+            self.env[var] = '127.0.0.1:%d' % self.ports[name]
+        prefix = 'GW_TEST_%s_' % up
+        for k, v in os.environ.items():
+            if k.startswith(prefix):
+                self.env['GWKIT_' + k[len('GW_TEST_'):]] = v
         self.env.update(env or {})
         self.args = list(args)
         self.conf = None
@@ -173,6 +192,16 @@ class Daemon:
         self.wrap = shlex.split(os.environ.get('GW_WRAP', '')) if wrap else []
         if start:
             self.start()
+
+    @property
+    def port(self):
+        """The 'listen' port."""
+        return self.ports.get('listen')
+
+    @property
+    def http_port(self):
+        """The 'http' port."""
+        return self.ports.get('http')
 
     @property
     def db(self):
@@ -238,10 +267,10 @@ class Daemon:
             raise RuntimeError('%s %s failed: %r' % (self.prog, cmd, r))
         return r['result']
 
-    def http(self, path, timeout=10):
-        """(status, content type, body) of GET path on the daemon's HTTP port, via curl."""
+    def http(self, path, timeout=10, port='http'):
+        """(status, content type, body) of GET path on the daemon's named HTTP port, via curl."""
         out = subprocess.run(['curl', '-s', '-m', str(timeout), '-o', '-', '-w', '\n%{http_code} %{content_type}',
-                              'http://127.0.0.1:%d%s' % (self.http_port, path)],
+                              'http://127.0.0.1:%d%s' % (self.ports[port], path)],
                              capture_output=True, text=True)
         body, _, tail = out.stdout.rpartition('\n')
         code, _, ctype = tail.partition(' ')

@@ -128,18 +128,15 @@ class Logd(t.Daemon):
     daemon's directory (out/all.log unless output is given)."""
 
     def __init__(self, env=None, conf=None, output=None, fmt='raw', start=True, args=()):
-        super().__init__('logd', conf=conf, start=False, args=args)
-        self.env.pop('GWKIT_LOGD_LISTEN', None)
-        self.syslog_port = self.port
-        self.native_port = t.free_port(udp_too=False)
+        super().__init__('logd', conf=conf, start=False, args=args,
+                         ports={'syslog': 'GWKIT_LOGD_SYSLOG_LISTEN',
+                                'native': 'GWKIT_LOGD_NATIVE_LISTEN',
+                                'http': 'GWKIT_LOGD_HTTP_LISTEN'})
+        self.syslog_port = self.ports['syslog']
+        self.native_port = self.ports['native']
         self.out = output or os.path.join(self.dir, 'out', 'all.log')
         self.dgram = os.path.join(self.run_dir, 'logd.dgram')
-        self.env.update({
-            'GWKIT_LOGD_SYSLOG_LISTEN': '127.0.0.1:%d' % self.syslog_port,
-            'GWKIT_LOGD_NATIVE_LISTEN': '127.0.0.1:%d' % self.native_port,
-            'GWKIT_LOGD_OUTPUT': self.out,
-            'GWKIT_LOGD_FORMAT': fmt,
-        })
+        self.env.update({'GWKIT_LOGD_OUTPUT': self.out, 'GWKIT_LOGD_FORMAT': fmt})
         self.env.update(env or {})
         if start:
             self.start()

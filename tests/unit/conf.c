@@ -1,6 +1,8 @@
 /*
  * conf.c -- tests of lib/conf.c: value types, bounds, every error message with its line,
- * did-you-mean, named sections, environment overrides, origins, JSON, mdoc, bad schemas.
+ * did-you-mean, named sections, environment overrides, origins, JSON, mdoc, bad schemas,
+ * fields bound to a settings struct, restart-only keys, and 1,000 reloads of bound snapshots
+ * published through lib/snap with memory flat.
  */
 #include "conf.h"
 
@@ -13,39 +15,41 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "snap.h"
+
 #include "../tap.h"
 
 #define SEC(x) ((int64_t)(x)*1000)
 
 /* One key of each type, unbounded. */
 static const struct gw_conf_key t_keys[] = {
-    {"i", GW_CONF_INT, NULL, 0, 0, NULL, "an int"},
-    {"b", GW_CONF_BOOL, NULL, 0, 0, NULL, "a bool"},
-    {"s", GW_CONF_STRING, NULL, 0, 0, NULL, "a string"},
-    {"d", GW_CONF_DURATION, NULL, 0, 0, NULL, "a duration"},
-    {"z", GW_CONF_SIZE, NULL, 0, 0, NULL, "a size"},
-    {"a", GW_CONF_ADDR, NULL, 0, 0, NULL, "an address"},
-    {"e", GW_CONF_ENUM, NULL, 0, 0, "alpha|beta|gamma", "an enum"},
-    {"least", GW_CONF_INT, NULL, 1, INT64_MAX, NULL, "at least one"},
-    {"most", GW_CONF_INT, NULL, INT64_MIN, 10, NULL, "at most ten"},
-    {NULL, 0, NULL, 0, 0, NULL, NULL},
+    {"i", GW_CONF_INT, NULL, 0, 0, NULL, "an int", 0, 0, 0},
+    {"b", GW_CONF_BOOL, NULL, 0, 0, NULL, "a bool", 0, 0, 0},
+    {"s", GW_CONF_STRING, NULL, 0, 0, NULL, "a string", 0, 0, 0},
+    {"d", GW_CONF_DURATION, NULL, 0, 0, NULL, "a duration", 0, 0, 0},
+    {"z", GW_CONF_SIZE, NULL, 0, 0, NULL, "a size", 0, 0, 0},
+    {"a", GW_CONF_ADDR, NULL, 0, 0, NULL, "an address", 0, 0, 0},
+    {"e", GW_CONF_ENUM, NULL, 0, 0, "alpha|beta|gamma", "an enum", 0, 0, 0},
+    {"least", GW_CONF_INT, NULL, 1, INT64_MAX, NULL, "at least one", 0, 0, 0},
+    {"most", GW_CONF_INT, NULL, INT64_MIN, 10, NULL, "at most ten", 0, 0, 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
 };
 
 static const struct gw_conf_key hbd_keys[] = {
-    {"listen", GW_CONF_ADDR, "*:9002", 0, 0, NULL, "where heartbeats arrive"},
-    {"workers", GW_CONF_INT, "4", 1, 1024, NULL, "worker threads"},
-    {"client_timeout", GW_CONF_DURATION, "60s", SEC(1), SEC(3600), NULL, "idle limit"},
-    {"max_line", GW_CONF_SIZE, "4k", 64, 64 * 1024, NULL, "longest line"},
-    {"motd", GW_CONF_STRING, NULL, 0, 0, NULL, "greeting. Shown on connect"},
-    {"fsync", GW_CONF_BOOL, "no", 0, 0, NULL, "sync each write"},
-    {"log_level", GW_CONF_ENUM, "info", 0, 0, "debug|info|warning|error", "least level"},
-    {NULL, 0, NULL, 0, 0, NULL, NULL},
+    {"listen", GW_CONF_ADDR, "*:9002", 0, 0, NULL, "where heartbeats arrive", 0, 0, 0},
+    {"workers", GW_CONF_INT, "4", 1, 1024, NULL, "worker threads", 0, 0, 0},
+    {"client_timeout", GW_CONF_DURATION, "60s", SEC(1), SEC(3600), NULL, "idle limit", 0, 0, 0},
+    {"max_line", GW_CONF_SIZE, "4k", 64, 64 * 1024, NULL, "longest line", 0, 0, 0},
+    {"motd", GW_CONF_STRING, NULL, 0, 0, NULL, "greeting. Shown on connect", 0, 0, 0},
+    {"fsync", GW_CONF_BOOL, "no", 0, 0, NULL, "sync each write", 0, 0, 0},
+    {"log_level", GW_CONF_ENUM, "info", 0, 0, "debug|info|warning|error", "least level", 0, 0, 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
 };
 
 static const struct gw_conf_key backend_keys[] = {
-    {"address", GW_CONF_ADDR, NULL, 0, 0, NULL, "where the backend listens"},
-    {"weight", GW_CONF_INT, "1", 0, 100, NULL, "share of the clients"},
-    {NULL, 0, NULL, 0, 0, NULL, NULL},
+    {"address", GW_CONF_ADDR, NULL, 0, 0, NULL, "where the backend listens", 0, 0, 0},
+    {"weight", GW_CONF_INT, "1", 0, 100, NULL, "share of the clients", 0, 0, 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
 };
 
 static const struct gw_conf_section t_sec = {"t", 0, t_keys, "one key of each type"};
@@ -673,29 +677,31 @@ bad_schema(const struct gw_conf_key *keys, const char *what)
 static void
 test_bad_schema(void)
 {
-    const struct gw_conf_key bad_default[] = {{"n", GW_CONF_INT, "four", 0, 0, NULL, NULL},
-                                              {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    const struct gw_conf_key default_out[] = {{"n", GW_CONF_INT, "0", 1, 9, NULL, NULL},
-                                              {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    const struct gw_conf_key bad_dur[] = {{"d", GW_CONF_DURATION, "5x", 0, 0, NULL, NULL},
-                                          {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    const struct gw_conf_key bad_addr[] = {{"a", GW_CONF_ADDR, "1.2.3.4", 0, 0, NULL, NULL},
-                                           {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    const struct gw_conf_key bad_enum_def[] = {{"e", GW_CONF_ENUM, "c", 0, 0, "a|b", NULL},
-                                               {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    const struct gw_conf_key no_choices[] = {{"e", GW_CONF_ENUM, NULL, 0, 0, NULL, NULL},
-                                             {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    const struct gw_conf_key empty_choice[] = {{"e", GW_CONF_ENUM, NULL, 0, 0, "a||b", NULL},
-                                               {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    const struct gw_conf_key min_max[] = {{"n", GW_CONF_INT, NULL, 9, 1, NULL, NULL},
-                                          {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    const struct gw_conf_key twice[] = {{"n", GW_CONF_INT, NULL, 0, 0, NULL, NULL},
-                                        {"n", GW_CONF_BOOL, NULL, 0, 0, NULL, NULL},
-                                        {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    const struct gw_conf_key upper[] = {{"Listen", GW_CONF_ADDR, NULL, 0, 0, NULL, NULL},
-                                        {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    const struct gw_conf_key fine[] = {{"n", GW_CONF_INT, "3", 1, 9, NULL, NULL},
-                                       {NULL, 0, NULL, 0, 0, NULL, NULL}};
+    const struct gw_conf_key bad_default[] = {{"n", GW_CONF_INT, "four", 0, 0, NULL, NULL, 0, 0, 0},
+                                              {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key default_out[] = {{"n", GW_CONF_INT, "0", 1, 9, NULL, NULL, 0, 0, 0},
+                                              {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key bad_dur[] = {{"d", GW_CONF_DURATION, "5x", 0, 0, NULL, NULL, 0, 0, 0},
+                                          {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key bad_addr[] = {
+        {"a", GW_CONF_ADDR, "1.2.3.4", 0, 0, NULL, NULL, 0, 0, 0},
+        {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key bad_enum_def[] = {{"e", GW_CONF_ENUM, "c", 0, 0, "a|b", NULL, 0, 0, 0},
+                                               {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key no_choices[] = {{"e", GW_CONF_ENUM, NULL, 0, 0, NULL, NULL, 0, 0, 0},
+                                             {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key empty_choice[] = {
+        {"e", GW_CONF_ENUM, NULL, 0, 0, "a||b", NULL, 0, 0, 0},
+        {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key min_max[] = {{"n", GW_CONF_INT, NULL, 9, 1, NULL, NULL, 0, 0, 0},
+                                          {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key twice[] = {{"n", GW_CONF_INT, NULL, 0, 0, NULL, NULL, 0, 0, 0},
+                                        {"n", GW_CONF_BOOL, NULL, 0, 0, NULL, NULL, 0, 0, 0},
+                                        {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key upper[] = {{"Listen", GW_CONF_ADDR, NULL, 0, 0, NULL, NULL, 0, 0, 0},
+                                        {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key fine[] = {{"n", GW_CONF_INT, "3", 1, 9, NULL, NULL, 0, 0, 0},
+                                       {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
     const struct gw_conf_section a = {"x", 0, fine, NULL}, b = {"x", 1, fine, NULL};
     const struct gw_conf_section *const dup_sec[] = {&a, &b, NULL};
     const struct gw_conf_section *const empty[] = {NULL};
@@ -886,16 +892,18 @@ test_json(void)
 static void
 test_mdoc(void)
 {
-    char dir[] = "/tmp/gw-conf-XXXXXX", path[128], cmd[256], out[4096];
+    char dir[] = "/tmp/gw-conf-XXXXXX", path[128], cmd[256], out[8192];
     const struct gw_conf_key odd[] = {
         {"path", GW_CONF_STRING, ".hidden \"x\" \\n", 0, 0, NULL,
-         ".starts with a dot. Then a backslash \\ here"},
-        {"empty", GW_CONF_STRING, "", 0, 0, NULL, NULL},
+         ".starts with a dot. Then a backslash \\ here", 0, 0, 0},
+        {"empty", GW_CONF_STRING, "", 0, 0, NULL, NULL, 0, 0, 0},
         {"wordy", GW_CONF_INT, "1", 0, 0, NULL,
          "a long doc line that goes on and on about a key, long enough to need wrapping at least "
-         "once and probably twice, because mandoc frowns on input lines past eighty bytes"},
-        {"big", GW_CONF_SIZE, "16M", 1024, 1ll << 30, NULL, "a size"},
-        {NULL, 0, NULL, 0, 0, NULL, NULL}};
+         "once and probably twice, because mandoc frowns on input lines past eighty bytes",
+         0, 0, 0},
+        {"big", GW_CONF_SIZE, "16M", 1024, 1ll << 30, NULL, "a size", 0, 0, 0},
+        {"port", GW_CONF_ADDR, "*:1", 0, 0, NULL, "where", GW_CONF_RESTART, 0, 0},
+        {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
     const struct gw_conf_section odd_sec = {"odd", 0, odd, "'quoted start"};
     const struct gw_conf_section *const s[] = {&hbd_sec, &backend_sec, &odd_sec, NULL};
     size_t n;
@@ -932,6 +940,9 @@ test_mdoc(void)
     ok(strstr(out, "Empty by default.\n") != NULL, "empty default");
     ok(strstr(out, "\\&'quoted start.\n") != NULL, "section doc escaped");
     ok(strstr(out, "Range: 1KiB..1GiB.\nDefault:\n.Ql \"\\&16M\" .\n") != NULL, "size range");
+    ok(strstr(out, ".It Ic port Ar address\nWhere.\nRead at start: a reload keeps the running "
+                   "value.\nDefault:") != NULL,
+       "a restart-only key says so");
     {
         char *line, *save = NULL;
         size_t longest = 0;
@@ -1008,6 +1019,218 @@ test_misuse(void)
     gw_conf_free(misuse_conf);
 }
 
+/* A program's settings struct, every field bound to its key. */
+struct settings {
+    struct gw_snap snap;
+    char *listen;
+    int32_t workers;
+    uint8_t fsync;
+    uint64_t timeout_ms;
+    size_t max_line_bytes;
+    uint16_t level;
+    char *motd;
+    int16_t offset;
+    int64_t anything;
+};
+
+#define S(member) GW_CONF_FIELD(struct settings, member)
+
+static const struct gw_conf_key bound_keys[] = {
+    {"listen", GW_CONF_ADDR, "*:9002", 0, 0, NULL, "where", GW_CONF_RESTART, S(listen)},
+    {"workers", GW_CONF_INT, "4", 1, 1024, NULL, "threads", GW_CONF_RESTART, S(workers)},
+    {"fsync", GW_CONF_BOOL, "no", 0, 0, NULL, "sync", 0, S(fsync)},
+    {"timeout", GW_CONF_DURATION, "60s", SEC(1), SEC(3600), NULL, "idle", 0, S(timeout_ms)},
+    {"max_line", GW_CONF_SIZE, "4k", 64, 64 * 1024, NULL, "line", 0, S(max_line_bytes)},
+    {"level", GW_CONF_ENUM, "info", 0, 0, "debug|info|warning", "level", 0, S(level)},
+    {"motd", GW_CONF_STRING, NULL, 0, 0, NULL, "greeting", 0, S(motd)},
+    {"offset", GW_CONF_INT, "-5", -100, 100, NULL, "signed", 0, S(offset)},
+    {"anything", GW_CONF_INT, NULL, 0, 0, NULL, "unbounded", 0, S(anything)},
+    {"unbound", GW_CONF_INT, "7", 0, 10, NULL, "read with gw_conf_int", 0, 0, 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
+};
+
+static const struct gw_conf_key bound_named_keys[] = {
+    {"address", GW_CONF_ADDR, NULL, 0, 0, NULL, "where", 0, S(listen)},
+    {"weight", GW_CONF_INT, "1", 0, 100, NULL, "share", GW_CONF_RESTART, S(workers)},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
+};
+
+static const struct gw_conf_section bound_sec = {"prog", 0, bound_keys, "bound"};
+static const struct gw_conf_section bound_named = {"backend", 1, bound_named_keys, "named"};
+static const struct gw_conf_section *const bound_schema[] = {&bound_sec, &bound_named, NULL};
+
+static struct gw_conf *
+load_bound(const char *text)
+{
+    struct gw_conf *c = gw_conf_new(bound_schema);
+
+    if (!c)
+        abort();
+    gw_conf_load_string(c, "b.conf", text);
+    return c;
+}
+
+static void
+test_bind(void)
+{
+    char err[GW_ERR_LEN];
+    struct settings st = {0};
+    struct gw_conf *c = gw_conf_new(bound_schema);
+
+    ok(c != NULL, "a schema with bound fields is accepted");
+    is(gw_conf_bind(c, "prog", NULL, &st, err), 0, "bind the defaults");
+    is_str(st.listen, "*:9002", "addr default copied into a char *");
+    is(st.workers, 4, "int into an int32_t");
+    is(st.fsync, 0, "bool into a uint8_t");
+    is(st.timeout_ms, 60000, "duration in ms into a uint64_t");
+    is(st.max_line_bytes, 4096, "size in bytes into a size_t");
+    is(st.level, 1, "enum index into a uint16_t");
+    is_str(st.motd, "", "unset string: an empty copy");
+    is(st.offset, -5, "negative int into an int16_t");
+    gw_conf_unbind(&bound_sec, &st);
+    ok(st.listen == NULL && st.motd == NULL, "unbind frees the text fields and clears them");
+    gw_conf_free(c);
+
+    c = load_bound("[prog]\nlisten = 127.0.0.1:1\nworkers = 1024\nfsync = yes\ntimeout = 1h\n"
+                   "max_line = 64k\nlevel = warning\nmotd = \"hi there\"\noffset = -100\n"
+                   "anything = -9223372036854775807\n"
+                   "[backend b1]\naddress = 10.0.0.1:7\nweight = 9\n");
+    is(gw_conf_error_count(c), 0, "file loads");
+    is(gw_conf_bind(c, "prog", NULL, &st, err), 0, "bind the file's values");
+    ok(strcmp(st.listen, "127.0.0.1:1") == 0 && st.workers == 1024 && st.fsync == 1 &&
+           st.timeout_ms == 3600000 && st.max_line_bytes == 65536 && st.level == 2 &&
+           strcmp(st.motd, "hi there") == 0 && st.offset == -100 && st.anything == -INT64_MAX,
+       "every field holds the file's value at its extreme");
+    gw_conf_unbind(&bound_sec, &st);
+    is(gw_conf_bind(c, "backend", "b1", &st, err), 0, "bind a named section's instance");
+    ok(strcmp(st.listen, "10.0.0.1:7") == 0 && st.workers == 9, "instance values bound");
+    gw_conf_unbind(&bound_named, &st);
+    is(gw_conf_bind(c, "backend", NULL, &st, err), 0, "bind a named section's defaults");
+    ok(strcmp(st.listen, "") == 0 && st.workers == 1, "defaults of the named section bound");
+    gw_conf_unbind(&bound_named, &st);
+    gw_conf_free(c);
+
+    is_str(gw_conf_field_key(&bound_sec, offsetof(struct settings, timeout_ms))->name, "timeout",
+           "the key bound to a field, by its offset");
+    ok(gw_conf_field_key(&bound_sec, offsetof(struct settings, snap)) == NULL,
+       "no key for an unbound field");
+}
+
+static void
+test_bind_bad_schema(void)
+{
+    const struct gw_conf_key too_small[] = {
+        {"n", GW_CONF_INT, "3", 0, 70000, NULL, NULL, 0, S(level)},
+        {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key unbounded_small[] = {
+        {"n", GW_CONF_INT, "3", 0, 0, NULL, NULL, 0, S(workers)},
+        {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key text_in_int[] = {
+        {"s", GW_CONF_STRING, NULL, 0, 0, NULL, NULL, 0, S(workers)},
+        {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key odd_size[] = {
+        {"n", GW_CONF_INT, "3", 0, 9, NULL, NULL, 0, offsetof(struct settings, workers), 3},
+        {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key neg_unsigned_wide[] = {
+        {"n", GW_CONF_INT, "3", -1, 65535, NULL, NULL, 0, S(level)},
+        {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+    const struct gw_conf_key offset_no_size[] = {{"n", GW_CONF_INT, "3", 0, 9, NULL, NULL, 0, 8, 0},
+                                                 {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0}};
+
+    bad_schema(too_small, "range 0..70000 bound to a 2-byte field");
+    bad_schema(unbounded_small, "unbounded int bound to a 4-byte field");
+    bad_schema(text_in_int, "string bound to an int field");
+    bad_schema(odd_size, "field of 3 bytes");
+    bad_schema(neg_unsigned_wide, "range -1..65535 fits neither int16_t nor uint16_t");
+    bad_schema(offset_no_size, "an offset without a size");
+}
+
+static void
+test_restart_changes(void)
+{
+    struct gw_conf *a = load_bound("[prog]\nlisten = 127.0.0.1:1\nfsync = yes\n");
+    struct gw_conf *b = load_bound("[prog]\nlisten = 127.0.0.1:2\nworkers = 4\nfsync = no\n"
+                                   "[backend x]\nweight = 5\n");
+    struct gw_conf *d = load_bound("[prog]\nlisten = 127.0.0.1:2\nworkers = 8\n");
+    struct gw_conf_change ch[4];
+
+    is(gw_conf_restart_changes(a, a, ch, 4), 0, "no change against itself");
+    is(gw_conf_restart_changes(a, b, ch, 4), 1,
+       "one restart-only change (fsync changes too, but takes effect; workers = its default)");
+    ok(strcmp(ch[0].section, "prog") == 0 && strcmp(ch[0].key, "listen") == 0,
+       "it names [prog] listen");
+    is(gw_conf_restart_changes(a, d, ch, 4), 2, "listen and workers");
+    is_str(ch[1].key, "workers", "in schema order");
+    is(gw_conf_restart_changes(a, d, ch, 1), 2, "the count goes past max");
+    gw_conf_free(a);
+    gw_conf_free(b);
+    gw_conf_free(d);
+}
+
+static int live_settings;
+
+static void
+settings_free(struct gw_snap *s)
+{
+    struct settings *st = GW_SNAP_OF(s, struct settings, snap);
+
+    gw_conf_unbind(&bound_sec, st);
+    free(st);
+    live_settings--;
+}
+
+static struct settings *
+settings_new(const struct gw_conf *c)
+{
+    char err[GW_ERR_LEN];
+    struct settings *st = calloc(1, sizeof(*st));
+
+    if (!st || gw_conf_bind(c, "prog", NULL, st, err) == -1)
+        abort();
+    live_settings++;
+    return st;
+}
+
+/* What a daemon's SIGHUP does, 1,000 times: a new config, bound into a new snapshot, published;
+ * the old one retired and freed once the (one) reader passed its quiescent point. */
+static void
+test_reloads(void)
+{
+    char err[GW_ERR_LEN], text[128];
+    struct gw_snap_readers readers = {0};
+    struct gw_snap_reader *rd = gw_snap_reader_add(&readers, err);
+    struct gw_conf *c = load_bound("");
+    _Atomic(struct settings *) cur = settings_new(c);
+    int flat = 1, reads_ok = 1;
+
+    gw_conf_free(c);
+    for (int i = 0; i < 1000; i++) {
+        struct settings *old = atomic_load(&cur), *next;
+        snprintf(text, sizeof(text), "[prog]\nmotd = reload %d\nworkers = %d\n", i, i % 1000 + 1);
+        c = load_bound(text);
+        next = settings_new(c);
+        gw_conf_free(c);
+        atomic_store_explicit(&cur, next, memory_order_release);
+        gw_snap_retire(&readers, &next->snap, &old->snap);
+        if (gw_snap_reclaim(&readers, &next->snap, settings_free) != 1)
+            flat = 0; /* the reader has not passed yet: it may still hold old */
+        snprintf(text, sizeof(text), "reload %d", i);
+        if (strcmp(gw_snap_get(&cur)->motd, text) != 0)
+            reads_ok = 0;
+        gw_snap_quiescent(rd);
+        if (gw_snap_reclaim(&readers, &next->snap, settings_free) != 0 || live_settings != 1)
+            flat = 0;
+    }
+    ok(flat, "1000 reloads: one settings snapshot alive after each, once the reader passed");
+    ok(reads_ok, "the reader saw each new snapshot");
+    ok(gw_snap_get(&cur)->snap.retired == NULL, "no chain of old snapshots");
+    is(gw_snap_get(&cur)->workers, 1000, "the last reload's values are current");
+    settings_free(&atomic_load(&cur)->snap);
+    gw_snap_reader_remove(&readers, rd);
+    gw_snap_readers_free(&readers);
+    is(live_settings, 0, "every snapshot freed");
+}
+
 int
 main(void)
 {
@@ -1033,5 +1256,9 @@ main(void)
     test_json();
     test_mdoc();
     test_misuse();
+    test_bind();
+    test_bind_bad_schema();
+    test_restart_changes();
+    test_reloads();
     return done_testing();
 }

@@ -31,15 +31,17 @@
 /* ---- the test daemon ---- */
 
 static const struct gw_conf_key testd_keys[] = {
-    {"workers", GW_CONF_INT, "2", 1, 64, NULL, "pretend workers, shown by status and health"},
+    {"workers", GW_CONF_INT, "2", 1, 64, NULL, "pretend workers, shown by status and health", 0, 0,
+     0},
     {"drain_delay", GW_CONF_DURATION, "0", 0, 10000, NULL,
-     "the drain completes this long after it begins"},
-    {"drain_stuck", GW_CONF_BOOL, "no", 0, 0, NULL, "the drain never completes"},
+     "the drain completes this long after it begins", 0, 0, 0},
+    {"drain_stuck", GW_CONF_BOOL, "no", 0, 0, NULL, "the drain never completes", 0, 0, 0},
     {"mode", GW_CONF_ENUM, "normal", 0, 0, "normal|refuse",
-     "refuse: the reload callback refuses this config"},
-    {"label", GW_CONF_STRING, "", 0, 0, NULL, "free text, shown by status"},
-    {"url", GW_CONF_STRING, "", 0, 0, NULL, "empty or an http(s) URL (the program's check)"},
-    {NULL, 0, NULL, 0, 0, NULL, NULL},
+     "refuse: the reload callback refuses this config", 0, 0, 0},
+    {"label", GW_CONF_STRING, "", 0, 0, NULL, "free text, shown by status", 0, 0, 0},
+    {"url", GW_CONF_STRING, "", 0, 0, NULL, "empty or an http(s) URL (the program's check)", 0, 0,
+     0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},
 };
 
 static const struct gw_conf_section testd_section = {"testd", 0, testd_keys, "the test daemon"};
@@ -110,8 +112,10 @@ testd_status(void *arg)
 {
     struct testd *t = arg;
 
-    return json_pack("{s:I, s:i, s:s}", "workers", (json_int_t)t->workers, "reloads", t->reloads,
-                     "label", gw_conf_str(gw_daemon_conf(t->d), "testd", NULL, "label"));
+    return json_pack("{s:I, s:i, s:s, s:I, s:i}", "workers", (json_int_t)t->workers, "reloads",
+                     t->reloads, "label", gw_conf_str(gw_daemon_conf(t->d), "testd", NULL, "label"),
+                     "drain_timeout_ms", (json_int_t)gw_daemon_global(t->d)->drain_timeout_ms,
+                     "history_days", gw_daemon_global(t->d)->history_days);
 }
 
 static json_t *
@@ -799,6 +803,7 @@ test_reload(struct proc *p)
     r = call("status", NULL, &st);
     is(int_at(r, "workers", NULL), 4, "reload: the program applied the new value");
     is(int_at(r, "reloads", NULL), 1, "reload: the reload callback ran once");
+    is(int_at(r, "drain_timeout_ms", NULL), 10000, "gw_daemon_global: [global] bound (default)");
     json_decref(r);
 
     write_main_conf(5, "mode = refuse\n");
@@ -813,7 +818,7 @@ test_reload(struct proc *p)
     }
     ok(log_has(p, "msg=\"reload refused, old config kept\""), "a refused reload is logged");
 
-    write_main_conf(6, "");
+    write_main_conf(6, "[global]\ndrain_timeout = 3s\nhistory_days = 5\n");
     kill(p->pid, SIGHUP);
     deadline = gw_mono_ms() + DEADLINE_MS;
     while (workers != 6 && gw_mono_ms() < deadline) {
@@ -824,6 +829,12 @@ test_reload(struct proc *p)
             poll(NULL, 0, 5);
     }
     is(workers, 6, "SIGHUP reloads a changed file");
+    r = call("status", NULL, &st);
+    is(int_at(r, "drain_timeout_ms", NULL), 3000, "gw_daemon_global follows a reload");
+    is(int_at(r, "history_days", NULL), 5, "a restart-only key is bound from the new file too");
+    json_decref(r);
+    ok(wait_log(p, "msg=\"setting changes at restart only\" key=history_days section=global"),
+       "a changed restart-only key is logged, with its section");
     expect_notify(p, "RELOADING=1", "RELOADING=1 at SIGHUP");
     expect_notify(p, "READY=1", "READY=1 after SIGHUP");
     ok(wait_log(p, "msg=\"config reloaded\""), "a reload is logged");

@@ -1,14 +1,17 @@
 /*
- * store.c -- tests for lib/store.c: schema creation and migration, the writer queue, pruning,
- * and readers next to the writer.
+ * store.c -- tests for lib/store.c: the file's layout and each table module's migrations
+ * (files of the shared layout taken over as they are), the writer queue, pruning, and readers
+ * next to the writer. The modules: hbd's heartbeat_events and a test table, "notes".
  */
 #include "store.h"
+#include "store_hb.h"
 #include "../tap.h"
 
 #include <errno.h>
 #include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,55 @@
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/gwstore.XXXXXX";
+
+/* A table module as a program would write one: an insert, an upsert using the numbered
+ * parameters, a delete, and retention. Version 2 adds a column. */
+static const char *const notes_migrations[] = {
+    "CREATE TABLE notes (name TEXT PRIMARY KEY, host TEXT NOT NULL, port INTEGER NOT NULL,"
+    " first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,"
+    " expires_ms INTEGER NOT NULL DEFAULT 0, ts_ms INTEGER NOT NULL DEFAULT 0);",
+    "ALTER TABLE notes ADD COLUMN tag TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX notes_ts ON notes(ts_ms);",
+};
+
+enum { NOTE_UPSERT, NOTE_DELETE };
+
+static const char *const notes_statements[] = {
+    [NOTE_UPSERT] = "INSERT INTO notes(last_seen_ms, name, host, tag, port, expires_ms, "
+                    "first_seen_ms, ts_ms) VALUES (?1, ?2, ?3, ?4, ?8, ?9, ?1, ?1) "
+                    "ON CONFLICT(name) DO UPDATE SET host = excluded.host, port = excluded.port, "
+                    "tag = excluded.tag, last_seen_ms = excluded.last_seen_ms, "
+                    "expires_ms = excluded.expires_ms, ts_ms = excluded.ts_ms",
+    [NOTE_DELETE] = "DELETE FROM notes WHERE name = ?2",
+};
+
+static const struct gw_store_table notes = {
+    "notes", notes_migrations, 2, notes_statements, 2, "DELETE FROM notes WHERE ts_ms < ?1",
+};
+/* The same module as an older build had it: version 1 only. */
+static const struct gw_store_table notes_v1 = {
+    "notes", notes_migrations, 1, notes_statements, 0, NULL,
+};
+
+static const struct gw_store_table *const both[] = {&gw_store_hb_table, &notes, NULL};
+static const struct gw_store_table *const hb_only[] = {&gw_store_hb_table, NULL};
+
+static int
+note(struct gw_store *s, int64_t ts, const char *name, const char *host, int port, const char *tag,
+     int64_t expires)
+{
+    const struct gw_store_row row = {ts, {name, host, tag}, {port, expires}};
+
+    return gw_store_put(s, &notes, NOTE_UPSERT, &row);
+}
+
+static int
+note_delete(struct gw_store *s, const char *name)
+{
+    const struct gw_store_row row = {0, {name}, {0}};
+
+    return gw_store_put(s, &notes, NOTE_DELETE, &row);
+}
 
 static const char *
 path_in(const char *name, char *buf)
@@ -100,6 +152,25 @@ schema_sig(sqlite3 *db, char *buf, size_t len)
     return q_text(db, sql, buf, len);
 }
 
+/* The same for one table and its indexes. */
+static const char *
+table_sig(sqlite3 *db, const char *table, char *buf, size_t len)
+{
+    char sql[1024];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT group_concat(line, char(10)) FROM ("
+             " SELECT p.name || ' ' || p.type || ' ' || p.\"notnull\" || ' ' ||"
+             "   ifnull(p.dflt_value, '-') || ' ' || p.pk AS line FROM pragma_table_info('%s') p"
+             " UNION ALL"
+             " SELECT 'index ' || m.name || '(' || i.name || ')'"
+             "   FROM sqlite_master m, pragma_index_info(m.name) i"
+             "   WHERE m.type = 'index' AND m.tbl_name = '%s'"
+             " ORDER BY 1)",
+             table, table);
+    return q_text(db, sql, buf, len);
+}
+
 static void
 test_fresh(void)
 {
@@ -107,24 +178,29 @@ test_fresh(void)
     struct gw_store *s;
     sqlite3 *db;
 
-    s = gw_store_open(path_in("a/b/gwkit.db", path), 30, err);
+    s = gw_store_open(path_in("a/b/gwkit.db", path), both, 30, err);
     ok(s != NULL, "fresh database created in a new directory (%s)", err);
     gw_store_close(s);
     snprintf(wal, sizeof(wal), "%s-shm", path);
     ok(access(wal, F_OK) == 0, "-shm kept after close, for read-only users");
     if ((db = raw_open(path)) == NULL)
         return;
-    is(q_int(db, "PRAGMA user_version"), GW_STORE_VERSION, "fresh database at version 2");
+    is(q_int(db, "PRAGMA user_version"), GW_STORE_VERSION, "fresh database at layout version 3");
     is_str(q_text(db, "PRAGMA journal_mode", buf, sizeof(buf)), "wal", "journal mode is wal");
     is(q_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                 "('backends', 'circuit_events', 'heartbeat_events')"),
-       3, "three tables created");
+                 "('schema_versions', 'heartbeat_events', 'notes')"),
+       3, "the versions table and one table per module");
+    is(q_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 3,
+       "no table of a module it was not opened with");
+    is(gw_store_table_version(db, "heartbeat_events"), 2, "heartbeat_events at its version 2");
+    is(gw_store_table_version(db, "notes"), 2, "notes at its version 2");
+    is(gw_store_table_version(db, "nothing"), 0, "an unknown table: version 0");
     is(q_int(db, "SELECT count(*) FROM pragma_table_info('heartbeat_events') "
                  "WHERE name = 'instance'"),
        1, "heartbeat_events has the instance column");
     is(q_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
-                 "('circuit_events_ts', 'heartbeat_events_ts', 'heartbeat_events_service_ts')"),
-       3, "event indexes created");
+                 "('notes_ts', 'heartbeat_events_ts', 'heartbeat_events_service_ts')"),
+       3, "indexes of both modules created");
     sqlite3_close(db);
 }
 
@@ -149,11 +225,14 @@ slurp(const char *path)
     return p;
 }
 
-/* share/schema.sql must describe what the migrations build. Tests run from the source root. */
+/* share/schema.sql must describe what the migrations build: a file made from it opens without
+ * a migration, and its heartbeat_events is what lib/store_hb.c's steps make. Tests run from
+ * the source root. */
 static void
 test_schema_file(void)
 {
-    char path[512], path2[512], want[4096], got[4096], err[GW_ERR_LEN] = "";
+    char path[512], path2[512], before[4096], after[4096], want[4096], got[4096];
+    char err[GW_ERR_LEN] = "";
     char *sql = slurp("share/schema.sql");
     struct gw_store *s;
     sqlite3 *db;
@@ -164,22 +243,28 @@ test_schema_file(void)
         return;
     }
     ok(exec_ok(db, sql), "share/schema.sql loads into an empty database");
-    schema_sig(db, got, sizeof(got));
-    is(q_int(db, "PRAGMA user_version"), GW_STORE_VERSION, "schema.sql sets user_version 2");
+    schema_sig(db, before, sizeof(before));
+    table_sig(db, "heartbeat_events", got, sizeof(got));
+    is(q_int(db, "PRAGMA user_version"), GW_STORE_VERSION, "schema.sql sets user_version 3");
+    is(gw_store_table_version(db, "heartbeat_events"), gw_store_hb_table.version,
+       "schema.sql records heartbeat_events at the module's version");
     sqlite3_close(db);
     free(sql);
-    s = gw_store_open(path_in("migrated.db", path2), 0, err);
+    s = gw_store_open(path_in("migrated.db", path2), hb_only, 0, err);
     gw_store_close(s);
     if ((db = raw_open(path2)) == NULL)
         return;
-    schema_sig(db, want, sizeof(want));
+    table_sig(db, "heartbeat_events", want, sizeof(want));
     sqlite3_close(db);
-    ok(want[0] && strcmp(got, want) == 0, "share/schema.sql matches the migrated schema");
+    ok(want[0] && strcmp(got, want) == 0, "schema.sql's heartbeat_events matches its migrations");
     if (strcmp(got, want) != 0)
         diag("schema.sql:\n%s\nmigrations:\n%s", got, want);
-    s = gw_store_open(path, 0, err);
+    s = gw_store_open(path, hb_only, 0, err);
     ok(s != NULL, "a database made from schema.sql opens (%s)", err);
     gw_store_close(s);
+    db = raw_open(path);
+    ok(strcmp(schema_sig(db, after, sizeof(after)), before) == 0, "and needs no migration");
+    sqlite3_close(db);
 }
 
 static const char v1_ddl[] =
@@ -201,6 +286,17 @@ static const char v1_ddl[] =
     " VALUES (20, 'billing', 'up', 'late', ''), (21, 'billing', 'late', 'dead', 'x');"
     "PRAGMA user_version = 1;";
 
+/* What user_version 2 added to the shared layout. */
+static const char v2_step[] = "ALTER TABLE heartbeat_events ADD COLUMN instance TEXT NOT NULL "
+                              "DEFAULT '';"
+                              "CREATE INDEX circuit_events_ts ON circuit_events(ts_ms);"
+                              "CREATE INDEX circuit_events_backend_ts ON circuit_events(backend, "
+                              "ts_ms);"
+                              "CREATE INDEX heartbeat_events_ts ON heartbeat_events(ts_ms);"
+                              "CREATE INDEX heartbeat_events_service_ts ON "
+                              "heartbeat_events(service, ts_ms);"
+                              "PRAGMA user_version = 2;";
+
 static void
 test_migrate_v1(void)
 {
@@ -210,27 +306,78 @@ test_migrate_v1(void)
 
     if ((db = raw_open(path_in("v1.db", path))) == NULL)
         return;
-    ok(exec_ok(db, v1_ddl), "hand-made version 1 database");
+    ok(exec_ok(db, v1_ddl), "hand-made version 1 database (the shared layout)");
     sqlite3_close(db);
-    s = gw_store_open(path, 0, err);
+    s = gw_store_open(path, hb_only, 0, err);
     ok(s != NULL, "version 1 database opens (%s)", err);
     gw_store_close(s);
     if ((db = raw_open(path)) == NULL)
         return;
-    is(q_int(db, "PRAGMA user_version"), 2, "migrated to version 2");
+    is(q_int(db, "PRAGMA user_version"), 3, "taken over: layout version 3");
+    is(gw_store_table_version(db, "heartbeat_events"), 2,
+       "heartbeat_events recorded at 1, then migrated to 2 by its module");
+    is(gw_store_table_version(db, "circuit_events"), 1, "circuit_events recorded at 1");
+    is(gw_store_table_version(db, "backends"), 1, "backends recorded at 1");
     is(q_int(db, "SELECT count(*) FROM heartbeat_events WHERE instance = ''"), 2,
        "heartbeat rows kept, instance ''");
     is_str(q_text(db, "SELECT detail FROM heartbeat_events WHERE ts_ms = 21", buf, sizeof(buf)),
            "x", "heartbeat row content kept");
-    is(q_int(db, "SELECT port FROM backends WHERE name = 'chat-1'"), 7001, "backend row kept");
+    is(q_int(db, "SELECT port FROM backends WHERE name = 'chat-1'"), 7001,
+       "backend row kept (its module is not opened)");
     is_str(q_text(db, "SELECT reason FROM circuit_events", buf, sizeof(buf)), "connect failed",
            "circuit row kept");
     is(q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'heartbeat_events_service_ts'"),
-       1, "version 2 index added");
+       1, "heartbeat_events' version 2 index added");
+    ok(gw_store_migrate(db, hb_only, err) == 0, "migrating a current database: no-op");
+    is(q_int(db, "PRAGMA user_version"), 3, "still version 3");
     sqlite3_close(db);
-    ok(gw_store_migrate(db = raw_open(path), err) == 0, "migrating a current database: no-op");
-    is(q_int(db, "PRAGMA user_version"), 2, "still version 2");
+
+    if ((db = raw_open(path_in("v2.db", path))) == NULL)
+        return;
+    ok(exec_ok(db, v1_ddl) && exec_ok(db, v2_step), "hand-made version 2 database");
     sqlite3_close(db);
+    s = gw_store_open(path, both, 0, err);
+    ok(s != NULL, "version 2 database opens, its steps not run again (%s)", err);
+    gw_store_close(s);
+    db = raw_open(path);
+    ok(gw_store_table_version(db, "heartbeat_events") == 2 &&
+           gw_store_table_version(db, "circuit_events") == 2 &&
+           gw_store_table_version(db, "backends") == 1 && gw_store_table_version(db, "notes") == 2,
+       "versions: heartbeat_events 2, circuit_events 2, backends 1, and the new notes 2");
+    is(q_int(db, "SELECT count(*) FROM heartbeat_events"), 2, "rows kept");
+    sqlite3_close(db);
+}
+
+/* A table module moves forward on its own; a newer one is refused. */
+static void
+test_table_versions(void)
+{
+    char path[512], buf[64], err[GW_ERR_LEN] = "";
+    const struct gw_store_table *const old[] = {&notes_v1, NULL};
+    const struct gw_store_table *const now[] = {&notes, NULL};
+    struct gw_store *s;
+    sqlite3 *db;
+
+    s = gw_store_open(path_in("tables.db", path), old, 0, err);
+    ok(s != NULL, "opened with notes at version 1 (%s)", err);
+    gw_store_close(s);
+    db = raw_open(path);
+    exec_ok(db, "INSERT INTO notes(name, host, port, first_seen_ms, last_seen_ms) "
+                "VALUES ('n', 'h', 1, 1, 1)");
+    is(gw_store_table_version(db, "notes"), 1, "notes at version 1");
+    sqlite3_close(db);
+    s = gw_store_open(path, now, 0, err);
+    ok(s != NULL, "a newer build migrates notes (%s)", err);
+    gw_store_close(s);
+    db = raw_open(path);
+    is(gw_store_table_version(db, "notes"), 2, "notes at version 2");
+    is_str(q_text(db, "SELECT host || '/' || tag FROM notes", buf, sizeof(buf)), "h/",
+           "its row kept, with the new column's default");
+    sqlite3_close(db);
+    s = gw_store_open(path, old, 0, err);
+    ok(s == NULL && strstr(err, "table notes schema version 2 is newer than this build (1)"),
+       "an older build refuses the newer table: %s", err);
+    ok(strstr(err, path) != NULL, "the error names the file");
 }
 
 static void
@@ -244,9 +391,9 @@ test_newer(void)
         return;
     exec_ok(db, "CREATE TABLE future (x); PRAGMA user_version = 99;");
     sqlite3_close(db);
-    s = gw_store_open(path, 0, err);
+    s = gw_store_open(path, hb_only, 0, err);
     ok(s == NULL, "version 99 refused");
-    ok(strstr(err, "database schema version 99 is newer than this build (2)") != NULL,
+    ok(strstr(err, "database schema version 99 is newer than this build (3)") != NULL,
        "error says why: %s", err);
     ok(strstr(err, path) != NULL, "error names the file");
     gw_store_close(s);
@@ -267,7 +414,7 @@ test_events(void)
     struct gw_store *s;
     sqlite3 *db;
 
-    s = gw_store_open(path_in("events.db", path), 30, err);
+    s = gw_store_open(path_in("events.db", path), both, 30, err);
     ok(s != NULL, "open (%s)", err);
     if (!s)
         return;
@@ -275,16 +422,14 @@ test_events(void)
     longstr[sizeof(longstr) - 1] = '\0';
     longstr[1023] = (char)0xc3; /* a 2-byte sequence straddling the 1024-byte cut */
     longstr[1024] = (char)0xa9;
-    ok(gw_store_heartbeat_event(s, 1000, "billing", "i-1", "up", "late", "missed 1") == 0,
+    ok(gw_store_hb_event(s, 1000, "billing", "i-1", "up", "late", "missed 1") == 0,
        "heartbeat event queued");
-    ok(gw_store_heartbeat_event(s, 1001, "billing", NULL, "late", "dead", longstr) == 0,
+    ok(gw_store_hb_event(s, 1001, "billing", NULL, "late", "dead", longstr) == 0,
        "heartbeat event with NULL and a long string queued");
-    ok(gw_store_circuit_event(s, 1002, "chat-1", "closed", "open", "timeout") == 0,
-       "circuit event queued");
-    gw_store_backend_upsert(s, 5000, "chat-1", "127.0.0.1", 7001, "discovery", "up", 15);
-    gw_store_backend_upsert(s, 6000, "chat-1", "127.0.0.2", 7002, "discovery", "up", 15);
-    gw_store_backend_upsert(s, 6000, "gone", "127.0.0.3", 7003, "ctl", "up", 0);
-    gw_store_backend_remove(s, "gone");
+    ok(note(s, 5000, "chat-1", "127.0.0.1", 7001, "a", 20000) == 0, "a second table's row queued");
+    note(s, 6000, "chat-1", "127.0.0.2", 7002, "b", 21000);
+    note(s, 6000, "gone", "127.0.0.3", 7003, "c", 0);
+    note_delete(s, "gone");
     ok(gw_store_sync(s, err) == 0, "sync (%s)", err);
     db = raw_open(path);
     is(q_int(db, "SELECT count(*) FROM heartbeat_events"), 2, "heartbeat rows visible after sync");
@@ -294,16 +439,16 @@ test_events(void)
            "NULL stored as ''");
     is(q_int(db, "SELECT length(CAST(detail AS BLOB)) FROM heartbeat_events WHERE ts_ms = 1001"),
        1023, "long string cut to 1024 bytes at a UTF-8 boundary");
-    is_str(q_text(db, "SELECT reason FROM circuit_events", buf, 64), "timeout", "circuit row");
     is_str(q_text(db,
                   "SELECT host || ':' || port || ' ' || first_seen_ms || ' ' || last_seen_ms || "
-                  "' ' || expires_ms FROM backends WHERE name = 'chat-1'",
+                  "' ' || expires_ms || ' ' || tag FROM notes WHERE name = 'chat-1'",
                   buf, 128),
-           "127.0.0.2:7002 5000 6000 21000", "upsert updates the row and keeps first_seen_ms");
-    is(q_int(db, "SELECT count(*) FROM backends"), 1, "removed backend gone");
+           "127.0.0.2:7002 5000 6000 21000 b",
+           "upsert binds texts and numbers, updates the row and keeps first_seen_ms");
+    is(q_int(db, "SELECT count(*) FROM notes"), 1, "deleted row gone");
     sqlite3_close(db);
     gw_store_stats(s, &st);
-    is(st.written, 7, "stats: 7 rows written");
+    is(st.written, 6, "stats: 6 rows written");
     is(st.dropped + st.errors + st.queued, 0, "stats: nothing dropped, failed or waiting");
     gw_store_close(s);
 }
@@ -317,7 +462,7 @@ test_queue_full(void)
     sqlite3 *db;
     int refused = 0;
 
-    s = gw_store_open(path_in("full.db", path), 0, err);
+    s = gw_store_open(path_in("full.db", path), hb_only, 0, err);
     db = raw_open(path);
     if (!s || !db)
         return;
@@ -325,7 +470,7 @@ test_queue_full(void)
     /* Holding the write lock keeps the writer waiting on its first batch, so the queue fills. */
     ok(exec_ok(db, "BEGIN IMMEDIATE"), "another connection holds the write lock");
     for (int i = 0; i < 100; i++)
-        refused += gw_store_heartbeat_event(s, i, "svc", "", "up", "dead", "") == -1;
+        refused += gw_store_hb_event(s, i, "svc", "", "up", "dead", "") == -1;
     exec_ok(db, "COMMIT");
     ok(refused >= 90, "full queue refuses events (%d of 100)", refused);
     ok(gw_store_sync(s, err) == 0, "sync after the lock is released (%s)", err);
@@ -345,15 +490,15 @@ test_write_error(void)
     struct gw_store *s;
     sqlite3 *db;
 
-    s = gw_store_open(path_in("fail.db", path), 0, err);
+    s = gw_store_open(path_in("fail.db", path), both, 0, err);
     db = raw_open(path);
     if (!s || !db)
         return;
-    exec_ok(db, "CREATE TRIGGER no_circuits BEFORE INSERT ON circuit_events "
-                "BEGIN SELECT RAISE(ABORT, 'circuits refused'); END");
-    gw_store_circuit_event(s, 1, "b", "closed", "open", "x");
-    gw_store_heartbeat_event(s, 1, "svc", "", "up", "dead", "");
-    ok(gw_store_sync(s, err) == -1 && strstr(err, "circuits refused"),
+    exec_ok(db, "CREATE TRIGGER no_notes BEFORE INSERT ON notes "
+                "BEGIN SELECT RAISE(ABORT, 'notes refused'); END");
+    note(s, 1, "b", "h", 1, "", 0);
+    gw_store_hb_event(s, 1, "svc", "", "up", "dead", "");
+    ok(gw_store_sync(s, err) == -1 && strstr(err, "notes refused"),
        "a failed write is reported by sync: %s", err);
     ok(gw_store_sync(s, err) == 0, "and only once");
     gw_store_stats(s, &st);
@@ -371,17 +516,17 @@ test_prune(void)
     struct gw_store *s;
     sqlite3 *db;
 
-    if ((s = gw_store_open(path_in("prune.db", path), 0, err)) == NULL)
+    if ((s = gw_store_open(path_in("prune.db", path), both, 0, err)) == NULL)
         return;
     for (int i = 0; i < 3; i++)
-        gw_store_heartbeat_event(s, old + i, "svc", "", "up", "dead", "old");
-    gw_store_heartbeat_event(s, now, "svc", "", "dead", "up", "new");
-    gw_store_heartbeat_event(s, now, "svc", "", "up", "late", "new");
-    gw_store_circuit_event(s, old, "b", "closed", "open", "old");
-    gw_store_circuit_event(s, now, "b", "open", "half_open", "new");
+        gw_store_hb_event(s, old + i, "svc", "", "up", "dead", "old");
+    gw_store_hb_event(s, now, "svc", "", "dead", "up", "new");
+    gw_store_hb_event(s, now, "svc", "", "up", "late", "new");
+    note(s, old, "old", "h", 1, "", 0);
+    note(s, now, "new", "h", 1, "", 0);
     gw_store_sync(s, err);
     gw_store_close(s);
-    s = gw_store_open(path, 1, err);
+    s = gw_store_open(path, both, 1, err);
     ok(s != NULL, "reopen with history_days=1");
     if (!s)
         return;
@@ -393,7 +538,8 @@ test_prune(void)
        "old heartbeat events gone");
     is(q_int(db, "SELECT count(*) FROM heartbeat_events WHERE detail = 'new'"), 2,
        "recent heartbeat events kept");
-    is(q_int(db, "SELECT count(*) FROM circuit_events"), 1, "old circuit event gone, new kept");
+    is(q_int(db, "SELECT count(*) FROM notes"), 1,
+       "the other table pruned too: old gone, new kept");
     sqlite3_close(db);
     gw_store_close(s);
 }
@@ -427,11 +573,11 @@ test_readers(void)
     int good = 1, monotonic = 1;
     struct gw_store *s;
 
-    if ((s = gw_store_open(path_in("readers.db", path), 30, err)) == NULL)
+    if ((s = gw_store_open(path_in("readers.db", path), hb_only, 30, err)) == NULL)
         return;
     for (int round = 0; round < 6; round++) {
         for (int i = 0; i < 3000; i++)
-            gw_store_heartbeat_event(s, gw_wall_ms(), "svc", "inst", "up", "late", "reader test");
+            gw_store_hb_event(s, gw_wall_ms(), "svc", "inst", "up", "late", "reader test");
         n = cli_count(path);
         good &= n >= 0;
         monotonic &= n >= prev;
@@ -520,11 +666,11 @@ test_readonly(void)
     ok(gw_store_open_readonly(path_in("missing.db", path), err) == NULL &&
            strstr(err, "No such file"),
        "missing file refused: %s", err);
-    s = gw_store_open(path_in("ro/gwkit.db", path), 0, err);
+    s = gw_store_open(path_in("ro/gwkit.db", path), hb_only, 0, err);
     if (!s)
         return;
-    gw_store_heartbeat_event(s, 1, "a", "", "up", "dead", "");
-    gw_store_heartbeat_event(s, 2, "b", "", "up", "dead", "");
+    gw_store_hb_event(s, 1, "a", "", "up", "dead", "");
+    gw_store_hb_event(s, 2, "b", "", "up", "dead", "");
     gw_store_sync(s, err);
 
     db = gw_store_open_readonly(path, err);
@@ -547,6 +693,27 @@ test_readonly(void)
     is(as_nobody(read_two_rows, copy), 0, "another user reads the copy (opened immutable)");
 }
 
+/* Writing a table the store was not opened with is a programming error: it aborts. */
+static void
+test_misuse(void)
+{
+    char path[512], err[GW_ERR_LEN] = "";
+    struct gw_store *s = gw_store_open(path_in("misuse.db", path), hb_only, 0, err);
+    int status = 0;
+    pid_t pid;
+
+    if (!s)
+        return;
+    if ((pid = fork()) == 0) {
+        freopen("/dev/null", "w", stderr);
+        note(s, 1, "x", "h", 1, "", 0);
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "a put to a table not opened aborts");
+    gw_store_close(s);
+}
+
 static int
 rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -564,6 +731,7 @@ main(void)
     test_fresh();
     test_schema_file();
     test_migrate_v1();
+    test_table_versions();
     test_newer();
     test_events();
     test_queue_full();
@@ -571,6 +739,7 @@ main(void)
     test_prune();
     test_readers();
     test_readonly();
+    test_misuse();
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return done_testing();
 }

@@ -232,7 +232,8 @@ test_ask(struct gw_workers *ws, struct app *a)
     gw_worker_post(gw_workers_get(ws, 0), block, &pipefd[0]);
     memset(&ans, 0, sizeof(ans));
     ans.ev = ev;
-    t0 = gw_mono_ms();
+    /* The ask's timer counts from the loop's cached time: refresh it so t0 is that time. */
+    t0 = gw_ev_update_time(ev);
     gw_ev_timer_start(ev, &guard, WAIT_MS);
     ok(gw_workers_ask(ws, ev, 150, ask_index, answered, free_late, &ans, err) == 0,
        "%s: ask with one worker stuck", backend);
@@ -362,7 +363,10 @@ main(void)
     signal(SIGPIPE, SIG_IGN);
     test_start_failure();
     run_all(GW_CONN_IO_EPOLL);
-    if (gw_conn_uring_probe(err) == 0)
+    /* Under valgrind io_uring completions come hundreds of ms late (valgrind.t sets this). */
+    if (getenv("GW_TEST_NO_URING"))
+        diag("io_uring runs skipped: GW_TEST_NO_URING is set");
+    else if (gw_conn_uring_probe(err) == 0)
         run_all(GW_CONN_IO_URING);
     else
         ok(1, "# SKIP io_uring cannot be used here: %s", err);

@@ -336,7 +336,7 @@ test_bomb(void)
     struct gw_wsdeflate d;
     struct gw_buf zipped, wire;
     char err[GW_ERR_LEN], got[16];
-    size_t big = 64u << 20, max = 1u << 20;
+    size_t big = 4u << 20, max = 64u << 10;
     char *zeros = calloc(1, big);
     int rc;
 
@@ -344,7 +344,7 @@ test_bomb(void)
     gw_buf_init(&zipped, big);
     gw_wsdeflate_compress(&d, zeros, big, &zipped, err);
     gw_wsdeflate_free(&d);
-    ok(gw_buf_len(&zipped) < big / 500, "64 MiB of zeros compress to %zu bytes",
+    ok(gw_buf_len(&zipped) < big / 500, "4 MiB of zeros compress to %zu bytes",
        gw_buf_len(&zipped));
     gw_buf_init(&wire, big);
     gw_ws_frame_append(&wire, GW_WS_OP_BINARY, 1, 1, gw_buf_data(&zipped), gw_buf_len(&zipped), key,

@@ -529,6 +529,58 @@ test_responses(void)
     is_str(gw_wshttp_status_text(299), "Unknown", "status text of an unknown code");
 }
 
+static void
+test_client(void)
+{
+    struct gw_wshttp_upgrade u;
+    struct gw_wshttp_resp resp;
+    struct gw_buf out;
+    char key[GW_WSHTTP_KEY_LEN], key2[GW_WSHTTP_KEY_LEN], head[1024];
+    size_t i, n;
+    int rc = 0, early = 0;
+
+    ok(gw_wshttp_make_key(key, err) == 0 && strlen(key) == 24, "a random key of 24 characters");
+    gw_wshttp_make_key(key2, err);
+    ok(strcmp(key, key2) != 0, "two keys differ");
+    gw_buf_init(&out, 4096);
+    gw_wshttp_write_request(&out, "127.0.0.1:8080", "/ws?token=t", key, "chat, gwkit.v1",
+                            "permessage-deflate; client_max_window_bits");
+    gw_buf_append(&out, "", 1);
+    is(check(gw_buf_data(&out), &u, NULL), 101, "the client's request passes the server's check");
+    is_str(req.path, "/ws", "... with its path");
+    is_str(u.protocol, "chat", "... a subprotocol");
+    ok(u.deflate, "... and deflate");
+    gw_buf_reset(&out);
+    gw_wshttp_write_101(&out, &u, NULL);
+    gw_buf_append(&out, "\x81\x00", 2);
+    n = gw_buf_len(&out) - 2;
+    for (i = 1; i <= n; i++)
+        if ((rc = gw_wshttp_response_check(gw_buf_data(&out), i, key, &resp, err)) != 0 && i < n)
+            early = 1;
+    ok(!early && rc == (int)n, "the 101 is read byte by byte up to its blank line");
+    rc = gw_wshttp_response_check(gw_buf_data(&out), n + 2, key, &resp, err);
+    ok(rc == (int)n && resp.status == 101, "a frame after the 101 is not part of it");
+    is_str(resp.protocol, "chat", "the client learns the subprotocol");
+    ok(resp.deflate && resp.deflate_params.client_max_window_bits == 15 &&
+           resp.deflate_params.server_max_window_bits == 15,
+       "the client learns the deflate parameters");
+    ok(gw_wshttp_response_check(gw_buf_data(&out), n, key2, &resp, err) == -1 &&
+           strstr(err, "Accept"),
+       "a 101 for another key is refused");
+    gw_buf_reset(&out);
+
+    snprintf(head, sizeof(head),
+             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n");
+    ok(gw_wshttp_response_check(head, strlen(head), key, &resp, err) == -1,
+       "a wrong accept value is refused");
+    snprintf(head, sizeof(head), "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    ok(gw_wshttp_response_check(head, strlen(head), key, &resp, err) == -1 && resp.status == 403,
+       "a 403 is reported with its status");
+    ok(gw_wshttp_response_check("HTTX/1.1 101\r\n", 14, key, &resp, err) == -1 && resp.status == 0,
+       "a malformed status line: status 0");
+}
+
 int
 main(void)
 {
@@ -542,6 +594,7 @@ main(void)
     test_subprotocol();
     test_deflate_offers();
     test_responses();
+    test_client();
     gw_wshttp_req_free(&req);
     return done_testing();
 }
