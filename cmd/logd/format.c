@@ -2,15 +2,16 @@
  * format.c -- a record as an output line: raw (the message as received) or one JSON object.
  *
  * Nothing is dropped: in raw lines, control bytes (but tab) and bytes that are not valid UTF-8
- * are written as \xHH, so a NUL or a newline inside a message can neither cut a line nor split
- * it in two; in JSON, control characters use JSON's escapes and invalid UTF-8 bytes become the
- * text \xHH (JSON cannot hold raw bytes).
+ * are written as \xHH (gw_syslog_escape), so a NUL or a newline inside a message can neither
+ * cut a line nor split it in two; in JSON, control characters use JSON's escapes and invalid
+ * UTF-8 bytes become the text \xHH (JSON cannot hold raw bytes).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "logd.h"
+#include "syslog.h"
 
 static const char *const severities[] = {"emerg",   "alert",  "crit", "err",
                                          "warning", "notice", "info", "debug"};
@@ -135,25 +136,23 @@ put_hex(struct out *o, const char *prefix, unsigned char c)
     put(o, b, n + 2);
 }
 
-/* Raw text: printable UTF-8 and tabs as they are, the rest as \xHH. */
+/* Raw text: printable UTF-8 and tabs as they are, the rest as \xHH (lib/syslog's escaping,
+ * the same every output uses). */
 static void
 put_raw(struct out *o, const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, start = 0;
+    struct gw_buf b;
 
-    reserve(o, n + 1);
-    while (i < n) {
-        size_t k = utf8_seq(p + i, n - i);
-        if (k && (p[i] >= 0x20 || p[i] == '\t') && p[i] != 0x7f) {
-            i += k;
-            continue;
-        }
-        put(o, p + start, i - start);
-        put_hex(o, "\\x", p[i]);
-        start = ++i;
+    if (!gw_syslog_needs_escape(s, n)) {
+        put(o, s, n);
+        return;
     }
-    put(o, p + start, i - start);
+    gw_buf_init(&b, gw_syslog_escaped_len(s, n));
+    if (gw_syslog_escape(&b, s, n) == 0)
+        put(o, gw_buf_data(&b), gw_buf_len(&b));
+    else
+        o->failed = 1;
+    gw_buf_reset(&b);
 }
 
 /* A JSON string, quoted. */
