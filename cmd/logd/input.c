@@ -26,6 +26,7 @@
 #include "worker.h"
 
 #define TZ_REFRESH_MS 60000
+#define DRAIN_ACK_MS 2000
 
 int
 logd_local_offset(struct logd_worker *ws)
@@ -239,12 +240,19 @@ close_inputs(struct logd_worker *ws)
     logd_native_stop(ws);
 }
 
+/* The connections are about to be finished: the native clients' last batches are made
+ * durable and acknowledged first (for at most DRAIN_ACK_MS), so a client does not resend them
+ * to the next logd, which would write them twice. */
 static void
 on_drain(struct gw_worker *w, void *arg)
 {
     struct logd *l = arg;
+    struct logd_worker *ws = &l->ws[gw_worker_index(w)];
 
-    close_inputs(&l->ws[gw_worker_index(w)]);
+    close_inputs(ws);
+    logd_writer_hurry(l->writer);
+    if (ws->ackers && logd_lane_wait(ws->lane, logd_lane_pushed(ws->lane), DRAIN_ACK_MS) == 0)
+        logd_native_acks(ws);
 }
 
 static void

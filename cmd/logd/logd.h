@@ -182,6 +182,8 @@ void logd_writer_kick(struct logd_writer *w);
 /* Asks for everything queued now to be written and fsynced (whatever the policy); fn(arg) runs
  * on the main loop once it is. Main thread. */
 void logd_writer_flush(struct logd_writer *w, void (*fn)(void *arg, int ok), void *arg);
+/* From now on commits go out at once, whatever fsync_interval says (draining). Any thread. */
+void logd_writer_hurry(struct logd_writer *w);
 /* Reopens the output files at the next commit (SIGHUP, reload, logrotate). Any thread. */
 void logd_writer_reopen(struct logd_writer *w);
 /* Writes what every lane holds, commits it, stops the thread, frees w. Main thread, after the

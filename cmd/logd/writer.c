@@ -45,6 +45,7 @@ struct logd_writer {
     atomic_int sleeping;
     atomic_uint_fast64_t kicks;
     atomic_int reopen;
+    atomic_int hurry;               /* draining: commit at once, whatever fsync_interval says */
     int stop;                       /* under mu */
     struct flush_req *flush_wanted; /* under mu */
     struct gw_logfile *lf;
@@ -338,7 +339,7 @@ round_(struct logd_writer *w, struct flush_req **flushes, int stopping)
 {
     struct logd_config *cfg = logd_cfg(w->l);
     char err[GW_ERR_LEN] = "";
-    int full = 0, rc, urgent = *flushes || stopping;
+    int full = 0, rc, urgent = *flushes || stopping || atomic_load(&w->hurry);
 
     if (atomic_load(&w->reopen) && !w->failing)
         do_reopen(w, cfg);
@@ -457,6 +458,13 @@ logd_writer_flush(struct logd_writer *w, void (*fn)(void *arg, int ok), void *ar
     w->flush_wanted = f;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+}
+
+void
+logd_writer_hurry(struct logd_writer *w)
+{
+    atomic_store(&w->hurry, 1);
+    logd_writer_kick(w);
 }
 
 void

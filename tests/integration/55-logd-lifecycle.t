@@ -82,6 +82,8 @@ t.is_(d.ctl('reload')['ok'], True, 'reload to a 60 s fsync interval')
 c.batch(5, ['queued at shutdown'])
 t.ok(t.wait_for(lambda: d.metric('logd_received_messages_total', {'input': 'native'}) == 5),
      'the record was received')
+d.signal(signal.SIGTERM)
+t.is_(c.acks_until(5), 5, 'SIGTERM: the client gets its last ACK before the connection ends')
 t.is_(d.stop(), 0, 'SIGTERM: exit 0')
 t.is_(d.lines()[-1], b'queued at shutdown', 'what was queued at SIGTERM is in the file')
 
