@@ -39,7 +39,7 @@ _gwctl()
         COMPREPLY=($(compgen -W "text json" -- "$cur"))
         return
         ;;
-    --timeout)
+    --timeout | --code)
         return
         ;;
     --state)
@@ -63,8 +63,8 @@ _gwctl()
     # Find the command and count the operands typed after it.
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-        -s | --socket | --run-dir | --format | --timeout | --state | --url | --app | --severity | \
-            --addr | -n) ((i++)) ;;
+        -s | --socket | --run-dir | --format | --timeout | --state | --url | --code | --app | \
+            --severity | --addr | -n) ((i++)) ;;
         -*) ;;
         *)
             if [[ -z $cmd ]]; then
@@ -90,6 +90,7 @@ _gwctl()
         case $cmd in
         services) opts+=" --state" ;;
         health-check) opts+=" --url --warning --critical" ;;
+        kick) opts+=" --code" ;;
         tail) opts+=" --follow --app --severity -n" ;;
         log) opts+=" --app --severity --addr" ;;
         esac

@@ -309,7 +309,7 @@ gw_conn_reserve(struct gw_conn *c, size_t n)
 {
     char *p;
 
-    if (c->flags & CF_CLOSED)
+    if (c->flags & (CF_CLOSED | CF_SHUT_WR | CF_WR_DONE))
         return NULL;
     if ((p = gw_buf_reserve(wbuf(c), n)) == NULL) {
         gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
@@ -347,6 +347,22 @@ gw_conn_out_len(const struct gw_conn *c)
     if (c->loop->cur == c)
         n += gw_buf_len(&c->loop->obuf);
     return n;
+}
+
+int
+gw_conn_above_high(struct gw_conn *c)
+{
+    const struct gw_conn_limits *lim;
+
+    if (c->flags & CF_CLOSED)
+        return 0;
+    lim = gw_conn__limits(c);
+    if (!lim->out_high || gw_conn_out_len(c) <= lim->out_high)
+        return 0;
+    /* Armed now, so a socket that takes it all before the next settle still reports it. */
+    c->flags |= CF_ABOVE_HIGH;
+    gw_conn__todo(c);
+    return 1;
 }
 
 /* Lingering close (see gw_conn_finish in conn.h). */
@@ -415,6 +431,12 @@ gw_conn__settle(struct gw_conn *c)
     /* Drained: give the memory back, an idle connection keeps none. */
     gw_buf_reset(&c->out);
     gw_buf_reset(&c->snd);
+    if ((c->flags & CF_SHUT_WR) && !(c->flags & CF_FINISHING)) {
+        c->flags = (uint16_t)((c->flags & ~CF_SHUT_WR) | CF_WR_DONE);
+        if (shutdown(c->fd, SHUT_WR) == -1)
+            gw_conn_close(c, strerror(errno));
+        return;
+    }
     if ((c->flags & (CF_FINISHING | CF_LINGERING)) != CF_FINISHING)
         return;
     if (c->flags & CF_EOF)
@@ -467,6 +489,15 @@ gw_conn_finish(struct gw_conn *c)
     free(c->in);
     c->in = NULL;
     c->in_len = 0;
+    gw_conn__todo(c);
+}
+
+void
+gw_conn_shutdown_write(struct gw_conn *c)
+{
+    if (c->flags & (CF_CLOSED | CF_SHUT_WR | CF_WR_DONE))
+        return;
+    c->flags |= CF_SHUT_WR;
     gw_conn__todo(c);
 }
 
@@ -792,8 +823,10 @@ gw_conn_loop_run(struct gw_conn_loop *l, char *err)
 void
 gw_conn_loop_stop(struct gw_conn_loop *l)
 {
+    struct gw_ev *ev = l->ev;
+
     l->stop = 1;
-    gw_ev_wake(l->ev);
+    gw_ev_wake(ev);
 }
 
 void

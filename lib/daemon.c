@@ -265,10 +265,13 @@ apply_overrides(struct gw_daemon *d, struct gw_conf *c)
     if ((text = malloc(cap)) == NULL)
         return -1;
     p = text;
+    /* A named section may appear once per source: consecutive keys of one section share its
+     * header ([backend cli-1] with address and protocol). */
     for (size_t i = 0; i < d->noverrides; i++) {
         const struct override *o = &d->overrides[i];
-        len +=
-            (size_t)snprintf(p + len, cap - len, "[%s]\n%s = %s\n", o->section, o->key, o->value);
+        if (i == 0 || strcmp(o->section, d->overrides[i - 1].section) != 0)
+            len += (size_t)snprintf(p + len, cap - len, "[%s]\n", o->section);
+        len += (size_t)snprintf(p + len, cap - len, "%s = %s\n", o->key, o->value);
     }
     rc = gw_conf_load_string(c, "command line", text);
     free(text);

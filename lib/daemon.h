@@ -86,9 +86,11 @@ void gw_daemon_free(struct gw_daemon *d);
 int gw_daemon_args(struct gw_daemon *d, int argc, char **argv);
 #define GW_DAEMON_EXIT(rc) ((rc)-1)
 
-/* Records a config override from an operand ("listen", "127.0.0.1:9002") applied after the
- * file and env, validated by the schema like them (errors read "command line:N: ..."). -1 with
- * err for a value holding a control character, or past 32 overrides. */
+/* Records a config override from an operand ("listen", "127.0.0.1:9002"). section may name an
+ * instance ("backend cli-1"); consecutive overrides of one section are applied as one section,
+ * so a named one may get several keys. Applied after the file and env, validated by the
+ * schema like them (errors read "command line:N: ..."). -1 with err for a value holding a control
+ * character, or past 32 overrides. */
 int gw_daemon_override(struct gw_daemon *d, const char *section, const char *key, const char *value,
                        char *err);
 

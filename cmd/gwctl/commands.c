@@ -10,6 +10,8 @@
 #include "hbd/hbd_schema.h"
 #include "logd/logd_schema.h"
 #include "progs.h"
+#include "wsgwd/wsgwd_ctl.h"
+#include "wsgwd/wsgwd_schema.h"
 
 /* The daemons whose schema gwctl is built with; the others are "not built yet". */
 static const struct {
@@ -18,6 +20,7 @@ static const struct {
     int (*check)(const struct gw_conf *c, char *err);
 } schemas[] = {
     {GW_PROG_HBD, hbd_schema, hbd_conf_check},
+    {GW_PROG_WSGWD, wsgw_schema, wsgw_conf_check},
     {GW_PROG_LOGD, logd_schema, logd_conf_check},
 };
 
@@ -122,10 +125,30 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "and each named instance below its service. --state keeps one state; SERVICE shows\n"
      "one service.",
      0},
-    {"clients", HBD_CMD_CLIENTS, GW_PROG_HBD, GWCTL_PROG_OPERAND, NOARGS, gwctl_print_clients, NULL,
-     NULL, "the connections of a daemon",
+    {"clients", HBD_CMD_CLIENTS, GW_PROG_HBD " " GW_PROG_WSGWD, GWCTL_PROG_OPERAND, NOARGS,
+     gwctl_print_clients, NULL, NULL, "the connections of a daemon",
      "Lists the open connections: id, peer address, worker thread, age, idle time, messages\n"
-     "and bytes received.",
+     "and bytes received; for wsgwd also the path, the backend and the bytes sent.",
+     0},
+    {"kick",
+     WSGW_CMD_KICK,
+     GW_PROG_WSGWD,
+     GWCTL_PROG_IMPLIED,
+     {{NULL, "ID", WSGW_ARG_ID, GWCTL_ARG_REQUIRED, NULL},
+      {"--code", "CODE", WSGW_ARG_CODE, 0, NULL}},
+     gwctl_print_kick,
+     NULL,
+     NULL,
+     "close a WebSocket client of wsgwd",
+     "Closes the WebSocket client ID (from 'gwctl clients wsgwd') with close code CODE\n"
+     "(default 1008; 1000-1003, 1007-1014 or 3000-4999). Its backend gets CLOSE. An\n"
+     "unknown ID is an error (exit 1).",
+     0},
+    {"backends", WSGW_CMD_BACKENDS, GW_PROG_WSGWD, GWCTL_PROG_IMPLIED, NOARGS, gwctl_print_backends,
+     NULL, NULL, "wsgwd's backends and their state",
+     "Lists wsgwd's backends: name, address, protocol (frames or raw), state (up when a\n"
+     "framed backend has a link up, or a raw one's last connect worked), links up out of\n"
+     "the workers, clients bound to it and connect failures.",
      0},
     {"forget",
      HBD_CMD_FORGET,

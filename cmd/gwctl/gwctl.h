@@ -166,6 +166,8 @@ void gwctl_print_status(FILE *out, const char *prog, json_t *result);
 void gwctl_print_services(FILE *out, const char *prog, json_t *result);
 void gwctl_print_clients(FILE *out, const char *prog, json_t *result);
 void gwctl_print_forget(FILE *out, const char *prog, json_t *result);
+void gwctl_print_kick(FILE *out, const char *prog, json_t *result);
+void gwctl_print_backends(FILE *out, const char *prog, json_t *result);
 void gwctl_print_reload(FILE *out, const char *prog, json_t *result);
 void gwctl_print_drain(FILE *out, const char *prog, json_t *result);
 void gwctl_print_log_level(FILE *out, const char *prog, json_t *result);

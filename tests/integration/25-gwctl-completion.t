@@ -30,7 +30,7 @@ def complete(*words):
 t.is_(complete('gwctl', 'he'), ['health-check', 'help'], 'commands')
 t.is_(complete('gwctl', '--f'), ['--format'], 'global options')
 t.is_(complete('gwctl', '--format', ''), ['text', 'json'], '--format values')
-progs = [p for p in ('hbd', 'logd', 'wsgwd') if os.path.exists(t.prog(p))]
+progs = ['hbd', 'wsgwd', 'logd']
 t.is_(complete('gwctl', 'status', ''), ['all'] + progs, 'status: programs and all')
 t.is_(complete('gwctl', 'reload', ''), progs, 'reload: programs')
 t.is_(complete('gwctl', 'log-level', 'hbd', 'w'), ['warning'], 'log-level: levels')
