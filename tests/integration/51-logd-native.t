@@ -77,4 +77,17 @@ t.is_((r['app'], r['host'], r['severity'], r['facility'], r['procid'], r['msgid'
       ('web', 'db1', 'err', 'local0', '42', 'X', '[a@1 k="v"]'), 'native fields in the JSON line')
 t.is_(r['msg'], 'hi \x00 there', 'a NUL byte in a message is kept, escaped')
 t.is_(r['time'], '2025-12-06T05:46:40.123Z', 'event time from the record')
+
+# gwbench log: the native protocol as load, every acknowledged batch one record in the file.
+g = lt.Logd()
+rc, out, err = t.run([t.prog('gwbench'), 'log', '-c', '2', '-d', '1s', '--size', '50', '--json', '-q',
+                      '127.0.0.1:%d' % g.native_port], timeout=60)
+doc = json.loads(out) if rc == 0 else {}
+t.is_((rc, err), (0, ''), 'gwbench log runs against logd')
+t.ok(doc.get('requests', 0) > 0 and not any(doc.get('errors', {}).values()),
+     'acknowledged batches, no errors: %s' % {k: doc.get(k) for k in ('requests', 'errors')})
+t.ok(len(g.lines()) >= doc.get('requests', 1) and all(l == b'x' * 50 for l in g.lines()),
+     'every acknowledged record is in the file')
+rc, out, err = t.run([t.prog('gwbench'), 'log', '--pipeline', '2', '127.0.0.1:%d' % g.native_port])
+t.is_(rc, 2, 'gwbench log refuses --pipeline above 1 (acknowledgements are cumulative)')
 t.done()
