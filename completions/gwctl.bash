@@ -46,6 +46,13 @@ _gwctl()
         COMPREPLY=($(compgen -W "$(_gwctl_words states)" -- "$cur"))
         return
         ;;
+    --severity)
+        COMPREPLY=($(compgen -W "emerg alert crit err warning notice info debug" -- "$cur"))
+        return
+        ;;
+    --app | --addr | -n)
+        return
+        ;;
     --url)
         COMPREPLY=($(compgen -W "http:// https://" -- "$cur"))
         compopt -o nospace 2>/dev/null
@@ -56,7 +63,8 @@ _gwctl()
     # Find the command and count the operands typed after it.
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-        -s | --socket | --run-dir | --format | --timeout | --state | --url | --code) ((i++)) ;;
+        -s | --socket | --run-dir | --format | --timeout | --state | --url | --code | --app | \
+            --severity | --addr | -n) ((i++)) ;;
         -*) ;;
         *)
             if [[ -z $cmd ]]; then
@@ -83,6 +91,8 @@ _gwctl()
         services) opts+=" --state" ;;
         health-check) opts+=" --url --warning --critical" ;;
         kick) opts+=" --code" ;;
+        tail) opts+=" --follow --app --severity -n" ;;
+        log) opts+=" --app --severity --addr" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return

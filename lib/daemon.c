@@ -25,6 +25,7 @@
 
 #include "httpd.h"
 #include "log.h"
+#include "logship.h"
 
 #define DEFAULT_CONFIG "/etc/gwkit/gwkit.conf"
 #define DRAIN_POLL_MS 100
@@ -45,7 +46,9 @@ static const struct gw_conf_key global_keys[] = {
      "least severe level logged (GWKIT_LOG_LEVEL overrides)", 0, G(log_level)},
     {"log_format", GW_CONF_ENUM, "logfmt", 0, 0, "logfmt|json", "log line format on stderr", 0,
      G(log_format)},
-    {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr", "where log lines go", 0, G(log_to)},
+    {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr|logd",
+     "where log lines go: stderr, or logd: stderr and <run_dir>/logd.dgram as RFC 5424", 0,
+     G(log_to)},
     {"ctl_group", GW_CONF_STRING, "", 0, 0, NULL,
      "group whose members may use the control sockets (besides root and the daemon's user)",
      GW_CONF_RESTART, G(ctl_group)},
@@ -101,6 +104,7 @@ struct gw_daemon {
     struct gw_ctl *ctl;
     struct gw_ctl_cmd *cmds;
     struct gw_metrics *metrics;
+    struct gw_logship *ship; /* log_to = logd */
     char run_dir[256];
     char ctl_path[300];
     int64_t started_wall_ms;
@@ -132,6 +136,10 @@ gw_daemon_free(struct gw_daemon *d)
 {
     if (!d)
         return;
+    if (d->ship) {
+        gw_log_set_hook(NULL, NULL);
+        gw_logship_free(d->ship);
+    }
     if (d->ctl)
         gw_ctl_close(d->ctl);
     if (d->ev)
@@ -407,17 +415,42 @@ gw_daemon_global(const struct gw_daemon *d)
     return &d->global;
 }
 
+/* log_to = logd: every line also to <run_dir>/logd.dgram (logship.h). */
 static void
-apply_logging(const struct gw_conf *c, const char *prog)
+apply_log_to(struct gw_daemon *d, const struct gw_conf *c)
 {
-    gw_log_init(prog, (enum gw_log_format)gw_conf_int(c, "global", NULL, "log_format"), 2);
+    const char *rd = gw_conf_str(c, "global", NULL, "run_dir");
+    char dir[256], path[300], err[GW_ERR_LEN];
+    struct gw_logship *old = d->ship;
+
+    d->ship = NULL;
+    if (gw_conf_int(c, "global", NULL, "log_to") == 1) {
+        if (rd[0])
+            gw_strlcpy(dir, rd, sizeof(dir));
+        else
+            gw_ctl_default_run_dir(dir, sizeof(dir));
+        snprintf(path, sizeof(path), "%s/logd.dgram", dir);
+        if ((d->ship = gw_logship_new(path, d->desc->prog, err)) == NULL)
+            GW_LOG_WARN("cannot send logs to logd", "err=%s", err);
+    }
+    /* Once set_hook returns, the old shipper is no longer in use by any thread. */
+    gw_log_set_hook(d->ship ? gw_logship_hook : NULL, d->ship);
+    gw_logship_free(old);
+}
+
+static void
+apply_logging(struct gw_daemon *d, const struct gw_conf *c)
+{
+    gw_log_init(d->desc->prog, (enum gw_log_format)gw_conf_int(c, "global", NULL, "log_format"),
+                2);
     gw_log_set_level((enum gw_log_level)gw_conf_int(c, "global", NULL, "log_level"));
+    apply_log_to(d, c);
 }
 
 void
 gw_daemon_start_logging(struct gw_daemon *d)
 {
-    apply_logging(d->conf, d->desc->prog);
+    apply_logging(d, d->conf);
 }
 
 /* Makes dir (created if needed) the user's, so the daemon can write it once it is that user. */
@@ -648,7 +681,7 @@ reload(struct gw_daemon *d, char *msg, size_t msglen)
         goto fail;
     }
     log_restart_changes(d->conf, c);
-    apply_logging(c, d->desc->prog);
+    apply_logging(d, c);
     gw_conf_unbind(&gw_daemon_global_section, &d->global);
     d->global = g;
     gw_conf_free(d->conf);

@@ -19,6 +19,8 @@ export GWKIT_HBD_HTTP_LISTEN=${GWKIT_HBD_HTTP_LISTEN:-127.0.0.1:9091}
 export GWKIT_WSGWD_LISTEN=${GWKIT_WSGWD_LISTEN:-127.0.0.1:8080}
 export GWKIT_LOGD_SYSLOG_LISTEN=${GWKIT_LOGD_SYSLOG_LISTEN:-127.0.0.1:5514}
 export GWKIT_LOGD_NATIVE_LISTEN=${GWKIT_LOGD_NATIVE_LISTEN:-127.0.0.1:5515}
+# logd writes under ./var like the state, not /var/log/gwkit, so make run needs no root.
+export GWKIT_LOGD_OUTPUT=${GWKIT_LOGD_OUTPUT:-$top/var/log/logd.log}
 if [ -n "${GWKIT_GLOBAL_RUN_DIR:-}" ]; then
     run_dir=$GWKIT_GLOBAL_RUN_DIR
 elif [ "$(id -u)" -eq 0 ]; then
@@ -82,6 +84,8 @@ cat <<MSG
 gwkit is running on loopback (state in $GWKIT_GLOBAL_STATE_DIR). Try:
   printf 'PING\r\nHB demo interval=5s\r\n' | socat -t1 - TCP:127.0.0.1:9002
   curl -s http://127.0.0.1:9091/metrics | head
+  logger -n 127.0.0.1 -P 5514 -T -t demo 'hello logd'; $build/bin/gwctl tail   (logd writes
+  to $GWKIT_LOGD_OUTPUT)
   open http://127.0.0.1:9091/ (hbd's stats page) and http://127.0.0.1:8080/ (wsgwd's test
   page: what you type goes through the gateway to echo-backend and back)
   $build/bin/gwctl status all

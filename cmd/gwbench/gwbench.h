@@ -90,6 +90,8 @@ struct bench_opts {
     char ws_path[1024];
     int check;
     char payload[BENCH_MAX_REQUEST_BYTES];
+    /* logd's native protocol (log): the CRC-32C of the batch payload (in payload). */
+    uint32_t log_crc;
 };
 
 /* Figures of one run or of one thread; threads' results are summed by bench_results_add(). */
@@ -122,6 +124,9 @@ extern const struct bench_proto bench_proto_hb;
 /* Decodes C escapes (\r \n \t \\ \0 \xHH \" \') of s into dst (cap bytes). Returns the length,
  * or -1 with err. */
 long bench_unescape(const char *s, char *dst, size_t cap, char *err);
+
+/* proto_log.c */
+extern const struct bench_proto bench_proto_log;
 
 /* proto_ws.c */
 extern const struct bench_proto bench_proto_ws;

@@ -63,17 +63,19 @@ static const struct {
 } modes[] = {
     {"tcp", &bench_proto_tcp},
     {"hb", &bench_proto_hb},
+    {"log", &bench_proto_log},
     {"ws", &bench_proto_ws},
 };
 
 /* Modes of the design that have no driver yet. */
-static const char *const planned_modes[] = {"log", "backend"};
+static const char *const planned_modes[] = {"backend"};
 
 static void
 usage(FILE *f)
 {
     fprintf(f, "usage: gwbench MODE [options] HOST:PORT | ws://HOST:PORT/PATH\n"
-               "modes: hb (hbd PING or HB lines), tcp (any line protocol), ws (WebSocket echo)\n"
+               "modes: hb (hbd PING or HB lines), tcp (any line protocol), ws (WebSocket echo),\n"
+               "       log (logd's native protocol: acknowledged latency)\n"
                "  -c, --connections N    connections (10)\n"
                "  -t, --threads N        threads, each an epoll loop (half the CPUs)\n"
                "  -d, --duration D       measured time, e.g. 10s, 500ms (10s)\n"
@@ -81,7 +83,8 @@ usage(FILE *f)
                "      --warmup D         run first for D without recording (0)\n"
                "      --pipeline N       requests in flight per connection (1)\n"
                "      --timeout D        longest wait for a reply or a connect (2s)\n"
-               "      --size N           hb: pad each HB line to N bytes; ws: message size (32)\n"
+               "      --size N           hb: pad each HB line to N bytes; ws: message size (32);\n"
+               "                         log: message bytes of each record (100)\n"
                "      --check            ws: compare every echoed byte (else the size)\n"
                "      --send STR         tcp: the request, C escapes ('PING\\r\\n')\n"
                "      --expect STR       tcp: a reply not starting with STR is wrong\n"
@@ -246,7 +249,7 @@ pick_mode(struct bench_opts *o, const char *name)
     for (i = 0; i < GW_ARRAY_LEN(planned_modes); i++)
         if (strcmp(name, planned_modes[i]) == 0)
             return usage_error("mode '%s' is not implemented yet", name);
-    return usage_error("unknown mode '%s' (want hb, tcp or ws)", name);
+    return usage_error("unknown mode '%s' (want hb, tcp, ws or log)", name);
 }
 
 /* The operands and the options that depend on each other. */

@@ -8,6 +8,7 @@
 #include "gwctl.h"
 #include "hbd/hbd_ctl.h"
 #include "hbd/hbd_schema.h"
+#include "logd/logd_schema.h"
 #include "progs.h"
 #include "wsgwd/wsgwd_ctl.h"
 #include "wsgwd/wsgwd_schema.h"
@@ -20,6 +21,7 @@ static const struct {
 } schemas[] = {
     {GW_PROG_HBD, hbd_schema, hbd_conf_check},
     {GW_PROG_WSGWD, wsgw_schema, wsgw_conf_check},
+    {GW_PROG_LOGD, logd_schema, logd_conf_check},
 };
 
 const struct gwctl_prog *
@@ -159,6 +161,58 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "make hbd drop a service now",
      "Drops SERVICE and its instances from hbd's registry, as if it had been silent for\n"
      "forget_after. An unknown service is an error (exit 1).",
+     0},
+    {"inputs", "inputs", "logd", GWCTL_PROG_IMPLIED, NOARGS, gwctl_print_inputs, NULL, NULL,
+     "logd's inputs and their figures",
+     "Lists logd's inputs (syslog UDP and TCP, Unix datagram socket, native protocol,\n"
+     "ZeroMQ, HTTP /ingest): the address each listens on, messages and bytes received,\n"
+     "datagrams dropped for a full queue, and the time stream inputs spent held back.",
+     0},
+    {"flush", "flush", "logd", GWCTL_PROG_IMPLIED, NOARGS, gwctl_print_flush, NULL, NULL,
+     "make logd write and fsync what it has queued",
+     "Asks logd to write everything queued now and fsync the files, whatever the fsync\n"
+     "policy, and waits until that is done. Fails (exit 1) while the files cannot be\n"
+     "written (disk full).",
+     0},
+    {"tail",
+     "tail",
+     "logd",
+     GWCTL_PROG_IMPLIED,
+     {{"--follow", "", "follow", GWCTL_ARG_FLAG, NULL},
+      {"--app", "APP", "app", 0, NULL},
+      {"--severity", "SEVERITY", "severity", 0,
+       "emerg|alert|crit|err|warning|notice|info|debug"},
+      {"-n", "LINES", "lines", 0, NULL}},
+     NULL,
+     gwctl_run_tail,
+     NULL,
+     "the latest records logd wrote; --follow streams new ones",
+     "Prints the last LINES (default 10) records logd committed to its files, oldest\n"
+     "first, one line each: time, host, app, severity, message. --app keeps one app;\n"
+     "--severity keeps records that severe or worse. With --follow, new records are\n"
+     "printed as they are committed until interrupted. --format json prints each record\n"
+     "as a JSON object, one a line.",
+     0},
+    {"log",
+     NULL,
+     "logd",
+     GWCTL_PROG_NONE,
+     {{"--app", "APP", "app", 0, NULL},
+      {"--severity", "SEVERITY", "severity", 0,
+       "emerg|alert|crit|err|warning|notice|info|debug"},
+      {"--addr", "HOST:PORT", "addr", 0, NULL},
+      {NULL, "MESSAGE", NULL, GWCTL_ARG_REPEAT, NULL}},
+     NULL,
+     gwctl_run_log,
+     NULL,
+     "send a message to logd and wait until it is on disk",
+     "Sends MESSAGE (the words joined by spaces), or without MESSAGE each line of standard\n"
+     "input, to logd over its native protocol, and returns once logd acknowledged every\n"
+     "record as durable. --app names the sender (default gwctl), --severity its level\n"
+     "(default notice). The address is --addr, else GWKIT_LOGD_NATIVE_LISTEN, else\n"
+     "native_listen from " GWCTL_DEFAULT_CONFIG ", else 127.0.0.1:5515 (a wildcard host\n"
+     "means this machine). Exit 0 when acknowledged, 1 when logd refused a record, 3 when\n"
+     "logd could not be reached or did not acknowledge within --timeout.",
      0},
     {"reload", "reload", "*", GWCTL_PROG_OPERAND, NOARGS, gwctl_print_reload, NULL,
      "refused the new configuration; the old one keeps running",
@@ -448,7 +502,9 @@ gwctl_cmd_synopsis(const struct gwctl_cmd *cmd, char *buf, size_t len)
         int opt = !(a->flags & GWCTL_ARG_REQUIRED);
         const char *more = (a->flags & GWCTL_ARG_REPEAT) ? " ..." : "";
 
-        if (a->flag)
+        if (a->flags & GWCTL_ARG_FLAG)
+            off += (size_t)snprintf(buf + off, len - off, " [%s]", a->flag);
+        else if (a->flag)
             off += (size_t)snprintf(buf + off, len - off, " %s%s %s%s%s", opt ? "[" : "", a->flag,
                                     a->choices ? a->choices : a->metavar, more, opt ? "]" : "");
         else

@@ -55,6 +55,7 @@ struct gwctl {
 /* One option or operand of a command. */
 #define GWCTL_ARG_REQUIRED 0x1
 #define GWCTL_ARG_REPEAT 0x2
+#define GWCTL_ARG_FLAG 0x4 /* an option without a value (--follow): its value reads "1" */
 
 struct gwctl_arg {
     const char *flag;    /* "--state", or NULL for an operand */
@@ -177,6 +178,12 @@ void gwctl_print_ping(FILE *out, const char *prog, json_t *result);
 
 /* status.c */
 int gwctl_run_status(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
+
+/* logd.c: logd's commands that stream or send */
+int gwctl_run_tail(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
+int gwctl_run_log(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
+void gwctl_print_inputs(FILE *out, const char *prog, json_t *result);
+void gwctl_print_flush(FILE *out, const char *prog, json_t *result);
 
 /* health.c */
 int gwctl_run_health(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);

@@ -107,17 +107,17 @@ t.is_((rc, err), (3, 'gwctl: the daemon is not running (no socket %s); check the
 
 rc, out, err = gwctl('--run-dir', run_dir, 'status')
 t.is_(rc, 3, 'status all, nothing running: exit 3')
-wsock = os.path.join(run_dir, 'wsgwd.sock')
-t.is_(out, 'hbd: not running (no socket %s)\nwsgwd: not running (no socket %s)\n' % (sock, wsock),
+# Every daemon, in lib/progs order.
+progs = ['hbd', 'wsgwd', 'logd']
+socks = {p: os.path.join(run_dir, p + '.sock') for p in progs}
+t.is_(out, ''.join('%s: not running (no socket %s)\n' % (p, socks[p]) for p in progs),
       'status all lists the absent daemons')
 t.is_(err, 'gwctl: no gwkit daemon is running (no socket in %s); start one or pass --run-dir\n'
       % run_dir, 'status all, nothing running: message')
 rc, out, err = gwctl('--run-dir', run_dir, '--format', 'json', 'status', 'all')
 doc = json.loads(out)
-t.is_(doc, {'hbd': {'running': False, 'socket': sock, 'reason': 'not running (no socket %s)' % sock},
-            'wsgwd': {'running': False, 'socket': wsock,
-                      'reason': 'not running (no socket %s)' % wsock}},
-      'status all JSON: one object keyed by program')
+t.is_(doc, {p: {'running': False, 'socket': socks[p], 'reason': 'not running (no socket %s)' % socks[p]}
+           for p in progs}, 'status all JSON: one object keyed by program')
 
 rc, out, err = gwctl('--run-dir', run_dir, 'health-check')
 t.is_((rc, out), (2, 'gwkit CRITICAL - no gwkit daemon is running (no socket in %s)\n' % run_dir),
@@ -204,7 +204,7 @@ rc, out, err = gwctl('__complete', 'commands')
 t.ok(rc == 0 and 'status\n' in out and 'health-check\n' in out and '__complete' not in out,
      '__complete commands')
 rc, out, err = gwctl('__complete', 'programs')
-t.is_(out, 'hbd\nwsgwd\n', '__complete programs')
+t.is_(out, ''.join(p + '\n' for p in progs), '__complete programs')
 rc, out, err = gwctl('--run-dir', run_dir, '__complete', 'services')
 t.is_((rc, out), (0, ''), '__complete services without hbd: nothing, exit 0')
 

@@ -71,7 +71,8 @@ t.is_(jq('.services.total', json.dumps(doc)), (0, '0\n'), 'status JSON is valid 
 rc, out, err = gwctl('status')
 t.is_((rc, out.splitlines()[0].split(',')[0]), (0, 'hbd 0.1.0'), 'status all: hbd block, exit 0')
 rc, doc, err = gwjson('status', 'all')
-t.is_((rc, sorted(doc), doc['hbd']['running'], doc['hbd']['pid']), (0, ['hbd', 'wsgwd'], True, d.pid),
+progs = sorted(['hbd', 'wsgwd', 'logd'])
+t.is_((rc, sorted(doc), doc['hbd']['running'], doc['hbd']['pid']), (0, progs, True, d.pid),
       'status all JSON: keyed by program, running true')
 
 # ---- services ----

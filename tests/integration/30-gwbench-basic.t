@@ -88,7 +88,7 @@ ok(err.strip() == 'gwbench: cannot connect to 127.0.0.1:%d: Connection refused' 
    'absent server: clear message', err)
 
 # Usage errors exit 2.
-for args, what in ((['log', target], 'a mode not implemented yet'),
+for args, what in ((['backend', target], 'a mode not implemented yet'),
                    (['nope', target], 'an unknown mode'),
                    (['tcp'], 'no target'),
                    (['tcp', '-c', '0', target], '-c 0'),
