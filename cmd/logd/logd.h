@@ -211,7 +211,6 @@ int logd_output_append(struct gw_logfile *lf, const struct logd_batch *b, const 
                        const char *line, size_t len, char *err);
 /* Cuts a last line without its LF off a single output file (left by a crash mid-write: never
  * acknowledged). Before the writer starts. */
-void logd_output_repair(const char *path);
 /* 1 when cfg changes what the output is (path, policy, rotation): the writer makes a new one
  * instead of reopening the files. */
 int logd_output_changed(const struct logd_config *a, const struct logd_config *b);

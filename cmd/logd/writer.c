@@ -214,6 +214,9 @@ count_stats(struct logd_writer *w)
     gw_metrics_add(m->reg, m->rotations, st.rotations - w->last.rotations);
     atomic_store(&w->disk_bytes, st.bytes_on_disk);
     atomic_store(&w->open_files, st.open_files);
+    if (st.torn_cut > w->last.torn_cut)
+        GW_LOG_WARN("cut an unfinished last line left by a crash", "bytes=%llu",
+                    (unsigned long long)(st.torn_cut - w->last.torn_cut));
     w->last = st;
 }
 
@@ -420,7 +423,6 @@ logd_writer_start(struct logd *l, char *err)
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
     w->lf_cfg = logd_cfg(l);
-    logd_output_repair(w->lf_cfg->output);
     if ((w->lf = logd_output_open(w->lf_cfg, err)) == NULL) {
         free(w);
         return NULL;
