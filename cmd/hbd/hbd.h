@@ -46,7 +46,8 @@ struct hbd_config {
     uint64_t forget_after_ms;
     unsigned max_services;
     unsigned max_instances;
-    char *alert_urls; /* space-separated */
+    unsigned metrics_max_services; /* per-service series exported at most; 0: none */
+    char *alert_urls;              /* space-separated */
     uint64_t alert_timeout_ms;
     unsigned alert_retries;
     uint64_t alert_backoff_ms;
@@ -75,6 +76,9 @@ struct hbd_metrics {
     int err_too_many_services;
     int closed_idle;
     int store_dropped;
+    int services_dropped;         /* services left out of the per-service series */
+    struct hbd_service_row *rows; /* the per-service series of the scrape in progress */
+    size_t nrows, caprows;
 };
 
 struct hbd {
@@ -165,8 +169,8 @@ void hbd_count_error(struct hbd *h, enum hbd_err e);
 
 struct hbd_req {
     enum hbd_req_kind kind;
-    const char *error;        /* HBD_REQ_ERROR: the reason after "ERR " */
-    enum hbd_err error_kind;  /* HBD_REQ_ERROR: what it counts as */
+    const char *error;       /* HBD_REQ_ERROR: the reason after "ERR " */
+    enum hbd_err error_kind; /* HBD_REQ_ERROR: what it counts as */
     const char *service;
     const char *instance; /* "" when none */
     uint64_t interval_ms; /* 0 = default */
@@ -201,6 +205,11 @@ struct hbd_counts {
 void hbd_registry_counts(struct hbd_registry *r, struct hbd_counts *c);
 /* {"services":[...]} filtered by state (-1: all) and name (NULL: all). */
 json_t *hbd_registry_json(struct hbd_registry *r, int state, const char *name);
+/* Calls fn for each service under its shard's lock (fn must not call into the registry): its
+ * name, state and the milliseconds since its last heartbeat. Any thread. */
+typedef void (*hbd_registry_fn)(void *arg, const char *name, enum hbd_state state,
+                                uint64_t silent_ms);
+void hbd_registry_each(struct hbd_registry *r, hbd_registry_fn fn, void *arg);
 /* Rows for the stats page, dead first, then late, new and up, each by name; at most max, with
  * *more set to how many were left out. Any thread. */
 json_t *hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more);
@@ -233,6 +242,8 @@ unsigned hbd_conns(const struct hbd *h);
 
 /* metrics.c */
 int hbd_metrics_init(struct hbd *h, char *err);
+/* Frees the registry of series and the per-service rows (at exit, after the HTTP thread). */
+void hbd_metrics_free(struct hbd *h);
 /* The tables hbd writes (NULL-terminated), for gw_store_open. */
 extern const struct gw_store_table *const hbd_store_tables[];
 /* main.c opens the store with the three arguments of the days before table modules: this names

@@ -261,8 +261,7 @@ stop(struct hbd *h)
     if (h->store)
         gw_store_close(h->store);
     hbd_registry_free(h->reg);
-    if (h->m.reg)
-        gw_metrics_free(h->m.reg);
+    hbd_metrics_free(h);
     hbd_config_stop(h);
     gw_daemon_free(h->daemon);
     curl_global_cleanup();
@@ -283,8 +282,9 @@ main(int argc, char **argv)
     }
     gw_daemon_start_logging(d);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (gw_daemon_drop_privileges(d) == -1 || configure(&h) == -1 || open_store(&h) == -1 || start_workers(&h) == -1 ||
-        start_http(&h) == -1 || gw_daemon_open_ctl(d, hbd_ctl_cmds) == -1) {
+    if (gw_daemon_drop_privileges(d) == -1 || configure(&h) == -1 || open_store(&h) == -1 ||
+        start_workers(&h) == -1 || start_http(&h) == -1 ||
+        gw_daemon_open_ctl(d, hbd_ctl_cmds) == -1) {
         stop(&h);
         return 1;
     }

@@ -2,6 +2,7 @@
  * metrics.c -- hbd's metric families, and the one place a state change is counted, logged,
  * stored and alerted.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "hbd.h"
@@ -14,6 +15,89 @@ const struct gw_store_table *const hbd_store_tables[] = {&gw_store_hb_table, NUL
 static const double processing_buckets[] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
                                             2.5e-4, 5e-4, 1e-3, 5e-3,   1e-2, 0.1};
 
+/* One service as the per-service series show it, copied out of the registry at the start of a
+ * scrape so both families render the same set. */
+struct hbd_service_row {
+    char name[HBD_MAX_NAME + 1];
+    enum hbd_state state;
+    uint64_t silent_ms;
+};
+
+static void
+add_row(void *arg, const char *name, enum hbd_state state, uint64_t silent_ms)
+{
+    struct hbd_metrics *hm = arg;
+    struct hbd_service_row *row;
+
+    if (hm->nrows == hm->caprows) {
+        size_t cap = hm->caprows ? 2 * hm->caprows : 64;
+        struct hbd_service_row *v = realloc(hm->rows, cap * sizeof(*v));
+        if (!v)
+            return; /* this scrape shows fewer services; counted as dropped below */
+        hm->rows = v;
+        hm->caprows = cap;
+    }
+    row = &hm->rows[hm->nrows++];
+    gw_strlcpy(row->name, name, sizeof(row->name));
+    row->state = state;
+    row->silent_ms = silent_ms;
+}
+
+/* Dead first, then late, new and up, each by name: past the cap, the services an operator
+ * needs to hear of are the ones kept. */
+static int
+row_rank(enum hbd_state s)
+{
+    return s == HBD_DEAD ? 0 : s == HBD_LATE ? 1 : s == HBD_NEW ? 2 : 3;
+}
+
+static int
+by_rank(const void *a, const void *b)
+{
+    const struct hbd_service_row *x = a, *y = b;
+    int d = row_rank(x->state) - row_rank(y->state);
+
+    return d ? d : strcmp(x->name, y->name);
+}
+
+/* Copies the services, keeps metrics_max_services of them, counts the rest. */
+static void
+collect_services(struct hbd *h, unsigned total)
+{
+    struct hbd_metrics *hm = &h->m;
+    unsigned max = hbd_cfg(h)->metrics_max_services;
+
+    hm->nrows = 0;
+    if (max > 0)
+        hbd_registry_each(h->reg, add_row, hm);
+    qsort(hm->rows, hm->nrows, sizeof(*hm->rows), by_rank);
+    if (hm->nrows > max)
+        hm->nrows = max;
+    gw_metrics_set(hm->reg, hm->services_dropped, total > hm->nrows ? total - hm->nrows : 0);
+}
+
+static void
+render_service_up(struct gw_metrics_sink *sink, void *arg)
+{
+    struct hbd_metrics *hm = arg;
+
+    for (size_t i = 0; i < hm->nrows; i++) {
+        const char *v[] = {hm->rows[i].name};
+        gw_metrics_emit(sink, v, hm->rows[i].state != HBD_DEAD);
+    }
+}
+
+static void
+render_last_beat(struct gw_metrics_sink *sink, void *arg)
+{
+    struct hbd_metrics *hm = arg;
+
+    for (size_t i = 0; i < hm->nrows; i++) {
+        const char *v[] = {hm->rows[i].name};
+        gw_metrics_emit(sink, v, (double)hm->rows[i].silent_ms / 1000);
+    }
+}
+
 static void
 collect(struct gw_metrics *m, void *arg)
 {
@@ -22,6 +106,7 @@ collect(struct gw_metrics *m, void *arg)
     struct gw_store_stats st;
 
     hbd_registry_counts(h->reg, &c);
+    collect_services(h, c.total);
     gw_metrics_set(m, h->m.services_up, c.up);
     gw_metrics_set(m, h->m.services_late, c.late);
     gw_metrics_set(m, h->m.services_dead, c.dead);
@@ -103,10 +188,34 @@ hbd_metrics_init(struct hbd *h, char *err)
         keep(gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
                                "State changes not written: database queue full.", err),
              &bad);
+    if (gw_metrics_dynamic(m, "hbd_service_up", GW_METRIC_GAUGE,
+                           "1 while the service is up or late, 0 once it is dead.", "service",
+                           render_service_up, hm, err) == -1 ||
+        gw_metrics_dynamic(m, "hbd_service_last_beat_seconds", GW_METRIC_GAUGE,
+                           "Seconds since the service's last heartbeat (any instance).", "service",
+                           render_last_beat, hm, err) == -1)
+        return -1;
+    hm->services_dropped =
+        keep(gw_metrics_simple(m, "hbd_metrics_services_dropped", GW_METRIC_GAUGE,
+                               "Services left out of hbd_service_* at the last scrape "
+                               "([hbd] metrics_max_services).",
+                               err),
+             &bad);
     if (bad)
         return gw_err(err, "metrics registry full");
     gw_metrics_on_collect(m, collect, h);
     return gw_daemon_process_metrics(h->daemon, m);
+}
+
+void
+hbd_metrics_free(struct hbd *h)
+{
+    if (h->m.reg)
+        gw_metrics_free(h->m.reg);
+    h->m.reg = NULL;
+    free(h->m.rows);
+    h->m.rows = NULL;
+    h->m.nrows = h->m.caprows = 0;
 }
 
 static void

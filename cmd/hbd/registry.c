@@ -638,11 +638,10 @@ page_row(const struct service *s, uint64_t now_ms)
     for (unsigned i = 0; i < s->nlabels; i++)
         if (s->labels[i].key && s->labels[i].value)
             json_object_set_new(labels, s->labels[i].key, json_string(s->labels[i].value));
-    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", s->name, "state",
-                     hbd_state_name(s->state), "instances_up",
-                     inst, "silent_s", (json_int_t)((now_ms - last_ms) / 1000), "interval_ms",
-                     (json_int_t)s->interval_ms, "heartbeats", (json_int_t)s->beats, "labels",
-                     labels);
+    return json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", s->name, "state", hbd_state_name(s->state),
+        "instances_up", inst, "silent_s", (json_int_t)((now_ms - last_ms) / 1000), "interval_ms",
+        (json_int_t)s->interval_ms, "heartbeats", (json_int_t)s->beats, "labels", labels);
 }
 
 json_t *
@@ -687,4 +686,24 @@ hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more)
         }
     }
     return arr;
+}
+
+void
+hbd_registry_each(struct hbd_registry *r, hbd_registry_fn fn, void *arg)
+{
+    uint64_t now = gw_mono_ms();
+
+    for (int i = 0; i < SHARDS; i++) {
+        struct shard *sh = &r->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        for (unsigned b = 0; b < sh->nbuckets; b++)
+            for (struct service *s = sh->buckets[b]; s; s = s->next) {
+                uint64_t last_ms = 0;
+                for (unsigned k = 0; k < s->ninst; k++)
+                    if (s->inst[k].last_ms > last_ms)
+                        last_ms = s->inst[k].last_ms;
+                fn(arg, s->name, s->state, last_ms ? now - last_ms : 0);
+            }
+        pthread_mutex_unlock(&sh->mu);
+    }
 }
