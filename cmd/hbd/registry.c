@@ -638,10 +638,11 @@ page_row(const struct service *s, uint64_t now_ms)
     for (unsigned i = 0; i < s->nlabels; i++)
         if (s->labels[i].key && s->labels[i].value)
             json_object_set_new(labels, s->labels[i].key, json_string(s->labels[i].value));
-    return json_pack(
-        "{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", s->name, "state", hbd_state_name(s->state),
-        "instances_up", inst, "silent_s", (json_int_t)((now_ms - last_ms) / 1000), "interval_ms",
-        (json_int_t)s->interval_ms, "heartbeats", (json_int_t)s->beats, "labels", labels);
+    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", s->name, "state",
+                     hbd_state_name(s->state), "instances_up",
+                     inst, "silent_s", (json_int_t)((now_ms - last_ms) / 1000), "interval_ms",
+                     (json_int_t)s->interval_ms, "heartbeats", (json_int_t)s->beats, "labels",
+                     labels);
 }
 
 json_t *
