@@ -46,12 +46,12 @@ struct hbd_config {
     uint64_t forget_after_ms;
     unsigned max_services;
     unsigned max_instances;
-    unsigned metrics_max_services; /* per-service series exported at most; 0: none */
-    char *alert_urls;              /* space-separated */
+    char *alert_urls; /* space-separated */
     uint64_t alert_timeout_ms;
     unsigned alert_retries;
     uint64_t alert_backoff_ms;
     unsigned alert_queue;
+    unsigned metrics_max_services;
     /* Read at start only (GW_CONF_RESTART). */
     char *listen, *http_listen;
     int udp, store;
@@ -169,8 +169,8 @@ void hbd_count_error(struct hbd *h, enum hbd_err e);
 
 struct hbd_req {
     enum hbd_req_kind kind;
-    const char *error;       /* HBD_REQ_ERROR: the reason after "ERR " */
-    enum hbd_err error_kind; /* HBD_REQ_ERROR: what it counts as */
+    const char *error;        /* HBD_REQ_ERROR: the reason after "ERR " */
+    enum hbd_err error_kind;  /* HBD_REQ_ERROR: what it counts as */
     const char *service;
     const char *instance; /* "" when none */
     uint64_t interval_ms; /* 0 = default */
