@@ -252,6 +252,16 @@ extern const struct gw_store_table *const hbd_store_tables[];
  * alerts. Any thread. */
 void hbd_emit_transition(struct hbd *h, const char *service, const char *instance,
                          enum hbd_state from, enum hbd_state to, json_t *service_json);
+/* What heartbeat_events.detail tells of a change: since when the service or instance was in
+ * its previous state, and its latest heartbeat (wall-clock ms; 0: unknown). */
+struct hbd_transition_times {
+    int64_t from_since_ms;
+    int64_t last_beat_ms;
+};
+/* hbd_emit_transition with the times for the stored row (times may be NULL). */
+void hbd_emit_transition_at(struct hbd *h, const char *service, const char *instance,
+                            enum hbd_state from, enum hbd_state to, json_t *service_json,
+                            const struct hbd_transition_times *times);
 
 /* ctl.c */
 extern const struct gw_ctl_cmd hbd_ctl_cmds[];

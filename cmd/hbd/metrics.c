@@ -230,21 +230,58 @@ count_transition(struct hbd *h, enum hbd_state to)
         gw_metrics_add(h->m.reg, s, 1);
 }
 
+/* heartbeat_events.detail, a JSON object (heartbeat_events_v shows it readable): how long the
+ * previous state lasted and the latest heartbeat; malloc'd, NULL when nothing is known. */
+static char *
+event_detail(int64_t now, const struct hbd_transition_times *t)
+{
+    json_t *o;
+    char ts[40], *text;
+
+    if (!t || (t->from_since_ms <= 0 && t->last_beat_ms <= 0))
+        return NULL;
+    if ((o = json_object()) == NULL)
+        return NULL;
+    if (t->from_since_ms > 0) {
+        json_object_set_new(o, "from_since",
+                            json_string(gw_time_rfc3339(t->from_since_ms, ts, sizeof(ts))));
+        json_object_set_new(o, "from_for_ms", json_integer(now - t->from_since_ms));
+    }
+    if (t->last_beat_ms > 0) {
+        json_object_set_new(o, "last_beat",
+                            json_string(gw_time_rfc3339(t->last_beat_ms, ts, sizeof(ts))));
+        json_object_set_new(o, "silent_ms", json_integer(now - t->last_beat_ms));
+    }
+    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+}
+
 void
 hbd_emit_transition(struct hbd *h, const char *service, const char *instance, enum hbd_state from,
                     enum hbd_state to, json_t *doc)
 {
+    hbd_emit_transition_at(h, service, instance, from, to, doc, NULL);
+}
+
+void
+hbd_emit_transition_at(struct hbd *h, const char *service, const char *instance,
+                       enum hbd_state from, enum hbd_state to, json_t *doc,
+                       const struct hbd_transition_times *times)
+{
     enum gw_log_level lvl = to == HBD_DEAD || to == HBD_LATE ? GW_LOG_WARNING : GW_LOG_INFO;
     const char *what = instance[0] ? "instance state changed" : "service state changed";
     int64_t now = gw_wall_ms();
-    char ts[40];
+    char ts[40], *detail;
 
     count_transition(h, to);
     GW_LOG(lvl, what, "service=%s instance=%s from=%s to=%s", service, instance,
            hbd_state_name(from), hbd_state_name(to));
+    detail = h->store ? event_detail(now, times) : NULL;
     if (h->store && gw_store_hb_event(h->store, now, service, instance, hbd_state_name(from),
-                                      hbd_state_name(to), "") == -1)
+                                      hbd_state_name(to), detail ? detail : "") == -1)
         GW_LOG_DEBUG("state change not stored: queue full", "service=%s", service);
+    free(detail);
     /* Registration and removal are bookkeeping, not news: webhooks hear of up/late/dead. */
     if (!doc || instance[0] || from == HBD_NEW || to == HBD_FORGOTTEN) {
         json_decref(doc);
