@@ -45,12 +45,14 @@ def ms(text):
     return datetime.datetime.fromisoformat(text.replace('Z', '+00:00')).timestamp() * 1000
 
 
-t.ok(abs(ms(dead['from_since']) - ms(r[1][1].replace(' ', 'T'))) < 100,
+# The two clocks are read a moment apart (under the registry's lock, then when the row is
+# queued): close, not equal.
+t.ok(abs(ms(dead['from_since']) - ms(r[1][1].replace(' ', 'T'))) < 1000,
      'its previous state began when the up -> late row was written')
 t.is_(dead['last_beat'], json.loads(r[1][8])['last_beat'],
       'both rows name the same last heartbeat')
 back = json.loads(r[3][8])
-t.ok(back['from_for_ms'] >= 0 and back['silent_ms'] == 0,
+t.ok(back['from_for_ms'] >= 0 and 0 <= back['silent_ms'] < 1000,
      'dead -> up: how long it was dead, and the beat that brought it back')
 
 # An instance's changes carry the same detail.
