@@ -79,6 +79,7 @@ struct hbd_metrics {
     int services_dropped;         /* services left out of the per-service series */
     struct hbd_service_row *rows; /* the per-service series of the scrape in progress */
     size_t nrows, caprows;
+    atomic_uint max_rows; /* metrics_max_services, copied for the HTTP thread (no cfg reader) */
 };
 
 struct hbd {
@@ -244,6 +245,8 @@ unsigned hbd_conns(const struct hbd *h);
 int hbd_metrics_init(struct hbd *h, char *err);
 /* Frees the registry of series and the per-service rows (at exit, after the HTTP thread). */
 void hbd_metrics_free(struct hbd *h);
+/* A reload published a new config snapshot (main thread). */
+void hbd_metrics_reloaded(struct hbd *h);
 /* The tables hbd writes (NULL-terminated), for gw_store_open. */
 extern const struct gw_store_table *const hbd_store_tables[];
 /* main.c opens the store with the three arguments of the days before table modules: this names

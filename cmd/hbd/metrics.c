@@ -65,7 +65,7 @@ static void
 collect_services(struct hbd *h, unsigned total)
 {
     struct hbd_metrics *hm = &h->m;
-    unsigned max = hbd_cfg(h)->metrics_max_services;
+    unsigned max = atomic_load_explicit(&hm->max_rows, memory_order_relaxed);
 
     hm->nrows = 0;
     if (max > 0)
@@ -203,8 +203,17 @@ hbd_metrics_init(struct hbd *h, char *err)
              &bad);
     if (bad)
         return gw_err(err, "metrics registry full");
+    hbd_metrics_reloaded(h);
     gw_metrics_on_collect(m, collect, h);
     return gw_daemon_process_metrics(h->daemon, m);
+}
+
+/* The HTTP thread renders /metrics but is no config reader (lib/snap.h): the one setting it
+ * needs is copied here by the main thread, the config's writer. */
+void
+hbd_metrics_reloaded(struct hbd *h)
+{
+    atomic_store_explicit(&h->m.max_rows, hbd_cfg(h)->metrics_max_services, memory_order_relaxed);
 }
 
 void

@@ -64,10 +64,14 @@ t.is_(d.result('forget', {'service': 'db'}), {'forgotten': 'db'}, 'forget db')
 t.is_(set(series('hbd_service_up')), {'cache'}, 'gwctl forget removes its series at once')
 t.is_(d.stop(), 0, 'exit 0')
 
-# 0: no per-service series at all, every service counted as left out.
-d = t.Daemon('hbd', env={'GWKIT_HBD_METRICS_MAX_SERVICES': '0'})
+# 0: no per-service series at all, every service counted as left out; a reload changes it.
+d = t.Daemon('hbd', conf='[hbd]\nmetrics_max_services = 0\n')
 t.is_(t.line_request(d.port, 'HB api'), 'OK 1', 'api registered')
 t.is_(series('hbd_service_up'), {}, 'metrics_max_services=0: no per-service series')
 t.is_(d.metric('hbd_metrics_services_dropped'), 1.0, 'the service is counted as left out')
+t.write(d.conf, '[hbd]\nmetrics_max_services = 10\n')
+t.is_(d.ctl('reload')['ok'], True, 'reload with metrics_max_services = 10')
+t.is_(series('hbd_service_up'), {'api': 1.0}, 'after the reload: api has its series')
+t.is_(d.metric('hbd_metrics_services_dropped'), 0.0, 'and nothing is left out')
 t.is_(d.stop(), 0, 'exit 0')
 t.done()
