@@ -48,6 +48,18 @@ struct family {
     size_t nbounds;
     int *series; /* ids in creation order */
     size_t nseries, cap;
+    gw_metrics_render_fn render; /* a dynamic family: its series come from here */
+    void *render_arg;
+};
+
+/* What a dynamic family's render function writes into: the family's names copied, since the
+ * families array may move while the function runs unlocked. */
+struct gw_metrics_sink {
+    const char *name;
+    const char *labels[GW_METRICS_MAX_LABELS];
+    unsigned nlabels;
+    struct gw_buf buf;
+    int rc;
 };
 
 struct hook {
@@ -547,6 +559,72 @@ fail:
 }
 
 int
+gw_metrics_dynamic(struct gw_metrics *m, const char *name, enum gw_metric_type type,
+                   const char *help, const char *labels, gw_metrics_render_fn fn, void *arg,
+                   char *err)
+{
+    struct family f = {0};
+    int fid;
+
+    if (type != GW_METRIC_COUNTER && type != GW_METRIC_GAUGE)
+        return gw_err(err, "metric '%s': a dynamic family is a counter or a gauge", name);
+    if (fn == NULL)
+        return gw_err(err, "metric '%s': no render function", name);
+    if (check_metric_name(name, type, err) == -1)
+        return -1;
+    if (help == NULL || *help == '\0')
+        return gw_err(err, "metric '%s' has no help text", name);
+    if (strlen(help) > MAX_HELP_BYTES)
+        return gw_err(err, "metric '%s': help text longer than %d bytes", name, MAX_HELP_BYTES);
+    f.type = type;
+    f.render = fn;
+    f.render_arg = arg;
+    if ((f.name = strdup(name)) == NULL || (f.help = escape_help(help)) == NULL) {
+        fid = gw_err(err, "out of memory");
+        goto fail;
+    }
+    if (parse_labels(&f, labels, err) == -1) {
+        fid = -1;
+        goto fail;
+    }
+    if (f.nlabels == 0) {
+        /* family_add would give it a kept series; one unlabelled value is a plain gauge. */
+        fid = gw_err(err, "metric '%s': a dynamic family needs labels", name);
+        goto fail;
+    }
+    pthread_mutex_lock(&m->lock);
+    fid = family_add(m, &f, err);
+    pthread_mutex_unlock(&m->lock);
+    if (fid >= 0)
+        return fid;
+fail:
+    family_free(&f);
+    return fid;
+}
+
+int
+gw_metrics_emit(struct gw_metrics_sink *sink, const char *const *values, double v)
+{
+    char num[40];
+    unsigned i;
+    int rc;
+
+    if (sink->rc == -1)
+        return -1;
+    rc = gw_buf_printf(&sink->buf, "%s{", sink->name);
+    for (i = 0; i < sink->nlabels && rc == 0; i++) {
+        rc = gw_buf_printf(&sink->buf, "%s%s=\"", i ? "," : "", sink->labels[i]);
+        if (rc == 0)
+            rc = append_label_value(&sink->buf, values ? values[i] : NULL);
+        if (rc == 0)
+            rc = gw_buf_append(&sink->buf, "\"", 1);
+    }
+    if (rc == 0)
+        rc = gw_buf_printf(&sink->buf, "} %s\n", fmt_double(v, num, sizeof(num)));
+    return sink->rc = rc;
+}
+
+int
 gw_metrics_series2(struct gw_metrics *m, int family, const char *v1, const char *v2)
 {
     const char *vals[2] = {v1, v2};
@@ -566,6 +644,8 @@ gw_metrics_series(struct gw_metrics *m, int family, const char *const *values)
     if (family < 0 || (size_t)family >= m->nfamilies)
         goto out;
     f = &m->families[family];
+    if (f->render) /* its series are emitted at render time */
+        goto out;
     if ((labels = render_labels(f, values)) == NULL)
         goto out;
     for (i = 0; i < f->nseries; i++) {
@@ -865,13 +945,16 @@ render_series(const struct gw_metrics *m, const struct family *f, const struct s
 }
 
 static int
-render_family(const struct gw_metrics *m, const struct family *f, struct gw_buf *b)
+render_family(const struct gw_metrics *m, const struct family *f, struct gw_buf *b,
+              const struct gw_buf *dynamic)
 {
     size_t i;
 
     if (gw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
                       type_names[f->type]) == -1)
         return -1;
+    if (f->render)
+        return dynamic && dynamic->len ? gw_buf_append(b, gw_buf_data(dynamic), dynamic->len) : 0;
     for (i = 0; i < f->nseries; i++)
         if (render_series(m, f, &m->series[f->series[i]], b) == -1)
             return -1;
@@ -892,21 +975,84 @@ run_hooks(struct gw_metrics *m)
         hooks[i].fn(m, hooks[i].arg);
 }
 
+/* Runs the dynamic families' render functions without the lock, into one sink each (indexed
+ * by family id; NULL when there are none). Families are only ever appended, so the ids hold. *rc
+ * becomes -1 when memory ran out. */
+static struct gw_metrics_sink *
+run_dynamic(struct gw_metrics *m, size_t *nsinks, int *rc)
+{
+    struct gw_metrics_sink *sinks;
+    gw_metrics_render_fn *fns;
+    void **args;
+    size_t i, n, ndyn = 0;
+
+    pthread_mutex_lock(&m->lock);
+    n = m->nfamilies;
+    for (i = 0; i < n; i++)
+        ndyn += m->families[i].render != NULL;
+    if (ndyn == 0) {
+        pthread_mutex_unlock(&m->lock);
+        *nsinks = 0;
+        return NULL;
+    }
+    sinks = calloc(n, sizeof(*sinks));
+    fns = calloc(n, sizeof(*fns));
+    args = calloc(n, sizeof(*args));
+    if (!sinks || !fns || !args) {
+        pthread_mutex_unlock(&m->lock);
+        free(sinks);
+        free(fns);
+        free(args);
+        *rc = -1;
+        *nsinks = 0;
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        const struct family *f = &m->families[i];
+        gw_buf_init(&sinks[i].buf, MAX_RENDER_BYTES);
+        if (!f->render)
+            continue;
+        fns[i] = f->render;
+        args[i] = f->render_arg;
+        sinks[i].name = f->name; /* the strings never move, only the array holding them */
+        sinks[i].nlabels = f->nlabels;
+        for (unsigned l = 0; l < f->nlabels; l++)
+            sinks[i].labels[l] = f->labels[l];
+    }
+    pthread_mutex_unlock(&m->lock);
+    for (i = 0; i < n; i++) {
+        if (!fns[i])
+            continue;
+        fns[i](&sinks[i], args[i]);
+        if (sinks[i].rc == -1)
+            *rc = -1;
+    }
+    free(fns);
+    free(args);
+    *nsinks = n;
+    return sinks;
+}
+
 char *
 gw_metrics_render(struct gw_metrics *m, size_t *len)
 {
+    struct gw_metrics_sink *sinks;
     struct gw_buf b;
-    size_t i;
+    size_t i, nsinks;
     int rc = 0;
 
     gw_buf_init(&b, MAX_RENDER_BYTES);
     pthread_mutex_lock(&m->render_lock);
     run_hooks(m);
+    sinks = run_dynamic(m, &nsinks, &rc);
     pthread_mutex_lock(&m->lock);
     for (i = 0; i < m->nfamilies && rc == 0; i++)
-        rc = render_family(m, &m->families[i], &b);
+        rc = render_family(m, &m->families[i], &b, i < nsinks ? &sinks[i].buf : NULL);
     pthread_mutex_unlock(&m->lock);
     pthread_mutex_unlock(&m->render_lock);
+    for (i = 0; i < nsinks; i++)
+        gw_buf_reset(&sinks[i].buf);
+    free(sinks);
     if (rc == -1 || gw_buf_append(&b, "", 1) == -1) {
         gw_buf_reset(&b);
         return NULL;

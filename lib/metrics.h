@@ -112,6 +112,25 @@ double gw_metrics_value(struct gw_metrics *m, int series);
 typedef void (*gw_metrics_collect_fn)(struct gw_metrics *m, void *arg);
 int gw_metrics_on_collect(struct gw_metrics *m, gw_metrics_collect_fn fn, void *arg);
 
+/* A family whose series live elsewhere (one per service of a registry, say) and are written at
+ * each render by fn: a series that fn no longer emits is gone from the next scrape, which kept
+ * series (never removed) cannot do. type: counter or gauge (no histogram). Name, help and labels
+ * as for gw_metrics_family; rendered in declaration order like the others. fn runs in the
+ * rendering thread, after the collect hooks and without the registry's lock held (so it may
+ * take locks of its own, but must not call gw_metrics_render), and writes each series with
+ * gw_metrics_emit; fn must emit each set of label values at most once. Returns the family id,
+ * or -1 with err. Thread-safe (takes a mutex). */
+struct gw_metrics_sink;
+typedef void (*gw_metrics_render_fn)(struct gw_metrics_sink *sink, void *arg);
+int gw_metrics_dynamic(struct gw_metrics *m, const char *name, enum gw_metric_type type,
+                       const char *help, const char *labels, gw_metrics_render_fn fn, void *arg,
+                       char *err);
+
+/* Inside a gw_metrics_render_fn: writes one series of its family with these label values
+ * (exactly as many as the family has labels; NULL when it has none; cleaned and cut as in
+ * gw_metrics_series) and value v. 0, or -1 when memory ran out (the render then fails). */
+int gw_metrics_emit(struct gw_metrics_sink *sink, const char *const *values, double v);
+
 /* The exposition text, malloc'd (the caller frees it) and NUL-terminated; *len (when len is
  * not NULL) gets its length. NULL when memory runs out or the text would pass 64 MiB.
  * Thread-safe. */

@@ -18,6 +18,23 @@ static const char *const migrations[] = {
     "ALTER TABLE heartbeat_events ADD COLUMN instance TEXT NOT NULL DEFAULT '';"
     "CREATE INDEX heartbeat_events_ts ON heartbeat_events(ts_ms);"
     "CREATE INDEX heartbeat_events_service_ts ON heartbeat_events(service, ts_ms);",
+    /* 2 -> 3: heartbeat_events_v, the table for people: UTC times, and detail's JSON (how long
+     * the previous state lasted, the latest heartbeat) in columns; older rows' plain detail
+     * leaves them NULL. */
+    "CREATE VIEW heartbeat_events_v AS SELECT id,"
+    "  strftime('%Y-%m-%d %H:%M:%S', ts_ms / 1000, 'unixepoch')"
+    "    || printf('.%03dZ', ts_ms % 1000) AS time,"
+    "  service, instance, from_state, to_state,"
+    "  CASE WHEN json_valid(detail) THEN ("
+    "    SELECT CASE WHEN ms IS NULL THEN NULL"
+    "      WHEN ms < 60000 THEN printf('%.1f s', ms / 1000.0)"
+    "      WHEN ms < 3600000 THEN printf('%d m %d s', ms / 60000, ms / 1000 % 60)"
+    "      WHEN ms < 86400000 THEN printf('%d h %d m', ms / 3600000, ms / 60000 % 60)"
+    "      ELSE printf('%d d %d h', ms / 86400000, ms / 3600000 % 24) END"
+    "    FROM (SELECT json_extract(detail, '$.from_for_ms') AS ms)) END AS lasted,"
+    "  CASE WHEN json_valid(detail) THEN json_extract(detail, '$.last_beat') END AS last_beat,"
+    "  detail"
+    " FROM heartbeat_events;",
 };
 
 enum { INSERT_EVENT };

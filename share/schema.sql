@@ -37,8 +37,10 @@ CREATE TABLE circuit_events (
     reason TEXT NOT NULL DEFAULT ''
 );
 
--- One row per heartbeat state change of a service (up, late, dead). `instance` came in
--- version 2, hence its place at the end.
+-- One row per heartbeat state change of a service or a named instance (new, up, late, dead,
+-- forgotten). `instance` came in version 2, hence its place at the end. detail (version 3 on;
+-- '' before): JSON, {"from_since": RFC 3339, "from_for_ms": how long the previous state
+-- lasted, "last_beat": RFC 3339, "silent_ms": since that beat}, each when known.
 CREATE TABLE heartbeat_events (
     id INTEGER PRIMARY KEY,
     ts_ms INTEGER NOT NULL,
@@ -54,10 +56,27 @@ CREATE INDEX circuit_events_backend_ts ON circuit_events(backend, ts_ms);
 CREATE INDEX heartbeat_events_ts ON heartbeat_events(ts_ms);
 CREATE INDEX heartbeat_events_service_ts ON heartbeat_events(service, ts_ms);
 
+-- heartbeat_events for people (version 3): UTC times, and detail's JSON (how long the
+-- previous state lasted, the latest heartbeat) in columns.
+--   sqlite3 -readonly gwkit.db 'SELECT * FROM heartbeat_events_v ORDER BY id DESC LIMIT 20'
+CREATE VIEW heartbeat_events_v AS SELECT id,
+  strftime('%Y-%m-%d %H:%M:%S', ts_ms / 1000, 'unixepoch') || printf('.%03dZ', ts_ms % 1000) AS time,
+  service, instance, from_state, to_state,
+  CASE WHEN json_valid(detail) THEN (
+    SELECT CASE WHEN ms IS NULL THEN NULL
+      WHEN ms < 60000 THEN printf('%.1f s', ms / 1000.0)
+      WHEN ms < 3600000 THEN printf('%d m %d s', ms / 60000, ms / 1000 % 60)
+      WHEN ms < 86400000 THEN printf('%d h %d m', ms / 3600000, ms / 60000 % 60)
+      ELSE printf('%d d %d h', ms / 86400000, ms / 3600000 % 24) END
+    FROM (SELECT json_extract(detail, '$.from_for_ms') AS ms)) END AS lasted,
+  CASE WHEN json_valid(detail) THEN json_extract(detail, '$.last_beat') END AS last_beat,
+  detail
+FROM heartbeat_events;
+
 -- The version of each table's own schema (its module's migration count).
 CREATE TABLE schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
 INSERT INTO schema_versions VALUES ('backends', 1), ('circuit_events', 2),
-    ('heartbeat_events', 2);
+    ('heartbeat_events', 3);
 
 PRAGMA user_version = 3;
 

@@ -122,8 +122,9 @@ const struct gwctl_cmd gwctl_cmds[] = {
      NULL,
      "hbd's services and their instances",
      "Lists the services hbd tracks, with state, silence, interval, heartbeats and labels,\n"
-     "and each named instance below its service. --state keeps one state; SERVICE shows\n"
-     "one service.",
+     "and their instances below them (one without instance= as -; a service whose only\n"
+     "instance is unnamed shows its address on its own row). --state keeps one state;\n"
+     "SERVICE shows one service, and an unknown SERVICE is an error (exit 1).",
      0},
     {"clients", HBD_CMD_CLIENTS, GW_PROG_HBD " " GW_PROG_WSGWD, GWCTL_PROG_OPERAND, NOARGS,
      gwctl_print_clients, NULL, NULL, "the connections of a daemon",
@@ -454,10 +455,25 @@ report_failure(const struct gwctl *g, const struct gwctl_cmd *cmd, const char *w
     return GWCTL_EXIT_FAILED;
 }
 
+/* `services SERVICE` for a name hbd does not know fails as `forget SERVICE` does (hbd answers
+ * it with an empty list); the error object, or NULL. With --state an empty list may only mean
+ * the service is in another state: that stays a success. */
+static json_t *
+unknown_service(const struct gwctl_cmd *cmd, json_t *args, json_t *res)
+{
+    const char *name = json_string_value(json_object_get(args, HBD_ARG_SERVICE));
+
+    if (strcmp(cmd->name, "services") != 0 || !name || json_object_get(args, HBD_ARG_STATE) ||
+        json_array_size(json_object_get(res, HBD_F_SERVICES)) > 0)
+        return NULL;
+    return json_pack("{s:s, s:s++}", "code", "not_found", "message", "no service named '", name,
+                     "'");
+}
+
 int
 gwctl_run_request(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv)
 {
-    json_t *args = json_object(), *res = NULL;
+    json_t *args = json_object(), *res = NULL, *missing;
     const char *prog = NULL;
     char implied[32], path[GWCTL_PATH_LEN];
     enum gw_ctl_status st;
@@ -470,7 +486,14 @@ gwctl_run_request(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char *
     if (cmd->prog_mode == GWCTL_PROG_IMPLIED)
         prog = implied_prog(cmd, implied, sizeof(implied));
     res = gwctl_call(g, prog, cmd->request, args, &st, path, sizeof(path));
+    missing = st == GW_CTL_OK ? unknown_service(cmd, args, res) : NULL;
     json_decref(args);
+    if (missing) {
+        rc = report_failure(g, cmd, prog ? prog : "daemon", missing);
+        json_decref(missing);
+        json_decref(res);
+        return rc;
+    }
     switch (st) {
     case GW_CTL_OK:
         if (g->format == GWCTL_JSON || !cmd->print)

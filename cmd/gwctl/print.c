@@ -272,7 +272,8 @@ labels_text(json_t *labels)
 }
 
 static void
-service_row(struct gwctl_table *t, json_t *obj, const char *name, const char *min_up)
+service_row(struct gwctl_table *t, json_t *obj, const char *name, const char *min_up,
+            const char *addr)
 {
     char silent[32], interval[32], beats[32];
     char *labels = labels_text(json_object_get(obj, HBD_F_LABELS));
@@ -282,7 +283,7 @@ service_row(struct gwctl_table *t, json_t *obj, const char *name, const char *mi
     snprintf(beats, sizeof(beats), "%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(obj, HBD_F_HEARTBEATS)));
     gwctl_table_row(t, name, str(obj, HBD_F_STATE), silent, interval, beats, min_up,
-                    str(obj, HBD_F_LAST_SEEN), str(obj, HBD_F_ADDR), labels);
+                    str(obj, HBD_F_LAST_SEEN), addr ? addr : str(obj, HBD_F_ADDR), labels);
     free(labels);
 }
 
@@ -306,14 +307,21 @@ gwctl_print_services(FILE *out, const char *prog, json_t *result)
         char min_up[32], name[300];
         snprintf(min_up, sizeof(min_up), "%" JSON_INTEGER_FORMAT,
                  json_integer_value(json_object_get(svc, HBD_F_MIN_UP)));
-        service_row(t, svc, str(svc, HBD_F_NAME), min_up);
-        /* Instances are listed under their service when they have names. */
-        json_array_foreach(json_object_get(svc, HBD_F_INSTANCES), j, in)
+        json_t *insts = json_object_get(svc, HBD_F_INSTANCES);
+        json_t *only = json_array_get(insts, 0);
+        /* A service whose one instance has no name is that instance: its row says where the
+         * beats come from. Otherwise every instance is listed below it, unnamed ones as -. */
+        if (json_array_size(insts) == 1 &&
+            !json_string_value(json_object_get(only, HBD_F_NAME))[0]) {
+            service_row(t, svc, str(svc, HBD_F_NAME), min_up, str(only, HBD_F_ADDR));
+            continue;
+        }
+        service_row(t, svc, str(svc, HBD_F_NAME), min_up, NULL);
+        json_array_foreach(insts, j, in)
         {
-            if (!str(in, HBD_F_NAME)[0])
-                continue;
-            snprintf(name, sizeof(name), "  %s", str(in, HBD_F_NAME));
-            service_row(t, in, name, "");
+            const char *iname = json_string_value(json_object_get(in, HBD_F_NAME));
+            snprintf(name, sizeof(name), "  %s", iname && iname[0] ? iname : "-");
+            service_row(t, in, name, "", NULL);
         }
     }
     gwctl_table_print(t, out);

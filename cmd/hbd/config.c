@@ -100,5 +100,6 @@ hbd_reload(void *arg, const struct gw_conf *c, char *err)
         gw_ev_timer_init(&h->cfg_reclaim, reclaim, h);
     reclaim(ev, &h->cfg_reclaim, h);
     hbd_server_reloaded(h);
+    hbd_metrics_reloaded(h);
     return 0;
 }

@@ -51,6 +51,7 @@ struct hbd_config {
     unsigned alert_retries;
     uint64_t alert_backoff_ms;
     unsigned alert_queue;
+    unsigned metrics_max_services;
     /* Read at start only (GW_CONF_RESTART). */
     char *listen, *http_listen;
     int udp, store;
@@ -75,6 +76,10 @@ struct hbd_metrics {
     int err_too_many_services;
     int closed_idle;
     int store_dropped;
+    int services_dropped;         /* services left out of the per-service series */
+    struct hbd_service_row *rows; /* the per-service series of the scrape in progress */
+    size_t nrows, caprows;
+    atomic_uint max_rows; /* metrics_max_services, copied for the HTTP thread (no cfg reader) */
 };
 
 struct hbd {
@@ -201,6 +206,11 @@ struct hbd_counts {
 void hbd_registry_counts(struct hbd_registry *r, struct hbd_counts *c);
 /* {"services":[...]} filtered by state (-1: all) and name (NULL: all). */
 json_t *hbd_registry_json(struct hbd_registry *r, int state, const char *name);
+/* Calls fn for each service under its shard's lock (fn must not call into the registry): its
+ * name, state and the milliseconds since its last heartbeat. Any thread. */
+typedef void (*hbd_registry_fn)(void *arg, const char *name, enum hbd_state state,
+                                uint64_t silent_ms);
+void hbd_registry_each(struct hbd_registry *r, hbd_registry_fn fn, void *arg);
 /* Rows for the stats page, dead first, then late, new and up, each by name; at most max, with
  * *more set to how many were left out. Any thread. */
 json_t *hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more);
@@ -233,6 +243,10 @@ unsigned hbd_conns(const struct hbd *h);
 
 /* metrics.c */
 int hbd_metrics_init(struct hbd *h, char *err);
+/* Frees the registry of series and the per-service rows (at exit, after the HTTP thread). */
+void hbd_metrics_free(struct hbd *h);
+/* A reload published a new config snapshot (main thread). */
+void hbd_metrics_reloaded(struct hbd *h);
 /* The tables hbd writes (NULL-terminated), for gw_store_open. */
 extern const struct gw_store_table *const hbd_store_tables[];
 /* main.c opens the store with the three arguments of the days before table modules: this names
@@ -241,6 +255,16 @@ extern const struct gw_store_table *const hbd_store_tables[];
  * alerts. Any thread. */
 void hbd_emit_transition(struct hbd *h, const char *service, const char *instance,
                          enum hbd_state from, enum hbd_state to, json_t *service_json);
+/* What heartbeat_events.detail tells of a change: since when the service or instance was in
+ * its previous state, and its latest heartbeat (wall-clock ms; 0: unknown). */
+struct hbd_transition_times {
+    int64_t from_since_ms;
+    int64_t last_beat_ms;
+};
+/* hbd_emit_transition with the times for the stored row (times may be NULL). */
+void hbd_emit_transition_at(struct hbd *h, const char *service, const char *instance,
+                            enum hbd_state from, enum hbd_state to, json_t *service_json,
+                            const struct hbd_transition_times *times);
 
 /* ctl.c */
 extern const struct gw_ctl_cmd hbd_ctl_cmds[];

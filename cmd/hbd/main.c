@@ -261,8 +261,7 @@ stop(struct hbd *h)
     if (h->store)
         gw_store_close(h->store);
     hbd_registry_free(h->reg);
-    if (h->m.reg)
-        gw_metrics_free(h->m.reg);
+    hbd_metrics_free(h);
     hbd_config_stop(h);
     gw_daemon_free(h->daemon);
     curl_global_cleanup();

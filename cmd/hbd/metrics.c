@@ -2,6 +2,7 @@
  * metrics.c -- hbd's metric families, and the one place a state change is counted, logged,
  * stored and alerted.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "hbd.h"
@@ -14,6 +15,89 @@ const struct gw_store_table *const hbd_store_tables[] = {&gw_store_hb_table, NUL
 static const double processing_buckets[] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
                                             2.5e-4, 5e-4, 1e-3, 5e-3,   1e-2, 0.1};
 
+/* One service as the per-service series show it, copied out of the registry at the start of a
+ * scrape so both families render the same set. */
+struct hbd_service_row {
+    char name[HBD_MAX_NAME + 1];
+    enum hbd_state state;
+    uint64_t silent_ms;
+};
+
+static void
+add_row(void *arg, const char *name, enum hbd_state state, uint64_t silent_ms)
+{
+    struct hbd_metrics *hm = arg;
+    struct hbd_service_row *row;
+
+    if (hm->nrows == hm->caprows) {
+        size_t cap = hm->caprows ? 2 * hm->caprows : 64;
+        struct hbd_service_row *v = realloc(hm->rows, cap * sizeof(*v));
+        if (!v)
+            return; /* this scrape shows fewer services; counted as dropped below */
+        hm->rows = v;
+        hm->caprows = cap;
+    }
+    row = &hm->rows[hm->nrows++];
+    gw_strlcpy(row->name, name, sizeof(row->name));
+    row->state = state;
+    row->silent_ms = silent_ms;
+}
+
+/* Dead first, then late, new and up, each by name: past the cap, the services an operator
+ * needs to hear of are the ones kept. */
+static int
+row_rank(enum hbd_state s)
+{
+    return s == HBD_DEAD ? 0 : s == HBD_LATE ? 1 : s == HBD_NEW ? 2 : 3;
+}
+
+static int
+by_rank(const void *a, const void *b)
+{
+    const struct hbd_service_row *x = a, *y = b;
+    int d = row_rank(x->state) - row_rank(y->state);
+
+    return d ? d : strcmp(x->name, y->name);
+}
+
+/* Copies the services, keeps metrics_max_services of them, counts the rest. */
+static void
+collect_services(struct hbd *h, unsigned total)
+{
+    struct hbd_metrics *hm = &h->m;
+    unsigned max = atomic_load_explicit(&hm->max_rows, memory_order_relaxed);
+
+    hm->nrows = 0;
+    if (max > 0)
+        hbd_registry_each(h->reg, add_row, hm);
+    qsort(hm->rows, hm->nrows, sizeof(*hm->rows), by_rank);
+    if (hm->nrows > max)
+        hm->nrows = max;
+    gw_metrics_set(hm->reg, hm->services_dropped, total > hm->nrows ? total - hm->nrows : 0);
+}
+
+static void
+render_service_up(struct gw_metrics_sink *sink, void *arg)
+{
+    struct hbd_metrics *hm = arg;
+
+    for (size_t i = 0; i < hm->nrows; i++) {
+        const char *v[] = {hm->rows[i].name};
+        gw_metrics_emit(sink, v, hm->rows[i].state != HBD_DEAD);
+    }
+}
+
+static void
+render_last_beat(struct gw_metrics_sink *sink, void *arg)
+{
+    struct hbd_metrics *hm = arg;
+
+    for (size_t i = 0; i < hm->nrows; i++) {
+        const char *v[] = {hm->rows[i].name};
+        gw_metrics_emit(sink, v, (double)hm->rows[i].silent_ms / 1000);
+    }
+}
+
 static void
 collect(struct gw_metrics *m, void *arg)
 {
@@ -22,6 +106,7 @@ collect(struct gw_metrics *m, void *arg)
     struct gw_store_stats st;
 
     hbd_registry_counts(h->reg, &c);
+    collect_services(h, c.total);
     gw_metrics_set(m, h->m.services_up, c.up);
     gw_metrics_set(m, h->m.services_late, c.late);
     gw_metrics_set(m, h->m.services_dead, c.dead);
@@ -103,10 +188,43 @@ hbd_metrics_init(struct hbd *h, char *err)
         keep(gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
                                "State changes not written: database queue full.", err),
              &bad);
+    if (gw_metrics_dynamic(m, "hbd_service_up", GW_METRIC_GAUGE,
+                           "1 while the service is up or late, 0 once it is dead.", "service",
+                           render_service_up, hm, err) == -1 ||
+        gw_metrics_dynamic(m, "hbd_service_last_beat_seconds", GW_METRIC_GAUGE,
+                           "Seconds since the service's last heartbeat (any instance).", "service",
+                           render_last_beat, hm, err) == -1)
+        return -1;
+    hm->services_dropped =
+        keep(gw_metrics_simple(m, "hbd_metrics_services_dropped", GW_METRIC_GAUGE,
+                               "Services left out of hbd_service_* at the last scrape "
+                               "([hbd] metrics_max_services).",
+                               err),
+             &bad);
     if (bad)
         return gw_err(err, "metrics registry full");
+    hbd_metrics_reloaded(h);
     gw_metrics_on_collect(m, collect, h);
     return gw_daemon_process_metrics(h->daemon, m);
+}
+
+/* The HTTP thread renders /metrics but is no config reader (lib/snap.h): the one setting it
+ * needs is copied here by the main thread, the config's writer. */
+void
+hbd_metrics_reloaded(struct hbd *h)
+{
+    atomic_store_explicit(&h->m.max_rows, hbd_cfg(h)->metrics_max_services, memory_order_relaxed);
+}
+
+void
+hbd_metrics_free(struct hbd *h)
+{
+    if (h->m.reg)
+        gw_metrics_free(h->m.reg);
+    h->m.reg = NULL;
+    free(h->m.rows);
+    h->m.rows = NULL;
+    h->m.nrows = h->m.caprows = 0;
 }
 
 static void
@@ -121,21 +239,58 @@ count_transition(struct hbd *h, enum hbd_state to)
         gw_metrics_add(h->m.reg, s, 1);
 }
 
+/* heartbeat_events.detail, a JSON object (heartbeat_events_v shows it readable): how long the
+ * previous state lasted and the latest heartbeat; malloc'd, NULL when nothing is known. */
+static char *
+event_detail(int64_t now, const struct hbd_transition_times *t)
+{
+    json_t *o;
+    char ts[40], *text;
+
+    if (!t || (t->from_since_ms <= 0 && t->last_beat_ms <= 0))
+        return NULL;
+    if ((o = json_object()) == NULL)
+        return NULL;
+    if (t->from_since_ms > 0) {
+        json_object_set_new(o, "from_since",
+                            json_string(gw_time_rfc3339(t->from_since_ms, ts, sizeof(ts))));
+        json_object_set_new(o, "from_for_ms", json_integer(now - t->from_since_ms));
+    }
+    if (t->last_beat_ms > 0) {
+        json_object_set_new(o, "last_beat",
+                            json_string(gw_time_rfc3339(t->last_beat_ms, ts, sizeof(ts))));
+        json_object_set_new(o, "silent_ms", json_integer(now - t->last_beat_ms));
+    }
+    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+}
+
 void
 hbd_emit_transition(struct hbd *h, const char *service, const char *instance, enum hbd_state from,
                     enum hbd_state to, json_t *doc)
 {
+    hbd_emit_transition_at(h, service, instance, from, to, doc, NULL);
+}
+
+void
+hbd_emit_transition_at(struct hbd *h, const char *service, const char *instance,
+                       enum hbd_state from, enum hbd_state to, json_t *doc,
+                       const struct hbd_transition_times *times)
+{
     enum gw_log_level lvl = to == HBD_DEAD || to == HBD_LATE ? GW_LOG_WARNING : GW_LOG_INFO;
     const char *what = instance[0] ? "instance state changed" : "service state changed";
     int64_t now = gw_wall_ms();
-    char ts[40];
+    char ts[40], *detail;
 
     count_transition(h, to);
     GW_LOG(lvl, what, "service=%s instance=%s from=%s to=%s", service, instance,
            hbd_state_name(from), hbd_state_name(to));
+    detail = h->store ? event_detail(now, times) : NULL;
     if (h->store && gw_store_hb_event(h->store, now, service, instance, hbd_state_name(from),
-                                      hbd_state_name(to), "") == -1)
+                                      hbd_state_name(to), detail ? detail : "") == -1)
         GW_LOG_DEBUG("state change not stored: queue full", "service=%s", service);
+    free(detail);
     /* Registration and removal are bookkeeping, not news: webhooks hear of up/late/dead. */
     if (!doc || instance[0] || from == HBD_NEW || to == HBD_FORGOTTEN) {
         json_decref(doc);

@@ -36,6 +36,7 @@ struct instance {
     uint64_t interval_ms;
     uint64_t beats;
     char addr[48];
+    int64_t since_wall_ms; /* in its state since (wall clock; 0: not yet known) */
 };
 
 struct service {
@@ -72,6 +73,7 @@ struct change {
     char *service, *instance;
     enum hbd_state from, to;
     json_t *doc;
+    struct hbd_transition_times times; /* for heartbeat_events.detail */
 };
 
 struct changes {
@@ -388,8 +390,8 @@ service_json(const struct service *s, uint64_t now_ms, unsigned default_min_up)
 }
 
 static void
-note_change(struct changes *ch, const char *service, const char *instance, enum hbd_state from,
-            enum hbd_state to, json_t *doc)
+note_change_at(struct changes *ch, const char *service, const char *instance, enum hbd_state from,
+               enum hbd_state to, json_t *doc, int64_t from_since_ms, int64_t last_beat_ms)
 {
     struct change *c;
 
@@ -409,6 +411,23 @@ note_change(struct changes *ch, const char *service, const char *instance, enum 
     c->from = from;
     c->to = to;
     c->doc = doc;
+    c->times.from_since_ms = from_since_ms;
+    c->times.last_beat_ms = last_beat_ms;
+}
+
+/* The wall time of the service's latest heartbeat, any instance. */
+static int64_t
+last_beat_wall(const struct service *s)
+{
+    uint64_t last_ms = 0;
+    int64_t wall = 0;
+
+    for (unsigned i = 0; i < s->ninst; i++)
+        if (s->inst[i].last_ms > last_ms) {
+            last_ms = s->inst[i].last_ms;
+            wall = s->inst[i].last_wall_ms;
+        }
+    return wall;
 }
 
 static void
@@ -417,7 +436,7 @@ emit_changes(struct hbd *h, struct changes *ch)
     for (size_t i = 0; i < ch->n; i++) {
         struct change *c = &ch->v[i];
         if (c->service && c->instance)
-            hbd_emit_transition(h, c->service, c->instance, c->from, c->to, c->doc);
+            hbd_emit_transition_at(h, c->service, c->instance, c->from, c->to, c->doc, &c->times);
         else
             json_decref(c->doc);
         free(c->service);
@@ -435,9 +454,11 @@ settle_service(struct hbd_registry *r, struct service *s, const struct hbd_confi
 
     if (to != s->state) {
         enum hbd_state from = s->state;
+        int64_t from_since = s->since_wall_ms;
         set_state(r, s, to);
         s->since_wall_ms = gw_wall_ms();
-        note_change(ch, s->name, "", from, to, service_json(s, now_ms, cfg->min_up));
+        note_change_at(ch, s->name, "", from, to, service_json(s, now_ms, cfg->min_up), from_since,
+                       last_beat_wall(s));
     }
     update_deadline(s, cfg);
 }
@@ -483,7 +504,9 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
         enum hbd_state from = in->state;
         in->state = HBD_UP;
         if (in->name[0])
-            note_change(&ch, s->name, in->name, from, HBD_UP, NULL);
+            note_change_at(&ch, s->name, in->name, from, HBD_UP, NULL, in->since_wall_ms,
+                           in->last_wall_ms);
+        in->since_wall_ms = in->last_wall_ms;
     }
     settle_service(r, s, cfg, now, &ch);
     pthread_mutex_unlock(&sh->mu);
@@ -502,7 +525,10 @@ sweep_service(struct hbd_registry *r, struct service *s, const struct hbd_config
         enum hbd_state to =
             silent > cfg->forget_after_ms ? HBD_FORGOTTEN : instance_state(in, silent, cfg->grace);
         if (to != in->state && in->name[0])
-            note_change(ch, s->name, in->name, in->state, to, NULL);
+            note_change_at(ch, s->name, in->name, in->state, to, NULL, in->since_wall_ms,
+                           in->last_wall_ms);
+        if (to != in->state)
+            in->since_wall_ms = gw_wall_ms();
         if (to == HBD_FORGOTTEN) {
             free(in->name);
             s->inst[i] = s->inst[--s->ninst];
@@ -554,7 +580,8 @@ hbd_registry_forget(struct hbd_registry *r, const char *name)
         pthread_mutex_unlock(&sh->mu);
         return -1;
     }
-    note_change(&ch, s->name, "", s->state, HBD_FORGOTTEN, NULL);
+    note_change_at(&ch, s->name, "", s->state, HBD_FORGOTTEN, NULL, s->since_wall_ms,
+                   last_beat_wall(s));
     service_unlink(r, sh, s);
     service_free(s);
     pthread_mutex_unlock(&sh->mu);
@@ -687,4 +714,24 @@ hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more)
         }
     }
     return arr;
+}
+
+void
+hbd_registry_each(struct hbd_registry *r, hbd_registry_fn fn, void *arg)
+{
+    uint64_t now = gw_mono_ms();
+
+    for (int i = 0; i < SHARDS; i++) {
+        struct shard *sh = &r->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        for (unsigned b = 0; b < sh->nbuckets; b++)
+            for (struct service *s = sh->buckets[b]; s; s = s->next) {
+                uint64_t last_ms = 0;
+                for (unsigned k = 0; k < s->ninst; k++)
+                    if (s->inst[k].last_ms > last_ms)
+                        last_ms = s->inst[k].last_ms;
+                fn(arg, s->name, s->state, last_ms ? now - last_ms : 0);
+            }
+        pthread_mutex_unlock(&sh->mu);
+    }
 }

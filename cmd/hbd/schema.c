@@ -55,6 +55,10 @@ static const struct gw_conf_key hbd_keys[] = {
      F(max_services)},
     {"max_instances", GW_CONF_INT, "64", 1, 10000, NULL, "instances tracked per service", 0,
      F(max_instances)},
+    {"metrics_max_services", GW_CONF_INT, "1000", 0, 1000000, NULL,
+     "services with their own hbd_service_* series on /metrics (the worst first); past this, "
+     "the rest are counted in hbd_metrics_services_dropped; 0 = none",
+     0, F(metrics_max_services)},
     {"alert_url", GW_CONF_STRING, "", 0, 0, NULL,
      "webhooks (space-separated http(s) URLs) that get each state change as a JSON POST", 0,
      F(alert_urls)},

@@ -13,16 +13,24 @@ share = os.path.join(t.ROOT, 'share')
 rules = os.path.join(share, 'prometheus', 'gwkit-alerts.yml')
 p = subprocess.run(['promtool', 'check', 'rules', rules], capture_output=True, text=True)
 t.is_(p.returncode, 0, 'promtool check rules passes on gwkit-alerts.yml')
+p = subprocess.run(['promtool', 'test', 'rules', 'gwkit-alerts.test.yml'], capture_output=True,
+                   text=True, cwd=os.path.dirname(rules))
+t.is_(p.returncode, 0, 'promtool test rules: the rules fire as their tests expect (one alert '
+      'per dead service)')
+if p.returncode:
+    t.diag(p.stdout + p.stderr)
 p = subprocess.run(['promtool', 'check', 'config', os.path.join(share, 'prometheus', 'prometheus.yml')],
                    capture_output=True, text=True)
 t.is_(p.returncode, 0, 'promtool check config passes on the scrape config')
 
 dash = json.load(open(os.path.join(share, 'grafana', 'gwkit-hbd.json')))
 exprs = [tg['expr'] for pn in dash['panels'] for tg in pn['targets']]
+t.ok(any('hbd_service_up' in e for e in exprs), 'the dashboard has a per-service panel')
 t.ok(len(exprs) >= 10, 'the dashboard has its panels (%d queries)' % len(exprs))
 
 d = t.Daemon('hbd')
 t.line_request(d.port, 'PING')
+t.line_request(d.port, 'HB api')  # the per-service families have a series to show
 _, _, text = d.http('/metrics')
 exported = set()
 for line in text.splitlines():

@@ -80,14 +80,20 @@ c = t.LineClient(d.port)
 t.like(c.request('HB api instance=web-1 interval=5s env=prod'), r'^OK \d+$', 'HB api/web-1')
 t.like(c.request('HB api instance=web-2 interval=5s env=prod'), r'^OK \d+$', 'HB api/web-2')
 t.like(c.request('HB db interval=10s'), r'^OK \d+$', 'HB db')
+t.like(c.request('HB mix instance=a interval=10s'), r'^OK \d+$', 'HB mix/a')
+t.like(c.request('HB mix interval=10s'), r'^OK \d+$', 'HB mix without instance=')
 
 rc, out, err = gwctl('services')
 lines = out.splitlines()
 t.is_(rc, 0, 'services: exit 0')
 t.like(lines[0], r'^SERVICE +STATE +SILENT +INTERVAL +BEATS +MIN_UP +LAST_SEEN +ADDR +LABELS$',
        'services: header')
-t.is_([l.split()[0] for l in lines[1:]], ['api', 'web-1', 'web-2', 'db'],
-      'services: instances listed under their service')
+t.is_([l.split()[0] for l in lines[1:]], ['api', 'web-1', 'web-2', 'db', 'mix', 'a', '-'],
+      'services: instances listed under their service, an unnamed one as -')
+t.like(lines[4], r'^db +up +\S+ +10s +1 +1 +\S+Z +127\.0\.0\.1:\d+ +-$',
+       'services: a service whose one instance is unnamed shows its address on its own row')
+t.like(lines[7], r'^  - +up +\S+ +10s +1 +- +\S+Z +127\.0\.0\.1:\d+ +-$',
+       'services: the unnamed instance of mix, shown as -')
 t.like(lines[1], r'^api +up +\S+ +5s +2 +1 +\d{4}-\S+Z +- +env=prod$', 'services: api row')
 t.like(lines[2], r'^  web-1 +up +\S+ +5s +1 +- +\S+Z +127\.0\.0\.1:\d+ +-$', 'services: instance row')
 t.ok(all(column_starts(lines[0], l, ['STATE', 'SILENT', 'LAST_SEEN']) for l in lines[1:]),
@@ -95,15 +101,22 @@ t.ok(all(column_starts(lines[0], l, ['STATE', 'SILENT', 'LAST_SEEN']) for l in l
 t.ok(all(not l.endswith(' ') for l in lines), 'services: no trailing blanks')
 
 rc, out, err = gwctl('--format', 'json', 'services')
-t.is_(jq('[.services[].name] | sort | join(",")', out), (0, 'api,db\n'), 'services JSON through jq')
+t.is_(jq('[.services[].name] | sort | join(",")', out), (0, 'api,db,mix\n'), 'services JSON through jq')
 rc, doc, err = gwjson('services', 'api')
 t.is_([s['name'] for s in doc['services']], ['api'], 'services SERVICE: one service')
 t.is_(sorted(i['name'] for i in doc['services'][0]['instances']), ['web-1', 'web-2'],
       'services JSON: instances')
 t.is_(gwctl('services', '--state', 'dead'), (0, 'no services\n', ''), 'services --state dead: none')
 rc, out, err = gwctl('services', '--state=up')
-t.is_(len(out.splitlines()), 5, 'services --state=up: header and four rows')
-t.is_(gwctl('__complete', 'services'), (0, 'api\ndb\n', ''), '__complete services from hbd')
+t.is_(len(out.splitlines()), 8, 'services --state=up: header and seven rows')
+t.is_(gwctl('__complete', 'services'), (0, 'api\ndb\nmix\n', ''), '__complete services from hbd')
+t.is_(gwctl('services', 'nosuch'), (1, '', "gwctl: hbd: no service named 'nosuch'\n"),
+      'services SERVICE for an unknown name: exit 1, as forget does')
+rc, doc, err = gwjson('services', 'nosuch')
+t.is_((rc, doc['error']['code']), (1, 'not_found'), 'services unknown, JSON: the error object')
+t.is_(gwctl('services', '--state', 'dead', 'api'), (0, 'no services\n', ''),
+      'services --state dead api: api is up, nothing matches, exit 0')
+t.is_(gwctl('forget', 'mix')[0], 0, 'forget mix')
 
 # ---- clients ----
 rc, out, err = gwctl('clients', 'hbd')
@@ -114,7 +127,7 @@ mine = '127.0.0.1:%d' % c.sock.getsockname()[1]
 t.ok(any(mine in l for l in lines[1:]), 'clients: our connection is listed')
 rc, doc, err = gwjson('clients', 'hbd')
 row = [x for x in doc['clients'] if x['addr'] == mine]
-t.ok(row and row[0]['messages'] == 3, 'clients JSON: our connection with its 3 messages')
+t.ok(row and row[0]['messages'] == 5, 'clients JSON: our connection with its 5 messages')
 c.close()
 rc, out, err = gwctl('clients')
 t.is_((rc, err.splitlines()[0]), (2, "gwctl: missing PROG (hbd wsgwd)"), 'clients without PROG: usage')

@@ -392,6 +392,24 @@ test_hooks(void)
 }
 
 /* A registry like a daemon's, checked by promtool. */
+/* The rows a dynamic family renders: what a registry would hold at scrape time. */
+struct rows {
+    const char *names[4];
+    double values[4];
+    size_t n;
+    int calls;
+};
+
+static void
+emit_rows(struct gw_metrics_sink *sink, void *arg)
+{
+    struct rows *r = arg;
+
+    r->calls++;
+    for (size_t i = 0; i < r->n; i++)
+        gw_metrics_emit(sink, &r->names[i], r->values[i]);
+}
+
 static void
 test_promtool(void)
 {
@@ -399,6 +417,7 @@ test_promtool(void)
     const char *b1[] = {"chat-1", "closed"}, *b2[] = {"vid\"eo\\2\n", "open"};
     char err[GW_ERR_LEN] = "", dir[] = "/tmp/gw-metrics-XXXXXX", path[64], cmd[160], *text;
     struct gw_metrics *m = gw_metrics_new(2, 512, err);
+    struct rows dyn = {{"api", "db"}, {1, 0}, 2, 0};
     int fam, h, s, rc;
     FILE *f;
 
@@ -436,6 +455,8 @@ test_promtool(void)
     s = gw_metrics_series(m, h, (const char *[]){"loki"});
     gw_metrics_observe(m, s, 0.2);
     ok(h >= 0 && s >= 0, "realistic registry declared (%s)", err);
+    gw_metrics_dynamic(m, "hbd_service_up", GW_METRIC_GAUGE, "1 while the service is alive.",
+                       "service", emit_rows, &dyn, err);
 
     ok(mkdtemp(dir) != NULL, "temp dir");
     snprintf(path, sizeof(path), "%s/metrics.txt", dir);
@@ -455,6 +476,54 @@ test_promtool(void)
     gw_metrics_free(m);
 }
 
+static void
+test_dynamic(void)
+{
+    char err[GW_ERR_LEN] = "", *text;
+    struct gw_metrics *m = gw_metrics_new(0, 16, err);
+    struct rows r = {{"api", "db\"x\n", "\xff"}, {1, 0, 2.5}, 3, 0};
+    int fid;
+
+    fid = gw_metrics_dynamic(m, "test_service_up", GW_METRIC_GAUGE, "Per service.", "service",
+                             emit_rows, &r, err);
+    ok(fid >= 0, "dynamic family declared (%s)", err);
+    is(gw_metrics_series2(m, fid, "api", NULL), -1, "a dynamic family has no kept series");
+    is(gw_metrics_dynamic(m, "test_service_up", GW_METRIC_GAUGE, "Again.", "service", emit_rows, &r,
+                          err),
+       -1, "a dynamic family is declared once (%s)", err);
+    is(gw_metrics_dynamic(m, "test_h", GW_METRIC_HISTOGRAM, "H.", "service", emit_rows, &r, err),
+       -1, "a dynamic histogram is refused (%s)", err);
+    is(gw_metrics_dynamic(m, "test_nolabels", GW_METRIC_GAUGE, "N.", NULL, emit_rows, &r, err), -1,
+       "a dynamic family without labels is refused (%s)", err);
+    is(gw_metrics_dynamic(m, "test_bad_total", GW_METRIC_GAUGE, "B.", "x", emit_rows, &r, err), -1,
+       "dynamic names are checked like the others (%s)", err);
+    gw_metrics_simple(m, "test_after", GW_METRIC_GAUGE, "After.", err);
+    text = gw_metrics_render(m, NULL);
+    is_str(text,
+           "# HELP test_service_up Per service.\n"
+           "# TYPE test_service_up gauge\n"
+           "test_service_up{service=\"api\"} 1\n"
+           "test_service_up{service=\"db\\\"x\\n\"} 0\n"
+           "test_service_up{service=\"\xef\xbf\xbd\"} 2.5\n"
+           "# HELP test_after After.\n"
+           "# TYPE test_after gauge\n"
+           "test_after 0\n",
+           "dynamic series rendered in place, values escaped and cleaned");
+    free(text);
+    r.n = 1;
+    text = gw_metrics_render(m, NULL);
+    ok(text && strstr(text, "service=\"api\"") && !strstr(text, "db"),
+       "a series no longer emitted is gone from the next render");
+    free(text);
+    r.n = 0;
+    text = gw_metrics_render(m, NULL);
+    ok(text && strstr(text, "# TYPE test_service_up gauge\n# HELP test_after"),
+       "no rows: HELP and TYPE only");
+    free(text);
+    is(r.calls, 3, "the render function runs once per render");
+    gw_metrics_free(m);
+}
+
 int
 main(void)
 {
@@ -465,6 +534,7 @@ main(void)
     test_names();
     test_label_values();
     test_hooks();
+    test_dynamic();
     test_promtool();
     return done_testing();
 }

@@ -192,7 +192,7 @@ test_fresh(void)
        3, "the versions table and one table per module");
     is(q_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 3,
        "no table of a module it was not opened with");
-    is(gw_store_table_version(db, "heartbeat_events"), 2, "heartbeat_events at its version 2");
+    is(gw_store_table_version(db, "heartbeat_events"), 3, "heartbeat_events at its version 3");
     is(gw_store_table_version(db, "notes"), 2, "notes at its version 2");
     is(gw_store_table_version(db, "nothing"), 0, "an unknown table: version 0");
     is(q_int(db, "SELECT count(*) FROM pragma_table_info('heartbeat_events') "
@@ -314,8 +314,8 @@ test_migrate_v1(void)
     if ((db = raw_open(path)) == NULL)
         return;
     is(q_int(db, "PRAGMA user_version"), 3, "taken over: layout version 3");
-    is(gw_store_table_version(db, "heartbeat_events"), 2,
-       "heartbeat_events recorded at 1, then migrated to 2 by its module");
+    is(gw_store_table_version(db, "heartbeat_events"), 3,
+       "heartbeat_events recorded at 1, then migrated to 3 by its module");
     is(gw_store_table_version(db, "circuit_events"), 1, "circuit_events recorded at 1");
     is(gw_store_table_version(db, "backends"), 1, "backends recorded at 1");
     is(q_int(db, "SELECT count(*) FROM heartbeat_events WHERE instance = ''"), 2,
@@ -328,6 +328,8 @@ test_migrate_v1(void)
            "circuit row kept");
     is(q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'heartbeat_events_service_ts'"),
        1, "heartbeat_events' version 2 index added");
+    is(q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'heartbeat_events_v'"), 1,
+       "heartbeat_events' version 3 view added");
     ok(gw_store_migrate(db, hb_only, err) == 0, "migrating a current database: no-op");
     is(q_int(db, "PRAGMA user_version"), 3, "still version 3");
     sqlite3_close(db);
@@ -340,11 +342,15 @@ test_migrate_v1(void)
     ok(s != NULL, "version 2 database opens, its steps not run again (%s)", err);
     gw_store_close(s);
     db = raw_open(path);
-    ok(gw_store_table_version(db, "heartbeat_events") == 2 &&
+    ok(gw_store_table_version(db, "heartbeat_events") == 3 &&
            gw_store_table_version(db, "circuit_events") == 2 &&
            gw_store_table_version(db, "backends") == 1 && gw_store_table_version(db, "notes") == 2,
-       "versions: heartbeat_events 2, circuit_events 2, backends 1, and the new notes 2");
+       "versions: heartbeat_events 3 (its view added), circuit_events 2, backends 1, and the new "
+       "notes 2");
     is(q_int(db, "SELECT count(*) FROM heartbeat_events"), 2, "rows kept");
+    is(q_int(db, "SELECT count(*) FROM heartbeat_events_v WHERE lasted IS NULL AND last_beat IS "
+                 "NULL AND time LIKE '1970-01-01 00:00:00.0__Z'"),
+       2, "heartbeat_events_v reads the old rows: readable times, no detail columns");
     sqlite3_close(db);
 }
 
