@@ -73,12 +73,13 @@ add_frame(struct logd_conn *lc, struct logd_batch *b, const struct gw_syslog_fra
 static void
 keep_rest(struct logd_syslog_framer *f, const char *p, size_t n)
 {
+    f->rest_len = 0;
+    if (n == 0)
+        return;
     if (n > f->rest_cap) {
         char *r = realloc(f->rest, n);
-        if (!r) {
-            f->rest_len = 0;
+        if (!r)
             return;
-        }
         f->rest = r;
         f->rest_cap = n;
     }
