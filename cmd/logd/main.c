@@ -247,7 +247,7 @@ main(int argc, char **argv)
         return GW_DAEMON_EXIT(rc);
     }
     gw_daemon_start_logging(d);
-    if (configure(&l) == -1 || start_writer(&l) == -1 ||
+    if (gw_daemon_drop_privileges(d) == -1 || configure(&l) == -1 || start_writer(&l) == -1 ||
         gw_daemon_open_ctl(d, logd_ctl_cmds) == -1 || start_inputs(&l) == -1 ||
         start_http(&l) == -1) {
         stop(&l);
