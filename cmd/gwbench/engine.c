@@ -61,6 +61,7 @@ struct conn {
     enum conn_state state;
     int first_done; /* the first connect attempt has had its outcome */
     int answered;   /* a reply came on this connection since it opened */
+    int refused;    /* the protocol's hello was refused: reconnect after the backoff */
     int dirty;      /* on the worker's list of connections with due requests */
     int queued;     /* on the worker's list of connections to send on after this batch */
     int greeting;   /* the protocol's hello is out, its answer not in yet: no requests */
@@ -325,10 +326,10 @@ conn_close(struct conn *c, int kind)
     atomic_fetch_sub_explicit(&w->open, 1, memory_order_relaxed);
     /* A server that closes before its first reply (an HTTP port, the wrong protocol) is named
      * as such, and reconnects to it back off like failed connects instead of spinning. */
-    if (kind == BENCH_ERR_CLOSED && !c->answered) {
+    if (kind == BENCH_ERR_CLOSED && !c->answered)
         kind = BENCH_ERR_CLOSED_AT_ONCE;
+    if (kind == BENCH_ERR_CLOSED_AT_ONCE || c->refused)
         c->backoff_ms = c->backoff_ms ? GW_MIN(c->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
-    }
     if (kind >= 0)
         count_err(w, (enum bench_err)kind, 1);
     w->inflight -= c->inflight;
@@ -338,7 +339,9 @@ conn_close(struct conn *c, int kind)
     gw_buf_reset(&c->out);
     /* Reconnect from the next iteration, never from inside this fd's own callback. */
     if (!w->ending)
-        gw_ev_timer_start(w->ev, &c->retry, kind == BENCH_ERR_CLOSED_AT_ONCE ? c->backoff_ms : 0);
+        gw_ev_timer_start(w->ev, &c->retry,
+                          kind == BENCH_ERR_CLOSED_AT_ONCE || c->refused ? c->backoff_ms : 0);
+    c->refused = 0;
 }
 
 /* --- sending ------------------------------------------------------------------------- */
@@ -627,6 +630,7 @@ hello_reply(struct conn *c, size_t len)
         count_err(w, BENCH_ERR_CONNECT, 1);
         if (!w->first_err[0])
             snprintf(w->first_err, sizeof(w->first_err), "the server refused the handshake");
+        c->refused = 1;
         conn_close(c, -1);
         return -1;
     }
