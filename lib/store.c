@@ -48,14 +48,23 @@ static const struct {
     {"heartbeat_events", {0, 1, 2}},
 };
 
-enum op { OP_PUT, OP_PRUNE };
+enum op { OP_PUT, OP_PRUNE, OP_READ };
+
+/* An OP_READ's callback and where its outcome goes (on the caller's stack). */
+struct reader {
+    int (*fn)(sqlite3 *db, void *arg, char *err);
+    void *arg;
+    int rc;
+    char err[GW_ERR_LEN];
+};
 
 struct item {
     struct item *next;
     uint64_t seq;
     size_t size;
     enum op op;
-    int table, statement; /* OP_PUT */
+    int table, statement;  /* OP_PUT */
+    struct reader *reader; /* OP_READ */
     int64_t ts_ms;
     int64_t num[GW_STORE_NUMS];
     const char *str[GW_STORE_TEXTS]; /* point into data */
@@ -273,6 +282,7 @@ item_new(enum op op, const struct gw_store_row *row)
     it->size = size;
     it->op = op;
     it->table = it->statement = 0;
+    it->reader = NULL;
     it->ts_ms = row->ts_ms;
     memcpy(it->num, row->num, sizeof(it->num));
     p = it->data;
@@ -393,6 +403,10 @@ apply_item(struct gw_store *s, const struct item *it, struct batch_result *r)
 {
     int n = 0, m;
 
+    if (it->op == OP_READ) {
+        it->reader->rc = it->reader->fn(s->db, it->reader->arg, it->reader->err);
+        return;
+    }
     if (it->op == OP_PUT) {
         n = run_stmt(s->db, s->tables[it->table].st[it->statement], it);
     } else {
@@ -423,8 +437,9 @@ write_batch(struct gw_store *s, struct item *batch, size_t count)
 
     if (!ok)
         gw_strlcpy(why, sqlite3_errmsg(s->db), sizeof(why));
-    for (it = batch; ok && it; it = it->next)
-        apply_item(s, it, &r);
+    for (it = batch; it; it = it->next)
+        if (ok || it->op == OP_READ) /* a reader is answered even when writing fails */
+            apply_item(s, it, &r);
     if (ok && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         gw_strlcpy(why, sqlite3_errmsg(s->db), sizeof(why));
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -566,6 +581,29 @@ gw_store_sync(struct gw_store *s, char *err)
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+int
+gw_store_read(struct gw_store *s, int (*fn)(sqlite3 *db, void *arg, char *err), void *arg,
+              char *err)
+{
+    const struct gw_store_row row = {0, {NULL}, {0}};
+    struct reader rd = {fn, arg, -1, "the database writer stopped"};
+    struct item *it = item_new(OP_READ, &row);
+    uint64_t seq;
+
+    if (it == NULL)
+        return gw_err(err, "out of memory");
+    it->reader = &rd;
+    pthread_mutex_lock(&s->mu);
+    push_locked(s, it); /* never dropped: the caller waits for it */
+    seq = it->seq;
+    while (s->seq_done < seq)
+        pthread_cond_wait(&s->done, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    if (rd.rc == -1)
+        gw_err(err, "%s", rd.err);
+    return rd.rc;
 }
 
 void

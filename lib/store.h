@@ -90,6 +90,13 @@ int gw_store_put(struct gw_store *s, const struct gw_store_table *table, int sta
  * gw_store_sync (err holds the first such failure; failed writes are counted and dropped). */
 int gw_store_sync(struct gw_store *s, char *err);
 
+/* Runs fn(db, arg, err) on the writer thread, between two batches (inside a write transaction,
+ * so it sees everything queued before the call), and waits for it: a table module reads its
+ * rows back this way (hbd's watch list at start). Any thread but the writer. Returns fn's
+ * result (0 or -1 with err). */
+int gw_store_read(struct gw_store *s, int (*fn)(sqlite3 *db, void *arg, char *err), void *arg,
+                  char *err);
+
 struct gw_store_stats {
     uint64_t written; /* rows written */
     uint64_t dropped; /* rows dropped on a full queue */

@@ -192,7 +192,11 @@ uint64_t hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, co
                            const char **why);
 /* Moves silent instances/services along up -> late -> dead -> forgotten. Main thread. */
 void hbd_registry_sweep(struct hbd_registry *r);
-/* Drops a service now; 0 or -1 when unknown. */
+/* Reads the watch list back from the store (at start, before the workers): every service and
+ * instance with its state, interval, min_up, labels and last beat, without emitting a
+ * transition. Main thread; 0 or -1 with err. */
+int hbd_registry_restore(struct hbd_registry *r, char *err);
+/* Drops a service now (and its rows in the watch list); 0 or -1 when unknown. */
 int hbd_registry_forget(struct hbd_registry *r, const char *name);
 struct hbd_counts {
     unsigned total, up, late, dead;

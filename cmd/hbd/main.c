@@ -137,6 +137,10 @@ open_store(struct hbd *h)
         return -1;
     }
     GW_LOG_INFO("database open", "path=%s", path);
+    if (hbd_registry_restore(h->reg, err) == -1) {
+        GW_LOG_ERROR("cannot read the watch list", "path=%s err=%s", path, err);
+        return -1;
+    }
     return 0;
 }
 

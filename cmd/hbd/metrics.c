@@ -8,7 +8,7 @@
 #include "log.h"
 #include "progs.h"
 
-const struct gw_store_table *const hbd_store_tables[] = {&gw_store_hb_table, NULL};
+const struct gw_store_table *const hbd_store_tables[] = {&gw_store_hb_table, &gw_store_hb_watch_table, NULL};
 
 /* Request processing time per read batch: loopback PINGs take microseconds. */
 static const double processing_buckets[] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
