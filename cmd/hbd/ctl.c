@@ -33,6 +33,24 @@ errors_total(struct hbd *h)
     return n;
 }
 
+/* The store's counters; "failing" names the fault while writes fail. */
+static json_t *
+store_json(const struct hbd *h, const struct gw_store_stats *st)
+{
+    json_t *by = json_object();
+
+    for (int f = GW_STORE_FAULT_NONE + 1; f < GW_STORE_FAULTS; f++)
+        json_object_set_new(by, gw_store_fault_label(f),
+                            json_integer((json_int_t)st->errors_by[f]));
+    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:s}", "enabled",
+                     h->store != NULL, "written", (json_int_t)st->written, "dropped",
+                     (json_int_t)st->dropped, "queued", (json_int_t)st->queued, "errors",
+                     (json_int_t)st->errors, "retries", (json_int_t)st->retries, "pruned",
+                     (json_int_t)st->pruned, "errors_by_reason", by, "failing",
+                     st->failing ? gw_store_fault_text(st->fault) : "", "error",
+                     st->failing ? st->why : "");
+}
+
 /* Thread-safe: used by the HTTP thread, the control socket and the STATUS command. */
 json_t *
 hbd_status(void *arg)
@@ -46,11 +64,10 @@ hbd_status(void *arg)
         gw_store_stats(h->store, &st);
     return json_pack(
         "{s:{s:s, s:s, s:s}, s:i, s:s, s:i, s:I, s:I, s:f, s:I, s:I, s:{s:i, s:i, s:i, s:i}, "
-        "s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I}}",
+        "s:{s:I, s:I, s:I, s:I}, s:o}",
         "listeners", "tcp", h->listen_str, "udp", h->udp ? h->listen_str : "", "http", h->http_str,
-        "workers", (int)h->nworkers, "io", hbd_io_in_use(h), "connections",
-        (int)hbd_conns(h), "connections_total",
-        (json_int_t)counter(h, h->m.clients_connected), "messages_total",
+        "workers", (int)h->nworkers, "io", hbd_io_in_use(h), "connections", (int)hbd_conns(h),
+        "connections_total", (json_int_t)counter(h, h->m.clients_connected), "messages_total",
         (json_int_t)messages_total(h), "messages_per_second",
         gw_metrics_value(h->m.reg, h->m.msgs_per_second), "bytes_received_total",
         (json_int_t)counter(h, h->m.bytes_received), "errors_total", (json_int_t)errors_total(h),
@@ -58,8 +75,7 @@ hbd_status(void *arg)
         (int)c.dead, "alerts", "sent", (json_int_t)counter(h, h->m.alerts_sent), "failed",
         (json_int_t)counter(h, h->m.alerts_failed), "queued",
         (json_int_t)gw_metrics_value(h->m.reg, h->m.alerts_queued), "dropped",
-        (json_int_t)counter(h, h->m.alerts_dropped), "store", "written", (json_int_t)st.written,
-        "dropped", (json_int_t)st.dropped);
+        (json_int_t)counter(h, h->m.alerts_dropped), "store", store_json(h, &st));
 }
 
 json_t *
@@ -89,8 +105,8 @@ hbd_status_line(struct hbd *h, char *buf, size_t len)
     hbd_registry_counts(h->reg, &c);
     snprintf(buf, len,
              "STATUS connections=%u messages=%llu services=%u up=%u late=%u dead=%u uptime_s=%llu",
-             hbd_conns(h), (unsigned long long)messages_total(h), c.total, c.up, c.late,
-             c.dead, (unsigned long long)((gw_mono_ms() - h->started_ms) / 1000));
+             hbd_conns(h), (unsigned long long)messages_total(h), c.total, c.up, c.late, c.dead,
+             (unsigned long long)((gw_mono_ms() - h->started_ms) / 1000));
 }
 
 static void

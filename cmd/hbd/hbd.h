@@ -75,6 +75,8 @@ struct hbd_metrics {
     int err_too_many_services;
     int closed_idle;
     int store_dropped;
+    int store_errors[GW_STORE_FAULTS]; /* hbd_store_errors_total{reason}; [NONE] unused */
+    int store_failing, store_queued;
 };
 
 struct hbd {
@@ -101,6 +103,10 @@ struct hbd {
     uint64_t rate_last_ms;
     uint64_t started_ms;
     char hostname[256];
+    char store_path[4096];
+    uint64_t store_episodes; /* the store's fault episodes already logged (main thread) */
+    int store_failing;       /* as last logged (main thread) */
+    struct gw_store_stats store_at_fault; /* counters when the episode was logged */
 };
 
 /* config.c */
@@ -165,8 +171,8 @@ void hbd_count_error(struct hbd *h, enum hbd_err e);
 
 struct hbd_req {
     enum hbd_req_kind kind;
-    const char *error;        /* HBD_REQ_ERROR: the reason after "ERR " */
-    enum hbd_err error_kind;  /* HBD_REQ_ERROR: what it counts as */
+    const char *error;       /* HBD_REQ_ERROR: the reason after "ERR " */
+    enum hbd_err error_kind; /* HBD_REQ_ERROR: what it counts as */
     const char *service;
     const char *instance; /* "" when none */
     uint64_t interval_ms; /* 0 = default */
@@ -245,6 +251,12 @@ extern const struct gw_store_table *const hbd_store_tables[];
  * alerts. Any thread. */
 void hbd_emit_transition(struct hbd *h, const char *service, const char *instance,
                          enum hbd_state from, enum hbd_state to, json_t *service_json);
+
+/* Logs a store fault episode once when it begins and once when writes resume; main thread,
+ * every second. */
+void hbd_store_watch(struct hbd *h);
+/* /readyz check "store": not ready while writes fail. Any thread. */
+int hbd_store_ready(void *arg, char *detail, size_t len);
 
 /* ctl.c */
 extern const struct gw_ctl_cmd hbd_ctl_cmds[];

@@ -130,6 +130,7 @@ open_store(struct hbd *h)
     if (!hbd_cfg(h)->store)
         return 0;
     snprintf(path, sizeof(path), "%s/gwkit.db", g->state_dir);
+    gw_strlcpy(h->store_path, path, sizeof(h->store_path));
     h->store = gw_store_open(path, hbd_store_tables, g->history_days, err);
     if (!h->store) {
         GW_LOG_ERROR("cannot open the database (set [global] state_dir, or [hbd] store = no)",
@@ -196,13 +197,14 @@ http_status(void *arg)
 static int
 start_http(struct hbd *h)
 {
-    struct gw_httpd_check check = {"accepting", gw_daemon_ready_check, h->daemon};
+    struct gw_httpd_check checks[] = {{"accepting", gw_daemon_ready_check, h->daemon},
+                                      {"store", hbd_store_ready, h}};
     struct gw_httpd_opts o = {.prog = "hbd",
                               .metrics = h->m.reg,
                               .status = http_status,
                               .status_arg = h,
-                              .checks = &check,
-                              .nchecks = 1,
+                              .checks = checks,
+                              .nchecks = GW_ARRAY_LEN(checks),
                               .page_tables = page_tables};
     struct gw_addr addr;
     char err[GW_ERR_LEN];
@@ -239,6 +241,7 @@ on_rate(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
                            (double)(now - h->rate_last_ms));
     h->rate_last_msgs = msgs;
     h->rate_last_ms = now;
+    hbd_store_watch(h);
     gw_ev_timer_start(ev, t, RATE_MS);
 }
 

@@ -8,7 +8,8 @@
 #include "log.h"
 #include "progs.h"
 
-const struct gw_store_table *const hbd_store_tables[] = {&gw_store_hb_table, &gw_store_hb_watch_table, NULL};
+const struct gw_store_table *const hbd_store_tables[] = {&gw_store_hb_table,
+                                                         &gw_store_hb_watch_table, NULL};
 
 /* Request processing time per read batch: loopback PINGs take microseconds. */
 static const double processing_buckets[] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
@@ -36,6 +37,10 @@ collect(struct gw_metrics *m, void *arg)
     if (h->store) {
         gw_store_stats(h->store, &st);
         gw_metrics_set(m, h->m.store_dropped, (double)st.dropped);
+        for (int f = GW_STORE_FAULT_NONE + 1; f < GW_STORE_FAULTS; f++)
+            gw_metrics_set(m, h->m.store_errors[f], (double)st.errors_by[f]);
+        gw_metrics_set(m, h->m.store_failing, st.failing);
+        gw_metrics_set(m, h->m.store_queued, (double)st.queued);
     }
 }
 
@@ -107,10 +112,22 @@ hbd_metrics_init(struct hbd *h, char *err)
     hm->closed_idle = keep(gw_metrics_simple(m, "hbd_idle_closed_total", GW_METRIC_COUNTER,
                                              "Connections closed after client_timeout.", err),
                            &bad);
-    hm->store_dropped =
-        keep(gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
-                               "State changes not written: database queue full.", err),
+    hm->store_dropped = keep(
+        gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
+                          "Rows not written: database queue full, or still failing at exit.", err),
+        &bad);
+    f = gw_metrics_family(m, "hbd_store_errors_total", GW_METRIC_COUNTER,
+                          "Failed database write attempts (retried), by reason.", "reason", NULL, 0,
+                          err);
+    for (int i = GW_STORE_FAULT_NONE + 1; i < GW_STORE_FAULTS; i++)
+        hm->store_errors[i] = keep(series(m, f, gw_store_fault_label(i), NULL), &bad);
+    hm->store_failing =
+        keep(gw_metrics_simple(m, "hbd_store_failing", GW_METRIC_GAUGE,
+                               "1 while database writes fail (rows wait for retry).", err),
              &bad);
+    hm->store_queued = keep(gw_metrics_simple(m, "hbd_store_queued", GW_METRIC_GAUGE,
+                                              "Rows waiting to be written to the database.", err),
+                            &bad);
     if (bad)
         return gw_err(err, "metrics registry full");
     gw_metrics_on_collect(m, collect, h);
@@ -154,4 +171,55 @@ hbd_emit_transition(struct hbd *h, const char *service, const char *instance, en
                                "prog", GW_PROG_HBD, "host", h->hostname, "service", service, "from",
                                hbd_state_name(from), "to", hbd_state_name(to), "ts",
                                gw_time_rfc3339(now, ts, sizeof(ts)), "detail", doc));
+}
+
+void
+hbd_store_watch(struct hbd *h)
+{
+    struct gw_store_stats st;
+
+    if (!h->store)
+        return;
+    gw_store_stats(h->store, &st);
+    if (st.episodes != h->store_episodes && st.failing) {
+        GW_LOG_ERROR("database writes failing; rows kept for retry",
+                     "path=%s reason=%s err=%s queued=%llu", h->store_path,
+                     gw_store_fault_text(st.fault), st.why, (unsigned long long)st.queued);
+        h->store_episodes = st.episodes;
+        h->store_failing = 1;
+        h->store_at_fault = st;
+    } else if (st.episodes != h->store_episodes) {
+        /* Began and ended between two looks: still one line. */
+        GW_LOG_WARN("database writes failed for a moment, then resumed",
+                    "path=%s reason=%s err=%s", h->store_path,
+                    gw_store_fault_text(st.fault), st.why);
+        h->store_episodes = st.episodes;
+    } else if (h->store_failing && !st.failing) {
+        GW_LOG_INFO("database writes resumed",
+                    "path=%s reason=%s failed_for_ms=%lld dropped=%llu", h->store_path,
+                    gw_store_fault_text(st.fault), (long long)(gw_wall_ms() - st.fault_since_ms),
+                    (unsigned long long)(st.dropped - h->store_at_fault.dropped));
+        h->store_failing = 0;
+        h->store_episodes = st.episodes;
+    }
+}
+
+int
+hbd_store_ready(void *arg, char *detail, size_t len)
+{
+    struct hbd *h = arg;
+    struct gw_store_stats st;
+
+    if (!h->store) {
+        snprintf(detail, len, "off");
+        return 1;
+    }
+    gw_store_stats(h->store, &st);
+    if (st.failing) {
+        snprintf(detail, len, "store %s: writes failing (%s): %s", h->store_path,
+                 gw_store_fault_text(st.fault), st.why);
+        return 0;
+    }
+    snprintf(detail, len, "writing");
+    return 1;
 }

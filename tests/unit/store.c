@@ -695,7 +695,7 @@ test_readonly(void)
 
 /* Writing a table the store was not opened with is a programming error: it aborts. */
 /* hbd's watch list: upserts replace, deletes remove a service with its instances or one
- * instance, and gw_store_hb_load reads back what was queued before it (gw_store_read). */
+ * instance, and gw_store_hb_load reads back what is committed (gw_store_read). */
 static const struct gw_store_table *const hb_watch[] = {&gw_store_hb_table,
                                                         &gw_store_hb_watch_table, NULL};
 
@@ -749,6 +749,7 @@ test_watch(void)
     gw_store_hb_put_instance(s, &(struct gw_store_hb_instance){"old", "", "late", "", 1, 1000, 1});
     gw_store_hb_delete(s, "api", "w2");
     gw_store_hb_delete(s, "old", NULL);
+    is(gw_store_sync(s, err), 0, "the watch list is committed (%s)", err);
     is(gw_store_hb_load(s, &l, err), 0, "the watch list reads back (%s)", err);
     is_str(w.services, "api:dead:20:2000:2:{\"a\":\"b\"};",
            "services: upsert replaced, a deleted service gone");
