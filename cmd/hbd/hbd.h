@@ -73,6 +73,7 @@ struct hbd_metrics {
     int err_line_too_long, err_bad_request, err_bad_interval, err_unknown_command;
     int err_output_overflow, err_udp_too_long, err_udp_bad, err_accept, err_too_many_clients;
     int err_too_many_services;
+    int err_invalid_utf8;
     int closed_idle;
     int store_dropped;
     int store_errors[GW_STORE_FAULTS]; /* hbd_store_errors_total{reason}; [NONE] unused */
@@ -154,6 +155,7 @@ enum hbd_err {
     HBD_ERR_ACCEPT,
     HBD_ERR_TOO_MANY_CLIENTS,
     HBD_ERR_TOO_MANY_SERVICES,
+    HBD_ERR_INVALID_UTF8,
     HBD_ERR_COUNT
 };
 

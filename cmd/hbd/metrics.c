@@ -190,14 +190,13 @@ hbd_store_watch(struct hbd *h)
         h->store_at_fault = st;
     } else if (st.episodes != h->store_episodes) {
         /* Began and ended between two looks: still one line. */
-        GW_LOG_WARN("database writes failed for a moment, then resumed",
-                    "path=%s reason=%s err=%s", h->store_path,
-                    gw_store_fault_text(st.fault), st.why);
+        GW_LOG_WARN("database writes failed for a moment, then resumed", "path=%s reason=%s err=%s",
+                    h->store_path, gw_store_fault_text(st.fault), st.why);
         h->store_episodes = st.episodes;
     } else if (h->store_failing && !st.failing) {
-        GW_LOG_INFO("database writes resumed",
-                    "path=%s reason=%s failed_for_ms=%lld dropped=%llu", h->store_path,
-                    gw_store_fault_text(st.fault), (long long)(gw_wall_ms() - st.fault_since_ms),
+        GW_LOG_INFO("database writes resumed", "path=%s reason=%s failed_for_ms=%lld dropped=%llu",
+                    h->store_path, gw_store_fault_text(st.fault),
+                    (long long)(gw_wall_ms() - st.fault_since_ms),
                     (unsigned long long)(st.dropped - h->store_at_fault.dropped));
         h->store_failing = 0;
         h->store_episodes = st.episodes;

@@ -7,6 +7,7 @@
  *   HB <service> [interval=<duration>] [instance=<name>] [min_up=<n>] [<key>=<value> ...]
  *   STATUS
  *   QUIT
+ * A line must be valid UTF-8 (ERR invalid utf-8): names are ASCII, label values any text.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "conf.h"
 #include "hbd.h"
+#include "utf8.h"
 
 #define MIN_INTERVAL_MS 100ull
 #define MAX_INTERVAL_MS (86400ull * 1000)
@@ -68,6 +70,9 @@ const struct hbd_err_kind hbd_errs[HBD_ERR_COUNT] = {
     /* Also "too many instances" (registry.c). */
     [HBD_ERR_TOO_MANY_SERVICES] = {"too_many_services", "too many services",
                                    M(err_too_many_services)},
+    /* Anywhere in the line: names, instances, label values. Refused rather than stored, as
+     * JSON (gwctl, /status, alert bodies) cannot carry it. */
+    [HBD_ERR_INVALID_UTF8] = {"invalid_utf8", "invalid utf-8", M(err_invalid_utf8)},
 };
 
 void
@@ -195,6 +200,10 @@ hbd_proto_parse(char *line, size_t len, struct hbd_req *req)
             fail(req, "binary data in request");
             return;
         }
+    }
+    if (!gw_utf8_valid(line, len)) {
+        fail_kind(req, HBD_ERR_INVALID_UTF8);
+        return;
     }
     if ((ntok = tokenize(line, len, tok)) < 0) {
         fail(req, "too many arguments");

@@ -295,7 +295,9 @@ udp_datagram(struct hbd_wstate *ws, int i)
         return 0;
     }
     /* No error replies over UDP: a forged source address must not earn anyone traffic. */
-    hbd_count_error(h, HBD_ERR_UDP_BAD);
+    hbd_count_error(h, req.kind == HBD_REQ_ERROR && req.error_kind == HBD_ERR_INVALID_UTF8
+                           ? HBD_ERR_INVALID_UTF8
+                           : HBD_ERR_UDP_BAD);
     return 0;
 }
 
