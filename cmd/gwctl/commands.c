@@ -105,14 +105,17 @@ const struct gwctl_cmd gwctl_cmds[] = {
      GW_PROG_HBD,
      GWCTL_PROG_IMPLIED,
      {{"--state", "STATE", HBD_ARG_STATE, 0, HBD_STATE_CHOICES},
+      {"--limit", "N", HBD_ARG_LIMIT, 0, NULL},
       {NULL, "SERVICE", HBD_ARG_SERVICE, 0, NULL}},
      gwctl_print_services,
-     NULL,
+     gwctl_run_services,
      NULL,
      "hbd's services and their instances",
      "Lists the services hbd tracks, with state, silence, interval, heartbeats and labels,\n"
-     "and each named instance below its service. --state keeps one state; SERVICE shows\n"
-     "one service.",
+     "and each named instance below its service. --state keeps one state; --limit N the\n"
+     "first N by name (both applied by hbd); SERVICE shows one service. The listing is\n"
+     "streamed, so it has no size limit; with --format json it is JSON lines, one service\n"
+     "per line.",
      0},
     {"clients", HBD_CMD_CLIENTS, GW_PROG_HBD, GWCTL_PROG_OPERAND, NOARGS, gwctl_print_clients, NULL,
      NULL, "the connections of a daemon",
@@ -361,6 +364,76 @@ report_failure(const struct gwctl *g, const struct gwctl_cmd *cmd, const char *w
     else
         fprintf(stderr, "gwctl: %s: %s\n", who, msg);
     return GWCTL_EXIT_FAILED;
+}
+
+int
+gwctl_run_services(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv)
+{
+    json_t *args = json_object(), *line, *item;
+    const char *prog = NULL;
+    char implied[32], path[GWCTL_PATH_LEN], err[GW_ERR_LEN];
+    enum gw_ctl_status st;
+    struct gw_ctl_client *cl;
+    struct gwctl_table *t = NULL;
+    size_t rows = 0;
+    int rc;
+
+    if ((rc = parse_request(g, cmd, argc, argv, &prog, args)) != 0) {
+        json_decref(args);
+        return rc < 0 ? GWCTL_EXIT_USAGE : GWCTL_EXIT_OK;
+    }
+    prog = implied_prog(cmd, implied, sizeof(implied));
+    json_object_set_new(args, HBD_ARG_STREAM, json_true());
+    gwctl_socket(g, prog, path, sizeof(path));
+    if ((cl = gw_ctl_client_open(path, g->timeout_ms, &st, err)) == NULL) {
+        json_decref(args);
+        return gwctl_unreachable(g, prog, path, st);
+    }
+    rc = gw_ctl_client_send(cl, cmd->request, args, err);
+    json_decref(args);
+    if (rc == -1) {
+        gw_ctl_client_close(cl);
+        return gwctl_unreachable(g, prog, path, GW_CTL_PROTO);
+    }
+    for (;;) {
+        if ((line = gw_ctl_client_next(cl, g->timeout_ms, &st, err)) == NULL) {
+            rc = gwctl_unreachable(g, prog, path, st == GW_CTL_OK ? GW_CTL_PROTO : st);
+            break;
+        }
+        if (st == GW_CTL_DENIED) {
+            rc = gwctl_unreachable(g, prog, path, st);
+            json_decref(line);
+            break;
+        }
+        if (st != GW_CTL_OK) {
+            rc = report_failure(g, cmd, prog, json_object_get(line, "error"));
+            json_decref(line);
+            break;
+        }
+        if ((item = json_object_get(line, "stream")) != NULL) {
+            if (g->format == GWCTL_JSON) {
+                json_dumpf(item, stdout, JSON_COMPACT);
+                fputc('\n', stdout);
+            } else {
+                if (!t)
+                    t = gwctl_services_table();
+                gwctl_services_row(t, item);
+            }
+            rows++;
+            json_decref(line);
+            continue;
+        }
+        if (g->format != GWCTL_JSON && rows == 0)
+            fprintf(stdout, "no services\n");
+        else if (t)
+            gwctl_table_print(t, stdout);
+        rc = GWCTL_EXIT_OK;
+        json_decref(line);
+        break;
+    }
+    gwctl_table_free(t);
+    gw_ctl_client_close(cl);
+    return rc;
 }
 
 int

@@ -2,7 +2,9 @@
  * ctl.c -- hbd's own control commands and its status, health and STATUS-line figures. The
  * common commands (reload, drain, log-level, ...) come from lib/daemon.c.
  */
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -109,13 +111,105 @@ hbd_status_line(struct hbd *h, char *buf, size_t len)
              (unsigned long long)((gw_mono_ms() - h->started_ms) / 1000));
 }
 
+/* A services listing being streamed: the sorted names taken at the start, sent a chunk per
+ * turn of the main loop so that heartbeats, sweeps and other control clients go on. */
+#define STREAM_CHUNK 256
+
+struct listing {
+    struct hbd *h;
+    struct gw_ctl_req *r;
+    struct gw_ev_timer timer;
+    char **names;
+    size_t n, next, sent, matched;
+    int state;
+};
+
+static void
+listing_free(struct listing *l)
+{
+    gw_ev_timer_stop(gw_daemon_ev(l->h->daemon), &l->timer);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->names[i]);
+    free(l->names);
+    free(l);
+    malloc_trim(0); /* a listing of 100,000 services leaves no high-water mark behind */
+}
+
+static void
+listing_hangup(struct gw_ctl_req *r, void *arg)
+{
+    gw_ctl_reply(r, NULL);
+    listing_free(arg);
+}
+
+static void
+listing_step(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct listing *l = arg;
+    json_t *doc;
+
+    (void)t;
+    for (size_t k = 0; k < STREAM_CHUNK && l->next < l->n; l->next++) {
+        if ((doc = hbd_registry_service(l->h->reg, l->names[l->next], l->state)) == NULL)
+            continue; /* forgotten, or left the state, since the listing began */
+        if (gw_ctl_stream(l->r, doc) == -1) {
+            gw_ctl_reply(l->r, NULL); /* the client is gone: only frees r */
+            listing_free(l);
+            return;
+        }
+        l->sent++;
+        k++;
+    }
+    if (l->next < l->n) {
+        gw_ev_timer_start(ev, &l->timer, 0);
+        return;
+    }
+    gw_ctl_reply(l->r, json_pack("{s:I, s:I}", HBD_F_COUNT, (json_int_t)l->sent, HBD_F_MATCHED,
+                                 (json_int_t)l->matched));
+    listing_free(l);
+}
+
+static void
+services_stream(struct hbd *h, struct gw_ctl_req *r, int state, const char *name, size_t limit)
+{
+    struct listing *l = calloc(1, sizeof(*l));
+
+    if (l && name) {
+        l->names = malloc(sizeof(*l->names));
+        if (l->names && (l->names[0] = strdup(name)) != NULL)
+            l->n = 1;
+    } else if (l) {
+        l->names = hbd_registry_names(h->reg, state, &l->n);
+    }
+    if (!l || !l->names) {
+        free(l);
+        gw_ctl_error(r, "failed", "out of memory");
+        return;
+    }
+    l->matched = l->n;
+    if (limit && limit < l->n) {
+        for (size_t i = limit; i < l->n; i++)
+            free(l->names[i]);
+        l->n = limit;
+    }
+    l->h = h;
+    l->r = r;
+    l->state = state;
+    gw_ev_timer_init(&l->timer, listing_step, l);
+    gw_ctl_req_on_hangup(r, listing_hangup, l);
+    listing_step(gw_daemon_ev(h->daemon), &l->timer, l);
+}
+
 static void
 cmd_services(struct gw_ctl_req *r, json_t *args, void *arg)
 {
     struct hbd *h = arg;
     json_t *st = json_object_get(args, HBD_ARG_STATE),
-           *svc = json_object_get(args, HBD_ARG_SERVICE);
+           *svc = json_object_get(args, HBD_ARG_SERVICE),
+           *lim = json_object_get(args, HBD_ARG_LIMIT), *list;
     int state = -1;
+    long long limit = 0;
+    char *end = NULL;
 
     if (st && (!json_is_string(st) || (state = hbd_state_parse(json_string_value(st))) < 0)) {
         gw_ctl_error(r, "bad_args", "%s must be one of %s", HBD_ARG_STATE, HBD_STATE_CHOICES);
@@ -125,7 +219,25 @@ cmd_services(struct gw_ctl_req *r, json_t *args, void *arg)
         gw_ctl_error(r, "bad_args", "%s must be a string", HBD_ARG_SERVICE);
         return;
     }
-    gw_ctl_reply(r, hbd_registry_json(h->reg, state, svc ? json_string_value(svc) : NULL));
+    if (json_is_integer(lim))
+        limit = json_integer_value(lim);
+    else if (json_is_string(lim))
+        limit = strtoll(json_string_value(lim), &end, 10);
+    if (lim && (limit < 1 || (end && (*end || end == json_string_value(lim))))) {
+        gw_ctl_error(r, "bad_args", "%s must be a positive integer", HBD_ARG_LIMIT);
+        return;
+    }
+    if (json_is_true(json_object_get(args, HBD_ARG_STREAM))) {
+        services_stream(h, r, state, svc ? json_string_value(svc) : NULL, (size_t)limit);
+        return;
+    }
+    list = hbd_registry_json(h->reg, state, svc ? json_string_value(svc) : NULL);
+    if (limit) {
+        json_t *a = json_object_get(list, HBD_F_SERVICES);
+        while (json_array_size(a) > (size_t)limit)
+            json_array_remove(a, json_array_size(a) - 1);
+    }
+    gw_ctl_reply(r, list);
 }
 
 static void

@@ -213,6 +213,12 @@ struct hbd_counts {
 void hbd_registry_counts(struct hbd_registry *r, struct hbd_counts *c);
 /* {"services":[...]} filtered by state (-1: all) and name (NULL: all). */
 json_t *hbd_registry_json(struct hbd_registry *r, int state, const char *name);
+/* The names of the services in state (-1: all), sorted; *n of them. The caller frees each and
+ * the array. NULL when out of memory. Any thread. */
+char **hbd_registry_names(struct hbd_registry *r, int state, size_t *n);
+/* One service as in hbd_registry_json, or NULL when it is gone or no longer in state (-1:
+ * any). Any thread. */
+json_t *hbd_registry_service(struct hbd_registry *r, const char *name, int state);
 /* Rows for the stats page, dead first, then late, new and up, each by name; at most max, with
  * *more set to how many were left out. Any thread. */
 json_t *hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more);

@@ -703,6 +703,58 @@ hbd_registry_json(struct hbd_registry *r, int state, const char *name)
     return json_pack("{s:o}", HBD_F_SERVICES, arr);
 }
 
+static int
+by_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **
+hbd_registry_names(struct hbd_registry *r, int state, size_t *n)
+{
+    size_t cap = 1024;
+    char **v = malloc(cap * sizeof(*v));
+
+    *n = 0;
+    for (int i = 0; v && i < SHARDS; i++) {
+        struct shard *sh = &r->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        for (unsigned b = 0; v && b < sh->nbuckets; b++)
+            for (struct service *s = sh->buckets[b]; s; s = s->next) {
+                if (state >= 0 && (int)s->state != state)
+                    continue;
+                if (*n == cap) {
+                    char **nv = realloc(v, (cap *= 2) * sizeof(*v));
+                    if (!nv)
+                        break;
+                    v = nv;
+                }
+                if ((v[*n] = strdup(s->name)) != NULL)
+                    (*n)++;
+            }
+        pthread_mutex_unlock(&sh->mu);
+    }
+    if (v)
+        qsort(v, *n, sizeof(*v), by_str);
+    return v;
+}
+
+json_t *
+hbd_registry_service(struct hbd_registry *r, const char *name, int state)
+{
+    const struct hbd_config *cfg = hbd_cfg(r->h);
+    uint64_t hash = hash_name(name);
+    struct shard *sh = shard_of(r, hash);
+    struct service *s;
+    json_t *doc = NULL;
+
+    pthread_mutex_lock(&sh->mu);
+    if ((s = service_find(sh, hash, name)) != NULL && (state < 0 || (int)s->state == state))
+        doc = service_json(s, gw_mono_ms(), cfg->min_up);
+    pthread_mutex_unlock(&sh->mu);
+    return doc;
+}
+
 /* A compact row for the stats page. */
 static json_t *
 page_row(const struct service *s, uint64_t now_ms)
