@@ -54,8 +54,9 @@ struct hbd_config {
     /* Read at start only (GW_CONF_RESTART). */
     char *listen, *http_listen;
     int udp, store;
-    unsigned workers; /* 0: one per CPU */
-    unsigned io;      /* index in "auto|epoll|uring" */
+    size_t udp_rcvbuf; /* 0: the kernel's default */
+    unsigned workers;  /* 0: one per CPU */
+    unsigned io;       /* index in "auto|epoll|uring" */
 };
 
 /* Metric series ids. */
@@ -78,6 +79,7 @@ struct hbd_metrics {
     int store_dropped;
     int store_errors[GW_STORE_FAULTS]; /* hbd_store_errors_total{reason}; [NONE] unused */
     int store_failing, store_queued;
+    int udp_dropped;
 };
 
 struct hbd {

@@ -116,6 +116,12 @@ hbd_metrics_init(struct hbd *h, char *err)
         gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
                           "Rows not written: database queue full, or still failing at exit.", err),
         &bad);
+    hm->udp_dropped =
+        keep(gw_metrics_simple(m, "hbd_udp_dropped_total", GW_METRIC_COUNTER,
+                               "Datagrams the kernel dropped: a UDP socket's receive buffer was "
+                               "full (SO_RXQ_OVFL; raise udp_rcvbuf).",
+                               err),
+             &bad);
     f = gw_metrics_family(m, "hbd_store_errors_total", GW_METRIC_COUNTER,
                           "Failed database write attempts (retried), by reason.", "reason", NULL, 0,
                           err);

@@ -67,6 +67,10 @@ static const struct gw_conf_key hbd_keys[] = {
      F(alert_backoff_ms)},
     {"alert_queue", GW_CONF_INT, "1024", 1, 1000000, NULL,
      "alerts waiting for delivery; past this, new ones are dropped and counted", 0, F(alert_queue)},
+    {"udp_rcvbuf", GW_CONF_SIZE, "0", 0, KIB(1024 * 1024), NULL,
+     "receive buffer of each UDP socket (0: the kernel's default); bursts past it are dropped by "
+     "the kernel and counted in hbd_udp_dropped_total",
+     GW_CONF_RESTART, F(udp_rcvbuf)},
     {"store", GW_CONF_BOOL, "yes", 0, 0, NULL,
      "write state changes to heartbeat_events in <state_dir>/gwkit.db", GW_CONF_RESTART, F(store)},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},

@@ -31,6 +31,7 @@ struct hbd_wstate {
     int ufd;
     struct gw_udp_batch *udp;
     size_t udp_max;
+    uint32_t udp_dropped; /* the socket's drop count already counted */
     uint64_t accept_logged_ms;
     const struct hbd_config *limits_of; /* the snapshot limits was filled from */
     struct gw_conn_limits limits;
@@ -313,6 +314,11 @@ on_udp(struct gw_ev *ev, int fd, unsigned events, void *arg)
     for (int round = 0; round < UDP_ROUNDS; round++) {
         if ((n = gw_udp_recv(ws->udp, fd)) <= 0)
             return;
+        if (gw_udp_dropped(ws->udp) != ws->udp_dropped) {
+            gw_metrics_add(ws->h->m.reg, ws->h->m.udp_dropped,
+                           (uint32_t)(gw_udp_dropped(ws->udp) - ws->udp_dropped));
+            ws->udp_dropped = gw_udp_dropped(ws->udp);
+        }
         for (int i = 0; i < n; i++)
             if (udp_datagram(ws, i))
                 gw_udp_reply(ws->udp, i, pong, sizeof(pong) - 1);
@@ -339,6 +345,8 @@ worker_start(struct gw_worker *w, void *arg, char *err)
 {
     struct hbd *h = arg;
     struct hbd_wstate *ws = calloc(1, sizeof(*ws));
+    char why[GW_ERR_LEN];
+    size_t got;
 
     if (!ws)
         return gw_err(err, "out of memory");
@@ -354,6 +362,15 @@ worker_start(struct gw_worker *w, void *arg, char *err)
         return -1;
     if ((ws->ufd = gw_net_bind_udp(&h->listen_addr, 1, err)) == -1)
         return -1;
+    if (gw_udp_count_drops(ws->ufd, why) == -1)
+        GW_LOG_WARN("kernel UDP drops will not be counted", "err=%s", why);
+    if (hbd_cfg(h)->udp_rcvbuf) {
+        if (gw_udp_set_rcvbuf(ws->ufd, hbd_cfg(h)->udp_rcvbuf, &got, err) == -1)
+            return -1;
+        if (ws->index == 0)
+            GW_LOG_INFO("udp receive buffer", "udp_rcvbuf=%zu kernel=%zu", hbd_cfg(h)->udp_rcvbuf,
+                        got);
+    }
     return gw_ev_add(gw_worker_ev(w), ws->ufd, GW_EV_READ, on_udp, ws, err);
 }
 
