@@ -75,6 +75,7 @@ struct hbd_metrics {
     int err_output_overflow, err_udp_too_long, err_udp_bad, err_accept, err_too_many_clients;
     int err_too_many_services;
     int err_invalid_utf8;
+    int err_too_many_instances;
     int closed_idle;
     int store_dropped;
     int store_errors[GW_STORE_FAULTS]; /* hbd_store_errors_total{reason}; [NONE] unused */
@@ -158,6 +159,7 @@ enum hbd_err {
     HBD_ERR_TOO_MANY_CLIENTS,
     HBD_ERR_TOO_MANY_SERVICES,
     HBD_ERR_INVALID_UTF8,
+    HBD_ERR_TOO_MANY_INSTANCES,
     HBD_ERR_COUNT
 };
 
@@ -197,9 +199,11 @@ int hbd_state_parse(const char *name);
 struct hbd_registry *hbd_registry_new(struct hbd *h);
 void hbd_registry_free(struct hbd_registry *r);
 /* Records a heartbeat; returns the service's heartbeat count (the OK sequence number) or 0 when
- * refused (*why set: too many services/instances). addr is the sender. Any thread. */
+ * refused (*why set: HBD_ERR_TOO_MANY_SERVICES or HBD_ERR_TOO_MANY_INSTANCES). addr is the
+ * sender. Reaching max_services is logged once per episode (until the count is below it
+ * again, seen by the sweep). Any thread. */
 uint64_t hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char *addr,
-                           const char **why);
+                           enum hbd_err *why);
 /* Moves silent instances/services along up -> late -> dead -> forgotten. Main thread. */
 void hbd_registry_sweep(struct hbd_registry *r);
 /* Reads the watch list back from the store (at start, before the workers): every service and

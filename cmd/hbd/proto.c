@@ -67,12 +67,13 @@ const struct hbd_err_kind hbd_errs[HBD_ERR_COUNT] = {
     [HBD_ERR_UDP_BAD] = {"udp_bad", NULL, M(err_udp_bad)},
     [HBD_ERR_ACCEPT] = {"accept", NULL, M(err_accept)},
     [HBD_ERR_TOO_MANY_CLIENTS] = {"too_many_clients", "too many clients", M(err_too_many_clients)},
-    /* Also "too many instances" (registry.c). */
     [HBD_ERR_TOO_MANY_SERVICES] = {"too_many_services", "too many services",
                                    M(err_too_many_services)},
     /* Anywhere in the line: names, instances, label values. Refused rather than stored, as
      * JSON (gwctl, /status, alert bodies) cannot carry it. */
     [HBD_ERR_INVALID_UTF8] = {"invalid_utf8", "invalid utf-8", M(err_invalid_utf8)},
+    [HBD_ERR_TOO_MANY_INSTANCES] = {"too_many_instances", "too many instances",
+                                    M(err_too_many_instances)},
 };
 
 void

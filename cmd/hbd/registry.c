@@ -72,7 +72,28 @@ struct hbd_registry {
     struct shard shards[SHARDS];
     atomic_uint nservices;                 /* reserved by service_add, for max_services */
     atomic_uint nstate[HBD_FORGOTTEN + 1]; /* linked services by state */
+    atomic_int full;                       /* max_services reached: an episode is on */
+    atomic_ulong refused;                  /* new services refused in this episode */
 };
+
+/* A new service refused at max_services: the first refusal of an episode is logged. */
+static void
+note_full(struct hbd_registry *r, unsigned max)
+{
+    atomic_fetch_add(&r->refused, 1);
+    if (atomic_exchange(&r->full, 1) == 0)
+        GW_LOG_WARN("max_services reached: new services are refused (ERR too many services)",
+                    "max_services=%u", max);
+}
+
+/* Main thread (sweep): the episode ends once there is room again. */
+static void
+check_full(struct hbd_registry *r, unsigned max)
+{
+    if (atomic_load(&r->full) && atomic_load(&r->nservices) < max && atomic_exchange(&r->full, 0))
+        GW_LOG_INFO("below max_services again: new services are accepted",
+                    "max_services=%u refused=%lu", max, atomic_exchange(&r->refused, 0));
+}
 
 /* A state change found under a shard lock, emitted after it. */
 struct change {
@@ -513,7 +534,7 @@ settle_service(struct hbd_registry *r, struct service *s, const struct hbd_confi
 
 uint64_t
 hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char *addr,
-                  const char **why)
+                  enum hbd_err *why)
 {
     const struct hbd_config *cfg = hbd_cfg(r->h);
     uint64_t hash = hash_name(req->service), now = gw_mono_ms(), seq;
@@ -528,7 +549,9 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
     if ((s = service_find(sh, hash, req->service)) == NULL &&
         (dirty = 1, s = service_add(r, sh, hash, req->service, cfg->max_services)) == NULL) {
         pthread_mutex_unlock(&sh->mu);
-        *why = hbd_errs[HBD_ERR_TOO_MANY_SERVICES].reply;
+        *why = HBD_ERR_TOO_MANY_SERVICES;
+        if (atomic_load(&r->nservices) >= cfg->max_services) /* not a failed allocation */
+            note_full(r, cfg->max_services);
         return 0;
     }
     if ((in = instance_get(s, req->instance, cfg->max_instances)) == NULL) {
@@ -537,7 +560,7 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
             service_free(s);
         }
         pthread_mutex_unlock(&sh->mu);
-        *why = "too many instances"; /* counted as HBD_ERR_TOO_MANY_SERVICES */
+        *why = HBD_ERR_TOO_MANY_INSTANCES;
         return 0;
     }
     interval = req->interval_ms ? req->interval_ms : cfg->default_interval_ms;
@@ -621,6 +644,7 @@ hbd_registry_sweep(struct hbd_registry *r)
         pthread_mutex_unlock(&sh->mu);
     }
     emit_changes(r->h, &ch);
+    check_full(r, cfg->max_services);
 }
 
 int

@@ -87,7 +87,7 @@ request(void *arg, char *line, size_t len, int crlf)
     struct gw_conn *c = b->c;
     struct hbd *h = b->h;
     struct hbd_req req;
-    const char *why = NULL;
+    enum hbd_err why;
     char text[512];
     uint64_t seq;
     int n;
@@ -106,8 +106,8 @@ request(void *arg, char *line, size_t len, int crlf)
         break;
     case HBD_REQ_HB:
         if ((seq = hbd_registry_beat(h->reg, &req, gw_conn_addr(c), &why)) == 0) {
-            hbd_count_error(h, HBD_ERR_TOO_MANY_SERVICES);
-            reply_err(c, why, crlf);
+            hbd_count_error(h, why);
+            reply_err(c, hbd_errs[why].reply, crlf);
             break;
         }
         n = snprintf(text, sizeof(text), "OK %llu", (unsigned long long)seq);
@@ -271,7 +271,7 @@ udp_datagram(struct hbd_wstate *ws, int i)
     int trunc;
     char *data = gw_udp_data(ws->udp, i, &len, &trunc), addr[48];
     struct hbd_req req;
-    const char *why;
+    enum hbd_err why;
     socklen_t plen;
     const struct sockaddr *peer;
 
@@ -292,7 +292,7 @@ udp_datagram(struct hbd_wstate *ws, int i)
         peer = gw_udp_peer(ws->udp, i, &plen);
         gw_net_addr_str(peer, plen, addr, sizeof(addr));
         if (hbd_registry_beat(h->reg, &req, addr, &why) == 0)
-            hbd_count_error(h, HBD_ERR_TOO_MANY_SERVICES);
+            hbd_count_error(h, why);
         return 0;
     }
     /* No error replies over UDP: a forged source address must not earn anyone traffic. */
