@@ -35,22 +35,24 @@ errors_total(struct hbd *h)
     return n;
 }
 
-/* The store's counters; "failing" names the fault while writes fail. */
+/* The store's counters, flat (errors_<reason> for each fault); "failing" names the fault while
+ * writes fail. */
 static json_t *
 store_json(const struct hbd *h, const struct gw_store_stats *st)
 {
-    json_t *by = json_object();
+    json_t *o = json_pack(
+        "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}", "enabled", h->store != NULL, "written",
+        (json_int_t)st->written, "dropped", (json_int_t)st->dropped, "queued",
+        (json_int_t)st->queued, "errors", (json_int_t)st->errors, "retries",
+        (json_int_t)st->retries, "pruned", (json_int_t)st->pruned, "failing",
+        st->failing ? gw_store_fault_text(st->fault) : "", "error", st->failing ? st->why : "");
+    char key[40];
 
-    for (int f = GW_STORE_FAULT_NONE + 1; f < GW_STORE_FAULTS; f++)
-        json_object_set_new(by, gw_store_fault_label(f),
-                            json_integer((json_int_t)st->errors_by[f]));
-    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:s}", "enabled",
-                     h->store != NULL, "written", (json_int_t)st->written, "dropped",
-                     (json_int_t)st->dropped, "queued", (json_int_t)st->queued, "errors",
-                     (json_int_t)st->errors, "retries", (json_int_t)st->retries, "pruned",
-                     (json_int_t)st->pruned, "errors_by_reason", by, "failing",
-                     st->failing ? gw_store_fault_text(st->fault) : "", "error",
-                     st->failing ? st->why : "");
+    for (int f = GW_STORE_FAULT_NONE + 1; o && f < GW_STORE_FAULTS; f++) {
+        snprintf(key, sizeof(key), "errors_%s", gw_store_fault_label(f));
+        json_object_set_new(o, key, json_integer((json_int_t)st->errors_by[f]));
+    }
+    return o;
 }
 
 /* Thread-safe: used by the HTTP thread, the control socket and the STATUS command. */

@@ -74,7 +74,7 @@ t.is_(code, 503, '/readyz answers 503 while writes fail')
 t.like(body, r'store %s: writes failing \(disk full\)' % re.escape(d.db), '/readyz names the store')
 st = d.result('status')['store']
 t.is_((st['failing'], st['dropped']), ('disk full', 0), '/status: store failing (disk full), nothing dropped')
-t.ok(st['queued'] > 0 and st['errors_by_reason']['disk_full'] >= 3, '/status: rows queued, errors by reason')
+t.ok(st['queued'] > 0 and st['errors_disk_full'] >= 3, '/status: rows queued, errors by reason')
 t.is_(d.metric('hbd_store_failing'), 1.0, 'hbd_store_failing 1')
 want = 'msg="database writes failing; rows kept for retry" path=%s reason="disk full"' % d.db
 t.ok(t.wait_for(lambda: want in d.logtext(), 5), 'logged with the path and the reason')
