@@ -27,6 +27,17 @@
 
 struct hbd_alerter;
 struct hbd_registry;
+struct hbd_sources;
+
+/* guard.c: auth tokens (auth_tokens_file). */
+struct hbd_token {
+    char *token;
+    char *glob; /* services it may beat for (fnmatch); NULL: any */
+};
+struct hbd_tokens {
+    struct hbd_token *v;
+    size_t n;
+};
 struct gw_workers;
 
 /* Run-time settings, an immutable snapshot filled from [hbd] by gw_conf_bind (each field is
@@ -51,6 +62,10 @@ struct hbd_config {
     unsigned alert_retries;
     uint64_t alert_backoff_ms;
     unsigned alert_queue;
+    char *auth_tokens_file;       /* "": no auth */
+    unsigned max_clients_per_ip;  /* 0: no limit */
+    unsigned new_services_per_ip; /* per minute; 0: no limit */
+    struct hbd_tokens tokens;     /* loaded from auth_tokens_file with the snapshot */
     /* Read at start only (GW_CONF_RESTART). */
     char *listen, *http_listen;
     int udp, store;
@@ -76,6 +91,8 @@ struct hbd_metrics {
     int err_too_many_services;
     int err_invalid_utf8;
     int err_too_many_instances;
+    int err_auth, err_too_many_clients_per_ip, err_new_services_per_ip;
+    int new_services; /* hbd_new_services_total */
     int closed_idle;
     int store_dropped;
     int store_errors[GW_STORE_FAULTS]; /* hbd_store_errors_total{reason}; [NONE] unused */
@@ -94,7 +111,10 @@ struct hbd {
     struct hbd_alerter *alerter;
     struct gw_store *store;
     struct gw_httpd *httpd;
-    struct gw_workers *workers; /* server.c */
+    struct gw_workers *workers;  /* server.c */
+    struct hbd_sources *sources; /* guard.c: per-address counts */
+    atomic_ulong new_services;   /* created since the last summary (main.c logs it) */
+    uint64_t new_services_logged_ms;
     unsigned nworkers;
     enum gw_conn_io io; /* the workers' I/O backend ([hbd] io) */
     struct gw_addr listen_addr;
@@ -134,6 +154,7 @@ enum hbd_req_kind {
     HBD_REQ_HB,
     HBD_REQ_STATUS,
     HBD_REQ_QUIT,
+    HBD_REQ_AUTH,
     HBD_REQ_ERROR,
 };
 
@@ -160,6 +181,9 @@ enum hbd_err {
     HBD_ERR_TOO_MANY_SERVICES,
     HBD_ERR_INVALID_UTF8,
     HBD_ERR_TOO_MANY_INSTANCES,
+    HBD_ERR_AUTH,
+    HBD_ERR_TOO_MANY_CLIENTS_PER_IP,
+    HBD_ERR_NEW_SERVICES_PER_IP,
     HBD_ERR_COUNT
 };
 
@@ -183,6 +207,7 @@ struct hbd_req {
     const char *instance; /* "" when none */
     uint64_t interval_ms; /* 0 = default */
     unsigned min_up;      /* 0 = default */
+    const char *token;    /* AUTH <token>, or HB token=<token>; NULL when none */
     struct hbd_label labels[HBD_MAX_LABELS];
     unsigned nlabels;
 };
@@ -199,9 +224,10 @@ int hbd_state_parse(const char *name);
 struct hbd_registry *hbd_registry_new(struct hbd *h);
 void hbd_registry_free(struct hbd_registry *r);
 /* Records a heartbeat; returns the service's heartbeat count (the OK sequence number) or 0 when
- * refused (*why set: HBD_ERR_TOO_MANY_SERVICES or HBD_ERR_TOO_MANY_INSTANCES). addr is the
- * sender. Reaching max_services is logged once per episode (until the count is below it
- * again, seen by the sweep). Any thread. */
+ * refused (*why set: HBD_ERR_TOO_MANY_SERVICES, HBD_ERR_TOO_MANY_INSTANCES, or
+ * HBD_ERR_NEW_SERVICES_PER_IP: a new service past new_services_per_ip from addr's address). addr is
+ * the sender. Reaching max_services is logged once per episode (until the count is below it again,
+ * seen by the sweep). Any thread. */
 uint64_t hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char *addr,
                            enum hbd_err *why);
 /* Moves silent instances/services along up -> late -> dead -> forgotten. Main thread. */
@@ -237,6 +263,26 @@ void hbd_alerter_send(struct hbd_alerter *a, json_t *doc);
 void hbd_alerter_stop(struct hbd_alerter *a, uint64_t grace_ms);
 
 /* server.c: the TCP/UDP protocol on lib/worker. Main thread unless noted. */
+/* guard.c. Tokens: loaded from path (0, or -1 with err naming file and line); the entry of
+ * token (constant time over all entries) or NULL; whether a glob (NULL: any) allows service. */
+int hbd_tokens_load(const char *path, struct hbd_tokens *t, char *err);
+void hbd_tokens_free(struct hbd_tokens *t);
+const struct hbd_token *hbd_tokens_find(const struct hbd_tokens *t, const char *token);
+int hbd_token_allows(const char *glob, const char *service);
+/* Sources: client addresses without their port (hbd_source_ip cuts "1.2.3.4:5678" and
+ * "[::1]:5678"). Thread-safe. open: 0 counted, 1 allowed but not counted (table full, no limit),
+ * -1 refused (max connections from ip; 0: no limit); close undoes a counted open.
+ * new_service: 0 allowed (counted in ip's minute), -1 past per_minute (0: no limit). sweep
+ * frees entries without connections whose minute is over (main thread). */
+struct hbd_sources *hbd_sources_new(void);
+void hbd_sources_free(struct hbd_sources *s);
+void hbd_source_ip(const char *addr, char *ip, size_t len);
+int hbd_sources_open(struct hbd_sources *s, const char *ip, unsigned max);
+void hbd_sources_close(struct hbd_sources *s, const char *ip);
+int hbd_sources_new_service(struct hbd_sources *s, const char *ip, unsigned per_minute,
+                            uint64_t now_ms);
+void hbd_sources_sweep(struct hbd_sources *s, uint64_t now_ms);
+
 /* Starts the workers (logged on failure, and each worker that fell back to epoll); 0 or -1. */
 int hbd_server_start(struct hbd *h);
 /* Asks every worker to stop accepting and to close connections once their replies are out. */

@@ -116,6 +116,9 @@ hbd_metrics_init(struct hbd *h, char *err)
         gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
                           "Rows not written: database queue full, or still failing at exit.", err),
         &bad);
+    hm->new_services = keep(gw_metrics_simple(m, "hbd_new_services_total", GW_METRIC_COUNTER,
+                                              "Services created by a first heartbeat.", err),
+                            &bad);
     hm->udp_dropped =
         keep(gw_metrics_simple(m, "hbd_udp_dropped_total", GW_METRIC_COUNTER,
                                "Datagrams the kernel dropped: a UDP socket's receive buffer was "
@@ -157,6 +160,14 @@ hbd_emit_transition(struct hbd *h, const char *service, const char *instance, en
                     enum hbd_state to, json_t *doc)
 {
     enum gw_log_level lvl = to == HBD_DEAD || to == HBD_LATE ? GW_LOG_WARNING : GW_LOG_INFO;
+
+    /* A burst of new services is not news line by line: debug, and a summary every
+     * NEW_SERVICES_SUMMARY_MS at info (main.c). */
+    if (from == HBD_NEW && !instance[0]) {
+        lvl = GW_LOG_DEBUG;
+        atomic_fetch_add_explicit(&h->new_services, 1, memory_order_relaxed);
+        gw_metrics_add(h->m.reg, h->m.new_services, 1);
+    }
     const char *what = instance[0] ? "instance state changed" : "service state changed";
     int64_t now = gw_wall_ms();
     char ts[40];

@@ -7,6 +7,7 @@
  *   HB <service> [interval=<duration>] [instance=<name>] [min_up=<n>] [<key>=<value> ...]
  *   STATUS
  *   QUIT
+ *   AUTH <token>                 (HB also takes token=<token>; never stored as a label)
  * A line must be valid UTF-8 (ERR invalid utf-8): names are ASCII, label values any text.
  */
 #include <stddef.h>
@@ -74,6 +75,14 @@ const struct hbd_err_kind hbd_errs[HBD_ERR_COUNT] = {
     [HBD_ERR_INVALID_UTF8] = {"invalid_utf8", "invalid utf-8", M(err_invalid_utf8)},
     [HBD_ERR_TOO_MANY_INSTANCES] = {"too_many_instances", "too many instances",
                                     M(err_too_many_instances)},
+    /* No token, an unknown one, or one whose glob does not cover the service. */
+    [HBD_ERR_AUTH] = {"auth", "auth", M(err_auth)},
+    [HBD_ERR_TOO_MANY_CLIENTS_PER_IP] = {"too_many_clients_per_ip",
+                                         "too many clients from this address",
+                                         M(err_too_many_clients_per_ip)},
+    [HBD_ERR_NEW_SERVICES_PER_IP] = {"new_services_per_ip",
+                                     "too many new services from this address",
+                                     M(err_new_services_per_ip)},
 };
 
 void
@@ -150,6 +159,8 @@ parse_hb_arg(char *arg, struct hbd_req *req)
             fail(req, "bad instance name");
         else
             req->instance = val;
+    } else if (strcmp(arg, "token") == 0) {
+        req->token = val; /* never a label: it would be stored and shown */
     } else if (strcmp(arg, "min_up") == 0) {
         char *end;
         unsigned long v = strtoul(val, &end, 10);
@@ -222,6 +233,10 @@ hbd_proto_parse(char *line, size_t len, struct hbd_req *req)
         req->kind = ntok == 1 ? HBD_REQ_STATUS : HBD_REQ_ERROR;
     else if (strcasecmp(tok[0], "QUIT") == 0)
         req->kind = ntok == 1 ? HBD_REQ_QUIT : HBD_REQ_ERROR;
+    else if (strcasecmp(tok[0], "AUTH") == 0 && ntok == 2)
+        req->kind = HBD_REQ_AUTH, req->token = tok[1];
+    else if (strcasecmp(tok[0], "AUTH") == 0)
+        fail(req, "AUTH needs a token");
     else
         fail_kind(req, HBD_ERR_UNKNOWN_COMMAND);
     if (req->kind == HBD_REQ_ERROR && !req->error)

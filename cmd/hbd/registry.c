@@ -532,6 +532,18 @@ settle_service(struct hbd_registry *r, struct service *s, const struct hbd_confi
     return changed;
 }
 
+/* new_services_per_ip: one more service from addr's address this minute? Shard lock held (the
+ * sources lock nests inside it, never the other way). */
+static int
+new_service_refused(struct hbd_registry *r, const struct hbd_config *cfg, const char *addr,
+                    uint64_t now)
+{
+    char ip[48];
+
+    hbd_source_ip(addr, ip, sizeof(ip));
+    return hbd_sources_new_service(r->h->sources, ip, cfg->new_services_per_ip, now) == -1;
+}
+
 uint64_t
 hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char *addr,
                   enum hbd_err *why)
@@ -546,8 +558,13 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
     uint64_t interval;
 
     pthread_mutex_lock(&sh->mu);
-    if ((s = service_find(sh, hash, req->service)) == NULL &&
-        (dirty = 1, s = service_add(r, sh, hash, req->service, cfg->max_services)) == NULL) {
+    if ((s = service_find(sh, hash, req->service)) == NULL && cfg->new_services_per_ip &&
+        new_service_refused(r, cfg, addr, now)) {
+        pthread_mutex_unlock(&sh->mu);
+        *why = HBD_ERR_NEW_SERVICES_PER_IP;
+        return 0;
+    }
+    if (!s && (dirty = 1, s = service_add(r, sh, hash, req->service, cfg->max_services)) == NULL) {
         pthread_mutex_unlock(&sh->mu);
         *why = HBD_ERR_TOO_MANY_SERVICES;
         if (atomic_load(&r->nservices) >= cfg->max_services) /* not a failed allocation */

@@ -43,6 +43,37 @@ wstate(struct gw_conn *c)
     return gw_worker_data(gw_worker_of(gw_conn_loop_of(c)));
 }
 
+/* A connection's own: its address without the port (per-source limits) and what its AUTH
+ * granted. */
+struct hbd_client {
+    struct hbd *h;
+    char ip[48];
+    int counted; /* in h->sources */
+    int authed;
+    char *glob; /* the services its token covers; NULL: any */
+};
+
+static struct hbd *
+conn_hbd(struct gw_conn *c)
+{
+    return wstate(c)->h;
+}
+
+/* With auth_tokens_file set, may this HB go in? token= on the line wins over the connection's
+ * AUTH (cl NULL: a datagram). */
+static int
+hb_allowed(const struct hbd_config *cfg, const struct hbd_client *cl, const struct hbd_req *req)
+{
+    const struct hbd_token *t;
+
+    if (!cfg->auth_tokens_file[0])
+        return 1;
+    if (req->token)
+        return (t = hbd_tokens_find(&cfg->tokens, req->token)) != NULL &&
+               hbd_token_allows(t->glob, req->service);
+    return cl && cl->authed && hbd_token_allows(cl->glob, req->service);
+}
+
 /* ---- requests ---- */
 
 /* One request's context while its batch of lines is handled. */
@@ -86,6 +117,9 @@ request(void *arg, char *line, size_t len, int crlf)
     struct batch *b = arg;
     struct gw_conn *c = b->c;
     struct hbd *h = b->h;
+    struct hbd_client *cl = gw_conn_user(c);
+    const struct hbd_config *cfg = hbd_cfg(h);
+    const struct hbd_token *tok;
     struct hbd_req req;
     enum hbd_err why;
     char text[512];
@@ -104,7 +138,26 @@ request(void *arg, char *line, size_t len, int crlf)
     case HBD_REQ_PING:
         reply(c, "PONG", 4, crlf);
         break;
+    case HBD_REQ_AUTH:
+        if (!cfg->auth_tokens_file[0]) {
+            hbd_count_error(h, HBD_ERR_BAD_REQUEST);
+            reply_err(c, "auth not enabled", crlf);
+        } else if ((tok = hbd_tokens_find(&cfg->tokens, req.token)) == NULL) {
+            hbd_count_error(h, HBD_ERR_AUTH);
+            reply_err(c, hbd_errs[HBD_ERR_AUTH].reply, crlf);
+        } else {
+            free(cl->glob);
+            cl->glob = tok->glob ? strdup(tok->glob) : NULL;
+            cl->authed = !tok->glob || cl->glob; /* out of memory: not authed */
+            reply(c, cl->authed ? "OK" : "ERR out of memory", cl->authed ? 2 : 17, crlf);
+        }
+        break;
     case HBD_REQ_HB:
+        if (!hb_allowed(cfg, cl, &req)) {
+            hbd_count_error(h, HBD_ERR_AUTH);
+            reply_err(c, hbd_errs[HBD_ERR_AUTH].reply, crlf);
+            break;
+        }
         if ((seq = hbd_registry_beat(h->reg, &req, gw_conn_addr(c), &why)) == 0) {
             hbd_count_error(h, why);
             reply_err(c, hbd_errs[why].reply, crlf);
@@ -114,6 +167,11 @@ request(void *arg, char *line, size_t len, int crlf)
         reply(c, text, (size_t)n, crlf);
         break;
     case HBD_REQ_STATUS:
+        if (cfg->auth_tokens_file[0] && !cl->authed) {
+            hbd_count_error(h, HBD_ERR_AUTH);
+            reply_err(c, hbd_errs[HBD_ERR_AUTH].reply, crlf);
+            break;
+        }
         hbd_status_line(h, text, sizeof(text));
         reply(c, text, strlen(text), crlf);
         break;
@@ -131,7 +189,7 @@ request(void *arg, char *line, size_t len, int crlf)
 static size_t
 on_data(struct gw_conn *c, char *data, size_t len)
 {
-    struct hbd *h = gw_conn_user(c);
+    struct hbd *h = conn_hbd(c);
     struct batch b = {c, h};
     enum gw_line_status st;
     uint64_t t0 = gw_mono_ns();
@@ -152,7 +210,7 @@ on_data(struct gw_conn *c, char *data, size_t len)
 static void
 on_received(struct gw_conn *c, size_t n)
 {
-    struct hbd *h = gw_conn_user(c);
+    struct hbd *h = conn_hbd(c);
 
     gw_metrics_add(h->m.reg, h->m.bytes_received, n);
 }
@@ -178,18 +236,38 @@ on_open(struct gw_conn *c)
 {
     struct hbd_wstate *ws = wstate(c);
     struct hbd *h = ws->h;
+    struct hbd_client *cl = calloc(1, sizeof(*cl));
+    int rc;
 
     gw_metrics_add(h->m.reg, h->m.active_connections, 1);
     gw_metrics_add(h->m.reg, h->m.clients_connected, 1);
     GW_LOG_DEBUG("connection accepted", "id=%llu addr=%s worker=%u",
                  (unsigned long long)gw_conn_id(c), gw_conn_addr(c), ws->index);
+    if (!cl) {
+        gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
+        return;
+    }
+    cl->h = h;
+    gw_conn_set_user(c, cl);
+    hbd_source_ip(gw_conn_addr(c), cl->ip, sizeof(cl->ip));
+    if ((rc = hbd_sources_open(h->sources, cl->ip, hbd_cfg(h)->max_clients_per_ip)) == -1) {
+        hbd_count_error(h, HBD_ERR_TOO_MANY_CLIENTS_PER_IP);
+        reply_err(c, hbd_errs[HBD_ERR_TOO_MANY_CLIENTS_PER_IP].reply, 1);
+        gw_conn_finish(c);
+        return;
+    }
+    cl->counted = rc == 0;
 }
 
 static void
 on_close(struct gw_conn *c, const char *reason)
 {
-    struct hbd *h = gw_conn_user(c);
+    struct hbd *h = conn_hbd(c);
+    struct hbd_client *cl = gw_conn_user(c) == (void *)h ? NULL : gw_conn_user(c);
     struct gw_conn_stats st;
+
+    if (cl && cl->counted)
+        hbd_sources_close(h->sources, cl->ip);
 
     if (strcmp(reason, GW_CONN_IDLE) == 0)
         gw_metrics_add(h->m.reg, h->m.closed_idle, 1);
@@ -200,6 +278,11 @@ on_close(struct gw_conn *c, const char *reason)
     GW_LOG_DEBUG("connection closed", "id=%llu addr=%s reason=%s msgs=%llu",
                  (unsigned long long)gw_conn_id(c), gw_conn_addr(c), reason,
                  (unsigned long long)st.msgs);
+    if (cl) {
+        free(cl->glob);
+        free(cl);
+        gw_conn_set_user(c, h);
+    }
 }
 
 static const struct gw_conn_proto hbd_tcp = {
@@ -289,6 +372,10 @@ udp_datagram(struct hbd_wstate *ws, int i)
     if (req.kind == HBD_REQ_PING)
         return 1;
     if (req.kind == HBD_REQ_HB) {
+        if (!hb_allowed(hbd_cfg(h), NULL, &req)) {
+            hbd_count_error(h, HBD_ERR_AUTH);
+            return 0;
+        }
         peer = gw_udp_peer(ws->udp, i, &plen);
         gw_net_addr_str(peer, plen, addr, sizeof(addr));
         if (hbd_registry_beat(h->reg, &req, addr, &why) == 0)
