@@ -91,11 +91,20 @@ hbd_health(void *arg)
     char summary[200];
     const char *status = "ok";
 
+    struct gw_store_stats st = {0};
+    int n;
+
     hbd_registry_counts(h->reg, &c);
-    if (c.dead || c.late)
+    if (h->store)
+        gw_store_stats(h->store, &st);
+    if (c.dead || c.late || st.failing)
         status = "warning";
-    snprintf(summary, sizeof(summary), "%d connection%s, %u dead service%s, %u late", conns,
-             conns == 1 ? "" : "s", c.dead, c.dead == 1 ? "" : "s", c.late);
+    n = snprintf(summary, sizeof(summary), "%d connection%s, %u dead service%s, %u late", conns,
+                 conns == 1 ? "" : "s", c.dead, c.dead == 1 ? "" : "s", c.late);
+    /* History not being written is worth a look even when every service is up. */
+    if (st.failing && n > 0 && (size_t)n < sizeof(summary))
+        snprintf(summary + n, sizeof(summary) - (size_t)n, ", store failing (%s)",
+                 gw_store_fault_text(st.fault));
     return json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}}", "status", status, "summary", summary,
                      "perfdata", "conns", conns, "up", (int)c.up, "late", (int)c.late, "dead",
                      (int)c.dead);

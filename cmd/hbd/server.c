@@ -51,6 +51,8 @@ struct hbd_client {
     int counted; /* in h->sources */
     int authed;
     char *glob; /* the services its token covers; NULL: any */
+    int crlf;   /* how its last request ended: replies without a request of their own (ERR line
+                   too long) end the same way; CRLF before the first */
 };
 
 static struct hbd *
@@ -126,6 +128,7 @@ request(void *arg, char *line, size_t len, int crlf)
     uint64_t seq;
     int n;
 
+    cl->crlf = crlf;
     hbd_proto_parse(line, len, &req);
     if (req.kind == HBD_REQ_EMPTY)
         return 0;
@@ -197,7 +200,8 @@ on_data(struct gw_conn *c, char *data, size_t len)
 
     if (st == GW_LINE_TOO_LONG && !gw_conn_closed(c)) {
         hbd_count_error(h, HBD_ERR_LINE_TOO_LONG);
-        reply_err(c, hbd_errs[HBD_ERR_LINE_TOO_LONG].reply, 1);
+        reply_err(c, hbd_errs[HBD_ERR_LINE_TOO_LONG].reply,
+                  ((struct hbd_client *)gw_conn_user(c))->crlf);
         GW_LOG_DEBUG("line too long", "id=%llu addr=%s", (unsigned long long)gw_conn_id(c),
                      gw_conn_addr(c));
     }
@@ -248,6 +252,7 @@ on_open(struct gw_conn *c)
         return;
     }
     cl->h = h;
+    cl->crlf = 1;
     gw_conn_set_user(c, cl);
     hbd_source_ip(gw_conn_addr(c), cl->ip, sizeof(cl->ip));
     if ((rc = hbd_sources_open(h->sources, cl->ip, hbd_cfg(h)->max_clients_per_ip)) == -1) {

@@ -76,6 +76,10 @@ st = d.result('status')['store']
 t.is_((st['failing'], st['dropped']), ('disk full', 0), '/status: store failing (disk full), nothing dropped')
 t.ok(st['queued'] > 0 and st['errors_disk_full'] >= 3, '/status: rows queued, errors by reason')
 t.is_(d.metric('hbd_store_failing'), 1.0, 'hbd_store_failing 1')
+e = dict(os.environ, GWKIT_GLOBAL_RUN_DIR=d.run_dir)
+p = subprocess.run([t.prog('gwctl'), 'health-check', 'hbd'], env=e, capture_output=True, text=True, timeout=20)
+t.is_(p.returncode, 1, 'gwctl health-check hbd (the health control command): WARNING (1)')
+t.like(p.stdout, r'^hbd WARNING - .*store failing \(disk full\)', 'naming the store fault')
 want = 'msg="database writes failing; rows kept for retry" path=%s reason="disk full"' % d.db
 t.ok(t.wait_for(lambda: want in d.logtext(), 5), 'logged with the path and the reason')
 
