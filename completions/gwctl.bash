@@ -39,7 +39,7 @@ _gwctl()
         COMPREPLY=($(compgen -W "text json" -- "$cur"))
         return
         ;;
-    --timeout)
+    --timeout | --limit)
         return
         ;;
     --state)
@@ -56,7 +56,7 @@ _gwctl()
     # Find the command and count the operands typed after it.
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-        -s | --socket | --run-dir | --format | --timeout | --state | --url) ((i++)) ;;
+        -s | --socket | --run-dir | --format | --timeout | --state | --limit | --url) ((i++)) ;;
         -*) ;;
         *)
             if [[ -z $cmd ]]; then
@@ -80,7 +80,7 @@ _gwctl()
     if [[ $cur == -* ]]; then
         local opts="--help --format --timeout -s --run-dir"
         case $cmd in
-        services) opts+=" --state" ;;
+        services) opts+=" --state --limit" ;;
         health-check) opts+=" --url" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
