@@ -95,4 +95,5 @@ t.is_(t.sqlite(d.db, "SELECT count(*) FROM heartbeat_events WHERE to_state = 'up
 t.is_(d.metric('hbd_store_dropped_total'), 0.0, 'nothing dropped')
 c.close()
 t.is_(d.stop(), 0, 'clean stop')
+subprocess.run(['umount', state], check=True)
 t.done()
