@@ -59,18 +59,19 @@ add_token(struct hbd_tokens *t, const char *token, const char *glob)
 }
 
 int
-hbd_tokens_load(const char *path, struct hbd_tokens *t, char *err)
+hbd_tokens_parse(FILE *f, const char *path, struct hbd_tokens *t, char *err)
 {
-    FILE *f = fopen(path, "r");
     char line[1024], *tok[3], *save;
     int lineno = 0, n;
 
     t->v = NULL;
     t->n = 0;
-    if (!f)
-        return gw_err_errno(err, "auth_tokens_file %s", path);
     while (fgets(line, sizeof(line), f)) {
         lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            gw_err(err, "%s:%d: line too long", path, lineno);
+            goto fail;
+        }
         line[strcspn(line, "#\r\n")] = '\0';
         n = 0;
         for (char *p = strtok_r(line, " \t", &save); p && n < 3; p = strtok_r(NULL, " \t", &save))
@@ -90,12 +91,25 @@ hbd_tokens_load(const char *path, struct hbd_tokens *t, char *err)
         gw_err_errno(err, "auth_tokens_file %s", path);
         goto fail;
     }
-    fclose(f);
     return 0;
 fail:
-    fclose(f);
     hbd_tokens_free(t);
     return -1;
+}
+
+int
+hbd_tokens_load(const char *path, struct hbd_tokens *t, char *err)
+{
+    FILE *f = fopen(path, "r");
+    int rc;
+
+    t->v = NULL;
+    t->n = 0;
+    if (!f)
+        return gw_err_errno(err, "auth_tokens_file %s", path);
+    rc = hbd_tokens_parse(f, path, t, err);
+    fclose(f);
+    return rc;
 }
 
 /* 1 when a and b are equal; the time depends on the lengths only. */

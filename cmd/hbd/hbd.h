@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -266,6 +267,8 @@ void hbd_alerter_stop(struct hbd_alerter *a, uint64_t grace_ms);
 /* guard.c. Tokens: loaded from path (0, or -1 with err naming file and line); the entry of
  * token (constant time over all entries) or NULL; whether a glob (NULL: any) allows service. */
 int hbd_tokens_load(const char *path, struct hbd_tokens *t, char *err);
+/* The parser of hbd_tokens_load, on an open stream (fuzzed); path names it in errors. */
+int hbd_tokens_parse(FILE *f, const char *path, struct hbd_tokens *t, char *err);
 void hbd_tokens_free(struct hbd_tokens *t);
 const struct hbd_token *hbd_tokens_find(const struct hbd_tokens *t, const char *token);
 int hbd_token_allows(const char *glob, const char *service);

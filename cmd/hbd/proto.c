@@ -240,5 +240,5 @@ hbd_proto_parse(char *line, size_t len, struct hbd_req *req)
     else
         fail_kind(req, HBD_ERR_UNKNOWN_COMMAND);
     if (req->kind == HBD_REQ_ERROR && !req->error)
-        req->error = "wrong number of arguments";
+        fail(req, "wrong number of arguments"); /* a bad_request, not error kind 0 */
 }

@@ -30,5 +30,8 @@ t.is_([c.raw_line() for _ in range(4)], [b'PONG\n', b'PONG\r\n', b'PONG\n', b'ER
 c = t.LineClient(d.port)
 c.send(long_line + b'\n')
 t.is_(c.raw_line(), b'ERR line too long\r\n', 'with no request before it: CRLF')
-t.is_(d.metric('hbd_errors_total', {'kind': 'line_too_long'}), 4.0, 'each counted')
+t.is_(t.line_request(d.port, 'PING me'), 'ERR wrong number of arguments', 'a command with extra arguments')
+t.is_(d.metric('hbd_errors_total', {'kind': 'line_too_long'}), 4.0, 'each counted, and only those as line_too_long')
+t.is_(d.metric('hbd_errors_total', {'kind': 'bad_request'}), 1.0,
+      'wrong number of arguments counts as bad_request (it used to count as line_too_long)')
 t.done()
