@@ -133,6 +133,7 @@ struct listing {
     char **names;
     size_t n, next, sent, matched;
     int state;
+    int streaming; /* inside gw_ctl_stream: a hang-up there is learnt from its -1 */
 };
 
 static void
@@ -146,11 +147,17 @@ listing_free(struct listing *l)
     malloc_trim(0); /* a listing of 100,000 services leaves no high-water mark behind */
 }
 
+/* The client went away between two chunks. One that goes while gw_ctl_stream writes is seen
+ * there too (it returns -1, and still reads r afterwards): left to listing_step then. */
 static void
 listing_hangup(struct gw_ctl_req *r, void *arg)
 {
+    struct listing *l = arg;
+
+    if (l->streaming)
+        return;
     gw_ctl_reply(r, NULL);
-    listing_free(arg);
+    listing_free(l);
 }
 
 static void
@@ -158,12 +165,16 @@ listing_step(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 {
     struct listing *l = arg;
     json_t *doc;
+    int rc;
 
     (void)t;
     for (size_t k = 0; k < STREAM_CHUNK && l->next < l->n; l->next++) {
         if ((doc = hbd_registry_service(l->h->reg, l->names[l->next], l->state)) == NULL)
             continue; /* forgotten, or left the state, since the listing began */
-        if (gw_ctl_stream(l->r, doc) == -1) {
+        l->streaming = 1;
+        rc = gw_ctl_stream(l->r, doc);
+        l->streaming = 0;
+        if (rc == -1) {
             gw_ctl_reply(l->r, NULL); /* the client is gone: only frees r */
             listing_free(l);
             return;
