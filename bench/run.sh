@@ -33,7 +33,7 @@ RTT_ROUNDS=$((ROUNDS * 2))
 RATE=${BENCH_RATE:-5000}
 IDLE_WANT=${BENCH_IDLE_CONNS:-20000}
 OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
-ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis hbd_io round_trip idle accuracy logd_vs_rsyslog}
+ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis hbd_io round_trip idle accuracy logd_vs_rsyslog wsgwd}
 LOGD=$BUILD/bin/logd
 LOG_CONNS=${BENCH_LOG_CONNS:-4}
 LOG_SIZE=${BENCH_LOG_SIZE:-256}
@@ -473,22 +473,26 @@ group_idle() {
     emit "| server | open | RSS before | RSS with the connections | bytes per connection |"
     emit "| --- | ---: | ---: | ---: | ---: |"
     if start_hbd 1; then
-        idle_row hbd "$HBD_PID" "$HBD_PORT"
+        idle_row hbd "$HBD_PID" "$IDLE_CONNS" "127.0.0.1:$HBD_PORT"
         stop_pid "$HBD_PID"
     else
         emit "| hbd | missing | missing | missing | missing |"
     fi
     start_redis
-    idle_row redis-server "$REDIS_PID" "$REDIS_PORT"
+    idle_row redis-server "$REDIS_PID" "$IDLE_CONNS" "127.0.0.1:$REDIS_PORT"
     stop_pid "$REDIS_PID"
     commands "gwbench tcp --idle -c $IDLE_CONNS -t 1 -d 4s 127.0.0.1:PORT   (RSS read once all are open)"
 }
 
+# idle_row NAME PID CONNS TARGET: gwbench holds CONNS idle connections to TARGET (a tcp
+# HOST:PORT, or a ws:// URL whose upgrades complete); one row with the server's RSS before and
+# with them, per connection.
 idle_row() {
-    local name=$1 pid=$2 port=$3 before after open i gw err=$TMP/idle.err
+    local name=$1 pid=$2 n=$3 target=$4 mode=tcp before after open i gw err=$TMP/idle.err
+    case $target in ws://*) mode=ws ;; esac
     sleep 0.5
     before=$(rss_kb "$pid")
-    "$GWBENCH" tcp --idle -q -c "$IDLE_CONNS" -t 1 -d 4s --timeout 10s "127.0.0.1:$port" \
+    "$GWBENCH" "$mode" --idle -q -c "$n" -t 1 -d 4s --timeout 10s "$target" \
         >"$TMP/idle.out" 2>"$err" &
     gw=$!
     PIDS+=("$gw")
@@ -969,6 +973,150 @@ group_logd_vs_rsyslog() {
         "taskset -c 0 rsyslogd -n -f CONF   (module(load=\"imtcp\") input(type=\"imtcp\" ...) *.* action(type=\"omfile\" file=F))"
 }
 
+# ---- wsgwd vs a direct TCP echo, websockify and node ws --------------------------------
+
+WSGWD=$BUILD/bin/wsgwd
+ECHO_BACKEND=$BUILD/bin/echo-backend
+WS_SIZE=${BENCH_WS_SIZE:-32}
+WS_IDLE=${BENCH_WS_IDLE:-10000}
+
+# CPU seconds of PID and its reaped children (websockify forks one per connection), from
+# /proc/PID/stat ticks: utime + stime + cutime + cstime.
+tree_cpu_secs() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13 + $14 + $15) / hz }'
+}
+
+# ws_measure CPU_FN PID ARGS...: measure, with the CPU of PID read by CPU_FN (cpu_secs, or
+# tree_cpu_secs for a forking server). Prints "rate p50 p99 cpu_s_per_million errors".
+ws_measure() {
+    local fn=$1 pid=$2 c0 c1 f=$TMP/ws.json
+    shift 2
+    c0=$("$fn" "$pid")
+    "${WS_PIN[@]}" "$GWBENCH" "$@" --json -q >"$f" 2>"$f.err" || true
+    c1=$("$fn" "$pid")
+    if ! jq -e '.requests > 0' "$f" >/dev/null 2>&1; then
+        echo "failed"
+        return
+    fi
+    jq -r --arg c0 "$c0" --arg c1 "$c1" '[.rate, .latency_us.p50, .latency_us.p99,
+        (($c1 | tonumber) - ($c0 | tonumber)) / .requests * 1e6, .error_total]
+        | map(tostring) | join(" ")' "$f"
+}
+
+# start_on_cpu0 NAME PORT CMD...: starts CMD pinned to CPU 0 (when there are two), waits for
+# PORT; sets LAST_PID, or returns 1.
+start_on_cpu0() {
+    local name=$1 port=$2
+    shift 2
+    start_bg "$name" "${SRV_PIN[@]}" "$@"
+    wait_port "$port" "$LAST_PID" || {
+        say "$name did not start"
+        sed 's/^/  /' "$TMP/$name.log" >&2 || true
+        return 1
+    }
+}
+
+start_wsgwd_gw() {
+    local name=$1 port=$2 http dir
+    shift 2
+    http=$(free_port)
+    dir=$TMP/$name
+    mkdir -p "$dir"
+    start_on_cpu0 "$name" "$port" env GWKIT_GLOBAL_RUN_DIR="$dir" GWKIT_WSGWD_HTTP_LISTEN="127.0.0.1:$http" \
+        GWKIT_WSGWD_WORKERS=1 GWKIT_GLOBAL_LOG_LEVEL=warning "$WSGWD" "$@"
+}
+
+ws_row() {
+    local name=$1 conns=$2 line=$3 ref=$4 rate p50 p99 cpu err
+    if [ "$line" = failed ] || [ -z "$line" ]; then
+        emit "| $name | $conns | failed | | | | | |"
+        return
+    fi
+    read -r rate p50 p99 cpu err <<<"$line"
+    emit "| $name | $conns | $(fmt_rate "$rate") | $(fmt_us "$p50") | $(fmt_us "$p99") | $(fmt_cpu "$cpu") | $ref | $err |"
+}
+
+group_wsgwd() {
+    local echo_port eb_port ws_port raw_port fr_port node_port c i pids=() names=() fns=()
+    local -a lines_tcp lines_ws lines_node lines_raw lines_fr
+    say "wsgwd vs TCP echo, websockify and node ws"
+    emit "## wsgwd: WebSocket echo of $WS_SIZE-byte binary messages"
+    emit ""
+    if [ ! -x "$WSGWD" ] || [ ! -x "$ECHO_BACKEND" ]; then
+        emit "wsgwd or echo-backend is not built; no rows."
+        emit ""
+        return 0
+    fi
+    SRV_PIN=() WS_PIN=()
+    if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+        SRV_PIN=(taskset -c 0) WS_PIN=(taskset -c 1)
+    fi
+    cc -O2 -o "$TMP/tcp_echo" "$ROOT/bench/tcp_echo.c" || { emit "tcp_echo did not build; no rows."; return 0; }
+    echo_port=$(free_port) eb_port=$(free_port) ws_port=$(free_port) raw_port=$(free_port)
+    fr_port=$(free_port) node_port=$(free_port)
+    start_on_cpu0 tcp_echo "$echo_port" "$TMP/tcp_echo" "$echo_port" || return 0
+    pids+=("$LAST_PID") names+=("TCP echo, no gateway") fns+=(cpu_secs)
+    start_on_cpu0 echo_backend "$eb_port" "$ECHO_BACKEND" "127.0.0.1:$eb_port" || return 0
+    start_on_cpu0 websockify "$ws_port" websockify "127.0.0.1:$ws_port" "127.0.0.1:$echo_port" || return 0
+    pids+=("$LAST_PID") names+=("websockify") fns+=(tree_cpu_secs)
+    start_on_cpu0 node_ws "$node_port" env NODE_PATH=/usr/share/nodejs node "$ROOT/bench/ws_echo.js" "$node_port" || return 0
+    pids+=("$LAST_PID") names+=("node ws echo server") fns+=(cpu_secs)
+    start_wsgwd_gw wsgwd_raw "$raw_port" --raw "$raw_port" "127.0.0.1:$echo_port" || return 0
+    pids+=("$LAST_PID") names+=("wsgwd --raw, TCP echo") fns+=(cpu_secs)
+    start_wsgwd_gw wsgwd_frames "$fr_port" "$fr_port" "127.0.0.1:$eb_port" || return 0
+    pids+=("$LAST_PID") names+=("wsgwd, echo-backend (frames)") fns+=(cpu_secs)
+    sleep 1
+    local line32
+    line32=$(printf '%*s' "$((WS_SIZE - 1))" '' | tr ' ' x)
+    emit "Closed loop, gwbench on CPU 1 with one thread; the servers on CPU 0 (wsgwd with one"
+    emit "worker, and its backend). CPU is the gateway's own CPU seconds per million messages (the"
+    emit "TCP echo's for the first row; websockify's with the processes it forks per connection, in"
+    emit "10 ms ticks). Median of $ROUNDS runs of ${SECS}s, the servers alternating."
+    emit ""
+    emit "| server | conns | msg/s | p50 | p99 | CPU s/M | ratio to TCP echo | errors |"
+    emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for c in 50 1000; do
+        lines_tcp=() lines_ws=() lines_node=() lines_raw=() lines_fr=()
+        for ((i = 0; i < ROUNDS; i++)); do
+            lines_tcp+=("$(ws_measure cpu_secs "${pids[0]}" tcp --send "$line32\\n" --expect "$line32" -c "$c" -t 1 -d "${SECS}s" "127.0.0.1:$echo_port")")
+            lines_ws+=("$(ws_measure tree_cpu_secs "${pids[1]}" ws --size "$WS_SIZE" -c "$c" -t 1 -d "${SECS}s" "ws://127.0.0.1:$ws_port/")")
+            lines_node+=("$(ws_measure cpu_secs "${pids[2]}" ws --size "$WS_SIZE" -c "$c" -t 1 -d "${SECS}s" "ws://127.0.0.1:$node_port/")")
+            lines_raw+=("$(ws_measure cpu_secs "${pids[3]}" ws --size "$WS_SIZE" -c "$c" -t 1 -d "${SECS}s" "ws://127.0.0.1:$raw_port/")")
+            lines_fr+=("$(ws_measure cpu_secs "${pids[4]}" ws --size "$WS_SIZE" -c "$c" -t 1 -d "${SECS}s" "ws://127.0.0.1:$fr_port/")")
+        done
+        ws_row "${names[0]}" "$c" "$(summarize "${lines_tcp[@]}")" "1.00"
+        ws_row "${names[1]}" "$c" "$(summarize "${lines_ws[@]}")" "$(pair_ratio 1 "${lines_ws[@]}" -- "${lines_tcp[@]}")"
+        ws_row "${names[2]}" "$c" "$(summarize "${lines_node[@]}")" "$(pair_ratio 1 "${lines_node[@]}" -- "${lines_tcp[@]}")"
+        ws_row "${names[3]}" "$c" "$(summarize "${lines_raw[@]}")" "$(pair_ratio 1 "${lines_raw[@]}" -- "${lines_tcp[@]}")"
+        ws_row "${names[4]}" "$c" "$(summarize "${lines_fr[@]}")" "$(pair_ratio 1 "${lines_fr[@]}" -- "${lines_tcp[@]}")"
+        emit "| wsgwd --raw / websockify | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_ws[@]}") | | | | | |"
+        emit "| wsgwd --raw / node ws | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_node[@]}") | | | | | |"
+    done
+    ws_idle_row "${pids[4]}" "$fr_port"
+    commands "taskset -c 0 tcp_echo PORT   (bench/tcp_echo.c)" \
+        "taskset -c 0 websockify 127.0.0.1:PORT 127.0.0.1:ECHO_PORT" \
+        "taskset -c 0 node bench/ws_echo.js PORT" \
+        "taskset -c 0 env GWKIT_WSGWD_WORKERS=1 wsgwd --raw PORT 127.0.0.1:ECHO_PORT" \
+        "taskset -c 0 echo-backend 127.0.0.1:EB_PORT; taskset -c 0 env GWKIT_WSGWD_WORKERS=1 wsgwd PORT 127.0.0.1:EB_PORT" \
+        "taskset -c 1 gwbench ws --size $WS_SIZE -c C -t 1 -d ${SECS}s --json -q ws://127.0.0.1:PORT/" \
+        "taskset -c 1 gwbench tcp --send 'xxx...x\\n' --expect xxx...x -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:ECHO_PORT" \
+        "gwbench ws --idle -c $WS_IDLE -t 1 -d 4s ws://127.0.0.1:PORT/   (RSS read once all are open)"
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        stop_pid "${pids[$i]}"
+    done
+}
+
+# The RSS of a framed wsgwd holding WS_IDLE idle WebSocket clients (handshake done).
+ws_idle_row() {
+    local n=$WS_IDLE
+    n=$((n < IDLE_CONNS ? n : IDLE_CONNS))
+    emit ""
+    emit "| wsgwd idle WebSocket clients | open | RSS before | RSS with them | bytes per client |"
+    emit "| --- | ---: | ---: | ---: | ---: |"
+    idle_row wsgwd "$1" "$n" "ws://127.0.0.1:$2/"
+    emit ""
+}
+
 # ---- main ---------------------------------------------------------------------------
 
 machine() {
@@ -980,6 +1128,7 @@ machine() {
     emit "- kernel: $(uname -sr); Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
     emit "- peers: $(redis-server --version | awk '{ print $1, $2, $3 }'), $(sockperf --version 2>&1 | head -1)"
     emit "- hbd: $([ -x "$HBD" ] && echo "$HBD" || echo "missing (not built)")"
+    emit "- wsgwd: $([ -x "$BUILD/bin/wsgwd" ] && echo "$BUILD/bin/wsgwd" || echo "missing (not built)"); websockify $(dpkg-query -W -f='${Version}' websockify 2>/dev/null || echo '?'); node $(node --version 2>/dev/null || echo '?')"
     emit "- logd: $([ -x "$LOGD" ] && echo "$LOGD" || echo "missing (not built)"); rsyslog $(rsyslogd -v 2>/dev/null | head -1 | awk '{ print $2 }' | tr -d ,)"
     emit "- every server and client on 127.0.0.1, on the same machine, which other work may share"
     emit ""

@@ -8,9 +8,9 @@ _gwbench()
     local cword=$COMP_CWORD words=("${COMP_WORDS[@]}")
     COMPREPLY=()
 
-    local modes="hb tcp"
+    local modes="hb tcp ws log"
     local opts="-c --connections -t --threads -d --duration -R --rate --warmup --pipeline
-        --timeout --size --send --expect --hb-service --idle --json --hist-out -q --quiet
+        --timeout --size --send --expect --hb-service --check --idle --json --hist-out -q --quiet
         -h --help -V --version"
 
     case $prev in

@@ -39,11 +39,18 @@ _gwctl()
         COMPREPLY=($(compgen -W "text json" -- "$cur"))
         return
         ;;
-    --timeout | --limit)
+    --timeout | --code | --limit)
         return
         ;;
     --state)
         COMPREPLY=($(compgen -W "$(_gwctl_words states)" -- "$cur"))
+        return
+        ;;
+    --severity)
+        COMPREPLY=($(compgen -W "emerg alert crit err warning notice info debug" -- "$cur"))
+        return
+        ;;
+    --app | --addr | -n)
         return
         ;;
     --url)
@@ -56,7 +63,8 @@ _gwctl()
     # Find the command and count the operands typed after it.
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-        -s | --socket | --run-dir | --format | --timeout | --state | --limit | --url) ((i++)) ;;
+        -s | --socket | --run-dir | --format | --timeout | --state | --limit | --url | --code | \
+            --app | --severity | --addr | -n) ((i++)) ;;
         -*) ;;
         *)
             if [[ -z $cmd ]]; then
@@ -81,7 +89,10 @@ _gwctl()
         local opts="--help --format --timeout -s --run-dir"
         case $cmd in
         services) opts+=" --state --limit" ;;
-        health-check) opts+=" --url" ;;
+        health-check) opts+=" --url --warning --critical" ;;
+        kick) opts+=" --code" ;;
+        tail) opts+=" --follow --app --severity -n" ;;
+        log) opts+=" --app --severity --addr" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return

@@ -1432,8 +1432,9 @@ val_json(const struct gw_conf_key *k, const struct val *v)
     }
 }
 
+/* as_text: each value as written in the file (or the schema's default), with its units. */
 static json_t *
-inst_json(const struct sec *sec, const struct inst *in)
+inst_json(const struct sec *sec, const struct inst *in, int as_text)
 {
     json_t *o = json_object();
     const struct val *v;
@@ -1441,7 +1442,9 @@ inst_json(const struct sec *sec, const struct inst *in)
 
     for (i = 0; o && i < sec->nkeys; i++) {
         v = in && in->vals[i].text ? &in->vals[i] : &sec->defs[i];
-        if (json_object_set_new(o, sec->s->keys[i].name, val_json(&sec->s->keys[i], v)) < 0) {
+        if (json_object_set_new(o, sec->s->keys[i].name,
+                                as_text ? (v->text ? json_string(v->text) : json_null())
+                                        : val_json(&sec->s->keys[i], v)) < 0) {
             json_decref(o);
             return NULL;
         }
@@ -1449,8 +1452,8 @@ inst_json(const struct sec *sec, const struct inst *in)
     return o;
 }
 
-json_t *
-gw_conf_to_json(const struct gw_conf *c)
+static json_t *
+conf_json(const struct gw_conf *c, int as_text)
 {
     json_t *root = json_object(), *o;
     const struct sec *sec;
@@ -1459,12 +1462,12 @@ gw_conf_to_json(const struct gw_conf *c)
     for (i = 0; root && i < c->nsecs; i++) {
         sec = &c->secs[i];
         if (!sec->s->named) {
-            o = inst_json(sec, &sec->insts[0]);
+            o = inst_json(sec, &sec->insts[0], as_text);
         } else {
             o = json_object();
             for (j = 0; o && j < sec->ninsts; j++)
-                if (json_object_set_new(o, sec->insts[j].name, inst_json(sec, &sec->insts[j])) <
-                    0) {
+                if (json_object_set_new(o, sec->insts[j].name,
+                                        inst_json(sec, &sec->insts[j], as_text)) < 0) {
                     json_decref(o);
                     o = NULL;
                 }
@@ -1475,6 +1478,18 @@ gw_conf_to_json(const struct gw_conf *c)
         }
     }
     return root;
+}
+
+json_t *
+gw_conf_to_json(const struct gw_conf *c)
+{
+    return conf_json(c, 0);
+}
+
+json_t *
+gw_conf_to_text_json(const struct gw_conf *c)
+{
+    return conf_json(c, 1);
 }
 
 /* Doc text for mdoc: wrapped under 80 columns, one sentence a line, backslashes escaped, a dot

@@ -227,6 +227,10 @@ size_t gw_conf_instances(const struct gw_conf *c, const char *section, const cha
  * object of its instances). New reference; NULL on out of memory. */
 json_t *gw_conf_to_json(const struct gw_conf *c);
 
+/* The same shape with every value a string as written in the file, or the schema's default,
+ * units and all ("60s", "64k", "yes"): what people read. */
+json_t *gw_conf_to_text_json(const struct gw_conf *c);
+
 /* Parsers shared with command lines ("gwbench -d 10s"); 0, or -1 with err as in the list
  * above without the key ("bad duration '5x' (use ms, s, m, h or d)"). */
 int gw_conf_parse_duration(const char *s, int64_t *ms, char *err);

@@ -56,6 +56,17 @@ gw_conn_io_parse(const char *name)
 
 /* ---- the todo list and freeing ---- */
 
+/* A loop driven by gw_ev_run() (the daemon's main loop, see gw_conn_loop_new) has no
+ * after-batch step of its own: what a timer, a post or a deferred call queued, and the
+ * connections closed, wait for a 0 ms timer, which runs after the iteration's fd events (or on
+ * the next iteration when armed from a timer). gw_conn_loop_run() does it after each batch. */
+static void
+kick(struct gw_conn_loop *l)
+{
+    if (!l->running && !gw_ev_timer_armed(&l->batch))
+        (void)gw_ev_timer_start(l->ev, &l->batch, 0); /* out of memory: at the next event */
+}
+
 void
 gw_conn__todo(struct gw_conn *c)
 {
@@ -64,6 +75,7 @@ gw_conn__todo(struct gw_conn *c)
     c->flags |= CF_QUEUED;
     c->qnext = c->loop->todo;
     c->loop->todo = c;
+    kick(c->loop);
 }
 
 void
@@ -80,6 +92,7 @@ gw_conn__reap(struct gw_conn *c)
 {
     c->next = c->loop->reap;
     c->loop->reap = c;
+    kick(c->loop);
 }
 
 static void deliver(struct gw_conn *c, char *data, size_t n);
@@ -309,7 +322,7 @@ gw_conn_reserve(struct gw_conn *c, size_t n)
 {
     char *p;
 
-    if (c->flags & CF_CLOSED)
+    if (c->flags & (CF_CLOSED | CF_SHUT_WR | CF_WR_DONE))
         return NULL;
     if ((p = gw_buf_reserve(wbuf(c), n)) == NULL) {
         gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
@@ -347,6 +360,22 @@ gw_conn_out_len(const struct gw_conn *c)
     if (c->loop->cur == c)
         n += gw_buf_len(&c->loop->obuf);
     return n;
+}
+
+int
+gw_conn_above_high(struct gw_conn *c)
+{
+    const struct gw_conn_limits *lim;
+
+    if (c->flags & CF_CLOSED)
+        return 0;
+    lim = gw_conn__limits(c);
+    if (!lim->out_high || gw_conn_out_len(c) <= lim->out_high)
+        return 0;
+    /* Armed now, so a socket that takes it all before the next settle still reports it. */
+    c->flags |= CF_ABOVE_HIGH;
+    gw_conn__todo(c);
+    return 1;
 }
 
 /* Lingering close (see gw_conn_finish in conn.h). */
@@ -415,6 +444,12 @@ gw_conn__settle(struct gw_conn *c)
     /* Drained: give the memory back, an idle connection keeps none. */
     gw_buf_reset(&c->out);
     gw_buf_reset(&c->snd);
+    if ((c->flags & CF_SHUT_WR) && !(c->flags & CF_FINISHING)) {
+        c->flags = (uint16_t)((c->flags & ~CF_SHUT_WR) | CF_WR_DONE);
+        if (shutdown(c->fd, SHUT_WR) == -1)
+            gw_conn_close(c, strerror(errno));
+        return;
+    }
     if ((c->flags & (CF_FINISHING | CF_LINGERING)) != CF_FINISHING)
         return;
     if (c->flags & CF_EOF)
@@ -467,6 +502,24 @@ gw_conn_finish(struct gw_conn *c)
     free(c->in);
     c->in = NULL;
     c->in_len = 0;
+    gw_conn__todo(c);
+}
+
+void
+gw_conn_shutdown_write(struct gw_conn *c)
+{
+    if (c->flags & (CF_CLOSED | CF_SHUT_WR | CF_WR_DONE))
+        return;
+    c->flags |= CF_SHUT_WR;
+    gw_conn__todo(c);
+}
+
+void
+gw_conn_redeliver(struct gw_conn *c)
+{
+    if ((c->flags & CF_CLOSED) || !c->in_len)
+        return;
+    c->flags |= CF_REDELIVER;
     gw_conn__todo(c);
 }
 
@@ -752,6 +805,14 @@ gw_conn_stats(const struct gw_conn *c, struct gw_conn_stats *st)
 
 /* ---- the loop ---- */
 
+static void
+on_batch(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    (void)ev;
+    (void)t;
+    gw_conn__after_batch(arg);
+}
+
 struct gw_conn_loop *
 gw_conn_loop_new(struct gw_ev *ev, enum gw_conn_io io, char *err)
 {
@@ -763,6 +824,7 @@ gw_conn_loop_new(struct gw_ev *ev, enum gw_conn_io io, char *err)
         return NULL;
     }
     l->ev = ev;
+    gw_ev_timer_init(&l->batch, on_batch, l);
     gw_buf_init(&l->obuf, SIZE_MAX / 4);
     if ((l->rbuf = malloc(GW_CONN_READ_BYTES)) == NULL) {
         gw_err(err, "out of memory");
@@ -783,8 +845,11 @@ fail:
 int
 gw_conn_loop_run(struct gw_conn_loop *l, char *err)
 {
-    int rc = l->io->run(l, err);
+    int rc;
 
+    l->running = 1;
+    rc = l->io->run(l, err);
+    l->running = 0;
     l->stop = 0;
     return rc;
 }
@@ -792,8 +857,10 @@ gw_conn_loop_run(struct gw_conn_loop *l, char *err)
 void
 gw_conn_loop_stop(struct gw_conn_loop *l)
 {
+    struct gw_ev *ev = l->ev;
+
     l->stop = 1;
-    gw_ev_wake(l->ev);
+    gw_ev_wake(ev);
 }
 
 void
@@ -807,6 +874,7 @@ gw_conn_loop_free(struct gw_conn_loop *l)
     gw_conn__after_batch(l);
     l->io->stop(l);
     gw_conn__after_batch(l);
+    gw_ev_timer_stop(l->ev, &l->batch);
     gw_buf_reset(&l->obuf);
     free(l->rbuf);
     free(l);

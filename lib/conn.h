@@ -33,10 +33,11 @@
  * What the socket does not take waits on the connection.
  *   - limits.max_out: output still queued above it after a send was tried closes the
  *     connection with GW_CONN_OUTPUT_FULL (a client that sends without reading).
- *   - limits.out_high / out_low: once queued output goes above out_high, and has then drained
- *     to out_low or below, on_writable is called (a proxy resumes its other side there). With
- *     limits.pause_on_high, the connection's own reads also pause above out_high and resume
- *     at out_low (a request/reply protocol's backpressure).
+ *   - limits.out_high / out_low: once queued output was seen above out_high (after a batch,
+ *     or by gw_conn_above_high()), on_writable is called when it has drained to out_low or
+ *     below (a proxy resumes its other side there). With limits.pause_on_high, the
+ *     connection's own reads also pause above out_high and resume at out_low (a
+ *     request/reply protocol's backpressure).
  *   - gw_conn_pause_read()/gw_conn_resume_read(): explicit, e.g. a proxy stops reading side A
  *     while side B's output is above its mark, and a server stops reading while its own queue
  *     is full. Independent of the automatic pause: reads run only when neither holds them.
@@ -149,22 +150,30 @@ int gw_conn_uring_probe(char *err);
 /* Makes a loop over ev, which it does not own, with the given backend (AUTO: see the enum;
  * call gw_conn_uring_probe() first to log the choice). Call it on the thread that will run
  * it (an io_uring ring is single-issuer). Returns NULL with err set (io_uring: ring setup
- * failed, the caller may retry with EPOLL). */
+ * failed, the caller may retry with EPOLL).
+ * An EPOLL loop may also be left to ev's own gw_ev_run() (a daemon's main loop serving its
+ * control socket): the work gw_conn_loop_run() does after each batch (output queued from
+ * timers, posts and deferred calls; freeing closed connections) then runs from a 0 ms timer
+ * on ev, after the iteration's fd events. Do not call gw_conn_loop_run() on such a loop, and
+ * free it with gw_conn_loop_free() outside its connections' callbacks (gw_ev_defer). An
+ * io_uring loop must be run by gw_conn_loop_run(). */
 struct gw_conn_loop *gw_conn_loop_new(struct gw_ev *ev, enum gw_conn_io io, char *err);
 
 /* Runs ev's callbacks and the connections' I/O until gw_conn_loop_stop(). Returns 0, or -1
  * when the poller failed (err set). */
 int gw_conn_loop_run(struct gw_conn_loop *l, char *err);
 
-/* Makes gw_conn_loop_run() return after the current iteration. Any thread. */
+/* Makes gw_conn_loop_run() return after the current iteration. Any thread, provided l and its
+ * ev are not freed meanwhile (lib/worker stops its loops from their own thread, woken by a
+ * flag, and frees each ev after the join). */
 void gw_conn_loop_stop(struct gw_conn_loop *l);
 
 /* Closes every connection still open (on_close with GW_CONN_SHUTDOWN) and frees the loop
  * (not ev). Call it on the loop's thread after gw_conn_loop_run() returned. */
 void gw_conn_loop_free(struct gw_conn_loop *l);
 
-/* Finishes every connection (as gw_conn_finish, reason GW_CONN_DRAINING; those with nothing
- * owed close now). */
+/* Ends every connection: those with output owed finish (gw_conn_finish), the others (and
+ * those still connecting) close now with GW_CONN_DRAINING. */
 void gw_conn_loop_drain(struct gw_conn_loop *l);
 
 /* "epoll" or "io_uring". */
@@ -211,14 +220,22 @@ struct gw_conn *gw_conn_connect(struct gw_conn_loop *l, const struct gw_addr *a,
  * during the call. */
 void gw_conn_close(struct gw_conn *c, const char *reason);
 
-/* Ends c politely: no more on_data; what is queued is sent; then FIN, lingering close, and
- * on_close(c, GW_CONN_FINISHED). After an EOF the input side is done already: closes with
- * GW_CONN_PEER_CLOSED once the output is sent. Idempotent. */
+/* Ends c politely, after the current callback: no more on_data (kept input is dropped); what
+ * is queued is sent; then FIN and the lingering close, which ends with on_close(c,
+ * GW_CONN_FINISHED) when the peer closes, after GW_CONN_LINGER_MS, or past
+ * GW_CONN_LINGER_MAX_BYTES. After an EOF the input side is done already: closes with
+ * GW_CONN_PEER_CLOSED once the output is sent. The idle timeout still applies until the
+ * output is out. Idempotent. */
 void gw_conn_finish(struct gw_conn *c);
 
-/* Queues n bytes of output. Returns 0, or -1 when memory ran out (the connection is then
- * closed with GW_CONN_OUT_OF_MEMORY) or c is closing. The max_out check is made after the
- * batch, once the socket was offered the output, so a batch's replies are never cut. */
+/* Half-close: sends FIN once the queued output is out, and keeps reading (a proxy passing
+ * on its other side's EOF). Writes after this call fail. Idempotent. */
+void gw_conn_shutdown_write(struct gw_conn *c);
+
+/* Queues n bytes of output (also while finishing: it goes out before the FIN). Returns 0, or
+ * -1 when c is closed or memory ran out (c is then closed with GW_CONN_OUT_OF_MEMORY). The
+ * max_out check is made after the batch, once the socket was offered the output, so a
+ * batch's replies are never cut. */
 int gw_conn_write(struct gw_conn *c, const void *data, size_t n);
 
 /* n contiguous bytes at the end of c's output to fill, then gw_conn_commit() with what was
@@ -230,9 +247,22 @@ void gw_conn_commit(struct gw_conn *c, size_t n);
 /* Output queued and not yet taken by the socket. */
 size_t gw_conn_out_len(const struct gw_conn *c);
 
-/* Stops reading c (input already received may still reach on_data in the current batch on
- * io_uring) / reads again (input kept from before is offered at the next read). Counted once
- * each: resume undoes pause. */
+/* 1 when c's queued output is above limits.out_high; on_writable(c) is then called once it
+ * has drained to out_low, however fast that happens (even within this batch). The check a
+ * proxy makes after writing to side B: if (gw_conn_above_high(b)) gw_conn_pause_read(a), and
+ * in b's on_writable: gw_conn_resume_read(a). */
+int gw_conn_above_high(struct gw_conn *c);
+
+/* Offers the input c keeps (what on_data left unconsumed) to on_data again after the current
+ * callback, without waiting for more: for a protocol that stopped consuming while it waited
+ * for something else (an asynchronous reply) and is ready again. Nothing when no input is
+ * kept; while reads are paused, the kept input is offered at the resume instead. */
+void gw_conn_redeliver(struct gw_conn *c);
+
+/* Stops handing input to on_data and reading c (on io_uring, input the kernel completed
+ * already is kept, see Input) / starts again: input kept meanwhile is offered right after the
+ * current callback, without waiting for more. Not counted: one resume undoes any pauses. An
+ * EOF that came behind kept input is reported after it. */
 void gw_conn_pause_read(struct gw_conn *c);
 void gw_conn_resume_read(struct gw_conn *c);
 /* 1 while reads are held, by gw_conn_pause_read or by the high-water mark. */

@@ -30,6 +30,8 @@
 #define CF_REDELIVER 0x0800   /* kept input to offer again after a resume */
 #define CF_CANCELING 0x1000   /* io_uring: the receive is being cancelled (pause) */
 #define CF_EOF_SENT 0x2000    /* on_eof was called */
+#define CF_SHUT_WR 0x4000     /* gw_conn_shutdown_write: FIN once the output is out */
+#define CF_WR_DONE 0x8000     /* FIN sent: no more output */
 
 /* Kept small: an idle connection costs this struct and nothing else (hbd's budget is 300 B
  * of RSS per idle connection, the ev timer heap slot included). */
@@ -89,7 +91,9 @@ struct gw_conn_loop {
     void *owner;
     gw_conn_notice_fn notice;
     void *notice_arg;
-    atomic_int stop; /* set from any thread */
+    int running;              /* inside gw_conn_loop_run() */
+    struct gw_ev_timer batch; /* driven by gw_ev_run(): the after-batch work, as a 0 ms timer */
+    atomic_int stop;          /* set from any thread */
 };
 
 #define GW_CONN_READ_BYTES (64 * 1024)

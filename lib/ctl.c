@@ -1,16 +1,17 @@
 /*
  * ctl.c -- the control socket: JSON lines over a Unix stream socket, server and client.
  *
- * Server: one listener and its connections live on one event loop. A connection holds at most
- * one request in flight; further lines wait in its input buffer (bounded by GW_CTL_MAX_LINE),
- * so replies go out in request order and a client that pipelines too much is simply not read.
- * Every entry into this module from the loop (or from a handler replying later) is bracketed
- * by enter()/leave(): closed connections, and the server itself after gw_ctl_close(), are
- * freed only when the outermost call unwinds, so a handler may close anything at any time.
+ * Server: the listener and a lib/conn loop live on the daemon's event loop (gw_ev_run drives
+ * both); each accepted peer that passes the credentials check becomes a gw_conn of ctl_proto.
+ * A connection holds at most one request in flight; further lines stay in the input the layer
+ * keeps for it (and reads pause once a full line's worth waits), so replies go out in request
+ * order. Lifetime, output, the idle timer and EOF are the layer's: a connection ends in its
+ * on_close, and its memory lasts until the callback that closed it has returned.
  */
 #include "ctl.h"
 
 #include "buf.h"
+#include "conn.h"
 #include "listener.h"
 #include "net.h"
 
@@ -31,33 +32,35 @@
 #define BACKLOG 16
 #define IDLE_TIMEOUT_MS (5 * 60 * 1000)
 #define MAX_CLIENTS 64
-#define SWEEP_MAX_MS 10000
 #define ACCEPTS_PER_EVENT 16
 /* Above this much unsent output a connection takes no new request and is not read. */
 #define OUT_HIGH_BYTES ((size_t)1 << 20)
 /* Hard limit on a connection's unsent output: one reply, or a stream the client reads too
  * slowly, never holds more. */
 #define OUT_MAX_BYTES ((size_t)32 << 20)
+/* Input the layer may keep: a line's worth waits behind a request in flight (then reads
+ * pause), plus one read. */
+#define IN_MAX_BYTES (2 * (size_t)GW_CTL_MAX_LINE)
 #define CLIENT_MAX_REPLY ((size_t)64 << 20)
 #define MESSAGE_MAX 1024
+#define CLOSED_BY_SERVER "control socket closed"
 
-struct conn {
+/* One control connection: the user pointer of its gw_conn, freed in on_close. */
+struct ctl_conn {
     struct gw_ctl *ctl;
-    struct conn *prev, *next; /* live list, or the dead list once closed */
-    int fd;
-    unsigned uid;
-    unsigned events; /* interest registered with the loop */
-    struct gw_buf in, out;
+    struct gw_conn *c;
     struct gw_ctl_req *cur; /* the request in flight */
-    uint64_t active_ms;
+    struct gw_conn_limits lim;
+    size_t kept; /* input left unconsumed at the last on_data, kept by the layer */
+    unsigned uid;
     unsigned eof : 1;     /* the client sent everything it will send */
-    unsigned closing : 1; /* close once the output is flushed */
-    unsigned dead : 1;    /* closed, waiting to be freed */
-    unsigned driving : 1; /* inside drive(): it will continue after a synchronous reply */
+    unsigned closing : 1; /* gw_conn_finish ran: no new request */
+    unsigned serving : 1; /* inside on_data: it goes on by itself after a synchronous reply */
+    unsigned held : 1;    /* reads paused here (output above the mark, or a line waits) */
 };
 
 struct gw_ctl_req {
-    struct conn *c; /* NULL once orphaned (client gone, or server closed) */
+    struct ctl_conn *cc; /* NULL once orphaned (client gone, or server closed) */
     json_t *id;
     unsigned uid;
     void (*on_hangup)(struct gw_ctl_req *r, void *arg);
@@ -67,6 +70,7 @@ struct gw_ctl_req {
 struct gw_ctl {
     struct gw_ev *ev;
     struct gw_listener *listener;
+    struct gw_conn_loop *loop;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     dev_t dev;
     ino_t ino;
@@ -74,12 +78,8 @@ struct gw_ctl {
     gid_t gid;
     const struct gw_ctl_cmd *cmds;
     void *arg;
-    struct conn *conns, *dead;
-    unsigned nconns, max_clients;
+    unsigned max_clients;
     uint64_t idle_ms;
-    struct gw_ev_timer sweep;
-    int depth;  /* nesting of enter() */
-    int closed; /* gw_ctl_close() ran; freed at the last leave() */
 };
 
 /* ---- replies ---- */
@@ -203,124 +203,50 @@ fail:
 /* ---- connections ---- */
 
 static void
-enter(struct gw_ctl *ctl)
-{
-    ctl->depth++;
-}
-
-static void
-free_conn(struct conn *c)
-{
-    gw_buf_reset(&c->in);
-    gw_buf_reset(&c->out);
-    free(c);
-}
-
-/* Ends an entry into the module; the outermost one frees what was closed meanwhile. ctl may
- * be gone when it returns. */
-static void
-leave(struct gw_ctl *ctl)
-{
-    struct conn *c;
-
-    if (--ctl->depth > 0)
-        return;
-    while ((c = ctl->dead) != NULL) {
-        ctl->dead = c->next;
-        free_conn(c);
-    }
-    if (ctl->closed)
-        free(ctl);
-}
-
-static void
 free_req(struct gw_ctl_req *r)
 {
     json_decref(r->id);
     free(r);
 }
 
-/* The one place a connection ends. A request in flight becomes an orphan: its on_hangup runs,
- * and its handler's later reply only frees it. */
-static void
-conn_close(struct conn *c)
-{
-    struct gw_ctl *ctl = c->ctl;
-    struct gw_ctl_req *r = c->cur;
-
-    if (c->dead)
-        return;
-    c->dead = 1;
-    gw_ev_del(ctl->ev, c->fd);
-    close(c->fd);
-    c->fd = -1;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        ctl->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = NULL;
-    c->next = ctl->dead;
-    ctl->dead = c;
-    ctl->nconns--;
-    if (r) {
-        c->cur = NULL;
-        r->c = NULL;
-        if (r->on_hangup)
-            r->on_hangup(r, r->hangup_arg);
-    }
-}
-
-/* Sends what the socket takes. 0, or -1 when the connection was closed. */
+/* Appends obj as one line to c's output, unless that would take it past OUT_MAX_BYTES. 0, or
+ * -1 when it cannot be encoded, does not fit, or memory ran out (c is then closed). */
 static int
-flush(struct conn *c)
+put_conn(struct gw_conn *c, const json_t *obj)
 {
-    while (gw_buf_len(&c->out)) {
-        ssize_t n =
-            send(c->fd, gw_buf_data(&c->out), gw_buf_len(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;
-        if (n < 0) {
-            conn_close(c);
-            return -1;
-        }
-        gw_buf_consume(&c->out, (size_t)n);
-        c->active_ms = gw_ev_now_ms(c->ctl->ev);
-    }
+    size_t n = obj ? json_dumpb(obj, NULL, 0, JSON_COMPACT) : 0;
+    char *dst;
+
+    if (n == 0 || gw_conn_out_len(c) + n + 1 > OUT_MAX_BYTES ||
+        (dst = gw_conn_reserve(c, n + 1)) == NULL)
+        return -1;
+    json_dumpb(obj, dst, n, JSON_COMPACT);
+    dst[n] = '\n';
+    gw_conn_commit(c, n + 1);
     return 0;
 }
 
+/* No new request: what is queued goes out, then the connection ends (at once after the
+ * client's EOF, else with the layer's lingering close). */
 static void
-update_interest(struct conn *c)
+conn_finish(struct ctl_conn *cc)
 {
-    unsigned want = 0;
-
-    if (c->dead)
-        return;
-    if (c->closing && gw_buf_len(&c->out) == 0) {
-        conn_close(c);
-        return;
-    }
-    if (!c->eof && !c->closing && gw_buf_room(&c->in) > 0 && gw_buf_len(&c->out) <= OUT_HIGH_BYTES)
-        want |= GW_EV_READ;
-    if (gw_buf_len(&c->out))
-        want |= GW_EV_WRITE;
-    if (want != c->events && gw_ev_mod(c->ctl->ev, c->fd, want) == 0)
-        c->events = want;
+    cc->closing = 1;
+    gw_conn_finish(cc->c);
 }
 
 /* Queues a reply line; steals obj. A reply too large for the output becomes an error reply,
- * and if even that does not fit the connection is closed. */
+ * and if even that does not fit the connection finishes. cc may be freed when it returns
+ * (check gw_conn_closed). */
 static void
-send_obj(struct conn *c, json_t *obj, json_t *id)
+send_obj(struct ctl_conn *cc, json_t *obj, json_t *id)
 {
-    if (put_json(&c->out, obj) == -1) {
+    struct gw_conn *c = cc->c;
+
+    if (put_conn(c, obj) == -1 && !gw_conn_closed(c)) {
         json_t *e = error_reply(id, "failed", "reply could not be encoded or is too large");
-        if (put_json(&c->out, e) == -1)
-            c->closing = 1;
+        if (put_conn(c, e) == -1 && !gw_conn_closed(c))
+            conn_finish(cc);
         json_decref(e);
     }
     json_decref(obj);
@@ -374,86 +300,141 @@ unknown_cmd(struct gw_ctl_req *r, const struct gw_ctl *ctl, const char *name)
 }
 
 static void
-dispatch(struct conn *c, const char *name, json_t *args, json_t *id)
+dispatch(struct ctl_conn *cc, const char *name, json_t *args, json_t *id)
 {
-    struct gw_ctl *ctl = c->ctl;
+    struct gw_ctl *ctl = cc->ctl;
     const struct gw_ctl_cmd *k;
     struct gw_ctl_req *r;
     void *arg = NULL;
 
     if ((r = calloc(1, sizeof(*r))) == NULL) {
-        send_obj(c, error_reply(id, "failed", "out of memory"), id);
+        send_obj(cc, error_reply(id, "failed", "out of memory"), id);
         return;
     }
-    r->c = c;
+    r->cc = cc;
     r->id = json_incref(id ? id : json_null());
-    r->uid = c->uid;
-    c->cur = r;
+    r->uid = cc->uid;
+    cc->cur = r;
+    gw_conn_touch(cc->c);
     if ((k = find_cmd(ctl, name, &arg)) != NULL)
         k->fn(r, args, arg);
     else
         unknown_cmd(r, ctl, name);
 }
 
-/* Handles one line (without '\n'). */
+/* Handles one line (without '\n'). cc may be freed when it returns (check gw_conn_closed). */
 static void
-handle_line(struct conn *c, const char *line, size_t len, size_t consume)
+handle_line(struct ctl_conn *cc, const char *line, size_t len)
 {
     const char *name;
     json_t *req, *args, *error;
 
-    if (len == 0 || (len == 1 && line[0] == '\r')) {
-        gw_buf_consume(&c->in, consume); /* blank lines are ignored, as in a shell */
-        return;
-    }
+    if (len == 0 || (len == 1 && line[0] == '\r'))
+        return; /* blank lines are ignored, as in a shell */
+    /* The request object owns what the handler sees: the layer's input may go with a close. */
     req = gw_ctl_parse_request(line, len, &name, &args, &error);
-    /* The handler may close the connection (and release its buffers): drop the line first;
-     * the request object owns what the handler sees. */
-    gw_buf_consume(&c->in, consume);
     if (!req) {
-        send_obj(c, error, NULL);
+        send_obj(cc, error, NULL);
         return;
     }
-    dispatch(c, name, args, json_object_get(req, "id"));
+    dispatch(cc, name, args, json_object_get(req, "id"));
     json_decref(req);
 }
 
-/* True when the next buffered line may be served now. */
-static int
-can_serve(const struct conn *c)
+/* Stops reading until conn_continue() (a full line waits, or the output is above the mark). A
+ * client that hangs up meanwhile is noticed once reading resumes, as before the layer. */
+static void
+hold(struct ctl_conn *cc)
 {
-    return !c->dead && !c->cur && !c->closing && gw_buf_len(&c->out) <= OUT_HIGH_BYTES &&
-           gw_buf_line_len(&c->in) > 0;
+    cc->held = 1;
+    gw_conn_pause_read(cc->c);
 }
 
-/* Serves buffered lines while no request is in flight and the output has room, sending as it
- * goes; then decides what to wait for. */
+/* The request in flight ended, or the output drained: the lines waiting are served next. */
 static void
-drive(struct conn *c)
+conn_continue(struct ctl_conn *cc)
 {
-    size_t n;
-
-    if (c->driving || c->dead)
-        return;
-    c->driving = 1;
-    do {
-        while (can_serve(c)) {
-            n = gw_buf_line_len(&c->in);
-            handle_line(c, gw_buf_data(&c->in), n - 1, n);
-        }
-    } while (!c->dead && flush(c) == 0 && can_serve(c));
-    c->driving = 0;
-    if (c->dead)
-        return;
-    if (!c->cur && !c->closing && gw_buf_room(&c->in) == 0 && gw_buf_line_len(&c->in) == 0) {
-        json_t *e = error_reply(NULL, "too_large", "request line over %d bytes", GW_CTL_MAX_LINE);
-        send_obj(c, e, NULL);
-        c->closing = 1;
+    if (cc->serving || cc->closing)
+        return; /* on_data is on the stack and goes on by itself */
+    if (cc->held) {
+        cc->held = 0;
+        gw_conn_resume_read(cc->c); /* offers the kept input again */
+    } else if (cc->kept) {
+        gw_conn_redeliver(cc->c);
+    } else if (cc->eof && !cc->cur) {
+        conn_finish(cc);
     }
-    if (c->eof && !c->cur && gw_buf_line_len(&c->in) == 0)
-        c->closing = 1;
-    if (flush(c) == 0)
-        update_interest(c);
+}
+
+static const struct gw_conn_limits *
+conn_limits(struct gw_conn *c)
+{
+    struct ctl_conn *cc = gw_conn_user(c);
+
+    if (!cc)
+        return NULL;
+    cc->lim.max_in = IN_MAX_BYTES;
+    cc->lim.max_out = OUT_MAX_BYTES;
+    cc->lim.out_high = OUT_HIGH_BYTES;
+    cc->lim.out_low = OUT_HIGH_BYTES;
+    /* A connection with a request in flight (a stream, a slow command) is not idle; the clock
+     * restarts at each request and reply (gw_conn_touch). */
+    cc->lim.idle_ms = cc->cur ? 0 : cc->ctl->idle_ms;
+    return &cc->lim;
+}
+
+/* Serves complete lines while no request is in flight and the output has room; returns what
+ * it consumed, the layer keeps the rest. */
+static size_t
+conn_data(struct gw_conn *c, char *data, size_t len)
+{
+    struct ctl_conn *cc = gw_conn_user(c);
+    size_t used = 0;
+    char *nl;
+
+    cc->serving = 1;
+    while (!cc->cur && !cc->closing && gw_conn_out_len(c) <= OUT_HIGH_BYTES &&
+           (nl = memchr(data + used, '\n', len - used)) != NULL) {
+        size_t n = (size_t)(nl - (data + used));
+        handle_line(cc, data + used, n);
+        used += n + 1;
+        if (gw_conn_closed(c))
+            return len; /* cc is gone */
+    }
+    cc->serving = 0;
+    cc->kept = len - used;
+    if (cc->closing)
+        return len;
+    if (cc->cur) {
+        if (cc->kept >= GW_CTL_MAX_LINE)
+            hold(cc); /* a client that pipelines too much is simply not read */
+        return used;
+    }
+    if (gw_conn_out_len(c) > OUT_HIGH_BYTES && memchr(data + used, '\n', cc->kept)) {
+        /* on_writable (at the low mark) continues. */
+        hold(cc);
+        gw_conn_above_high(c);
+        return used;
+    }
+    if (cc->kept >= GW_CTL_MAX_LINE) {
+        send_obj(cc, error_reply(NULL, "too_large", "request line over %d bytes", GW_CTL_MAX_LINE),
+                 NULL);
+        if (!gw_conn_closed(c))
+            conn_finish(cc);
+        return len;
+    }
+    if (cc->eof)
+        conn_finish(cc); /* no complete line left, nothing in flight */
+    return used;
+}
+
+static void
+conn_writable(struct gw_conn *c)
+{
+    struct ctl_conn *cc = gw_conn_user(c);
+
+    if (cc->held && !cc->cur)
+        conn_continue(cc);
 }
 
 /* 1 when the peer closed both directions (not a mere shutdown(SHUT_WR)). */
@@ -465,44 +446,49 @@ peer_gone(int fd)
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
-/* Reads what is there. 0, or -1 when the client is gone. */
-static int
-read_input(struct conn *c)
-{
-    for (int i = 0; i < 4 && !c->eof; i++) {
-        ssize_t n = gw_buf_read_fd(&c->in, c->fd, GW_CTL_MAX_LINE);
-        if (n > 0) {
-            c->active_ms = gw_ev_now_ms(c->ctl->ev);
-            continue;
-        }
-        if (n == -2 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
-            return 0;
-        if (n < 0)
-            return -1;
-        c->eof = 1;
-        return peer_gone(c->fd) ? -1 : 0;
-    }
-    return 0;
-}
-
+/* The layer reports EOF after on_data got every byte before it. A client that hung up ends the
+ * connection now (a request in flight is orphaned: on_hangup); one that only half-closed still
+ * gets its replies, and the connection ends after the last. */
 static void
-on_conn_io(struct gw_ev *ev, int fd, unsigned events, void *arg)
+conn_eof(struct gw_conn *c)
 {
-    struct conn *c = arg;
-    struct gw_ctl *ctl = c->ctl;
-    int gone = 0;
+    struct ctl_conn *cc = gw_conn_user(c);
 
-    (void)ev, (void)fd;
-    enter(ctl);
-    if (events & (GW_EV_READ | GW_EV_ERROR))
-        gone = c->eof ? (events & GW_EV_ERROR) != 0 : read_input(c) == -1;
-    /* Lines from a client that hung up are still served (a fire-and-forget "reload");
-     * their replies go nowhere. */
-    drive(c);
-    if (gone)
-        conn_close(c);
-    leave(ctl);
+    if (peer_gone(gw_conn_fd(c))) {
+        gw_conn_close(c, GW_CONN_PEER_CLOSED);
+        return;
+    }
+    cc->eof = 1;
+    if (!cc->cur && !cc->held)
+        conn_finish(cc);
 }
+
+/* The one place a connection ends (the layer's close, whatever the reason). A request in
+ * flight becomes an orphan: its on_hangup runs, and its handler's later reply only frees it. */
+static void
+conn_closed(struct gw_conn *c, const char *reason)
+{
+    struct ctl_conn *cc = gw_conn_user(c);
+    struct gw_ctl_req *r = cc->cur;
+
+    (void)reason;
+    gw_conn_set_user(c, NULL);
+    free(cc);
+    if (r) {
+        r->cc = NULL;
+        if (r->on_hangup)
+            r->on_hangup(r, r->hangup_arg);
+    }
+}
+
+static const struct gw_conn_proto ctl_proto = {
+    .name = "ctl",
+    .limits = conn_limits,
+    .on_data = conn_data,
+    .on_writable = conn_writable,
+    .on_eof = conn_eof,
+    .on_close = conn_closed,
+};
 
 /* ---- peer credentials ---- */
 
@@ -602,7 +588,8 @@ accept_one(struct gw_ctl *ctl, int fd)
 {
     struct ucred cr = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
     socklen_t len = sizeof(cr);
-    struct conn *c;
+    struct ctl_conn *cc;
+    char err[GW_ERR_LEN];
 
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 || !peer_allowed(ctl, &cr)) {
         refuse(fd, "permission_denied",
@@ -610,67 +597,27 @@ accept_one(struct gw_ctl *ctl, int fd)
                (unsigned)geteuid(), ctl->has_group ? ", members of ctl_group" : "");
         return;
     }
-    if (ctl->nconns >= ctl->max_clients) {
+    if (gw_conn_loop_count(ctl->loop) >= ctl->max_clients) {
         refuse(fd, "busy", "too many control connections (%u)", ctl->max_clients);
         return;
     }
-    if ((c = calloc(1, sizeof(*c))) == NULL) {
+    if ((cc = calloc(1, sizeof(*cc))) == NULL) {
         refuse(fd, "failed", "out of memory");
         return;
     }
-    c->ctl = ctl;
-    c->fd = fd;
-    c->uid = (unsigned)cr.uid;
-    c->events = GW_EV_READ;
-    c->active_ms = gw_ev_now_ms(ctl->ev);
-    gw_buf_init(&c->in, GW_CTL_MAX_LINE);
-    gw_buf_init(&c->out, OUT_MAX_BYTES);
-    if (gw_ev_add(ctl->ev, fd, GW_EV_READ, on_conn_io, c, NULL) == -1) {
-        close(fd);
-        free(c);
-        return;
-    }
-    c->next = ctl->conns;
-    if (ctl->conns)
-        ctl->conns->prev = c;
-    ctl->conns = c;
-    ctl->nconns++;
+    cc->ctl = ctl;
+    cc->uid = (unsigned)cr.uid;
+    /* On failure the layer has closed fd and called nothing. */
+    if ((cc->c = gw_conn_adopt(ctl->loop, fd, NULL, 0, &ctl_proto, cc, err)) == NULL)
+        free(cc);
 }
 
 /* The listener pauses itself when descriptors run out. */
 static void
 on_accept(struct gw_listener *l, int fd, const struct sockaddr *peer, socklen_t len, void *arg)
 {
-    struct gw_ctl *ctl = arg;
-
     (void)l, (void)peer, (void)len;
-    enter(ctl);
-    accept_one(ctl, fd);
-    leave(ctl);
-}
-
-static uint64_t
-sweep_every_ms(const struct gw_ctl *ctl)
-{
-    return GW_MAX(GW_MIN(ctl->idle_ms / 4, SWEEP_MAX_MS), 10);
-}
-
-/* Closes connections idle for idle_ms with no request in flight (a stream is not idle). */
-static void
-on_sweep(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
-{
-    struct gw_ctl *ctl = arg;
-    uint64_t now = gw_ev_now_ms(ev);
-    struct conn *c, *next;
-
-    enter(ctl);
-    for (c = ctl->conns; c; c = next) {
-        next = c->next;
-        if (!c->cur && now - c->active_ms >= ctl->idle_ms)
-            conn_close(c);
-    }
-    gw_ev_timer_start(ev, t, sweep_every_ms(ctl));
-    leave(ctl);
+    accept_one(arg, fd);
 }
 
 /* ---- server API ---- */
@@ -717,6 +664,9 @@ gw_ctl_listen(struct gw_ev *ev, const char *path, const char *group, const struc
     ctl->has_group = group && group[0];
     if (ctl->has_group && lookup_group(group, &ctl->gid, err) == -1)
         goto fail;
+    /* Driven by the daemon's gw_ev_run, so epoll (see gw_conn_loop_new). */
+    if ((ctl->loop = gw_conn_loop_new(ev, GW_CONN_IO_EPOLL, err)) == NULL)
+        goto fail;
     if ((lfd = gw_net_listen_unix(path, 0660, BACKLOG, err)) == -1)
         goto fail;
     if (ctl->has_group && chown(path, (uid_t)-1, ctl->gid) == -1) {
@@ -730,14 +680,13 @@ gw_ctl_listen(struct gw_ev *ev, const char *path, const char *group, const struc
     lo.arg = ctl;
     if ((ctl->listener = gw_listener_new(ev, lfd, &lo, err)) == NULL)
         goto fail_unlink;
-    gw_ev_timer_init(&ctl->sweep, on_sweep, ctl);
-    gw_ev_timer_start(ev, &ctl->sweep, sweep_every_ms(ctl));
     return ctl;
 fail_unlink:
     unlink(path);
 fail:
     if (lfd >= 0)
         close(lfd);
+    gw_conn_loop_free(ctl->loop);
     free(ctl);
     return NULL;
 }
@@ -745,12 +694,31 @@ fail:
 void
 gw_ctl_set_limits(struct gw_ctl *c, int idle_timeout_ms, int max_clients)
 {
-    if (idle_timeout_ms > 0) {
+    /* Read by the layer through conn_limits; a connection's armed timer takes the new value
+     * when it next fires. */
+    if (idle_timeout_ms > 0)
         c->idle_ms = (uint64_t)idle_timeout_ms;
-        gw_ev_timer_start(c->ev, &c->sweep, sweep_every_ms(c));
-    }
     if (max_clients > 0)
         c->max_clients = (unsigned)max_clients;
+}
+
+/* After the callback that called gw_ctl_close: the connections' memory is freed with the
+ * loop, and a handler may still be on the stack. */
+static void
+free_ctl(struct gw_ev *ev, void *arg)
+{
+    struct gw_ctl *ctl = arg;
+
+    (void)ev;
+    gw_conn_loop_free(ctl->loop);
+    free(ctl);
+}
+
+static void
+close_conn(struct gw_conn *c, void *arg)
+{
+    (void)arg;
+    gw_conn_close(c, CLOSED_BY_SERVER);
 }
 
 void
@@ -760,37 +728,36 @@ gw_ctl_close(struct gw_ctl *c)
 
     if (!c)
         return;
-    enter(c);
-    c->closed = 1;
-    gw_ev_timer_stop(c->ev, &c->sweep);
     gw_listener_stop(c->listener);
+    c->listener = NULL;
     /* Leave a socket that a newer daemon has put in our place alone. */
     if (stat(c->path, &sb) == 0 && sb.st_dev == c->dev && sb.st_ino == c->ino)
         unlink(c->path);
-    while (c->conns)
-        conn_close(c->conns);
-    leave(c);
+    gw_conn_loop_each(c->loop, close_conn, NULL);
+    /* Out of memory: the server is leaked rather than freed under a running handler. */
+    (void)gw_ev_defer(c->ev, free_ctl, c);
 }
 
 /* Ends r with a reply line; steals val. */
 static void
 finish(struct gw_ctl_req *r, int ok, const char *key, json_t *val)
 {
-    struct conn *c = r->c;
-    struct gw_ctl *ctl;
+    struct ctl_conn *cc = r->cc;
+    struct gw_conn *c;
 
-    if (!c) {
+    if (!cc) {
         json_decref(val);
         free_req(r);
         return;
     }
-    ctl = c->ctl;
-    enter(ctl);
-    send_obj(c, reply_obj(r->id, ok, key, val), r->id);
-    c->cur = NULL;
+    c = cc->c;
+    cc->cur = NULL;
+    send_obj(cc, reply_obj(r->id, ok, key, val), r->id);
     free_req(r);
-    drive(c); /* a no-op when the reply came from inside drive(), which goes on by itself */
-    leave(ctl);
+    if (gw_conn_closed(c))
+        return;
+    gw_conn_touch(c);
+    conn_continue(cc); /* a no-op when the reply came from inside on_data, which goes on */
 }
 
 void
@@ -814,29 +781,33 @@ gw_ctl_error(struct gw_ctl_req *r, const char *code, const char *fmt, ...)
 int
 gw_ctl_stream(struct gw_ctl_req *r, json_t *item)
 {
-    struct conn *c = r->c;
-    struct gw_ctl *ctl;
+    struct ctl_conn *cc = r->cc;
+    struct gw_conn *c;
     json_t *o;
+    int rc;
 
-    if (!c) {
+    if (!cc) {
         json_decref(item);
         return -1;
     }
-    ctl = c->ctl;
-    enter(ctl);
+    c = cc->c;
     o = reply_obj(r->id, 1, "stream", item);
-    if (put_json(&c->out, o) == -1) {
-        /* The client reads slower than the stream runs: let it go. The producer learns it
-         * from the -1, so on_hangup is not called. */
-        c->cur = NULL;
-        r->c = NULL;
-        conn_close(c);
-    } else if (!c->driving && flush(c) == 0) {
-        update_interest(c);
-    }
+    /* The producer learns of a close here from the -1, so on_hangup is not called for it. */
+    cc->cur = NULL;
+    rc = put_conn(c, o);
     json_decref(o);
-    leave(ctl);
-    return r->c ? 0 : -1;
+    if (gw_conn_closed(c)) { /* out of memory */
+        r->cc = NULL;
+        return -1;
+    }
+    if (rc == -1) {
+        /* The client reads slower than the stream runs: let it go. */
+        r->cc = NULL;
+        gw_conn_close(c, GW_CONN_OUTPUT_FULL);
+        return -1;
+    }
+    cc->cur = r;
+    return 0;
 }
 
 void

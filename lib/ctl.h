@@ -16,7 +16,9 @@
  * connection then closes), unknown_command, bad_args, permission_denied (peer refused; then
  * closes), failed (the command ran and failed), busy (too many connections; then closes).
  *
- * Server side runs on one event loop (the daemon's main thread). The socket file gets mode
+ * Server side runs on one event loop (the daemon's main thread), its connections on a lib/conn
+ * epoll loop that the same gw_ev_run drives (conn.h: lifetime, output, idle timer, EOF). The
+ * socket file gets mode
  * 0660 (group: ctl_group when set); every connection's peer credentials (SO_PEERCRED) are
  * checked: root, the daemon's own euid, or a member of ctl_group (the peer's gid, or its
  * supplementary groups from /proc/<pid>/status, else the group database). Requests on one
@@ -68,7 +70,8 @@ struct gw_ctl *gw_ctl_listen(struct gw_ev *ev, const char *path, const char *gro
 void gw_ctl_close(struct gw_ctl *c);
 
 /* Changes the idle timeout (default 5 minutes) and the connection limit (default 64); a
- * value <= 0 keeps the current one. Loop thread. */
+ * value <= 0 keeps the current one. An open connection takes the new timeout when its idle
+ * timer next fires (at the latest, the old timeout after its last request). Loop thread. */
 void gw_ctl_set_limits(struct gw_ctl *c, int idle_timeout_ms, int max_clients);
 
 /* Ends r with {"ok":true,"result":result}; steals the reference (NULL -> {}); frees r. On an

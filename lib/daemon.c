@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -20,6 +25,7 @@
 
 #include "httpd.h"
 #include "log.h"
+#include "logship.h"
 
 #define DEFAULT_CONFIG "/etc/gwkit/gwkit.conf"
 #define DRAIN_POLL_MS 100
@@ -40,10 +46,16 @@ static const struct gw_conf_key global_keys[] = {
      "least severe level logged (GWKIT_LOG_LEVEL overrides)", 0, G(log_level)},
     {"log_format", GW_CONF_ENUM, "logfmt", 0, 0, "logfmt|json", "log line format on stderr", 0,
      G(log_format)},
-    {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr", "where log lines go", 0, G(log_to)},
+    {"log_to", GW_CONF_ENUM, "stderr", 0, 0, "stderr|logd",
+     "where log lines go: stderr, or logd: stderr and <run_dir>/logd.dgram as RFC 5424", 0,
+     G(log_to)},
     {"ctl_group", GW_CONF_STRING, "", 0, 0, NULL,
      "group whose members may use the control sockets (besides root and the daemon's user)",
      GW_CONF_RESTART, G(ctl_group)},
+    {"user", GW_CONF_STRING, "", 0, 0, NULL,
+     "started as root, run as this user (and its group): it keeps only the right to bind ports "
+     "below 1024; run_dir and state_dir are made its own",
+     GW_CONF_RESTART, G(user)},
     {"ctl_max_clients", GW_CONF_INT, "64", 1, 100000, NULL,
      "control socket connections held at once; more are refused with an error",
      GW_CONF_RESTART, G(ctl_max_clients)},
@@ -92,6 +104,7 @@ struct gw_daemon {
     struct gw_ctl *ctl;
     struct gw_ctl_cmd *cmds;
     struct gw_metrics *metrics;
+    struct gw_logship *ship; /* log_to = logd */
     char run_dir[256];
     char ctl_path[300];
     int64_t started_wall_ms;
@@ -123,6 +136,10 @@ gw_daemon_free(struct gw_daemon *d)
 {
     if (!d)
         return;
+    if (d->ship) {
+        gw_log_set_hook(NULL, NULL);
+        gw_logship_free(d->ship);
+    }
     if (d->ctl)
         gw_ctl_close(d->ctl);
     if (d->ev)
@@ -248,10 +265,13 @@ apply_overrides(struct gw_daemon *d, struct gw_conf *c)
     if ((text = malloc(cap)) == NULL)
         return -1;
     p = text;
+    /* A named section may appear once per source: consecutive keys of one section share its
+     * header ([backend cli-1] with address and protocol). */
     for (size_t i = 0; i < d->noverrides; i++) {
         const struct override *o = &d->overrides[i];
-        len +=
-            (size_t)snprintf(p + len, cap - len, "[%s]\n%s = %s\n", o->section, o->key, o->value);
+        if (i == 0 || strcmp(o->section, d->overrides[i - 1].section) != 0)
+            len += (size_t)snprintf(p + len, cap - len, "[%s]\n", o->section);
+        len += (size_t)snprintf(p + len, cap - len, "%s = %s\n", o->key, o->value);
     }
     rc = gw_conf_load_string(c, "command line", text);
     free(text);
@@ -395,17 +415,139 @@ gw_daemon_global(const struct gw_daemon *d)
     return &d->global;
 }
 
+/* log_to = logd: every line also to <run_dir>/logd.dgram (logship.h). */
 static void
-apply_logging(const struct gw_conf *c, const char *prog)
+apply_log_to(struct gw_daemon *d, const struct gw_conf *c)
 {
-    gw_log_init(prog, (enum gw_log_format)gw_conf_int(c, "global", NULL, "log_format"), 2);
+    const char *rd = gw_conf_str(c, "global", NULL, "run_dir");
+    char dir[256], path[300], err[GW_ERR_LEN];
+    struct gw_logship *old = d->ship;
+
+    d->ship = NULL;
+    if (gw_conf_int(c, "global", NULL, "log_to") == 1) {
+        if (rd[0])
+            gw_strlcpy(dir, rd, sizeof(dir));
+        else
+            gw_ctl_default_run_dir(dir, sizeof(dir));
+        snprintf(path, sizeof(path), "%s/logd.dgram", dir);
+        if ((d->ship = gw_logship_new(path, d->desc->prog, err)) == NULL)
+            GW_LOG_WARN("cannot send logs to logd", "err=%s", err);
+    }
+    /* Once set_hook returns, the old shipper is no longer in use by any thread. */
+    gw_log_set_hook(d->ship ? gw_logship_hook : NULL, d->ship);
+    gw_logship_free(old);
+}
+
+static void
+apply_logging(struct gw_daemon *d, const struct gw_conf *c)
+{
+    gw_log_init(d->desc->prog, (enum gw_log_format)gw_conf_int(c, "global", NULL, "log_format"),
+                2);
     gw_log_set_level((enum gw_log_level)gw_conf_int(c, "global", NULL, "log_level"));
+    apply_log_to(d, c);
 }
 
 void
 gw_daemon_start_logging(struct gw_daemon *d)
 {
-    apply_logging(d->conf, d->desc->prog);
+    apply_logging(d, d->conf);
+}
+
+/* Makes dir (created if needed) the user's, so the daemon can write it once it is that user. */
+static int
+own_dir(const char *dir, uid_t uid, gid_t gid, char *err)
+{
+    if (gw_mkdir_p(dir, 0750, err) == -1)
+        return -1;
+    if (chown(dir, uid, gid) == -1)
+        return gw_err_errno(err, "chown %s", dir);
+    return 0;
+}
+
+/* The state database's files, when they exist from a run as root, become the user's too. */
+static void
+own_db_files(const char *dir, uid_t uid, gid_t gid)
+{
+    static const char *const names[] = {"gwkit.db", "gwkit.db-wal", "gwkit.db-shm"};
+    char path[4096];
+
+    for (size_t i = 0; i < GW_ARRAY_LEN(names); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        (void)!chown(path, uid, gid);
+    }
+}
+
+/* setuid drops every capability unless PR_SET_KEEPCAPS is set; then capset keeps only
+ * CAP_NET_BIND_SERVICE (what systemd's AmbientCapabilities= would give), raw, without
+ * libcap. */
+static int
+keep_bind_capability(char *err)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+
+    memset(data, 0, sizeof(data));
+    data[0].effective = data[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+    if (syscall(SYS_capset, &hdr, data) == -1)
+        return gw_err_errno(err, "capset");
+    return 0;
+}
+
+static int
+become(const struct passwd *pw, char *err)
+{
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1)
+        return gw_err_errno(err, "prctl(PR_SET_KEEPCAPS)");
+    if (initgroups(pw->pw_name, pw->pw_gid) == -1)
+        return gw_err_errno(err, "initgroups");
+    if (setgid(pw->pw_gid) == -1)
+        return gw_err_errno(err, "setgid %u", (unsigned)pw->pw_gid);
+    if (setuid(pw->pw_uid) == -1)
+        return gw_err_errno(err, "setuid %u", (unsigned)pw->pw_uid);
+    (void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    return keep_bind_capability(err);
+}
+
+int
+gw_daemon_drop_privileges(struct gw_daemon *d)
+{
+    const struct gw_daemon_global *g = gw_daemon_global(d);
+    const char *user = g->user ? g->user : "";
+    struct passwd *pw;
+    char err[GW_ERR_LEN];
+
+    if (geteuid() != 0) {
+        if (user[0])
+            GW_LOG_INFO("not root: [global] user does not apply", "user=%s uid=%u", user,
+                        (unsigned)geteuid());
+        return 0;
+    }
+    if (!user[0]) {
+        GW_LOG_WARN("running as root; set [global] user to run as an unprivileged user", NULL);
+        return 0;
+    }
+    if ((pw = getpwnam(user)) == NULL) {
+        GW_LOG_ERROR("no such user ([global] user)", "user=%s", user);
+        return -1;
+    }
+    /* The run_dir root would use by default, fixed now: as the user the default differs. */
+    if (g->run_dir && g->run_dir[0])
+        gw_strlcpy(d->run_dir, g->run_dir, sizeof(d->run_dir));
+    else
+        gw_ctl_default_run_dir(d->run_dir, sizeof(d->run_dir));
+    if (own_dir(d->run_dir, pw->pw_uid, pw->pw_gid, err) == -1 ||
+        own_dir(g->state_dir, pw->pw_uid, pw->pw_gid, err) == -1) {
+        GW_LOG_ERROR("cannot prepare the directories for the user", "user=%s err=%s", user, err);
+        return -1;
+    }
+    own_db_files(g->state_dir, pw->pw_uid, pw->pw_gid);
+    if (become(pw, err) == -1) {
+        GW_LOG_ERROR("cannot drop privileges", "user=%s err=%s", user, err);
+        return -1;
+    }
+    GW_LOG_INFO("running as user", "user=%s uid=%u gid=%u", user, (unsigned)pw->pw_uid,
+                (unsigned)pw->pw_gid);
+    return 0;
 }
 
 struct gw_ev *
@@ -457,6 +599,7 @@ cmd_health(struct gw_ctl_req *r, json_t *args, void *arg)
         snprintf(buf, sizeof(buf), "draining, %s", sum ? sum : "");
         json_object_set_new(h, "status", json_string("critical"));
         json_object_set_new(h, "summary", json_string(buf));
+        json_object_set_new(h, "draining", json_true());
     }
     json_object_set_new(h, "prog", json_string(d->desc->prog));
     gw_ctl_reply(r, h);
@@ -471,6 +614,7 @@ cmd_config(struct gw_ctl_req *r, json_t *args, void *arg)
     (void)args;
     json_object_set_new(res, "file", json_string(config_name(d)));
     json_object_set_new(res, "config", gw_conf_to_json(d->conf));
+    json_object_set_new(res, "text", gw_conf_to_text_json(d->conf));
     gw_ctl_reply(r, res);
 }
 
@@ -537,7 +681,7 @@ reload(struct gw_daemon *d, char *msg, size_t msglen)
         goto fail;
     }
     log_restart_changes(d->conf, c);
-    apply_logging(c, d->desc->prog);
+    apply_logging(d, c);
     gw_conf_unbind(&gw_daemon_global_section, &d->global);
     d->global = g;
     gw_conf_free(d->conf);
@@ -622,7 +766,7 @@ gw_daemon_open_ctl(struct gw_daemon *d, const struct gw_ctl_cmd *cmds)
 
     if (rd[0])
         gw_strlcpy(d->run_dir, rd, sizeof(d->run_dir));
-    else
+    else if (!d->run_dir[0]) /* fixed before a privilege drop, else the caller's default */
         gw_ctl_default_run_dir(d->run_dir, sizeof(d->run_dir));
     if (gw_mkdir_p(d->run_dir, 0755, err) == -1) {
         GW_LOG_ERROR("cannot create run_dir", "path=%s err=%s", d->run_dir, err);

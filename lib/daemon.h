@@ -86,9 +86,11 @@ void gw_daemon_free(struct gw_daemon *d);
 int gw_daemon_args(struct gw_daemon *d, int argc, char **argv);
 #define GW_DAEMON_EXIT(rc) ((rc)-1)
 
-/* Records a config override from an operand ("listen", "127.0.0.1:9002") applied after the
- * file and env, validated by the schema like them (errors read "command line:N: ..."). -1 with
- * err for a value holding a control character, or past 32 overrides. */
+/* Records a config override from an operand ("listen", "127.0.0.1:9002"). section may name an
+ * instance ("backend cli-1"); consecutive overrides of one section are applied as one section,
+ * so a named one may get several keys. Applied after the file and env, validated by the
+ * schema like them (errors read "command line:N: ..."). -1 with err for a value holding a control
+ * character, or past 32 overrides. */
 int gw_daemon_override(struct gw_daemon *d, const char *section, const char *key, const char *value,
                        char *err);
 
@@ -114,11 +116,18 @@ struct gw_daemon_global {
     int64_t ctl_idle_timeout_ms;
     int http_max_connections, http_max_connections_per_ip;
     int64_t http_timeout_ms;
+    char *user;
 };
 
 /* The [global] settings of the current config (restart-only keys show the file's value, which
  * takes effect at the next start). Main thread; valid until the next reload. */
 const struct gw_daemon_global *gw_daemon_global(const struct gw_daemon *d);
+
+/* Started as root with [global] user set: makes run_dir and state_dir (and the database's files)
+ * the user's, then becomes the user, keeping only CAP_NET_BIND_SERVICE so ports below 1024
+ * still bind. As root without it, logs a warning; not root, does nothing. Call it after
+ * gw_daemon_start_logging(), before opening anything. 0, or -1 (logged: exit 1). */
+int gw_daemon_drop_privileges(struct gw_daemon *d);
 
 /* Fills the connection limits of o from [global] http_max_connections,
  * http_max_connections_per_ip and http_timeout. Main thread. */

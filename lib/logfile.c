@@ -66,6 +66,7 @@ struct lf_file {
     int scanned;       /* leftovers of earlier runs queued for the compressor */
     int dir_unsynced;  /* created; its directory entry is not durable yet */
     int trunc_pending; /* a rollback could not truncate: do it at the next open */
+    int tail_checked;  /* its end was checked for a torn line at its first open */
     uint64_t trunc_to;
     dev_t dev;
     ino_t ino;
@@ -981,6 +982,45 @@ make_room(struct gw_logfile *lf)
         close_file(lf, lf->open.tail);
 }
 
+/* A process killed in the middle of a write can leave the start of a line at the end of a
+ * file: never acknowledged (a commit acknowledges whole lines once written), and the first line
+ * appended after a restart would be glued to it. Cut back to the last complete line, once per
+ * file per run, before appending. Returns the bytes cut (0 when the end is whole). */
+static uint64_t
+cut_torn_tail(const char *path)
+{
+    char buf[65536];
+    struct stat st;
+    off_t end, cut = -1;
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+    if (fd == -1)
+        return 0;
+    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+        pread(fd, buf, 1, st.st_size - 1) != 1 || buf[0] == '\n') {
+        close(fd);
+        return 0;
+    }
+    for (end = st.st_size; end > 0 && cut < 0;) {
+        off_t start = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+        ssize_t n = pread(fd, buf, (size_t)(end - start), start);
+        if (n <= 0)
+            break;
+        for (ssize_t i = n - 1; i >= 0; i--)
+            if (buf[i] == '\n') {
+                cut = start + i + 1;
+                break;
+            }
+        end = start;
+    }
+    if (cut < 0)
+        cut = 0;
+    if (ftruncate(fd, cut) == -1)
+        cut = st.st_size;
+    close(fd);
+    return (uint64_t)(st.st_size - cut);
+}
+
 static int
 open_fd(struct gw_logfile *lf, struct lf_file *f, char *err)
 {
@@ -1008,6 +1048,10 @@ open_file(struct gw_logfile *lf, struct lf_file *f, char *err)
     int fd;
 
     make_room(lf);
+    if (!f->tail_checked) {
+        f->tail_checked = 1;
+        lf->st.torn_cut += cut_torn_tail(f->path);
+    }
     if ((fd = open_fd(lf, f, err)) == -1)
         return -1;
     if (fstat(fd, &sb) == -1) {

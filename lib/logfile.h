@@ -137,6 +137,7 @@ struct gw_logfile_stats {
     uint64_t open_files;    /* file descriptors held by the writer */
     uint64_t pending_lines; /* appended, not yet durable */
     uint64_t pending_bytes;
+    uint64_t torn_cut; /* bytes of unfinished last lines (a crash mid-write) cut at first open */
 };
 
 struct gw_logfile;

@@ -547,6 +547,14 @@ fail:
 }
 
 int
+gw_metrics_series2(struct gw_metrics *m, int family, const char *v1, const char *v2)
+{
+    const char *vals[2] = {v1, v2};
+
+    return family < 0 ? -1 : gw_metrics_series(m, family, vals);
+}
+
+int
 gw_metrics_series(struct gw_metrics *m, int family, const char *const *values)
 {
     const struct family *f;

@@ -71,6 +71,10 @@ int gw_metrics_family(struct gw_metrics *m, const char *name, enum gw_metric_typ
  * or on rare events and keep the id. */
 int gw_metrics_series(struct gw_metrics *m, int family, const char *const *values);
 
+/* Shorthand for families of one or two labels (v2 is ignored with one); -1 also when family
+ * is -1 (a failed declaration), so declarations and series can be chained unchecked. */
+int gw_metrics_series2(struct gw_metrics *m, int family, const char *v1, const char *v2);
+
 /* Shorthand: declares an unlabelled family and returns its one series id, -1 with err. */
 int gw_metrics_simple(struct gw_metrics *m, const char *name, enum gw_metric_type type,
                       const char *help, char *err);

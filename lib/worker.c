@@ -31,6 +31,7 @@ struct gw_worker {
     struct gw_conn_loop *loop;
     struct gw_listener *listener;
     atomic_int drain;
+    atomic_int stop;
     void *data;
     atomic_uint_fast64_t accepted, refused;
     atomic_uint active;
@@ -147,6 +148,8 @@ on_wake(struct gw_ev *ev, void *arg)
     (void)ev;
     if (atomic_exchange(&w->drain, 0) == 1)
         drain_now(w);
+    if (atomic_load(&w->stop))
+        gw_conn_loop_stop(w->loop);
 }
 
 /* The loops are made on the worker's own thread (an io_uring ring with a single issuer must
@@ -194,9 +197,8 @@ teardown(struct gw_worker *w)
     w->loop = NULL;
     if (w->hooked && w->ws->o.on_stop)
         w->ws->o.on_stop(w, w->ws->o.arg);
-    if (w->ev)
-        gw_ev_free(w->ev);
-    w->ev = NULL;
+    /* The gw_ev loop stays: other threads may still be waking it (drain, stop, posts); it
+     * is freed after the join. */
 }
 
 static void *
@@ -292,10 +294,14 @@ gw_workers_stop(struct gw_workers *ws)
             continue;
         if (w->started) {
             /* A worker that failed its start has already torn down and ended. */
-            if (w->start_rc == 0)
-                gw_conn_loop_stop(w->loop);
+            if (w->start_rc == 0) {
+                atomic_store(&w->stop, 1);
+                gw_ev_wake(w->ev);
+            }
             pthread_join(w->thread, NULL);
         }
+        if (w->ev)
+            gw_ev_free(w->ev);
         free(w);
     }
     free(ws->w);

@@ -60,8 +60,10 @@ struct conn {
     unsigned idx; /* position in the worker: its slots in the open-loop schedule */
     enum conn_state state;
     int first_done; /* the first connect attempt has had its outcome */
+    int answered;   /* a reply came on this connection since it opened */
     int dirty;      /* on the worker's list of connections with due requests */
     int queued;     /* on the worker's list of connections to send on after this batch */
+    int greeting;   /* the protocol's hello is out, its answer not in yet: no requests */
     unsigned inflight;
     unsigned ring_head;
     uint64_t *ring;       /* start times of the requests in flight, oldest at ring_head */
@@ -236,6 +238,8 @@ connect_failed(struct conn *c, int e, const char *err)
 
 static void send_due(struct conn *c, uint64_t now, int from_sched);
 static void fill_pipeline(struct conn *c, uint64_t now);
+static void start_sending(struct conn *c);
+static void conn_write(struct conn *c, const char *p, size_t len);
 
 static void
 conn_established(struct conn *c)
@@ -244,7 +248,7 @@ conn_established(struct conn *c)
 
     w->connecting--;
     c->state = C_OPEN;
-    c->backoff_ms = 0;
+    c->answered = 0;
     atomic_fetch_add_explicit(&w->open, 1, memory_order_relaxed);
     w->res.connected++;
     first_outcome(c);
@@ -253,13 +257,29 @@ conn_established(struct conn *c)
         conn_close(c, BENCH_ERR_CLOSED);
         return;
     }
+    if (w->o->proto->hello) {
+        c->greeting = 1;
+        conn_write(c, w->wbuf, w->o->proto->hello(w->o, w->wbuf, WRITE_BYTES));
+        connect_more(w);
+        return;
+    }
+    start_sending(c);
+    connect_more(w);
+}
+
+/* A connection ready for requests: closed loop fills its pipeline, open loop sends what came
+ * due meanwhile. */
+static void
+start_sending(struct conn *c)
+{
+    struct worker *w = c->w;
+
     if (w->running && !w->ending && !w->o->idle) {
         if (w->o->rate > 0)
             send_due(c, gw_mono_ns(), 0);
         else
             fill_pipeline(c, gw_mono_ns());
     }
-    connect_more(w);
 }
 
 static void
@@ -303,6 +323,12 @@ conn_close(struct conn *c, int kind)
     c->fd = -1;
     c->state = C_DOWN;
     atomic_fetch_sub_explicit(&w->open, 1, memory_order_relaxed);
+    /* A server that closes before its first reply (an HTTP port, the wrong protocol) is named
+     * as such, and reconnects to it back off like failed connects instead of spinning. */
+    if (kind == BENCH_ERR_CLOSED && !c->answered) {
+        kind = BENCH_ERR_CLOSED_AT_ONCE;
+        c->backoff_ms = c->backoff_ms ? GW_MIN(c->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
+    }
     if (kind >= 0)
         count_err(w, (enum bench_err)kind, 1);
     w->inflight -= c->inflight;
@@ -312,7 +338,7 @@ conn_close(struct conn *c, int kind)
     gw_buf_reset(&c->out);
     /* Reconnect from the next iteration, never from inside this fd's own callback. */
     if (!w->ending)
-        gw_ev_timer_start(w->ev, &c->retry, 0);
+        gw_ev_timer_start(w->ev, &c->retry, kind == BENCH_ERR_CLOSED_AT_ONCE ? c->backoff_ms : 0);
 }
 
 /* --- sending ------------------------------------------------------------------------- */
@@ -421,7 +447,7 @@ fill_pipeline(struct conn *c, uint64_t now)
 {
     struct worker *w = c->w;
 
-    if (now >= w->end_ns || c->inflight >= w->o->pipeline)
+    if (now >= w->end_ns || c->inflight >= w->o->pipeline || c->greeting)
         return;
     send_requests(c, w->o->pipeline - c->inflight, now, 0);
 }
@@ -432,7 +458,7 @@ send_due(struct conn *c, uint64_t now, int from_sched)
     uint64_t due = c->due - c->slots_sent;
     unsigned room = c->w->o->pipeline - c->inflight;
 
-    if (due > 0 && room > 0)
+    if (due > 0 && room > 0 && !c->greeting)
         send_requests(c, (unsigned)GW_MIN(due, (uint64_t)room), now, from_sched && due <= room);
 }
 
@@ -545,6 +571,8 @@ reply_done(struct conn *c, uint64_t now, int ok)
     c->inflight--;
     w->inflight--;
     c->progress_ns = now;
+    c->answered = 1;
+    c->backoff_ms = 0;
     if (!ok)
         count_err(w, BENCH_ERR_WRONG, 1);
     if (start >= w->rec_from && start < w->end_ns) {
@@ -583,6 +611,30 @@ parse_replies(struct conn *c, const char *p, size_t len, uint64_t now, unsigned 
     return (long)off;
 }
 
+/* The answer to the protocol's hello at the front of the worker's read buffer (len bytes):
+ * returns the bytes it spans, -2 while incomplete (everything stays for the next read), or -1
+ * once the connection was closed for a wrong answer. */
+static long
+hello_reply(struct conn *c, size_t len)
+{
+    struct worker *w = c->w;
+    size_t used = 0;
+    enum bench_parse r = w->o->proto->hello_reply(w->o, w->rbuf, len, &used);
+
+    if (r == BENCH_NEED_MORE)
+        return len < w->o->proto->max_reply_bytes ? -2 : (conn_close(c, BENCH_ERR_WRONG), -1);
+    if (r != BENCH_REPLY_OK) {
+        count_err(w, BENCH_ERR_CONNECT, 1);
+        if (!w->first_err[0])
+            snprintf(w->first_err, sizeof(w->first_err), "the server refused the handshake");
+        conn_close(c, -1);
+        return -1;
+    }
+    c->greeting = 0;
+    start_sending(c);
+    return c->state == C_OPEN ? (long)used : -1;
+}
+
 static void
 conn_read(struct conn *c)
 {
@@ -591,7 +643,8 @@ conn_read(struct conn *c)
     unsigned replies = 0;
     uint64_t now;
     ssize_t n;
-    long used;
+    long used, skip = 0;
+    size_t total;
 
     if (have > 0)
         memcpy(w->rbuf, gw_buf_data(&c->in), have);
@@ -605,11 +658,20 @@ conn_read(struct conn *c)
         return;
     }
     now = gw_mono_ns();
-    if ((used = parse_replies(c, w->rbuf, have + (size_t)n, now, &replies)) == -1)
+    total = have + (size_t)n;
+    if (c->greeting && (skip = hello_reply(c, total)) == -2) {
+        gw_buf_consume(&c->in, have);
+        if (gw_buf_append(&c->in, w->rbuf, total) == -1)
+            conn_close(c, BENCH_ERR_WRONG);
         return;
+    }
+    if (skip < 0)
+        return;
+    if ((used = parse_replies(c, w->rbuf + skip, total - (size_t)skip, now, &replies)) == -1)
+        return;
+    used += skip;
     gw_buf_consume(&c->in, have);
-    if ((size_t)used < have + (size_t)n &&
-        gw_buf_append(&c->in, w->rbuf + used, have + (size_t)n - (size_t)used) == -1) {
+    if ((size_t)used < total && gw_buf_append(&c->in, w->rbuf + used, total - (size_t)used) == -1) {
         count_err(w, BENCH_ERR_WRONG, 1);
         conn_close(c, -1);
         return;

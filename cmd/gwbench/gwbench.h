@@ -34,6 +34,7 @@ enum bench_err {
     BENCH_ERR_CONNECT = 0, /* a connection attempt failed */
     BENCH_ERR_TIMEOUT,     /* a request got no reply within --timeout */
     BENCH_ERR_CLOSED,      /* the server closed (or reset) a connection */
+    BENCH_ERR_CLOSED_AT_ONCE, /* ... one that never got a reply (wrong port or protocol?) */
     BENCH_ERR_WRONG,       /* a reply was not the expected one, or could not be parsed */
     BENCH_ERR_COUNT,
 };
@@ -56,6 +57,13 @@ struct bench_proto {
     enum bench_parse (*parse)(const struct bench_opts *o, const char *buf, size_t len,
                               size_t *used);
     size_t max_reply_bytes; /* a longer reply is BAD */
+    /* Optional, for protocols that open with a handshake (ws: the HTTP upgrade). hello writes
+     * what a new connection sends first (room bytes); hello_reply looks for the answer at the
+     * front of buf: OK (then *used) opens the connection for requests, WRONG or BAD closes it
+     * (counted as a connect error), NEED_MORE waits. NULL: requests start at once. */
+    size_t (*hello)(const struct bench_opts *o, char *dst, size_t room);
+    enum bench_parse (*hello_reply)(const struct bench_opts *o, const char *buf, size_t len,
+                                    size_t *used);
 };
 
 struct bench_opts {
@@ -77,6 +85,13 @@ struct bench_opts {
     char expect[1024];
     size_t expect_len;
     int expect_exact; /* hb PING: the reply is exactly the expected line */
+    /* WebSocket (ws): the URL's host and path, --check, the payload each echo must carry. */
+    char ws_host[GW_ADDR_STRLEN];
+    char ws_path[1024];
+    int check;
+    char payload[BENCH_MAX_REQUEST_BYTES];
+    /* logd's native protocol (log): the CRC-32C of the batch payload (in payload). */
+    uint32_t log_crc;
 };
 
 /* Figures of one run or of one thread; threads' results are summed by bench_results_add(). */
@@ -109,6 +124,15 @@ extern const struct bench_proto bench_proto_hb;
 /* Decodes C escapes (\r \n \t \\ \0 \xHH \" \') of s into dst (cap bytes). Returns the length,
  * or -1 with err. */
 long bench_unescape(const char *s, char *dst, size_t cap, char *err);
+
+/* proto_log.c */
+extern const struct bench_proto bench_proto_log;
+
+/* proto_ws.c */
+extern const struct bench_proto bench_proto_ws;
+/* Splits "ws://HOST:PORT/path" (or "HOST:PORT") into o->ws_host, o->ws_path and the address
+ * text in addr (len bytes). 0, or -1 with err. */
+int bench_ws_target(struct bench_opts *o, const char *target, char *addr, size_t len, char *err);
 
 /* report.c */
 void bench_report_text(const struct bench_opts *o, const struct bench_results *r, double elapsed_s);

@@ -32,6 +32,7 @@ enum {
     OPT_SEND,
     OPT_EXPECT,
     OPT_HB_SERVICE,
+    OPT_CHECK,
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +50,7 @@ static const struct option long_opts[] = {
     {"send", required_argument, NULL, OPT_SEND},
     {"expect", required_argument, NULL, OPT_EXPECT},
     {"hb-service", required_argument, NULL, OPT_HB_SERVICE},
+    {"check", no_argument, NULL, OPT_CHECK},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -61,16 +63,19 @@ static const struct {
 } modes[] = {
     {"tcp", &bench_proto_tcp},
     {"hb", &bench_proto_hb},
+    {"log", &bench_proto_log},
+    {"ws", &bench_proto_ws},
 };
 
 /* Modes of the design that have no driver yet. */
-static const char *const planned_modes[] = {"ws", "log", "backend"};
+static const char *const planned_modes[] = {"backend"};
 
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: gwbench MODE [options] HOST:PORT\n"
-               "modes: hb (hbd PING or HB lines), tcp (any line protocol)\n"
+    fprintf(f, "usage: gwbench MODE [options] HOST:PORT | ws://HOST:PORT/PATH\n"
+               "modes: hb (hbd PING or HB lines), tcp (any line protocol), ws (WebSocket echo),\n"
+               "       log (logd's native protocol: acknowledged latency)\n"
                "  -c, --connections N    connections (10)\n"
                "  -t, --threads N        threads, each an epoll loop (half the CPUs)\n"
                "  -d, --duration D       measured time, e.g. 10s, 500ms (10s)\n"
@@ -78,7 +83,9 @@ usage(FILE *f)
                "      --warmup D         run first for D without recording (0)\n"
                "      --pipeline N       requests in flight per connection (1)\n"
                "      --timeout D        longest wait for a reply or a connect (2s)\n"
-               "      --size N           hb: pad each HB line to N bytes\n"
+               "      --size N           hb: pad each HB line to N bytes; ws: message size (32);\n"
+               "                         log: message bytes of each record (100)\n"
+               "      --check            ws: compare every echoed byte (else the size)\n"
                "      --send STR         tcp: the request, C escapes ('PING\\r\\n')\n"
                "      --expect STR       tcp: a reply not starting with STR is wrong\n"
                "      --hb-service NAME  hb: send 'HB NAME' instead of PING\n"
@@ -214,6 +221,9 @@ set_opt(struct bench_opts *o, int ch, const char *arg)
     case OPT_HB_SERVICE:
         o->hb_service = arg;
         break;
+    case OPT_CHECK:
+        o->check = 1;
+        break;
     case 'q':
         o->quiet = 1;
         break;
@@ -239,14 +249,14 @@ pick_mode(struct bench_opts *o, const char *name)
     for (i = 0; i < GW_ARRAY_LEN(planned_modes); i++)
         if (strcmp(name, planned_modes[i]) == 0)
             return usage_error("mode '%s' is not implemented yet", name);
-    return usage_error("unknown mode '%s' (want hb or tcp)", name);
+    return usage_error("unknown mode '%s' (want hb, tcp, ws or log)", name);
 }
 
 /* The operands and the options that depend on each other. */
 static int
 check_opts(struct bench_opts *o, int argc, char **argv)
 {
-    char err[GW_ERR_LEN];
+    char err[GW_ERR_LEN], addr[GW_ADDR_STRLEN];
     int rc;
 
     if (argc != 2)
@@ -254,7 +264,14 @@ check_opts(struct bench_opts *o, int argc, char **argv)
                                           : "too many operands (the target comes last)");
     if ((rc = pick_mode(o, argv[0])) != 0)
         return rc;
-    if (gw_net_parse_addr(argv[1], 0, &o->addr, err) == -1)
+    gw_strlcpy(addr, argv[1], sizeof(addr));
+    if (strncmp(argv[1], "ws://", 5) == 0 && o->proto != &bench_proto_ws)
+        return usage_error("a ws:// target needs mode ws");
+    if (o->proto == &bench_proto_ws && bench_ws_target(o, argv[1], addr, sizeof(addr), err) == -1)
+        return usage_error("%s", err);
+    if (o->check && o->proto != &bench_proto_ws)
+        return usage_error("--check is for mode ws");
+    if (gw_net_parse_addr(addr, 0, &o->addr, err) == -1)
         return usage_error("bad target: %s", err);
     gw_strlcpy(o->target, argv[1], sizeof(o->target));
     /* Half the CPUs: the server under test often shares the machine. */

@@ -14,7 +14,8 @@
 
 #include "util.h"
 
-static const char *const err_names[BENCH_ERR_COUNT] = {"connect", "timeout", "closed", "wrong"};
+static const char *const err_names[BENCH_ERR_COUNT] = {"connect", "timeout", "closed",
+                                                        "closed_at_once", "wrong"};
 
 /* The percentiles the report gives, in its order. */
 static const struct {
@@ -65,6 +66,9 @@ print_errors(const struct bench_results *r)
     for (i = 0; i < BENCH_ERR_COUNT; i++)
         printf("%s%s %llu", i ? ", " : "", err_names[i], (unsigned long long)r->errors[i]);
     printf("\n");
+    if (r->errors[BENCH_ERR_CLOSED_AT_ONCE] && r->requests == 0)
+        printf("  hint       the server closes connections at once: is this the right port and "
+               "protocol?\n");
 }
 
 static void

@@ -8,7 +8,10 @@
 #include "gwctl.h"
 #include "hbd/hbd_ctl.h"
 #include "hbd/hbd_schema.h"
+#include "logd/logd_schema.h"
 #include "progs.h"
+#include "wsgwd/wsgwd_ctl.h"
+#include "wsgwd/wsgwd_schema.h"
 
 /* The daemons whose schema gwctl is built with; the others are "not built yet". */
 static const struct {
@@ -17,6 +20,8 @@ static const struct {
     int (*check)(const struct gw_conf *c, char *err);
 } schemas[] = {
     {GW_PROG_HBD, hbd_schema, hbd_conf_check},
+    {GW_PROG_WSGWD, wsgw_schema, wsgw_conf_check},
+    {GW_PROG_LOGD, logd_schema, logd_conf_check},
 };
 
 const struct gwctl_prog *
@@ -70,7 +75,10 @@ const struct gwctl_cmd gwctl_cmds[] = {
      NULL,
      "*",
      GWCTL_PROG_NONE,
-     {{NULL, "PROG", NULL, GWCTL_ARG_REPEAT, NULL}, {"--url", "URL", NULL, GWCTL_ARG_REPEAT, NULL}},
+     {{NULL, "PROG", NULL, GWCTL_ARG_REPEAT, NULL},
+      {"--url", "URL", NULL, GWCTL_ARG_REPEAT, NULL},
+      {"--warning", "N", NULL, 0, NULL},
+      {"--critical", "N", NULL, 0, NULL}},
      NULL,
      gwctl_run_health,
      NULL,
@@ -82,6 +90,9 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "(no socket, stale socket) is CRITICAL; permission denied, timeout or a bad reply is\n"
      "UNKNOWN. Without PROG or --url, every daemon whose socket exists is checked (none:\n"
      "CRITICAL).\n"
+     "A daemon that counts problems (hbd: dead and late services) is judged on the counts:\n"
+     "CRITICAL when its critical count (dead) reaches --critical N (default 1), else WARNING\n"
+     "when critical + warning counts (dead + late) reach --warning N (default 1).\n"
      "Each --url is fetched with HTTP GET (/readyz is appended when the URL has no path):\n"
      "200 is OK, 503 is CRITICAL naming the failing checks, connection refused is\n"
      "CRITICAL; a timeout, a DNS failure, any other status or error is UNKNOWN.",
@@ -117,10 +128,30 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "streamed, so it has no size limit; with --format json it is JSON lines, one service\n"
      "per line.",
      0},
-    {"clients", HBD_CMD_CLIENTS, GW_PROG_HBD, GWCTL_PROG_OPERAND, NOARGS, gwctl_print_clients, NULL,
-     NULL, "the connections of a daemon",
+    {"clients", HBD_CMD_CLIENTS, GW_PROG_HBD " " GW_PROG_WSGWD, GWCTL_PROG_OPERAND, NOARGS,
+     gwctl_print_clients, NULL, NULL, "the connections of a daemon",
      "Lists the open connections: id, peer address, worker thread, age, idle time, messages\n"
-     "and bytes received.",
+     "and bytes received; for wsgwd also the path, the backend and the bytes sent.",
+     0},
+    {"kick",
+     WSGW_CMD_KICK,
+     GW_PROG_WSGWD,
+     GWCTL_PROG_IMPLIED,
+     {{NULL, "ID", WSGW_ARG_ID, GWCTL_ARG_REQUIRED, NULL},
+      {"--code", "CODE", WSGW_ARG_CODE, 0, NULL}},
+     gwctl_print_kick,
+     NULL,
+     NULL,
+     "close a WebSocket client of wsgwd",
+     "Closes the WebSocket client ID (from 'gwctl clients wsgwd') with close code CODE\n"
+     "(default 1008; 1000-1003, 1007-1014 or 3000-4999). Its backend gets CLOSE. An\n"
+     "unknown ID is an error (exit 1).",
+     0},
+    {"backends", WSGW_CMD_BACKENDS, GW_PROG_WSGWD, GWCTL_PROG_IMPLIED, NOARGS, gwctl_print_backends,
+     NULL, NULL, "wsgwd's backends and their state",
+     "Lists wsgwd's backends: name, address, protocol (frames or raw), state (up when a\n"
+     "framed backend has a link up, or a raw one's last connect worked), links up out of\n"
+     "the workers, clients bound to it and connect failures.",
      0},
     {"forget",
      HBD_CMD_FORGET,
@@ -133,6 +164,58 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "make hbd drop a service now",
      "Drops SERVICE and its instances from hbd's registry, as if it had been silent for\n"
      "forget_after. An unknown service is an error (exit 1).",
+     0},
+    {"inputs", "inputs", "logd", GWCTL_PROG_IMPLIED, NOARGS, gwctl_print_inputs, NULL, NULL,
+     "logd's inputs and their figures",
+     "Lists logd's inputs (syslog UDP and TCP, Unix datagram socket, native protocol,\n"
+     "ZeroMQ, HTTP /ingest): the address each listens on, messages and bytes received,\n"
+     "datagrams dropped for a full queue, and the time stream inputs spent held back.",
+     0},
+    {"flush", "flush", "logd", GWCTL_PROG_IMPLIED, NOARGS, gwctl_print_flush, NULL, NULL,
+     "make logd write and fsync what it has queued",
+     "Asks logd to write everything queued now and fsync the files, whatever the fsync\n"
+     "policy, and waits until that is done. Fails (exit 1) while the files cannot be\n"
+     "written (disk full).",
+     0},
+    {"tail",
+     "tail",
+     "logd",
+     GWCTL_PROG_IMPLIED,
+     {{"--follow", "", "follow", GWCTL_ARG_FLAG, NULL},
+      {"--app", "APP", "app", 0, NULL},
+      {"--severity", "SEVERITY", "severity", 0,
+       "emerg|alert|crit|err|warning|notice|info|debug"},
+      {"-n", "LINES", "lines", 0, NULL}},
+     NULL,
+     gwctl_run_tail,
+     NULL,
+     "the latest records logd wrote; --follow streams new ones",
+     "Prints the last LINES (default 10) records logd committed to its files, oldest\n"
+     "first, one line each: time, host, app, severity, message. --app keeps one app;\n"
+     "--severity keeps records that severe or worse. With --follow, new records are\n"
+     "printed as they are committed until interrupted. --format json prints each record\n"
+     "as a JSON object, one a line.",
+     0},
+    {"log",
+     NULL,
+     "logd",
+     GWCTL_PROG_NONE,
+     {{"--app", "APP", "app", 0, NULL},
+      {"--severity", "SEVERITY", "severity", 0,
+       "emerg|alert|crit|err|warning|notice|info|debug"},
+      {"--addr", "HOST:PORT", "addr", 0, NULL},
+      {NULL, "MESSAGE", NULL, GWCTL_ARG_REPEAT, NULL}},
+     NULL,
+     gwctl_run_log,
+     NULL,
+     "send a message to logd and wait until it is on disk",
+     "Sends MESSAGE (the words joined by spaces), or without MESSAGE each line of standard\n"
+     "input, to logd over its native protocol, and returns once logd acknowledged every\n"
+     "record as durable. --app names the sender (default gwctl), --severity its level\n"
+     "(default notice). The address is --addr, else GWKIT_LOGD_NATIVE_LISTEN, else\n"
+     "native_listen from " GWCTL_DEFAULT_CONFIG ", else 127.0.0.1:5515 (a wildcard host\n"
+     "means this machine). Exit 0 when acknowledged, 1 when logd refused a record, 3 when\n"
+     "logd could not be reached or did not acknowledge within --timeout.",
      0},
     {"reload", "reload", "*", GWCTL_PROG_OPERAND, NOARGS, gwctl_print_reload, NULL,
      "refused the new configuration; the old one keeps running",
@@ -219,6 +302,14 @@ gwctl_prog_find(const char *name)
         if (p->schema && strcmp(p->name, name) == 0)
             return p;
     return NULL;
+}
+
+int
+gwctl_daemon_known(const char *name)
+{
+    const struct gw_prog *p = gw_prog_find(name);
+
+    return p && (p->flags & GW_PROG_DAEMON);
 }
 
 int
@@ -484,7 +575,9 @@ gwctl_cmd_synopsis(const struct gwctl_cmd *cmd, char *buf, size_t len)
         int opt = !(a->flags & GWCTL_ARG_REQUIRED);
         const char *more = (a->flags & GWCTL_ARG_REPEAT) ? " ..." : "";
 
-        if (a->flag)
+        if (a->flags & GWCTL_ARG_FLAG)
+            off += (size_t)snprintf(buf + off, len - off, " [%s]", a->flag);
+        else if (a->flag)
             off += (size_t)snprintf(buf + off, len - off, " %s%s %s%s%s", opt ? "[" : "", a->flag,
                                     a->choices ? a->choices : a->metavar, more, opt ? "]" : "");
         else

@@ -49,11 +49,13 @@ struct gwctl {
     int run_dir_given;
     enum gwctl_format format;
     int timeout_ms;
+    long health_warning, health_critical; /* health-check --warning/--critical (default 1) */
 };
 
 /* One option or operand of a command. */
 #define GWCTL_ARG_REQUIRED 0x1
 #define GWCTL_ARG_REPEAT 0x2
+#define GWCTL_ARG_FLAG 0x4 /* an option without a value (--follow): its value reads "1" */
 
 struct gwctl_arg {
     const char *flag;    /* "--state", or NULL for an operand */
@@ -98,6 +100,9 @@ const struct gwctl_prog *gwctl_progs(void);
 extern const struct gwctl_cmd gwctl_cmds[];
 const struct gwctl_cmd *gwctl_cmd_find(const char *name);
 const struct gwctl_prog *gwctl_prog_find(const char *name);
+/* 1 for any gwkit daemon, built into this gwctl or not (status and health-check then say it is
+ * not running). */
+int gwctl_daemon_known(const char *name);
 int gwctl_prog_answers(const struct gwctl_cmd *cmd, const char *prog);
 int gwctl_run_request(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
 int gwctl_run_help(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
@@ -166,6 +171,8 @@ void gwctl_services_row(struct gwctl_table *t, json_t *svc);
 int gwctl_run_services(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
 void gwctl_print_clients(FILE *out, const char *prog, json_t *result);
 void gwctl_print_forget(FILE *out, const char *prog, json_t *result);
+void gwctl_print_kick(FILE *out, const char *prog, json_t *result);
+void gwctl_print_backends(FILE *out, const char *prog, json_t *result);
 void gwctl_print_reload(FILE *out, const char *prog, json_t *result);
 void gwctl_print_drain(FILE *out, const char *prog, json_t *result);
 void gwctl_print_log_level(FILE *out, const char *prog, json_t *result);
@@ -176,6 +183,12 @@ void gwctl_print_ping(FILE *out, const char *prog, json_t *result);
 
 /* status.c */
 int gwctl_run_status(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
+
+/* logd.c: logd's commands that stream or send */
+int gwctl_run_tail(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
+int gwctl_run_log(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
+void gwctl_print_inputs(FILE *out, const char *prog, json_t *result);
+void gwctl_print_flush(FILE *out, const char *prog, json_t *result);
 
 /* health.c */
 int gwctl_run_health(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);

@@ -73,6 +73,29 @@ perf_text(struct check *c)
     }
 }
 
+/* A daemon that counts its problems ("levels": {"warning": n, "critical": n}, e.g. hbd's late
+ * and dead services) is judged here on those counts against --warning/--critical; draining
+ * stays CRITICAL whatever the counts. */
+static void
+judge_levels(struct check *c, json_t *res, const struct gwctl *g)
+{
+    json_t *lv = json_object_get(res, "levels");
+    json_int_t w, k;
+
+    if (!json_is_object(lv))
+        return;
+    w = json_integer_value(json_object_get(lv, "warning"));
+    k = json_integer_value(json_object_get(lv, "critical"));
+    if (json_is_true(json_object_get(res, "draining")))
+        c->state = N_CRITICAL;
+    else if (k >= g->health_critical)
+        c->state = N_CRITICAL;
+    else if (w + k >= g->health_warning)
+        c->state = N_WARNING;
+    else
+        c->state = N_OK;
+}
+
 static void
 check_local(struct gwctl *g, const char *prog, struct check *c)
 {
@@ -105,6 +128,7 @@ check_local(struct gwctl *g, const char *prog, struct check *c)
                           : "no status in the reply");
         if (json_is_object(json_object_get(res, "perfdata")))
             c->perfdata = json_incref(json_object_get(res, "perfdata"));
+        judge_levels(c, res, g);
     }
     json_decref(res);
 }
@@ -290,6 +314,7 @@ gwctl_run_health(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **
     struct check *checks;
     int kind, rc;
 
+    g->health_warning = g->health_critical = 1;
     while ((kind = gwctl_next_arg(g, cmd, &a, &arg, &val)) > 0) {
         if (kind == 'h') {
             gwctl_cmd_help(stdout, cmd);
@@ -297,9 +322,22 @@ gwctl_run_health(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **
         }
         if (nprogs + nurls == MAX_CHECKS)
             return gwctl_usage_error(cmd, "too many checks (at most %d)", MAX_CHECKS), N_UNKNOWN;
+        if (kind == 'f' && strcmp(arg->flag, "--url") != 0) {
+            char *end;
+            long cnt = strtol(val, &end, 10);
+            if (*val == '\0' || *end != '\0' || cnt < 1 || cnt > 1000000000)
+                return gwctl_usage_error(cmd, "%s: '%s' is not a count (1 or more)", arg->flag,
+                                         val),
+                       N_UNKNOWN;
+            if (strcmp(arg->flag, "--warning") == 0)
+                g->health_warning = cnt;
+            else
+                g->health_critical = cnt;
+            continue;
+        }
         if (kind == 'f') {
             urls[nurls++] = val;
-        } else if (gwctl_prog_find(val)) {
+        } else if (gwctl_daemon_known(val)) {
             progs[nprogs++] = val;
         } else {
             return gwctl_usage_error(cmd, "unknown program '%s'", val), N_UNKNOWN;

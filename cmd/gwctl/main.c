@@ -38,7 +38,7 @@ gwctl_usage(FILE *out)
     for (const struct gwctl_prog *p = gwctl_progs(); p->name; p++)
         if (p->schema)
             fprintf(out, " %s (%s)", p->name, p->doc);
-    fprintf(out, ".\nwsgwd's and logd's commands (backends, circuits, tail) arrive with them.\n\n"
+    fprintf(out, ".\nlogd's commands (tail) arrive with it.\n\n"
                  "Options (before or after the command):\n"
                  "  -s, --socket SOCKET  talk to this control socket\n"
                  "  --run-dir DIR        directory of the control sockets (default: "
@@ -196,7 +196,11 @@ gwctl_next_arg(struct gwctl *g, const struct gwctl_cmd *cmd, struct gwctl_argv *
         *arg = cmd_opt(cmd, name);
         if (!*arg && !is_global_opt(name))
             return gwctl_usage_error(cmd, "unknown option '%s'", s);
-        if (eq) {
+        if (*arg && ((*arg)->flags & GWCTL_ARG_FLAG)) {
+            if (eq)
+                return gwctl_usage_error(cmd, "option %s takes no value", name);
+            *val = "1";
+        } else if (eq) {
             *val = eq + 1;
         } else if (a->i < a->argc) {
             *val = a->argv[a->i++];

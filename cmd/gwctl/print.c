@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gwctl.h"
+#include "wsgwd/wsgwd_ctl.h"
 #include "hbd/hbd_ctl.h"
 
 struct gwctl_table {
@@ -332,6 +333,38 @@ gwctl_print_services(FILE *out, const char *prog, json_t *result)
     gwctl_table_free(t);
 }
 
+static void
+print_ws_clients(FILE *out, json_t *list)
+{
+    static const char *const headers[] = {">ID",        "ADDR",       "PATH",      "BACKEND",
+                                          ">WORKER",    ">CONNECTED", ">MESSAGES", ">BYTES_IN",
+                                          ">BYTES_OUT", NULL};
+    struct gwctl_table *t = gwctl_table_new(headers);
+    json_t *c;
+    size_t i;
+
+    json_array_foreach(list, i, c)
+    {
+        char id[32], worker[32], conn[32], msgs[32], in[32], outb[32];
+        snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(c, WSGW_F_ID)));
+        snprintf(worker, sizeof(worker), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(c, WSGW_F_WORKER)));
+        gwctl_fmt_ms(json_integer_value(json_object_get(c, WSGW_F_CONNECTED_S)) * 1000, conn,
+                     sizeof(conn));
+        snprintf(msgs, sizeof(msgs), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(c, WSGW_F_MESSAGES)));
+        snprintf(in, sizeof(in), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(c, WSGW_F_BYTES_IN)));
+        snprintf(outb, sizeof(outb), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(c, WSGW_F_BYTES_OUT)));
+        gwctl_table_row(t, id, str(c, WSGW_F_ADDR), str(c, WSGW_F_PATH), str(c, WSGW_F_BACKEND),
+                        worker, conn, msgs, in, outb);
+    }
+    gwctl_table_print(t, out);
+    gwctl_table_free(t);
+}
+
 void
 gwctl_print_clients(FILE *out, const char *prog, json_t *result)
 {
@@ -343,6 +376,10 @@ gwctl_print_clients(FILE *out, const char *prog, json_t *result)
 
     if (json_array_size(list) == 0) {
         fprintf(out, "%s: no clients\n", prog);
+        return;
+    }
+    if (json_object_get(json_array_get(list, 0), WSGW_F_PATH)) {
+        print_ws_clients(out, list);
         return;
     }
     t = gwctl_table_new(headers);
@@ -371,6 +408,48 @@ void
 gwctl_print_forget(FILE *out, const char *prog, json_t *result)
 {
     fprintf(out, "%s: forgot service %s\n", prog, str(result, HBD_F_FORGOTTEN));
+}
+
+void
+gwctl_print_kick(FILE *out, const char *prog, json_t *result)
+{
+    fprintf(out, "%s: client %" JSON_INTEGER_FORMAT " closed with %" JSON_INTEGER_FORMAT "\n", prog,
+            json_integer_value(json_object_get(result, WSGW_F_ID)),
+            json_integer_value(json_object_get(result, WSGW_F_CODE)));
+}
+
+void
+gwctl_print_backends(FILE *out, const char *prog, json_t *result)
+{
+    static const char *const headers[] = {"NAME",   "ADDRESS",  "PROTOCOL",  "STATE",
+                                          ">LINKS", ">CLIENTS", ">FAILURES", NULL};
+    json_t *list = json_object_get(result, WSGW_F_BACKENDS), *b;
+    struct gwctl_table *t;
+    size_t i;
+
+    if (json_array_size(list) == 0) {
+        fprintf(out, "%s: no backends\n", prog);
+        return;
+    }
+    t = gwctl_table_new(headers);
+    json_array_foreach(list, i, b)
+    {
+        char links[48], clients[32], fails[32];
+        if (strcmp(str(b, WSGW_F_PROTOCOL), "raw") == 0)
+            snprintf(links, sizeof(links), "-");
+        else
+            snprintf(links, sizeof(links), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+                     json_integer_value(json_object_get(b, WSGW_F_LINKS)),
+                     json_integer_value(json_object_get(b, WSGW_F_WORKERS)));
+        snprintf(clients, sizeof(clients), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(b, WSGW_F_CLIENTS)));
+        snprintf(fails, sizeof(fails), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(b, WSGW_F_CONNECT_FAILURES)));
+        gwctl_table_row(t, str(b, WSGW_F_NAME), str(b, WSGW_F_ADDRESS), str(b, WSGW_F_PROTOCOL),
+                        str(b, WSGW_F_STATE), links, clients, fails);
+    }
+    gwctl_table_print(t, out);
+    gwctl_table_free(t);
 }
 
 void
@@ -403,8 +482,11 @@ gwctl_print_shutdown(FILE *out, const char *prog, json_t *result)
 void
 gwctl_print_config(FILE *out, const char *prog, json_t *result)
 {
+    json_t *text = json_object_get(result, "text");
+
+    /* People read the config's own units (60s, 64k); scripts take the numbers from JSON. */
     fprintf(out, "%s: configuration from %s\n", prog, str(result, "file"));
-    gwctl_print_fields(out, json_object_get(result, "config"), NULL);
+    gwctl_print_fields(out, text ? text : json_object_get(result, "config"), NULL);
 }
 
 void

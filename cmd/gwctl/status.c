@@ -113,7 +113,7 @@ gwctl_run_status(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **
         }
         if (which)
             return gwctl_usage_error(cmd, "unexpected argument '%s'", val), GWCTL_EXIT_USAGE;
-        if (strcmp(val, "all") != 0 && !gwctl_prog_find(val))
+        if (strcmp(val, "all") != 0 && !gwctl_daemon_known(val))
             return gwctl_usage_error(cmd, "unknown program '%s'", val), GWCTL_EXIT_USAGE;
         which = val;
     }

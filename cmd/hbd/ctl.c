@@ -97,7 +97,10 @@ hbd_health(void *arg)
     hbd_registry_counts(h->reg, &c);
     if (h->store)
         gw_store_stats(h->store, &st);
-    if (c.dead || c.late || st.failing)
+    /* gwctl health-check judges the levels against its own thresholds; this is the default. */
+    if (c.dead)
+        status = "critical";
+    else if (c.late || st.failing)
         status = "warning";
     n = snprintf(summary, sizeof(summary), "%d connection%s, %u dead service%s, %u late", conns,
                  conns == 1 ? "" : "s", c.dead, c.dead == 1 ? "" : "s", c.late);
@@ -105,9 +108,10 @@ hbd_health(void *arg)
     if (st.failing && n > 0 && (size_t)n < sizeof(summary))
         snprintf(summary + n, sizeof(summary) - (size_t)n, ", store failing (%s)",
                  gw_store_fault_text(st.fault));
-    return json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}}", "status", status, "summary", summary,
-                     "perfdata", "conns", conns, "up", (int)c.up, "late", (int)c.late, "dead",
-                     (int)c.dead);
+    return json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:i, s:i}}", "status", status,
+                     "summary", summary, "perfdata", "conns", conns, "up", (int)c.up, "late",
+                     (int)c.late, "dead", (int)c.dead, "levels", "warning", (int)c.late,
+                     "critical", (int)c.dead);
 }
 
 void

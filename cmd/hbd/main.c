@@ -316,7 +316,7 @@ main(int argc, char **argv)
     }
     gw_daemon_start_logging(d);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (configure(&h) == -1 || open_store(&h) == -1 || start_workers(&h) == -1 ||
+    if (gw_daemon_drop_privileges(d) == -1 || configure(&h) == -1 || open_store(&h) == -1 || start_workers(&h) == -1 ||
         start_http(&h) == -1 || gw_daemon_open_ctl(d, hbd_ctl_cmds) == -1) {
         stop(&h);
         return 1;

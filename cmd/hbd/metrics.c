@@ -15,14 +15,6 @@ const struct gw_store_table *const hbd_store_tables[] = {&gw_store_hb_table,
 static const double processing_buckets[] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
                                             2.5e-4, 5e-4, 1e-3, 5e-3,   1e-2, 0.1};
 
-static int
-series(struct gw_metrics *m, int family, const char *v1, const char *v2)
-{
-    const char *vals[2] = {v1, v2};
-
-    return family < 0 ? -1 : gw_metrics_series(m, family, vals);
-}
-
 static void
 collect(struct gw_metrics *m, void *arg)
 {
@@ -66,8 +58,8 @@ hbd_metrics_init(struct hbd *h, char *err)
 
     f = gw_metrics_family(m, "hbd_received_messages_total", GW_METRIC_COUNTER,
                           "Requests received, by transport.", "proto", NULL, 0, err);
-    hm->msgs_tcp = keep(series(m, f, "tcp", NULL), &bad);
-    hm->msgs_udp = keep(series(m, f, "udp", NULL), &bad);
+    hm->msgs_tcp = keep(gw_metrics_series2(m, f, "tcp", NULL), &bad);
+    hm->msgs_udp = keep(gw_metrics_series2(m, f, "udp", NULL), &bad);
     hm->clients_connected =
         keep(gw_metrics_simple(m, "hbd_clients_connected_total", GW_METRIC_COUNTER,
                                "TCP connections accepted.", err),
@@ -78,7 +70,7 @@ hbd_metrics_init(struct hbd *h, char *err)
     f = gw_metrics_family(m, "hbd_processing_seconds", GW_METRIC_HISTOGRAM,
                           "Time to process one read batch of requests.", NULL, processing_buckets,
                           GW_ARRAY_LEN(processing_buckets), err);
-    hm->processing = keep(series(m, f, NULL, NULL), &bad);
+    hm->processing = keep(gw_metrics_series2(m, f, NULL, NULL), &bad);
     hm->active_connections = keep(gw_metrics_simple(m, "hbd_active_connections", GW_METRIC_GAUGE,
                                                     "TCP connections open now.", err),
                                   &bad);
@@ -87,20 +79,20 @@ hbd_metrics_init(struct hbd *h, char *err)
                                &bad);
     f = gw_metrics_family(m, "hbd_services", GW_METRIC_GAUGE, "Services tracked, by state.",
                           "state", NULL, 0, err);
-    hm->services_up = keep(series(m, f, "up", NULL), &bad);
-    hm->services_late = keep(series(m, f, "late", NULL), &bad);
-    hm->services_dead = keep(series(m, f, "dead", NULL), &bad);
+    hm->services_up = keep(gw_metrics_series2(m, f, "up", NULL), &bad);
+    hm->services_late = keep(gw_metrics_series2(m, f, "late", NULL), &bad);
+    hm->services_dead = keep(gw_metrics_series2(m, f, "dead", NULL), &bad);
     f = gw_metrics_family(m, "hbd_service_transitions_total", GW_METRIC_COUNTER,
                           "Service and instance state changes, by new state.", "to", NULL, 0, err);
-    hm->transitions_up = keep(series(m, f, "up", NULL), &bad);
-    hm->transitions_late = keep(series(m, f, "late", NULL), &bad);
-    hm->transitions_dead = keep(series(m, f, "dead", NULL), &bad);
+    hm->transitions_up = keep(gw_metrics_series2(m, f, "up", NULL), &bad);
+    hm->transitions_late = keep(gw_metrics_series2(m, f, "late", NULL), &bad);
+    hm->transitions_dead = keep(gw_metrics_series2(m, f, "dead", NULL), &bad);
     f = gw_metrics_family(m, "hbd_alerts_total", GW_METRIC_COUNTER,
                           "Webhook deliveries, by outcome.", "outcome", NULL, 0, err);
-    hm->alerts_sent = keep(series(m, f, "sent", NULL), &bad);
-    hm->alerts_failed = keep(series(m, f, "failed", NULL), &bad);
-    hm->alerts_retried = keep(series(m, f, "retried", NULL), &bad);
-    hm->alerts_dropped = keep(series(m, f, "dropped", NULL), &bad);
+    hm->alerts_sent = keep(gw_metrics_series2(m, f, "sent", NULL), &bad);
+    hm->alerts_failed = keep(gw_metrics_series2(m, f, "failed", NULL), &bad);
+    hm->alerts_retried = keep(gw_metrics_series2(m, f, "retried", NULL), &bad);
+    hm->alerts_dropped = keep(gw_metrics_series2(m, f, "dropped", NULL), &bad);
     hm->alerts_queued = keep(gw_metrics_simple(m, "hbd_alerts_queued", GW_METRIC_GAUGE,
                                                "Webhook deliveries waiting or in flight.", err),
                              &bad);
@@ -108,7 +100,7 @@ hbd_metrics_init(struct hbd *h, char *err)
                           NULL, 0, err);
     for (int e = 0; e < HBD_ERR_COUNT; e++)
         *(int *)(void *)((char *)hm + hbd_errs[e].series_offset) =
-            keep(series(m, f, hbd_errs[e].label, NULL), &bad);
+            keep(gw_metrics_series2(m, f, hbd_errs[e].label, NULL), &bad);
     hm->closed_idle = keep(gw_metrics_simple(m, "hbd_idle_closed_total", GW_METRIC_COUNTER,
                                              "Connections closed after client_timeout.", err),
                            &bad);
@@ -129,7 +121,7 @@ hbd_metrics_init(struct hbd *h, char *err)
                           "Failed database write attempts (retried), by reason.", "reason", NULL, 0,
                           err);
     for (int i = GW_STORE_FAULT_NONE + 1; i < GW_STORE_FAULTS; i++)
-        hm->store_errors[i] = keep(series(m, f, gw_store_fault_label(i), NULL), &bad);
+        hm->store_errors[i] = keep(gw_metrics_series2(m, f, gw_store_fault_label(i), NULL), &bad);
     hm->store_failing =
         keep(gw_metrics_simple(m, "hbd_store_failing", GW_METRIC_GAUGE,
                                "1 while database writes fail (rows wait for retry).", err),

@@ -91,6 +91,11 @@ t.is_(rc, 3, 'no socket: exit 3')
 t.is_(err, 'gwctl: hbd is not running (no socket %s); start it or pass --run-dir\n' % sock,
       'no socket: one line naming the socket and what to do')
 t.is_(out, '', 'no socket: nothing on stdout')
+for prog in ('wsgwd', 'logd'):
+    rc, out, err = gwctl('--run-dir', run_dir, 'status', prog)
+    t.is_((rc, err), (3, 'gwctl: %s is not running (no socket %s); start it or pass --run-dir\n'
+                      % (prog, os.path.join(run_dir, prog + '.sock'))),
+          'status %s (known, not running): "not running" with the socket tried, exit 3' % prog)
 
 rc, out, err = gwctl('ping', 'hbd', env={'GWKIT_GLOBAL_RUN_DIR': run_dir})
 t.is_((rc, err), (3, 'gwctl: hbd is not running (no socket %s); start it or pass --run-dir\n' % sock),
@@ -102,13 +107,17 @@ t.is_((rc, err), (3, 'gwctl: the daemon is not running (no socket %s); check the
 
 rc, out, err = gwctl('--run-dir', run_dir, 'status')
 t.is_(rc, 3, 'status all, nothing running: exit 3')
-t.is_(out, 'hbd: not running (no socket %s)\n' % sock, 'status all lists the absent daemon')
+# Every daemon, in lib/progs order.
+progs = ['hbd', 'wsgwd', 'logd']
+socks = {p: os.path.join(run_dir, p + '.sock') for p in progs}
+t.is_(out, ''.join('%s: not running (no socket %s)\n' % (p, socks[p]) for p in progs),
+      'status all lists the absent daemons')
 t.is_(err, 'gwctl: no gwkit daemon is running (no socket in %s); start one or pass --run-dir\n'
       % run_dir, 'status all, nothing running: message')
 rc, out, err = gwctl('--run-dir', run_dir, '--format', 'json', 'status', 'all')
 doc = json.loads(out)
-t.is_(doc, {'hbd': {'running': False, 'socket': sock, 'reason': 'not running (no socket %s)' % sock}},
-      'status all JSON: one object keyed by program')
+t.is_(doc, {p: {'running': False, 'socket': socks[p], 'reason': 'not running (no socket %s)' % socks[p]}
+           for p in progs}, 'status all JSON: one object keyed by program')
 
 rc, out, err = gwctl('--run-dir', run_dir, 'health-check')
 t.is_((rc, out), (2, 'gwkit CRITICAL - no gwkit daemon is running (no socket in %s)\n' % run_dir),
@@ -195,7 +204,7 @@ rc, out, err = gwctl('__complete', 'commands')
 t.ok(rc == 0 and 'status\n' in out and 'health-check\n' in out and '__complete' not in out,
      '__complete commands')
 rc, out, err = gwctl('__complete', 'programs')
-t.is_(out, 'hbd\n', '__complete programs')
+t.is_(out, ''.join(p + '\n' for p in progs), '__complete programs')
 rc, out, err = gwctl('--run-dir', run_dir, '__complete', 'services')
 t.is_((rc, out), (0, ''), '__complete services without hbd: nothing, exit 0')
 

@@ -71,7 +71,8 @@ t.is_(jq('.services.total', json.dumps(doc)), (0, '0\n'), 'status JSON is valid 
 rc, out, err = gwctl('status')
 t.is_((rc, out.splitlines()[0].split(',')[0]), (0, 'hbd 0.1.0'), 'status all: hbd block, exit 0')
 rc, doc, err = gwjson('status', 'all')
-t.is_((rc, sorted(doc), doc['hbd']['running'], doc['hbd']['pid']), (0, ['hbd'], True, d.pid),
+progs = sorted(['hbd', 'wsgwd', 'logd'])
+t.is_((rc, sorted(doc), doc['hbd']['running'], doc['hbd']['pid']), (0, progs, True, d.pid),
       'status all JSON: keyed by program, running true')
 
 # ---- services ----
@@ -118,7 +119,7 @@ row = [x for x in doc['clients'] if x['addr'] == mine]
 t.ok(row and row[0]['messages'] == 3, 'clients JSON: our connection with its 3 messages')
 c.close()
 rc, out, err = gwctl('clients')
-t.is_((rc, err.splitlines()[0]), (2, "gwctl: missing PROG (hbd)"), 'clients without PROG: usage')
+t.is_((rc, err.splitlines()[0]), (2, "gwctl: missing PROG (hbd wsgwd)"), 'clients without PROG: usage')
 
 # ---- forget ----
 t.is_(gwctl('forget', 'db'), (0, 'hbd: forgot service db\n', ''), 'forget db')
@@ -137,9 +138,12 @@ gwctl('log-level', 'hbd', 'info')
 rc, out, err = gwctl('config', 'hbd')
 t.is_((rc, out.splitlines()[0]), (0, 'hbd: configuration from %s' % d.conf), 'config: file')
 t.like(out, r'(?m)^  hbd\.listen +127\.0\.0\.1:%d$' % d.port, 'config: effective listen (env)')
-t.like(out, r'(?m)^  global\.drain_timeout +3000$', 'config: value from the file')
+t.like(out, r'(?m)^  global\.drain_timeout +3s$', 'config: value from the file, in its own units')
+t.like(out, r'(?m)^  hbd\.max_output +64k$', 'config: a default size in its units')
 rc, doc, err = gwjson('config', 'hbd')
 t.is_(doc['config']['hbd']['grace'], 3, 'config JSON')
+t.is_((doc['config']['global']['drain_timeout'], doc['text']['global']['drain_timeout']),
+      (3000, '3s'), 'config JSON: numbers for scripts, the text as written too')
 rc, out, err = gwctl('metrics', 'hbd')
 t.like(out, r'(?m)^# TYPE hbd_\w+ ', 'metrics: Prometheus text')
 

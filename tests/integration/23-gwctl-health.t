@@ -48,7 +48,7 @@ t.is_((rc, doc['status'], doc['exit'], doc['checks'][0]['check'], doc['checks'][
       (0, 'ok', 0, 'hbd', 'ok'), 'JSON: status, exit and the checks')
 t.is_(doc['checks'][0]['perfdata']['dead'], 0, 'JSON: perfdata')
 
-# ---- degraded: a service that went dead -> WARNING (1) ----
+# ---- a late service is WARNING (1), a dead one CRITICAL (2); thresholds move both ----
 t.like(t.line_request(d.port, 'HB flaky interval=200ms'), r'^OK ', 'HB flaky interval=200ms')
 
 
@@ -60,11 +60,23 @@ def dead_check():
 res = t.wait_for(dead_check, timeout=5)
 t.ok(res is not None, 'flaky is dead after grace x interval')
 rc, out, err = res or check('hbd')
-t.is_(rc, 1, 'degraded: exit 1')
-t.like(out, r'^hbd WARNING - \d+ connections?, 1 dead service, 0 late \| conns=\d+;; up=0;; late=0;; '
-       r'dead=1;;\n$', 'degraded: WARNING line')
+t.is_(rc, 2, 'a dead service: CRITICAL, exit 2')
+t.like(out, r'^hbd CRITICAL - \d+ connections?, 1 dead service, 0 late \| conns=\d+;; up=0;; late=0;; '
+       r'dead=1;;\n$', 'a dead service: CRITICAL line')
 rc, out, err = check('--format', 'json')
-t.is_((rc, json.loads(out)['status']), (1, 'warning'), 'degraded, JSON')
+t.is_((rc, json.loads(out)['status']), (2, 'critical'), 'a dead service, JSON')
+rc, out, err = check('--critical', '2', 'hbd')
+t.is_((rc, out.split(' ')[1]), (1, 'WARNING'), '--critical 2: one dead service is a WARNING')
+rc, out, err = check('--critical', '2', '--warning', '2', 'hbd')
+t.is_((rc, out.split(' ')[1]), (0, 'OK'), '--warning 2 --critical 2: one dead service is OK')
+rc, out, err = check('--warning', 'x', 'hbd')
+t.is_((rc, err.splitlines()[0]), (3, "gwctl: --warning: 'x' is not a count (1 or more)"),
+      'a bad threshold: UNKNOWN (3) with a message')
+t.like(t.line_request(d.port, 'HB slow interval=2s'), r'^OK ', 'HB slow interval=2s')
+res = t.wait_for(lambda: (lambda r: r if 'late=1;;' in r[1] else None)(
+    check('--critical', '5', 'hbd')), timeout=8)
+t.ok(res is not None and res[0] == 1 and ' WARNING ' in res[1],
+     'a late service is a WARNING (with --critical 5 the dead one is not critical either)')
 
 # ---- unreachable URLs ----
 closed = t.free_port(udp_too=False)

@@ -30,8 +30,9 @@ def complete(*words):
 t.is_(complete('gwctl', 'he'), ['health-check', 'help'], 'commands')
 t.is_(complete('gwctl', '--f'), ['--format'], 'global options')
 t.is_(complete('gwctl', '--format', ''), ['text', 'json'], '--format values')
-t.is_(complete('gwctl', 'status', ''), ['all', 'hbd'], 'status: programs and all')
-t.is_(complete('gwctl', 'reload', ''), ['hbd'], 'reload: programs')
+progs = ['hbd', 'wsgwd', 'logd']
+t.is_(complete('gwctl', 'status', ''), ['all'] + progs, 'status: programs and all')
+t.is_(complete('gwctl', 'reload', ''), progs, 'reload: programs')
 t.is_(complete('gwctl', 'log-level', 'hbd', 'w'), ['warning'], 'log-level: levels')
 t.is_(complete('gwctl', 'services', '--state', ''), ['up', 'late', 'dead'], '--state values')
 t.is_(complete('gwctl', 'services', '--'), ['--help', '--format', '--timeout', '--run-dir', '--state', '--limit'],

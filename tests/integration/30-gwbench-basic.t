@@ -25,7 +25,7 @@ ok(j.get('requests', 0) > 100, 'requests were answered: %s' % j.get('requests'))
 ok(j.get('requests') == pong.count, 'requests %s = the server\'s count %d'
    % (j.get('requests'), pong.count))
 ok(j.get('sent') == j.get('requests'), 'every request sent was answered')
-ok(j.get('errors') == {'connect': 0, 'timeout': 0, 'closed': 0, 'wrong': 0}, 'no errors',
+ok(j.get('errors') == {'connect': 0, 'timeout': 0, 'closed': 0, 'closed_at_once': 0, 'wrong': 0}, 'no errors',
    j.get('errors'))
 lat = j.get('latency_us', {})
 ok(all(k in lat for k in ('mean', 'p50', 'p90', 'p99', 'p99.9', 'max')), 'latency keys present')
@@ -88,7 +88,7 @@ ok(err.strip() == 'gwbench: cannot connect to 127.0.0.1:%d: Connection refused' 
    'absent server: clear message', err)
 
 # Usage errors exit 2.
-for args, what in ((['ws', target], 'a mode not implemented yet'),
+for args, what in ((['backend', target], 'a mode not implemented yet'),
                    (['nope', target], 'an unknown mode'),
                    (['tcp'], 'no target'),
                    (['tcp', '-c', '0', target], '-c 0'),

@@ -27,7 +27,7 @@ ok(j['errors'].get('closed') == 0 and j['errors'].get('timeout') == 0, 'and noth
 
 rc, out, err = gwbench('tcp', '--expect', 'PONG', '-c', '1', '-d', '200ms',
                        '127.0.0.1:%d' % wrong.port)
-ok('wrong ' in out and 'errors     connect 0, timeout 0, closed 0, wrong' in out,
+ok('wrong ' in out and 'errors     connect 0, timeout 0, closed 0, closed_at_once 0, wrong' in out,
    'text report lists the errors by kind', out)
 
 prefix = LineServer(lambda line: b'+PONG extra\r\n')
@@ -45,6 +45,16 @@ ok(j.get('requests', 0) > 0 and j.get('requests') == closer.replied,
    'requests answered before each close counted: %s = %d' % (j.get('requests'), closer.replied))
 ok(j.get('connected', 0) > 2, 'connections reopened: %s' % j.get('connected'))
 ok(j['errors'].get('wrong') == 0, 'no wrong replies', j['errors'])
+
+hangup = LineServer(lambda line: b'PONG\n', at_once=True)
+rc, j, err = run_json('tcp', '-c', '2', '-d', '600ms', '127.0.0.1:%d' % hangup.port)
+j = j or {'errors': {}}
+ok(rc == 1 and j['errors'].get('closed_at_once', 0) > 0 and j['errors'].get('closed') == 0,
+   'a server that hangs up at once: its own error kind (%s)' % j['errors'])
+ok(hangup.conns < 100, 'and reconnects back off instead of spinning (%d connections)' % hangup.conns)
+rc, out, err = gwbench('tcp', '-c', '2', '-d', '300ms', '127.0.0.1:%d' % hangup.port)
+ok('hint       the server closes connections at once: is this the right port and protocol?' in out,
+   'with a hint in the text report', out)
 
 silent = LineServer(lambda line: None)
 rc, j, err = run_json('tcp', '-c', '2', '-d', '700ms', '--timeout', '200ms',

@@ -24,10 +24,12 @@ def ok(cond, name, why=''):
 
 class LineServer:
     """A line server on a free loopback port: reply(line) gives the answer for each line (None:
-    no answer), after `delay` seconds; with `close`, it hangs up after each answer."""
+    no answer), after `delay` seconds; with `close`, it hangs up after each answer; with
+    `at_once`, it hangs up as soon as it accepts (what an HTTP port does to a line protocol)."""
 
-    def __init__(self, reply, delay=0.0, close=False):
+    def __init__(self, reply, delay=0.0, close=False, at_once=False):
         self.reply = reply
+        self.at_once = at_once
         self.delay = delay
         self.close = close
         self.replied = 0
@@ -51,6 +53,9 @@ class LineServer:
 
     async def _client(self, reader, writer):
         self.conns += 1
+        if self.at_once:
+            writer.close()
+            return
         try:
             while True:
                 line = await reader.readline()

@@ -1,6 +1,8 @@
 /*
  * ctl.c -- tests for lib/ctl.c: the control socket server on a loop thread, its replies to good
- * and bad requests, ordering, async replies, streams, peer checks, and the client's statuses.
+ * and bad requests, ordering, async replies, streams, peer checks, and the client's statuses;
+ * on lib/conn: hang-up during an async request, a pipeline past 64 KiB behind a request in
+ * flight, a request in flight is not idle, half-close after a pipelined batch.
  */
 #include "ctl.h"
 
@@ -36,6 +38,7 @@ struct server {
 };
 
 static atomic_int hangups;
+static atomic_int waits; /* "wait" requests received */
 
 struct slow {
     struct gw_ev_timer t;
@@ -136,7 +139,29 @@ cmd_release(struct gw_ctl_req *r, json_t *args, void *arg)
     gw_ctl_reply(r, json_pack("{s:b}", "released", had));
 }
 
+/* "wait": held like "hold", with an on_hangup (an async request whose client may go). */
+static void
+cmd_wait(struct gw_ctl_req *r, json_t *args, void *arg)
+{
+    struct server *sv = arg;
+
+    (void)args;
+    gw_ctl_req_on_hangup(r, tail_hangup, NULL);
+    sv->held = r;
+    atomic_fetch_add(&waits, 1);
+}
+
+static void
+drop_held(struct gw_ev *ev, void *arg)
+{
+    struct server *sv = arg;
+
+    (void)ev;
+    sv->held = NULL; /* freed by tail_hangup */
+}
+
 static const struct gw_ctl_cmd cmds[] = {
+    {"wait", cmd_wait, "replies when released; notices a hang-up", NULL},
     {"echo", cmd_echo, "reply with the args", NULL},
     {"slow", cmd_slow, "reply after 30 ms", NULL},
     {"uid", cmd_uid, "the peer's uid", NULL},
@@ -815,6 +840,72 @@ test_parse(void)
     json_decref(error);
 }
 
+/* ---- on lib/conn: EOF, hang-up, pipelining and idleness around a request in flight ---- */
+
+static void
+test_conn_layer(void)
+{
+    char buf[512], line[128], *big;
+    struct server sv;
+    size_t n = 0;
+    int fd, before, good = 1;
+
+    if (server_start(&sv, "layer", NULL, 150, 0) != 0)
+        return;
+
+    /* An async request whose client hangs up: on_hangup runs (the layer keeps reading). */
+    before = atomic_load(&hangups);
+    fd = raw_connect(sv.path);
+    raw_send(fd, "{\"id\":1,\"cmd\":\"wait\"}\n", 22);
+    for (uint64_t end = gw_mono_ms() + DEADLINE_MS; !atomic_load(&waits) && gw_mono_ms() < end;)
+        poll(NULL, 0, 2);
+    close(fd);
+    ok(wait_hangups(before + 1), "hang-up during an async request reaches on_hangup");
+    gw_ev_post(sv.ev, drop_held, &sv);
+
+    /* A request in flight is not idle (idle timeout 150 ms here); the reply still comes. */
+    fd = raw_connect(sv.path);
+    raw_send(fd, "{\"id\":2,\"cmd\":\"hold\"}\n", 22);
+    poll(NULL, 0, 400); /* a wait, not a poll for a condition: past the idle timeout */
+    {
+        int b = raw_connect(sv.path);
+        ask(b, "{\"id\":\"r\",\"cmd\":\"release\"}\n", buf, sizeof(buf));
+        close(b);
+    }
+    is_str(raw_line(fd, buf, sizeof(buf)), "{\"id\":2,\"ok\":true,\"result\":{\"released\":true}}",
+           "a connection with a request in flight outlives the idle timeout");
+    close(fd);
+
+    /* Over 64 KiB pipelined behind a request in flight: reads pause, then all are served. */
+    fd = raw_connect(sv.path);
+    big = malloc(200000);
+    n = (size_t)snprintf(big, 200000, "{\"id\":0,\"cmd\":\"slow\"}\n");
+    for (int i = 1; i <= 3000; i++)
+        n += (size_t)snprintf(big + n, 200000 - n, "{\"id\":%d,\"cmd\":\"ping\"}\n", i);
+    raw_send(fd, big, n);
+    is_str(raw_line(fd, buf, sizeof(buf)), "{\"id\":0,\"ok\":true,\"result\":{\"slow\":true}}",
+           "pipeline past 64 KiB: the request in flight is answered first");
+    for (int i = 1; i <= 3000; i++) {
+        snprintf(line, sizeof(line), "{\"id\":%d,\"ok\":true,\"result\":{\"pong\":true}}", i);
+        good &= strcmp(raw_line(fd, buf, sizeof(buf)), line) == 0;
+    }
+    ok(good, "pipeline past 64 KiB: the 3000 requests behind it are all answered, in order");
+    close(fd);
+    free(big);
+
+    /* Half-close after a pipelined batch ending in a partial line: every reply, then the end. */
+    fd = raw_connect(sv.path);
+    raw_send(fd, "{\"id\":1,\"cmd\":\"slow\"}\n{\"id\":2,\"cmd\":\"ping\"}\n{\"id\":3,", 53);
+    shutdown(fd, SHUT_WR);
+    is_str(raw_line(fd, buf, sizeof(buf)), "{\"id\":1,\"ok\":true,\"result\":{\"slow\":true}}",
+           "half-close after a batch: first reply");
+    is_str(raw_line(fd, buf, sizeof(buf)), "{\"id\":2,\"ok\":true,\"result\":{\"pong\":true}}",
+           "half-close after a batch: second reply");
+    ok(raw_eof(fd), "half-close after a batch: the partial line is dropped, the server closes");
+    close(fd);
+    server_stop(&sv);
+}
+
 static int
 rm_tree(void)
 {
@@ -850,6 +941,7 @@ main(void)
     test_client_statuses();
     test_limits();
     test_server_misc();
+    test_conn_layer();
     rm_tree();
     return done_testing();
 }

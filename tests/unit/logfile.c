@@ -646,6 +646,28 @@ test_reopen(void)
     clean();
 }
 
+/* A crash mid-write left "partial" without its newline: it was never acknowledged, and the next
+ * line must not be glued to it. Also for files named by a template. */
+static void
+test_torn_tail(void)
+{
+    struct gw_logfile_config cfg = {.path = at("t-%%{app}.log"), .fsync = GW_LOGFILE_FSYNC_BATCH};
+    struct gw_logfile *lf;
+    struct gw_logfile_stats st;
+    FILE *f = fopen(at("t-web.log"), "w");
+
+    ok(f && fputs("a\nb\npartial", f) >= 0 && fclose(f) == 0, "a file ending in a torn line");
+    lf = make(&cfg);
+    ok(append(lf, "web", "c\n") == 0 && commit(lf) == 0, "a line appended after the restart");
+    ok(file_is(at("t-web.log"), "a\nb\nc\n"), "the torn line is cut, the new line whole");
+    gw_logfile_stats(lf, &st);
+    is(st.torn_cut, 7, "the bytes cut are counted");
+    ok(append(lf, "web", "d\n") == 0 && commit(lf) == 0, "more lines");
+    ok(file_is(at("t-web.log"), "a\nb\nc\nd\n"), "a whole end is left alone");
+    gw_logfile_free(lf);
+    clean();
+}
+
 static void
 set_fsize(rlim_t n)
 {
@@ -868,6 +890,7 @@ main(void)
     test_compression();
     test_time_rotation();
     test_reopen();
+    test_torn_tail();
     test_write_failure(GW_LOGFILE_FSYNC_BATCH, "batch");
     test_write_failure(GW_LOGFILE_FSYNC_NEVER, "never");
     test_enospc();

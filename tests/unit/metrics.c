@@ -50,6 +50,8 @@ test_exposition(void)
     ok(s1 >= 0 && s2 >= 0 && hs >= 0 && hr >= 0, "series created");
     is(gw_metrics_series(m, fam, v1), s1, "same label values give the same series");
     is(gw_metrics_series(m, 99, NULL), -1, "unknown family id refused");
+    is(gw_metrics_series2(m, fam, v1[0], v1[1]), s1, "series2: the same series as the array form");
+    is(gw_metrics_series2(m, -1, "a", "b"), -1, "series2 of a failed declaration is -1");
 
     gw_metrics_add(m, c, 3);
     gw_metrics_bind_thread(m, 1);

@@ -3,8 +3,7 @@
 [ -n "${GW_SANITIZED:-}" ] && { echo "1..0 # SKIP sanitizer build"; exit 0; }
 command -v valgrind >/dev/null || { echo "1..0 # SKIP valgrind not installed"; exit 0; }
 dir="${GW_BUILD:-build}/tests/unit"
-# io_uring under valgrind: completions arrive hundreds of ms late; the tests run epoll only.
-export GW_TEST_NO_URING=1
+# A test that hangs under valgrind (io_uring wake-ups come late there) fails, not the suite.
 n=0
 for src in "$(dirname "$0")"/*.c; do
     name=$(basename "$src" .c)

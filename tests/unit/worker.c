@@ -232,8 +232,7 @@ test_ask(struct gw_workers *ws, struct app *a)
     gw_worker_post(gw_workers_get(ws, 0), block, &pipefd[0]);
     memset(&ans, 0, sizeof(ans));
     ans.ev = ev;
-    /* The ask's timer counts from the loop's cached time: refresh it so t0 is that time. */
-    t0 = gw_ev_update_time(ev);
+    t0 = gw_ev_update_time(ev); /* the timeout counts from the loop's clock */
     gw_ev_timer_start(ev, &guard, WAIT_MS);
     ok(gw_workers_ask(ws, ev, 150, ask_index, answered, free_late, &ans, err) == 0,
        "%s: ask with one worker stuck", backend);
@@ -357,15 +356,24 @@ test_start_failure(void)
     close(fd);
 }
 
+/* valgrind 3.19 runs io_uring_enter without knowing its semantics: wake-ups come hundreds of
+ * ms late or never, so the io_uring pass is left to the ASan run (`make check-asan`). */
+static int
+under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+
+    return p && strstr(p, "vgpreload") != NULL;
+}
+
 int
 main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     test_start_failure();
     run_all(GW_CONN_IO_EPOLL);
-    /* Under valgrind io_uring completions come hundreds of ms late (valgrind.t sets this). */
-    if (getenv("GW_TEST_NO_URING"))
-        diag("io_uring runs skipped: GW_TEST_NO_URING is set");
+    if (under_valgrind())
+        ok(1, "# SKIP io_uring under valgrind (see under_valgrind)");
     else if (gw_conn_uring_probe(err) == 0)
         run_all(GW_CONN_IO_URING);
     else

@@ -1,0 +1,348 @@
+/*
+ * input.c -- the network workers: per-worker state, the lane notes (room again, durable), the
+ * datagram inputs (syslog UDP on every worker, the Unix socket on worker 0; lib/udp's batched
+ * receive), and turning one
+ * syslog line into a record.
+ *
+ * Every worker owns a lane. A stream connection whose batch the full lane refused keeps the
+ * batch, stops reading, and waits on its worker's blocked list; the writer's "room again" note
+ * comes back to the worker as a posted call, which pushes the waiting batches in order and
+ * resumes reading. Datagrams cannot wait: a refused datagram batch is dropped and counted.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "logd.h"
+#include "syslog.h"
+#include "udp.h"
+#include "worker.h"
+
+#define TZ_REFRESH_MS 60000
+#define DRAIN_ACK_MS 2000
+
+int
+logd_local_offset(struct logd_worker *ws)
+{
+    uint64_t now = gw_mono_ms();
+
+    if (!ws->tz_ms || now - ws->tz_ms >= TZ_REFRESH_MS) {
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        ws->tz_offset_s = (int)tm.tm_gmtoff;
+        ws->tz_ms = now;
+    }
+    return ws->tz_offset_s;
+}
+
+/* A sub-slice of the record's RAW field as another field (no copy). */
+static void
+sub(struct logd_rec *r, enum logd_field f, const char *line, struct gw_slice s)
+{
+    if (!s.len || s.ptr < line)
+        return;
+    r->off[f] = r->off[LOGD_F_RAW] + (uint32_t)(s.ptr - line);
+    r->len[f] = (uint32_t)s.len;
+}
+
+int
+logd_syslog_rec(struct logd_batch *b, enum logd_input in, const char *line, size_t len,
+                int truncated, const char *peer, int64_t now_ms, int tz_offset_s)
+{
+    struct gw_logrec rec = {0};
+    struct logd_rec *r;
+    const char *raw;
+
+    rec.recv_ns = now_ms * 1000000;
+    gw_syslog_parse(&rec, line, len, tz_offset_s, NULL);
+    if ((r = logd_batch_rec(b, in, now_ms)) == NULL)
+        return -1;
+    /* The line without its framing (trailing LF, CR, NUL): what the parser calls the line. */
+    if (logd_batch_field(b, r, LOGD_F_RAW, rec.line.ptr ? rec.line.ptr : line,
+                         rec.line.ptr ? rec.line.len : 0) == -1 ||
+        (peer && logd_batch_field(b, r, LOGD_F_PEER, peer, strlen(peer)) == -1)) {
+        logd_batch_unrec(b);
+        return -1;
+    }
+    raw = rec.line.ptr ? rec.line.ptr : line;
+    r->severity = rec.severity;
+    r->facility = rec.facility;
+    if (truncated)
+        r->flags |= LOGD_REC_TRUNCATED;
+    if (!(rec.flags & GW_LOGREC_UNPARSED)) {
+        r->flags |= LOGD_REC_PARSED;
+        sub(r, LOGD_F_HOST, raw, rec.host);
+        sub(r, LOGD_F_APP, raw, rec.app);
+        sub(r, LOGD_F_PROCID, raw, rec.procid);
+        sub(r, LOGD_F_MSGID, raw, rec.msgid);
+        sub(r, LOGD_F_SD, raw, rec.sd);
+        sub(r, LOGD_F_MSG, raw, rec.msg);
+    }
+    if (rec.time_ns) {
+        r->time_ms = rec.time_ns / 1000000;
+        r->flags |= LOGD_REC_HAS_TIME;
+    }
+    return 0;
+}
+
+/* ---- lane notes, on the worker's thread ---- */
+
+static void
+handle_notes(struct gw_ev *ev, void *arg)
+{
+    struct logd_worker *ws = arg;
+    unsigned notes;
+
+    (void)ev;
+    atomic_store(&ws->posted, 0);
+    notes = atomic_exchange(&ws->notes, 0);
+    if (notes & LOGD_NOTE_SPACE)
+        logd_stream_unblock(ws);
+    if (notes & LOGD_NOTE_DURABLE)
+        logd_native_acks(ws);
+}
+
+/* Writer thread: hand the notes over to the worker; coalesced while one post is on its way. */
+static void
+on_note(void *arg, unsigned notes)
+{
+    struct logd_worker *ws = arg;
+
+    atomic_fetch_or(&ws->notes, notes);
+    if (atomic_exchange(&ws->posted, 1) == 0 && gw_worker_post(ws->w, handle_notes, ws) == -1)
+        atomic_store(&ws->posted, 0);
+}
+
+/* ---- datagrams ---- */
+
+static void
+dgram_read(struct gw_ev *ev, int fd, unsigned events, void *arg)
+{
+    struct logd_worker *ws = arg;
+    struct logd *l = ws->l;
+    size_t max = logd_cfg(l)->max_line_bytes;
+    enum logd_input in = fd == ws->udp_fd ? LOGD_IN_UDP : LOGD_IN_UNIX;
+    struct logd_batch *b;
+    int64_t now = gw_wall_ms();
+    int n;
+
+    (void)ev;
+    (void)events;
+    if ((n = gw_udp_recv(ws->udp, fd)) <= 0 || (b = logd_batch_new()) == NULL)
+        return;
+    for (int i = 0; i < n; i++) {
+        char peer[GW_ADDR_STRLEN] = "unix";
+        socklen_t plen;
+        size_t len;
+        int cut;
+        char *p = gw_udp_data(ws->udp, i, &len, &cut);
+        const struct sockaddr *sa = gw_udp_peer(ws->udp, i, &plen);
+        if (in == LOGD_IN_UDP)
+            gw_net_addr_str(sa, plen, peer, sizeof(peer));
+        /* max_line may have shrunk at a reload since the buffers were made. */
+        if (len > max) {
+            len = max;
+            cut = 1;
+        }
+        if (logd_syslog_rec(b, in, p, len, cut, peer, now, logd_local_offset(ws)) == 0)
+            logd_count_rec(l, &b->recs[b->nrec - 1], len);
+    }
+    if (b->nrec == 0 || logd_lane_push(ws->lane, b, 0) == 0) {
+        gw_metrics_add(l->m.reg, l->m.dropped[in], b->nrec);
+        logd_batch_free(b);
+    }
+}
+
+static int
+open_udp(struct logd_worker *ws, char *err)
+{
+    struct gw_addr a;
+    int fd, size = 4 << 20;
+
+    if (gw_net_parse_addr(ws->l->syslog_str, 0, &a, err) == -1 ||
+        (fd = gw_net_bind_udp(&a, 1, err)) == -1)
+        return -1;
+    /* A burst while the worker is busy waits in the socket rather than being dropped. */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    ws->udp_fd = fd;
+    if (gw_ev_add(gw_worker_ev(ws->w), fd, GW_EV_READ, dgram_read, ws, err) == -1)
+        return -1;
+    return 0;
+}
+
+int
+logd_dgram_open(struct logd *l, char *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd, size = 4 << 20;
+
+    if (!l->dgram_path[0])
+        return 0;
+    if (strlen(l->dgram_path) >= sizeof(sa.sun_path))
+        return gw_err(err, "dgram_path too long: %s", l->dgram_path);
+    gw_strlcpy(sa.sun_path, l->dgram_path, sizeof(sa.sun_path));
+    if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+        return gw_err_errno(err, "socket");
+    unlink(l->dgram_path);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+        gw_err_errno(err, "bind %s", l->dgram_path);
+        close(fd);
+        return -1;
+    }
+    /* Any local program may log, as with /dev/log. */
+    chmod(l->dgram_path, 0666);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    l->dgram_fd = fd;
+    return 0;
+}
+
+/* ---- workers ---- */
+
+static int
+on_start(struct gw_worker *w, void *arg, char *err)
+{
+    struct logd *l = arg;
+    struct logd_worker *ws = &l->ws[gw_worker_index(w)];
+
+    ws->w = w;
+    gw_metrics_bind_thread(l->m.reg, gw_worker_index(w));
+    /* A datagram holds at most 64 KiB; a longer max_line set later only matters to streams. */
+    if ((ws->udp = gw_udp_batch_new(GW_MIN(logd_cfg(l)->max_line_bytes, 65536), err)) == NULL)
+        return -1;
+    if (l->syslog_udp && strcmp(l->syslog_str, "off") != 0 && open_udp(ws, err) == -1)
+        return -1;
+    if (gw_worker_index(w) == 0 && l->dgram_fd >= 0 &&
+        gw_ev_add(gw_worker_ev(w), l->dgram_fd, GW_EV_READ, dgram_read, ws, err) == -1)
+        return -1;
+    return logd_native_start(ws, err);
+}
+
+static void
+close_inputs(struct logd_worker *ws)
+{
+    struct gw_ev *ev = gw_worker_ev(ws->w);
+
+    if (ws->udp_fd >= 0) {
+        gw_ev_del(ev, ws->udp_fd);
+        close(ws->udp_fd);
+        ws->udp_fd = -1;
+    }
+    if (gw_worker_index(ws->w) == 0 && ws->l->dgram_fd >= 0)
+        gw_ev_del(ev, ws->l->dgram_fd);
+    logd_native_stop(ws);
+}
+
+/* The connections are about to be finished: the native clients' last batches are made
+ * durable and acknowledged first (for at most DRAIN_ACK_MS), so a client does not resend them
+ * to the next logd, which would write them twice. */
+static void
+on_drain(struct gw_worker *w, void *arg)
+{
+    struct logd *l = arg;
+    struct logd_worker *ws = &l->ws[gw_worker_index(w)];
+
+    close_inputs(ws);
+    logd_writer_hurry(l->writer);
+    if (ws->ackers && logd_lane_wait(ws->lane, logd_lane_pushed(ws->lane), DRAIN_ACK_MS) == 0)
+        logd_native_acks(ws);
+}
+
+static void
+on_stop(struct gw_worker *w, void *arg)
+{
+    struct logd *l = arg;
+    struct logd_worker *ws = &l->ws[gw_worker_index(w)];
+
+    close_inputs(ws);
+    logd_native_stop_timer(ws);
+    gw_udp_batch_free(ws->udp);
+    ws->udp = NULL;
+}
+
+static void
+on_refuse(struct gw_worker *w, int fd, void *arg)
+{
+    struct logd *l = arg;
+
+    (void)w;
+    (void)fd;
+    gw_metrics_add(l->m.reg, l->m.refused_connections, 1);
+}
+
+int
+logd_inputs_start(struct logd *l, char *err)
+{
+    struct gw_worker_opts o = {0};
+    struct gw_addr tcp;
+    unsigned failed = 0;
+    char name[32];
+    int io;
+
+    if ((l->ws = calloc(l->nworkers, sizeof(*l->ws))) == NULL)
+        return gw_err(err, "out of memory");
+    for (unsigned i = 0; i < l->nworkers; i++) {
+        struct logd_worker *ws = &l->ws[i];
+        ws->l = l;
+        ws->udp_fd = -1;
+        snprintf(name, sizeof(name), "worker-%u", i);
+        if ((ws->lane = logd_lane_new(l, name, on_note, ws)) == NULL)
+            return gw_err(err, "cannot make the input queues");
+    }
+    if ((io = gw_conn_io_parse(gw_conf_str(gw_daemon_conf(l->daemon), "logd", NULL, "io"))) < 0)
+        io = GW_CONN_IO_AUTO;
+    o.count = l->nworkers;
+    o.io = (enum gw_conn_io)io;
+    if (strcmp(l->syslog_str, "off") != 0) {
+        if (gw_net_parse_addr(l->syslog_str, 0, &tcp, err) == -1)
+            return -1;
+        o.listen = &tcp;
+    }
+    o.max_conns = logd_cfg(l)->max_clients;
+    o.proto = &logd_stream_proto;
+    o.arg = l;
+    o.on_start = on_start;
+    o.on_drain = on_drain;
+    o.on_stop = on_stop;
+    o.on_refuse = on_refuse;
+    if ((l->workers = gw_workers_start(&o, &failed, err)) == NULL)
+        return -1;
+    return 0;
+}
+
+void
+logd_inputs_drain(struct logd *l)
+{
+    if (l->workers)
+        gw_workers_drain(l->workers);
+}
+
+void
+logd_inputs_stop(struct logd *l)
+{
+    for (unsigned i = 0; l->ws && i < l->nworkers; i++)
+        if (l->ws[i].lane)
+            logd_lane_detach(l->ws[i].lane);
+    gw_workers_stop(l->workers);
+    l->workers = NULL;
+    if (l->dgram_fd >= 0) {
+        close(l->dgram_fd);
+        unlink(l->dgram_path);
+        l->dgram_fd = -1;
+    }
+    free(l->ws);
+    l->ws = NULL;
+}
+
+const char *
+logd_inputs_backend(const struct logd *l)
+{
+    return l->workers ? gw_workers_backend(l->workers) : "none";
+}

@@ -1,0 +1,257 @@
+/*
+ * stream.c -- syslog over TCP: RFC 6587 framing (octet counting or LF, per frame, as rsyslog's
+ * imtcp), one batch per read, and the backpressure shared with the native protocol: a batch
+ * the full lane refuses stays with its connection, which stops reading until the writer makes
+ * room.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "logd.h"
+#include "syslog.h"
+#include "worker.h"
+
+struct logd_syslog_framer {
+    struct gw_syslog_framer fr;
+    /* The bytes of an unfinished frame when the last read ended, so the end of the stream can
+     * still deliver it (the connection layer keeps its own copy for the next read). */
+    char *rest;
+    size_t rest_len, rest_cap;
+};
+
+/* The daemon, for limits(): the layer may ask for them before on_open has set the user. */
+struct logd *logd_stream_logd;
+
+static const struct gw_conn_limits *
+limits(struct gw_conn *c)
+{
+    struct logd_config *cfg = logd_cfg(logd_stream_logd);
+    static _Thread_local struct gw_conn_limits lim;
+
+    (void)c;
+    lim.max_in = cfg->max_line_bytes + GW_SYSLOG_FRAME_SLACK + 64;
+    lim.idle_ms = cfg->idle_timeout_ms;
+    return &lim;
+}
+
+static void
+on_open(struct gw_conn *c)
+{
+    struct logd *l = gw_conn_user(c);
+    struct logd_worker *ws = &l->ws[gw_worker_index(gw_worker_of(gw_conn_loop_of(c)))];
+    struct logd_conn *lc = calloc(1, sizeof(*lc));
+
+    if (!lc || (lc->framer = calloc(1, sizeof(*lc->framer))) == NULL) {
+        free(lc);
+        gw_conn_set_user(c, NULL);
+        gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
+        return;
+    }
+    lc->ws = ws;
+    lc->c = c;
+    lc->input = LOGD_IN_TCP;
+    gw_strlcpy(lc->peer, gw_conn_addr(c), sizeof(lc->peer));
+    gw_syslog_framer_init(&lc->framer->fr, logd_cfg(l)->max_line_bytes, 0, 0);
+    gw_conn_set_user(c, lc);
+    atomic_fetch_add(&l->nconns, 1);
+    gw_metrics_add(l->m.reg, l->m.connections_total, 1);
+    gw_metrics_add(l->m.reg, l->m.active_connections, 1);
+}
+
+static void
+add_frame(struct logd_conn *lc, struct logd_batch *b, const struct gw_syslog_frame *fr, int64_t now)
+{
+    struct logd *l = lc->ws->l;
+
+    if (logd_syslog_rec(b, LOGD_IN_TCP, fr->data.ptr, fr->data.len, fr->truncated, lc->peer, now,
+                        logd_local_offset(lc->ws)) == 0)
+        logd_count_rec(l, &b->recs[b->nrec - 1], fr->data.len);
+}
+
+static void
+keep_rest(struct logd_syslog_framer *f, const char *p, size_t n)
+{
+    if (n > f->rest_cap) {
+        char *r = realloc(f->rest, n);
+        if (!r) {
+            f->rest_len = 0;
+            return;
+        }
+        f->rest = r;
+        f->rest_cap = n;
+    }
+    memcpy(f->rest, p, n);
+    f->rest_len = n;
+}
+
+static size_t
+on_data(struct gw_conn *c, char *data, size_t len)
+{
+    struct logd_conn *lc = gw_conn_user(c);
+    struct logd_syslog_framer *f = lc->framer;
+    struct gw_syslog_frame fr;
+    struct logd_batch *b;
+    char err[GW_ERR_LEN];
+    size_t off = 0, used;
+    int64_t now = gw_wall_ms();
+    int rc;
+
+    /* Input that comes while the connection waits (io_uring may deliver some after the
+     * pause) joins the waiting batch: kept in order, and not left to overflow max_in. */
+    if ((b = lc->blocked) == NULL && (b = logd_batch_new()) == NULL)
+        return 0;
+    while ((rc = gw_syslog_frame_next(&f->fr, data + off, len - off, &fr, &used, err)) >= 0) {
+        if (rc == 1) {
+            add_frame(lc, b, &fr, now);
+            gw_conn_touch(c);
+        }
+        off += used;
+        if (rc == 0)
+            break;
+    }
+    keep_rest(f, data + off, len - off);
+    if (b != lc->blocked) {
+        if (b->nrec)
+            logd_stream_push(lc->ws, lc, b, 0);
+        else
+            logd_batch_free(b);
+    }
+    if (rc < 0) {
+        GW_LOG_DEBUG("syslog framing error, closing", "peer=%s err=%s", lc->peer, err);
+        gw_conn_close(c, err);
+        return len;
+    }
+    return off;
+}
+
+static void
+on_eof(struct gw_conn *c)
+{
+    struct logd_conn *lc = gw_conn_user(c);
+    struct logd_syslog_framer *f = lc->framer;
+    struct gw_syslog_frame fr;
+    struct logd_batch *b;
+    char err[GW_ERR_LEN];
+
+    if (f->rest_len && gw_syslog_frame_eof(&f->fr, f->rest, f->rest_len, &fr, err) == 1 &&
+        ((b = lc->blocked) != NULL || (b = logd_batch_new()) != NULL)) {
+        add_frame(lc, b, &fr, gw_wall_ms());
+        f->rest_len = 0;
+        if (b != lc->blocked)
+            logd_stream_push(lc->ws, lc, b, 0);
+    }
+    gw_conn_finish(c);
+}
+
+static void
+unlink_blocked(struct logd_worker *ws, struct logd_conn *lc)
+{
+    struct logd_conn *prev = NULL;
+
+    for (struct logd_conn *p = ws->blocked; p; prev = p, p = p->next_blocked) {
+        if (p != lc)
+            continue;
+        if (prev)
+            prev->next_blocked = p->next_blocked;
+        else
+            ws->blocked = p->next_blocked;
+        if (ws->blocked_tail == p)
+            ws->blocked_tail = prev;
+        break;
+    }
+    lc->next_blocked = NULL;
+}
+
+void
+logd_conn_closed(struct logd_conn *lc)
+{
+    struct logd *l = lc->ws->l;
+
+    /* What a closing connection sent is kept even past the budget: it was read, and a stream
+     * sender has no way to know it should send it again. */
+    if (lc->blocked) {
+        uint64_t seq;
+        unlink_blocked(lc->ws, lc);
+        seq = logd_lane_push(lc->ws->lane, lc->blocked, LOGD_PUSH_FORCE);
+        /* A native batch was accepted: its session must wait for it before acknowledging
+         * anything after it. */
+        if (lc->blocked_durable)
+            logd_native_pending(lc, seq);
+        lc->blocked = NULL;
+    }
+    atomic_fetch_sub(&l->nconns, 1);
+    gw_metrics_sub(l->m.reg, l->m.active_connections, 1);
+}
+
+static void
+on_close(struct gw_conn *c, const char *reason)
+{
+    struct logd_conn *lc = gw_conn_user(c);
+
+    (void)reason;
+    if (!lc)
+        return;
+    logd_conn_closed(lc);
+    free(lc->framer->rest);
+    free(lc->framer);
+    free(lc);
+}
+
+const struct gw_conn_proto logd_stream_proto = {
+    .name = "syslog-tcp",
+    .limits = limits,
+    .on_open = on_open,
+    .on_data = on_data,
+    .on_eof = on_eof,
+    .on_close = on_close,
+};
+
+void
+logd_stream_push(struct logd_worker *ws, struct logd_conn *lc, struct logd_batch *b,
+                 int want_durable)
+{
+    uint64_t seq =
+        ws->blocked ? 0 : logd_lane_push(ws->lane, b, want_durable ? LOGD_PUSH_DURABLE : 0);
+
+    /* Behind connections already waiting, so the lane's room goes to them first. */
+    if (seq) {
+        if (want_durable)
+            logd_native_pushed(lc, seq);
+        return;
+    }
+    lc->blocked = b;
+    lc->blocked_durable = want_durable;
+    lc->blocked_since_ns = gw_mono_ns();
+    lc->next_blocked = NULL;
+    if (ws->blocked_tail)
+        ws->blocked_tail->next_blocked = lc;
+    else
+        ws->blocked = lc;
+    ws->blocked_tail = lc;
+    gw_conn_pause_read(lc->c);
+}
+
+void
+logd_stream_unblock(struct logd_worker *ws)
+{
+    struct logd *l = ws->l;
+    struct logd_conn *lc;
+
+    while ((lc = ws->blocked) != NULL) {
+        uint64_t seq =
+            logd_lane_push(ws->lane, lc->blocked, lc->blocked_durable ? LOGD_PUSH_DURABLE : 0);
+        if (!seq)
+            break;
+        ws->blocked = lc->next_blocked;
+        if (!ws->blocked)
+            ws->blocked_tail = NULL;
+        lc->next_blocked = NULL;
+        lc->blocked = NULL;
+        atomic_fetch_add(&l->m.backpressure_ns[lc->input], gw_mono_ns() - lc->blocked_since_ns);
+        if (lc->blocked_durable)
+            logd_native_pushed(lc, seq);
+        gw_conn_resume_read(lc->c);
+    }
+}

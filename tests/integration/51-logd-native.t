@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+# logd's native protocol: WELCOME, cumulative ACKs only once written, duplicates after a
+# reconnect acknowledged and not written twice, and every bad frame refused with ERROR, the
+# exact code, and a close -- never acknowledged, never written.
+import os
+import struct
+import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest as t
+import logdtest as lt
+
+d = lt.Logd()
+
+c = lt.Native(d.native_port, session=7)
+t.is_(c.welcome, 0, 'WELCOME of a new session carries durable seq 0')
+c.batch(1, ['one', 'two'])
+c.batch(2, ['three'])
+t.is_(c.acks_until(2), 2, 'two pipelined batches acknowledged up to seq 2')
+t.is_(d.lines(), [b'one', b'two', b'three'], 'acknowledged records are in the file, in order')
+c.close()
+
+c = lt.Native(d.native_port, session=7)
+t.is_(c.welcome, 2, 'a reconnect of the session is welcomed with its durable seq')
+c.batch(2, ['three'])
+c.batch(5, ['five'])
+t.is_(c.acks_until(5), 5, 'a resent batch and a new one (with a gap) acknowledged')
+t.is_(d.lines(), [b'one', b'two', b'three', b'five'], 'the resent batch was not written twice')
+c.batch(5, ['again'])
+f = c.read_frame()
+t.is_((f[0], f[1], f[2]), (lt.ERROR, 5, 6), 'a seq not above the previous one: ERROR bad_sequence')
+t.ok(c.read_frame() is None, 'and the connection closes')
+
+
+def refused(data, code, name, session=100, hello=True):
+    n = lt.Native(d.native_port, session=session, hello=hello)
+    n.send(data)
+    f = n.read_frame()
+    t.is_((f or (None,) * 4)[0::2][:2], (lt.ERROR, code), name + ': ERROR code %d' % code)
+    t.ok(n.read_frame() is None, name + ': connection closed')
+    n.close()
+    return f
+
+
+rec = lt.record('must not be written')
+f = refused(lt.frame(lt.BATCH, seq=1, count=1, payload=rec, crc=12345), 3, 'bad CRC')
+t.like(f[3].decode(), r'^bad_crc', 'bad CRC: the text names it')
+t.is_(f[1], 1, 'bad CRC: ERROR carries the batch seq')
+refused(lt.frame(lt.BATCH, seq=1, count=1, payload=rec, version=2), 2, 'version 2')
+refused(lt.frame(lt.BATCH, seq=1, count=1, payload=b'', length=64 << 20), 4,
+        'a length over max_frame (lying length)')
+refused(lt.frame(lt.BATCH, seq=1, count=2, payload=rec), 5, 'count says 2, payload holds 1')
+refused(lt.frame(lt.BATCH, seq=1, count=1, payload=struct.pack('>I', len(rec) + 6) + rec[4:]), 5,
+        'a record running past the payload', session=101)
+refused(lt.frame(lt.BATCH, seq=1, count=1, payload=rec, magic=0x12345678), 1, 'bad magic')
+refused(lt.frame(lt.BATCH, seq=1, count=1, payload=rec), 1, 'BATCH before HELLO', hello=False)
+refused(lt.frame(lt.BATCH, seq=0, count=1, payload=rec), 6, 'seq 0')
+refused(lt.frame(lt.BATCH, seq=1, count=1, payload=rec, flags=1), 7, 'zstd flag on a plain payload')
+
+# A header that lies about a huge payload, then silence: refused at the header, nothing buffered.
+n = lt.Native(d.native_port, session=102)
+n.send(lt.HDR.pack(lt.MAGIC, lt.BATCH, 1, 0, 1, 1, 0xFFFFFFF0, 0xFFFFFFF0, 0))
+f = n.read_frame()
+t.is_(f[0::2][:2] if f else None, (lt.ERROR, 4), 'a 4 GiB length is refused from the header alone')
+t.is_(d.lines(), [b'one', b'two', b'three', b'five'], 'nothing of any refused batch was written')
+t.ok(d.metric('logd_native_bad_frames_total') >= 10, 'refused frames counted')
+t.ok(d.metric('logd_native_acks_total') >= 2, 'acknowledgements counted')
+
+# A native record's fields in JSON output.
+j = lt.Logd(fmt='json')
+c = lt.Native(j.native_port, session=8)
+c.batch(1, ['hi \x00 there'], app='web', host='db1', sev=3, fac=16, procid='42', msgid='X',
+        sd='[a@1 k="v"]', time_ns=1765000000123000000)
+t.is_(c.acks_until(1), 1, 'JSON output: batch acknowledged')
+import json
+r = json.loads(j.lines()[0])
+t.is_((r['app'], r['host'], r['severity'], r['facility'], r['procid'], r['msgid'], r['sd']),
+      ('web', 'db1', 'err', 'local0', '42', 'X', '[a@1 k="v"]'), 'native fields in the JSON line')
+t.is_(r['msg'], 'hi \x00 there', 'a NUL byte in a message is kept, escaped')
+t.is_(r['time'], '2025-12-06T05:46:40.123Z', 'event time from the record')
+
+# gwbench log: the native protocol as load, every acknowledged batch one record in the file.
+g = lt.Logd()
+rc, out, err = t.run([t.prog('gwbench'), 'log', '-c', '2', '-d', '1s', '--size', '50', '--json', '-q',
+                      '127.0.0.1:%d' % g.native_port], timeout=60)
+doc = json.loads(out) if rc == 0 else {}
+t.is_((rc, err), (0, ''), 'gwbench log runs against logd')
+t.ok(doc.get('requests', 0) > 0 and not any(doc.get('errors', {}).values()),
+     'acknowledged batches, no errors: %s' % {k: doc.get(k) for k in ('requests', 'errors')})
+t.ok(len(g.lines()) >= doc.get('requests', 1) and all(l == b'x' * 50 for l in g.lines()),
+     'every acknowledged record is in the file')
+rc, out, err = t.run([t.prog('gwbench'), 'log', '--pipeline', '2', '127.0.0.1:%d' % g.native_port])
+t.is_(rc, 2, 'gwbench log refuses --pipeline above 1 (acknowledgements are cumulative)')
+t.done()
