@@ -110,8 +110,8 @@ hbd_health(void *arg)
                  gw_store_fault_text(st.fault));
     return json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:i, s:i}}", "status", status,
                      "summary", summary, "perfdata", "conns", conns, "up", (int)c.up, "late",
-                     (int)c.late, "dead", (int)c.dead, "levels", "warning", (int)c.late,
-                     "critical", (int)c.dead);
+                     (int)c.late, "dead", (int)c.dead, "levels", "warning", (int)c.late, "critical",
+                     (int)c.dead);
 }
 
 void

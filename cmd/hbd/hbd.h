@@ -112,7 +112,10 @@ struct hbd {
     struct hbd_alerter *alerter;
     struct gw_store *store;
     struct gw_httpd *httpd;
-    struct gw_workers *workers;  /* server.c */
+    struct gw_workers *workers; /* server.c */
+    /* The same, published for other threads (a worker answering STATUS may run before
+     * gw_workers_start has returned to the main thread). */
+    _Atomic(struct gw_workers *) workers_any;
     struct hbd_sources *sources; /* guard.c: per-address counts */
     atomic_ulong new_services;   /* created since the last summary (main.c logs it) */
     uint64_t new_services_logged_ms;

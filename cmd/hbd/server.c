@@ -518,6 +518,7 @@ hbd_server_start(struct hbd *h)
         GW_LOG_ERROR("cannot start worker", "worker=%u addr=%s err=%s", failed, h->listen_str, err);
         return -1;
     }
+    atomic_store_explicit(&h->workers_any, h->workers, memory_order_release);
     for (unsigned i = 0; i < h->nworkers; i++) {
         const char *why = gw_worker_fallback(gw_workers_get(h->workers, i));
         if (why)
@@ -548,13 +549,17 @@ hbd_io_select(const char *want)
 const char *
 hbd_io_in_use(const struct hbd *h)
 {
-    return h->workers ? gw_workers_backend(h->workers) : "epoll";
+    struct gw_workers *ws = atomic_load_explicit(&h->workers_any, memory_order_acquire);
+
+    return ws ? gw_workers_backend(ws) : "epoll";
 }
 
 unsigned
 hbd_conns(const struct hbd *h)
 {
-    return h->workers ? gw_workers_conns(h->workers) : 0;
+    struct gw_workers *ws = atomic_load_explicit(&h->workers_any, memory_order_acquire);
+
+    return ws ? gw_workers_conns(ws) : 0;
 }
 
 void
@@ -567,6 +572,7 @@ hbd_server_drain(struct hbd *h)
 void
 hbd_server_stop(struct hbd *h)
 {
+    atomic_store(&h->workers_any, NULL);
     gw_workers_stop(h->workers);
     h->workers = NULL;
 }
