@@ -104,14 +104,15 @@ hbd_health(void *arg)
         status = "warning";
     n = snprintf(summary, sizeof(summary), "%d connection%s, %u dead service%s, %u late", conns,
                  conns == 1 ? "" : "s", c.dead, c.dead == 1 ? "" : "s", c.late);
-    /* History not being written is worth a look even when every service is up. */
+    /* History not being written is worth a look even when every service is up: one more
+     * problem at the warning level. */
     if (st.failing && n > 0 && (size_t)n < sizeof(summary))
         snprintf(summary + n, sizeof(summary) - (size_t)n, ", store failing (%s)",
                  gw_store_fault_text(st.fault));
     return json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:i, s:i}}", "status", status,
                      "summary", summary, "perfdata", "conns", conns, "up", (int)c.up, "late",
-                     (int)c.late, "dead", (int)c.dead, "levels", "warning", (int)c.late, "critical",
-                     (int)c.dead);
+                     (int)c.late, "dead", (int)c.dead, "levels", "warning",
+                     (int)c.late + (st.failing ? 1 : 0), "critical", (int)c.dead);
 }
 
 void
