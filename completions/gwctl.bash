@@ -39,7 +39,7 @@ _gwctl()
         COMPREPLY=($(compgen -W "text json" -- "$cur"))
         return
         ;;
-    --timeout | --code)
+    --timeout | --code | --limit)
         return
         ;;
     --state)
@@ -63,8 +63,8 @@ _gwctl()
     # Find the command and count the operands typed after it.
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-        -s | --socket | --run-dir | --format | --timeout | --state | --url | --code | --app | \
-            --severity | --addr | -n) ((i++)) ;;
+        -s | --socket | --run-dir | --format | --timeout | --state | --limit | --url | --code | \
+            --app | --severity | --addr | -n) ((i++)) ;;
         -*) ;;
         *)
             if [[ -z $cmd ]]; then
@@ -88,7 +88,7 @@ _gwctl()
     if [[ $cur == -* ]]; then
         local opts="--help --format --timeout -s --run-dir"
         case $cmd in
-        services) opts+=" --state" ;;
+        services) opts+=" --state --limit" ;;
         health-check) opts+=" --url --warning --critical" ;;
         kick) opts+=" --code" ;;
         tail) opts+=" --follow --app --severity -n" ;;

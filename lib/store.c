@@ -24,6 +24,10 @@
 #define QUEUE_MAX_BYTES ((size_t)32 << 20)
 #define BATCH_MAX 1024
 #define PRUNE_EVERY_MS (3600 * 1000)
+/* A batch that failed on a fault that may pass (disk full, read-only, locked, I/O) is retried
+ * after this delay, doubling up to the maximum, until it goes in. */
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 5000
 #define DAY_MS ((int64_t)86400 * 1000)
 /* Strings longer than this are cut (at a UTF-8 boundary): it bounds the queue's memory. */
 #define STR_MAX 1024
@@ -71,6 +75,7 @@ struct table {
 
 struct gw_store {
     sqlite3 *db;
+    char *path;
     struct table tables[GW_STORE_MAX_TABLES];
     int ntables;
     int history_days;
@@ -374,24 +379,80 @@ run_stmt(sqlite3 *db, sqlite3_stmt *st, const struct item *it)
 
 /* Called with the lock held: remembers the first failure until gw_store_sync reports it. */
 static void
-note_error(struct gw_store *s, uint64_t n, const char *what, const char *why)
+note_error(struct gw_store *s, enum gw_store_fault f, uint64_t n, const char *what, const char *why)
 {
     s->stats.errors += n;
+    s->stats.errors_by[f] += n;
     if (!s->err_pending) {
         s->err_pending = 1;
         gw_err(s->err, "%s: %s", what, why);
     }
 }
 
+static const char *const fault_labels[GW_STORE_FAULTS] = {"none",   "disk_full", "read_only",
+                                                          "locked", "io",        "other"};
+static const char *const fault_texts[GW_STORE_FAULTS] = {"no fault", "disk full", "read-only",
+                                                         "locked",   "I/O error", "error"};
+
+const char *
+gw_store_fault_label(enum gw_store_fault f)
+{
+    return (unsigned)f < GW_STORE_FAULTS ? fault_labels[f] : "other";
+}
+
+const char *
+gw_store_fault_text(enum gw_store_fault f)
+{
+    return (unsigned)f < GW_STORE_FAULTS ? fault_texts[f] : "error";
+}
+
+/* What a failed call on db means; the system errno tells a disk full or a read-only file
+ * system behind SQLite's I/O and open errors. */
+static enum gw_store_fault
+fault_of(sqlite3 *db, int rc)
+{
+    int sys = sqlite3_system_errno(db);
+
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+        return GW_STORE_FAULT_DISK_FULL;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        return GW_STORE_FAULT_READ_ONLY;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return GW_STORE_FAULT_LOCKED;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+        return sys == ENOSPC || sys == EDQUOT                  ? GW_STORE_FAULT_DISK_FULL
+               : sys == EROFS || sys == EACCES || sys == EPERM ? GW_STORE_FAULT_READ_ONLY
+                                                               : GW_STORE_FAULT_IO;
+    default:
+        return GW_STORE_FAULT_OTHER;
+    }
+}
+
+/* A fault that may go away by itself: the batch is kept and retried. Anything else (a
+ * constraint, a bad value) would fail the same way forever: the row is counted and dropped. */
+static int
+transient(enum gw_store_fault f)
+{
+    return f != GW_STORE_FAULT_OTHER;
+}
+
 struct batch_result {
     uint64_t written, pruned, errors;
+    enum gw_store_fault fault; /* transient: the whole batch is to be retried */
+    char why[GW_ERR_LEN];
 };
 
-/* A prune deletes from every table that has a prune statement. */
-static void
+/* A prune deletes from every table that has a prune statement. Returns -1 on a transient
+ * fault (r->fault, r->why set), which abandons the transaction. */
+static int
 apply_item(struct gw_store *s, const struct item *it, struct batch_result *r)
 {
-    int n = 0, m;
+    int n = 0, m, rc;
+    enum gw_store_fault f;
 
     if (it->op == OP_PUT) {
         n = run_stmt(s->db, s->tables[it->table].st[it->statement], it);
@@ -400,45 +461,56 @@ apply_item(struct gw_store *s, const struct item *it, struct batch_result *r)
             if (s->tables[i].prune)
                 n = (m = run_stmt(s->db, s->tables[i].prune, it)) < 0 ? -1 : n + m;
     }
-    if (n < 0) {
-        pthread_mutex_lock(&s->mu);
-        note_error(s, 1, "writing to the database", sqlite3_errmsg(s->db));
-        pthread_mutex_unlock(&s->mu);
-        r->errors++;
-    } else if (it->op == OP_PRUNE) {
-        r->pruned += (uint64_t)n;
-    } else {
-        r->written += (uint64_t)n;
+    if (n >= 0) {
+        if (it->op == OP_PRUNE)
+            r->pruned += (uint64_t)n;
+        else
+            r->written += (uint64_t)n;
+        return 0;
     }
-}
-
-/* Writes a batch in one transaction and frees it. */
-static void
-write_batch(struct gw_store *s, struct item *batch, size_t count)
-{
-    struct batch_result r = {0, 0, 0};
-    struct item *it, *next;
-    char why[GW_ERR_LEN] = "";
-    int ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
-
-    if (!ok)
-        gw_strlcpy(why, sqlite3_errmsg(s->db), sizeof(why));
-    for (it = batch; ok && it; it = it->next)
-        apply_item(s, it, &r);
-    if (ok && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        gw_strlcpy(why, sqlite3_errmsg(s->db), sizeof(why));
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        ok = 0;
+    rc = sqlite3_extended_errcode(s->db);
+    if (transient(f = fault_of(s->db, rc))) {
+        r->fault = f;
+        gw_strlcpy(r->why, sqlite3_errmsg(s->db), sizeof(r->why));
+        return -1;
     }
     pthread_mutex_lock(&s->mu);
-    if (ok) {
-        s->stats.written += r.written;
-        s->stats.pruned += r.pruned;
-    } else {
-        note_error(s, count - r.errors, "committing to the database", why);
-    }
+    note_error(s, f, 1, "writing to the database", sqlite3_errmsg(s->db));
     pthread_mutex_unlock(&s->mu);
-    for (it = batch; it; it = next) {
+    r->errors++;
+    return 0;
+}
+
+/* Writes a batch in one transaction. Returns 0 (the batch is done: free it) or -1 on a
+ * transient fault (r->fault, r->why): nothing of it was committed, it is to be retried. */
+static int
+write_batch(struct gw_store *s, struct item *batch, struct batch_result *r)
+{
+    struct item *it;
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+    if (rc != SQLITE_OK)
+        goto fail;
+    for (it = batch; it; it = it->next)
+        if (apply_item(s, it, r) == -1) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    if ((rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) == SQLITE_OK)
+        return 0;
+fail:
+    r->fault = fault_of(s->db, sqlite3_extended_errcode(s->db));
+    if (r->fault == GW_STORE_FAULT_OTHER) /* BEGIN or COMMIT: never the rows' fault */
+        r->fault = GW_STORE_FAULT_IO;
+    gw_strlcpy(r->why, sqlite3_errmsg(s->db), sizeof(r->why));
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static void
+free_items(struct item *it)
+{
+    for (struct item *next; it; it = next) {
         next = it->next;
         free(it);
     }
@@ -496,6 +568,57 @@ wait_for_work(struct gw_store *s, struct timespec *next_prune)
     }
 }
 
+/* Called with the lock held: puts a batch that failed back at the head of the queue, where
+ * it is retried first. The queue may exceed its bound by this batch: puts are dropped then. */
+static void
+put_back(struct gw_store *s, struct item *batch, size_t count)
+{
+    struct item *last = batch;
+
+    s->queued_bytes += last->size;
+    while (last->next) {
+        last = last->next;
+        s->queued_bytes += last->size;
+    }
+    last->next = s->head;
+    s->head = batch;
+    if (!s->tail)
+        s->tail = last;
+    s->queued += count;
+}
+
+/* Called with the lock held: waits for the retry delay, or until stopping. */
+static void
+wait_retry(struct gw_store *s, uint64_t delay_ms)
+{
+    struct timespec until;
+
+    deadline_after(&until, delay_ms);
+    while (!s->stopping && !passed(&until))
+        pthread_cond_timedwait(&s->work, &s->mu, &until);
+}
+
+/* Called with the lock held: the outcome of one attempt, into the stats and the episode. */
+static void
+account(struct gw_store *s, const struct batch_result *r, int failed)
+{
+    s->stats.written += r->written;
+    s->stats.pruned += r->pruned;
+    if (!failed) {
+        s->stats.failing = 0;
+        return;
+    }
+    note_error(s, r->fault, 1, "writing to the database", r->why);
+    if (!s->stats.failing) {
+        s->stats.failing = 1;
+        s->stats.episodes++;
+        s->stats.fault_since_ms = gw_wall_ms();
+    }
+    s->stats.fault = r->fault;
+    gw_strlcpy(s->stats.why, r->why, sizeof(s->stats.why));
+    pthread_cond_broadcast(&s->done); /* syncers stop waiting for writes that cannot happen */
+}
+
 /* Called with the lock held: unlinks up to BATCH_MAX items from the head of the queue; *seq
  * is the number of the last one. */
 static struct item *
@@ -524,6 +647,7 @@ writer_main(void *arg)
 {
     struct gw_store *s = arg;
     struct timespec next_prune;
+    uint64_t delay_ms = RETRY_MIN_MS;
     sigset_t all;
 
     sigfillset(&all);
@@ -531,16 +655,41 @@ writer_main(void *arg)
     deadline_after(&next_prune, PRUNE_EVERY_MS);
     pthread_mutex_lock(&s->mu);
     for (;;) {
+        struct batch_result r = {0, 0, 0, GW_STORE_FAULT_NONE, ""};
         struct item *batch;
         uint64_t seq;
         size_t count;
+        int failed;
 
         wait_for_work(s, &next_prune);
         if (!s->head)
             break; /* stopping, and everything is written */
         batch = take_batch(s, &count, &seq);
         pthread_mutex_unlock(&s->mu);
-        write_batch(s, batch, count);
+        failed = write_batch(s, batch, &r) == -1;
+        pthread_mutex_lock(&s->mu);
+        account(s, &r, failed);
+        if (failed && s->stopping) {
+            /* The last attempt at shutdown failed too: what is left is lost, and counted. */
+            s->stats.dropped += count + s->queued;
+            free_items(batch);
+            free_items(s->head);
+            s->head = s->tail = NULL;
+            s->queued = s->queued_bytes = 0;
+            s->seq_done = s->seq_in;
+            pthread_cond_broadcast(&s->done);
+            break;
+        }
+        if (failed) {
+            put_back(s, batch, count);
+            s->stats.retries++;
+            wait_retry(s, delay_ms);
+            delay_ms = GW_MIN(delay_ms * 2, RETRY_MAX_MS);
+            continue;
+        }
+        delay_ms = RETRY_MIN_MS;
+        pthread_mutex_unlock(&s->mu);
+        free_items(batch);
         pthread_mutex_lock(&s->mu);
         s->seq_done = seq;
         pthread_cond_broadcast(&s->done);
@@ -557,9 +706,13 @@ gw_store_sync(struct gw_store *s, char *err)
 
     pthread_mutex_lock(&s->mu);
     target = s->seq_in;
-    while (s->seq_done < target)
+    while (s->seq_done < target && !s->stats.failing)
         pthread_cond_wait(&s->done, &s->mu);
-    if (s->err_pending) {
+    if (s->seq_done < target) {
+        gw_err(err, "writes failing (%s): %s; %zu rows queued for retry",
+               gw_store_fault_text(s->stats.fault), s->stats.why, s->queued);
+        rc = -1;
+    } else if (s->err_pending) {
         gw_err(err, "%s", s->err);
         s->err_pending = 0;
         rc = -1;
@@ -600,6 +753,53 @@ make_parent(const char *path, char *err)
     return gw_mkdir_p(dir, 0755, err);
 }
 
+/* "<path>: disk full (database or disk is full)": the fault first, SQLite's words after. */
+static int
+open_err(char *err, sqlite3 *db, const char *path)
+{
+    enum gw_store_fault f;
+
+    if (!db)
+        return gw_err(err, "%s: out of memory", path);
+    f = fault_of(db, sqlite3_extended_errcode(db));
+    if (f == GW_STORE_FAULT_OTHER)
+        return gw_err(err, "%s: %s", path, sqlite3_errmsg(db));
+    return gw_err(err, "%s: %s (%s)", path, gw_store_fault_text(f), sqlite3_errmsg(db));
+}
+
+/* Before SQLite's "unable to open database file": the file, or the directory that gets the
+ * file and its -wal and -shm, must be writable. */
+static int
+check_writable(const char *path, char *err)
+{
+    char dir[4096], side[4200];
+    const char *slash = strrchr(path, '/');
+    int need_dir = access(path, F_OK) == -1;
+
+    if (!need_dir && access(path, W_OK) == -1)
+        return gw_err(err, "%s: read-only: %s", path,
+                      errno == ENOENT ? "no such file" : strerror(errno));
+    for (const char *suffix = "-wal"; !need_dir && suffix;
+         suffix = suffix[1] == 'w' ? "-shm" : NULL) {
+        snprintf(side, sizeof(side), "%s%s", path, suffix);
+        need_dir = access(side, W_OK) == -1;
+    }
+    if (!need_dir)
+        return 0;
+    if (!slash)
+        gw_strlcpy(dir, ".", sizeof(dir));
+    else if (slash == path)
+        gw_strlcpy(dir, "/", sizeof(dir));
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK) == -1)
+        return gw_err(
+            err,
+            "%s: read-only: cannot create files in %s (for the database, its -wal and -shm): %s",
+            path, dir, strerror(errno));
+    return 0;
+}
+
 /* Connection settings, then the schema. */
 static int
 setup_db(sqlite3 *db, const char *path, const struct gw_store_table *const *tables, char *err)
@@ -621,8 +821,12 @@ setup_db(sqlite3 *db, const char *path, const struct gw_store_table *const *tabl
     /* Keep -wal and -shm after the last close, so a user who may read the files but not
      * write the directory can still open the database read-only (gwctl). */
     sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-    if (gw_store_migrate(db, tables, why) == -1)
-        return gw_err(err, "%s: %s", path, why);
+    if (gw_store_migrate(db, tables, why) == -1) {
+        enum gw_store_fault f = fault_of(db, sqlite3_extended_errcode(db));
+        if (f == GW_STORE_FAULT_OTHER || f == GW_STORE_FAULT_NONE)
+            return gw_err(err, "%s: %s", path, why);
+        return gw_err(err, "%s: %s (%s)", path, gw_store_fault_text(f), why);
+    }
     return 0;
 }
 
@@ -662,6 +866,7 @@ free_db(struct gw_store *s)
         sqlite3_finalize(s->tables[i].prune);
     }
     sqlite3_close(s->db);
+    free(s->path);
 }
 
 static int
@@ -705,9 +910,20 @@ gw_store_open(const char *path, const struct gw_store_table *const *tables, int 
     }
     s->history_days = history_days;
     s->queue_max = GW_STORE_QUEUE_MAX;
+    if ((s->path = strdup(path)) == NULL) {
+        gw_err(err, "out of memory");
+        goto fail;
+    }
+    if (check_writable(path, err) == -1)
+        goto fail;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
-        gw_err(err, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        open_err(err, s->db, path);
+        goto fail;
+    }
+    /* SQLite opens a write-protected file read-only without a word: every write would fail. */
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        gw_err(err, "%s: read-only: the file cannot be opened for writing", path);
         goto fail;
     }
     if (setup_db(s->db, path, tables, err) == -1 || prepare_all(s, tables, path, err) == -1)
@@ -745,6 +961,24 @@ gw_store_close(struct gw_store *s)
     free_db(s);
     free_sync(s);
     free(s);
+}
+
+int
+gw_store_read(struct gw_store *s, int (*fn)(sqlite3 *db, void *arg, char *err), void *arg,
+              char *err)
+{
+    sqlite3 *db = NULL;
+    int rc;
+
+    if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        open_err(err, db, s->path);
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    rc = fn(db, arg, err);
+    sqlite3_close(db);
+    return rc;
 }
 
 /* "file:" URI for path with immutable=1: '%', '?' and '#' must be escaped. */

@@ -15,7 +15,8 @@
  * that layout (see store.c). A file or a table from a newer build is refused.
  *
  * Network threads never touch SQLite: writes are queued (bounded, non-blocking: a full queue
- * drops the row and counts it) and one writer thread applies them in transactions, a batch of
+ * drops the row and counts it; a failing disk keeps rows queued for retry, see
+ * enum gw_store_fault) and one writer thread applies them in transactions, a batch of
  * up to 1024 queued writes per transaction. Rows older than history_days are pruned from every
  * module that has a prune statement, by the writer thread, once at open and every hour. Readers
  * (the sqlite3 CLI, gwctl) may read while the writer writes (WAL).
@@ -75,7 +76,8 @@ struct gw_store;
 struct gw_store *gw_store_open(const char *path, const struct gw_store_table *const *tables,
                                int history_days, char *err);
 
-/* Writes everything queued, stops the writer, closes. Call when no other thread uses s. */
+/* Writes everything queued, stops the writer, closes. While writes fail, one last attempt is
+ * made and what it cannot write is dropped (counted). Call when no other thread uses s. */
 void gw_store_close(struct gw_store *s);
 
 /* Queues statement `statement` of table (one of those given to gw_store_open) with row's
@@ -86,16 +88,50 @@ int gw_store_put(struct gw_store *s, const struct gw_store_table *table, int sta
                  const struct gw_store_row *row);
 
 /* Blocks until everything queued before the call is committed (for tests, shutdown and
- * `flush` commands). Any thread. Returns 0, or -1 if a write failed since the previous
- * gw_store_sync (err holds the first such failure; failed writes are counted and dropped). */
+ * `flush` commands), or writes are failing (it does not wait for a retry to succeed). Any
+ * thread. Returns 0, or -1 when writes are failing ("writes failing (disk full): ...") or a
+ * write failed since the previous gw_store_sync (err holds the first such failure). */
 int gw_store_sync(struct gw_store *s, char *err);
+
+/* Runs fn(db, arg, err) on a read-only connection of its own to the same file, opened for the
+ * call and closed after it: it sees what is committed (not what is still queued), and works
+ * while writes fail. A table module reads its rows back this way (hbd's watch list at start).
+ * Any thread. Returns fn's result (0 or -1 with err), or -1 when the file cannot be read. */
+int gw_store_read(struct gw_store *s, int (*fn)(sqlite3 *db, void *arg, char *err), void *arg,
+                  char *err);
+
+/* Why writes fail. A fault other than GW_STORE_FAULT_OTHER may pass by itself (space freed, the
+ * file made writable, the lock released): the batch is kept at the head of the queue and
+ * retried (100 ms, doubling to 5 s) until it goes in; meanwhile new rows queue up to the bound
+ * and past it are dropped (counted). GW_STORE_FAULT_OTHER (a constraint, a bad value) would
+ * fail forever: that row is counted and dropped, the rest of its batch goes in. */
+enum gw_store_fault {
+    GW_STORE_FAULT_NONE,
+    GW_STORE_FAULT_DISK_FULL, /* SQLITE_FULL, ENOSPC, EDQUOT */
+    GW_STORE_FAULT_READ_ONLY, /* SQLITE_READONLY, EROFS, EACCES, EPERM */
+    GW_STORE_FAULT_LOCKED,    /* SQLITE_BUSY past busy_timeout, SQLITE_LOCKED */
+    GW_STORE_FAULT_IO,        /* other I/O errors */
+    GW_STORE_FAULT_OTHER,
+    GW_STORE_FAULTS
+};
+/* "disk_full", "read_only", "locked", "io", "other" (metric labels); "none" for NONE. */
+const char *gw_store_fault_label(enum gw_store_fault f);
+/* "disk full", "read-only", "locked", "I/O error", "error" (log lines, replies). */
+const char *gw_store_fault_text(enum gw_store_fault f);
 
 struct gw_store_stats {
     uint64_t written; /* rows written */
-    uint64_t dropped; /* rows dropped on a full queue */
-    uint64_t errors;  /* failed statements */
-    uint64_t pruned;  /* rows deleted by retention */
-    uint64_t queued;  /* now waiting */
+    uint64_t dropped; /* rows dropped: queue full, or still failing at close */
+    uint64_t errors;  /* failed write attempts (a transaction retried, or one row dropped) */
+    uint64_t errors_by[GW_STORE_FAULTS]; /* the same, by fault */
+    uint64_t retries;                    /* batches put back for retry */
+    uint64_t episodes;                   /* times writes started failing */
+    uint64_t pruned;                     /* rows deleted by retention */
+    uint64_t queued;                     /* now waiting */
+    int failing;                         /* 1 from a transient fault until a write goes in again */
+    enum gw_store_fault fault;           /* of the current (or last) episode */
+    int64_t fault_since_ms;              /* wall clock: when the current (or last) episode began */
+    char why[160];                       /* SQLite's message for the last failure */
 };
 void gw_store_stats(struct gw_store *s, struct gw_store_stats *st);
 

@@ -9,9 +9,18 @@
 
 #include "util.h"
 
+/* Room for one SO_RXQ_OVFL message per datagram. */
+#define CTL_LEN CMSG_SPACE(sizeof(uint32_t))
+
 struct gw_udp_batch {
     size_t max_bytes;
     char *bufs;
+    uint32_t dropped;
+    int have_dropped;
+    union {
+        char buf[CTL_LEN];
+        struct cmsghdr align;
+    } ctl[GW_UDP_BATCH];
     int nreplies;
     struct mmsghdr msgs[GW_UDP_BATCH];
     struct iovec iov[GW_UDP_BATCH];
@@ -56,11 +65,25 @@ gw_udp_recv(struct gw_udp_batch *b, int fd)
     int n;
 
     b->nreplies = 0;
-    for (int i = 0; i < GW_UDP_BATCH; i++)
+    for (int i = 0; i < GW_UDP_BATCH; i++) {
         b->msgs[i].msg_hdr.msg_namelen = sizeof(b->peers[i]);
+        b->msgs[i].msg_hdr.msg_control = b->ctl[i].buf;
+        b->msgs[i].msg_hdr.msg_controllen = CTL_LEN;
+    }
     n = recvmmsg(fd, b->msgs, GW_UDP_BATCH, MSG_DONTWAIT, NULL);
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+    /* The counter only grows: the last datagram's report is the newest. */
+    for (int i = n - 1; i >= 0; i--) {
+        struct msghdr *m = &b->msgs[i].msg_hdr;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
+                c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+                memcpy(&b->dropped, CMSG_DATA(c), sizeof(uint32_t));
+                b->have_dropped = 1;
+                return n;
+            }
+    }
     return n;
 }
 
@@ -106,4 +129,35 @@ gw_udp_send(struct gw_udp_batch *b, int fd)
         n = sendmmsg(fd, b->replies, (unsigned)b->nreplies, MSG_DONTWAIT);
     b->nreplies = 0;
     return n;
+}
+
+int
+gw_udp_count_drops(int fd, char *err)
+{
+    int on = 1;
+
+    if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)) == -1)
+        return gw_err_errno(err, "setsockopt SO_RXQ_OVFL");
+    return 0;
+}
+
+uint32_t
+gw_udp_dropped(const struct gw_udp_batch *b)
+{
+    return b->have_dropped ? b->dropped : 0;
+}
+
+int
+gw_udp_set_rcvbuf(int fd, size_t bytes, size_t *got, char *err)
+{
+    int v = bytes > INT32_MAX / 2 ? INT32_MAX / 2 : (int)bytes;
+    socklen_t len = sizeof(v);
+
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) == -1 &&
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)) == -1)
+        return gw_err_errno(err, "setsockopt SO_RCVBUF %d", v);
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) == -1)
+        return gw_err_errno(err, "getsockopt SO_RCVBUF");
+    *got = (size_t)v;
+    return 0;
 }

@@ -5,11 +5,16 @@
  * A batch owns GW_UDP_BATCH buffers of max_bytes each; gw_udp_recv() fills them, the caller
  * looks at each datagram and queues replies to their senders, gw_udp_send() sends the replies
  * in one call. A batch belongs to one thread.
+ *
+ * Kernel drops: with gw_udp_count_drops() on the socket, each datagram carries the socket's
+ * count of datagrams dropped because its receive buffer was full (SO_RXQ_OVFL), and the batch
+ * keeps the latest: gw_udp_dropped(). Drops are learnt with the next datagram that gets in.
  */
 #ifndef GW_UDP_H
 #define GW_UDP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #define GW_UDP_BATCH 16
@@ -39,5 +44,17 @@ void gw_udp_reply(struct gw_udp_batch *b, int i, const void *data, size_t len);
 /* Sends the queued replies, best effort (non-blocking; a full socket drops them, as UDP
  * may). Returns how many were sent, or -1 with errno. */
 int gw_udp_send(struct gw_udp_batch *b, int fd);
+
+/* Asks the kernel to report fd's drops (SO_RXQ_OVFL). 0, or -1 with err. */
+int gw_udp_count_drops(int fd, char *err);
+
+/* The socket's drop count as last reported (cumulative since the socket was made, wrapping at
+ * 2^32: take differences as uint32_t). 0 until a report came. */
+uint32_t gw_udp_dropped(const struct gw_udp_batch *b);
+
+/* Sets fd's receive buffer to bytes: as root past net.core.rmem_max (SO_RCVBUFFORCE), else
+ * capped by it. *got gets the size the kernel uses (it doubles the request for bookkeeping).
+ * 0, or -1 with err. */
+int gw_udp_set_rcvbuf(int fd, size_t bytes, size_t *got, char *err);
 
 #endif

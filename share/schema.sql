@@ -51,6 +51,27 @@ CREATE TABLE heartbeat_events (
     instance TEXT NOT NULL DEFAULT ''
 );
 
+-- hbd's watch list (module hb_watch), read back at start so that a restart forgets no one:
+-- one row per service and per instance, written on changes of the set and on transitions.
+CREATE TABLE hb_services (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    since_ms INTEGER NOT NULL,
+    interval_ms INTEGER NOT NULL,
+    min_up INTEGER NOT NULL DEFAULT 0,
+    labels TEXT NOT NULL DEFAULT '{}'  -- a JSON object
+);
+CREATE TABLE hb_instances (
+    service TEXT NOT NULL,
+    name TEXT NOT NULL,                -- '' for the unnamed instance
+    state TEXT NOT NULL,
+    last_ms INTEGER NOT NULL,          -- last heartbeat known when the row was written
+    interval_ms INTEGER NOT NULL,
+    beats INTEGER NOT NULL DEFAULT 0,
+    addr TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (service, name)
+);
+
 CREATE INDEX circuit_events_ts ON circuit_events(ts_ms);
 CREATE INDEX circuit_events_backend_ts ON circuit_events(backend, ts_ms);
 CREATE INDEX heartbeat_events_ts ON heartbeat_events(ts_ms);
@@ -76,7 +97,7 @@ FROM heartbeat_events;
 -- The version of each table's own schema (its module's migration count).
 CREATE TABLE schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
 INSERT INTO schema_versions VALUES ('backends', 1), ('circuit_events', 2),
-    ('heartbeat_events', 3);
+    ('heartbeat_events', 3), ('hb_watch', 1);
 
 PRAGMA user_version = 3;
 

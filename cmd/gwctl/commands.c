@@ -116,15 +116,18 @@ const struct gwctl_cmd gwctl_cmds[] = {
      GW_PROG_HBD,
      GWCTL_PROG_IMPLIED,
      {{"--state", "STATE", HBD_ARG_STATE, 0, HBD_STATE_CHOICES},
+      {"--limit", "N", HBD_ARG_LIMIT, 0, NULL},
       {NULL, "SERVICE", HBD_ARG_SERVICE, 0, NULL}},
      gwctl_print_services,
-     NULL,
+     gwctl_run_services,
      NULL,
      "hbd's services and their instances",
      "Lists the services hbd tracks, with state, silence, interval, heartbeats and labels,\n"
      "and their instances below them (one without instance= as -; a service whose only\n"
      "instance is unnamed shows its address on its own row). --state keeps one state;\n"
-     "SERVICE shows one service, and an unknown SERVICE is an error (exit 1).",
+     "--limit N the first N by name (both applied by hbd); SERVICE shows one service, and an\n"
+     "unknown SERVICE is an error (exit 1). The listing is streamed, so it has no size\n"
+     "limit; with --format json it is JSON lines, one service per line.",
      0},
     {"clients", HBD_CMD_CLIENTS, GW_PROG_HBD " " GW_PROG_WSGWD, GWCTL_PROG_OPERAND, NOARGS,
      gwctl_print_clients, NULL, NULL, "the connections of a daemon",
@@ -455,25 +458,93 @@ report_failure(const struct gwctl *g, const struct gwctl_cmd *cmd, const char *w
     return GWCTL_EXIT_FAILED;
 }
 
-/* `services SERVICE` for a name hbd does not know fails as `forget SERVICE` does (hbd answers
- * it with an empty list); the error object, or NULL. With --state an empty list may only mean
- * the service is in another state: that stays a success. */
-static json_t *
-unknown_service(const struct gwctl_cmd *cmd, json_t *args, json_t *res)
-{
-    const char *name = json_string_value(json_object_get(args, HBD_ARG_SERVICE));
 
-    if (strcmp(cmd->name, "services") != 0 || !name || json_object_get(args, HBD_ARG_STATE) ||
-        json_array_size(json_object_get(res, HBD_F_SERVICES)) > 0)
-        return NULL;
-    return json_pack("{s:s, s:s++}", "code", "not_found", "message", "no service named '", name,
-                     "'");
+int
+gwctl_run_services(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv)
+{
+    json_t *args = json_object(), *line, *item;
+    const char *prog = NULL;
+    char implied[32], path[GWCTL_PATH_LEN], err[GW_ERR_LEN], one[256] = "";
+    enum gw_ctl_status st;
+    struct gw_ctl_client *cl;
+    struct gwctl_table *t = NULL;
+    size_t rows = 0;
+    int rc;
+
+    if ((rc = parse_request(g, cmd, argc, argv, &prog, args)) != 0) {
+        json_decref(args);
+        return rc < 0 ? GWCTL_EXIT_USAGE : GWCTL_EXIT_OK;
+    }
+    prog = implied_prog(cmd, implied, sizeof(implied));
+    /* An unknown SERVICE fails as `forget SERVICE` does; with --state, nothing found may only
+     * mean that it is in another state, which stays a success. */
+    if (json_string_value(json_object_get(args, HBD_ARG_SERVICE)) &&
+        !json_object_get(args, HBD_ARG_STATE))
+        snprintf(one, sizeof(one), "%s", json_string_value(json_object_get(args, HBD_ARG_SERVICE)));
+    json_object_set_new(args, HBD_ARG_STREAM, json_true());
+    gwctl_socket(g, prog, path, sizeof(path));
+    if ((cl = gw_ctl_client_open(path, g->timeout_ms, &st, err)) == NULL) {
+        json_decref(args);
+        return gwctl_unreachable(g, prog, path, st);
+    }
+    rc = gw_ctl_client_send(cl, cmd->request, args, err);
+    json_decref(args);
+    if (rc == -1) {
+        gw_ctl_client_close(cl);
+        return gwctl_unreachable(g, prog, path, GW_CTL_PROTO);
+    }
+    for (;;) {
+        if ((line = gw_ctl_client_next(cl, g->timeout_ms, &st, err)) == NULL) {
+            rc = gwctl_unreachable(g, prog, path, st == GW_CTL_OK ? GW_CTL_PROTO : st);
+            break;
+        }
+        if (st == GW_CTL_DENIED) {
+            rc = gwctl_unreachable(g, prog, path, st);
+            json_decref(line);
+            break;
+        }
+        if (st != GW_CTL_OK) {
+            rc = report_failure(g, cmd, prog, json_object_get(line, "error"));
+            json_decref(line);
+            break;
+        }
+        if ((item = json_object_get(line, "stream")) != NULL) {
+            if (g->format == GWCTL_JSON) {
+                json_dumpf(item, stdout, JSON_COMPACT);
+                fputc('\n', stdout);
+            } else {
+                if (!t)
+                    t = gwctl_services_table();
+                gwctl_services_row(t, item);
+            }
+            rows++;
+            json_decref(line);
+            continue;
+        }
+        json_decref(line);
+        if (rows == 0 && one[0]) {
+            json_t *e = json_pack("{s:s, s:s++}", "code", "not_found", "message",
+                                  "no service named '", one, "'");
+            rc = report_failure(g, cmd, prog, e);
+            json_decref(e);
+            break;
+        }
+        if (g->format != GWCTL_JSON && rows == 0)
+            fprintf(stdout, "no services\n");
+        else if (t)
+            gwctl_table_print(t, stdout);
+        rc = GWCTL_EXIT_OK;
+        break;
+    }
+    gwctl_table_free(t);
+    gw_ctl_client_close(cl);
+    return rc;
 }
 
 int
 gwctl_run_request(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv)
 {
-    json_t *args = json_object(), *res = NULL, *missing;
+    json_t *args = json_object(), *res = NULL;
     const char *prog = NULL;
     char implied[32], path[GWCTL_PATH_LEN];
     enum gw_ctl_status st;
@@ -486,14 +557,7 @@ gwctl_run_request(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char *
     if (cmd->prog_mode == GWCTL_PROG_IMPLIED)
         prog = implied_prog(cmd, implied, sizeof(implied));
     res = gwctl_call(g, prog, cmd->request, args, &st, path, sizeof(path));
-    missing = st == GW_CTL_OK ? unknown_service(cmd, args, res) : NULL;
     json_decref(args);
-    if (missing) {
-        rc = report_failure(g, cmd, prog ? prog : "daemon", missing);
-        json_decref(missing);
-        json_decref(res);
-        return rc;
-    }
     switch (st) {
     case GW_CTL_OK:
         if (g->format == GWCTL_JSON || !cmd->print)

@@ -164,6 +164,11 @@ void gwctl_fmt_ms(int64_t ms, char *buf, size_t len);
 void gwctl_print_json(FILE *out, json_t *doc);
 void gwctl_print_status(FILE *out, const char *prog, json_t *result);
 void gwctl_print_services(FILE *out, const char *prog, json_t *result);
+/* The services table, one service (and its named instances) at a time, for a stream. */
+struct gwctl_table *gwctl_services_table(void);
+void gwctl_services_row(struct gwctl_table *t, json_t *svc);
+/* services: streamed from hbd (JSON lines with --format json, else the table). */
+int gwctl_run_services(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **argv);
 void gwctl_print_clients(FILE *out, const char *prog, json_t *result);
 void gwctl_print_forget(FILE *out, const char *prog, json_t *result);
 void gwctl_print_kick(FILE *out, const char *prog, json_t *result);

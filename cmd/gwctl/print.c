@@ -287,43 +287,52 @@ service_row(struct gwctl_table *t, json_t *obj, const char *name, const char *mi
     free(labels);
 }
 
-void
-gwctl_print_services(FILE *out, const char *prog, json_t *result)
+struct gwctl_table *
+gwctl_services_table(void)
 {
     static const char *const headers[] = {"SERVICE", "STATE",     "SILENT", ">INTERVAL", ">BEATS",
                                           ">MIN_UP", "LAST_SEEN", "ADDR",   "LABELS",    NULL};
-    json_t *list = json_object_get(result, HBD_F_SERVICES), *svc, *in;
+
+    return gwctl_table_new(headers);
+}
+
+void
+gwctl_services_row(struct gwctl_table *t, json_t *svc)
+{
+    char min_up[32], name[300];
+    json_t *insts = json_object_get(svc, HBD_F_INSTANCES), *only = json_array_get(insts, 0), *in;
+    size_t j;
+
+    snprintf(min_up, sizeof(min_up), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(svc, HBD_F_MIN_UP)));
+    /* A service whose one instance has no name is that instance: its row says where the beats
+     * come from. Otherwise every instance is listed below it, unnamed ones as -. */
+    if (json_array_size(insts) == 1 && !str(only, HBD_F_NAME)[0]) {
+        service_row(t, svc, str(svc, HBD_F_NAME), min_up, str(only, HBD_F_ADDR));
+        return;
+    }
+    service_row(t, svc, str(svc, HBD_F_NAME), min_up, NULL);
+    json_array_foreach(insts, j, in)
+    {
+        snprintf(name, sizeof(name), "  %s", str(in, HBD_F_NAME)[0] ? str(in, HBD_F_NAME) : "-");
+        service_row(t, in, name, "", NULL);
+    }
+}
+
+void
+gwctl_print_services(FILE *out, const char *prog, json_t *result)
+{
+    json_t *list = json_object_get(result, HBD_F_SERVICES), *svc;
     struct gwctl_table *t;
-    size_t i, j;
+    size_t i;
 
     (void)prog;
     if (json_array_size(list) == 0) {
         fprintf(out, "no services\n");
         return;
     }
-    t = gwctl_table_new(headers);
-    json_array_foreach(list, i, svc)
-    {
-        char min_up[32], name[300];
-        snprintf(min_up, sizeof(min_up), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(svc, HBD_F_MIN_UP)));
-        json_t *insts = json_object_get(svc, HBD_F_INSTANCES);
-        json_t *only = json_array_get(insts, 0);
-        /* A service whose one instance has no name is that instance: its row says where the
-         * beats come from. Otherwise every instance is listed below it, unnamed ones as -. */
-        if (json_array_size(insts) == 1 &&
-            !json_string_value(json_object_get(only, HBD_F_NAME))[0]) {
-            service_row(t, svc, str(svc, HBD_F_NAME), min_up, str(only, HBD_F_ADDR));
-            continue;
-        }
-        service_row(t, svc, str(svc, HBD_F_NAME), min_up, NULL);
-        json_array_foreach(insts, j, in)
-        {
-            const char *iname = json_string_value(json_object_get(in, HBD_F_NAME));
-            snprintf(name, sizeof(name), "  %s", iname && iname[0] ? iname : "-");
-            service_row(t, in, name, "", NULL);
-        }
-    }
+    t = gwctl_services_table();
+    json_array_foreach(list, i, svc) gwctl_services_row(t, svc);
     gwctl_table_print(t, out);
     gwctl_table_free(t);
 }

@@ -30,6 +30,12 @@ hbd_config_new(const struct gw_conf *c, char *err)
         free(cfg);
         return NULL;
     }
+    if (cfg->auth_tokens_file[0] &&
+        hbd_tokens_load(cfg->auth_tokens_file, &cfg->tokens, err) == -1) {
+        gw_conf_unbind(&hbd_conf_section, cfg);
+        free(cfg);
+        return NULL;
+    }
     return cfg;
 }
 
@@ -38,6 +44,7 @@ snapshot_free(struct gw_snap *s)
 {
     struct hbd_config *cfg = GW_SNAP_OF(s, struct hbd_config, snap);
 
+    hbd_tokens_free(&cfg->tokens);
     gw_conf_unbind(&hbd_conf_section, cfg);
     free(cfg);
 }

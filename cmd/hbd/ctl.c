@@ -2,7 +2,9 @@
  * ctl.c -- hbd's own control commands and its status, health and STATUS-line figures. The
  * common commands (reload, drain, log-level, ...) come from lib/daemon.c.
  */
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -33,6 +35,26 @@ errors_total(struct hbd *h)
     return n;
 }
 
+/* The store's counters, flat (errors_<reason> for each fault); "failing" names the fault while
+ * writes fail. */
+static json_t *
+store_json(const struct hbd *h, const struct gw_store_stats *st)
+{
+    json_t *o = json_pack(
+        "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}", "enabled", h->store != NULL, "written",
+        (json_int_t)st->written, "dropped", (json_int_t)st->dropped, "queued",
+        (json_int_t)st->queued, "errors", (json_int_t)st->errors, "retries",
+        (json_int_t)st->retries, "pruned", (json_int_t)st->pruned, "failing",
+        st->failing ? gw_store_fault_text(st->fault) : "", "error", st->failing ? st->why : "");
+    char key[40];
+
+    for (int f = GW_STORE_FAULT_NONE + 1; o && f < GW_STORE_FAULTS; f++) {
+        snprintf(key, sizeof(key), "errors_%s", gw_store_fault_label(f));
+        json_object_set_new(o, key, json_integer((json_int_t)st->errors_by[f]));
+    }
+    return o;
+}
+
 /* Thread-safe: used by the HTTP thread, the control socket and the STATUS command. */
 json_t *
 hbd_status(void *arg)
@@ -46,11 +68,10 @@ hbd_status(void *arg)
         gw_store_stats(h->store, &st);
     return json_pack(
         "{s:{s:s, s:s, s:s}, s:i, s:s, s:i, s:I, s:I, s:f, s:I, s:I, s:{s:i, s:i, s:i, s:i}, "
-        "s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I}}",
+        "s:{s:I, s:I, s:I, s:I}, s:o}",
         "listeners", "tcp", h->listen_str, "udp", h->udp ? h->listen_str : "", "http", h->http_str,
-        "workers", (int)h->nworkers, "io", hbd_io_in_use(h), "connections",
-        (int)hbd_conns(h), "connections_total",
-        (json_int_t)counter(h, h->m.clients_connected), "messages_total",
+        "workers", (int)h->nworkers, "io", hbd_io_in_use(h), "connections", (int)hbd_conns(h),
+        "connections_total", (json_int_t)counter(h, h->m.clients_connected), "messages_total",
         (json_int_t)messages_total(h), "messages_per_second",
         gw_metrics_value(h->m.reg, h->m.msgs_per_second), "bytes_received_total",
         (json_int_t)counter(h, h->m.bytes_received), "errors_total", (json_int_t)errors_total(h),
@@ -58,8 +79,7 @@ hbd_status(void *arg)
         (int)c.dead, "alerts", "sent", (json_int_t)counter(h, h->m.alerts_sent), "failed",
         (json_int_t)counter(h, h->m.alerts_failed), "queued",
         (json_int_t)gw_metrics_value(h->m.reg, h->m.alerts_queued), "dropped",
-        (json_int_t)counter(h, h->m.alerts_dropped), "store", "written", (json_int_t)st.written,
-        "dropped", (json_int_t)st.dropped);
+        (json_int_t)counter(h, h->m.alerts_dropped), "store", store_json(h, &st));
 }
 
 json_t *
@@ -71,18 +91,28 @@ hbd_health(void *arg)
     char summary[200];
     const char *status = "ok";
 
+    struct gw_store_stats st = {0};
+    int n;
+
     hbd_registry_counts(h->reg, &c);
+    if (h->store)
+        gw_store_stats(h->store, &st);
     /* gwctl health-check judges the levels against its own thresholds; this is the default. */
     if (c.dead)
         status = "critical";
-    else if (c.late)
+    else if (c.late || st.failing)
         status = "warning";
-    snprintf(summary, sizeof(summary), "%d connection%s, %u dead service%s, %u late", conns,
-             conns == 1 ? "" : "s", c.dead, c.dead == 1 ? "" : "s", c.late);
+    n = snprintf(summary, sizeof(summary), "%d connection%s, %u dead service%s, %u late", conns,
+                 conns == 1 ? "" : "s", c.dead, c.dead == 1 ? "" : "s", c.late);
+    /* History not being written is worth a look even when every service is up: one more
+     * problem at the warning level. */
+    if (st.failing && n > 0 && (size_t)n < sizeof(summary))
+        snprintf(summary + n, sizeof(summary) - (size_t)n, ", store failing (%s)",
+                 gw_store_fault_text(st.fault));
     return json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:i, s:i}}", "status", status,
                      "summary", summary, "perfdata", "conns", conns, "up", (int)c.up, "late",
-                     (int)c.late, "dead", (int)c.dead, "levels", "warning", (int)c.late,
-                     "critical", (int)c.dead);
+                     (int)c.late, "dead", (int)c.dead, "levels", "warning",
+                     (int)c.late + (st.failing ? 1 : 0), "critical", (int)c.dead);
 }
 
 void
@@ -93,8 +123,108 @@ hbd_status_line(struct hbd *h, char *buf, size_t len)
     hbd_registry_counts(h->reg, &c);
     snprintf(buf, len,
              "STATUS connections=%u messages=%llu services=%u up=%u late=%u dead=%u uptime_s=%llu",
-             hbd_conns(h), (unsigned long long)messages_total(h), c.total, c.up, c.late,
-             c.dead, (unsigned long long)((gw_mono_ms() - h->started_ms) / 1000));
+             hbd_conns(h), (unsigned long long)messages_total(h), c.total, c.up, c.late, c.dead,
+             (unsigned long long)((gw_mono_ms() - h->started_ms) / 1000));
+}
+
+/* A services listing being streamed: the sorted names taken at the start, sent a chunk per
+ * turn of the main loop so that heartbeats, sweeps and other control clients go on. */
+#define STREAM_CHUNK 256
+
+struct listing {
+    struct hbd *h;
+    struct gw_ctl_req *r;
+    struct gw_ev_timer timer;
+    char **names;
+    size_t n, next, sent, matched;
+    int state;
+    int streaming; /* inside gw_ctl_stream: a hang-up there is learnt from its -1 */
+};
+
+static void
+listing_free(struct listing *l)
+{
+    gw_ev_timer_stop(gw_daemon_ev(l->h->daemon), &l->timer);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->names[i]);
+    free(l->names);
+    free(l);
+    malloc_trim(0); /* a listing of 100,000 services leaves no high-water mark behind */
+}
+
+/* The client went away between two chunks. One that goes while gw_ctl_stream writes is seen
+ * there too (it returns -1, and still reads r afterwards): left to listing_step then. */
+static void
+listing_hangup(struct gw_ctl_req *r, void *arg)
+{
+    struct listing *l = arg;
+
+    if (l->streaming)
+        return;
+    gw_ctl_reply(r, NULL);
+    listing_free(l);
+}
+
+static void
+listing_step(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct listing *l = arg;
+    json_t *doc;
+    int rc;
+
+    (void)t;
+    for (size_t k = 0; k < STREAM_CHUNK && l->next < l->n; l->next++) {
+        if ((doc = hbd_registry_service(l->h->reg, l->names[l->next], l->state)) == NULL)
+            continue; /* forgotten, or left the state, since the listing began */
+        l->streaming = 1;
+        rc = gw_ctl_stream(l->r, doc);
+        l->streaming = 0;
+        if (rc == -1) {
+            gw_ctl_reply(l->r, NULL); /* the client is gone: only frees r */
+            listing_free(l);
+            return;
+        }
+        l->sent++;
+        k++;
+    }
+    if (l->next < l->n) {
+        gw_ev_timer_start(ev, &l->timer, 0);
+        return;
+    }
+    gw_ctl_reply(l->r, json_pack("{s:I, s:I}", HBD_F_COUNT, (json_int_t)l->sent, HBD_F_MATCHED,
+                                 (json_int_t)l->matched));
+    listing_free(l);
+}
+
+static void
+services_stream(struct hbd *h, struct gw_ctl_req *r, int state, const char *name, size_t limit)
+{
+    struct listing *l = calloc(1, sizeof(*l));
+
+    if (l && name) {
+        l->names = malloc(sizeof(*l->names));
+        if (l->names && (l->names[0] = strdup(name)) != NULL)
+            l->n = 1;
+    } else if (l) {
+        l->names = hbd_registry_names(h->reg, state, &l->n);
+    }
+    if (!l || !l->names) {
+        free(l);
+        gw_ctl_error(r, "failed", "out of memory");
+        return;
+    }
+    l->matched = l->n;
+    if (limit && limit < l->n) {
+        for (size_t i = limit; i < l->n; i++)
+            free(l->names[i]);
+        l->n = limit;
+    }
+    l->h = h;
+    l->r = r;
+    l->state = state;
+    gw_ev_timer_init(&l->timer, listing_step, l);
+    gw_ctl_req_on_hangup(r, listing_hangup, l);
+    listing_step(gw_daemon_ev(h->daemon), &l->timer, l);
 }
 
 static void
@@ -102,8 +232,11 @@ cmd_services(struct gw_ctl_req *r, json_t *args, void *arg)
 {
     struct hbd *h = arg;
     json_t *st = json_object_get(args, HBD_ARG_STATE),
-           *svc = json_object_get(args, HBD_ARG_SERVICE);
+           *svc = json_object_get(args, HBD_ARG_SERVICE),
+           *lim = json_object_get(args, HBD_ARG_LIMIT), *list;
     int state = -1;
+    long long limit = 0;
+    char *end = NULL;
 
     if (st && (!json_is_string(st) || (state = hbd_state_parse(json_string_value(st))) < 0)) {
         gw_ctl_error(r, "bad_args", "%s must be one of %s", HBD_ARG_STATE, HBD_STATE_CHOICES);
@@ -113,7 +246,25 @@ cmd_services(struct gw_ctl_req *r, json_t *args, void *arg)
         gw_ctl_error(r, "bad_args", "%s must be a string", HBD_ARG_SERVICE);
         return;
     }
-    gw_ctl_reply(r, hbd_registry_json(h->reg, state, svc ? json_string_value(svc) : NULL));
+    if (json_is_integer(lim))
+        limit = json_integer_value(lim);
+    else if (json_is_string(lim))
+        limit = strtoll(json_string_value(lim), &end, 10);
+    if (lim && (limit < 1 || (end && (*end || end == json_string_value(lim))))) {
+        gw_ctl_error(r, "bad_args", "%s must be a positive integer", HBD_ARG_LIMIT);
+        return;
+    }
+    if (json_is_true(json_object_get(args, HBD_ARG_STREAM))) {
+        services_stream(h, r, state, svc ? json_string_value(svc) : NULL, (size_t)limit);
+        return;
+    }
+    list = hbd_registry_json(h->reg, state, svc ? json_string_value(svc) : NULL);
+    if (limit) {
+        json_t *a = json_object_get(list, HBD_F_SERVICES);
+        while (json_array_size(a) > (size_t)limit)
+            json_array_remove(a, json_array_size(a) - 1);
+    }
+    gw_ctl_reply(r, list);
 }
 
 static void

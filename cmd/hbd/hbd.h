@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -27,6 +28,17 @@
 
 struct hbd_alerter;
 struct hbd_registry;
+struct hbd_sources;
+
+/* guard.c: auth tokens (auth_tokens_file). */
+struct hbd_token {
+    char *token;
+    char *glob; /* services it may beat for (fnmatch); NULL: any */
+};
+struct hbd_tokens {
+    struct hbd_token *v;
+    size_t n;
+};
 struct gw_workers;
 
 /* Run-time settings, an immutable snapshot filled from [hbd] by gw_conf_bind (each field is
@@ -52,11 +64,16 @@ struct hbd_config {
     uint64_t alert_backoff_ms;
     unsigned alert_queue;
     unsigned metrics_max_services;
+    char *auth_tokens_file;       /* "": no auth */
+    unsigned max_clients_per_ip;  /* 0: no limit */
+    unsigned new_services_per_ip; /* per minute; 0: no limit */
+    struct hbd_tokens tokens;     /* loaded from auth_tokens_file with the snapshot */
     /* Read at start only (GW_CONF_RESTART). */
     char *listen, *http_listen;
     int udp, store;
-    unsigned workers; /* 0: one per CPU */
-    unsigned io;      /* index in "auto|epoll|uring" */
+    size_t udp_rcvbuf; /* 0: the kernel's default */
+    unsigned workers;  /* 0: one per CPU */
+    unsigned io;       /* index in "auto|epoll|uring" */
 };
 
 /* Metric series ids. */
@@ -74,12 +91,19 @@ struct hbd_metrics {
     int err_line_too_long, err_bad_request, err_bad_interval, err_unknown_command;
     int err_output_overflow, err_udp_too_long, err_udp_bad, err_accept, err_too_many_clients;
     int err_too_many_services;
+    int err_invalid_utf8;
+    int err_too_many_instances;
+    int err_auth, err_too_many_clients_per_ip, err_new_services_per_ip;
+    int new_services; /* hbd_new_services_total */
     int closed_idle;
     int store_dropped;
     int services_dropped;         /* services left out of the per-service series */
     struct hbd_service_row *rows; /* the per-service series of the scrape in progress */
     size_t nrows, caprows;
     atomic_uint max_rows; /* metrics_max_services, copied for the HTTP thread (no cfg reader) */
+    int store_errors[GW_STORE_FAULTS]; /* hbd_store_errors_total{reason}; [NONE] unused */
+    int store_failing, store_queued;
+    int udp_dropped;
 };
 
 struct hbd {
@@ -94,6 +118,12 @@ struct hbd {
     struct gw_store *store;
     struct gw_httpd *httpd;
     struct gw_workers *workers; /* server.c */
+    /* The same, published for other threads (a worker answering STATUS may run before
+     * gw_workers_start has returned to the main thread). */
+    _Atomic(struct gw_workers *) workers_any;
+    struct hbd_sources *sources; /* guard.c: per-address counts */
+    atomic_ulong new_services;   /* created since the last summary (main.c logs it) */
+    uint64_t new_services_logged_ms;
     unsigned nworkers;
     enum gw_conn_io io; /* the workers' I/O backend ([hbd] io) */
     struct gw_addr listen_addr;
@@ -106,6 +136,10 @@ struct hbd {
     uint64_t rate_last_ms;
     uint64_t started_ms;
     char hostname[256];
+    char store_path[4096];
+    uint64_t store_episodes; /* the store's fault episodes already logged (main thread) */
+    int store_failing;       /* as last logged (main thread) */
+    struct gw_store_stats store_at_fault; /* counters when the episode was logged */
 };
 
 /* config.c */
@@ -129,6 +163,7 @@ enum hbd_req_kind {
     HBD_REQ_HB,
     HBD_REQ_STATUS,
     HBD_REQ_QUIT,
+    HBD_REQ_AUTH,
     HBD_REQ_ERROR,
 };
 
@@ -153,6 +188,11 @@ enum hbd_err {
     HBD_ERR_ACCEPT,
     HBD_ERR_TOO_MANY_CLIENTS,
     HBD_ERR_TOO_MANY_SERVICES,
+    HBD_ERR_INVALID_UTF8,
+    HBD_ERR_TOO_MANY_INSTANCES,
+    HBD_ERR_AUTH,
+    HBD_ERR_TOO_MANY_CLIENTS_PER_IP,
+    HBD_ERR_NEW_SERVICES_PER_IP,
     HBD_ERR_COUNT
 };
 
@@ -170,12 +210,13 @@ void hbd_count_error(struct hbd *h, enum hbd_err e);
 
 struct hbd_req {
     enum hbd_req_kind kind;
-    const char *error;        /* HBD_REQ_ERROR: the reason after "ERR " */
-    enum hbd_err error_kind;  /* HBD_REQ_ERROR: what it counts as */
+    const char *error;       /* HBD_REQ_ERROR: the reason after "ERR " */
+    enum hbd_err error_kind; /* HBD_REQ_ERROR: what it counts as */
     const char *service;
     const char *instance; /* "" when none */
     uint64_t interval_ms; /* 0 = default */
     unsigned min_up;      /* 0 = default */
+    const char *token;    /* AUTH <token>, or HB token=<token>; NULL when none */
     struct hbd_label labels[HBD_MAX_LABELS];
     unsigned nlabels;
 };
@@ -192,12 +233,19 @@ int hbd_state_parse(const char *name);
 struct hbd_registry *hbd_registry_new(struct hbd *h);
 void hbd_registry_free(struct hbd_registry *r);
 /* Records a heartbeat; returns the service's heartbeat count (the OK sequence number) or 0 when
- * refused (*why set: too many services/instances). addr is the sender. Any thread. */
+ * refused (*why set: HBD_ERR_TOO_MANY_SERVICES, HBD_ERR_TOO_MANY_INSTANCES, or
+ * HBD_ERR_NEW_SERVICES_PER_IP: a new service past new_services_per_ip from addr's address). addr is
+ * the sender. Reaching max_services is logged once per episode (until the count is below it again,
+ * seen by the sweep). Any thread. */
 uint64_t hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char *addr,
-                           const char **why);
+                           enum hbd_err *why);
 /* Moves silent instances/services along up -> late -> dead -> forgotten. Main thread. */
 void hbd_registry_sweep(struct hbd_registry *r);
-/* Drops a service now; 0 or -1 when unknown. */
+/* Reads the watch list back from the store (at start, before the workers): every service and
+ * instance with its state, interval, min_up, labels and last beat, without emitting a
+ * transition. Main thread; 0 or -1 with err. */
+int hbd_registry_restore(struct hbd_registry *r, char *err);
+/* Drops a service now (and its rows in the watch list); 0 or -1 when unknown. */
 int hbd_registry_forget(struct hbd_registry *r, const char *name);
 struct hbd_counts {
     unsigned total, up, late, dead;
@@ -211,6 +259,12 @@ json_t *hbd_registry_json(struct hbd_registry *r, int state, const char *name);
 typedef void (*hbd_registry_fn)(void *arg, const char *name, enum hbd_state state,
                                 uint64_t silent_ms);
 void hbd_registry_each(struct hbd_registry *r, hbd_registry_fn fn, void *arg);
+/* The names of the services in state (-1: all), sorted; *n of them. The caller frees each and
+ * the array. NULL when out of memory. Any thread. */
+char **hbd_registry_names(struct hbd_registry *r, int state, size_t *n);
+/* One service as in hbd_registry_json, or NULL when it is gone or no longer in state (-1:
+ * any). Any thread. */
+json_t *hbd_registry_service(struct hbd_registry *r, const char *name, int state);
 /* Rows for the stats page, dead first, then late, new and up, each by name; at most max, with
  * *more set to how many were left out. Any thread. */
 json_t *hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more);
@@ -223,6 +277,28 @@ void hbd_alerter_send(struct hbd_alerter *a, json_t *doc);
 void hbd_alerter_stop(struct hbd_alerter *a, uint64_t grace_ms);
 
 /* server.c: the TCP/UDP protocol on lib/worker. Main thread unless noted. */
+/* guard.c. Tokens: loaded from path (0, or -1 with err naming file and line); the entry of
+ * token (constant time over all entries) or NULL; whether a glob (NULL: any) allows service. */
+int hbd_tokens_load(const char *path, struct hbd_tokens *t, char *err);
+/* The parser of hbd_tokens_load, on an open stream (fuzzed); path names it in errors. */
+int hbd_tokens_parse(FILE *f, const char *path, struct hbd_tokens *t, char *err);
+void hbd_tokens_free(struct hbd_tokens *t);
+const struct hbd_token *hbd_tokens_find(const struct hbd_tokens *t, const char *token);
+int hbd_token_allows(const char *glob, const char *service);
+/* Sources: client addresses without their port (hbd_source_ip cuts "1.2.3.4:5678" and
+ * "[::1]:5678"). Thread-safe. open: 0 counted, 1 allowed but not counted (table full, no limit),
+ * -1 refused (max connections from ip; 0: no limit); close undoes a counted open.
+ * new_service: 0 allowed (counted in ip's minute), -1 past per_minute (0: no limit). sweep
+ * frees entries without connections whose minute is over (main thread). */
+struct hbd_sources *hbd_sources_new(void);
+void hbd_sources_free(struct hbd_sources *s);
+void hbd_source_ip(const char *addr, char *ip, size_t len);
+int hbd_sources_open(struct hbd_sources *s, const char *ip, unsigned max);
+void hbd_sources_close(struct hbd_sources *s, const char *ip);
+int hbd_sources_new_service(struct hbd_sources *s, const char *ip, unsigned per_minute,
+                            uint64_t now_ms);
+void hbd_sources_sweep(struct hbd_sources *s, uint64_t now_ms);
+
 /* Starts the workers (logged on failure, and each worker that fell back to epoll); 0 or -1. */
 int hbd_server_start(struct hbd *h);
 /* Asks every worker to stop accepting and to close connections once their replies are out. */
@@ -265,6 +341,12 @@ struct hbd_transition_times {
 void hbd_emit_transition_at(struct hbd *h, const char *service, const char *instance,
                             enum hbd_state from, enum hbd_state to, json_t *service_json,
                             const struct hbd_transition_times *times);
+
+/* Logs a store fault episode once when it begins and once when writes resume; main thread,
+ * every second. */
+void hbd_store_watch(struct hbd *h);
+/* /readyz check "store": not ready while writes fail. Any thread. */
+int hbd_store_ready(void *arg, char *detail, size_t len);
 
 /* ctl.c */
 extern const struct gw_ctl_cmd hbd_ctl_cmds[];

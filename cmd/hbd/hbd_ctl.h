@@ -6,7 +6,11 @@
 #ifndef HBD_CTL_H
 #define HBD_CTL_H
 
-/* services {state?, service?} -> {services: [service, ...]}: the registry, sorted by name. */
+/* services {state?, service?, limit?} -> {services: [service, ...]}: the registry, sorted by
+ * name, at most limit services. With {stream: true} (gwctl) each service is one stream line
+ * instead, in chunks, and the reply is {count, matched}: the size of the listing is then
+ * bounded by nothing but the registry, and the daemon holds only the sorted names while it
+ * streams. */
 #define HBD_CMD_SERVICES "services"
 /* clients {} -> {clients: [client, ...]}: the open TCP connections. */
 #define HBD_CMD_CLIENTS "clients"
@@ -16,6 +20,8 @@
 /* Arguments. */
 #define HBD_ARG_STATE "state"     /* services: keep one state, one of HBD_STATE_CHOICES */
 #define HBD_ARG_SERVICE "service" /* services: one service; forget: the service */
+#define HBD_ARG_LIMIT "limit"     /* services: at most this many (the first by name) */
+#define HBD_ARG_STREAM "stream"   /* services: true: one stream line per service */
 #define HBD_STATE_CHOICES "up|late|dead"
 
 /* A service of the services reply, and each of its instances (the fields marked [i] too). */
@@ -31,6 +37,10 @@
 #define HBD_F_LABELS "labels" /* {key: value} of its last HB */
 #define HBD_F_INSTANCES "instances"
 #define HBD_F_ADDR "addr" /* [i] the sender of its last HB */
+
+/* The end of a streamed services listing. */
+#define HBD_F_COUNT "count"     /* services sent */
+#define HBD_F_MATCHED "matched" /* services that matched the filters (before limit) */
 
 /* The forget reply. */
 #define HBD_F_FORGOTTEN "forgotten"

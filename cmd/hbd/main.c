@@ -16,6 +16,7 @@
 #define SWEEP_MS 100
 #define RATE_MS 1000
 #define ALERT_GRACE_MS 2000
+#define NEW_SERVICES_SUMMARY_MS 10000
 
 static int
 operands(struct gw_daemon *d, int argc, char **argv, char *err)
@@ -112,7 +113,9 @@ configure(struct hbd *h)
         GW_LOG_ERROR("bad listen address", "err=%s", err);
         return -1;
     }
-    if ((h->reg = hbd_registry_new(h)) == NULL || hbd_metrics_init(h, err) == -1) {
+    gw_strlcpy(err, "out of memory", sizeof(err));
+    if ((h->reg = hbd_registry_new(h)) == NULL || (h->sources = hbd_sources_new()) == NULL ||
+        hbd_metrics_init(h, err) == -1) {
         GW_LOG_ERROR("cannot set up", "err=%s", err);
         return -1;
     }
@@ -130,6 +133,7 @@ open_store(struct hbd *h)
     if (!hbd_cfg(h)->store)
         return 0;
     snprintf(path, sizeof(path), "%s/gwkit.db", g->state_dir);
+    gw_strlcpy(h->store_path, path, sizeof(h->store_path));
     h->store = gw_store_open(path, hbd_store_tables, g->history_days, err);
     if (!h->store) {
         GW_LOG_ERROR("cannot open the database (set [global] state_dir, or [hbd] store = no)",
@@ -137,6 +141,10 @@ open_store(struct hbd *h)
         return -1;
     }
     GW_LOG_INFO("database open", "path=%s", path);
+    if (hbd_registry_restore(h->reg, err) == -1) {
+        GW_LOG_ERROR("cannot read the watch list", "path=%s err=%s", path, err);
+        return -1;
+    }
     return 0;
 }
 
@@ -192,13 +200,14 @@ http_status(void *arg)
 static int
 start_http(struct hbd *h)
 {
-    struct gw_httpd_check check = {"accepting", gw_daemon_ready_check, h->daemon};
+    struct gw_httpd_check checks[] = {{"accepting", gw_daemon_ready_check, h->daemon},
+                                      {"store", hbd_store_ready, h}};
     struct gw_httpd_opts o = {.prog = "hbd",
                               .metrics = h->m.reg,
                               .status = http_status,
                               .status_arg = h,
-                              .checks = &check,
-                              .nchecks = 1,
+                              .checks = checks,
+                              .nchecks = GW_ARRAY_LEN(checks),
                               .page_tables = page_tables};
     struct gw_addr addr;
     char err[GW_ERR_LEN];
@@ -213,10 +222,30 @@ start_http(struct hbd *h)
     return 0;
 }
 
+/* One info line for the services created since the last one (each is a debug line): at the
+ * first rate tick after a creation, then at most every NEW_SERVICES_SUMMARY_MS. */
+static void
+new_services_summary(struct hbd *h, uint64_t now)
+{
+    unsigned long n;
+
+    if (now - h->new_services_logged_ms < NEW_SERVICES_SUMMARY_MS)
+        return;
+    if ((n = atomic_exchange(&h->new_services, 0)) > 0) {
+        GW_LOG_INFO("new services", "count=%lu since_s=%llu", n,
+                    (unsigned long long)(h->new_services_logged_ms
+                                             ? (now - h->new_services_logged_ms) / 1000
+                                             : 0));
+        h->new_services_logged_ms = now;
+    }
+}
+
 static void
 on_sweep(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 {
-    hbd_registry_sweep(((struct hbd *)arg)->reg);
+    struct hbd *h = arg;
+
+    hbd_registry_sweep(h->reg);
     gw_ev_timer_start(ev, t, SWEEP_MS);
 }
 
@@ -235,6 +264,9 @@ on_rate(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
                            (double)(now - h->rate_last_ms));
     h->rate_last_msgs = msgs;
     h->rate_last_ms = now;
+    hbd_store_watch(h);
+    hbd_sources_sweep(h->sources, gw_mono_ms());
+    new_services_summary(h, now);
     gw_ev_timer_start(ev, t, RATE_MS);
 }
 
@@ -261,6 +293,7 @@ stop(struct hbd *h)
     if (h->store)
         gw_store_close(h->store);
     hbd_registry_free(h->reg);
+    hbd_sources_free(h->sources);
     hbd_metrics_free(h);
     hbd_config_stop(h);
     gw_daemon_free(h->daemon);

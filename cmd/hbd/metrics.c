@@ -9,7 +9,8 @@
 #include "log.h"
 #include "progs.h"
 
-const struct gw_store_table *const hbd_store_tables[] = {&gw_store_hb_table, NULL};
+const struct gw_store_table *const hbd_store_tables[] = {&gw_store_hb_table,
+                                                         &gw_store_hb_watch_table, NULL};
 
 /* Request processing time per read batch: loopback PINGs take microseconds. */
 static const double processing_buckets[] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
@@ -113,6 +114,10 @@ collect(struct gw_metrics *m, void *arg)
     if (h->store) {
         gw_store_stats(h->store, &st);
         gw_metrics_set(m, h->m.store_dropped, (double)st.dropped);
+        for (int f = GW_STORE_FAULT_NONE + 1; f < GW_STORE_FAULTS; f++)
+            gw_metrics_set(m, h->m.store_errors[f], (double)st.errors_by[f]);
+        gw_metrics_set(m, h->m.store_failing, st.failing);
+        gw_metrics_set(m, h->m.store_queued, (double)st.queued);
     }
 }
 
@@ -184,9 +189,18 @@ hbd_metrics_init(struct hbd *h, char *err)
     hm->closed_idle = keep(gw_metrics_simple(m, "hbd_idle_closed_total", GW_METRIC_COUNTER,
                                              "Connections closed after client_timeout.", err),
                            &bad);
-    hm->store_dropped =
-        keep(gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
-                               "State changes not written: database queue full.", err),
+    hm->store_dropped = keep(
+        gw_metrics_simple(m, "hbd_store_dropped_total", GW_METRIC_COUNTER,
+                          "Rows not written: database queue full, or still failing at exit.", err),
+        &bad);
+    hm->new_services = keep(gw_metrics_simple(m, "hbd_new_services_total", GW_METRIC_COUNTER,
+                                              "Services created by a first heartbeat.", err),
+                            &bad);
+    hm->udp_dropped =
+        keep(gw_metrics_simple(m, "hbd_udp_dropped_total", GW_METRIC_COUNTER,
+                               "Datagrams the kernel dropped: a UDP socket's receive buffer was "
+                               "full (SO_RXQ_OVFL; raise udp_rcvbuf).",
+                               err),
              &bad);
     if (gw_metrics_dynamic(m, "hbd_service_up", GW_METRIC_GAUGE,
                            "1 while the service is up or late, 0 once it is dead.", "service",
@@ -201,6 +215,18 @@ hbd_metrics_init(struct hbd *h, char *err)
                                "([hbd] metrics_max_services).",
                                err),
              &bad);
+    f = gw_metrics_family(m, "hbd_store_errors_total", GW_METRIC_COUNTER,
+                          "Failed database write attempts (retried), by reason.", "reason", NULL, 0,
+                          err);
+    for (int i = GW_STORE_FAULT_NONE + 1; i < GW_STORE_FAULTS; i++)
+        hm->store_errors[i] = keep(gw_metrics_series2(m, f, gw_store_fault_label(i), NULL), &bad);
+    hm->store_failing =
+        keep(gw_metrics_simple(m, "hbd_store_failing", GW_METRIC_GAUGE,
+                               "1 while database writes fail (rows wait for retry).", err),
+             &bad);
+    hm->store_queued = keep(gw_metrics_simple(m, "hbd_store_queued", GW_METRIC_GAUGE,
+                                              "Rows waiting to be written to the database.", err),
+                            &bad);
     if (bad)
         return gw_err(err, "metrics registry full");
     hbd_metrics_reloaded(h);
@@ -279,6 +305,14 @@ hbd_emit_transition_at(struct hbd *h, const char *service, const char *instance,
                        const struct hbd_transition_times *times)
 {
     enum gw_log_level lvl = to == HBD_DEAD || to == HBD_LATE ? GW_LOG_WARNING : GW_LOG_INFO;
+
+    /* A burst of new services is not news line by line: debug, and a summary every
+     * NEW_SERVICES_SUMMARY_MS at info (main.c). */
+    if (from == HBD_NEW && !instance[0]) {
+        lvl = GW_LOG_DEBUG;
+        atomic_fetch_add_explicit(&h->new_services, 1, memory_order_relaxed);
+        gw_metrics_add(h->m.reg, h->m.new_services, 1);
+    }
     const char *what = instance[0] ? "instance state changed" : "service state changed";
     int64_t now = gw_wall_ms();
     char ts[40], *detail;
@@ -301,4 +335,54 @@ hbd_emit_transition_at(struct hbd *h, const char *service, const char *instance,
                                "prog", GW_PROG_HBD, "host", h->hostname, "service", service, "from",
                                hbd_state_name(from), "to", hbd_state_name(to), "ts",
                                gw_time_rfc3339(now, ts, sizeof(ts)), "detail", doc));
+}
+
+void
+hbd_store_watch(struct hbd *h)
+{
+    struct gw_store_stats st;
+
+    if (!h->store)
+        return;
+    gw_store_stats(h->store, &st);
+    if (st.episodes != h->store_episodes && st.failing) {
+        GW_LOG_ERROR("database writes failing; rows kept for retry",
+                     "path=%s reason=%s err=%s queued=%llu", h->store_path,
+                     gw_store_fault_text(st.fault), st.why, (unsigned long long)st.queued);
+        h->store_episodes = st.episodes;
+        h->store_failing = 1;
+        h->store_at_fault = st;
+    } else if (st.episodes != h->store_episodes) {
+        /* Began and ended between two looks: still one line. */
+        GW_LOG_WARN("database writes failed for a moment, then resumed", "path=%s reason=%s err=%s",
+                    h->store_path, gw_store_fault_text(st.fault), st.why);
+        h->store_episodes = st.episodes;
+    } else if (h->store_failing && !st.failing) {
+        GW_LOG_INFO("database writes resumed", "path=%s reason=%s failed_for_ms=%lld dropped=%llu",
+                    h->store_path, gw_store_fault_text(st.fault),
+                    (long long)(gw_wall_ms() - st.fault_since_ms),
+                    (unsigned long long)(st.dropped - h->store_at_fault.dropped));
+        h->store_failing = 0;
+        h->store_episodes = st.episodes;
+    }
+}
+
+int
+hbd_store_ready(void *arg, char *detail, size_t len)
+{
+    struct hbd *h = arg;
+    struct gw_store_stats st;
+
+    if (!h->store) {
+        snprintf(detail, len, "off");
+        return 1;
+    }
+    gw_store_stats(h->store, &st);
+    if (st.failing) {
+        snprintf(detail, len, "store %s: writes failing (%s): %s", h->store_path,
+                 gw_store_fault_text(st.fault), st.why);
+        return 0;
+    }
+    snprintf(detail, len, "writing");
+    return 1;
 }

@@ -7,6 +7,8 @@
  *   HB <service> [interval=<duration>] [instance=<name>] [min_up=<n>] [<key>=<value> ...]
  *   STATUS
  *   QUIT
+ *   AUTH <token>                 (HB also takes token=<token>; never stored as a label)
+ * A line must be valid UTF-8 (ERR invalid utf-8): names are ASCII, label values any text.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 
 #include "conf.h"
 #include "hbd.h"
+#include "utf8.h"
 
 #define MIN_INTERVAL_MS 100ull
 #define MAX_INTERVAL_MS (86400ull * 1000)
@@ -65,9 +68,21 @@ const struct hbd_err_kind hbd_errs[HBD_ERR_COUNT] = {
     [HBD_ERR_UDP_BAD] = {"udp_bad", NULL, M(err_udp_bad)},
     [HBD_ERR_ACCEPT] = {"accept", NULL, M(err_accept)},
     [HBD_ERR_TOO_MANY_CLIENTS] = {"too_many_clients", "too many clients", M(err_too_many_clients)},
-    /* Also "too many instances" (registry.c). */
     [HBD_ERR_TOO_MANY_SERVICES] = {"too_many_services", "too many services",
                                    M(err_too_many_services)},
+    /* Anywhere in the line: names, instances, label values. Refused rather than stored, as
+     * JSON (gwctl, /status, alert bodies) cannot carry it. */
+    [HBD_ERR_INVALID_UTF8] = {"invalid_utf8", "invalid utf-8", M(err_invalid_utf8)},
+    [HBD_ERR_TOO_MANY_INSTANCES] = {"too_many_instances", "too many instances",
+                                    M(err_too_many_instances)},
+    /* No token, an unknown one, or one whose glob does not cover the service. */
+    [HBD_ERR_AUTH] = {"auth", "auth", M(err_auth)},
+    [HBD_ERR_TOO_MANY_CLIENTS_PER_IP] = {"too_many_clients_per_ip",
+                                         "too many clients from this address",
+                                         M(err_too_many_clients_per_ip)},
+    [HBD_ERR_NEW_SERVICES_PER_IP] = {"new_services_per_ip",
+                                     "too many new services from this address",
+                                     M(err_new_services_per_ip)},
 };
 
 void
@@ -144,6 +159,8 @@ parse_hb_arg(char *arg, struct hbd_req *req)
             fail(req, "bad instance name");
         else
             req->instance = val;
+    } else if (strcmp(arg, "token") == 0) {
+        req->token = val; /* never a label: it would be stored and shown */
     } else if (strcmp(arg, "min_up") == 0) {
         char *end;
         unsigned long v = strtoul(val, &end, 10);
@@ -196,6 +213,10 @@ hbd_proto_parse(char *line, size_t len, struct hbd_req *req)
             return;
         }
     }
+    if (!gw_utf8_valid(line, len)) {
+        fail_kind(req, HBD_ERR_INVALID_UTF8);
+        return;
+    }
     if ((ntok = tokenize(line, len, tok)) < 0) {
         fail(req, "too many arguments");
         return;
@@ -212,8 +233,12 @@ hbd_proto_parse(char *line, size_t len, struct hbd_req *req)
         req->kind = ntok == 1 ? HBD_REQ_STATUS : HBD_REQ_ERROR;
     else if (strcasecmp(tok[0], "QUIT") == 0)
         req->kind = ntok == 1 ? HBD_REQ_QUIT : HBD_REQ_ERROR;
+    else if (strcasecmp(tok[0], "AUTH") == 0 && ntok == 2)
+        req->kind = HBD_REQ_AUTH, req->token = tok[1];
+    else if (strcasecmp(tok[0], "AUTH") == 0)
+        fail(req, "AUTH needs a token");
     else
         fail_kind(req, HBD_ERR_UNKNOWN_COMMAND);
     if (req->kind == HBD_REQ_ERROR && !req->error)
-        req->error = "wrong number of arguments";
+        fail(req, "wrong number of arguments"); /* a bad_request, not error kind 0 */
 }

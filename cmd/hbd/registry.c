@@ -13,6 +13,13 @@
  *
  * Every change of a service's state goes through set_state, which moves one unit between the
  * per-state counters, so the figures of STATUS, /metrics and health are O(1) and take no lock.
+ *
+ * The watch list survives a restart: each change of the set (a new service or instance, one
+ * forgotten) and each state transition upserts its row in the database (lib/store_hb.c, under
+ * the shard lock so one service's rows are queued in order); beats alone write nothing. At
+ * start hbd_registry_restore reads the rows back. A restart is no evidence of silence, so an
+ * instance that was up starts a fresh interval; one that was late or dead keeps its state and
+ * its schedule, so no transition (and no alert) already emitted is emitted again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +73,28 @@ struct hbd_registry {
     struct shard shards[SHARDS];
     atomic_uint nservices;                 /* reserved by service_add, for max_services */
     atomic_uint nstate[HBD_FORGOTTEN + 1]; /* linked services by state */
+    atomic_int full;                       /* max_services reached: an episode is on */
+    atomic_ulong refused;                  /* new services refused in this episode */
 };
+
+/* A new service refused at max_services: the first refusal of an episode is logged. */
+static void
+note_full(struct hbd_registry *r, unsigned max)
+{
+    atomic_fetch_add(&r->refused, 1);
+    if (atomic_exchange(&r->full, 1) == 0)
+        GW_LOG_WARN("max_services reached: new services are refused (ERR too many services)",
+                    "max_services=%u", max);
+}
+
+/* Main thread (sweep): the episode ends once there is room again. */
+static void
+check_full(struct hbd_registry *r, unsigned max)
+{
+    if (atomic_load(&r->full) && atomic_load(&r->nservices) < max && atomic_exchange(&r->full, 0))
+        GW_LOG_INFO("below max_services again: new services are accepted",
+                    "max_services=%u refused=%lu", max, atomic_exchange(&r->refused, 0));
+}
 
 /* A state change found under a shard lock, emitted after it. */
 struct change {
@@ -277,15 +305,29 @@ instance_get(struct service *s, const char *name, unsigned max_instances)
     return in;
 }
 
-static void
+static int
+same_labels(const struct service *s, const struct hbd_req *req)
+{
+    if (s->nlabels != req->nlabels)
+        return 0;
+    for (unsigned i = 0; i < s->nlabels; i++)
+        if (!s->labels[i].key || !s->labels[i].value ||
+            strcmp(s->labels[i].key, req->labels[i].key) ||
+            strcmp(s->labels[i].value, req->labels[i].value))
+            return 0;
+    return 1;
+}
+
+/* Returns 1 when the labels changed. */
+static int
 set_labels(struct service *s, const struct hbd_req *req)
 {
     struct label *v;
 
-    if (req->nlabels == 0)
-        return;
+    if (req->nlabels == 0 || same_labels(s, req))
+        return 0;
     if ((v = calloc(req->nlabels, sizeof(*v))) == NULL)
-        return;
+        return 0;
     for (unsigned i = 0; i < req->nlabels; i++) {
         v[i].key = strdup(req->labels[i].key);
         v[i].value = strdup(req->labels[i].value);
@@ -297,6 +339,47 @@ set_labels(struct service *s, const struct hbd_req *req)
     free(s->labels);
     s->labels = v;
     s->nlabels = req->nlabels;
+    return 1;
+}
+
+/* Watch-list rows (shard lock held). A row the store's queue drops is counted there. */
+static void
+persist_service(struct hbd_registry *r, const struct service *s)
+{
+    json_t *labels;
+    char *text;
+
+    if (!r->h->store)
+        return;
+    labels = json_object();
+    for (unsigned i = 0; i < s->nlabels; i++)
+        if (s->labels[i].key && s->labels[i].value)
+            json_object_set_new(labels, s->labels[i].key, json_string(s->labels[i].value));
+    text = json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(labels);
+    const struct gw_store_hb_service row = {
+        s->name,          hbd_state_name(s->state), text ? text : "{}",
+        s->since_wall_ms, s->interval_ms,           s->min_up};
+    gw_store_hb_put_service(r->h->store, &row);
+    free(text);
+}
+
+static void
+persist_instance(struct hbd_registry *r, const struct service *s, const struct instance *in)
+{
+    if (!r->h->store)
+        return;
+    const struct gw_store_hb_instance row = {s->name,  in->name,         hbd_state_name(in->state),
+                                             in->addr, in->last_wall_ms, in->interval_ms,
+                                             in->beats};
+    gw_store_hb_put_instance(r->h->store, &row);
+}
+
+static void
+persist_delete(struct hbd_registry *r, const char *service, const char *instance)
+{
+    if (r->h->store)
+        gw_store_hb_delete(r->h->store, service, instance);
 }
 
 /* The instance's state after silent_ms without a beat. */
@@ -445,27 +528,46 @@ emit_changes(struct hbd *h, struct changes *ch)
     free(ch->v);
 }
 
-/* Re-derives the service state after its instances changed; notes a change. */
-static void
+/* Re-derives the service state after its instances changed; notes and stores a change.
+ * Returns 1 when the state changed. */
+static int
 settle_service(struct hbd_registry *r, struct service *s, const struct hbd_config *cfg,
                uint64_t now_ms, struct changes *ch)
 {
     enum hbd_state to = s->ninst ? service_state(s, cfg->min_up) : HBD_FORGOTTEN;
+    int changed = to != s->state;
 
-    if (to != s->state) {
+    if (changed) {
         enum hbd_state from = s->state;
         int64_t from_since = s->since_wall_ms;
         set_state(r, s, to);
         s->since_wall_ms = gw_wall_ms();
         note_change_at(ch, s->name, "", from, to, service_json(s, now_ms, cfg->min_up), from_since,
                        last_beat_wall(s));
+        if (to == HBD_FORGOTTEN)
+            persist_delete(r, s->name, NULL);
+        else
+            persist_service(r, s);
     }
     update_deadline(s, cfg);
+    return changed;
+}
+
+/* new_services_per_ip: one more service from addr's address this minute? Shard lock held (the
+ * sources lock nests inside it, never the other way). */
+static int
+new_service_refused(struct hbd_registry *r, const struct hbd_config *cfg, const char *addr,
+                    uint64_t now)
+{
+    char ip[48];
+
+    hbd_source_ip(addr, ip, sizeof(ip));
+    return hbd_sources_new_service(r->h->sources, ip, cfg->new_services_per_ip, now) == -1;
 }
 
 uint64_t
 hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char *addr,
-                  const char **why)
+                  enum hbd_err *why)
 {
     const struct hbd_config *cfg = hbd_cfg(r->h);
     uint64_t hash = hash_name(req->service), now = gw_mono_ms(), seq;
@@ -473,12 +575,21 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
     struct changes ch = {0};
     struct service *s;
     struct instance *in;
+    int dirty = 0, inst_dirty;
+    uint64_t interval;
 
     pthread_mutex_lock(&sh->mu);
-    if ((s = service_find(sh, hash, req->service)) == NULL &&
-        (s = service_add(r, sh, hash, req->service, cfg->max_services)) == NULL) {
+    if ((s = service_find(sh, hash, req->service)) == NULL && cfg->new_services_per_ip &&
+        new_service_refused(r, cfg, addr, now)) {
         pthread_mutex_unlock(&sh->mu);
-        *why = hbd_errs[HBD_ERR_TOO_MANY_SERVICES].reply;
+        *why = HBD_ERR_NEW_SERVICES_PER_IP;
+        return 0;
+    }
+    if (!s && (dirty = 1, s = service_add(r, sh, hash, req->service, cfg->max_services)) == NULL) {
+        pthread_mutex_unlock(&sh->mu);
+        *why = HBD_ERR_TOO_MANY_SERVICES;
+        if (atomic_load(&r->nservices) >= cfg->max_services) /* not a failed allocation */
+            note_full(r, cfg->max_services);
         return 0;
     }
     if ((in = instance_get(s, req->instance, cfg->max_instances)) == NULL) {
@@ -487,10 +598,13 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
             service_free(s);
         }
         pthread_mutex_unlock(&sh->mu);
-        *why = "too many instances"; /* counted as HBD_ERR_TOO_MANY_SERVICES */
+        *why = HBD_ERR_TOO_MANY_INSTANCES;
         return 0;
     }
-    in->interval_ms = req->interval_ms ? req->interval_ms : cfg->default_interval_ms;
+    interval = req->interval_ms ? req->interval_ms : cfg->default_interval_ms;
+    inst_dirty = in->beats == 0 || in->interval_ms != interval || in->state != HBD_UP;
+    dirty |= s->interval_ms != interval || (req->min_up && s->min_up != req->min_up);
+    in->interval_ms = interval;
     in->last_ms = now;
     in->last_wall_ms = gw_wall_ms();
     in->beats++;
@@ -498,7 +612,7 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
     s->interval_ms = in->interval_ms;
     if (req->min_up)
         s->min_up = req->min_up;
-    set_labels(s, req);
+    dirty |= set_labels(s, req);
     seq = ++s->beats;
     if (in->state != HBD_UP) {
         enum hbd_state from = in->state;
@@ -508,7 +622,10 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
                            in->last_wall_ms);
         in->since_wall_ms = in->last_wall_ms;
     }
-    settle_service(r, s, cfg, now, &ch);
+    if (inst_dirty)
+        persist_instance(r, s, in);
+    if (!settle_service(r, s, cfg, now, &ch) && dirty)
+        persist_service(r, s);
     pthread_mutex_unlock(&sh->mu);
     emit_changes(r->h, &ch);
     return seq;
@@ -530,11 +647,16 @@ sweep_service(struct hbd_registry *r, struct service *s, const struct hbd_config
         if (to != in->state)
             in->since_wall_ms = gw_wall_ms();
         if (to == HBD_FORGOTTEN) {
+            if (s->ninst > 1) /* the last one goes with its service */
+                persist_delete(r, s->name, in->name);
             free(in->name);
             s->inst[i] = s->inst[--s->ninst];
             continue;
         }
-        in->state = to;
+        if (to != in->state) {
+            in->state = to;
+            persist_instance(r, s, in);
+        }
         i++;
     }
     settle_service(r, s, cfg, now, ch);
@@ -565,6 +687,7 @@ hbd_registry_sweep(struct hbd_registry *r)
         pthread_mutex_unlock(&sh->mu);
     }
     emit_changes(r->h, &ch);
+    check_full(r, cfg->max_services);
 }
 
 int
@@ -582,6 +705,7 @@ hbd_registry_forget(struct hbd_registry *r, const char *name)
     }
     note_change_at(&ch, s->name, "", s->state, HBD_FORGOTTEN, NULL, s->since_wall_ms,
                    last_beat_wall(s));
+    persist_delete(r, s->name, NULL);
     service_unlink(r, sh, s);
     service_free(s);
     pthread_mutex_unlock(&sh->mu);
@@ -647,6 +771,58 @@ hbd_registry_json(struct hbd_registry *r, int state, const char *name)
     return json_pack("{s:o}", HBD_F_SERVICES, arr);
 }
 
+static int
+by_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **
+hbd_registry_names(struct hbd_registry *r, int state, size_t *n)
+{
+    size_t cap = 1024;
+    char **v = malloc(cap * sizeof(*v));
+
+    *n = 0;
+    for (int i = 0; v && i < SHARDS; i++) {
+        struct shard *sh = &r->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        for (unsigned b = 0; v && b < sh->nbuckets; b++)
+            for (struct service *s = sh->buckets[b]; s; s = s->next) {
+                if (state >= 0 && (int)s->state != state)
+                    continue;
+                if (*n == cap) {
+                    char **nv = realloc(v, (cap *= 2) * sizeof(*v));
+                    if (!nv)
+                        break;
+                    v = nv;
+                }
+                if ((v[*n] = strdup(s->name)) != NULL)
+                    (*n)++;
+            }
+        pthread_mutex_unlock(&sh->mu);
+    }
+    if (v)
+        qsort(v, *n, sizeof(*v), by_str);
+    return v;
+}
+
+json_t *
+hbd_registry_service(struct hbd_registry *r, const char *name, int state)
+{
+    const struct hbd_config *cfg = hbd_cfg(r->h);
+    uint64_t hash = hash_name(name);
+    struct shard *sh = shard_of(r, hash);
+    struct service *s;
+    json_t *doc = NULL;
+
+    pthread_mutex_lock(&sh->mu);
+    if ((s = service_find(sh, hash, name)) != NULL && (state < 0 || (int)s->state == state))
+        doc = service_json(s, gw_mono_ms(), cfg->min_up);
+    pthread_mutex_unlock(&sh->mu);
+    return doc;
+}
+
 /* A compact row for the stats page. */
 static json_t *
 page_row(const struct service *s, uint64_t now_ms)
@@ -665,11 +841,10 @@ page_row(const struct service *s, uint64_t now_ms)
     for (unsigned i = 0; i < s->nlabels; i++)
         if (s->labels[i].key && s->labels[i].value)
             json_object_set_new(labels, s->labels[i].key, json_string(s->labels[i].value));
-    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", s->name, "state",
-                     hbd_state_name(s->state), "instances_up",
-                     inst, "silent_s", (json_int_t)((now_ms - last_ms) / 1000), "interval_ms",
-                     (json_int_t)s->interval_ms, "heartbeats", (json_int_t)s->beats, "labels",
-                     labels);
+    return json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", s->name, "state", hbd_state_name(s->state),
+        "instances_up", inst, "silent_s", (json_int_t)((now_ms - last_ms) / 1000), "interval_ms",
+        (json_int_t)s->interval_ms, "heartbeats", (json_int_t)s->beats, "labels", labels);
 }
 
 json_t *
@@ -734,4 +909,127 @@ hbd_registry_each(struct hbd_registry *r, hbd_registry_fn fn, void *arg)
             }
         pthread_mutex_unlock(&sh->mu);
     }
+}
+/* ---- restore at start ---- */
+
+struct restore {
+    struct hbd_registry *r;
+    const struct hbd_config *cfg;
+    uint64_t now_mono;
+    int64_t now_wall;
+    unsigned services, instances, skipped;
+};
+
+static void
+restore_labels(struct service *s, const char *text)
+{
+    json_t *obj = json_loads(text, 0, NULL), *v;
+    const char *k;
+    size_t n = 0;
+
+    if (!json_is_object(obj) || json_object_size(obj) == 0 ||
+        (s->labels = calloc(json_object_size(obj), sizeof(*s->labels))) == NULL) {
+        json_decref(obj);
+        return;
+    }
+    json_object_foreach(obj, k, v)
+    {
+        if (json_is_string(v) && n < HBD_MAX_LABELS) {
+            s->labels[n].key = strdup(k);
+            s->labels[n].value = strdup(json_string_value(v));
+            n++;
+        }
+    }
+    s->nlabels = (unsigned)n;
+    json_decref(obj);
+}
+
+static void
+restore_service(void *arg, const struct gw_store_hb_service *sv)
+{
+    struct restore *rs = arg;
+    struct hbd_registry *r = rs->r;
+    uint64_t hash = hash_name(sv->name);
+    struct shard *sh = shard_of(r, hash);
+    int state = hbd_state_parse(sv->state);
+    struct service *s;
+
+    pthread_mutex_lock(&sh->mu);
+    if (service_find(sh, hash, sv->name) ||
+        (s = service_add(r, sh, hash, sv->name, rs->cfg->max_services)) == NULL) {
+        pthread_mutex_unlock(&sh->mu);
+        rs->skipped++;
+        return;
+    }
+    set_state(r, s, state > 0 ? (enum hbd_state)state : HBD_UP);
+    s->since_wall_ms = sv->since_ms;
+    s->interval_ms = sv->interval_ms ? sv->interval_ms : rs->cfg->default_interval_ms;
+    s->min_up = sv->min_up;
+    restore_labels(s, sv->labels_json);
+    s->next_check_ms = 0; /* a service without instances goes at the first sweep */
+    rs->services++;
+    pthread_mutex_unlock(&sh->mu);
+}
+
+/* The silence to give a restored instance so that it keeps its stored state. */
+static uint64_t
+restored_silence(enum hbd_state st, uint64_t silent, uint64_t interval, unsigned grace)
+{
+    uint64_t late_after = interval + interval / 2 + 1, dead_after = interval * grace + 1;
+
+    switch (st) {
+    case HBD_LATE:
+        return GW_MIN(GW_MAX(silent, late_after), dead_after - 1);
+    case HBD_DEAD:
+        return GW_MAX(silent, dead_after);
+    default:
+        return 0; /* up (or new): a fresh interval from the restart */
+    }
+}
+
+static void
+restore_instance(void *arg, const struct gw_store_hb_instance *row)
+{
+    struct restore *rs = arg;
+    struct hbd_registry *r = rs->r;
+    uint64_t hash = hash_name(row->service), silent;
+    struct shard *sh = shard_of(r, hash);
+    int state = hbd_state_parse(row->state);
+    struct service *s;
+    struct instance *in;
+
+    pthread_mutex_lock(&sh->mu);
+    if ((s = service_find(sh, hash, row->service)) == NULL ||
+        (in = instance_get(s, row->name, rs->cfg->max_instances)) == NULL) {
+        pthread_mutex_unlock(&sh->mu);
+        rs->skipped++;
+        return;
+    }
+    in->state = state > 0 ? (enum hbd_state)state : HBD_UP;
+    in->interval_ms = row->interval_ms ? row->interval_ms : s->interval_ms;
+    in->last_wall_ms = row->last_ms;
+    in->beats = row->beats;
+    gw_strlcpy(in->addr, row->addr, sizeof(in->addr));
+    silent = rs->now_wall > row->last_ms ? (uint64_t)(rs->now_wall - row->last_ms) : 0;
+    silent = restored_silence(in->state, silent, in->interval_ms, rs->cfg->grace);
+    in->last_ms = rs->now_mono - GW_MIN(silent, rs->now_mono);
+    s->beats += in->beats;
+    update_deadline(s, rs->cfg);
+    rs->instances++;
+    pthread_mutex_unlock(&sh->mu);
+}
+
+int
+hbd_registry_restore(struct hbd_registry *r, char *err)
+{
+    struct restore rs = {r, hbd_cfg(r->h), gw_mono_ms(), gw_wall_ms(), 0, 0, 0};
+    const struct gw_store_hb_loader l = {restore_service, restore_instance, &rs};
+
+    if (!r->h->store)
+        return 0;
+    if (gw_store_hb_load(r->h->store, &l, err) == -1)
+        return -1;
+    GW_LOG_INFO("watch list restored", "services=%u instances=%u skipped=%u", rs.services,
+                rs.instances, rs.skipped);
+    return 0;
 }

@@ -71,6 +71,23 @@ static const struct gw_conf_key hbd_keys[] = {
      F(alert_backoff_ms)},
     {"alert_queue", GW_CONF_INT, "1024", 1, 1000000, NULL,
      "alerts waiting for delivery; past this, new ones are dropped and counted", 0, F(alert_queue)},
+    {"auth_tokens_file", GW_CONF_STRING, "", 0, 0, NULL,
+     "file of 'token [service-glob]' lines: when set, TCP clients send AUTH <token> first, HB "
+     "lines and UDP datagrams may carry token=<token>, and a token with a glob beats only for "
+     "matching services (read again on reload)",
+     0, F(auth_tokens_file)},
+    {"max_clients_per_ip", GW_CONF_INT, "0", 0, 10000000, NULL,
+     "TCP connections from one address at once (0: no limit); more get 'ERR too many clients "
+     "from this address'",
+     0, F(max_clients_per_ip)},
+    {"new_services_per_ip", GW_CONF_INT, "0", 0, 10000000, NULL,
+     "new services one address may create per minute (0: no limit); more get 'ERR too many new "
+     "services from this address'",
+     0, F(new_services_per_ip)},
+    {"udp_rcvbuf", GW_CONF_SIZE, "0", 0, KIB(1024 * 1024), NULL,
+     "receive buffer of each UDP socket (0: the kernel's default); bursts past it are dropped by "
+     "the kernel and counted in hbd_udp_dropped_total",
+     GW_CONF_RESTART, F(udp_rcvbuf)},
     {"store", GW_CONF_BOOL, "yes", 0, 0, NULL,
      "write state changes to heartbeat_events in <state_dir>/gwkit.db", GW_CONF_RESTART, F(store)},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0, 0},

@@ -31,6 +31,7 @@ struct hbd_wstate {
     int ufd;
     struct gw_udp_batch *udp;
     size_t udp_max;
+    uint32_t udp_dropped; /* the socket's drop count already counted */
     uint64_t accept_logged_ms;
     const struct hbd_config *limits_of; /* the snapshot limits was filled from */
     struct gw_conn_limits limits;
@@ -40,6 +41,39 @@ static struct hbd_wstate *
 wstate(struct gw_conn *c)
 {
     return gw_worker_data(gw_worker_of(gw_conn_loop_of(c)));
+}
+
+/* A connection's own: its address without the port (per-source limits) and what its AUTH
+ * granted. */
+struct hbd_client {
+    struct hbd *h;
+    char ip[48];
+    int counted; /* in h->sources */
+    int authed;
+    char *glob; /* the services its token covers; NULL: any */
+    int crlf;   /* how its last request ended: replies without a request of their own (ERR line
+                   too long) end the same way; CRLF before the first */
+};
+
+static struct hbd *
+conn_hbd(struct gw_conn *c)
+{
+    return wstate(c)->h;
+}
+
+/* With auth_tokens_file set, may this HB go in? token= on the line wins over the connection's
+ * AUTH (cl NULL: a datagram). */
+static int
+hb_allowed(const struct hbd_config *cfg, const struct hbd_client *cl, const struct hbd_req *req)
+{
+    const struct hbd_token *t;
+
+    if (!cfg->auth_tokens_file[0])
+        return 1;
+    if (req->token)
+        return (t = hbd_tokens_find(&cfg->tokens, req->token)) != NULL &&
+               hbd_token_allows(t->glob, req->service);
+    return cl && cl->authed && hbd_token_allows(cl->glob, req->service);
 }
 
 /* ---- requests ---- */
@@ -85,12 +119,16 @@ request(void *arg, char *line, size_t len, int crlf)
     struct batch *b = arg;
     struct gw_conn *c = b->c;
     struct hbd *h = b->h;
+    struct hbd_client *cl = gw_conn_user(c);
+    const struct hbd_config *cfg = hbd_cfg(h);
+    const struct hbd_token *tok;
     struct hbd_req req;
-    const char *why = NULL;
+    enum hbd_err why;
     char text[512];
     uint64_t seq;
     int n;
 
+    cl->crlf = crlf;
     hbd_proto_parse(line, len, &req);
     if (req.kind == HBD_REQ_EMPTY)
         return 0;
@@ -103,16 +141,40 @@ request(void *arg, char *line, size_t len, int crlf)
     case HBD_REQ_PING:
         reply(c, "PONG", 4, crlf);
         break;
+    case HBD_REQ_AUTH:
+        if (!cfg->auth_tokens_file[0]) {
+            hbd_count_error(h, HBD_ERR_BAD_REQUEST);
+            reply_err(c, "auth not enabled", crlf);
+        } else if ((tok = hbd_tokens_find(&cfg->tokens, req.token)) == NULL) {
+            hbd_count_error(h, HBD_ERR_AUTH);
+            reply_err(c, hbd_errs[HBD_ERR_AUTH].reply, crlf);
+        } else {
+            free(cl->glob);
+            cl->glob = tok->glob ? strdup(tok->glob) : NULL;
+            cl->authed = !tok->glob || cl->glob; /* out of memory: not authed */
+            reply(c, cl->authed ? "OK" : "ERR out of memory", cl->authed ? 2 : 17, crlf);
+        }
+        break;
     case HBD_REQ_HB:
+        if (!hb_allowed(cfg, cl, &req)) {
+            hbd_count_error(h, HBD_ERR_AUTH);
+            reply_err(c, hbd_errs[HBD_ERR_AUTH].reply, crlf);
+            break;
+        }
         if ((seq = hbd_registry_beat(h->reg, &req, gw_conn_addr(c), &why)) == 0) {
-            hbd_count_error(h, HBD_ERR_TOO_MANY_SERVICES);
-            reply_err(c, why, crlf);
+            hbd_count_error(h, why);
+            reply_err(c, hbd_errs[why].reply, crlf);
             break;
         }
         n = snprintf(text, sizeof(text), "OK %llu", (unsigned long long)seq);
         reply(c, text, (size_t)n, crlf);
         break;
     case HBD_REQ_STATUS:
+        if (cfg->auth_tokens_file[0] && !cl->authed) {
+            hbd_count_error(h, HBD_ERR_AUTH);
+            reply_err(c, hbd_errs[HBD_ERR_AUTH].reply, crlf);
+            break;
+        }
         hbd_status_line(h, text, sizeof(text));
         reply(c, text, strlen(text), crlf);
         break;
@@ -130,7 +192,7 @@ request(void *arg, char *line, size_t len, int crlf)
 static size_t
 on_data(struct gw_conn *c, char *data, size_t len)
 {
-    struct hbd *h = gw_conn_user(c);
+    struct hbd *h = conn_hbd(c);
     struct batch b = {c, h};
     enum gw_line_status st;
     uint64_t t0 = gw_mono_ns();
@@ -138,7 +200,8 @@ on_data(struct gw_conn *c, char *data, size_t len)
 
     if (st == GW_LINE_TOO_LONG && !gw_conn_closed(c)) {
         hbd_count_error(h, HBD_ERR_LINE_TOO_LONG);
-        reply_err(c, hbd_errs[HBD_ERR_LINE_TOO_LONG].reply, 1);
+        reply_err(c, hbd_errs[HBD_ERR_LINE_TOO_LONG].reply,
+                  ((struct hbd_client *)gw_conn_user(c))->crlf);
         GW_LOG_DEBUG("line too long", "id=%llu addr=%s", (unsigned long long)gw_conn_id(c),
                      gw_conn_addr(c));
     }
@@ -151,7 +214,7 @@ on_data(struct gw_conn *c, char *data, size_t len)
 static void
 on_received(struct gw_conn *c, size_t n)
 {
-    struct hbd *h = gw_conn_user(c);
+    struct hbd *h = conn_hbd(c);
 
     gw_metrics_add(h->m.reg, h->m.bytes_received, n);
 }
@@ -177,18 +240,39 @@ on_open(struct gw_conn *c)
 {
     struct hbd_wstate *ws = wstate(c);
     struct hbd *h = ws->h;
+    struct hbd_client *cl = calloc(1, sizeof(*cl));
+    int rc;
 
     gw_metrics_add(h->m.reg, h->m.active_connections, 1);
     gw_metrics_add(h->m.reg, h->m.clients_connected, 1);
     GW_LOG_DEBUG("connection accepted", "id=%llu addr=%s worker=%u",
                  (unsigned long long)gw_conn_id(c), gw_conn_addr(c), ws->index);
+    if (!cl) {
+        gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
+        return;
+    }
+    cl->h = h;
+    cl->crlf = 1;
+    gw_conn_set_user(c, cl);
+    hbd_source_ip(gw_conn_addr(c), cl->ip, sizeof(cl->ip));
+    if ((rc = hbd_sources_open(h->sources, cl->ip, hbd_cfg(h)->max_clients_per_ip)) == -1) {
+        hbd_count_error(h, HBD_ERR_TOO_MANY_CLIENTS_PER_IP);
+        reply_err(c, hbd_errs[HBD_ERR_TOO_MANY_CLIENTS_PER_IP].reply, 1);
+        gw_conn_finish(c);
+        return;
+    }
+    cl->counted = rc == 0;
 }
 
 static void
 on_close(struct gw_conn *c, const char *reason)
 {
-    struct hbd *h = gw_conn_user(c);
+    struct hbd *h = conn_hbd(c);
+    struct hbd_client *cl = gw_conn_user(c) == (void *)h ? NULL : gw_conn_user(c);
     struct gw_conn_stats st;
+
+    if (cl && cl->counted)
+        hbd_sources_close(h->sources, cl->ip);
 
     if (strcmp(reason, GW_CONN_IDLE) == 0)
         gw_metrics_add(h->m.reg, h->m.closed_idle, 1);
@@ -199,6 +283,11 @@ on_close(struct gw_conn *c, const char *reason)
     GW_LOG_DEBUG("connection closed", "id=%llu addr=%s reason=%s msgs=%llu",
                  (unsigned long long)gw_conn_id(c), gw_conn_addr(c), reason,
                  (unsigned long long)st.msgs);
+    if (cl) {
+        free(cl->glob);
+        free(cl);
+        gw_conn_set_user(c, h);
+    }
 }
 
 static const struct gw_conn_proto hbd_tcp = {
@@ -270,7 +359,7 @@ udp_datagram(struct hbd_wstate *ws, int i)
     int trunc;
     char *data = gw_udp_data(ws->udp, i, &len, &trunc), addr[48];
     struct hbd_req req;
-    const char *why;
+    enum hbd_err why;
     socklen_t plen;
     const struct sockaddr *peer;
 
@@ -288,14 +377,20 @@ udp_datagram(struct hbd_wstate *ws, int i)
     if (req.kind == HBD_REQ_PING)
         return 1;
     if (req.kind == HBD_REQ_HB) {
+        if (!hb_allowed(hbd_cfg(h), NULL, &req)) {
+            hbd_count_error(h, HBD_ERR_AUTH);
+            return 0;
+        }
         peer = gw_udp_peer(ws->udp, i, &plen);
         gw_net_addr_str(peer, plen, addr, sizeof(addr));
         if (hbd_registry_beat(h->reg, &req, addr, &why) == 0)
-            hbd_count_error(h, HBD_ERR_TOO_MANY_SERVICES);
+            hbd_count_error(h, why);
         return 0;
     }
     /* No error replies over UDP: a forged source address must not earn anyone traffic. */
-    hbd_count_error(h, HBD_ERR_UDP_BAD);
+    hbd_count_error(h, req.kind == HBD_REQ_ERROR && req.error_kind == HBD_ERR_INVALID_UTF8
+                           ? HBD_ERR_INVALID_UTF8
+                           : HBD_ERR_UDP_BAD);
     return 0;
 }
 
@@ -311,6 +406,11 @@ on_udp(struct gw_ev *ev, int fd, unsigned events, void *arg)
     for (int round = 0; round < UDP_ROUNDS; round++) {
         if ((n = gw_udp_recv(ws->udp, fd)) <= 0)
             return;
+        if (gw_udp_dropped(ws->udp) != ws->udp_dropped) {
+            gw_metrics_add(ws->h->m.reg, ws->h->m.udp_dropped,
+                           (uint32_t)(gw_udp_dropped(ws->udp) - ws->udp_dropped));
+            ws->udp_dropped = gw_udp_dropped(ws->udp);
+        }
         for (int i = 0; i < n; i++)
             if (udp_datagram(ws, i))
                 gw_udp_reply(ws->udp, i, pong, sizeof(pong) - 1);
@@ -337,6 +437,8 @@ worker_start(struct gw_worker *w, void *arg, char *err)
 {
     struct hbd *h = arg;
     struct hbd_wstate *ws = calloc(1, sizeof(*ws));
+    char why[GW_ERR_LEN];
+    size_t got;
 
     if (!ws)
         return gw_err(err, "out of memory");
@@ -352,6 +454,15 @@ worker_start(struct gw_worker *w, void *arg, char *err)
         return -1;
     if ((ws->ufd = gw_net_bind_udp(&h->listen_addr, 1, err)) == -1)
         return -1;
+    if (gw_udp_count_drops(ws->ufd, why) == -1)
+        GW_LOG_WARN("kernel UDP drops will not be counted", "err=%s", why);
+    if (hbd_cfg(h)->udp_rcvbuf) {
+        if (gw_udp_set_rcvbuf(ws->ufd, hbd_cfg(h)->udp_rcvbuf, &got, err) == -1)
+            return -1;
+        if (ws->index == 0)
+            GW_LOG_INFO("udp receive buffer", "udp_rcvbuf=%zu kernel=%zu", hbd_cfg(h)->udp_rcvbuf,
+                        got);
+    }
     return gw_ev_add(gw_worker_ev(w), ws->ufd, GW_EV_READ, on_udp, ws, err);
 }
 
@@ -407,6 +518,7 @@ hbd_server_start(struct hbd *h)
         GW_LOG_ERROR("cannot start worker", "worker=%u addr=%s err=%s", failed, h->listen_str, err);
         return -1;
     }
+    atomic_store_explicit(&h->workers_any, h->workers, memory_order_release);
     for (unsigned i = 0; i < h->nworkers; i++) {
         const char *why = gw_worker_fallback(gw_workers_get(h->workers, i));
         if (why)
@@ -437,13 +549,17 @@ hbd_io_select(const char *want)
 const char *
 hbd_io_in_use(const struct hbd *h)
 {
-    return h->workers ? gw_workers_backend(h->workers) : "epoll";
+    struct gw_workers *ws = atomic_load_explicit(&h->workers_any, memory_order_acquire);
+
+    return ws ? gw_workers_backend(ws) : "epoll";
 }
 
 unsigned
 hbd_conns(const struct hbd *h)
 {
-    return h->workers ? gw_workers_conns(h->workers) : 0;
+    struct gw_workers *ws = atomic_load_explicit(&h->workers_any, memory_order_acquire);
+
+    return ws ? gw_workers_conns(ws) : 0;
 }
 
 void
@@ -456,6 +572,7 @@ hbd_server_drain(struct hbd *h)
 void
 hbd_server_stop(struct hbd *h)
 {
+    atomic_store(&h->workers_any, NULL);
     gw_workers_stop(h->workers);
     h->workers = NULL;
 }

@@ -101,11 +101,13 @@ t.ok(all(column_starts(lines[0], l, ['STATE', 'SILENT', 'LAST_SEEN']) for l in l
 t.ok(all(not l.endswith(' ') for l in lines), 'services: no trailing blanks')
 
 rc, out, err = gwctl('--format', 'json', 'services')
-t.is_(jq('[.services[].name] | sort | join(",")', out), (0, 'api,db,mix\n'), 'services JSON through jq')
+t.is_(jq('.name', out), (0, 'api\ndb\nmix\n'), 'services JSON: JSON lines, one service per line, by name')
 rc, doc, err = gwjson('services', 'api')
-t.is_([s['name'] for s in doc['services']], ['api'], 'services SERVICE: one service')
-t.is_(sorted(i['name'] for i in doc['services'][0]['instances']), ['web-1', 'web-2'],
-      'services JSON: instances')
+t.is_(doc['name'], 'api', 'services SERVICE: one service')
+t.is_(sorted(i['name'] for i in doc['instances']), ['web-1', 'web-2'], 'services JSON: instances')
+rc, out, err = gwctl('--format', 'json', 'services', '--limit', '1')
+t.is_(jq('.name', out), (0, 'api\n'), 'services --limit 1: the first by name')
+t.is_(gwctl('services', '--limit', '0')[0:2], (1, ''), 'services --limit 0: refused')
 t.is_(gwctl('services', '--state', 'dead'), (0, 'no services\n', ''), 'services --state dead: none')
 rc, out, err = gwctl('services', '--state=up')
 t.is_(len(out.splitlines()), 8, 'services --state=up: header and seven rows')

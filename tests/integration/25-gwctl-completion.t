@@ -35,7 +35,7 @@ t.is_(complete('gwctl', 'status', ''), ['all'] + progs, 'status: programs and al
 t.is_(complete('gwctl', 'reload', ''), progs, 'reload: programs')
 t.is_(complete('gwctl', 'log-level', 'hbd', 'w'), ['warning'], 'log-level: levels')
 t.is_(complete('gwctl', 'services', '--state', ''), ['up', 'late', 'dead'], '--state values')
-t.is_(complete('gwctl', 'services', '--'), ['--help', '--format', '--timeout', '--run-dir', '--state'],
+t.is_(complete('gwctl', 'services', '--'), ['--help', '--format', '--timeout', '--run-dir', '--state', '--limit'],
       'services options')
 t.is_(complete('gwctl', '--run-dir', d.run_dir, 'forget', ''), ['api', 'billing'],
       'forget: service names from the running hbd')

@@ -700,6 +700,70 @@ test_readonly(void)
 }
 
 /* Writing a table the store was not opened with is a programming error: it aborts. */
+/* hbd's watch list: upserts replace, deletes remove a service with its instances or one
+ * instance, and gw_store_hb_load reads back what is committed (gw_store_read). */
+static const struct gw_store_table *const hb_watch[] = {&gw_store_hb_table,
+                                                        &gw_store_hb_watch_table, NULL};
+
+struct watch_seen {
+    char services[256], instances[256];
+};
+
+static void
+seen_service(void *arg, const struct gw_store_hb_service *sv)
+{
+    struct watch_seen *w = arg;
+    size_t n = strlen(w->services);
+
+    snprintf(w->services + n, sizeof(w->services) - n, "%s:%s:%lld:%llu:%u:%s;", sv->name,
+             sv->state, (long long)sv->since_ms, (unsigned long long)sv->interval_ms, sv->min_up,
+             sv->labels_json);
+}
+
+static void
+seen_instance(void *arg, const struct gw_store_hb_instance *in)
+{
+    struct watch_seen *w = arg;
+    size_t n = strlen(w->instances);
+
+    snprintf(w->instances + n, sizeof(w->instances) - n, "%s/%s:%s:%lld:%llu:%llu:%s;", in->service,
+             in->name, in->state, (long long)in->last_ms, (unsigned long long)in->interval_ms,
+             (unsigned long long)in->beats, in->addr);
+}
+
+static void
+test_watch(void)
+{
+    char path[512], err[GW_ERR_LEN] = "";
+    struct gw_store *s = gw_store_open(path_in("watch.db", path), hb_watch, 0, err);
+    struct watch_seen w = {"", ""};
+    const struct gw_store_hb_loader l = {seen_service, seen_instance, &w};
+
+    ok(s != NULL, "a store with the watch list opens (%s)", err);
+    if (!s)
+        return;
+    gw_store_hb_put_service(s, &(struct gw_store_hb_service){"api", "up", "{}", 10, 1000, 0});
+    gw_store_hb_put_service(
+        s, &(struct gw_store_hb_service){"api", "dead", "{\"a\":\"b\"}", 20, 2000, 2});
+    gw_store_hb_put_service(s, &(struct gw_store_hb_service){"old", "late", "{}", 5, 1000, 0});
+    gw_store_hb_put_instance(
+        s, &(struct gw_store_hb_instance){"api", "", "up", "1.2.3.4", 7, 1000, 3});
+    gw_store_hb_put_instance(s, &(struct gw_store_hb_instance){"api", "w1", "up", "", 8, 1000, 1});
+    gw_store_hb_put_instance(s,
+                             &(struct gw_store_hb_instance){"api", "w1", "dead", "", 9, 2000, 4});
+    gw_store_hb_put_instance(s, &(struct gw_store_hb_instance){"api", "w2", "up", "", 9, 2000, 4});
+    gw_store_hb_put_instance(s, &(struct gw_store_hb_instance){"old", "", "late", "", 1, 1000, 1});
+    gw_store_hb_delete(s, "api", "w2");
+    gw_store_hb_delete(s, "old", NULL);
+    is(gw_store_sync(s, err), 0, "the watch list is committed (%s)", err);
+    is(gw_store_hb_load(s, &l, err), 0, "the watch list reads back (%s)", err);
+    is_str(w.services, "api:dead:20:2000:2:{\"a\":\"b\"};",
+           "services: upsert replaced, a deleted service gone");
+    is_str(w.instances, "api/:up:7:1000:3:1.2.3.4;api/w1:dead:9:2000:4:;",
+           "instances: upsert replaced, a deleted instance and a deleted service's gone");
+    gw_store_close(s);
+}
+
 static void
 test_misuse(void)
 {
@@ -745,6 +809,7 @@ main(void)
     test_prune();
     test_readers();
     test_readonly();
+    test_watch();
     test_misuse();
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return done_testing();
