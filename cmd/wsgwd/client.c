@@ -158,8 +158,15 @@ wsgw_client_send(struct wsgw_client *cl, int text, const void *data, size_t len)
         }
         write_buf(cl, b);
     } else {
-        gw_conn_write(cl->c, hdr, gw_ws_header_write(hdr, op, 1, 0, len, NULL));
-        gw_conn_write(cl->c, data, len);
+        /* Header and payload in one reservation: one copy pass, one queueing. */
+        size_t hl = gw_ws_header_write(hdr, op, 1, 0, len, NULL);
+        char *p = gw_conn_reserve(cl->c, hl + len);
+        if (p) {
+            memcpy(p, hdr, hl);
+            if (len)
+                memcpy(p + hl, data, len);
+            gw_conn_commit(cl->c, hl + len);
+        }
     }
     cl->msgs_out++;
     cl->bytes_out += len;
@@ -560,6 +567,9 @@ ws_input(struct wsgw_client *cl, uint8_t *data, size_t len)
         on_event(cl, &ev);
         if (ev.type == GW_WS_EV_ERROR || gw_conn_finishing(cl->c) || gw_conn_closed(cl->c))
             return;
+        /* Every input byte parsed: another call could only say so (no bytes, no event). */
+        if (len == 0)
+            return;
     }
 }
 
@@ -665,23 +675,36 @@ keepalive_arm(struct wsgw_client *cl)
 
 /* ---- the connection callbacks ---- */
 
+/* The layer asks for a connection's limits several times per message: they are computed once
+ * per config snapshot (immutable) and thread, and kept with the struct wsgw they belong to. */
+struct client_lim_cache {
+    struct wsgw *w;
+    const struct wsgw_config *cfg;
+    struct gw_conn_limits lim;
+};
+
 static const struct gw_conn_limits *
 client_limits(struct gw_conn *c)
 {
     struct wsgw_client *cl = gw_conn_user(c);
-    static _Thread_local struct gw_conn_limits lim;
+    static _Thread_local struct client_lim_cache k;
     struct wsgw_config *cfg;
 
-    /* Before on_open the user pointer is the struct wsgw. */
-    if (!cl ||
-        (void *)cl == ((struct wsgw_worker *)gw_worker_data(gw_worker_of(gw_conn_loop_of(c))))->w)
+    if (!cl)
         return NULL;
-    cfg = cfg_of(cl);
-    lim.max_in = cfg->max_header_bytes + HEAD_SLACK;
-    lim.max_out = cfg->max_output_bytes * 2 + cfg->max_message_bytes + HEAD_SLACK;
-    lim.out_high = CLIENT_OUT_HIGH;
-    lim.out_low = CLIENT_OUT_LOW;
-    return &lim;
+    if (!k.w)
+        k.w = ((struct wsgw_worker *)gw_worker_data(gw_worker_of(gw_conn_loop_of(c))))->w;
+    /* Before on_open the user pointer is the struct wsgw. */
+    if ((void *)cl == k.w)
+        return NULL;
+    if ((cfg = cfg_of(cl)) != k.cfg) {
+        k.cfg = cfg;
+        k.lim.max_in = cfg->max_header_bytes + HEAD_SLACK;
+        k.lim.max_out = cfg->max_output_bytes * 2 + cfg->max_message_bytes + HEAD_SLACK;
+        k.lim.out_high = CLIENT_OUT_HIGH;
+        k.lim.out_low = CLIENT_OUT_LOW;
+    }
+    return &k.lim;
 }
 
 /* An accepted connection: its client struct is made here, on the worker's thread. */

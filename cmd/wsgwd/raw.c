@@ -144,16 +144,30 @@ raw_closed(struct gw_conn *c, const char *reason)
     wsgw_client_close(cl, WSGW_CLOSE_INTERNAL, "backend connection lost", 1);
 }
 
+/* Asked for several times per message: computed once per config snapshot and thread (a
+ * detached connection, with no client, gets its own). */
 static const struct gw_conn_limits *
 raw_limits(struct gw_conn *c)
 {
     struct wsgw_client *cl = gw_conn_user(c);
-    static _Thread_local struct gw_conn_limits lim;
+    static _Thread_local struct gw_conn_limits lim, detached;
+    static _Thread_local const struct wsgw_config *lim_cfg;
+    const struct wsgw_config *cfg;
 
-    lim.max_in = RAW_MAX_IN;
-    lim.max_out = RAW_HIGH + (cl ? wsgw_cfg(cl->wk->w)->max_message_bytes : 0) + RAW_HIGH;
-    lim.out_high = RAW_HIGH;
-    lim.out_low = RAW_LOW;
+    if (!cl) {
+        detached.max_in = RAW_MAX_IN;
+        detached.max_out = RAW_HIGH + RAW_HIGH;
+        detached.out_high = RAW_HIGH;
+        detached.out_low = RAW_LOW;
+        return &detached;
+    }
+    if ((cfg = wsgw_cfg(cl->wk->w)) != lim_cfg) {
+        lim_cfg = cfg;
+        lim.max_in = RAW_MAX_IN;
+        lim.max_out = RAW_HIGH + cfg->max_message_bytes + RAW_HIGH;
+        lim.out_high = RAW_HIGH;
+        lim.out_low = RAW_LOW;
+    }
     return &lim;
 }
 
