@@ -881,7 +881,7 @@ start_logd() {
     start_bg "logd.$LOGD_PORT" taskset -c 0 env GWKIT_LOGD_SYSLOG_LISTEN="127.0.0.1:$LOGD_PORT" \
         GWKIT_LOGD_NATIVE_LISTEN="127.0.0.1:$(free_port)" GWKIT_LOGD_HTTP_LISTEN="127.0.0.1:$(free_port)" \
         GWKIT_LOGD_OUTPUT="$LOGD_OUT" GWKIT_LOGD_FSYNC="$fsync" GWKIT_LOGD_WORKERS=1 \
-        GWKIT_LOGD_COMPRESS=no GWKIT_GLOBAL_RUN_DIR="$dir/run" GWKIT_GLOBAL_STATE_DIR="$dir/state" \
+        GWKIT_LOGD_COMPRESS=no GWKIT_LOGD_ROTATE_SIZE=0 GWKIT_GLOBAL_RUN_DIR="$dir/run" GWKIT_GLOBAL_STATE_DIR="$dir/state" \
         GWKIT_GLOBAL_LOG_LEVEL=warning "$LOGD"
     LOGD_PID=$LAST_PID
     if ! wait_port "$LOGD_PORT" "$LOGD_PID"; then
@@ -969,7 +969,7 @@ group_logd_vs_rsyslog() {
     done
     stop_pid "$RS_PID"
     commands "taskset -c 1 loggen -i -S -P -r 100000000 -s $LOG_SIZE -I $SECS --active-connections=$LOG_CONNS 127.0.0.1 PORT" \
-        "taskset -c 0 env GWKIT_LOGD_SYSLOG_LISTEN=127.0.0.1:PORT GWKIT_LOGD_OUTPUT=F GWKIT_LOGD_FSYNC=never|batch GWKIT_LOGD_WORKERS=1 logd" \
+        "taskset -c 0 env GWKIT_LOGD_SYSLOG_LISTEN=127.0.0.1:PORT GWKIT_LOGD_OUTPUT=F GWKIT_LOGD_FSYNC=never|batch GWKIT_LOGD_WORKERS=1 GWKIT_LOGD_ROTATE_SIZE=0 logd" \
         "taskset -c 0 rsyslogd -n -f CONF   (module(load=\"imtcp\") input(type=\"imtcp\" ...) *.* action(type=\"omfile\" file=F))"
 }
 

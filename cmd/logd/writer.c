@@ -362,7 +362,9 @@ round_(struct logd_writer *w, struct flush_req **flushes, int stopping)
         rc = commit(w, 0);
     if (*flushes)
         answer_flushes(w, flushes, rc == -1);
-    return rc == 0 && (full || (urgent && !lanes_empty(w)));
+    /* Batches still queued run now: inputs held back by a full queue push nothing more (no
+     * kick would come), so waiting here would stall them until the idle wait ends. */
+    return rc == 0 && (full || !lanes_empty(w));
 }
 
 static void *
