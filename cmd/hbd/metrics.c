@@ -71,7 +71,8 @@ collect_services(struct hbd *h, unsigned total)
     hm->nrows = 0;
     if (max > 0)
         hbd_registry_each(h->reg, add_row, hm);
-    qsort(hm->rows, hm->nrows, sizeof(*hm->rows), by_rank);
+    if (hm->nrows > 1)
+        qsort(hm->rows, hm->nrows, sizeof(*hm->rows), by_rank);
     if (hm->nrows > max)
         hm->nrows = max;
     gw_metrics_set(hm->reg, hm->services_dropped, total > hm->nrows ? total - hm->nrows : 0);
