@@ -52,7 +52,7 @@ j = j or {'errors': {}}
 ok(rc == 1 and j['errors'].get('closed_at_once', 0) > 0 and j['errors'].get('closed') == 0,
    'a server that hangs up at once: its own error kind (%s)' % j['errors'])
 ok(hangup.conns < 100, 'and reconnects back off instead of spinning (%d connections)' % hangup.conns)
-rc, out, err = gwbench('tcp', '-c', '2', '-d', '300ms', '127.0.0.1:%d' % hangup.port)
+rc, out, err = gwbench('tcp', '-c', '2', '-d', '1s', '127.0.0.1:%d' % hangup.port)
 ok('hint       the server closes connections at once: is this the right port and protocol?' in out,
    'with a hint in the text report', out)
 
