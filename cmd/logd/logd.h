@@ -316,6 +316,10 @@ const char *logd_inputs_backend(const struct logd *l);
 extern const struct gw_conn_proto logd_stream_proto;
 extern struct logd *logd_stream_logd;
 /* The bookkeeping of a closing connection (a blocked batch is pushed anyway). */
+/* A stream connection's bookkeeping at open (lc allocated by its protocol; it becomes c's user
+ * pointer) and at close. */
+void logd_conn_opened(struct logd_conn *lc, struct logd_worker *ws, struct gw_conn *c,
+                      enum logd_input input);
 void logd_conn_closed(struct logd_conn *lc);
 /* The worker's lane has room again: push the waiting batches, resume their connections. */
 void logd_stream_unblock(struct logd_worker *ws);

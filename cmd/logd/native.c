@@ -484,7 +484,6 @@ static void
 on_open(struct gw_conn *c)
 {
     struct logd_worker *ws = gw_conn_user(c);
-    struct logd *l = ws->l;
     struct logd_conn *lc = calloc(1, sizeof(*lc));
 
     if (!lc || (lc->native = calloc(1, sizeof(*lc->native))) == NULL) {
@@ -493,14 +492,7 @@ on_open(struct gw_conn *c)
         gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
         return;
     }
-    lc->ws = ws;
-    lc->c = c;
-    lc->input = LOGD_IN_NATIVE;
-    gw_strlcpy(lc->peer, gw_conn_addr(c), sizeof(lc->peer));
-    gw_conn_set_user(c, lc);
-    atomic_fetch_add(&l->nconns, 1);
-    gw_metrics_add(l->m.reg, l->m.connections_total, 1);
-    gw_metrics_add(l->m.reg, l->m.active_connections, 1);
+    logd_conn_opened(lc, ws, c, LOGD_IN_NATIVE);
 }
 
 static void

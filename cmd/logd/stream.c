@@ -49,15 +49,8 @@ on_open(struct gw_conn *c)
         gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
         return;
     }
-    lc->ws = ws;
-    lc->c = c;
-    lc->input = LOGD_IN_TCP;
-    gw_strlcpy(lc->peer, gw_conn_addr(c), sizeof(lc->peer));
     gw_syslog_framer_init(&lc->framer->fr, logd_cfg(l)->max_line_bytes, 0, 0);
-    gw_conn_set_user(c, lc);
-    atomic_fetch_add(&l->nconns, 1);
-    gw_metrics_add(l->m.reg, l->m.connections_total, 1);
-    gw_metrics_add(l->m.reg, l->m.active_connections, 1);
+    logd_conn_opened(lc, ws, c, LOGD_IN_TCP);
 }
 
 static void
@@ -163,6 +156,22 @@ unlink_blocked(struct logd_worker *ws, struct logd_conn *lc)
         break;
     }
     lc->next_blocked = NULL;
+}
+
+void
+logd_conn_opened(struct logd_conn *lc, struct logd_worker *ws, struct gw_conn *c,
+                 enum logd_input input)
+{
+    struct logd *l = ws->l;
+
+    lc->ws = ws;
+    lc->c = c;
+    lc->input = (uint8_t)input;
+    gw_strlcpy(lc->peer, gw_conn_addr(c), sizeof(lc->peer));
+    gw_conn_set_user(c, lc);
+    atomic_fetch_add(&l->nconns, 1);
+    gw_metrics_add(l->m.reg, l->m.connections_total, 1);
+    gw_metrics_add(l->m.reg, l->m.active_connections, 1);
 }
 
 void
