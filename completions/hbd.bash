@@ -1,7 +1,9 @@
-# bash completion for hbd(8): options, config files.
-_hbd()
+# bash completion for the gwkit daemons hbd(8), wsgwd(8) and logd(8): one file, since they
+# share their options (wsgwd adds --raw); wsgwd.bash and logd.bash are links to it, so
+# bash-completion finds it under each command's name.
+_gwkit_daemon()
 {
-    local cur prev
+    local cur prev opts="-c --config -n -t --check -V --version -h --help"
     COMPREPLY=()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD - 1]}
@@ -12,8 +14,9 @@ _hbd()
         return
         ;;
     esac
+    [[ ${COMP_WORDS[0]##*/} == wsgwd ]] && opts+=" --raw"
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "-c --config -n -t --check -V --version -h --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
     fi
 }
-complete -F _hbd hbd
+complete -F _gwkit_daemon hbd wsgwd logd

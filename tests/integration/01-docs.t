@@ -42,6 +42,16 @@ for prog in sorted(os.listdir(t.BIN)):
     t.ok(os.path.exists(os.path.join(t.ROOT, 'completions', '_' + prog)), '%s has zsh completion' % prog)
     rc, out, err = t.run(['bash', '-n', os.path.join(t.ROOT, 'completions', prog + '.bash')])
     t.is_(rc, 0, '%s bash completion parses' % prog)
+    # Loaded the way bash-completion does: the file named after the command, then -<TAB>.
+    script = ('source %s; COMP_WORDS=(%s -); COMP_CWORD=1; $(complete -p %s | sed -n "s/.*-F \\([^ ]*\\) .*/\\1/p");'
+              ' printf "%%s\\n" "${COMPREPLY[@]}"'
+              % (os.path.join(t.ROOT, 'completions', prog + '.bash'), prog, prog))
+    rc, out, err = t.run(['bash', '-c', script])
+    t.ok(rc == 0 and '--help' in out.split(), '%s: bash completes its options' % prog)
+    if prog == 'wsgwd':
+        t.ok('--raw' in out.split(), 'wsgwd: bash completes --raw')
+    elif prog in ('hbd', 'logd'):
+        t.ok('--raw' not in out.split(), '%s: bash offers no --raw' % prog)
 
 example = os.path.join(t.ROOT, 'share', 'gwkit.conf')
 rc, out, err = t.run([t.prog('gwctl'), 'validate', example])
