@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # kill -9 of logd while a native client streams: every batch acknowledged before the kill is in
-# the file after a restart, whole and once -- 20 times (scripts/logd-soak.sh runs it longer).
+# the file after a restart, whole and once -- 20 times (tests/soak/logd-crash.sh runs it 100 times).
 import os
 import random
 import re
