@@ -523,39 +523,52 @@ family_add(struct gw_metrics *m, struct family *nf, char *err)
     return fid;
 }
 
-int
-gw_metrics_family(struct gw_metrics *m, const char *name, enum gw_metric_type type,
-                  const char *help, const char *labels, const double *buckets, size_t nbuckets,
-                  char *err)
+/* The checks and copies every registration shares: name and help valid, f named, labelled. */
+static int
+family_prepare(struct family *f, const char *name, enum gw_metric_type type, const char *help,
+               const char *labels, char *err)
 {
-    struct family f = {0};
-    int fid;
-
-    if ((unsigned)type > GW_METRIC_HISTOGRAM)
-        return gw_err(err, "bad metric type %d", (int)type);
     if (check_metric_name(name, type, err) == -1)
         return -1;
     if (help == NULL || *help == '\0')
         return gw_err(err, "metric '%s' has no help text", name);
     if (strlen(help) > MAX_HELP_BYTES)
         return gw_err(err, "metric '%s': help text longer than %d bytes", name, MAX_HELP_BYTES);
-    f.type = type;
-    if ((f.name = strdup(name)) == NULL || (f.help = escape_help(help)) == NULL) {
-        fid = gw_err(err, "out of memory");
-        goto fail;
-    }
-    if (parse_labels(&f, labels, err) == -1 || parse_bounds(&f, buckets, nbuckets, err) == -1) {
-        fid = -1;
-        goto fail;
-    }
+    f->type = type;
+    if ((f->name = strdup(name)) == NULL || (f->help = escape_help(help)) == NULL)
+        return gw_err(err, "out of memory");
+    return parse_labels(f, labels, err);
+}
+
+/* Adds the prepared f under the lock, or frees it. */
+static int
+family_publish(struct gw_metrics *m, struct family *f, char *err)
+{
+    int fid;
+
     pthread_mutex_lock(&m->lock);
-    fid = family_add(m, &f, err);
+    fid = family_add(m, f, err);
     pthread_mutex_unlock(&m->lock);
-    if (fid >= 0)
-        return fid;
-fail:
-    family_free(&f);
+    if (fid < 0)
+        family_free(f);
     return fid;
+}
+
+int
+gw_metrics_family(struct gw_metrics *m, const char *name, enum gw_metric_type type,
+                  const char *help, const char *labels, const double *buckets, size_t nbuckets,
+                  char *err)
+{
+    struct family f = {0};
+
+    if ((unsigned)type > GW_METRIC_HISTOGRAM)
+        return gw_err(err, "bad metric type %d", (int)type);
+    if (family_prepare(&f, name, type, help, labels, err) == -1 ||
+        parse_bounds(&f, buckets, nbuckets, err) == -1) {
+        family_free(&f);
+        return -1;
+    }
+    return family_publish(m, &f, err);
 }
 
 int
@@ -564,42 +577,23 @@ gw_metrics_dynamic(struct gw_metrics *m, const char *name, enum gw_metric_type t
                    char *err)
 {
     struct family f = {0};
-    int fid;
 
     if (type != GW_METRIC_COUNTER && type != GW_METRIC_GAUGE)
         return gw_err(err, "metric '%s': a dynamic family is a counter or a gauge", name);
     if (fn == NULL)
         return gw_err(err, "metric '%s': no render function", name);
-    if (check_metric_name(name, type, err) == -1)
+    if (family_prepare(&f, name, type, help, labels, err) == -1) {
+        family_free(&f);
         return -1;
-    if (help == NULL || *help == '\0')
-        return gw_err(err, "metric '%s' has no help text", name);
-    if (strlen(help) > MAX_HELP_BYTES)
-        return gw_err(err, "metric '%s': help text longer than %d bytes", name, MAX_HELP_BYTES);
-    f.type = type;
-    f.render = fn;
-    f.render_arg = arg;
-    if ((f.name = strdup(name)) == NULL || (f.help = escape_help(help)) == NULL) {
-        fid = gw_err(err, "out of memory");
-        goto fail;
-    }
-    if (parse_labels(&f, labels, err) == -1) {
-        fid = -1;
-        goto fail;
     }
     if (f.nlabels == 0) {
         /* family_add would give it a kept series; one unlabelled value is a plain gauge. */
-        fid = gw_err(err, "metric '%s': a dynamic family needs labels", name);
-        goto fail;
+        family_free(&f);
+        return gw_err(err, "metric '%s': a dynamic family needs labels", name);
     }
-    pthread_mutex_lock(&m->lock);
-    fid = family_add(m, &f, err);
-    pthread_mutex_unlock(&m->lock);
-    if (fid >= 0)
-        return fid;
-fail:
-    family_free(&f);
-    return fid;
+    f.render = fn;
+    f.render_arg = arg;
+    return family_publish(m, &f, err);
 }
 
 int
