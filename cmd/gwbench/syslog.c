@@ -824,9 +824,9 @@ report_text(const struct bench_opts *o, const struct bench_syslog_results *r, do
            : o->syslog_framing == BENCH_FRAMING_LF ? "LF framing"
                                                    : "octet counting",
            L.frame);
-    printf("  sent       %llu lines, %.1f/s, %.2f MB/s (%llu in all, with the warm-up",
-           (unsigned long long)r->sent, rate, rate * (double)L.frame / 1e6,
-           (unsigned long long)r->sent_total);
+    printf("  sent       %llu lines, %.1f/s, %.2f MB/s (%llu in all%s", (unsigned long long)r->sent,
+           rate, rate * (double)L.frame / 1e6, (unsigned long long)r->sent_total,
+           o->warmup_ms ? ", the warm-up's too" : "");
     if (o->rate > 0 && r->scheduled > r->sent)
         printf("; %llu scheduled never sent", (unsigned long long)(r->scheduled - r->sent));
     printf(")\n");
