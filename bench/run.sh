@@ -33,10 +33,12 @@ RTT_ROUNDS=$((ROUNDS * 2))
 RATE=${BENCH_RATE:-5000}
 IDLE_WANT=${BENCH_IDLE_CONNS:-20000}
 OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
-ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis hbd_io round_trip idle accuracy logd_vs_rsyslog wsgwd}
+ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis hbd_io round_trip idle accuracy logd_vs_rsyslog logd_native wsgwd}
 LOGD=$BUILD/bin/logd
 LOG_CONNS=${BENCH_LOG_CONNS:-4}
 LOG_SIZE=${BENCH_LOG_SIZE:-256}
+LOG_NATIVE_CONNS=${BENCH_LOG_NATIVE_CONNS:-4 50}
+LOG_NATIVE_SIZE=${BENCH_LOG_NATIVE_SIZE:-100}
 PIN=()
 PIN_NOTE="."
 PY=/usr/bin/python3
@@ -869,17 +871,17 @@ CONF
     wait_port "$RS_PORT" "$RS_PID"
 }
 
-# Starts logd with one worker and fsync = FSYNC pinned to CPU 0; sets LOGD_PID, LOGD_PORT,
-# LOGD_OUT, or returns 1.
+# Starts logd with one worker and fsync = FSYNC pinned to CPU 0; sets LOGD_PID, LOGD_PORT (syslog),
+# LOGD_NATIVE_PORT, LOGD_OUT, or returns 1.
 start_logd() {
     local fsync=$1 dir
-    LOGD_PID="" LOGD_PORT=$(free_port)
+    LOGD_PID="" LOGD_PORT=$(free_port) LOGD_NATIVE_PORT=$(free_port)
     [ -x "$LOGD" ] || return 1
     dir=$TMP/logd.$LOGD_PORT
     mkdir -p "$dir/run" "$dir/state"
     LOGD_OUT=$dir/out.log
     start_bg "logd.$LOGD_PORT" taskset -c 0 env GWKIT_LOGD_SYSLOG_LISTEN="127.0.0.1:$LOGD_PORT" \
-        GWKIT_LOGD_NATIVE_LISTEN="127.0.0.1:$(free_port)" GWKIT_LOGD_HTTP_LISTEN="127.0.0.1:$(free_port)" \
+        GWKIT_LOGD_NATIVE_LISTEN="127.0.0.1:$LOGD_NATIVE_PORT" GWKIT_LOGD_HTTP_LISTEN="127.0.0.1:$(free_port)" \
         GWKIT_LOGD_OUTPUT="$LOGD_OUT" GWKIT_LOGD_FSYNC="$fsync" GWKIT_LOGD_WORKERS=1 \
         GWKIT_LOGD_COMPRESS=no GWKIT_LOGD_ROTATE_SIZE=0 GWKIT_GLOBAL_RUN_DIR="$dir/run" GWKIT_GLOBAL_STATE_DIR="$dir/state" \
         GWKIT_GLOBAL_LOG_LEVEL=warning "$LOGD"
@@ -973,6 +975,133 @@ group_logd_vs_rsyslog() {
         "taskset -c 0 rsyslogd -n -f CONF   (module(load=\"imtcp\") input(type=\"imtcp\" ...) *.* action(type=\"omfile\" file=F))"
 }
 
+# native_run PID OUTFILE ARGS...: one gwbench log run (logd's native protocol, acknowledged,
+# pinned to CPU 1) against logd; the lines its file gained counted right after gwbench ends
+# (an acknowledged line is in the file by then). "rate p50_us p99_us cpu_s_per_million
+# written-acked errors", or "failed".
+native_run() {
+    local pid=$1 out=$2 f=$TMP/native.json l0 l1 cpu0 cpu1
+    shift 2
+    l0=$(lines_of "$out")
+    cpu0=$(cpu_secs "$pid")
+    taskset -c 1 "$GWBENCH" log "$@" --json -q >"$f" 2>"$f.err" || true
+    cpu1=$(cpu_secs "$pid")
+    l1=$(lines_of "$out")
+    if [ ! -s "$f" ] || ! jq -e '.requests > 0' "$f" >/dev/null 2>&1; then
+        echo "failed"
+        return
+    fi
+    jq -r --arg c0 "$cpu0" --arg c1 "$cpu1" --arg w "$((l1 - l0))" '[.rate, .latency_us.p50,
+        .latency_us.p99, (($c1 | tonumber) - ($c0 | tonumber)) / .requests * 1e6,
+        (($w | tonumber) - .requests), .error_total] | map(tostring) | join(" ")' "$f"
+}
+
+# collect_gw PID PORT OUTFILE: as collect, with gwbench log --syslog tcp (RFC 5424, octet
+# counting) as the sender instead of loggen; the same "rate cpu_s_per_million sent written 0".
+collect_gw() {
+    local pid=$1 port=$2 out=$3 f=$TMP/gwsyslog.json l0 l1 last cpu0 cpu1 t0 tlast now sent i
+    l0=$(lines_of "$out")
+    cpu0=$(cpu_secs "$pid")
+    t0=$(date +%s.%N)
+    taskset -c 1 "$GWBENCH" log --syslog tcp --format 5424 --framing octet -c "$LOG_CONNS" \
+        -d "${SECS}s" --size "$LOG_SIZE" --json -q "127.0.0.1:$port" >"$f" 2>"$f.err" || true
+    sent=$(jq -r '.sent_total // empty' "$f" 2>/dev/null)
+    last=-1 tlast=$(date +%s.%N)
+    for ((i = 0; i < 100; i++)); do
+        l1=$(lines_of "$out")
+        now=$(date +%s.%N)
+        if [ "$l1" = "$last" ]; then
+            break
+        fi
+        last=$l1 tlast=$now
+        sleep 0.2
+    done
+    cpu1=$(cpu_secs "$pid")
+    if [ -z "$sent" ] || [ "$l1" -le "$l0" ]; then
+        echo failed
+        return
+    fi
+    awk -v n="$((l1 - l0))" -v t0="$t0" -v t1="$tlast" -v c0="$cpu0" -v c1="$cpu1" -v s="$sent" \
+        'BEGIN { printf "%.0f %.3f %d %d 0", n / (t1 - t0), (c1 - c0) / n * 1e6, s, n }'
+}
+
+# logd's native protocol with acknowledgements (fsync = batch), then gwbench's own syslog load
+# against logd and rsyslog (the loggen rows' setup, gwbench as the sender).
+group_logd_native() {
+    local n i rs r p50 p99 cpu extra errs fsync ls lr lcpu lsent lw le rr rcpu rsent rw re
+    say "logd native protocol (gwbench log, acknowledged, fsync = batch)"
+    emit "## logd: native protocol with acknowledgements"
+    emit ""
+    emit "gwbench log sends logd's native protocol: each request one BATCH of one record of"
+    emit "$LOG_NATIVE_SIZE message bytes, each reply its ACK, which logd sends only once the record"
+    emit "is in its file under fsync = batch (one fsync per batch of writes); one batch in flight"
+    emit "per connection, closed loop for ${SECS}s. logd (one worker, a raw-lines file output) pinned"
+    emit "to CPU 0, gwbench to CPU 1. Acked lines/s is gwbench's rate of acknowledged records; the"
+    emit "latency is the acknowledged latency (write to ACK); CPU is logd's CPU seconds per million"
+    emit "lines (all threads, schedstat): with few connections an fsync covers few lines, so it is"
+    emit "mostly the fsyncs' kernel time. The last column is the lines the file gained minus the"
+    emit "lines acknowledged, summed over the runs: 0 when every acknowledged line is in the file"
+    emit "and nothing else is. Median of $ROUNDS runs."
+    emit ""
+    emit "| connections | acked lines/s | ack p50 | ack p99 | logd CPU s/M | file - acked | errors |"
+    emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    if ! start_logd batch; then
+        emit "| - | missing | | | | | |"
+    else
+        for n in $LOG_NATIVE_CONNS; do
+            rs=()
+            for ((i = 0; i < ROUNDS; i++)); do
+                rs+=("$(native_run "$LOGD_PID" "$LOGD_OUT" -c "$n" -d "${SECS}s" \
+                    --size "$LOG_NATIVE_SIZE" "127.0.0.1:$LOGD_NATIVE_PORT")")
+            done
+            read -r r p50 p99 cpu extra errs <<<"$(summarize "${rs[@]}")"
+            if [ "$r" = failed ]; then
+                emit "| $n | failed | | | | | |"
+                continue
+            fi
+            extra=$(printf '%s\n' "${rs[@]}" | awk '{ s += $5 } END { print s }')
+            emit "| $n | $(fmt_rate "$r") | $(fmt_us "$p50") | $(fmt_us "$p99") | $(fmt_cpu "$cpu") | $extra | $errs |"
+        done
+        stop_pid "$LOGD_PID"
+    fi
+    commands "taskset -c 0 env GWKIT_LOGD_NATIVE_LISTEN=127.0.0.1:PORT GWKIT_LOGD_OUTPUT=F GWKIT_LOGD_FSYNC=batch GWKIT_LOGD_WORKERS=1 GWKIT_LOGD_ROTATE_SIZE=0 logd" \
+        "$(for n in $LOG_NATIVE_CONNS; do printf 'taskset -c 1 gwbench log -c %s -d %ss --size %s --json -q 127.0.0.1:PORT\n' "$n" "$SECS" "$LOG_NATIVE_SIZE"; done)"
+
+    say "logd vs rsyslog (gwbench log --syslog tcp)"
+    emit "## logd vs rsyslog: gwbench's syslog load over TCP"
+    emit ""
+    emit "The loggen rows' setup with gwbench log --syslog tcp as the sender: RFC 5424 lines of"
+    emit "$LOG_SIZE bytes, octet counting, $LOG_CONNS connections, as fast as the collector reads, for"
+    emit "${SECS}s; lines counted in the output file, the rate from the first send to the last line"
+    emit "landing. Each line carries its connection and a counter. Median of $ROUNDS runs, alternating."
+    emit ""
+    emit "| logd fsync | logd lines/s | rsyslog lines/s | ratio | logd CPU s/M | rsyslog CPU s/M | CPU ratio | lines lost (logd / rsyslog) |"
+    emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    start_rsyslog || { emit "rsyslogd did not start; no rows."; return 0; }
+    for fsync in never batch; do
+        if ! start_logd "$fsync"; then
+            emit "| $fsync | missing | | | | | | |"
+            continue
+        fi
+        ls=() rs=()
+        for ((i = 0; i < ROUNDS; i++)); do
+            ls+=("$(collect_gw "$LOGD_PID" "$LOGD_PORT" "$LOGD_OUT")")
+            rs+=("$(collect_gw "$RS_PID" "$RS_PORT" "$RS_OUT")")
+        done
+        read -r lr lcpu lsent lw le <<<"$(summarize "${ls[@]}")"
+        read -r rr rcpu rsent rw re <<<"$(summarize "${rs[@]}")"
+        if [ "$lr" = failed ] || [ "$rr" = failed ]; then
+            emit "| $fsync | $lr | $rr | - | | | - | |"
+        else
+            emit "| $fsync | $(fmt_rate "$lr") | $(fmt_rate "$rr") | $(pair_ratio 1 "${ls[@]}" -- "${rs[@]}") | $(fmt_cpu "$lcpu") | $(fmt_cpu "$rcpu") | $(pair_ratio 2 "${ls[@]}" -- "${rs[@]}") | $((lsent - lw)) / $((rsent - rw)) |"
+        fi
+        stop_pid "$LOGD_PID"
+    done
+    stop_pid "$RS_PID"
+    commands "taskset -c 1 gwbench log --syslog tcp --format 5424 --framing octet -c $LOG_CONNS -d ${SECS}s --size $LOG_SIZE --json -q 127.0.0.1:PORT" \
+        "(logd and rsyslogd as in the loggen rows)"
+}
+
 # ---- wsgwd vs a direct TCP echo, websockify and node ws --------------------------------
 
 WSGWD=$BUILD/bin/wsgwd
@@ -994,7 +1123,7 @@ ws_measure() {
     c0=$("$fn" "$pid")
     "${WS_PIN[@]}" "$GWBENCH" "$@" --json -q >"$f" 2>"$f.err" || true
     c1=$("$fn" "$pid")
-    if ! jq -e '.requests > 0' "$f" >/dev/null 2>&1; then
+    if [ ! -s "$f" ] || ! jq -e '.requests > 0' "$f" >/dev/null 2>&1; then
         echo "failed"
         return
     fi

@@ -10,12 +10,24 @@ _gwbench()
 
     local modes="hb tcp ws log"
     local opts="-c --connections -t --threads -d --duration -R --rate --warmup --pipeline
-        --timeout --size --send --expect --hb-service --check --idle --json --hist-out -q --quiet
-        -h --help -V --version"
+        --timeout --size --send --expect --hb-service --check --syslog --format --framing --idle
+        --json --hist-out -q --quiet -h --help -V --version"
 
     case $prev in
     -c | --connections | -t | --threads | -R | --rate | --pipeline | --size | --send | \
         --expect | --hb-service)
+        return
+        ;;
+    --syslog)
+        COMPREPLY=($(compgen -W "udp tcp" -- "$cur"))
+        return
+        ;;
+    --format)
+        COMPREPLY=($(compgen -W "5424 3164" -- "$cur"))
+        return
+        ;;
+    --framing)
+        COMPREPLY=($(compgen -W "octet lf" -- "$cur"))
         return
         ;;
     -d | --duration | --warmup | --timeout)
@@ -38,7 +50,8 @@ _gwbench()
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
         -c | --connections | -t | --threads | -d | --duration | -R | --rate | --warmup | \
-            --pipeline | --timeout | --size | --send | --expect | --hb-service | --hist-out)
+            --pipeline | --timeout | --size | --send | --expect | --hb-service | --hist-out | \
+            --syslog | --format | --framing)
             ((i++))
             ;;
         -*) ;;

@@ -92,6 +92,11 @@ struct bench_opts {
     char payload[BENCH_MAX_REQUEST_BYTES];
     /* logd's native protocol (log): the CRC-32C of the batch payload (in payload). */
     uint32_t log_crc;
+    /* log --syslog: the transport (0: native protocol instead), --format 5424|3164 (0 until
+     * set), --framing over TCP (0 until set). */
+    enum { BENCH_SYSLOG_NONE = 0, BENCH_SYSLOG_UDP, BENCH_SYSLOG_TCP } syslog;
+    int syslog_format;
+    enum { BENCH_FRAMING_DEFAULT = 0, BENCH_FRAMING_OCTET, BENCH_FRAMING_LF } syslog_framing;
 };
 
 /* Figures of one run or of one thread; threads' results are summed by bench_results_add(). */
@@ -127,6 +132,20 @@ long bench_unescape(const char *s, char *dst, size_t cap, char *err);
 
 /* proto_log.c */
 extern const struct bench_proto bench_proto_log;
+
+/* syslog.c: fire-and-forget syslog load (log --syslog), apart from the engine. */
+/* Figures of a syslog run: lines, not requests (nothing is answered). */
+struct bench_syslog_results {
+    uint64_t sent;       /* lines whose last byte left inside the measured window */
+    uint64_t sent_total; /* every whole line sent: the warm-up and the last frames too */
+    uint64_t scheduled;  /* open loop: slots that came due inside the window */
+    uint64_t errors[BENCH_ERR_COUNT];
+    uint64_t connected, open;
+};
+/* Checks the syslog options (usage errors into err) and lays out the run's line; 0 or -1. */
+int bench_syslog_setup(struct bench_opts *o, char *err);
+/* Runs the load and prints the report; returns the exit status (0, or 1 as bench_run's). */
+int bench_syslog_main(const struct bench_opts *o);
 
 /* proto_ws.c */
 extern const struct bench_proto bench_proto_ws;

@@ -33,6 +33,9 @@ enum {
     OPT_EXPECT,
     OPT_HB_SERVICE,
     OPT_CHECK,
+    OPT_SYSLOG,
+    OPT_FORMAT,
+    OPT_FRAMING,
 };
 
 static const struct option long_opts[] = {
@@ -51,6 +54,9 @@ static const struct option long_opts[] = {
     {"expect", required_argument, NULL, OPT_EXPECT},
     {"hb-service", required_argument, NULL, OPT_HB_SERVICE},
     {"check", no_argument, NULL, OPT_CHECK},
+    {"syslog", required_argument, NULL, OPT_SYSLOG},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"framing", required_argument, NULL, OPT_FRAMING},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -75,7 +81,8 @@ usage(FILE *f)
 {
     fprintf(f, "usage: gwbench MODE [options] HOST:PORT | ws://HOST:PORT/PATH\n"
                "modes: hb (hbd PING or HB lines), tcp (any line protocol), ws (WebSocket echo),\n"
-               "       log (logd's native protocol: acknowledged latency)\n"
+               "       log (logd's native protocol: acknowledged latency;\n"
+               "            with --syslog, syslog lines: fire and forget, no latency)\n"
                "  -c, --connections N    connections (10)\n"
                "  -t, --threads N        threads, each an epoll loop (half the CPUs)\n"
                "  -d, --duration D       measured time, e.g. 10s, 500ms (10s)\n"
@@ -84,11 +91,15 @@ usage(FILE *f)
                "      --pipeline N       requests in flight per connection (1)\n"
                "      --timeout D        longest wait for a reply or a connect (2s)\n"
                "      --size N           hb: pad each HB line to N bytes; ws: message size (32);\n"
-               "                         log: message bytes of each record (100)\n"
+               "                         log: message bytes of each record (100);\n"
+               "                         log --syslog: bytes of each line, header included (256)\n"
                "      --check            ws: compare every echoed byte (else the size)\n"
                "      --send STR         tcp: the request, C escapes ('PING\\r\\n')\n"
                "      --expect STR       tcp: a reply not starting with STR is wrong\n"
                "      --hb-service NAME  hb: send 'HB NAME' instead of PING\n"
+               "      --syslog udp|tcp   log: send syslog lines to logd's syslog port instead\n"
+               "      --format 5424|3164 log --syslog: the line format (5424)\n"
+               "      --framing octet|lf log --syslog tcp: RFC 6587 framing (octet)\n"
                "      --idle             open the connections, hold them, send nothing\n"
                "      --json             report as JSON\n"
                "      --hist-out FILE    write the percentile distribution\n"
@@ -224,6 +235,22 @@ set_opt(struct bench_opts *o, int ch, const char *arg)
     case OPT_CHECK:
         o->check = 1;
         break;
+    case OPT_SYSLOG:
+        o->syslog = strcmp(arg, "udp") == 0   ? BENCH_SYSLOG_UDP
+                    : strcmp(arg, "tcp") == 0 ? BENCH_SYSLOG_TCP
+                                              : BENCH_SYSLOG_NONE;
+        bad = o->syslog == BENCH_SYSLOG_NONE;
+        break;
+    case OPT_FORMAT:
+        o->syslog_format = strcmp(arg, "5424") == 0 ? 5424 : strcmp(arg, "3164") == 0 ? 3164 : 0;
+        bad = o->syslog_format == 0;
+        break;
+    case OPT_FRAMING:
+        o->syslog_framing = strcmp(arg, "octet") == 0 ? BENCH_FRAMING_OCTET
+                            : strcmp(arg, "lf") == 0  ? BENCH_FRAMING_LF
+                                                      : BENCH_FRAMING_DEFAULT;
+        bad = o->syslog_framing == BENCH_FRAMING_DEFAULT;
+        break;
     case 'q':
         o->quiet = 1;
         break;
@@ -280,7 +307,11 @@ check_opts(struct bench_opts *o, int argc, char **argv)
     o->threads = GW_MIN(o->threads, o->conns);
     if (o->idle && o->rate > 0)
         return usage_error("--idle sends nothing: -R makes no sense with it");
-    if (o->proto->setup(o, err) == -1)
+    if (o->syslog && o->proto != &bench_proto_log)
+        return usage_error("--syslog is for mode log");
+    if ((o->syslog_format || o->syslog_framing) && !o->syslog)
+        return usage_error("--format and --framing go with --syslog udp|tcp");
+    if ((o->syslog ? bench_syslog_setup(o, err) : o->proto->setup(o, err)) == -1)
         return usage_error("%s", err);
     o->progress = !o->quiet && isatty(2);
     return 0;
@@ -383,6 +414,8 @@ main(int argc, char **argv)
     if ((rc = parse_args(&o, argc, argv)) != 0)
         return rc;
     raise_fd_limit(&o);
+    if (o.syslog)
+        return bench_syslog_main(&o);
     if (bench_run(&o, &res, &elapsed_s, err) == -1) {
         fprintf(stderr, "gwbench: %s\n", err);
         return 1;
