@@ -37,7 +37,7 @@ ROW_GROUPS=${BENCH_GROUPS:-hbd_vs_redis hbd_io round_trip idle accuracy logd_vs_
 LOGD=$BUILD/bin/logd
 LOG_CONNS=${BENCH_LOG_CONNS:-4}
 LOG_SIZE=${BENCH_LOG_SIZE:-256}
-LOG_NATIVE_CONNS=${BENCH_LOG_NATIVE_CONNS:-4 50}
+LOG_NATIVE_RUNS=${BENCH_LOG_NATIVE_RUNS:-4:1 50:1 4:100 50:100} # connections:records per batch
 LOG_NATIVE_SIZE=${BENCH_LOG_NATIVE_SIZE:-100}
 PIN=()
 PIN_NOTE="."
@@ -991,9 +991,9 @@ native_run() {
         echo "failed"
         return
     fi
-    jq -r --arg c0 "$cpu0" --arg c1 "$cpu1" --arg w "$((l1 - l0))" '[.rate, .latency_us.p50,
-        .latency_us.p99, (($c1 | tonumber) - ($c0 | tonumber)) / .requests * 1e6,
-        (($w | tonumber) - .requests), .error_total] | map(tostring) | join(" ")' "$f"
+    jq -r --arg c0 "$cpu0" --arg c1 "$cpu1" --arg w "$((l1 - l0))" '[.records_rate, .latency_us.p50,
+        .latency_us.p99, (($c1 | tonumber) - ($c0 | tonumber)) / .records * 1e6,
+        (($w | tonumber) - .records), .error_total] | map(tostring) | join(" ")' "$f"
 }
 
 # collect_gw PID PORT OUTFILE: as collect, with gwbench log --syslog tcp (RFC 5424, octet
@@ -1028,44 +1028,47 @@ collect_gw() {
 # logd's native protocol with acknowledgements (fsync = batch), then gwbench's own syslog load
 # against logd and rsyslog (the loggen rows' setup, gwbench as the sender).
 group_logd_native() {
-    local n i rs r p50 p99 cpu extra errs fsync ls lr lcpu lsent lw le rr rcpu rsent rw re
+    local n b run i rs r p50 p99 cpu extra errs fsync ls lr lcpu lsent lw le rr rcpu rsent rw re
     say "logd native protocol (gwbench log, acknowledged, fsync = batch)"
     emit "## logd: native protocol with acknowledgements"
     emit ""
-    emit "gwbench log sends logd's native protocol: each request one BATCH of one record of"
-    emit "$LOG_NATIVE_SIZE message bytes, each reply its ACK, which logd sends only once the record"
-    emit "is in its file under fsync = batch (one fsync per batch of writes); one batch in flight"
-    emit "per connection, closed loop for ${SECS}s. logd (one worker, a raw-lines file output) pinned"
-    emit "to CPU 0, gwbench to CPU 1. Acked lines/s is gwbench's rate of acknowledged records; the"
-    emit "latency is the acknowledged latency (write to ACK); CPU is logd's CPU seconds per million"
-    emit "lines (all threads, schedstat): with few connections an fsync covers few lines, so it is"
-    emit "mostly the fsyncs' kernel time. The last column is the lines the file gained minus the"
-    emit "lines acknowledged, summed over the runs: 0 when every acknowledged line is in the file"
-    emit "and nothing else is. Median of $ROUNDS runs."
+    emit "gwbench log sends logd's native protocol: each request one BATCH of 1 or 100 records"
+    emit "(--batch) of $LOG_NATIVE_SIZE message bytes, each reply its ACK, which logd sends only once the"
+    emit "records are in its file under fsync = batch (one fsync per batch of writes); one batch in"
+    emit "flight per connection, closed loop for ${SECS}s. logd (one worker, a raw-lines file output)"
+    emit "pinned to CPU 0, gwbench to CPU 1. Acked lines/s is gwbench's rate of acknowledged records;"
+    emit "the latency is the acknowledged latency of a batch (write to ACK); CPU is logd's CPU seconds"
+    emit "per million lines (all threads, schedstat): with one record per batch and few connections"
+    emit "an fsync covers few lines, so it is mostly the fsyncs' kernel time; a client that batches"
+    emit "(lib/logclient sends what accumulated while the last batch was in flight) pays it once per"
+    emit "batch. The last column is the lines the file gained minus the lines acknowledged, summed"
+    emit "over the runs: 0 when every acknowledged line is in the file and nothing else is. Median of"
+    emit "$ROUNDS runs."
     emit ""
-    emit "| connections | acked lines/s | ack p50 | ack p99 | logd CPU s/M | file - acked | errors |"
-    emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    emit "| connections | records per batch | acked lines/s | ack p50 | ack p99 | logd CPU s/M | file - acked | errors |"
+    emit "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     if ! start_logd batch; then
-        emit "| - | missing | | | | | |"
+        emit "| - | | missing | | | | | |"
     else
-        for n in $LOG_NATIVE_CONNS; do
+        for run in $LOG_NATIVE_RUNS; do
+            n=${run%%:*} b=${run##*:}
             rs=()
             for ((i = 0; i < ROUNDS; i++)); do
-                rs+=("$(native_run "$LOGD_PID" "$LOGD_OUT" -c "$n" -d "${SECS}s" \
+                rs+=("$(native_run "$LOGD_PID" "$LOGD_OUT" -c "$n" --batch "$b" -d "${SECS}s" \
                     --size "$LOG_NATIVE_SIZE" "127.0.0.1:$LOGD_NATIVE_PORT")")
             done
             read -r r p50 p99 cpu extra errs <<<"$(summarize "${rs[@]}")"
             if [ "$r" = failed ]; then
-                emit "| $n | failed | | | | | |"
+                emit "| $n | $b | failed | | | | | |"
                 continue
             fi
             extra=$(printf '%s\n' "${rs[@]}" | awk '{ s += $5 } END { print s }')
-            emit "| $n | $(fmt_rate "$r") | $(fmt_us "$p50") | $(fmt_us "$p99") | $(fmt_cpu "$cpu") | $extra | $errs |"
+            emit "| $n | $b | $(fmt_rate "$r") | $(fmt_us "$p50") | $(fmt_us "$p99") | $(fmt_cpu "$cpu") | $extra | $errs |"
         done
         stop_pid "$LOGD_PID"
     fi
     commands "taskset -c 0 env GWKIT_LOGD_NATIVE_LISTEN=127.0.0.1:PORT GWKIT_LOGD_OUTPUT=F GWKIT_LOGD_FSYNC=batch GWKIT_LOGD_WORKERS=1 GWKIT_LOGD_ROTATE_SIZE=0 logd" \
-        "$(for n in $LOG_NATIVE_CONNS; do printf 'taskset -c 1 gwbench log -c %s -d %ss --size %s --json -q 127.0.0.1:PORT\n' "$n" "$SECS" "$LOG_NATIVE_SIZE"; done)"
+        "$(for run in $LOG_NATIVE_RUNS; do printf 'taskset -c 1 gwbench log -c %s --batch %s -d %ss --size %s --json -q 127.0.0.1:PORT\n' "${run%%:*}" "${run##*:}" "$SECS" "$LOG_NATIVE_SIZE"; done)"
 
     say "logd vs rsyslog (gwbench log --syslog tcp)"
     emit "## logd vs rsyslog: gwbench's syslog load over TCP"

@@ -10,11 +10,11 @@ _gwbench()
 
     local modes="hb tcp ws log"
     local opts="-c --connections -t --threads -d --duration -R --rate --warmup --pipeline
-        --timeout --size --send --expect --hb-service --check --syslog --format --framing --idle
+        --timeout --size --send --expect --hb-service --check --syslog --format --framing --batch --idle
         --json --hist-out -q --quiet -h --help -V --version"
 
     case $prev in
-    -c | --connections | -t | --threads | -R | --rate | --pipeline | --size | --send | \
+    -c | --connections | -t | --threads | -R | --rate | --pipeline | --size | --batch | --send | \
         --expect | --hb-service)
         return
         ;;

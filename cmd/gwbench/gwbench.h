@@ -20,6 +20,7 @@
 #define BENCH_MAX_THREADS 256u
 #define BENCH_MAX_PIPELINE 1024u
 #define BENCH_MAX_REQUEST_BYTES (64 * 1024)
+#define BENCH_MAX_BATCH 10000 /* log --batch: records per batch */
 
 /* What a driver's parse() found at the front of the input. */
 enum bench_parse {
@@ -90,7 +91,9 @@ struct bench_opts {
     char ws_path[1024];
     int check;
     char payload[BENCH_MAX_REQUEST_BYTES];
-    /* logd's native protocol (log): the CRC-32C of the batch payload (in payload). */
+    /* logd's native protocol (log): --batch (records per BATCH, so per request; 1 by default)
+     * and the CRC-32C of the batch payload (in payload). */
+    unsigned batch;
     uint32_t log_crc;
     /* log --syslog: the transport (0: native protocol instead), --format 5424|3164 (0 until
      * set), --framing over TCP (0 until set). */

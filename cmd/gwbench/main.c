@@ -36,6 +36,7 @@ enum {
     OPT_SYSLOG,
     OPT_FORMAT,
     OPT_FRAMING,
+    OPT_BATCH,
 };
 
 static const struct option long_opts[] = {
@@ -57,6 +58,7 @@ static const struct option long_opts[] = {
     {"syslog", required_argument, NULL, OPT_SYSLOG},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"framing", required_argument, NULL, OPT_FRAMING},
+    {"batch", required_argument, NULL, OPT_BATCH},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -100,6 +102,7 @@ usage(FILE *f)
                "      --syslog udp|tcp   log: send syslog lines to logd's syslog port instead\n"
                "      --format 5424|3164 log --syslog: the line format (5424)\n"
                "      --framing octet|lf log --syslog tcp: RFC 6587 framing (octet)\n"
+               "      --batch N          log: records per acknowledged batch (1)\n"
                "      --idle             open the connections, hold them, send nothing\n"
                "      --json             report as JSON\n"
                "      --hist-out FILE    write the percentile distribution\n"
@@ -251,6 +254,9 @@ set_opt(struct bench_opts *o, int ch, const char *arg)
                                                       : BENCH_FRAMING_DEFAULT;
         bad = o->syslog_framing == BENCH_FRAMING_DEFAULT;
         break;
+    case OPT_BATCH:
+        bad = parse_uint(arg, 1, BENCH_MAX_BATCH, &o->batch);
+        break;
     case 'q':
         o->quiet = 1;
         break;
@@ -309,6 +315,8 @@ check_opts(struct bench_opts *o, int argc, char **argv)
         return usage_error("--idle sends nothing: -R makes no sense with it");
     if (o->syslog && o->proto != &bench_proto_log)
         return usage_error("--syslog is for mode log");
+    if (o->batch > 1 && (o->proto != &bench_proto_log || o->syslog))
+        return usage_error("--batch is for mode log's native protocol (syslog lines are single)");
     if ((o->syslog_format || o->syslog_framing) && !o->syslog)
         return usage_error("--format and --framing go with --syslog udp|tcp");
     if ((o->syslog ? bench_syslog_setup(o, err) : o->proto->setup(o, err)) == -1)
@@ -346,6 +354,7 @@ defaults(struct bench_opts *o)
     memset(o, 0, sizeof(*o));
     o->conns = 10;
     o->pipeline = 1;
+    o->batch = 1;
     o->duration_ms = 10000;
     o->timeout_ms = 2000;
     o->size = -1;

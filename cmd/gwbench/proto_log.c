@@ -4,8 +4,9 @@
  * time until logd has the record in its file under its fsync policy.
  *
  * Each connection opens with HELLO (a fresh random session) and waits for WELCOME. A batch
- * holds one record of --size message bytes; its payload and CRC are made once, in setup(),
- * and each request only writes a header. Sequence numbers must grow on a connection: a
+ * holds --batch records (1 by default; a real client batches what accumulated while the
+ * last batch was in flight) of --size message bytes each; its payload and CRC are made once,
+ * in setup(), and each request only writes a header. Sequence numbers must grow on a connection: a
  * per-thread counter does, as a connection never changes thread. Acknowledgements are
  * cumulative, so one could answer several batches: the mode keeps one batch in flight per
  * connection (--pipeline 1).
@@ -64,6 +65,10 @@ log_setup(struct bench_opts *o, char *err)
                            "are cumulative): use -c for more load, not --pipeline");
     if (size < 1 || (size_t)size > sizeof(msg))
         return gw_err(err, "--size: 1..%zu message bytes", sizeof(msg));
+    if (o->syslog == BENCH_SYSLOG_NONE && o->batch > 1 &&
+        o->batch * ((size_t)size + 64) > sizeof(o->payload))
+        return gw_err(err, "--batch %u of --size %ld: over the %zu bytes a request may have",
+                      o->batch, size, sizeof(o->payload));
     memset(msg, 'x', (size_t)size);
     rec.severity = 6;
     rec.facility = 1;
@@ -71,7 +76,9 @@ log_setup(struct bench_opts *o, char *err)
     rec.host = (struct gw_slice){"bench", 5};
     rec.msg = (struct gw_slice){msg, (size_t)size};
     gw_buf_init(&b, sizeof(o->payload));
-    rc = gw_native_record_append(&b, &rec, err);
+    rc = 0;
+    for (unsigned i = 0; rc == 0 && i < o->batch; i++)
+        rc = gw_native_record_append(&b, &rec, err);
     if (rc == 0) {
         memcpy(o->payload, gw_buf_data(&b), gw_buf_len(&b));
         o->request_len = gw_buf_len(&b);
@@ -98,7 +105,7 @@ log_encode(const struct bench_opts *o, char *dst, size_t room)
     h[5] = GW_NATIVE_VERSION;
     h[6] = h[7] = 0;
     put64(h + 8, seq++);
-    put32(h + 16, 1);
+    put32(h + 16, o->batch);
     put32(h + 20, (uint32_t)o->request_len);
     put32(h + 24, (uint32_t)o->request_len);
     put32(h + 28, o->log_crc);

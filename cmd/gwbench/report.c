@@ -122,6 +122,10 @@ bench_report_text(const struct bench_opts *o, const struct bench_results *r, dou
         if (o->rate > 0 && r->scheduled > r->sent)
             printf(", %llu scheduled never sent", (unsigned long long)(r->scheduled - r->sent));
         printf(")\n");
+        if (o->batch > 1)
+            printf("  records    %llu, %.1f/s (%u per request)\n",
+                   (unsigned long long)r->requests * o->batch,
+                   elapsed_s > 0 ? (double)r->requests * o->batch / elapsed_s : 0.0, o->batch);
         print_latency(&r->hist);
         if (o->rate > 0)
             print_lag(&r->lag);
@@ -170,6 +174,14 @@ bench_report_json(const struct bench_opts *o, const struct bench_results *r, dou
                         o->rate > 0 ? json_integer((json_int_t)r->scheduled) : json_null());
     json_object_set_new(root, "rate",
                         json_real(elapsed_s > 0 ? (double)r->requests / elapsed_s : 0));
+    if (o->proto == &bench_proto_log) {
+        /* Records acknowledged: what the collector's file should have gained. */
+        json_object_set_new(root, "batch", json_integer((json_int_t)o->batch));
+        json_object_set_new(root, "records", json_integer((json_int_t)(r->requests * o->batch)));
+        json_object_set_new(
+            root, "records_rate",
+            json_real(elapsed_s > 0 ? (double)r->requests * o->batch / elapsed_s : 0));
+    }
     json_object_set_new(root, "errors", errs);
     json_object_set_new(root, "error_total", json_integer((json_int_t)err_total(r)));
     json_object_set_new(root, "connected", json_integer((json_int_t)r->connected));

@@ -88,6 +88,19 @@ t.ok(doc.get('requests', 0) > 0 and not any(doc.get('errors', {}).values()),
      'acknowledged batches, no errors: %s' % {k: doc.get(k) for k in ('requests', 'errors')})
 t.ok(len(g.lines()) >= doc.get('requests', 1) and all(l == b'x' * 50 for l in g.lines()),
      'every acknowledged record is in the file')
+# --batch: each acknowledged request is that many records, and the file holds all of them.
+before = len(g.lines())
+rc, out, err = t.run([t.prog('gwbench'), 'log', '-c', '2', '-d', '1s', '--size', '20', '--batch', '50',
+                      '--json', '-q', '127.0.0.1:%d' % g.native_port], timeout=60)
+doc = json.loads(out) if rc == 0 else {}
+t.ok(rc == 0 and doc.get('requests', 0) > 0 and doc.get('batch') == 50 and
+     doc.get('records') == 50 * doc['requests'], 'gwbench log --batch 50: records = 50 x requests')
+t.ok(len(g.lines()) - before >= doc.get('records', 1),
+     'every record of every acknowledged batch is in the file when gwbench ends')
+rc, out, err = t.run([t.prog('gwbench'), 'log', '--batch', '100000', '127.0.0.1:%d' % g.native_port])
+t.is_(rc, 2, 'gwbench log refuses --batch over its bound')
+rc, out, err = t.run([t.prog('gwbench'), 'hb', '--batch', '5', '127.0.0.1:%d' % g.native_port])
+t.ok(rc == 2 and '--batch' in err, 'gwbench hb refuses --batch (native protocol only)')
 rc, out, err = t.run([t.prog('gwbench'), 'log', '--pipeline', '2', '127.0.0.1:%d' % g.native_port])
 t.is_(rc, 2, 'gwbench log refuses --pipeline above 1 (acknowledgements are cumulative)')
 t.done()
