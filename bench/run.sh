@@ -1118,20 +1118,32 @@ tree_cpu_secs() {
     sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13 + $14 + $15) / hz }'
 }
 
+# cpu_ticks N: "busy total" jiffies of CPU N from /proc/stat (busy: all but idle and iowait).
+cpu_ticks() {
+    awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
 # ws_measure CPU_FN PID ARGS...: measure, with the CPU of PID read by CPU_FN (cpu_secs, or
-# tree_cpu_secs for a forking server). Prints "rate p50 p99 cpu_s_per_million errors".
+# tree_cpu_secs for a forking server). Prints "rate p50 p99 cpu_s_per_million load_busy
+# errors", load_busy the fraction of CPU 1 (gwbench's, and a backend placed there) in use: near
+# 1, the load side rather than the server was the limit.
 ws_measure() {
-    local fn=$1 pid=$2 c0 c1 f=$TMP/ws.json
+    local fn=$1 pid=$2 c0 c1 t0 t1 f=$TMP/ws.json
     shift 2
     c0=$("$fn" "$pid")
+    t0=$(cpu_ticks 1)
     "${WS_PIN[@]}" "$GWBENCH" "$@" --json -q >"$f" 2>"$f.err" || true
+    t1=$(cpu_ticks 1)
     c1=$("$fn" "$pid")
     if [ ! -s "$f" ] || ! jq -e '.requests > 0' "$f" >/dev/null 2>&1; then
         echo "failed"
         return
     fi
-    jq -r --arg c0 "$c0" --arg c1 "$c1" '[.rate, .latency_us.p50, .latency_us.p99,
-        (($c1 | tonumber) - ($c0 | tonumber)) / .requests * 1e6, .error_total]
+    jq -r --arg c0 "$c0" --arg c1 "$c1" --arg t0 "$t0" --arg t1 "$t1" '
+        ($t0 | split(" ") | map(tonumber)) as $a | ($t1 | split(" ") | map(tonumber)) as $b |
+        [.rate, .latency_us.p50, .latency_us.p99,
+        (($c1 | tonumber) - ($c0 | tonumber)) / .requests * 1e6,
+        (if $b[1] > $a[1] then ($b[0] - $a[0]) / ($b[1] - $a[1]) else 0 end), .error_total]
         | map(tostring) | join(" ")' "$f"
 }
 
@@ -1159,18 +1171,19 @@ start_wsgwd_gw() {
 }
 
 ws_row() {
-    local name=$1 conns=$2 line=$3 ref=$4 rate p50 p99 cpu err
+    local name=$1 conns=$2 line=$3 ref=$4 rate p50 p99 cpu busy err
     if [ "$line" = failed ] || [ -z "$line" ]; then
-        emit "| $name | $conns | failed | | | | | |"
+        emit "| $name | $conns | failed | | | | | | |"
         return
     fi
-    read -r rate p50 p99 cpu err <<<"$line"
-    emit "| $name | $conns | $(fmt_rate "$rate") | $(fmt_us "$p50") | $(fmt_us "$p99") | $(fmt_cpu "$cpu") | $ref | $err |"
+    read -r rate p50 p99 cpu busy err <<<"$line"
+    emit "| $name | $conns | $(fmt_rate "$rate") | $(fmt_us "$p50") | $(fmt_us "$p99") | $(fmt_cpu "$cpu") | $(awk -v v="$busy" 'BEGIN { printf "%.0f%%", v * 100 }') | $ref | $err |"
 }
 
 group_wsgwd() {
     local echo_port eb_port ws_port raw_port fr_port node_port c i pids=() names=() fns=()
-    local -a lines_tcp lines_ws lines_node lines_raw lines_fr
+    local echo1_port eb1_port ws1_port raw1_port fr1_port r
+    local -a lines_tcp lines_ws lines_node lines_raw lines_fr lines_ws1 lines_raw1 lines_fr1 rows1
     say "wsgwd vs TCP echo, websockify and node ws"
     emit "## wsgwd: WebSocket echo of $WS_SIZE-byte binary messages"
     emit ""
@@ -1186,6 +1199,8 @@ group_wsgwd() {
     cc -O2 -o "$TMP/tcp_echo" "$ROOT/bench/tcp_echo.c" || { emit "tcp_echo did not build; no rows."; return 0; }
     echo_port=$(free_port) eb_port=$(free_port) ws_port=$(free_port) raw_port=$(free_port)
     fr_port=$(free_port) node_port=$(free_port)
+    echo1_port=$(free_port) eb1_port=$(free_port) ws1_port=$(free_port) raw1_port=$(free_port)
+    fr1_port=$(free_port)
     start_on_cpu0 tcp_echo "$echo_port" "$TMP/tcp_echo" "$echo_port" || return 0
     pids+=("$LAST_PID") names+=("TCP echo, no gateway") fns+=(cpu_secs)
     start_on_cpu0 echo_backend "$eb_port" "$ECHO_BACKEND" "127.0.0.1:$eb_port" || return 0
@@ -1197,32 +1212,77 @@ group_wsgwd() {
     pids+=("$LAST_PID") names+=("wsgwd --raw, TCP echo") fns+=(cpu_secs)
     start_wsgwd_gw wsgwd_frames "$fr_port" "$fr_port" "127.0.0.1:$eb_port" || return 0
     pids+=("$LAST_PID") names+=("wsgwd, echo-backend (frames)") fns+=(cpu_secs)
+    # The same gateways in front of backends on CPU 1, beside gwbench: the gateway alone on
+    # its CPU, as when its backends run on other cores or machines.
+    SRV_PIN=("${WS_PIN[@]}")
+    start_on_cpu0 tcp_echo1 "$echo1_port" "$TMP/tcp_echo" "$echo1_port" || return 0
+    start_on_cpu0 echo_backend1 "$eb1_port" "$ECHO_BACKEND" "127.0.0.1:$eb1_port" || return 0
+    [ "${#WS_PIN[@]}" -gt 0 ] && SRV_PIN=(taskset -c 0)
+    start_on_cpu0 websockify1 "$ws1_port" websockify "127.0.0.1:$ws1_port" "127.0.0.1:$echo1_port" || return 0
+    pids+=("$LAST_PID")
+    start_wsgwd_gw wsgwd_raw1 "$raw1_port" --raw "$raw1_port" "127.0.0.1:$echo1_port" || return 0
+    pids+=("$LAST_PID")
+    start_wsgwd_gw wsgwd_frames1 "$fr1_port" "$fr1_port" "127.0.0.1:$eb1_port" || return 0
+    pids+=("$LAST_PID")
     sleep 1
     local line32
     line32=$(printf '%*s' "$((WS_SIZE - 1))" '' | tr ' ' x)
     emit "Closed loop, gwbench on CPU 1 with one thread; the servers on CPU 0 (wsgwd with one"
-    emit "worker, and its backend). CPU is the gateway's own CPU seconds per million messages (the"
-    emit "TCP echo's for the first row; websockify's with the processes it forks per connection, in"
+    emit "worker). In the first table a gateway's backend runs on CPU 0 too, so a gateway's rate"
+    emit "is that of the whole path on one CPU: three loopback TCP sends and three receives per"
+    emit "message (client, gateway, backend) against one of each for the TCP echo alone and for"
+    emit "node ws, which has no backend. The second table puts the backends on CPU 1 beside"
+    emit "gwbench, so CPU 0 runs the gateway alone, as when its backends are elsewhere (DESIGN.md:"
+    emit "the rate at saturation is the server's own); CPU 1 busy says when the load side was near"
+    emit "its limit instead. CPU is the gateway's own CPU seconds per million messages (the TCP"
+    emit "echo's for the first row; websockify's with the processes it forks per connection, in"
     emit "10 ms ticks). Median of $ROUNDS runs of ${SECS}s, the servers alternating."
     emit ""
-    emit "| server | conns | msg/s | p50 | p99 | CPU s/M | ratio to TCP echo | errors |"
-    emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    emit "Backends on CPU 0 with the gateway:"
+    emit ""
+    emit "| server | conns | msg/s | p50 | p99 | CPU s/M | CPU 1 busy | ratio to TCP echo | errors |"
+    emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    rows1=()
     for c in 50 1000; do
         lines_tcp=() lines_ws=() lines_node=() lines_raw=() lines_fr=()
+        lines_ws1=() lines_raw1=() lines_fr1=()
         for ((i = 0; i < ROUNDS; i++)); do
             lines_tcp+=("$(ws_measure cpu_secs "${pids[0]}" tcp --send "$line32\\n" --expect "$line32" -c "$c" -t 1 -d "${SECS}s" "127.0.0.1:$echo_port")")
             lines_ws+=("$(ws_measure tree_cpu_secs "${pids[1]}" ws --size "$WS_SIZE" -c "$c" -t 1 -d "${SECS}s" "ws://127.0.0.1:$ws_port/")")
             lines_node+=("$(ws_measure cpu_secs "${pids[2]}" ws --size "$WS_SIZE" -c "$c" -t 1 -d "${SECS}s" "ws://127.0.0.1:$node_port/")")
             lines_raw+=("$(ws_measure cpu_secs "${pids[3]}" ws --size "$WS_SIZE" -c "$c" -t 1 -d "${SECS}s" "ws://127.0.0.1:$raw_port/")")
             lines_fr+=("$(ws_measure cpu_secs "${pids[4]}" ws --size "$WS_SIZE" -c "$c" -t 1 -d "${SECS}s" "ws://127.0.0.1:$fr_port/")")
+            lines_ws1+=("$(ws_measure tree_cpu_secs "${pids[5]}" ws --size "$WS_SIZE" -c "$c" -t 1 -d "${SECS}s" "ws://127.0.0.1:$ws1_port/")")
+            lines_raw1+=("$(ws_measure cpu_secs "${pids[6]}" ws --size "$WS_SIZE" -c "$c" -t 1 -d "${SECS}s" "ws://127.0.0.1:$raw1_port/")")
+            lines_fr1+=("$(ws_measure cpu_secs "${pids[7]}" ws --size "$WS_SIZE" -c "$c" -t 1 -d "${SECS}s" "ws://127.0.0.1:$fr1_port/")")
         done
         ws_row "${names[0]}" "$c" "$(summarize "${lines_tcp[@]}")" "1.00"
         ws_row "${names[1]}" "$c" "$(summarize "${lines_ws[@]}")" "$(pair_ratio 1 "${lines_ws[@]}" -- "${lines_tcp[@]}")"
         ws_row "${names[2]}" "$c" "$(summarize "${lines_node[@]}")" "$(pair_ratio 1 "${lines_node[@]}" -- "${lines_tcp[@]}")"
         ws_row "${names[3]}" "$c" "$(summarize "${lines_raw[@]}")" "$(pair_ratio 1 "${lines_raw[@]}" -- "${lines_tcp[@]}")"
         ws_row "${names[4]}" "$c" "$(summarize "${lines_fr[@]}")" "$(pair_ratio 1 "${lines_fr[@]}" -- "${lines_tcp[@]}")"
-        emit "| wsgwd --raw / websockify | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_ws[@]}") | | | | | |"
-        emit "| wsgwd --raw / node ws | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_node[@]}") | | | | | |"
+        emit "| wsgwd --raw / websockify | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_ws[@]}") | | | | | | |"
+        emit "| wsgwd --raw / node ws | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_node[@]}") | | | | | | |"
+        # The second table's rows, written after this one.
+        rows1+=("${names[0]}|$c|$(summarize "${lines_tcp[@]}")|1.00")
+        rows1+=("${names[2]}|$c|$(summarize "${lines_node[@]}")|$(pair_ratio 1 "${lines_node[@]}" -- "${lines_tcp[@]}")")
+        rows1+=("websockify, echo on CPU 1|$c|$(summarize "${lines_ws1[@]}")|$(pair_ratio 1 "${lines_ws1[@]}" -- "${lines_tcp[@]}")")
+        rows1+=("wsgwd --raw, echo on CPU 1|$c|$(summarize "${lines_raw1[@]}")|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_tcp[@]}")")
+        rows1+=("wsgwd, echo-backend on CPU 1|$c|$(summarize "${lines_fr1[@]}")|$(pair_ratio 1 "${lines_fr1[@]}" -- "${lines_tcp[@]}")")
+        rows1+=("=wsgwd --raw / websockify|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_ws1[@]}")")
+        rows1+=("=wsgwd --raw / node ws|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_node[@]}")")
+    done
+    emit ""
+    emit "Backends on CPU 1 (the TCP echo and node ws rows are the first table's):"
+    emit ""
+    emit "| server | conns | msg/s | p50 | p99 | CPU s/M | CPU 1 busy | ratio to TCP echo | errors |"
+    emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for r in "${rows1[@]}"; do
+        IFS='|' read -r -a f <<<"$r"
+        case ${f[0]} in
+        =*) emit "| ${f[0]#=} | ${f[1]} | ${f[2]} | | | | | | |" ;;
+        *) ws_row "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" ;;
+        esac
     done
     ws_idle_row "${pids[4]}" "$fr_port"
     commands "taskset -c 0 tcp_echo PORT   (bench/tcp_echo.c)" \
@@ -1230,6 +1290,7 @@ group_wsgwd() {
         "taskset -c 0 node bench/ws_echo.js PORT" \
         "taskset -c 0 env GWKIT_WSGWD_WORKERS=1 wsgwd --raw PORT 127.0.0.1:ECHO_PORT" \
         "taskset -c 0 echo-backend 127.0.0.1:EB_PORT; taskset -c 0 env GWKIT_WSGWD_WORKERS=1 wsgwd PORT 127.0.0.1:EB_PORT" \
+        "second table: taskset -c 1 tcp_echo ECHO_PORT; taskset -c 1 echo-backend 127.0.0.1:EB_PORT; the gateways as above" \
         "taskset -c 1 gwbench ws --size $WS_SIZE -c C -t 1 -d ${SECS}s --json -q ws://127.0.0.1:PORT/" \
         "taskset -c 1 gwbench tcp --send 'xxx...x\\n' --expect xxx...x -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:ECHO_PORT" \
         "gwbench ws --idle -c $WS_IDLE -t 1 -d 4s ws://127.0.0.1:PORT/   (RSS read once all are open)"
