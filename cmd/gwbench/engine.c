@@ -680,9 +680,13 @@ conn_data(struct gw_conn *gc, char *data, size_t len)
     if ((used = parse_replies(c, data + skip, len - (size_t)skip, now, &replies)) == -1)
         return len;
     used += skip;
+    /* Replies restart the clock of those still in flight (a send to a quiet connection starts
+     * it again), and end the backoff. */
     if (replies > 0) {
-        gw_conn_touch(gc);
-        gw_backoff_reset(&c->backoff);
+        if (c->inflight > 0)
+            gw_conn_touch(gc);
+        if (c->backoff.attempt)
+            gw_backoff_reset(&c->backoff);
     }
     if (w->ending) {
         if (w->inflight == 0 && !w->finished)
