@@ -352,7 +352,7 @@ conn_closed(struct gw_conn *gc, const char *reason)
 {
     struct conn *c = gw_conn_user(gc);
     struct worker *w = c->w;
-    int kind = c->kind == CLOSED_BY_LAYER ? layer_kind(c, reason) : c->kind;
+    int kind = c->kind;
 
     c->gc = NULL;
     c->kind = CLOSED_BY_LAYER;
@@ -364,6 +364,8 @@ conn_closed(struct gw_conn *gc, const char *reason)
         connect_closed(c, reason);
         return;
     }
+    if (kind == CLOSED_BY_LAYER)
+        kind = layer_kind(c, reason);
     c->state = C_DOWN;
     atomic_fetch_sub_explicit(&w->open, 1, memory_order_relaxed);
     /* A server that closes before its first reply (an HTTP port, the wrong protocol) is named
@@ -389,8 +391,8 @@ conn_eof(struct gw_conn *gc)
     gw_conn_close(gc, GW_CONN_PEER_CLOSED);
 }
 
-/* The request timeout: lib/conn's idle timer runs only while requests are in flight, and is
- * restarted by a send to a quiet connection and by each read with replies. */
+/* The request timeout: lib/conn's idle timer runs only while requests are in flight; a send to
+ * a quiet connection starts its clock, a read with replies restarts it for those left. */
 static const struct gw_conn_limits *
 conn_limits(struct gw_conn *gc)
 {
