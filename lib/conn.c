@@ -352,6 +352,27 @@ gw_conn_write(struct gw_conn *c, const void *data, size_t n)
     return 0;
 }
 
+int
+gw_conn_write_now(struct gw_conn *c, const void *data, size_t n)
+{
+    struct gw_conn_loop *l = c->loop;
+    ssize_t k = 0;
+
+    if (c->flags & (CF_CLOSED | CF_SHUT_WR | CF_WR_DONE))
+        return -1;
+    /* Only with nothing queued, so the bytes keep their order; the connection being handled
+     * writes into the loop's buffer, which goes out at the end of its event anyway. */
+    if (l->io->send_now && !(c->flags & CF_CONNECTING) && l->cur != c && !gw_conn__queued(c)) {
+        if ((k = l->io->send_now(c, data, n)) < 0) {
+            gw_conn_close(c, strerror(errno));
+            return -1;
+        }
+        if ((size_t)k == n)
+            return 0;
+    }
+    return gw_conn_write(c, (const char *)data + k, n - (size_t)k);
+}
+
 size_t
 gw_conn_out_len(const struct gw_conn *c)
 {

@@ -238,6 +238,15 @@ void gw_conn_shutdown_write(struct gw_conn *c);
  * batch's replies are never cut. */
 int gw_conn_write(struct gw_conn *c, const void *data, size_t n);
 
+/* As gw_conn_write(), but the bytes are offered to the socket before this returns instead of
+ * after the current batch: for a client that times a request from just before it leaves
+ * (gwbench's engine), or must not wait for the end of the batch. epoll: one write() straight
+ * from data when nothing is queued on c; what the socket does not take is queued. Queued as by
+ * gw_conn_write() instead: behind output already queued, while connecting, from c's own
+ * on_data (its output goes out at the end of that event), and on io_uring. Returns 0, or -1
+ * when c is closed, or was closed by a write error (on_close ran, with strerror(errno)). */
+int gw_conn_write_now(struct gw_conn *c, const void *data, size_t n);
+
 /* n contiguous bytes at the end of c's output to fill, then gw_conn_commit() with what was
  * written (<= n). NULL as gw_conn_write() fails. The pointer is valid until the next
  * gw_conn_* call on c. */

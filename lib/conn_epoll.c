@@ -63,6 +63,19 @@ write_out(struct gw_conn *c)
         gw_conn_close(c, strerror(errno));
 }
 
+static ssize_t
+ep_send_now(struct gw_conn *c, const void *data, size_t n)
+{
+    ssize_t k;
+
+    do
+        k = write(c->fd, data, n);
+    while (k == -1 && errno == EINTR);
+    if (k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    return k;
+}
+
 static void
 ep_service(struct gw_conn *c)
 {
@@ -195,4 +208,5 @@ const struct gw_conn_backend gw_conn__epoll = {
     .open = ep_open,
     .release = ep_release,
     .service = ep_service,
+    .send_now = ep_send_now,
 };

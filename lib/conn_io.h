@@ -72,6 +72,10 @@ struct gw_conn_backend {
     /* After the batch: send c->out and call gw_conn__settle(); or follow a change of what c
      * should read (pause, resume, finish, linger, EOF). */
     void (*service)(struct gw_conn *c);
+    /* Optional (gw_conn_write_now): offers n bytes straight to the socket of c, which has
+     * nothing queued; returns the bytes taken (0 when the socket is full), or -1 with errno.
+     * NULL: the output is always queued. */
+    ssize_t (*send_now)(struct gw_conn *c, const void *data, size_t n);
 };
 
 extern const struct gw_conn_backend gw_conn__epoll;

@@ -1,5 +1,5 @@
 /*
- * engine.c -- gwbench's engine: one epoll loop per thread, each owning its share of the
+ * engine.c -- gwbench's engine: one lib/conn loop per thread, each owning its share of the
  * connections, the send schedule (closed or open loop) and its own latency histogram.
  *
  * A run has three phases. Connect: every worker opens its connections (a bounded number of
@@ -19,11 +19,19 @@
  * wrk2 does. A timerfd (ns resolution, unlike the loop's ms timers) wakes the worker at the
  * next slot.
  *
- * The hot path allocates nothing: a reply is parsed in the worker's read buffer and only a
- * partial reply is kept on the connection; the requests of one burst go out in one write().
- * Every reply of a batch of events is read before any request is sent (flush_sends()), so
- * no reply waits in its socket while gwbench writes to other connections. The clock is read
- * once per read(), once per write() in closed loop, and once per scheduler wake-up.
+ * The connections are lib/conn's: connect with its timeout, input kept between reads, output,
+ * close. The engine keeps per connection what a benchmark needs (requests in flight, slots,
+ * reconnect backoff) and runs lib/conn's epoll backend, not io_uring: its clock brackets a
+ * write() and a read() it can see. Requests go out with gw_conn_write_now(), one write() at
+ * once, so each request's clock starts just before its own write() and not before the other
+ * connections' sends of the batch. A request timeout is lib/conn's idle timer, armed only
+ * while requests are in flight (conn_limits()); nothing walks over the connections.
+ *
+ * The hot path allocates nothing: a reply is parsed where lib/conn read it and only a partial
+ * reply is kept; the requests of one burst go out in one write(). Every reply of a batch of
+ * events is read before any request is sent (flush_sends()), so no reply waits in its socket
+ * while gwbench writes to other connections. The clock is read once per read(), once per
+ * write() in closed loop, and once per scheduler wake-up.
  */
 #include "gwbench.h"
 
@@ -38,17 +46,18 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "backoff.h"
+#include "conn.h"
 #include "ev.h"
 #include "util.h"
 
-#define READ_BYTES (256 * 1024)
 #define WRITE_BYTES (64 * 1024)
 #define MAX_CONNECTING 256
 #define BACKOFF_MIN_MS 10
 #define BACKOFF_MAX_MS 1000
 #define TICK_MAX_MS 100
 #define TICK_MIN_MS 10
+#define CLOSED_BY_LAYER (-2) /* struct conn's kind: lib/conn ended it, the reason tells why */
 
 enum conn_state { C_DOWN, C_CONNECTING, C_OPEN };
 
@@ -56,9 +65,10 @@ struct worker;
 
 struct conn {
     struct worker *w;
-    int fd;
-    unsigned idx; /* position in the worker: its slots in the open-loop schedule */
+    struct gw_conn *gc; /* while connecting or open */
+    unsigned idx;       /* position in the worker: its slots in the open-loop schedule */
     enum conn_state state;
+    int kind;       /* the error to count for a close the engine asked for (conn_end) */
     int first_done; /* the first connect attempt has had its outcome */
     int answered;   /* a reply came on this connection since it opened */
     int refused;    /* the protocol's hello was refused: reconnect after the backoff */
@@ -67,14 +77,11 @@ struct conn {
     int greeting;   /* the protocol's hello is out, its answer not in yet: no requests */
     unsigned inflight;
     unsigned ring_head;
-    uint64_t *ring;       /* start times of the requests in flight, oldest at ring_head */
-    uint64_t due;         /* open loop: slots that came due */
-    uint64_t slots_sent;  /* open loop: slots sent (or lost with a closed connection) */
-    uint64_t progress_ns; /* last sign of life while waiting: connect start, send, reply */
-    unsigned backoff_ms;
+    uint64_t *ring;      /* start times of the requests in flight, oldest at ring_head */
+    uint64_t due;        /* open loop: slots that came due */
+    uint64_t slots_sent; /* open loop: slots sent (or lost with a closed connection) */
+    struct gw_backoff backoff;
     struct gw_ev_timer retry;
-    struct gw_buf in;  /* a partial reply */
-    struct gw_buf out; /* requests the socket did not take yet */
 };
 
 struct worker {
@@ -82,10 +89,12 @@ struct worker {
     unsigned id;
     pthread_t tid;
     struct gw_ev *ev;
+    struct gw_conn_loop *loop;
+    struct gw_conn_limits lim_busy, lim_quiet; /* with requests in flight, without */
     struct conn *conns;
     unsigned nconns;
     uint64_t *rings;
-    char *rbuf, *wbuf;
+    char *wbuf;
 
     unsigned *connq; /* connections waiting for a connect slot (circular) */
     unsigned connq_head, connq_len, connecting;
@@ -100,7 +109,7 @@ struct worker {
     unsigned nsendq;
     int flush_armed; /* flush_sends() is deferred to the end of this batch */
 
-    int running, ending, finished;
+    int running, ending, finished, shutdown;
     uint64_t t0, rec_from, end_ns, drain_until;
     unsigned inflight;
     struct gw_ev_timer tick, end;
@@ -108,6 +117,7 @@ struct worker {
 
     struct bench_results res;
     atomic_uint open;
+    atomic_uint opened; /* connections ever opened */
     char first_err[GW_ERR_LEN];
 
     pthread_mutex_t mu; /* guards snap, read by the progress line */
@@ -130,9 +140,13 @@ static struct engine {
     struct bench_results prog; /* scratch for the progress line */
 } E;
 
+static const struct gw_conn_proto conn_proto;
+
 static void conn_connect(struct conn *c);
-static void conn_close(struct conn *c, int kind);
-static void conn_io(struct gw_ev *ev, int fd, unsigned events, void *arg);
+static void send_due(struct conn *c, uint64_t now, int from_sched);
+static void fill_pipeline(struct conn *c, uint64_t now);
+static void start_sending(struct conn *c);
+static void conn_write(struct conn *c, const char *p, size_t len);
 static void worker_begin_end(struct worker *w, uint64_t now);
 
 void
@@ -155,6 +169,13 @@ static void
 count_err(struct worker *w, enum bench_err kind, uint64_t n)
 {
     w->res.errors[kind] += n;
+}
+
+static void
+worker_finish(struct worker *w)
+{
+    w->finished = 1;
+    gw_conn_loop_stop(w->loop);
 }
 
 /* --- connecting ---------------------------------------------------------------------- */
@@ -204,17 +225,12 @@ retry_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
     queue_connect(arg);
 }
 
+/* A connect failed: e is its errno (0: err says why). Retried after the backoff. */
 static void
 connect_failed(struct conn *c, int e, const char *err)
 {
     struct worker *w = c->w;
 
-    if (c->fd != -1) {
-        gw_ev_del(w->ev, c->fd);
-        close(c->fd);
-        c->fd = -1;
-        w->connecting--;
-    }
     c->state = C_DOWN;
     count_err(w, BENCH_ERR_CONNECT, 1);
     if (w->first_err[0] == '\0') {
@@ -230,41 +246,46 @@ connect_failed(struct conn *c, int e, const char *err)
         else
             gw_strlcpy(w->first_err, err, sizeof(w->first_err));
     }
-    c->backoff_ms = c->backoff_ms ? GW_MIN(c->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
     if (!w->ending)
-        gw_ev_timer_start(w->ev, &c->retry, c->backoff_ms);
+        gw_ev_timer_start(w->ev, &c->retry, gw_backoff_next(&c->backoff));
     first_outcome(c);
+}
+
+/* A connect lib/conn gave up on: its reason ("connect: connect: Connection refused") ends in
+ * strerror's text, as the error of a connect that failed at once. */
+static void
+connect_closed(struct conn *c, const char *reason)
+{
+    struct worker *w = c->w;
+    const char *why = strrchr(reason, ':');
+
+    w->connecting--;
+    if (strcmp(reason, GW_CONN_CONNECT_TIMEOUT) == 0)
+        connect_failed(c, ETIMEDOUT, "");
+    else
+        connect_failed(c, 0, why && why[1] == ' ' ? why + 2 : reason);
     connect_more(w);
 }
 
-static void send_due(struct conn *c, uint64_t now, int from_sched);
-static void fill_pipeline(struct conn *c, uint64_t now);
-static void start_sending(struct conn *c);
-static void conn_write(struct conn *c, const char *p, size_t len);
-
 static void
-conn_established(struct conn *c)
+conn_opened(struct gw_conn *gc)
 {
+    struct conn *c = gw_conn_user(gc);
     struct worker *w = c->w;
 
     w->connecting--;
     c->state = C_OPEN;
     c->answered = 0;
     atomic_fetch_add_explicit(&w->open, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->opened, 1, memory_order_relaxed);
     w->res.connected++;
     first_outcome(c);
-    gw_net_set_nodelay(c->fd);
-    if (gw_ev_mod(w->ev, c->fd, GW_EV_READ) == -1) {
-        conn_close(c, BENCH_ERR_CLOSED);
-        return;
-    }
     if (w->o->proto->hello) {
         c->greeting = 1;
         conn_write(c, w->wbuf, w->o->proto->hello(w->o, w->wbuf, WRITE_BYTES));
-        connect_more(w);
-        return;
+    } else {
+        start_sending(c);
     }
-    start_sending(c);
     connect_more(w);
 }
 
@@ -288,101 +309,107 @@ conn_connect(struct conn *c)
 {
     struct worker *w = c->w;
     char err[GW_ERR_LEN];
-    int inprog, fd;
 
     errno = 0;
-    if ((fd = gw_net_connect(&w->o->addr, &inprog, err)) == -1) {
+    if ((c->gc = gw_conn_connect(w->loop, &w->o->addr, w->o->timeout_ms, &conn_proto, c, err)) ==
+        NULL) {
         connect_failed(c, errno, err);
         return;
     }
-    c->fd = fd;
     c->state = C_CONNECTING;
-    c->progress_ns = gw_mono_ns();
+    c->kind = CLOSED_BY_LAYER;
     w->connecting++;
-    if (gw_ev_add(w->ev, fd, inprog ? GW_EV_WRITE : GW_EV_READ, conn_io, c, err) == -1) {
-        connect_failed(c, 0, err);
-        return;
-    }
-    if (!inprog)
-        conn_established(c);
 }
 
-/* The one place a connection ends. kind is the error to count, or -1 for none. */
+/* The engine ends c, counting kind (-1: nothing). */
 static void
-conn_close(struct conn *c, int kind)
+conn_end(struct conn *c, int kind)
 {
-    struct worker *w = c->w;
+    if (!c->gc)
+        return;
+    c->kind = kind;
+    gw_conn_close(c->gc, "closed by gwbench");
+}
 
-    if (c->state == C_CONNECTING) {
-        connect_failed(c, ETIMEDOUT, "");
+/* The error a close lib/conn decided counts as, -1 for none. */
+static int
+layer_kind(struct conn *c, const char *reason)
+{
+    if (strcmp(reason, GW_CONN_IDLE) == 0) {
+        /* The stream is stuck: its requests are abandoned, the connection renewed. */
+        count_err(c->w, BENCH_ERR_TIMEOUT, c->inflight);
+        return -1;
+    }
+    if (strcmp(reason, GW_CONN_INPUT_TOO_LARGE) == 0)
+        return BENCH_ERR_WRONG;
+    /* The server closed or reset it (or a write failed), unless it owed nothing at the end. */
+    return c->w->ending && c->inflight == 0 ? -1 : BENCH_ERR_CLOSED;
+}
+
+/* Every connection ends here, whoever closed it. */
+static void
+conn_closed(struct gw_conn *gc, const char *reason)
+{
+    struct conn *c = gw_conn_user(gc);
+    struct worker *w = c->w;
+    int kind = c->kind;
+
+    c->gc = NULL;
+    c->kind = CLOSED_BY_LAYER;
+    if (w->shutdown) {
+        c->state = C_DOWN;
         return;
     }
-    if (c->state != C_OPEN)
+    if (c->state == C_CONNECTING) {
+        connect_closed(c, reason);
         return;
-    gw_ev_del(w->ev, c->fd);
-    close(c->fd);
-    c->fd = -1;
+    }
+    if (kind == CLOSED_BY_LAYER)
+        kind = layer_kind(c, reason);
     c->state = C_DOWN;
     atomic_fetch_sub_explicit(&w->open, 1, memory_order_relaxed);
     /* A server that closes before its first reply (an HTTP port, the wrong protocol) is named
      * as such, and reconnects to it back off like failed connects instead of spinning. */
     if (kind == BENCH_ERR_CLOSED && !c->answered)
         kind = BENCH_ERR_CLOSED_AT_ONCE;
-    if (kind == BENCH_ERR_CLOSED_AT_ONCE || c->refused)
-        c->backoff_ms = c->backoff_ms ? GW_MIN(c->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
     if (kind >= 0)
         count_err(w, (enum bench_err)kind, 1);
     w->inflight -= c->inflight;
     c->inflight = 0;
     c->ring_head = 0;
-    gw_buf_reset(&c->in);
-    gw_buf_reset(&c->out);
-    /* Reconnect from the next iteration, never from inside this fd's own callback. */
+    /* Reconnect from the next iteration, never from inside this connection's own callback. */
     if (!w->ending)
-        gw_ev_timer_start(w->ev, &c->retry,
-                          kind == BENCH_ERR_CLOSED_AT_ONCE || c->refused ? c->backoff_ms : 0);
+        gw_ev_timer_start(
+            w->ev, &c->retry,
+            kind == BENCH_ERR_CLOSED_AT_ONCE || c->refused ? gw_backoff_next(&c->backoff) : 0);
     c->refused = 0;
+}
+
+static void
+conn_eof(struct gw_conn *gc)
+{
+    gw_conn_close(gc, GW_CONN_PEER_CLOSED);
+}
+
+/* The request timeout: lib/conn's idle timer runs only while requests are in flight; a send to
+ * a quiet connection starts its clock, a read with replies restarts it for those left. */
+static const struct gw_conn_limits *
+conn_limits(struct gw_conn *gc)
+{
+    struct conn *c = gw_conn_user(gc);
+
+    return c->inflight > 0 ? &c->w->lim_busy : &c->w->lim_quiet;
 }
 
 /* --- sending ------------------------------------------------------------------------- */
 
+/* At once, so the clock read just before it is the request's start. A write error closes c
+ * (conn_closed). */
 static void
 conn_write(struct conn *c, const char *p, size_t len)
 {
-    ssize_t n = 0;
-
-    if (gw_buf_len(&c->out) == 0) {
-        do
-            n = write(c->fd, p, len);
-        while (n == -1 && errno == EINTR);
-        if (n == -1) {
-            if (errno != EAGAIN) {
-                conn_close(c, BENCH_ERR_CLOSED);
-                return;
-            }
-            n = 0;
-        }
-        if ((size_t)n == len)
-            return;
-        if (gw_ev_mod(c->w->ev, c->fd, GW_EV_READ | GW_EV_WRITE) == -1) {
-            conn_close(c, BENCH_ERR_CLOSED);
-            return;
-        }
-    }
-    /* Bounded: at most `pipeline` requests are ever unanswered. */
-    if (gw_buf_append(&c->out, p + n, len - (size_t)n) == -1)
-        conn_close(c, BENCH_ERR_CLOSED);
-}
-
-static void
-conn_flush(struct conn *c)
-{
-    if (gw_buf_write_fd(&c->out, c->fd) == -1 && errno != EAGAIN) {
-        conn_close(c, BENCH_ERR_CLOSED);
-        return;
-    }
-    if (gw_buf_len(&c->out) == 0 && gw_ev_mod(c->w->ev, c->fd, GW_EV_READ) == -1)
-        conn_close(c, BENCH_ERR_CLOSED);
+    if (c->gc)
+        (void)gw_conn_write_now(c->gc, p, len);
 }
 
 /* Puts the n requests encoded last in the worker's write buffer (len bytes) in flight and writes
@@ -425,9 +452,8 @@ send_requests(struct conn *c, unsigned n, uint64_t now, int on_time)
     const struct bench_opts *o = w->o;
     unsigned batch = 0;
     size_t len = 0, room;
+    int quiet = c->inflight == 0;
 
-    if (c->inflight == 0)
-        c->progress_ns = now;
     while (n-- > 0) {
         room = WRITE_BYTES - len;
         if (room < o->max_request_bytes) {
@@ -443,6 +469,9 @@ send_requests(struct conn *c, unsigned n, uint64_t now, int on_time)
     }
     if (batch > 0)
         write_batch(c, len, batch, now, on_time);
+    /* The first requests in flight start the timeout. */
+    if (quiet && c->gc && c->inflight > 0)
+        gw_conn_touch(c->gc);
 }
 
 static void
@@ -573,9 +602,7 @@ reply_done(struct conn *c, uint64_t now, int ok)
     c->ring_head = (c->ring_head + 1) % w->o->pipeline;
     c->inflight--;
     w->inflight--;
-    c->progress_ns = now;
     c->answered = 1;
-    c->backoff_ms = 0;
     if (!ok)
         count_err(w, BENCH_ERR_WRONG, 1);
     if (start >= w->rec_from && start < w->end_ns) {
@@ -604,7 +631,7 @@ parse_replies(struct conn *c, const char *p, size_t len, uint64_t now, unsigned 
         if (r == BENCH_REPLY_BAD || c->inflight == 0) {
             /* Unparseable, or a reply to nothing: the stream is out of step. */
             count_err(c->w, BENCH_ERR_WRONG, 1);
-            conn_close(c, -1);
+            conn_end(c, -1);
             return -1;
         }
         reply_done(c, now, r == BENCH_REPLY_OK);
@@ -614,24 +641,24 @@ parse_replies(struct conn *c, const char *p, size_t len, uint64_t now, unsigned 
     return (long)off;
 }
 
-/* The answer to the protocol's hello at the front of the worker's read buffer (len bytes):
- * returns the bytes it spans, -2 while incomplete (everything stays for the next read), or -1
- * once the connection was closed for a wrong answer. */
+/* The answer to the protocol's hello at the front of buf (len bytes): returns the bytes it
+ * spans, -2 while incomplete (everything stays for the next read), or -1 once the connection
+ * was closed for a wrong answer. */
 static long
-hello_reply(struct conn *c, size_t len)
+hello_reply(struct conn *c, const char *buf, size_t len)
 {
     struct worker *w = c->w;
     size_t used = 0;
-    enum bench_parse r = w->o->proto->hello_reply(w->o, w->rbuf, len, &used);
+    enum bench_parse r = w->o->proto->hello_reply(w->o, buf, len, &used);
 
     if (r == BENCH_NEED_MORE)
-        return len < w->o->proto->max_reply_bytes ? -2 : (conn_close(c, BENCH_ERR_WRONG), -1);
+        return len < w->o->proto->max_reply_bytes ? -2 : (conn_end(c, BENCH_ERR_WRONG), -1);
     if (r != BENCH_REPLY_OK) {
         count_err(w, BENCH_ERR_CONNECT, 1);
         if (!w->first_err[0])
             snprintf(w->first_err, sizeof(w->first_err), "the server refused the handshake");
         c->refused = 1;
-        conn_close(c, -1);
+        conn_end(c, -1);
         return -1;
     }
     c->greeting = 0;
@@ -639,82 +666,48 @@ hello_reply(struct conn *c, size_t len)
     return c->state == C_OPEN ? (long)used : -1;
 }
 
-static void
-conn_read(struct conn *c)
+/* Input, right after the read() that got it (lib/conn keeps what is not consumed: a partial
+ * reply). */
+static size_t
+conn_data(struct gw_conn *gc, char *data, size_t len)
 {
+    struct conn *c = gw_conn_user(gc);
     struct worker *w = c->w;
-    size_t have = gw_buf_len(&c->in);
+    uint64_t now = gw_mono_ns();
     unsigned replies = 0;
-    uint64_t now;
-    ssize_t n;
     long used, skip = 0;
-    size_t total;
 
-    if (have > 0)
-        memcpy(w->rbuf, gw_buf_data(&c->in), have);
-    do
-        n = read(c->fd, w->rbuf + have, READ_BYTES - have);
-    while (n == -1 && errno == EINTR);
-    if (n == -1 && errno == EAGAIN)
-        return;
-    if (n <= 0) {
-        conn_close(c, w->ending && c->inflight == 0 ? -1 : BENCH_ERR_CLOSED);
-        return;
-    }
-    now = gw_mono_ns();
-    total = have + (size_t)n;
-    if (c->greeting && (skip = hello_reply(c, total)) == -2) {
-        gw_buf_consume(&c->in, have);
-        if (gw_buf_append(&c->in, w->rbuf, total) == -1)
-            conn_close(c, BENCH_ERR_WRONG);
-        return;
-    }
-    if (skip < 0)
-        return;
-    if ((used = parse_replies(c, w->rbuf + skip, total - (size_t)skip, now, &replies)) == -1)
-        return;
+    if (c->greeting && (skip = hello_reply(c, data, len)) < 0)
+        return skip == -2 ? 0 : len;
+    if ((used = parse_replies(c, data + skip, len - (size_t)skip, now, &replies)) == -1)
+        return len;
     used += skip;
-    gw_buf_consume(&c->in, have);
-    if ((size_t)used < total && gw_buf_append(&c->in, w->rbuf + used, total - (size_t)used) == -1) {
-        count_err(w, BENCH_ERR_WRONG, 1);
-        conn_close(c, -1);
-        return;
+    /* Replies restart the clock of those still in flight (a send to a quiet connection starts
+     * it again), and end the backoff. */
+    if (replies > 0) {
+        if (c->inflight > 0)
+            gw_conn_touch(gc);
+        if (c->backoff.attempt)
+            gw_backoff_reset(&c->backoff);
     }
     if (w->ending) {
-        if (w->inflight == 0 && !w->finished) {
-            w->finished = 1;
-            gw_ev_stop(w->ev);
-        }
-        return;
+        if (w->inflight == 0 && !w->finished)
+            worker_finish(w);
+        return (size_t)used;
     }
     if (replies > 0 && w->running)
         queue_send(c, now);
+    return (size_t)used;
 }
 
-static void
-conn_io(struct gw_ev *ev, int fd, unsigned events, void *arg)
-{
-    struct conn *c = arg;
-    char err[GW_ERR_LEN];
-
-    (void)ev;
-    (void)fd;
-    if (c->state == C_CONNECTING) {
-        errno = 0;
-        if (gw_net_connect_result(c->fd, err) == -1)
-            connect_failed(c, errno, err);
-        else
-            conn_established(c);
-        return;
-    }
-    if ((events & GW_EV_WRITE) && gw_buf_len(&c->out) > 0) {
-        conn_flush(c);
-        if (c->state != C_OPEN)
-            return;
-    }
-    if (events & (GW_EV_READ | GW_EV_ERROR))
-        conn_read(c);
-}
+static const struct gw_conn_proto conn_proto = {
+    .name = "gwbench",
+    .limits = conn_limits,
+    .on_open = conn_opened,
+    .on_data = conn_data,
+    .on_eof = conn_eof,
+    .on_close = conn_closed,
+};
 
 /* --- worker phases ------------------------------------------------------------------- */
 
@@ -728,38 +721,16 @@ snapshot(struct worker *w)
 }
 
 static void
-check_timeouts(struct worker *w, uint64_t now)
-{
-    uint64_t limit = w->o->timeout_ms * 1000000u;
-    struct conn *c;
-    unsigned i;
-
-    for (i = 0; i < w->nconns; i++) {
-        c = &w->conns[i];
-        if (c->state == C_CONNECTING && now - c->progress_ns > limit) {
-            conn_close(c, -1);
-        } else if (c->state == C_OPEN && c->inflight > 0 && now - c->progress_ns > limit) {
-            /* The stream is stuck: its requests are abandoned, the connection renewed. */
-            count_err(w, BENCH_ERR_TIMEOUT, c->inflight);
-            conn_close(c, -1);
-        }
-    }
-}
-
-static void
 tick_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 {
     struct worker *w = arg;
-    uint64_t now = gw_mono_ns();
     unsigned i;
 
-    check_timeouts(w, now);
-    if (w->ending && (w->inflight == 0 || now >= w->drain_until)) {
+    if (w->ending && (w->inflight == 0 || gw_mono_ns() >= w->drain_until)) {
         for (i = 0; i < w->nconns; i++)
             if (w->conns[i].inflight > 0)
                 count_err(w, BENCH_ERR_TIMEOUT, w->conns[i].inflight);
-        w->finished = 1;
-        gw_ev_stop(ev);
+        worker_finish(w);
         return;
     }
     if (w->o->progress)
@@ -777,10 +748,8 @@ worker_begin_end(struct worker *w, uint64_t now)
     if (w->end_ns > now)
         w->end_ns = now;
     w->drain_until = now + w->o->timeout_ms * 1000000u;
-    if (w->inflight == 0) {
-        w->finished = 1;
-        gw_ev_stop(w->ev);
-    }
+    if (w->inflight == 0)
+        worker_finish(w);
 }
 
 static void
@@ -831,8 +800,7 @@ worker_wake(struct gw_ev *ev, void *arg)
     (void)ev;
     if (atomic_load_explicit(&E.stop, memory_order_acquire)) {
         if (!w->running) {
-            w->finished = 1;
-            gw_ev_stop(w->ev);
+            worker_finish(w);
         } else {
             worker_begin_end(w, gw_mono_ns());
         }
@@ -840,25 +808,6 @@ worker_wake(struct gw_ev *ev, void *arg)
     }
     if (!w->running && atomic_load_explicit(&E.started, memory_order_acquire))
         worker_begin_run(w);
-}
-
-static void
-worker_close_all(struct worker *w)
-{
-    struct conn *c;
-    unsigned i;
-
-    for (i = 0; i < w->nconns; i++) {
-        c = &w->conns[i];
-        gw_ev_timer_stop(w->ev, &c->retry);
-        if (c->fd != -1) {
-            gw_ev_del(w->ev, c->fd);
-            close(c->fd);
-            c->fd = -1;
-        }
-        gw_buf_reset(&c->in);
-        gw_buf_reset(&c->out);
-    }
 }
 
 static void *
@@ -880,9 +829,14 @@ worker_main(void *arg)
         queue_connect(&w->conns[i]);
     /* Catches a start or a stop that came before the loop ran. */
     worker_wake(w->ev, w);
-    if (!w->finished)
-        gw_ev_run(w->ev);
-    worker_close_all(w);
+    if (!w->finished && gw_conn_loop_run(w->loop, err) == -1 && !w->first_err[0])
+        gw_strlcpy(w->first_err, err, sizeof(w->first_err));
+    /* The results are final: the closes of the shutdown count nothing. */
+    w->shutdown = 1;
+    gw_conn_loop_free(w->loop);
+    w->loop = NULL;
+    for (i = 0; i < w->nconns; i++)
+        gw_ev_timer_stop(w->ev, &w->conns[i].retry);
     if (!w->ending)
         w->res.open = 0;
     atomic_fetch_add_explicit(&E.done, 1, memory_order_release);
@@ -905,6 +859,7 @@ worker_init(struct worker *w, const struct bench_opts *o, unsigned id, unsigned 
     w->rec_from = UINT64_MAX;
     w->pending_first = nconns;
     atomic_init(&w->open, 0);
+    atomic_init(&w->opened, 0);
     gw_hist_init(&w->res.hist);
     gw_hist_init(&w->res.lag);
     pthread_mutex_init(&w->mu, NULL);
@@ -913,24 +868,30 @@ worker_init(struct worker *w, const struct bench_opts *o, unsigned id, unsigned 
     w->dirty = calloc(nconns, sizeof(*w->dirty));
     w->sendq = calloc(nconns, sizeof(*w->sendq));
     w->rings = o->idle ? NULL : calloc((size_t)nconns * o->pipeline, sizeof(*w->rings));
-    w->rbuf = malloc(READ_BYTES);
     w->wbuf = malloc(WRITE_BYTES);
-    if (!w->conns || !w->connq || !w->dirty || !w->sendq || (!o->idle && !w->rings) || !w->rbuf ||
-        !w->wbuf)
+    if (!w->conns || !w->connq || !w->dirty || !w->sendq || (!o->idle && !w->rings) || !w->wbuf)
         return gw_err(err, "out of memory for %u connections", nconns);
-    if ((w->ev = gw_ev_new(err)) == NULL)
+    /* An epoll loop has no tie to the thread that makes it: made here, a failure ends the run
+     * before any thread starts. */
+    if ((w->ev = gw_ev_new(err)) == NULL ||
+        (w->loop = gw_conn_loop_new(w->ev, GW_CONN_IO_EPOLL, err)) == NULL)
         return -1;
+    /* A partial reply is kept up to the longest one; requests queue up to a full pipeline and a
+     * hello. */
+    w->lim_quiet.max_in = o->proto->max_reply_bytes;
+    w->lim_quiet.max_out = (size_t)o->pipeline * o->max_request_bytes + WRITE_BYTES;
+    w->lim_busy = w->lim_quiet;
+    w->lim_busy.idle_ms = o->timeout_ms;
     if (o->rate > 0 && (w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) == -1)
         return gw_err_errno(err, "timerfd_create");
     for (i = 0; i < nconns; i++) {
         c = &w->conns[i];
         c->w = w;
-        c->fd = -1;
         c->idx = i;
+        c->kind = CLOSED_BY_LAYER;
         c->ring = o->idle ? NULL : w->rings + (size_t)i * o->pipeline;
         gw_ev_timer_init(&c->retry, retry_fire, c);
-        gw_buf_init(&c->in, o->proto->max_reply_bytes);
-        gw_buf_init(&c->out, (size_t)o->pipeline * o->max_request_bytes);
+        gw_backoff_init(&c->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
     }
     return 0;
 }
@@ -938,6 +899,9 @@ worker_init(struct worker *w, const struct bench_opts *o, unsigned id, unsigned 
 static void
 worker_free(struct worker *w)
 {
+    /* Still there when its thread never ran. */
+    if (w->loop)
+        gw_conn_loop_free(w->loop);
     if (w->ev)
         gw_ev_free(w->ev);
     if (w->tfd != -1)
@@ -948,7 +912,6 @@ worker_free(struct worker *w)
     free(w->dirty);
     free(w->sendq);
     free(w->rings);
-    free(w->rbuf);
     free(w->wbuf);
 }
 
@@ -995,12 +958,17 @@ progress_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 static void
 start_run(void)
 {
-    uint64_t open = 0;
+    uint64_t open = 0, opened = 0;
     unsigned i;
 
-    for (i = 0; i < E.nworkers; i++)
+    for (i = 0; i < E.nworkers; i++) {
         open += atomic_load_explicit(&E.workers[i].open, memory_order_relaxed);
-    if (open == 0) {
+        opened += atomic_load_explicit(&E.workers[i].opened, memory_order_relaxed);
+    }
+    /* Fails only when nothing connected: a server that accepts and hangs up at once (or
+     * refuses the handshake) may have closed every connection by now, and gets a run whose
+     * report names its errors, however fast it was. */
+    if (opened == 0) {
         E.failed = 1;
         stop_workers();
         return;

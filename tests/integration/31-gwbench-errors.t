@@ -56,6 +56,23 @@ rc, out, err = gwbench('tcp', '-c', '2', '-d', '1s', '127.0.0.1:%d' % hangup.por
 ok('hint       the server closes connections at once: is this the right port and protocol?' in out,
    'with a hint in the text report', out)
 
+# One that hangs up in its accept loop, faster than gwbench starts its run: every connection
+# may be closed by then, and it still gets a run and a report, not "cannot connect".
+fast = socket.socket()
+fast.bind(('127.0.0.1', 0))
+fast.listen(64)
+
+
+def hang_up():
+    while True:
+        fast.accept()[0].close()
+
+
+threading.Thread(target=hang_up, daemon=True).start()
+rc, j, err = run_json('tcp', '-c', '2', '-d', '300ms', '127.0.0.1:%d' % fast.getsockname()[1])
+ok(rc == 1 and j is not None and j['errors'].get('closed_at_once', 0) > 0,
+   'a server that hangs up before the run starts: a report with closed_at_once', err)
+
 silent = LineServer(lambda line: None)
 rc, j, err = run_json('tcp', '-c', '2', '-d', '700ms', '--timeout', '200ms',
                       '127.0.0.1:%d' % silent.port)

@@ -5,7 +5,8 @@
  * another connection's; freed after the callback, so ASan sees no use after free), finish and
  * lingering close, the idle timer re-armed lazily, pause/resume at the output marks and
  * explicitly, max_out, drain, redelivery of kept input, outgoing connects (success, refused,
- * timeout), and an epoll loop left to gw_ev_run (the after-batch work from a 0 ms timer).
+ * timeout), write_now, and an epoll loop left to gw_ev_run (the after-batch work from a 0 ms
+ * timer).
  */
 #include "conn.h"
 
@@ -347,6 +348,50 @@ test_basic(void)
     is_str(r.reason, "test over", "%s: with the reason given", backend);
     ok(run_until(client_eof, &cl, WAIT_MS), "%s: the client sees the close", backend);
     is(gw_conn_loop_count(loop), 0, "%s: closed connections are not counted", backend);
+    client_close(&cl);
+}
+
+/* gw_conn_write_now: sent before it returns on epoll (queued on io_uring), in order behind
+ * output already queued, and what a full socket does not take is queued. */
+static void
+test_write_now(void)
+{
+    struct rec r = {.mode = LINES};
+    struct client cl;
+    struct gw_conn *c = pair(&cl, &r);
+    int epoll = strcmp(backend, "epoll") == 0;
+    static char big[1 << 20];
+
+    ok(c && gw_conn_write_now(c, "now\n", 4) == 0, "%s: write_now accepts output", backend);
+    if (epoll) {
+        struct pollfd p = {.fd = cl.fd, .events = POLLIN};
+        ok(gw_conn_out_len(c) == 0 && poll(&p, 1, WAIT_MS) == 1,
+           "epoll: write_now sent the bytes before it returned");
+    } else {
+        is(gw_conn_out_len(c), 4, "%s: write_now queues the bytes", backend);
+    }
+    cl.want = 4;
+    ok(run_until(client_has, &cl, WAIT_MS) && strcmp(cl.buf, "now\n") == 0,
+       "%s: the client gets them", backend);
+    gw_conn_write(c, "a\n", 2);
+    ok(gw_conn_write_now(c, "b\n", 2) == 0 && gw_conn_out_len(c) == 4,
+       "%s: behind queued output, write_now queues", backend);
+    cl.want = 8;
+    ok(run_until(client_has, &cl, WAIT_MS) && strcmp(cl.buf, "now\na\nb\n") == 0, "%s: in order",
+       backend);
+    gw_conn_close(c, "test over");
+    client_close(&cl);
+
+    memset(&r, 0, sizeof(r));
+    r.mode = LINES;
+    c = pair_buf(&cl, &r, 4096);
+    memset(big, 'w', sizeof(big));
+    ok(c && gw_conn_write_now(c, big, sizeof(big)) == 0 && gw_conn_out_len(c) > 0,
+       "%s: what a full socket does not take is queued", backend);
+    cl.want = sizeof(big);
+    ok(run_until(client_has, &cl, WAIT_MS) && cl.total == sizeof(big),
+       "%s: and sent later, all of it", backend);
+    gw_conn_close(c, "test over");
     client_close(&cl);
 }
 
@@ -1024,6 +1069,7 @@ run_all(enum gw_conn_io io)
     backend = gw_conn_loop_backend(loop);
     gw_ev_timer_init(&check_timer, check, NULL);
     test_basic();
+    test_write_now();
     test_eof();
     test_close_in_callback();
     test_shutdown_write();
