@@ -428,11 +428,12 @@ int
 gw_conn_above_high(struct gw_conn *c)
 {
     const struct gw_conn_limits *lim;
+    size_t q;
 
-    if (c->flags & CF_CLOSED)
+    if ((c->flags & CF_CLOSED) || (q = gw_conn_out_len(c)) == 0)
         return 0;
     lim = gw_conn__limits(c);
-    if (!lim->out_high || gw_conn_out_len(c) <= lim->out_high)
+    if (!lim->out_high || q <= lim->out_high)
         return 0;
     /* Armed now, so a socket that takes it all before the next settle still reports it. */
     c->flags |= CF_ABOVE_HIGH;

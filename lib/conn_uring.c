@@ -282,7 +282,8 @@ on_input(struct gw_conn *c, char *data, size_t n)
     size_t limit;
 
     gw_conn__input(c, data, n);
-    if (c->flags & (CF_CLOSED | CF_LINGERING))
+    /* Nothing queued (a proxy's reading side): no limit to check. */
+    if ((c->flags & (CF_CLOSED | CF_LINGERING)) || !gw_conn__queued(c))
         return;
     lim = gw_conn__limits(c);
     limit = lim->max_out ? lim->max_out : GW_CONN_MAX_OUT;
