@@ -13,6 +13,7 @@
 #define GW_CONN_IO_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "conn.h"
@@ -160,9 +161,9 @@ gw_conn__in_size(size_t n)
 {
     size_t s = 256;
 
-    while (s < n)
+    while (s < n && s <= SIZE_MAX / 2)
         s *= 2;
-    return s;
+    return s < n ? n : s;
 }
 
 #endif
