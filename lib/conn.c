@@ -90,6 +90,7 @@ gw_conn__outbuf(struct gw_conn *c)
         return c->out;
     if (l->nspares) {
         b = l->spares[--l->nspares];
+        l->spare_bytes -= gw_buf_cap(b);
     } else {
         if ((b = malloc(sizeof(*b))) == NULL)
             return NULL;
@@ -111,9 +112,17 @@ buf_give(struct gw_conn_loop *l, struct gw_buf *b)
         free(b);
         return;
     }
-    if (gw_buf_cap(b) > GW_CONN_SPARE_BYTES)
+    if (gw_buf_cap(b) > GW_CONN_SPARE_BYTES || l->spare_bytes + gw_buf_cap(b) > GW_CONN_SPARE_TOTAL)
         gw_buf_reset(b);
+    l->spare_bytes += gw_buf_cap(b);
     l->spares[l->nspares++] = b;
+}
+
+void
+gw_conn__give_snd(struct gw_conn *c)
+{
+    buf_give(c->loop, c->snd);
+    c->snd = NULL;
 }
 
 /* c's output has drained (or c is freed): an idle connection keeps no buffer. */

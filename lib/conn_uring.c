@@ -350,6 +350,10 @@ on_send(struct uring *u, struct gw_conn *c, const struct io_uring_cqe *cqe)
         return;
     }
     gw_buf_consume(c->snd, (size_t)cqe->res);
+    /* All sent: the buffer goes back now, for the replies to this batch's input (the sends'
+     * completions come ahead of the receives'), not after the batch. */
+    if (gw_buf_len(c->snd) == 0)
+        gw_conn__give_snd(c);
     gw_conn__todo(c);
 }
 
