@@ -40,6 +40,13 @@ gw_buf_len(const struct gw_buf *b)
     return b->len;
 }
 
+/* Bytes allocated (0 before the first allocation and after a reset). */
+static inline size_t
+gw_buf_cap(const struct gw_buf *b)
+{
+    return b->cap;
+}
+
 /* Room left before the hard limit. */
 static inline size_t
 gw_buf_room(const struct gw_buf *b)

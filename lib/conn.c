@@ -78,12 +78,67 @@ gw_conn__todo(struct gw_conn *c)
     kick(c->loop);
 }
 
+/* ---- output buffers: the loop's spares ---- */
+
+struct gw_buf *
+gw_conn__outbuf(struct gw_conn *c)
+{
+    struct gw_conn_loop *l = c->loop;
+    struct gw_buf *b;
+
+    if (c->out)
+        return c->out;
+    if (l->nspares) {
+        b = l->spares[--l->nspares];
+        l->spare_bytes -= gw_buf_cap(b);
+    } else {
+        if ((b = malloc(sizeof(*b))) == NULL)
+            return NULL;
+        /* Bounded by max_out after each batch, not by the buffer, so replies are never cut. */
+        gw_buf_init(b, SIZE_MAX / 4);
+    }
+    return c->out = b;
+}
+
+/* An empty buffer goes back to the loop (with its storage while that is small), or is freed. */
+static void
+buf_give(struct gw_conn_loop *l, struct gw_buf *b)
+{
+    if (!b)
+        return;
+    gw_buf_consume(b, gw_buf_len(b));
+    if (l->nspares == GW_CONN_SPARES) {
+        gw_buf_reset(b);
+        free(b);
+        return;
+    }
+    if (gw_buf_cap(b) > GW_CONN_SPARE_BYTES || l->spare_bytes + gw_buf_cap(b) > GW_CONN_SPARE_TOTAL)
+        gw_buf_reset(b);
+    l->spare_bytes += gw_buf_cap(b);
+    l->spares[l->nspares++] = b;
+}
+
+void
+gw_conn__give_snd(struct gw_conn *c)
+{
+    buf_give(c->loop, c->snd);
+    c->snd = NULL;
+}
+
+/* c's output has drained (or c is freed): an idle connection keeps no buffer. */
+static void
+bufs_give(struct gw_conn *c)
+{
+    buf_give(c->loop, c->out);
+    buf_give(c->loop, c->snd);
+    c->out = c->snd = NULL;
+}
+
 void
 gw_conn__free(struct gw_conn *c)
 {
     free(c->in);
-    gw_buf_reset(&c->out);
-    gw_buf_reset(&c->snd);
+    bufs_give(c);
     free(c);
 }
 
@@ -177,6 +232,21 @@ gw_conn__want_read(const struct gw_conn *c)
     return !(c->flags & (CF_FINISHING | CF_PAUSED | CF_PAUSED_HIGH));
 }
 
+/* Room for n more bytes of kept input (see gw_conn__in_size); 0 or -1 (out of memory). */
+static int
+in_grow(struct gw_conn *c, size_t n)
+{
+    size_t need = c->in_len + n;
+    char *p;
+
+    if (c->in && need <= gw_conn__in_size(c->in_len))
+        return 0;
+    if ((p = realloc(c->in, gw_conn__in_size(need))) == NULL)
+        return -1;
+    c->in = p;
+    return 0;
+}
+
 /* Appends to the kept input: at most max_in while reading; while paused, what still arrives
  * is kept up to the slack too. */
 static void
@@ -184,18 +254,16 @@ keep(struct gw_conn *c, const char *data, size_t n)
 {
     const struct gw_conn_limits *lim = gw_conn__limits(c);
     size_t cap = max_in(lim) + (can_deliver(c) ? 0 : GW_CONN_PAUSED_SLACK);
-    char *p;
 
     if (c->in_len + n > cap) {
         gw_conn_close(c, GW_CONN_INPUT_TOO_LARGE);
         return;
     }
-    if ((p = realloc(c->in, c->in_len + n)) == NULL) {
+    if (in_grow(c, n) == -1) {
         gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
         return;
     }
-    memcpy(p + c->in_len, data, n);
-    c->in = p;
+    memcpy(c->in + c->in_len, data, n);
     c->in_len += (uint32_t)n;
 }
 
@@ -261,13 +329,11 @@ gw_conn__input(struct gw_conn *c, char *data, size_t n)
     lim_in = max_in(gw_conn__limits(c));
     t = lim_in > old ? GW_MIN(n, lim_in - old) : 0;
     if (t) {
-        char *p = realloc(c->in, old + t);
-        if (!p) {
+        if (in_grow(c, t) == -1) {
             gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
             return;
         }
-        memcpy(p + old, data, t);
-        c->in = p;
+        memcpy(c->in + old, data, t);
         c->in_len = (uint32_t)(old + t);
     }
     k = on_data(c, c->in, c->in_len);
@@ -312,19 +378,20 @@ gw_conn__eof(struct gw_conn *c)
 static struct gw_buf *
 wbuf(struct gw_conn *c)
 {
-    if (c->loop->cur == c && gw_buf_len(&c->out) == 0)
+    if (c->loop->cur == c && gw_conn__out_len(c) == 0)
         return &c->loop->obuf;
-    return &c->out;
+    return gw_conn__outbuf(c);
 }
 
 char *
 gw_conn_reserve(struct gw_conn *c, size_t n)
 {
+    struct gw_buf *b;
     char *p;
 
     if (c->flags & (CF_CLOSED | CF_SHUT_WR | CF_WR_DONE))
         return NULL;
-    if ((p = gw_buf_reserve(wbuf(c), n)) == NULL) {
+    if ((b = wbuf(c)) == NULL || (p = gw_buf_reserve(b, n)) == NULL) {
         gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
         return NULL;
     }
@@ -334,9 +401,13 @@ gw_conn_reserve(struct gw_conn *c, size_t n)
 void
 gw_conn_commit(struct gw_conn *c, size_t n)
 {
+    struct gw_buf *b;
+
     if (c->flags & CF_CLOSED)
         return;
-    gw_buf_commit(wbuf(c), n);
+    /* After gw_conn_reserve(): the buffer it reserved in, which wbuf() finds again. */
+    if ((b = wbuf(c)) != NULL)
+        gw_buf_commit(b, n);
     gw_conn__todo(c);
 }
 
@@ -387,11 +458,12 @@ int
 gw_conn_above_high(struct gw_conn *c)
 {
     const struct gw_conn_limits *lim;
+    size_t q;
 
-    if (c->flags & CF_CLOSED)
+    if ((c->flags & CF_CLOSED) || (q = gw_conn_out_len(c)) == 0)
         return 0;
     lim = gw_conn__limits(c);
-    if (!lim->out_high || gw_conn_out_len(c) <= lim->out_high)
+    if (!lim->out_high || q <= lim->out_high)
         return 0;
     /* Armed now, so a socket that takes it all before the next settle still reports it. */
     c->flags |= CF_ABOVE_HIGH;
@@ -453,18 +525,22 @@ gw_conn__settle(struct gw_conn *c)
 
     if (c->flags & (CF_CLOSED | CF_CONNECTING))
         return;
-    lim = gw_conn__limits(c);
     q = gw_conn__queued(c);
-    if (q > max_out(lim)) {
-        gw_conn_close(c, GW_CONN_OUTPUT_FULL);
-        return;
+    /* Nothing queued and no mark passed: no limit to check (the common case, once a reply is
+     * out). */
+    if (q || (c->flags & CF_ABOVE_HIGH)) {
+        lim = gw_conn__limits(c);
+        if (q > max_out(lim)) {
+            gw_conn_close(c, GW_CONN_OUTPUT_FULL);
+            return;
+        }
+        marks(c, lim, q);
+        if ((c->flags & CF_CLOSED) || gw_conn__queued(c))
+            return;
     }
-    marks(c, lim, q);
-    if ((c->flags & CF_CLOSED) || gw_conn__queued(c))
-        return;
-    /* Drained: give the memory back, an idle connection keeps none. */
-    gw_buf_reset(&c->out);
-    gw_buf_reset(&c->snd);
+    /* Drained: the buffers go back to the loop, an idle connection keeps none. */
+    if (c->out || c->snd)
+        bufs_give(c);
     if ((c->flags & CF_SHUT_WR) && !(c->flags & CF_FINISHING)) {
         c->flags = (uint16_t)((c->flags & ~CF_SHUT_WR) | CF_WR_DONE);
         if (shutdown(c->fd, SHUT_WR) == -1)
@@ -631,9 +707,6 @@ conn_new(struct gw_conn_loop *l, int fd, const struct gw_conn_proto *proto, void
     c->id = atomic_fetch_add(&conn_ids, 1) + 1;
     c->last_ms = gw_ev_now_ms(l->ev);
     c->created_s = (uint32_t)(c->last_ms / 1000);
-    /* Bounded by max_out after each batch, not by the buffer, so replies are never cut. */
-    gw_buf_init(&c->out, SIZE_MAX / 4);
-    gw_buf_init(&c->snd, SIZE_MAX / 4);
     gw_ev_timer_init(&c->timer, on_timer, c);
     return c;
 }
@@ -897,6 +970,10 @@ gw_conn_loop_free(struct gw_conn_loop *l)
     gw_conn__after_batch(l);
     gw_ev_timer_stop(l->ev, &l->batch);
     gw_buf_reset(&l->obuf);
+    while (l->nspares) {
+        gw_buf_reset(l->spares[--l->nspares]);
+        free(l->spares[l->nspares]);
+    }
     free(l->rbuf);
     free(l);
 }

@@ -30,7 +30,11 @@
  *
  * Output: gw_conn_write()/gw_conn_reserve()+gw_conn_commit() queue bytes; they are sent after
  * the current callback batch (on io_uring, as send submissions batched with the next wait).
- * What the socket does not take waits on the connection.
+ * What the socket does not take waits on the connection. A connection holds an output buffer
+ * only while it has output queued: once that has drained, the buffer goes back to the loop,
+ * which keeps up to 1024 (with up to 4 KiB of storage each, 1 MiB in all) for the next
+ * connection that writes, so a reply costs no allocation and an idle connection holds no I/O
+ * buffer.
  *   - limits.max_out: output still queued above it after a send was tried closes the
  *     connection with GW_CONN_OUTPUT_FULL (a client that sends without reading).
  *   - limits.out_high / out_low: once queued output was seen above out_high (after a batch,

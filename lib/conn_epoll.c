@@ -17,7 +17,7 @@
 static void
 set_events(struct gw_conn *c)
 {
-    int want_read = gw_conn__want_read(c), want_write = gw_buf_len(&c->out) != 0;
+    int want_read = gw_conn__want_read(c), want_write = gw_conn__out_len(c) != 0;
     int reading = (c->flags & CF_RECV_ARMED) != 0, writing = (c->flags & CF_WRITING) != 0;
 
     if (want_read == reading && want_write == writing)
@@ -42,14 +42,15 @@ flush_obuf(struct gw_conn *c)
 
     if (!gw_buf_len(ob))
         return;
-    if (!gw_buf_len(&c->out) && !(c->flags & CF_WRITING) && gw_buf_write_fd(ob, c->fd) < 0 &&
+    if (!gw_conn__out_len(c) && !(c->flags & CF_WRITING) && gw_buf_write_fd(ob, c->fd) < 0 &&
         write_failed()) {
         gw_buf_consume(ob, gw_buf_len(ob));
         gw_conn_close(c, strerror(errno));
         return;
     }
     if (gw_buf_len(ob)) {
-        int rc = gw_buf_append(&c->out, gw_buf_data(ob), gw_buf_len(ob));
+        struct gw_buf *out = gw_conn__outbuf(c);
+        int rc = out ? gw_buf_append(out, gw_buf_data(ob), gw_buf_len(ob)) : -1;
         gw_buf_consume(ob, gw_buf_len(ob));
         if (rc == -1)
             gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
@@ -59,7 +60,7 @@ flush_obuf(struct gw_conn *c)
 static void
 write_out(struct gw_conn *c)
 {
-    if (gw_buf_len(&c->out) && gw_buf_write_fd(&c->out, c->fd) < 0 && write_failed())
+    if (gw_conn__out_len(c) && gw_buf_write_fd(c->out, c->fd) < 0 && write_failed())
         gw_conn_close(c, strerror(errno));
 }
 
@@ -107,14 +108,14 @@ read_batch(struct gw_conn *c)
             return;
         }
         gw_conn__input(c, l->rbuf, (size_t)n);
-        if (c->flags & CF_CLOSED)
+        if ((c->flags & CF_CLOSED) || (size_t)n < GW_CONN_READ_BYTES)
             return;
         if (!limit) {
             const struct gw_conn_limits *lim = gw_conn__limits(c);
             limit = lim->max_out ? lim->max_out : GW_CONN_MAX_OUT;
         }
         /* A client that sends without reading is cut off here, before its replies pile up. */
-        if ((size_t)n < GW_CONN_READ_BYTES || gw_conn_out_len(c) > limit)
+        if (gw_conn_out_len(c) > limit)
             return;
     }
 }

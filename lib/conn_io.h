@@ -5,12 +5,15 @@
  * The core owns the lifecycle, buffers, limits, timers and callbacks; a backend only moves
  * bytes: it reads and hands input to gw_conn__input(), reports EOF and errors, and sends
  * c->out (io_uring: swapped into c->snd while a send is in flight), then calls
- * gw_conn__settle(). Every function runs on the loop's thread.
+ * gw_conn__settle(). c->out and c->snd are NULL while c has no output: buffers come from the
+ * loop's spares (gw_conn__outbuf) and go back there when c's output has drained. Every
+ * function runs on the loop's thread.
  */
 #ifndef GW_CONN_IO_H
 #define GW_CONN_IO_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "conn.h"
@@ -33,8 +36,9 @@
 #define CF_SHUT_WR 0x4000     /* gw_conn_shutdown_write: FIN once the output is out */
 #define CF_WR_DONE 0x8000     /* FIN sent: no more output */
 
-/* Kept small: an idle connection costs this struct and nothing else (hbd's budget is 300 B
- * of RSS per idle connection, the ev timer heap slot included). */
+/* Kept small: an idle connection costs this struct (200 bytes, a 208-byte malloc chunk) and its
+ * ev timer heap slot, nothing else: no input, no output buffer (hbd's budget is 300 B of RSS per
+ * idle connection, its own per-connection state included). */
 struct gw_conn {
     struct gw_conn *prev, *next; /* the loop's open list; the reap/zombie lists once closed */
     struct gw_conn_loop *loop;
@@ -44,17 +48,26 @@ struct gw_conn {
     uint64_t last_ms; /* last touch; linger start; connect deadline while connecting */
     uint64_t msgs, bytes_in;
     struct gw_ev_timer timer; /* idle, linger and connect deadlines, re-armed lazily */
-    char *in;                 /* unconsumed input, malloc'ed to in_len bytes, or NULL */
+    char *in;                 /* unconsumed input, or NULL; its size: gw_conn__in_size(in_len) */
     uint32_t in_len;
     int fd;
     uint32_t created_s; /* loop clock, seconds */
     uint16_t flags;
     uint8_t inflight;      /* io_uring: requests whose last completion has not arrived */
-    struct gw_buf out;     /* queued output */
-    struct gw_buf snd;     /* io_uring: the output of the send in flight (immutable until done) */
+    struct gw_buf *out;    /* queued output; NULL: none */
+    struct gw_buf *snd;    /* io_uring: the output of the send in flight (immutable until done) */
     struct gw_conn *qnext; /* todo list */
     char addr[48];
 };
+
+/* Output buffers kept by a loop for reuse, so a reply costs no malloc and free: up to
+ * GW_CONN_SPARES of them (with hundreds of busy connections, an io_uring batch hands back and
+ * takes hundreds at a time: with 64, a third of hbd's user time at 500 connections went to
+ * malloc/free), each with its storage when that is at most GW_CONN_SPARE_BYTES and the loop's
+ * spares hold at most GW_CONN_SPARE_TOTAL (else just the 40-byte struct). */
+#define GW_CONN_SPARES 1024
+#define GW_CONN_SPARE_BYTES (4 * 1024)
+#define GW_CONN_SPARE_TOTAL (1024 * 1024)
 
 struct gw_conn_backend {
     const char *name;
@@ -98,6 +111,10 @@ struct gw_conn_loop {
     int running;              /* inside gw_conn_loop_run() */
     struct gw_ev_timer batch; /* driven by gw_ev_run(): the after-batch work, as a 0 ms timer */
     atomic_int stop;          /* set from any thread */
+
+    struct gw_buf *spares[GW_CONN_SPARES]; /* drained output buffers, for the next to write */
+    unsigned nspares;
+    size_t spare_bytes; /* their storage */
 };
 
 #define GW_CONN_READ_BYTES (64 * 1024)
@@ -126,11 +143,38 @@ void gw_conn__reap(struct gw_conn *c);
 /* Frees a connection's memory now (its fd is closed already). */
 void gw_conn__free(struct gw_conn *c);
 const struct gw_conn_limits *gw_conn__limits(struct gw_conn *c);
+/* c's output buffer, taken from the loop's spares when c has none; NULL when memory ran out. */
+struct gw_buf *gw_conn__outbuf(struct gw_conn *c);
+/* c->snd has been sent: it goes back to the loop's spares (c->snd is NULL after). */
+void gw_conn__give_snd(struct gw_conn *c);
+/* What c->out / c->snd hold. */
+static inline size_t
+gw_conn__out_len(const struct gw_conn *c)
+{
+    return c->out ? gw_buf_len(c->out) : 0;
+}
+static inline size_t
+gw_conn__snd_len(const struct gw_conn *c)
+{
+    return c->snd ? gw_buf_len(c->snd) : 0;
+}
 /* Queued output, in flight included. */
 static inline size_t
 gw_conn__queued(const struct gw_conn *c)
 {
-    return gw_buf_len(&c->out) + gw_buf_len(&c->snd);
+    return gw_conn__out_len(c) + gw_conn__snd_len(c);
+}
+/* The allocated size of c->in for n kept bytes: powers of two from 256, so input that comes in
+ * many pieces is not copied again for each (c->in shrinks only in place, so it is always at
+ * least this). */
+static inline size_t
+gw_conn__in_size(size_t n)
+{
+    size_t s = 256;
+
+    while (s < n && s <= SIZE_MAX / 2)
+        s *= 2;
+    return s < n ? n : s;
 }
 
 #endif

@@ -147,7 +147,7 @@ arm_send(struct uring *u, struct gw_conn *c)
     /* MSG_DONTWAIT: the send is tried once, at submission, and completes there, even when
      * the socket is full (-EAGAIN; then a poll waits for room), so ur_run() knows how many
      * completions a submission yields by itself. */
-    io_uring_prep_send(sqe, c->fd, gw_buf_data(&c->snd), gw_buf_len(&c->snd),
+    io_uring_prep_send(sqe, c->fd, gw_buf_data(c->snd), gw_buf_len(c->snd),
                        MSG_NOSIGNAL | MSG_DONTWAIT);
     own(sqe, c, OP_SEND);
     c->flags |= CF_WRITING;
@@ -203,13 +203,13 @@ ur_service(struct gw_conn *c)
     }
     if (c->flags & CF_WRITING)
         return;
-    if (gw_buf_len(&c->snd) == 0 && gw_buf_len(&c->out)) {
-        struct gw_buf t = c->snd;
+    if (gw_conn__snd_len(c) == 0 && gw_conn__out_len(c)) {
+        struct gw_buf *t = c->snd;
         c->snd = c->out;
         c->out = t;
     }
     gw_conn__settle(c);
-    if ((c->flags & CF_CLOSED) || !gw_buf_len(&c->snd))
+    if ((c->flags & CF_CLOSED) || !gw_conn__snd_len(c))
         return;
     if (arm_send(u, c) == -1)
         gw_conn_close(c, GW_CONN_QUEUE_FULL);
@@ -267,10 +267,10 @@ free_list(struct gw_conn *c)
 static void
 send_now(struct gw_conn *c)
 {
-    ssize_t n = send(c->fd, gw_buf_data(&c->out), gw_buf_len(&c->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t n = send(c->fd, gw_buf_data(c->out), gw_buf_len(c->out), MSG_DONTWAIT | MSG_NOSIGNAL);
 
     if (n > 0)
-        gw_buf_consume(&c->out, (size_t)n);
+        gw_buf_consume(c->out, (size_t)n);
     else if (n < 0 && errno != EAGAIN && errno != EINTR)
         gw_conn_close(c, strerror(errno));
 }
@@ -282,12 +282,13 @@ on_input(struct gw_conn *c, char *data, size_t n)
     size_t limit;
 
     gw_conn__input(c, data, n);
-    if (c->flags & (CF_CLOSED | CF_LINGERING))
+    /* Nothing queued (a proxy's reading side): no limit to check. */
+    if ((c->flags & (CF_CLOSED | CF_LINGERING)) || !gw_conn__queued(c))
         return;
     lim = gw_conn__limits(c);
     limit = lim->max_out ? lim->max_out : GW_CONN_MAX_OUT;
     /* With no send of its own in flight, the connection's earlier output is all out. */
-    if (!(c->flags & CF_WRITING) && gw_buf_len(&c->out) > limit) {
+    if (!(c->flags & CF_WRITING) && gw_conn__out_len(c) > limit) {
         send_now(c);
         if (c->flags & CF_CLOSED)
             return;
@@ -348,7 +349,11 @@ on_send(struct uring *u, struct gw_conn *c, const struct io_uring_cqe *cqe)
         gw_conn_close(c, strerror(-cqe->res));
         return;
     }
-    gw_buf_consume(&c->snd, (size_t)cqe->res);
+    gw_buf_consume(c->snd, (size_t)cqe->res);
+    /* All sent: the buffer goes back now, for the replies to this batch's input (the sends'
+     * completions come ahead of the receives'), not after the batch. */
+    if (gw_buf_len(c->snd) == 0)
+        gw_conn__give_snd(c);
     gw_conn__todo(c);
 }
 

@@ -39,6 +39,7 @@ struct rec {
     struct gw_conn *c, *peer;
     struct gw_conn_limits lim;
     int opened, closed, eofs, writables, ndata, write_after_close;
+    int want_ndata; /* for ndata_at_least */
     uint64_t closed_ms;
     char reason[160];
     char got[4096]; /* consumed lines */
@@ -742,6 +743,80 @@ test_redeliver(void)
     client_close(&cl);
 }
 
+static int
+ndata_at_least(void *arg)
+{
+    struct rec *r = arg;
+
+    return r->ndata >= r->want_ndata;
+}
+
+/* Kept input grows in steps and output buffers are passed between connections (the loop's
+ * spares): what each peer gets is still exactly its own. */
+static void
+test_buffers(void)
+{
+    struct rec r = {.mode = LINES}, rs[4];
+    struct client cl, cls[4];
+    char piece[101], want[3100];
+    struct gw_conn *c = pair(&cl, &r);
+    int okay = 1;
+
+    memset(piece, 'p', 100);
+    piece[100] = '\0';
+    for (int i = 0; i < 30 && okay; i++) {
+        csend(&cl, piece);
+        r.want_ndata = r.ndata + 1;
+        okay = run_until(ndata_at_least, &r, WAIT_MS);
+    }
+    ok(okay && r.ngot == 0, "%s: a line sent in 30 pieces is kept whole meanwhile", backend);
+    csend(&cl, "\n");
+    memset(want, 'p', 3000);
+    memcpy(want + 3000, "!\n", 3);
+    cl.want = 3002;
+    ok(run_until(client_has, &cl, WAIT_MS) && cl.n == 3002 && memcmp(cl.buf, want, 3002) == 0,
+       "%s: the line kept over 30 reads is offered whole and answered", backend);
+    gw_conn_close(c, "test over");
+    client_close(&cl);
+
+    memset(&r, 0, sizeof(r));
+    r.mode = BIG;
+    pair(&cl, &r);
+    csend(&cl, "1\n");
+    cl.want = 65536;
+    ok(run_until(client_has, &cl, WAIT_MS) && cl.total == 65536,
+       "%s: a 64 KiB reply goes out whole", backend);
+    for (int i = 0; i < 4; i++) {
+        memset(&rs[i], 0, sizeof(rs[i]));
+        rs[i].mode = LINES;
+        pair(&cls[i], &rs[i]);
+    }
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 4; i++) {
+            char line[16];
+            snprintf(line, sizeof(line), "c%dr%d\n", i, round);
+            csend(&cls[i], line);
+        }
+    okay = 1;
+    for (int i = 0; i < 4; i++) {
+        char exp[64];
+        snprintf(exp, sizeof(exp), "c%dr0!\nc%dr1!\nc%dr2!\n", i, i, i);
+        cls[i].want = strlen(exp);
+        okay = okay && run_until(client_has, &cls[i], WAIT_MS) && strcmp(cls[i].buf, exp) == 0;
+    }
+    ok(okay, "%s: after it, four connections' replies reuse buffers, each gets its own", backend);
+    csend(&cl, "2\n");
+    cl.want = 2 * 65536;
+    ok(run_until(client_has, &cl, WAIT_MS) && cl.total == 2 * 65536,
+       "%s: and a second big reply after them", backend);
+    for (int i = 0; i < 4; i++) {
+        gw_conn_close(rs[i].c, "test over");
+        client_close(&cls[i]);
+    }
+    gw_conn_close(r.c, "test over");
+    client_close(&cl);
+}
+
 /* ---- a loop left to gw_ev_run (a daemon's main loop): no gw_conn_loop_run ---- */
 
 static struct gw_conn *late_c;
@@ -1079,6 +1154,7 @@ run_all(enum gw_conn_io io)
     test_limits();
     test_drain();
     test_redeliver();
+    test_buffers();
     test_connect();
     test_proxy();
     gw_conn_loop_free(loop);
