@@ -313,25 +313,44 @@ escape_walk(const char *p, size_t len, char *out)
 /* 1 when all 8 bytes of v are printable ASCII (0x20..0x7e), the common case, tested at once:
  * no high bit, no byte below 0x20, no byte equal to 0x7f (the "hasless"/"haszero" bit tricks,
  * exact for deciding whether any byte matches). */
-static int
-word_printable(uint64_t v)
+static inline uint64_t
+word_unprintable(uint64_t v)
 {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     uint64_t below = (v - 0x20 * ones) & ~v;
     uint64_t del = v ^ (0x7f * ones);
 
     del = (del - ones) & ~del;
-    return ((v | below | del) & high) == 0;
+    return (v | below | del) & high;
+}
+
+static int
+word_printable(uint64_t v)
+{
+    return word_unprintable(v) == 0;
 }
 
 int
 gw_syslog_needs_escape(const char *p, size_t len)
 {
     const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
 
-    for (size_t i = 0; i < len;) {
-        unsigned char c = s[i];
+    while (i < len) {
+        unsigned char c;
         uint64_t v;
+        /* Every line written goes through here: 32 bytes per test (one branch) while they
+         * are all printable ASCII; past anything else (an RFC 5424 BOM), back to it. */
+        for (; len - i >= 32; i += 32) {
+            uint64_t q[4];
+            memcpy(q, s + i, sizeof(q));
+            if (word_unprintable(q[0]) | word_unprintable(q[1]) | word_unprintable(q[2]) |
+                word_unprintable(q[3]))
+                break;
+        }
+        if (i >= len)
+            break;
+        c = s[i];
         if (len - i >= 8 && (memcpy(&v, s + i, 8), word_printable(v))) {
             i += 8;
         } else if (c >= 0x20 && c < 0x7f) {

@@ -77,6 +77,14 @@ logd_syslog_rec(struct logd_batch *b, enum logd_input in, const char *line, size
     r->facility = rec.facility;
     if (truncated)
         r->flags |= LOGD_REC_TRUNCATED;
+    /* Whether the raw line needs escaping, from what the parser already checked (so the
+     * writer need not look at every byte again): the whole line when unparsed, MSG and SD
+     * in RFC 5424 (its header is printable ASCII by the grammar), MSG in RFC 3164 (its
+     * header is checked here: it is short). */
+    if (!(rec.flags & GW_LOGREC_ESCAPED) &&
+        (rec.format != GW_LOGREC_RFC3164 ||
+         !gw_syslog_needs_escape(raw, (size_t)(rec.msg.ptr - raw))))
+        r->flags |= LOGD_REC_PLAIN;
     if (!(rec.flags & GW_LOGREC_UNPARSED)) {
         r->flags |= LOGD_REC_PARSED;
         sub(r, LOGD_F_HOST, raw, rec.host);

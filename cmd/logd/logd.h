@@ -90,6 +90,7 @@ extern const char *const logd_field_names[LOGD_NFIELDS];
 #define LOGD_REC_PARSED 0x1    /* syslog header understood (fields besides RAW are set) */
 #define LOGD_REC_TRUNCATED 0x2 /* cut at max_line */
 #define LOGD_REC_HAS_TIME 0x4  /* time_ms came from the message */
+#define LOGD_REC_PLAIN 0x8     /* RAW holds nothing to escape (the parser checked every byte) */
 
 struct logd_rec {
     int64_t time_ms; /* the message's own time, else the reception time */
@@ -151,6 +152,8 @@ struct logd_lane *logd_lane_new(struct logd *l, const char *name, logd_lane_fn f
  * thread. */
 #define LOGD_PUSH_DURABLE 0x1 /* send a LOGD_NOTE_DURABLE note when it is durable */
 #define LOGD_PUSH_FORCE 0x2   /* take it even over the budget (a closing connection's last) */
+#define LOGD_PUSH_NOKICK 0x4  /* do not wake the writer: the caller calls logd_writer_kick once
+                               * after pushing several batches */
 uint64_t logd_lane_push(struct logd_lane *q, struct logd_batch *b, unsigned flags);
 /* The highest lane sequence number committed to the files: every batch up to it is durable.
  * Any thread. */
@@ -209,6 +212,10 @@ struct gw_logfile *logd_output_open(const struct logd_config *cfg, char *err);
  * errno ENOBUFS means commit first). Writer thread. */
 int logd_output_append(struct gw_logfile *lf, const struct logd_batch *b, const struct logd_rec *r,
                        const char *line, size_t len, char *err);
+/* The same with the line in parts (text, then its '\n'). */
+struct iovec;
+int logd_output_appendv(struct gw_logfile *lf, const struct logd_batch *b,
+                        const struct logd_rec *r, const struct iovec *iov, int iovcnt, char *err);
 /* Cuts a last line without its LF off a single output file (left by a crash mid-write: never
  * acknowledged). Before the writer starts. */
 /* 1 when cfg changes what the output is (path, policy, rotation): the writer makes a new one
@@ -222,6 +229,11 @@ int logd_output_changed(const struct logd_config *a, const struct logd_config *b
  * escaped, never dropped. -1 when memory ran out. */
 int logd_format_line(const struct logd_batch *b, const struct logd_rec *r, enum logd_format fmt,
                      char **buf, size_t *len, size_t *cap);
+/* For `format = raw`: the record's text when its line is that text as it is (nothing to
+ * escape), to be written followed by '\n' without formatting; NULL when it must go through
+ * logd_format_line. */
+const char *logd_format_raw_as_is(const struct logd_batch *b, const struct logd_rec *r,
+                                  size_t *len);
 /* The record as a JSON object (for tail). */
 json_t *logd_format_json(const struct logd_batch *b, const struct logd_rec *r);
 /* Facility and severity names ("daemon", "err"); "" for -1. */
@@ -272,6 +284,10 @@ struct logd_conn {
     struct logd_conn *next_blocked;
     /* Syslog framing, and the unfinished frame kept for the end of the stream. */
     struct logd_syslog_framer *framer;
+    /* Syslog: the records read in this loop iteration, pushed after it (stream.c). */
+    struct logd_batch *filling;
+    struct logd_conn *next_filling;
+    int on_filling;
     /* Native: the protocol state (native.c). */
     struct logd_native *native;
     struct logd_conn *next_acker;
@@ -289,6 +305,10 @@ struct logd_worker {
     int tz_offset_s;
     uint64_t tz_ms;
     struct logd_conn *blocked, *blocked_tail; /* refused by the full lane, reading paused */
+    struct logd_conn *filling;                /* with a filling batch to push (stream.c) */
+    int fill_deferred;                        /* the flush of the filling batches is deferred */
+    int64_t fill_now_ms;                      /* this iteration's reception time */
+    int fill_tz;
     struct logd_conn *ackers;                 /* native connections owed acknowledgements */
     struct gw_listener *native;
     struct gw_listener *native_unix; /* worker 0 only */
@@ -326,6 +346,9 @@ void logd_stream_unblock(struct logd_worker *ws);
 /* Pushes c's batch; when the lane refuses it, c stops reading and waits on ws->blocked. */
 void logd_stream_push(struct logd_worker *ws, struct logd_conn *c, struct logd_batch *b,
                       int want_durable);
+/* The same without waking the writer (LOGD_PUSH_NOKICK): kick it after the last push. */
+void logd_stream_push_nokick(struct logd_worker *ws, struct logd_conn *c, struct logd_batch *b,
+                             int want_durable);
 
 /* native.c: the native acknowledged protocol over TCP. */
 int logd_native_start(struct logd_worker *ws, char *err);
@@ -374,6 +397,20 @@ struct logd_metrics {
 int logd_metrics_init(struct logd *l, char *err);
 /* Counts one record read by an input (received, bytes, parsed or not, truncated). */
 void logd_count_rec(struct logd *l, const struct logd_rec *r, size_t bytes);
+/* The same counts gathered over the records of one read, added to the metrics at once (a
+ * metrics update per series per read, not per record). */
+struct logd_tally {
+    uint64_t n, bytes, parsed, truncated;
+};
+static inline void
+logd_tally_rec(struct logd_tally *t, const struct logd_rec *r, size_t bytes)
+{
+    t->n++;
+    t->bytes += bytes;
+    t->parsed += (r->flags & LOGD_REC_PARSED) != 0;
+    t->truncated += (r->flags & LOGD_REC_TRUNCATED) != 0;
+}
+void logd_tally_flush(struct logd *l, enum logd_input in, struct logd_tally *t);
 
 /* ---- the daemon ---- */
 

@@ -164,7 +164,8 @@ logd_lane_push(struct logd_lane *q, struct logd_batch *b, unsigned flags)
     if (flags & LOGD_PUSH_DURABLE)
         q->want_durable = 1;
     pthread_mutex_unlock(&q->mu);
-    logd_writer_kick(q->l->writer);
+    if (!(flags & LOGD_PUSH_NOKICK))
+        logd_writer_kick(q->l->writer);
     return seq;
 }
 

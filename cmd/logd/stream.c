@@ -1,8 +1,14 @@
 /*
  * stream.c -- syslog over TCP: RFC 6587 framing (octet counting or LF, per frame, as rsyslog's
- * imtcp), one batch per read, and the backpressure shared with the native protocol: a batch
- * the full lane refuses stays with its connection, which stops reading until the writer makes
- * room.
+ * imtcp), one batch per connection per loop iteration, and the backpressure shared with the
+ * native protocol: a batch the full lane refuses stays with its connection, which stops reading
+ * until the writer makes room.
+ *
+ * Why per iteration, not per read: a read brings a few KiB (io_uring hands out 2 KiB buffers),
+ * and every push may wake the writer, which on a loaded machine (or pinned to the same CPU)
+ * preempts the worker: a push per read cost two context switches per ~8 lines. So the records
+ * of every read a connection gets in one iteration gather in its filling batch, and a deferred
+ * call after the iteration's events pushes every filling batch and wakes the writer once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +26,10 @@ struct logd_syslog_framer {
     char *rest;
     size_t rest_len, rest_cap;
 };
+
+/* A filling batch is pushed at once past this size (bounded memory per connection, and the
+ * writer starts on it sooner). */
+#define FILL_MAX_BYTES (256 * 1024)
 
 /* The daemon, for limits(): the layer may ask for them before on_open has set the user. */
 struct logd *logd_stream_logd;
@@ -54,13 +64,97 @@ on_open(struct gw_conn *c)
 }
 
 static void
-add_frame(struct logd_conn *lc, struct logd_batch *b, const struct gw_syslog_frame *fr, int64_t now)
+add_frame(struct logd_conn *lc, struct logd_batch *b, const struct gw_syslog_frame *fr, int64_t now,
+          int tz, struct logd_tally *t)
 {
-    struct logd *l = lc->ws->l;
-
     if (logd_syslog_rec(b, LOGD_IN_TCP, fr->data.ptr, fr->data.len, fr->truncated, lc->peer, now,
-                        logd_local_offset(lc->ws)) == 0)
-        logd_count_rec(l, &b->recs[b->nrec - 1], fr->data.len);
+                        tz) == 0)
+        logd_tally_rec(t, &b->recs[b->nrec - 1], fr->data.len);
+}
+
+/* After the iteration's events: push every filling batch, then wake the writer once. */
+static void
+flush_filling(struct gw_ev *ev, void *arg)
+{
+    struct logd_worker *ws = arg;
+    struct logd_conn *lc;
+    int pushed = 0;
+
+    (void)ev;
+    ws->fill_deferred = 0;
+    while ((lc = ws->filling) != NULL) {
+        struct logd_batch *b = lc->filling;
+        ws->filling = lc->next_filling;
+        lc->next_filling = NULL;
+        lc->on_filling = 0;
+        lc->filling = NULL;
+        if (b && b->nrec) {
+            logd_stream_push_nokick(ws, lc, b, 0);
+            pushed = 1;
+        } else {
+            logd_batch_free(b);
+        }
+    }
+    if (pushed)
+        logd_writer_kick(ws->l->writer);
+}
+
+/* The batch lc's input of this iteration goes into: created (and flushed after the iteration)
+ * when lc has none. NULL when memory ran out. */
+static struct logd_batch *
+filling_batch(struct logd_conn *lc)
+{
+    struct logd_worker *ws = lc->ws;
+
+    if (lc->filling)
+        return lc->filling;
+    if ((lc->filling = logd_batch_new()) == NULL)
+        return NULL;
+    if (!ws->fill_deferred) {
+        if (gw_ev_defer(gw_worker_ev(ws->w), flush_filling, ws) == -1)
+            return lc->filling; /* pushed at the end of on_data instead */
+        ws->fill_deferred = 1;
+        /* One clock read per iteration: its records share the reception time. */
+        ws->fill_now_ms = gw_wall_ms();
+        ws->fill_tz = logd_local_offset(ws);
+    }
+    if (!lc->on_filling) {
+        lc->on_filling = 1;
+        lc->next_filling = ws->filling;
+        ws->filling = lc;
+    }
+    return lc->filling;
+}
+
+/* lc's filling batch now, outside the deferred flush (too big, or lc closing). */
+static void
+push_filling(struct logd_conn *lc, int force)
+{
+    struct logd_batch *b = lc->filling;
+
+    lc->filling = NULL;
+    if (!b || !b->nrec) {
+        logd_batch_free(b);
+        return;
+    }
+    if (force)
+        logd_lane_push(lc->ws->lane, b, LOGD_PUSH_FORCE);
+    else
+        logd_stream_push(lc->ws, lc, b, 0);
+}
+
+static void
+unlink_filling(struct logd_worker *ws, struct logd_conn *lc)
+{
+    if (!lc->on_filling)
+        return;
+    for (struct logd_conn **p = &ws->filling; *p; p = &(*p)->next_filling)
+        if (*p == lc) {
+            *p = lc->next_filling;
+            break;
+        }
+    lc->next_filling = NULL;
+    lc->on_filling = 0;
 }
 
 static void
@@ -81,37 +175,51 @@ keep_rest(struct logd_syslog_framer *f, const char *p, size_t n)
 }
 
 static size_t
+fill_max(struct logd *l)
+{
+    return GW_MIN(logd_cfg(l)->batch_bytes, (size_t)FILL_MAX_BYTES);
+}
+
+static size_t
 on_data(struct gw_conn *c, char *data, size_t len)
 {
     struct logd_conn *lc = gw_conn_user(c);
+    struct logd_worker *ws = lc->ws;
     struct logd_syslog_framer *f = lc->framer;
     struct gw_syslog_frame fr;
     struct logd_batch *b;
+    struct logd_tally t = {0};
     char err[GW_ERR_LEN];
     size_t off = 0, used;
-    int64_t now = gw_wall_ms();
-    int rc;
+    int64_t now;
+    int rc, tz;
 
     /* Input that comes while the connection waits (io_uring may deliver some after the
      * pause) joins the waiting batch: kept in order, and not left to overflow max_in. */
-    if ((b = lc->blocked) == NULL && (b = logd_batch_new()) == NULL)
+    if ((b = lc->blocked) == NULL && (b = filling_batch(lc)) == NULL)
         return 0;
+    if (ws->fill_deferred) {
+        now = ws->fill_now_ms;
+        tz = ws->fill_tz;
+    } else {
+        now = gw_wall_ms();
+        tz = logd_local_offset(ws);
+    }
     while ((rc = gw_syslog_frame_next(&f->fr, data + off, len - off, &fr, &used, err)) >= 0) {
-        if (rc == 1) {
-            add_frame(lc, b, &fr, now);
-            gw_conn_touch(c);
-        }
+        if (rc == 1)
+            add_frame(lc, b, &fr, now, tz, &t);
         off += used;
         if (rc == 0)
             break;
     }
-    keep_rest(f, data + off, len - off);
-    if (b != lc->blocked) {
-        if (b->nrec)
-            logd_stream_push(lc->ws, lc, b, 0);
-        else
-            logd_batch_free(b);
+    if (t.n) {
+        gw_conn_touch(c);
+        logd_tally_flush(ws->l, LOGD_IN_TCP, &t);
     }
+    keep_rest(f, data + off, len - off);
+    /* Past its size, or with no flush to come (out of memory for the deferred call). */
+    if (b == lc->filling && (!lc->on_filling || logd_batch_bytes(b) >= fill_max(ws->l)))
+        push_filling(lc, 0);
     if (rc < 0) {
         GW_LOG_DEBUG("syslog framing error, closing", "peer=%s err=%s", lc->peer, err);
         gw_conn_close(c, err);
@@ -127,14 +235,17 @@ on_eof(struct gw_conn *c)
     struct logd_syslog_framer *f = lc->framer;
     struct gw_syslog_frame fr;
     struct logd_batch *b;
+    struct logd_tally t = {0};
     char err[GW_ERR_LEN];
 
+    /* Into the filling batch, after what this iteration read before. */
     if (f->rest_len && gw_syslog_frame_eof(&f->fr, f->rest, f->rest_len, &fr, err) == 1 &&
-        ((b = lc->blocked) != NULL || (b = logd_batch_new()) != NULL)) {
-        add_frame(lc, b, &fr, gw_wall_ms());
+        ((b = lc->blocked) != NULL || (b = filling_batch(lc)) != NULL)) {
+        add_frame(lc, b, &fr, gw_wall_ms(), logd_local_offset(lc->ws), &t);
+        logd_tally_flush(lc->ws->l, LOGD_IN_TCP, &t);
         f->rest_len = 0;
-        if (b != lc->blocked)
-            logd_stream_push(lc->ws, lc, b, 0);
+        if (b == lc->filling && !lc->on_filling)
+            push_filling(lc, 0);
     }
     gw_conn_finish(c);
 }
@@ -181,6 +292,7 @@ logd_conn_closed(struct logd_conn *lc)
 
     /* What a closing connection sent is kept even past the budget: it was read, and a stream
      * sender has no way to know it should send it again. */
+    unlink_filling(lc->ws, lc);
     if (lc->blocked) {
         uint64_t seq;
         unlink_blocked(lc->ws, lc);
@@ -191,6 +303,9 @@ logd_conn_closed(struct logd_conn *lc)
             logd_native_pending(lc, seq);
         lc->blocked = NULL;
     }
+    /* Never both: a refused filling batch becomes the blocked one. */
+    if (lc->filling)
+        push_filling(lc, 1);
     atomic_fetch_sub(&l->nconns, 1);
     gw_metrics_sub(l->m.reg, l->m.active_connections, 1);
 }
@@ -218,12 +333,13 @@ const struct gw_conn_proto logd_stream_proto = {
     .on_close = on_close,
 };
 
-void
-logd_stream_push(struct logd_worker *ws, struct logd_conn *lc, struct logd_batch *b,
-                 int want_durable)
+static void
+stream_push(struct logd_worker *ws, struct logd_conn *lc, struct logd_batch *b, int want_durable,
+            unsigned flags)
 {
     uint64_t seq =
-        ws->blocked ? 0 : logd_lane_push(ws->lane, b, want_durable ? LOGD_PUSH_DURABLE : 0);
+        ws->blocked ? 0
+                    : logd_lane_push(ws->lane, b, flags | (want_durable ? LOGD_PUSH_DURABLE : 0));
 
     /* Behind connections already waiting, so the lane's room goes to them first. */
     if (seq) {
@@ -244,16 +360,33 @@ logd_stream_push(struct logd_worker *ws, struct logd_conn *lc, struct logd_batch
 }
 
 void
+logd_stream_push(struct logd_worker *ws, struct logd_conn *lc, struct logd_batch *b,
+                 int want_durable)
+{
+    stream_push(ws, lc, b, want_durable, 0);
+}
+
+void
+logd_stream_push_nokick(struct logd_worker *ws, struct logd_conn *lc, struct logd_batch *b,
+                        int want_durable)
+{
+    stream_push(ws, lc, b, want_durable, LOGD_PUSH_NOKICK);
+}
+
+void
 logd_stream_unblock(struct logd_worker *ws)
 {
     struct logd *l = ws->l;
     struct logd_conn *lc;
+    int pushed = 0;
 
     while ((lc = ws->blocked) != NULL) {
-        uint64_t seq =
-            logd_lane_push(ws->lane, lc->blocked, lc->blocked_durable ? LOGD_PUSH_DURABLE : 0);
+        uint64_t seq = logd_lane_push(ws->lane, lc->blocked,
+                                      LOGD_PUSH_NOKICK |
+                                          (lc->blocked_durable ? LOGD_PUSH_DURABLE : 0));
         if (!seq)
             break;
+        pushed = 1;
         ws->blocked = lc->next_blocked;
         if (!ws->blocked)
             ws->blocked_tail = NULL;
@@ -264,4 +397,6 @@ logd_stream_unblock(struct logd_worker *ws)
             logd_native_pushed(lc, seq);
         gw_conn_resume_read(lc->c);
     }
+    if (pushed)
+        logd_writer_kick(l->writer);
 }

@@ -10,9 +10,11 @@
  * retried every RETRY_MS until it succeeds. Nothing is lost and nothing is written twice.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "log.h"
@@ -71,11 +73,14 @@ logd_writer_kick(struct logd_writer *w)
         return;
     atomic_fetch_add(&w->kicks, 1);
     /* The writer sets sleeping before its last look at the kick count, and this reads it
-     * after the increment (both sequentially consistent): one of the two sees the other. */
+     * after the increment (both sequentially consistent): one of the two sees the other.
+     * Taking mu waits out a writer between that look and its wait (it then is in the wait);
+     * the signal goes after the unlock, so a writer woken at once (the same CPU) does not
+     * block on the mutex this thread still holds: two context switches more per kick. */
     if (atomic_load(&w->sleeping)) {
         pthread_mutex_lock(&w->mu);
-        pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
+        pthread_cond_signal(&w->cv);
     }
 }
 
@@ -139,10 +144,21 @@ append_held(struct logd_writer *w, const struct logd_config *cfg, char *err)
         for (struct logd_batch *b = w->held[i].head; b; b = b->next) {
             for (; b->appended < b->nrec; b->appended++) {
                 const struct logd_rec *r = &b->recs[b->appended];
+                struct iovec iov[2] = {{NULL, 0}, {"\n", 1}};
                 size_t len = 0;
-                if (logd_format_line(b, r, cfg->format, &w->line, &len, &w->line_cap) == -1)
-                    return gw_err(err, "out of memory");
-                if (logd_output_append(w->lf, b, r, w->line, len, err) == -1)
+                int rc;
+                /* A raw line that needs no escaping goes from the batch to the file. */
+                if (cfg->format == LOGD_FMT_RAW &&
+                    (iov[0].iov_base = (void *)logd_format_raw_as_is(b, r, &len)) != NULL) {
+                    iov[0].iov_len = len;
+                    rc = logd_output_appendv(w->lf, b, r, iov, 2, err);
+                } else {
+                    len = 0;
+                    if (logd_format_line(b, r, cfg->format, &w->line, &len, &w->line_cap) == -1)
+                        return gw_err(err, "out of memory");
+                    rc = logd_output_append(w->lf, b, r, w->line, len, err);
+                }
+                if (rc == -1)
                     return errno == ENOBUFS ? 1 : -1;
             }
         }
@@ -372,7 +388,14 @@ writer_main(void *arg)
 {
     struct logd_writer *w = arg;
     struct flush_req *flushes = NULL;
+    struct sched_param sp = {0};
 
+    /* SCHED_BATCH: a kick makes the writer runnable without preempting the input thread that
+     * kicked it. On a CPU shared with a busy worker, the writer then runs when the worker
+     * waits for input (or at the end of its time slice) and takes everything queued by then,
+     * instead of a round (and two context switches) per worker iteration. It changes nothing
+     * when a CPU is free: the writer still runs at once. Best effort. */
+    (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
     gw_metrics_bind_thread(w->l->m.reg, w->l->nworkers + 1);
     for (;;) {
         uint64_t seen = atomic_load(&w->kicks);
