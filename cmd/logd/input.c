@@ -67,10 +67,22 @@ logd_syslog_rec(struct logd_batch *b, enum logd_input in, const char *line, size
         return -1;
     /* The line without its framing (trailing LF, CR, NUL): what the parser calls the line. */
     if (logd_batch_field(b, r, LOGD_F_RAW, rec.line.ptr ? rec.line.ptr : line,
-                         rec.line.ptr ? rec.line.len : 0) == -1 ||
-        (peer && logd_batch_field(b, r, LOGD_F_PEER, peer, strlen(peer)) == -1)) {
+                         rec.line.ptr ? rec.line.len : 0) == -1) {
         logd_batch_unrec(b);
         return -1;
+    }
+    if (peer) {
+        /* A stream's records share their peer's text with the record before. */
+        size_t plen = strlen(peer);
+        const struct logd_rec *prev = b->nrec >= 2 ? &b->recs[b->nrec - 2] : NULL;
+        if (prev && prev->len[LOGD_F_PEER] == plen &&
+            memcmp(b->arena + prev->off[LOGD_F_PEER], peer, plen) == 0) {
+            r->off[LOGD_F_PEER] = prev->off[LOGD_F_PEER];
+            r->len[LOGD_F_PEER] = (uint32_t)plen;
+        } else if (logd_batch_field(b, r, LOGD_F_PEER, peer, plen) == -1) {
+            logd_batch_unrec(b);
+            return -1;
+        }
     }
     raw = rec.line.ptr ? rec.line.ptr : line;
     r->severity = rec.severity;

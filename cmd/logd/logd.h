@@ -117,6 +117,9 @@ struct logd_batch {
 
 struct logd_batch *logd_batch_new(void);
 void logd_batch_free(struct logd_batch *b);
+/* Room for nrec records and bytes of field text (an input that knows what is coming saves
+ * the growing). -1 when memory ran out (b unchanged). */
+int logd_batch_reserve(struct logd_batch *b, size_t nrec, size_t bytes);
 /* Memory the batch stands for in its lane's budget. */
 size_t logd_batch_bytes(const struct logd_batch *b);
 /* Starts a record (fields empty, facility and severity -1, both times now). The pointer is
@@ -288,6 +291,7 @@ struct logd_conn {
     struct logd_batch *filling;
     struct logd_conn *next_filling;
     int on_filling;
+    size_t fill_recs, fill_bytes; /* the size of the last one: the next is made that big */
     /* Native: the protocol state (native.c). */
     struct logd_native *native;
     struct logd_conn *next_acker;

@@ -41,6 +41,26 @@ logd_batch_bytes(const struct logd_batch *b)
     return sizeof(*b) + b->cap + b->caprec * sizeof(struct logd_rec);
 }
 
+int
+logd_batch_reserve(struct logd_batch *b, size_t nrec, size_t bytes)
+{
+    if (nrec > b->caprec) {
+        struct logd_rec *p = realloc(b->recs, nrec * sizeof(*p));
+        if (!p)
+            return -1;
+        b->recs = p;
+        b->caprec = nrec;
+    }
+    if (bytes > b->cap) {
+        char *a = realloc(b->arena, bytes);
+        if (!a)
+            return -1;
+        b->arena = a;
+        b->cap = bytes;
+    }
+    return 0;
+}
+
 struct logd_rec *
 logd_batch_rec(struct logd_batch *b, enum logd_input input, int64_t now_ms)
 {

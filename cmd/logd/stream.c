@@ -88,6 +88,10 @@ flush_filling(struct gw_ev *ev, void *arg)
         lc->next_filling = NULL;
         lc->on_filling = 0;
         lc->filling = NULL;
+        if (b) {
+            lc->fill_recs = b->nrec;
+            lc->fill_bytes = b->used;
+        }
         if (b && b->nrec) {
             logd_stream_push_nokick(ws, lc, b, 0);
             pushed = 1;
@@ -110,6 +114,9 @@ filling_batch(struct logd_conn *lc)
         return lc->filling;
     if ((lc->filling = logd_batch_new()) == NULL)
         return NULL;
+    /* As big as the last one: a steady sender's batches then never grow (a copy each time). */
+    (void)logd_batch_reserve(lc->filling, lc->fill_recs + lc->fill_recs / 4,
+                             lc->fill_bytes + lc->fill_bytes / 4);
     if (!ws->fill_deferred) {
         if (gw_ev_defer(gw_worker_ev(ws->w), flush_filling, ws) == -1)
             return lc->filling; /* pushed at the end of on_data instead */
