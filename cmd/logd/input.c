@@ -233,6 +233,7 @@ on_start(struct gw_worker *w, void *arg, char *err)
     struct logd_worker *ws = &l->ws[gw_worker_index(w)];
 
     ws->w = w;
+    gw_ev_timer_init(&ws->kick_timer, logd_stream_kick_timer, ws);
     gw_metrics_bind_thread(l->m.reg, gw_worker_index(w));
     /* A datagram holds at most 64 KiB; a longer max_line set later only matters to streams. */
     if ((ws->udp = gw_udp_batch_new(GW_MIN(logd_cfg(l)->max_line_bytes, 65536), err)) == NULL)
@@ -283,6 +284,8 @@ on_stop(struct gw_worker *w, void *arg)
 
     close_inputs(ws);
     logd_native_stop_timer(ws);
+    /* What it would have woken the writer for, the writer's stop writes anyway. */
+    gw_ev_timer_stop(gw_worker_ev(w), &ws->kick_timer);
     gw_udp_batch_free(ws->udp);
     ws->udp = NULL;
 }

@@ -155,8 +155,8 @@ struct logd_lane *logd_lane_new(struct logd *l, const char *name, logd_lane_fn f
  * thread. */
 #define LOGD_PUSH_DURABLE 0x1 /* send a LOGD_NOTE_DURABLE note when it is durable */
 #define LOGD_PUSH_FORCE 0x2   /* take it even over the budget (a closing connection's last) */
-#define LOGD_PUSH_NOKICK 0x4  /* do not wake the writer: the caller calls logd_writer_kick once
-                               * after pushing several batches */
+/* Do not wake the writer: the caller calls logd_writer_kick once after several pushes. */
+#define LOGD_PUSH_NOKICK 0x4
 uint64_t logd_lane_push(struct logd_lane *q, struct logd_batch *b, unsigned flags);
 /* The highest lane sequence number committed to the files: every batch up to it is durable.
  * Any thread. */
@@ -217,8 +217,8 @@ int logd_output_append(struct gw_logfile *lf, const struct logd_batch *b, const 
                        const char *line, size_t len, char *err);
 /* The same with the line in parts (text, then its '\n'). */
 struct iovec;
-int logd_output_appendv(struct gw_logfile *lf, const struct logd_batch *b,
-                        const struct logd_rec *r, const struct iovec *iov, int iovcnt, char *err);
+int logd_output_appendv(struct gw_logfile *lf, const struct logd_batch *b, const struct logd_rec *r,
+                        const struct iovec *iov, int iovcnt, char *err);
 /* Cuts a last line without its LF off a single output file (left by a crash mid-write: never
  * acknowledged). Before the writer starts. */
 /* 1 when cfg changes what the output is (path, policy, rotation): the writer makes a new one
@@ -309,11 +309,16 @@ struct logd_worker {
     int tz_offset_s;
     uint64_t tz_ms;
     struct logd_conn *blocked, *blocked_tail; /* refused by the full lane, reading paused */
-    struct logd_conn *filling;                /* with a filling batch to push (stream.c) */
-    int fill_deferred;                        /* the flush of the filling batches is deferred */
-    int64_t fill_now_ms;                      /* this iteration's reception time */
+    /* Stream connections with a filling batch to push after this loop iteration, whether
+     * that push is deferred yet, and the iteration's reception time and zone (stream.c). */
+    struct logd_conn *filling;
+    int fill_deferred;
+    int64_t fill_now_ms;
     int fill_tz;
-    struct logd_conn *ackers;                 /* native connections owed acknowledgements */
+    /* Wakes the writer for pushes that did not, and the bytes they pushed (stream.c). */
+    struct gw_ev_timer kick_timer;
+    size_t unkicked;
+    struct logd_conn *ackers; /* native connections owed acknowledgements */
     struct gw_listener *native;
     struct gw_listener *native_unix; /* worker 0 only */
     struct gw_ev_timer ack_timer;    /* while connections wait on batches of other lanes */
@@ -345,6 +350,8 @@ extern struct logd *logd_stream_logd;
 void logd_conn_opened(struct logd_conn *lc, struct logd_worker *ws, struct gw_conn *c,
                       enum logd_input input);
 void logd_conn_closed(struct logd_conn *lc);
+/* The worker's kick_timer (stream.c): wakes the writer for what was pushed without. */
+void logd_stream_kick_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg);
 /* The worker's lane has room again: push the waiting batches, resume their connections. */
 void logd_stream_unblock(struct logd_worker *ws);
 /* Pushes c's batch; when the lane refuses it, c stops reading and waits on ws->blocked. */
