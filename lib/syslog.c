@@ -1202,6 +1202,29 @@ gw_syslog_frame_next(struct gw_syslog_framer *f, const char *p, size_t n,
     }
 }
 
+size_t
+gw_syslog_frame_need(const struct gw_syslog_framer *f, size_t have, const char *p, size_t n)
+{
+    size_t k;
+    const char *d;
+
+    if (have == 0)
+        return 0;
+    switch (f->state) {
+    case F_OCTETS:
+        /* The kept bytes are the frame's first octets; it is delivered at k of them. */
+        k = f->remain < f->max_line ? (size_t)f->remain : f->max_line;
+        return k > have ? GW_MIN(k - have, n) : 0;
+    case F_LINE:
+        /* Up to the delimiter, or as far as gw_syslog_frame_next looks (max_line + 1). */
+        k = f->max_line + 1 > have ? GW_MIN(f->max_line + 1 - have, n) : 0;
+        d = find_delim(f, p, k);
+        return d ? (size_t)(d - p) + 1 : k;
+    default:
+        return 0;
+    }
+}
+
 int
 gw_syslog_frame_eof(struct gw_syslog_framer *f, const char *p, size_t n, struct gw_syslog_frame *fr,
                     char *err)

@@ -21,8 +21,8 @@
 
 struct logd_syslog_framer {
     struct gw_syslog_framer fr;
-    /* The bytes of an unfinished frame when the last read ended, so the end of the stream can
-     * still deliver it (the connection layer keeps its own copy for the next read). */
+    /* The bytes of an unfinished frame when the last read ended: the next read finishes it,
+     * or the end of the stream delivers it. */
     char *rest;
     size_t rest_len, rest_cap;
 };
@@ -198,21 +198,41 @@ unlink_filling(struct logd_worker *ws, struct logd_conn *lc)
     lc->on_filling = 0;
 }
 
-static void
-keep_rest(struct logd_syslog_framer *f, const char *p, size_t n)
+/* Appends to the kept start of an unfinished frame. -1 when memory ran out. */
+static int
+rest_append(struct logd_syslog_framer *f, const char *p, size_t n)
 {
-    f->rest_len = 0;
-    if (n == 0)
-        return;
-    if (n > f->rest_cap) {
-        char *r = realloc(f->rest, n);
-        if (!r)
-            return;
+    if (f->rest_len + n > f->rest_cap) {
+        size_t cap = f->rest_cap ? f->rest_cap : 512;
+        char *r;
+        while (cap < f->rest_len + n)
+            cap *= 2;
+        if ((r = realloc(f->rest, cap)) == NULL)
+            return -1;
         f->rest = r;
-        f->rest_cap = n;
+        f->rest_cap = cap;
     }
-    memcpy(f->rest, p, n);
-    f->rest_len = n;
+    memcpy(f->rest + f->rest_len, p, n);
+    f->rest_len += n;
+    return 0;
+}
+
+/* Frames p[0..n) into b; returns the bytes consumed, the framer's last answer in *rc. */
+static size_t
+frame_all(struct logd_conn *lc, struct logd_batch *b, const char *p, size_t n, int64_t now, int tz,
+          struct logd_tally *t, int *rc, char *err)
+{
+    struct gw_syslog_frame fr;
+    size_t off = 0, used;
+
+    while ((*rc = gw_syslog_frame_next(&lc->framer->fr, p + off, n - off, &fr, &used, err)) >= 0) {
+        if (*rc == 1)
+            add_frame(lc, b, &fr, now, tz, t);
+        off += used;
+        if (*rc == 0)
+            break;
+    }
+    return off;
 }
 
 static size_t
@@ -227,13 +247,12 @@ on_data(struct gw_conn *c, char *data, size_t len)
     struct logd_conn *lc = gw_conn_user(c);
     struct logd_worker *ws = lc->ws;
     struct logd_syslog_framer *f = lc->framer;
-    struct gw_syslog_frame fr;
     struct logd_batch *b;
     struct logd_tally t = {0};
     char err[GW_ERR_LEN];
-    size_t off = 0, used;
+    size_t off = 0;
     int64_t now;
-    int rc, tz;
+    int rc = 0, tz;
 
     /* Input that comes while the connection waits (io_uring may deliver some after the
      * pause) joins the waiting batch: kept in order, and not left to overflow max_in. */
@@ -246,27 +265,50 @@ on_data(struct gw_conn *c, char *data, size_t len)
         now = gw_wall_ms();
         tz = logd_local_offset(ws);
     }
-    while ((rc = gw_syslog_frame_next(&f->fr, data + off, len - off, &fr, &used, err)) >= 0) {
-        if (rc == 1)
-            add_frame(lc, b, &fr, now, tz, &t);
-        off += used;
-        if (rc == 0)
-            break;
+    /* The start of an unfinished frame is kept here rather than left to the connection
+     * layer, which would copy each later read whole behind it: only the bytes that finish the
+     * frame are appended to it, the rest is framed where it lies. */
+    while (f->rest_len && off < len && rc >= 0) {
+        size_t need = gw_syslog_frame_need(&f->fr, f->rest_len, data + off, len - off), k;
+        if (need == 0)
+            need = len - off; /* not inside a frame (cannot happen): framed all the same */
+        if (rest_append(f, data + off, need) == -1)
+            goto nomem;
+        off += need;
+        k = frame_all(lc, b, f->rest, f->rest_len, now, tz, &t, &rc, err);
+        memmove(f->rest, f->rest + k, f->rest_len - k);
+        f->rest_len -= k;
+        if (!f->rest_len && f->rest_cap > 16384) {
+            /* A long line is over: an idle connection does not keep its room. */
+            free(f->rest);
+            f->rest = NULL;
+            f->rest_cap = 0;
+        }
+    }
+    if (!f->rest_len && rc >= 0) {
+        off += frame_all(lc, b, data + off, len - off, now, tz, &t, &rc, err);
+        if (rc >= 0 && rest_append(f, data + off, len - off) == -1)
+            goto nomem;
     }
     if (t.n) {
         gw_conn_touch(c);
         logd_tally_flush(ws->l, LOGD_IN_TCP, &t);
     }
-    keep_rest(f, data + off, len - off);
     /* Past its size, or with no flush to come (out of memory for the deferred call). */
     if (b == lc->filling && (!lc->on_filling || logd_batch_bytes(b) >= fill_max(ws->l)))
         push_filling(lc, 0);
     if (rc < 0) {
         GW_LOG_DEBUG("syslog framing error, closing", "peer=%s err=%s", lc->peer, err);
         gw_conn_close(c, err);
-        return len;
     }
-    return off;
+    return len;
+nomem:
+    if (t.n)
+        logd_tally_flush(ws->l, LOGD_IN_TCP, &t);
+    if (b == lc->filling && !lc->on_filling)
+        push_filling(lc, 0);
+    gw_conn_close(c, GW_CONN_OUT_OF_MEMORY);
+    return len;
 }
 
 static void
