@@ -683,8 +683,7 @@ run_feed_kept(struct gw_syslog_framer *f, const char *in, size_t n, size_t chunk
             size_t need = gw_syslog_frame_need(f, gw_buf_len(&kept), p + at, len - at);
             if (need == 0) {
                 fd->rc = -2;
-                snprintf(fd->err, sizeof(fd->err), "need 0 with %zu bytes kept",
-                         gw_buf_len(&kept));
+                snprintf(fd->err, sizeof(fd->err), "need 0 with %zu bytes kept", gw_buf_len(&kept));
                 break;
             }
             if (gw_buf_append(&kept, p + at, need) == -1) {
@@ -735,8 +734,8 @@ feed_all_splits(size_t max_line, int flags, const char *in, size_t n, const char
         gw_syslog_framer_init(&f, max_line, 0, flags);
         run_feed_kept(&f, in, n, chunk, max_line + GW_SYSLOG_FRAME_SLACK, &fd);
         if (fd.rc < 0 || strcmp(fd.out, want) != 0) {
-            diag("kept, chunk %zu: rc %d (%s) held %zu got '%s'", chunk, fd.rc, fd.err,
-                 fd.max_held, fd.out);
+            diag("kept, chunk %zu: rc %d (%s) held %zu got '%s'", chunk, fd.rc, fd.err, fd.max_held,
+                 fd.out);
             kept = 0;
             break;
         }
