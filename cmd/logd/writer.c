@@ -10,7 +10,6 @@
  * retried every RETRY_MS until it succeeds. Nothing is lost and nothing is written twice.
  */
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,14 +387,7 @@ writer_main(void *arg)
 {
     struct logd_writer *w = arg;
     struct flush_req *flushes = NULL;
-    struct sched_param sp = {0};
 
-    /* SCHED_BATCH: a kick makes the writer runnable without preempting the input thread that
-     * kicked it. On a CPU shared with a busy worker, the writer then runs when the worker
-     * waits for input (or at the end of its time slice) and takes everything queued by then,
-     * instead of a round (and two context switches) per worker iteration. It changes nothing
-     * when a CPU is free: the writer still runs at once. Best effort. */
-    (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
     gw_metrics_bind_thread(w->l->m.reg, w->l->nworkers + 1);
     for (;;) {
         uint64_t seen = atomic_load(&w->kicks);
