@@ -1181,7 +1181,8 @@ write_lines(struct gw_logfile *lf, struct lf_file *f, size_t n, char *err)
     }
     f->written += done;
     /* Written to the end of what is queued (the usual case): no need to count. */
-    f->wlines = f->written == f->len ? f->lines : f->wlines + count_lines(p, done);
+    f->wlines =
+        f->written == f->len ? f->lines : GW_MIN(f->lines, f->wlines + count_lines(p, done));
     f->size += done;
     lf->st.bytes_on_disk += done;
     if (done == n) {
@@ -1425,22 +1426,33 @@ wall_now(const struct gw_logfile *lf)
     return lf->cfg.clock_ms ? lf->cfg.clock_ms(lf->cfg.clock_arg) : gw_wall_ms();
 }
 
+static int append_parts(struct gw_logfile *lf, const struct gw_logfile_fields *fields,
+                        const struct iovec *iov, int iovcnt, size_t lines, char *err);
+
 int
 gw_logfile_append(struct gw_logfile *lf, const struct gw_logfile_fields *fields, const char *line,
                   size_t len, char *err)
 {
     struct iovec iov = {(void *)line, len};
 
-    return gw_logfile_appendv(lf, fields, &iov, 1, err);
+    return append_parts(lf, fields, &iov, 1, count_lines(line, len), err);
 }
 
 int
 gw_logfile_appendv(struct gw_logfile *lf, const struct gw_logfile_fields *fields,
                    const struct iovec *iov, int iovcnt, char *err)
 {
+    /* One line, as documented: not searched for more (a scan of every byte written). */
+    return append_parts(lf, fields, iov, iovcnt, 1, err);
+}
+
+static int
+append_parts(struct gw_logfile *lf, const struct gw_logfile_fields *fields, const struct iovec *iov,
+             int iovcnt, size_t lines, char *err)
+{
     char path[PATH_MAX];
     struct lf_file *f;
-    size_t len = 0, lines = 0;
+    size_t len = 0;
     const char *last = NULL;
 
     for (int i = 0; i < iovcnt; i++) {
@@ -1485,7 +1497,6 @@ gw_logfile_appendv(struct gw_logfile *lf, const struct gw_logfile_fields *fields
     }
     for (int i = 0; i < iovcnt; i++) {
         memcpy(f->buf + f->len, iov[i].iov_base, iov[i].iov_len);
-        lines += count_lines(f->buf + f->len, iov[i].iov_len);
         f->len += iov[i].iov_len;
     }
     f->lines += lines;

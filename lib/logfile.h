@@ -158,8 +158,9 @@ void gw_logfile_free(struct gw_logfile *lf);
 int gw_logfile_append(struct gw_logfile *lf, const struct gw_logfile_fields *f, const char *line,
                       size_t len, char *err);
 
-/* The same with the line (or lines) given in parts, gathered in order (a formatted line and
- * its '\n' without first copying them together); the last byte must be '\n'. */
+/* The same with one line given in parts, gathered in order (a formatted line and its '\n'
+ * without first copying them together): its only '\n' is its last byte (it is counted as one
+ * line without searching for more). */
 struct iovec;
 int gw_logfile_appendv(struct gw_logfile *lf, const struct gw_logfile_fields *f,
                        const struct iovec *iov, int iovcnt, char *err);
