@@ -185,14 +185,37 @@ parse_frac(struct cur *c, int max_digits, int64_t *ns)
     return 0;
 }
 
+/* The last "YYYY-MM-DDTHH:MM:SS" a strict parse read on this thread, and its fields: the
+ * lines of one second (thousands at a high rate) repeat it, and comparing 19 bytes is cheaper
+ * than reading and checking them again. */
+static int parse_3339_rest(struct cur *c, int strict, struct tm_parts *t);
+
+#define STAMP_LEN 19
+static _Thread_local struct {
+    char text[STAMP_LEN];
+    int valid;
+    int year, mon, day, hour, min, sec;
+} last_stamp;
+
 /* RFC 3339 date-time. strict: RFC 5424 section 6.2.3 (upper-case T and Z, offset required,
  * at most 6 fraction digits); lenient: also t/z, 9 digits, and no offset (local time). */
 static int
 parse_3339(struct cur *c, int strict, struct tm_parts *t)
 {
-    int ch, oh, om;
+    int ch;
 
     memset(t, 0, sizeof(*t));
+    if (strict && last_stamp.valid && c->end - c->p >= STAMP_LEN &&
+        memcmp(c->p, last_stamp.text, STAMP_LEN) == 0) {
+        t->year = last_stamp.year;
+        t->mon = last_stamp.mon;
+        t->day = last_stamp.day;
+        t->hour = last_stamp.hour;
+        t->min = last_stamp.min;
+        t->sec = last_stamp.sec;
+        c->p += STAMP_LEN;
+        return parse_3339_rest(c, strict, t);
+    }
     if (digits(c, 4, &t->year) < 0 || expect(c, '-') < 0 || digits(c, 2, &t->mon) < 0 ||
         expect(c, '-') < 0 || digits(c, 2, &t->day) < 0)
         return -1;
@@ -203,6 +226,27 @@ parse_3339(struct cur *c, int strict, struct tm_parts *t)
     if (digits(c, 2, &t->hour) < 0 || expect(c, ':') < 0 || digits(c, 2, &t->min) < 0 ||
         expect(c, ':') < 0 || digits(c, 2, &t->sec) < 0)
         return -1;
+    /* Only a date and clock that are valid are remembered (the date-time of a strict parse
+     * is exactly STAMP_LEN bytes). */
+    if (strict && valid_clock(t)) {
+        memcpy(last_stamp.text, c->p - STAMP_LEN, STAMP_LEN);
+        last_stamp.year = t->year;
+        last_stamp.mon = t->mon;
+        last_stamp.day = t->day;
+        last_stamp.hour = t->hour;
+        last_stamp.min = t->min;
+        last_stamp.sec = t->sec;
+        last_stamp.valid = 1;
+    }
+    return parse_3339_rest(c, strict, t);
+}
+
+/* After the seconds: the fraction and the zone, and the check of the whole. */
+static int
+parse_3339_rest(struct cur *c, int strict, struct tm_parts *t)
+{
+    int ch, oh, om;
+
     if (parse_frac(c, strict ? 6 : 9, &t->frac_ns) < 0)
         return -1;
     ch = peek(c);
@@ -532,7 +576,8 @@ header_field(struct cur *c, size_t max, struct gw_slice *out)
 {
     const char *s = c->p;
 
-    while (!at_end(c) && is_print(peek(c)))
+    /* 33..126 in one unsigned compare: every header of every line comes through here. */
+    while (c->p < c->end && (unsigned char)(*c->p - 33) < 94)
         c->p++;
     if (c->p == s || (size_t)(c->p - s) > max)
         return -1;

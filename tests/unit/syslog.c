@@ -845,6 +845,45 @@ test_framing_huge(void)
     free(in);
 }
 
+/* Lines of the same second reuse the last date and clock read (a per-thread cache): the
+ * answers must be those of a fresh parse, whatever came before. */
+static void
+test_stamp_cache(void)
+{
+    static const char *const lines[] = {
+        "<13>1 2026-12-06T04:46:45+00:00 h a - - - one",
+        "<13>1 2026-12-06T04:46:45.5Z h a - - - two",
+        "<13>1 2026-12-06T04:46:45+01:30 h a - - - three",
+        "<13>1 2026-12-06T04:46:45 h a - - - no zone",
+        "<13>1 2026-12-06T04:46:45.1234567Z h a - - - seven digits",
+        "<13>1 2026-12-06t04:46:45Z h a - - - lower t",
+        "<13>1 2026-02-29T04:46:45Z h a - - - not a leap year",
+        "<13>1 2026-12-06T04:46:46Z h a - - - next second",
+        "<13>1 2026-12-06T04:46:45Z h a - - - back",
+    };
+    static const int64_t want[] = {
+        1796532405000000000LL, 1796532405500000000LL, 1796527005000000000LL, -1, -1, -1, -1,
+        1796532406000000000LL, 1796532405000000000LL,
+    };
+    struct gw_logrec rec;
+    char err[GW_ERR_LEN];
+    int all = 1;
+
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < GW_ARRAY_LEN(lines); i++) {
+            memset(&rec, 0, sizeof(rec));
+            int rc = gw_syslog_parse_5424(&rec, lines[i], strlen(lines[i]), err);
+            int64_t got = rc == 0 ? rec.time_ns : -1;
+            if (got != want[i]) {
+                diag("round %d '%s': got %lld want %lld", round, lines[i], (long long)got,
+                     (long long)want[i]);
+                all = 0;
+            }
+        }
+    }
+    ok(all, "the same second in a row: every time as a fresh parse gives, bad ones refused");
+}
+
 int
 main(void)
 {
@@ -860,5 +899,6 @@ main(void)
     test_copy();
     test_framing();
     test_framing_huge();
+    test_stamp_cache();
     return done_testing();
 }
