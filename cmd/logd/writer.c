@@ -21,6 +21,7 @@
 #include "logfile.h"
 
 #define RETRY_MS 500
+#define AGAIN_BYTES (128 * 1024)
 #define IDLE_WAIT_MS 1000
 #define STOP_RETRY_MS 2000
 
@@ -337,18 +338,26 @@ next_wait_ms(struct logd_writer *w)
     return tick >= 0 && (uint64_t)tick < wait ? (uint64_t)tick : wait;
 }
 
-static int
-lanes_empty(struct logd_writer *w)
+/* Bytes queued in every lane (and taken but not committed); 0 when no batch is queued. */
+static size_t
+lanes_bytes(struct logd_writer *w)
 {
     unsigned n = atomic_load(&w->l->nlanes);
+    size_t total = 0;
 
     for (unsigned i = 0; i < n; i++) {
         size_t bytes, batches;
         logd_lane_depth(w->l->lanes[i], &bytes, &batches);
         if (batches)
-            return 0;
+            total += bytes ? bytes : 1;
     }
-    return 1;
+    return total;
+}
+
+static int
+lanes_empty(struct logd_writer *w)
+{
+    return lanes_bytes(w) == 0;
 }
 
 /* One round: take, append, commit when due. Returns 1 when it should run again at once. */
@@ -377,9 +386,12 @@ round_(struct logd_writer *w, struct flush_req **flushes, int stopping)
         rc = commit(w, 0);
     if (*flushes)
         answer_flushes(w, flushes, rc == -1);
-    /* Batches still queued run now: inputs held back by a full queue push nothing more (no
-     * kick would come), so waiting here would stall them until the idle wait ends. */
-    return rc == 0 && (full || !lanes_empty(w));
+    /* Another round at once for a full output, when hurried, or when much is queued;
+     * otherwise the next kick says when: every producer kicks for what it pushes (syslog TCP
+     * within a millisecond, see stream.c), and inputs held back by a full queue are let go by
+     * the room this round made, then push and kick. So a trickle queued behind this round
+     * joins the next one instead of costing a write (and an fsync) of its own. */
+    return rc == 0 && (full || (urgent ? !lanes_empty(w) : lanes_bytes(w) >= AGAIN_BYTES));
 }
 
 static void *
