@@ -171,6 +171,9 @@ const char *logd_lane_name(const struct logd_lane *q);
 void logd_lane_detach(struct logd_lane *q);
 /* Bytes and batches queued (waiting for the writer or being written). Any thread. */
 void logd_lane_depth(const struct logd_lane *q, size_t *bytes, size_t *batches);
+/* 1 when a push was refused and the lane still holds batches: its producer waits for the
+ * room (and sends no kick) until the writer has drained it to half. Any thread. */
+int logd_lane_held_back(const struct logd_lane *q);
 void logd_lanes_free(struct logd *l);
 
 /* Writer side: up to max_bytes of batches (at least one when any is queued), taken in order;

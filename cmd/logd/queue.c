@@ -170,6 +170,9 @@ logd_lane_push(struct logd_lane *q, struct logd_batch *b, unsigned flags)
     if (q->bytes && q->bytes + bytes > budget && !(flags & LOGD_PUSH_FORCE)) {
         q->want_space = 1;
         pthread_mutex_unlock(&q->mu);
+        /* The writer may have gone to sleep on a lane that held nobody back: it must drain
+         * this one now (the producer pushes nothing more until it has). */
+        logd_writer_kick(q->l->writer);
         return 0;
     }
     b->next = NULL;
@@ -242,6 +245,17 @@ logd_lane_depth(const struct logd_lane *q, size_t *bytes, size_t *batches)
     *bytes = q->bytes;
     *batches = q->batches;
     pthread_mutex_unlock((pthread_mutex_t *)&q->mu);
+}
+
+int
+logd_lane_held_back(const struct logd_lane *q)
+{
+    int held;
+
+    pthread_mutex_lock((pthread_mutex_t *)&q->mu);
+    held = q->want_space && q->batches;
+    pthread_mutex_unlock((pthread_mutex_t *)&q->mu);
+    return held;
 }
 
 struct logd_batch *

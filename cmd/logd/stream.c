@@ -98,8 +98,10 @@ kick_soon(struct logd_worker *ws, size_t bytes)
     struct gw_ev *ev = gw_worker_ev(ws->w);
 
     ws->unkicked += bytes;
-    if (ws->unkicked < KICK_BYTES && (gw_ev_timer_armed(&ws->kick_timer) ||
-                                      gw_ev_timer_start(ev, &ws->kick_timer, KICK_DELAY_MS) == 0))
+    /* A small queue must not fill up meanwhile: a quarter of it at most. */
+    if (ws->unkicked < GW_MIN((size_t)KICK_BYTES, logd_cfg(ws->l)->queue_bytes / 4) &&
+        (gw_ev_timer_armed(&ws->kick_timer) ||
+         gw_ev_timer_start(ev, &ws->kick_timer, KICK_DELAY_MS) == 0))
         return;
     gw_ev_timer_stop(ev, &ws->kick_timer);
     ws->unkicked = 0;

@@ -338,7 +338,8 @@ next_wait_ms(struct logd_writer *w)
     return tick >= 0 && (uint64_t)tick < wait ? (uint64_t)tick : wait;
 }
 
-/* Bytes queued in every lane (and taken but not committed); 0 when no batch is queued. */
+/* Bytes queued in every lane (and taken but not committed); 0 when no batch is queued.
+ * SIZE_MAX when a lane holds its producer back (it pushes and kicks only once drained). */
 static size_t
 lanes_bytes(struct logd_writer *w)
 {
@@ -348,8 +349,11 @@ lanes_bytes(struct logd_writer *w)
     for (unsigned i = 0; i < n; i++) {
         size_t bytes, batches;
         logd_lane_depth(w->l->lanes[i], &bytes, &batches);
-        if (batches)
-            total += bytes ? bytes : 1;
+        if (!batches)
+            continue;
+        if (logd_lane_held_back(w->l->lanes[i]))
+            return SIZE_MAX;
+        total += bytes ? bytes : 1;
     }
     return total;
 }
@@ -358,6 +362,14 @@ static int
 lanes_empty(struct logd_writer *w)
 {
     return lanes_bytes(w) == 0;
+}
+
+/* What queued makes another round start at once (held-back inputs always do): no more than
+ * a quarter of a lane's budget, so a small queue is not left to fill up. */
+static size_t
+again_bytes(const struct logd_config *cfg)
+{
+    return GW_MIN((size_t)AGAIN_BYTES, cfg->queue_bytes / 4);
 }
 
 /* One round: take, append, commit when due. Returns 1 when it should run again at once. */
@@ -388,10 +400,11 @@ round_(struct logd_writer *w, struct flush_req **flushes, int stopping)
         answer_flushes(w, flushes, rc == -1);
     /* Another round at once for a full output, when hurried, or when much is queued;
      * otherwise the next kick says when: every producer kicks for what it pushes (syslog TCP
-     * within a millisecond, see stream.c), and inputs held back by a full queue are let go by
-     * the room this round made, then push and kick. So a trickle queued behind this round
-     * joins the next one instead of costing a write (and an fsync) of its own. */
-    return rc == 0 && (full || (urgent ? !lanes_empty(w) : lanes_bytes(w) >= AGAIN_BYTES));
+     * within a millisecond, see stream.c); a lane that holds its input back (a refused push)
+     * counts as much, as that input pushes and kicks only once the lane is drained. So a
+     * trickle queued behind this round joins the next one instead of costing a write (and an
+     * fsync) of its own. */
+    return rc == 0 && (full || (urgent ? !lanes_empty(w) : lanes_bytes(w) >= again_bytes(cfg)));
 }
 
 static void *
