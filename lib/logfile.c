@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,7 +77,8 @@ struct lf_file {
     uint64_t rotate_hold_until; /* mono ms */
     char *buf;
     size_t len, cap, written;
-    size_t wlines;
+    size_t lines;  /* lines in buf[0..len) */
+    size_t wlines; /* of them, in buf[0..written) */
     char path[];
 };
 
@@ -113,6 +115,10 @@ struct gw_logfile {
     size_t nbuckets, nfiles;
     struct lf_list open, idle;
     struct lf_file *dirty_head, *dirty_tail;
+    /* A template without fields names one file: found once, not rendered and looked up for
+     * every line. */
+    int one_path;
+    struct lf_file *one_file;
     size_t pending_bytes;
     uint64_t pending_lines;
     uint64_t oldest_pending_ms; /* mono; when pending went from 0 to more */
@@ -468,6 +474,8 @@ free_file(struct gw_logfile *lf, struct lf_file *f)
 {
     unlist(lf, f);
     table_remove(lf, f);
+    if (lf->one_file == f)
+        lf->one_file = NULL;
     lf->st.bytes_on_disk -= GW_MIN(lf->st.bytes_on_disk, f->size);
     free(f->buf);
     free(f);
@@ -1104,6 +1112,7 @@ made_durable(struct gw_logfile *lf, struct lf_file *f)
     lf->st.bytes += f->written;
     lf->pending_bytes -= f->written;
     lf->pending_lines -= f->wlines;
+    f->lines -= f->wlines;
     f->len -= f->written;
     memmove(f->buf, f->buf + f->written, f->len);
     f->written = f->wlines = 0;
@@ -1171,7 +1180,9 @@ write_lines(struct gw_logfile *lf, struct lf_file *f, size_t n, char *err)
         done = nl ? (size_t)(nl - p) + 1 : 0;
     }
     f->written += done;
-    f->wlines += count_lines(p, done);
+    /* Written to the end of what is queued (the usual case): no need to count. */
+    f->wlines =
+        f->written == f->len ? f->lines : GW_MIN(f->lines, f->wlines + count_lines(p, done));
     f->size += done;
     lf->st.bytes_on_disk += done;
     if (done == n) {
@@ -1348,6 +1359,10 @@ gw_logfile_new(const struct gw_logfile_config *cfg, char *err)
     lf->cfg.path = lf->tmpl;
     if (parse_template(lf, err) == -1)
         goto fail;
+    lf->one_path = 1;
+    for (size_t i = 0; i < lf->nsegs; i++)
+        if (lf->segs[i].kind != SEG_LIT)
+            lf->one_path = 0;
     if (!lf->cfg.max_open_files)
         lf->cfg.max_open_files = 64;
     if (!lf->cfg.max_pending_bytes)
@@ -1411,14 +1426,41 @@ wall_now(const struct gw_logfile *lf)
     return lf->cfg.clock_ms ? lf->cfg.clock_ms(lf->cfg.clock_arg) : gw_wall_ms();
 }
 
+static int append_parts(struct gw_logfile *lf, const struct gw_logfile_fields *fields,
+                        const struct iovec *iov, int iovcnt, size_t lines, char *err);
+
 int
 gw_logfile_append(struct gw_logfile *lf, const struct gw_logfile_fields *fields, const char *line,
                   size_t len, char *err)
 {
+    struct iovec iov = {(void *)line, len};
+
+    return append_parts(lf, fields, &iov, 1, count_lines(line, len), err);
+}
+
+int
+gw_logfile_appendv(struct gw_logfile *lf, const struct gw_logfile_fields *fields,
+                   const struct iovec *iov, int iovcnt, char *err)
+{
+    /* One line, as documented: not searched for more (a scan of every byte written). */
+    return append_parts(lf, fields, iov, iovcnt, 1, err);
+}
+
+static int
+append_parts(struct gw_logfile *lf, const struct gw_logfile_fields *fields, const struct iovec *iov,
+             int iovcnt, size_t lines, char *err)
+{
     char path[PATH_MAX];
     struct lf_file *f;
+    size_t len = 0;
+    const char *last = NULL;
 
-    if (len == 0 || line[len - 1] != '\n') {
+    for (int i = 0; i < iovcnt; i++) {
+        len += iov[i].iov_len;
+        if (iov[i].iov_len)
+            last = (const char *)iov[i].iov_base + iov[i].iov_len - 1;
+    }
+    if (len == 0 || *last != '\n') {
         errno = EINVAL;
         return gw_err(err, "line does not end in a newline");
     }
@@ -1431,12 +1473,16 @@ gw_logfile_append(struct gw_logfile *lf, const struct gw_logfile_fields *fields,
         errno = ENOBUFS;
         return gw_err(err, "%zu bytes queued, the limit: commit first", lf->pending_bytes);
     }
-    if (gw_logfile_path(lf, fields, path, sizeof(path), err) == -1) {
-        errno = ENAMETOOLONG;
-        return -1;
+    if ((f = lf->one_file) == NULL) {
+        if (gw_logfile_path(lf, fields, path, sizeof(path), err) == -1) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        if ((f = lookup(lf, path)) == NULL)
+            goto nomem;
+        if (lf->one_path)
+            lf->one_file = f;
     }
-    if ((f = lookup(lf, path)) == NULL)
-        goto nomem;
     if (f->len + len > f->cap) {
         size_t cap = f->cap ? f->cap : 4096;
         while (cap < f->len + len)
@@ -1449,8 +1495,11 @@ gw_logfile_append(struct gw_logfile *lf, const struct gw_logfile_fields *fields,
         f->buf = b;
         f->cap = cap;
     }
-    memcpy(f->buf + f->len, line, len);
-    f->len += len;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(f->buf + f->len, iov[i].iov_base, iov[i].iov_len);
+        f->len += iov[i].iov_len;
+    }
+    f->lines += lines;
     if (f->on == ON_IDLE)
         unlist(lf, f);
     if (!f->on_dirty) {
@@ -1464,7 +1513,7 @@ gw_logfile_append(struct gw_logfile *lf, const struct gw_logfile_fields *fields,
     if (lf->pending_bytes == 0)
         lf->oldest_pending_ms = gw_mono_ms();
     lf->pending_bytes += len;
-    lf->pending_lines += count_lines(line, len);
+    lf->pending_lines += lines;
     return 0;
 nomem:
     errno = ENOMEM;

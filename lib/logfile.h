@@ -158,6 +158,13 @@ void gw_logfile_free(struct gw_logfile *lf);
 int gw_logfile_append(struct gw_logfile *lf, const struct gw_logfile_fields *f, const char *line,
                       size_t len, char *err);
 
+/* The same with one line given in parts, gathered in order (a formatted line and its '\n'
+ * without first copying them together): its only '\n' is its last byte (it is counted as one
+ * line without searching for more). */
+struct iovec;
+int gw_logfile_appendv(struct gw_logfile *lf, const struct gw_logfile_fields *f,
+                       const struct iovec *iov, int iovcnt, char *err);
+
 /* Writes every queued line, rotating as needed, and applies the fsync policy. 0 when every
  * line appended so far is durable under the policy (acknowledge them now); -1 with errno and
  * err naming the file and the step when any is not: the lines not yet durable are kept and a

@@ -5,6 +5,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* A cursor over the line being parsed. */
 struct cur {
@@ -182,14 +185,37 @@ parse_frac(struct cur *c, int max_digits, int64_t *ns)
     return 0;
 }
 
+/* The last "YYYY-MM-DDTHH:MM:SS" a strict parse read on this thread, and its fields: the
+ * lines of one second (thousands at a high rate) repeat it, and comparing 19 bytes is cheaper
+ * than reading and checking them again. */
+static int parse_3339_rest(struct cur *c, int strict, struct tm_parts *t);
+
+#define STAMP_LEN 19
+static _Thread_local struct {
+    char text[STAMP_LEN];
+    int valid;
+    int year, mon, day, hour, min, sec;
+} last_stamp;
+
 /* RFC 3339 date-time. strict: RFC 5424 section 6.2.3 (upper-case T and Z, offset required,
  * at most 6 fraction digits); lenient: also t/z, 9 digits, and no offset (local time). */
 static int
 parse_3339(struct cur *c, int strict, struct tm_parts *t)
 {
-    int ch, oh, om;
+    int ch;
 
     memset(t, 0, sizeof(*t));
+    if (strict && last_stamp.valid && c->end - c->p >= STAMP_LEN &&
+        memcmp(c->p, last_stamp.text, STAMP_LEN) == 0) {
+        t->year = last_stamp.year;
+        t->mon = last_stamp.mon;
+        t->day = last_stamp.day;
+        t->hour = last_stamp.hour;
+        t->min = last_stamp.min;
+        t->sec = last_stamp.sec;
+        c->p += STAMP_LEN;
+        return parse_3339_rest(c, strict, t);
+    }
     if (digits(c, 4, &t->year) < 0 || expect(c, '-') < 0 || digits(c, 2, &t->mon) < 0 ||
         expect(c, '-') < 0 || digits(c, 2, &t->day) < 0)
         return -1;
@@ -200,6 +226,27 @@ parse_3339(struct cur *c, int strict, struct tm_parts *t)
     if (digits(c, 2, &t->hour) < 0 || expect(c, ':') < 0 || digits(c, 2, &t->min) < 0 ||
         expect(c, ':') < 0 || digits(c, 2, &t->sec) < 0)
         return -1;
+    /* Only a date and clock that are valid are remembered (the date-time of a strict parse
+     * is exactly STAMP_LEN bytes). */
+    if (strict && valid_clock(t)) {
+        memcpy(last_stamp.text, c->p - STAMP_LEN, STAMP_LEN);
+        last_stamp.year = t->year;
+        last_stamp.mon = t->mon;
+        last_stamp.day = t->day;
+        last_stamp.hour = t->hour;
+        last_stamp.min = t->min;
+        last_stamp.sec = t->sec;
+        last_stamp.valid = 1;
+    }
+    return parse_3339_rest(c, strict, t);
+}
+
+/* After the seconds: the fraction and the zone, and the check of the whole. */
+static int
+parse_3339_rest(struct cur *c, int strict, struct tm_parts *t)
+{
+    int ch, oh, om;
+
     if (parse_frac(c, strict ? 6 : 9, &t->frac_ns) < 0)
         return -1;
     ch = peek(c);
@@ -313,25 +360,57 @@ escape_walk(const char *p, size_t len, char *out)
 /* 1 when all 8 bytes of v are printable ASCII (0x20..0x7e), the common case, tested at once:
  * no high bit, no byte below 0x20, no byte equal to 0x7f (the "hasless"/"haszero" bit tricks,
  * exact for deciding whether any byte matches). */
-static int
-word_printable(uint64_t v)
+static inline uint64_t
+word_unprintable(uint64_t v)
 {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     uint64_t below = (v - 0x20 * ones) & ~v;
     uint64_t del = v ^ (0x7f * ones);
 
     del = (del - ones) & ~del;
-    return ((v | below | del) & high) == 0;
+    return (v | below | del) & high;
+}
+
+static int
+word_printable(uint64_t v)
+{
+    return word_unprintable(v) == 0;
 }
 
 int
 gw_syslog_needs_escape(const char *p, size_t len)
 {
     const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
 
-    for (size_t i = 0; i < len;) {
-        unsigned char c = s[i];
+    while (i < len) {
+        unsigned char c;
         uint64_t v;
+        /* Every line read goes through here: 32 bytes per test (one branch) while they are
+         * all printable ASCII; past anything else (an RFC 5424 BOM), back to it. */
+#ifdef __SSE2__
+        for (; len - i >= 32; i += 32) {
+            /* Signed bytes: below 0x20 are the controls and, negative, every byte >= 0x80. */
+            const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+            __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(a, sp), _mm_cmpeq_epi8(a, del)),
+                                       _mm_or_si128(_mm_cmplt_epi8(b, sp), _mm_cmpeq_epi8(b, del)));
+            if (_mm_movemask_epi8(bad))
+                break;
+        }
+#else
+        for (; len - i >= 32; i += 32) {
+            uint64_t q[4];
+            memcpy(q, s + i, sizeof(q));
+            if (word_unprintable(q[0]) | word_unprintable(q[1]) | word_unprintable(q[2]) |
+                word_unprintable(q[3]))
+                break;
+        }
+#endif
+        if (i >= len)
+            break;
+        c = s[i];
         if (len - i >= 8 && (memcpy(&v, s + i, 8), word_printable(v))) {
             i += 8;
         } else if (c >= 0x20 && c < 0x7f) {
@@ -497,7 +576,8 @@ header_field(struct cur *c, size_t max, struct gw_slice *out)
 {
     const char *s = c->p;
 
-    while (!at_end(c) && is_print(peek(c)))
+    /* 33..126 in one unsigned compare: every header of every line comes through here. */
+    while (c->p < c->end && (unsigned char)(*c->p - 33) < 94)
         c->p++;
     if (c->p == s || (size_t)(c->p - s) > max)
         return -1;
@@ -1164,6 +1244,29 @@ gw_syslog_frame_next(struct gw_syslog_framer *f, const char *p, size_t n,
             f->state = F_START;
             break;
         }
+    }
+}
+
+size_t
+gw_syslog_frame_need(const struct gw_syslog_framer *f, size_t have, const char *p, size_t n)
+{
+    size_t k;
+    const char *d;
+
+    if (have == 0)
+        return 0;
+    switch (f->state) {
+    case F_OCTETS:
+        /* The kept bytes are the frame's first octets; it is delivered at k of them. */
+        k = f->remain < f->max_line ? (size_t)f->remain : f->max_line;
+        return k > have ? GW_MIN(k - have, n) : 0;
+    case F_LINE:
+        /* Up to the delimiter, or as far as gw_syslog_frame_next looks (max_line + 1). */
+        k = f->max_line + 1 > have ? GW_MIN(f->max_line + 1 - have, n) : 0;
+        d = find_delim(f, p, k);
+        return d ? (size_t)(d - p) + 1 : k;
+    default:
+        return 0;
     }
 }
 

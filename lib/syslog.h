@@ -254,6 +254,15 @@ void gw_syslog_framer_init(struct gw_syslog_framer *f, size_t max_line, size_t m
 int gw_syslog_frame_next(struct gw_syslog_framer *f, const char *p, size_t n,
                          struct gw_syslog_frame *fr, size_t *used, char *err);
 
+/* For a caller that keeps the unconsumed start of an unfinished frame itself (have bytes, what
+ * gw_syslog_frame_next's *used left over) and offers the framer only that frame, instead of
+ * copying all new input behind it: how many of the new input bytes p[0..n) to append to the
+ * kept ones, so that gw_syslog_frame_next on the result delivers the frame (or, when n is too
+ * few, still needs more). The bytes after them can then be framed in place. 0 when have is 0
+ * or the framer is not inside a frame. */
+size_t gw_syslog_frame_need(const struct gw_syslog_framer *f, size_t have, const char *p,
+                            size_t n);
+
 /* At end of stream, with p[0..n) the bytes left unconsumed: returns 1 with *fr set when they
  * hold an unfinished frame (an LF frame without its LF -- delivered as is, like rsyslog; an
  * octet-counted frame cut short -- delivered marked truncated), 0 when there is nothing, or -1

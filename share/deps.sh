@@ -11,7 +11,7 @@ build_pkgs="build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev li
   libzmq3-dev"
 test_pkgs="perl sqlite3 socat curl jq python3 python3-websockets nodejs node-ws redis-server
   prometheus mandoc valgrind clang libclang-rt-14-dev procps util-linux bsdutils iproute2
-  python3-zmq rsyslog chromium"
+  python3-zmq rsyslog chromium zstd"
 bench_pkgs="redis-tools sockperf linux-perf websockify"
 
 set_name=${1:-test}

@@ -253,6 +253,18 @@ put_json_rec(struct out *o, const struct logd_batch *b, const struct logd_rec *r
     puts_(o, "}");
 }
 
+const char *
+logd_format_raw_as_is(const struct logd_batch *b, const struct logd_rec *r, size_t *len)
+{
+    const char *v = logd_rec_field(b, r, LOGD_F_RAW, len);
+
+    if (*len && (r->flags & LOGD_REC_PLAIN))
+        return v;
+    if (!*len)
+        v = logd_rec_field(b, r, LOGD_F_MSG, len);
+    return gw_syslog_needs_escape(v, *len) ? NULL : v;
+}
+
 int
 logd_format_line(const struct logd_batch *b, const struct logd_rec *r, enum logd_format fmt,
                  char **buf, size_t *len, size_t *cap)

@@ -67,16 +67,36 @@ logd_syslog_rec(struct logd_batch *b, enum logd_input in, const char *line, size
         return -1;
     /* The line without its framing (trailing LF, CR, NUL): what the parser calls the line. */
     if (logd_batch_field(b, r, LOGD_F_RAW, rec.line.ptr ? rec.line.ptr : line,
-                         rec.line.ptr ? rec.line.len : 0) == -1 ||
-        (peer && logd_batch_field(b, r, LOGD_F_PEER, peer, strlen(peer)) == -1)) {
+                         rec.line.ptr ? rec.line.len : 0) == -1) {
         logd_batch_unrec(b);
         return -1;
+    }
+    if (peer) {
+        /* A stream's records share their peer's text with the record before. */
+        size_t plen = strlen(peer);
+        const struct logd_rec *prev = b->nrec >= 2 ? &b->recs[b->nrec - 2] : NULL;
+        if (prev && prev->len[LOGD_F_PEER] == plen &&
+            memcmp(b->arena + prev->off[LOGD_F_PEER], peer, plen) == 0) {
+            r->off[LOGD_F_PEER] = prev->off[LOGD_F_PEER];
+            r->len[LOGD_F_PEER] = (uint32_t)plen;
+        } else if (logd_batch_field(b, r, LOGD_F_PEER, peer, plen) == -1) {
+            logd_batch_unrec(b);
+            return -1;
+        }
     }
     raw = rec.line.ptr ? rec.line.ptr : line;
     r->severity = rec.severity;
     r->facility = rec.facility;
     if (truncated)
         r->flags |= LOGD_REC_TRUNCATED;
+    /* Whether the raw line needs escaping, from what the parser already checked (so the
+     * writer need not look at every byte again): the whole line when unparsed, MSG and SD
+     * in RFC 5424 (its header is printable ASCII by the grammar), MSG in RFC 3164 (its
+     * header is checked here: it is short). */
+    if (!(rec.flags & GW_LOGREC_ESCAPED) &&
+        (rec.format != GW_LOGREC_RFC3164 ||
+         !gw_syslog_needs_escape(raw, (size_t)(rec.msg.ptr - raw))))
+        r->flags |= LOGD_REC_PLAIN;
     if (!(rec.flags & GW_LOGREC_UNPARSED)) {
         r->flags |= LOGD_REC_PARSED;
         sub(r, LOGD_F_HOST, raw, rec.host);
@@ -213,6 +233,7 @@ on_start(struct gw_worker *w, void *arg, char *err)
     struct logd_worker *ws = &l->ws[gw_worker_index(w)];
 
     ws->w = w;
+    gw_ev_timer_init(&ws->kick_timer, logd_stream_kick_timer, ws);
     gw_metrics_bind_thread(l->m.reg, gw_worker_index(w));
     /* A datagram holds at most 64 KiB; a longer max_line set later only matters to streams. */
     if ((ws->udp = gw_udp_batch_new(GW_MIN(logd_cfg(l)->max_line_bytes, 65536), err)) == NULL)
@@ -263,6 +284,8 @@ on_stop(struct gw_worker *w, void *arg)
 
     close_inputs(ws);
     logd_native_stop_timer(ws);
+    /* What it would have woken the writer for, the writer's stop writes anyway. */
+    gw_ev_timer_stop(gw_worker_ev(w), &ws->kick_timer);
     gw_udp_batch_free(ws->udp);
     ws->udp = NULL;
 }

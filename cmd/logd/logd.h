@@ -90,6 +90,7 @@ extern const char *const logd_field_names[LOGD_NFIELDS];
 #define LOGD_REC_PARSED 0x1    /* syslog header understood (fields besides RAW are set) */
 #define LOGD_REC_TRUNCATED 0x2 /* cut at max_line */
 #define LOGD_REC_HAS_TIME 0x4  /* time_ms came from the message */
+#define LOGD_REC_PLAIN 0x8     /* RAW holds nothing to escape (the parser checked every byte) */
 
 struct logd_rec {
     int64_t time_ms; /* the message's own time, else the reception time */
@@ -116,6 +117,9 @@ struct logd_batch {
 
 struct logd_batch *logd_batch_new(void);
 void logd_batch_free(struct logd_batch *b);
+/* Room for nrec records and bytes of field text (an input that knows what is coming saves
+ * the growing). -1 when memory ran out (b unchanged). */
+int logd_batch_reserve(struct logd_batch *b, size_t nrec, size_t bytes);
 /* Memory the batch stands for in its lane's budget. */
 size_t logd_batch_bytes(const struct logd_batch *b);
 /* Starts a record (fields empty, facility and severity -1, both times now). The pointer is
@@ -151,6 +155,8 @@ struct logd_lane *logd_lane_new(struct logd *l, const char *name, logd_lane_fn f
  * thread. */
 #define LOGD_PUSH_DURABLE 0x1 /* send a LOGD_NOTE_DURABLE note when it is durable */
 #define LOGD_PUSH_FORCE 0x2   /* take it even over the budget (a closing connection's last) */
+/* Do not wake the writer: the caller calls logd_writer_kick once after several pushes. */
+#define LOGD_PUSH_NOKICK 0x4
 uint64_t logd_lane_push(struct logd_lane *q, struct logd_batch *b, unsigned flags);
 /* The highest lane sequence number committed to the files: every batch up to it is durable.
  * Any thread. */
@@ -165,6 +171,9 @@ const char *logd_lane_name(const struct logd_lane *q);
 void logd_lane_detach(struct logd_lane *q);
 /* Bytes and batches queued (waiting for the writer or being written). Any thread. */
 void logd_lane_depth(const struct logd_lane *q, size_t *bytes, size_t *batches);
+/* 1 when a push was refused and the lane still holds batches: its producer waits for the
+ * room (and sends no kick) until the writer has drained it to half. Any thread. */
+int logd_lane_held_back(const struct logd_lane *q);
 void logd_lanes_free(struct logd *l);
 
 /* Writer side: up to max_bytes of batches (at least one when any is queued), taken in order;
@@ -209,6 +218,10 @@ struct gw_logfile *logd_output_open(const struct logd_config *cfg, char *err);
  * errno ENOBUFS means commit first). Writer thread. */
 int logd_output_append(struct gw_logfile *lf, const struct logd_batch *b, const struct logd_rec *r,
                        const char *line, size_t len, char *err);
+/* The same with the line in parts (text, then its '\n'). */
+struct iovec;
+int logd_output_appendv(struct gw_logfile *lf, const struct logd_batch *b, const struct logd_rec *r,
+                        const struct iovec *iov, int iovcnt, char *err);
 /* Cuts a last line without its LF off a single output file (left by a crash mid-write: never
  * acknowledged). Before the writer starts. */
 /* 1 when cfg changes what the output is (path, policy, rotation): the writer makes a new one
@@ -222,6 +235,11 @@ int logd_output_changed(const struct logd_config *a, const struct logd_config *b
  * escaped, never dropped. -1 when memory ran out. */
 int logd_format_line(const struct logd_batch *b, const struct logd_rec *r, enum logd_format fmt,
                      char **buf, size_t *len, size_t *cap);
+/* For `format = raw`: the record's text when its line is that text as it is (nothing to
+ * escape), to be written followed by '\n' without formatting; NULL when it must go through
+ * logd_format_line. */
+const char *logd_format_raw_as_is(const struct logd_batch *b, const struct logd_rec *r,
+                                  size_t *len);
 /* The record as a JSON object (for tail). */
 json_t *logd_format_json(const struct logd_batch *b, const struct logd_rec *r);
 /* Facility and severity names ("daemon", "err"); "" for -1. */
@@ -272,6 +290,11 @@ struct logd_conn {
     struct logd_conn *next_blocked;
     /* Syslog framing, and the unfinished frame kept for the end of the stream. */
     struct logd_syslog_framer *framer;
+    /* Syslog: the records read in this loop iteration, pushed after it (stream.c). */
+    struct logd_batch *filling;
+    struct logd_conn *next_filling;
+    int on_filling;
+    size_t fill_recs, fill_bytes; /* the size of the last one: the next is made that big */
     /* Native: the protocol state (native.c). */
     struct logd_native *native;
     struct logd_conn *next_acker;
@@ -289,7 +312,16 @@ struct logd_worker {
     int tz_offset_s;
     uint64_t tz_ms;
     struct logd_conn *blocked, *blocked_tail; /* refused by the full lane, reading paused */
-    struct logd_conn *ackers;                 /* native connections owed acknowledgements */
+    /* Stream connections with a filling batch to push after this loop iteration, whether
+     * that push is deferred yet, and the iteration's reception time and zone (stream.c). */
+    struct logd_conn *filling;
+    int fill_deferred;
+    int64_t fill_now_ms;
+    int fill_tz;
+    /* Wakes the writer for pushes that did not, and the bytes they pushed (stream.c). */
+    struct gw_ev_timer kick_timer;
+    size_t unkicked;
+    struct logd_conn *ackers; /* native connections owed acknowledgements */
     struct gw_listener *native;
     struct gw_listener *native_unix; /* worker 0 only */
     struct gw_ev_timer ack_timer;    /* while connections wait on batches of other lanes */
@@ -321,11 +353,16 @@ extern struct logd *logd_stream_logd;
 void logd_conn_opened(struct logd_conn *lc, struct logd_worker *ws, struct gw_conn *c,
                       enum logd_input input);
 void logd_conn_closed(struct logd_conn *lc);
+/* The worker's kick_timer (stream.c): wakes the writer for what was pushed without. */
+void logd_stream_kick_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg);
 /* The worker's lane has room again: push the waiting batches, resume their connections. */
 void logd_stream_unblock(struct logd_worker *ws);
 /* Pushes c's batch; when the lane refuses it, c stops reading and waits on ws->blocked. */
 void logd_stream_push(struct logd_worker *ws, struct logd_conn *c, struct logd_batch *b,
                       int want_durable);
+/* The same without waking the writer (LOGD_PUSH_NOKICK): kick it after the last push. */
+void logd_stream_push_nokick(struct logd_worker *ws, struct logd_conn *c, struct logd_batch *b,
+                             int want_durable);
 
 /* native.c: the native acknowledged protocol over TCP. */
 int logd_native_start(struct logd_worker *ws, char *err);
@@ -374,6 +411,20 @@ struct logd_metrics {
 int logd_metrics_init(struct logd *l, char *err);
 /* Counts one record read by an input (received, bytes, parsed or not, truncated). */
 void logd_count_rec(struct logd *l, const struct logd_rec *r, size_t bytes);
+/* The same counts gathered over the records of one read, added to the metrics at once (a
+ * metrics update per series per read, not per record). */
+struct logd_tally {
+    uint64_t n, bytes, parsed, truncated;
+};
+static inline void
+logd_tally_rec(struct logd_tally *t, const struct logd_rec *r, size_t bytes)
+{
+    t->n++;
+    t->bytes += bytes;
+    t->parsed += (r->flags & LOGD_REC_PARSED) != 0;
+    t->truncated += (r->flags & LOGD_REC_TRUNCATED) != 0;
+}
+void logd_tally_flush(struct logd *l, enum logd_input in, struct logd_tally *t);
 
 /* ---- the daemon ---- */
 

@@ -147,3 +147,21 @@ logd_count_rec(struct logd *l, const struct logd_rec *r, size_t bytes)
     if (r->flags & LOGD_REC_TRUNCATED)
         gw_metrics_add(m, l->m.truncated, 1);
 }
+
+void
+logd_tally_flush(struct logd *l, enum logd_input in, struct logd_tally *t)
+{
+    struct gw_metrics *m = l->m.reg;
+
+    if (!t->n)
+        return;
+    gw_metrics_add(m, l->m.received[in], t->n);
+    gw_metrics_add(m, l->m.received_bytes[in], t->bytes);
+    if (t->parsed)
+        gw_metrics_add(m, l->m.parsed, t->parsed);
+    if (t->n > t->parsed)
+        gw_metrics_add(m, l->m.unparsed, t->n - t->parsed);
+    if (t->truncated)
+        gw_metrics_add(m, l->m.truncated, t->truncated);
+    memset(t, 0, sizeof(*t));
+}

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -39,6 +40,15 @@ int
 logd_output_append(struct gw_logfile *lf, const struct logd_batch *b, const struct logd_rec *r,
                    const char *line, size_t len, char *err)
 {
+    struct iovec iov = {(void *)line, len};
+
+    return logd_output_appendv(lf, b, r, &iov, 1, err);
+}
+
+int
+logd_output_appendv(struct gw_logfile *lf, const struct logd_batch *b, const struct logd_rec *r,
+                    const struct iovec *iov, int iovcnt, char *err)
+{
     struct gw_logfile_fields f = {0};
 
     f.app = logd_rec_field(b, r, LOGD_F_APP, &f.app_len);
@@ -48,7 +58,7 @@ logd_output_append(struct gw_logfile *lf, const struct logd_batch *b, const stru
     /* The receive time, not the sender's clock: a sender with a wild clock must not make a
      * file per hour of its fancy. */
     f.time_ms = r->recv_ms;
-    return gw_logfile_append(lf, &f, line, len, err);
+    return gw_logfile_appendv(lf, &f, iov, iovcnt, err);
 }
 
 int

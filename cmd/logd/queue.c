@@ -41,6 +41,26 @@ logd_batch_bytes(const struct logd_batch *b)
     return sizeof(*b) + b->cap + b->caprec * sizeof(struct logd_rec);
 }
 
+int
+logd_batch_reserve(struct logd_batch *b, size_t nrec, size_t bytes)
+{
+    if (nrec > b->caprec) {
+        struct logd_rec *p = realloc(b->recs, nrec * sizeof(*p));
+        if (!p)
+            return -1;
+        b->recs = p;
+        b->caprec = nrec;
+    }
+    if (bytes > b->cap) {
+        char *a = realloc(b->arena, bytes);
+        if (!a)
+            return -1;
+        b->arena = a;
+        b->cap = bytes;
+    }
+    return 0;
+}
+
 struct logd_rec *
 logd_batch_rec(struct logd_batch *b, enum logd_input input, int64_t now_ms)
 {
@@ -150,6 +170,9 @@ logd_lane_push(struct logd_lane *q, struct logd_batch *b, unsigned flags)
     if (q->bytes && q->bytes + bytes > budget && !(flags & LOGD_PUSH_FORCE)) {
         q->want_space = 1;
         pthread_mutex_unlock(&q->mu);
+        /* The writer may have gone to sleep on a lane that held nobody back: it must drain
+         * this one now (the producer pushes nothing more until it has). */
+        logd_writer_kick(q->l->writer);
         return 0;
     }
     b->next = NULL;
@@ -164,7 +187,8 @@ logd_lane_push(struct logd_lane *q, struct logd_batch *b, unsigned flags)
     if (flags & LOGD_PUSH_DURABLE)
         q->want_durable = 1;
     pthread_mutex_unlock(&q->mu);
-    logd_writer_kick(q->l->writer);
+    if (!(flags & LOGD_PUSH_NOKICK))
+        logd_writer_kick(q->l->writer);
     return seq;
 }
 
@@ -221,6 +245,17 @@ logd_lane_depth(const struct logd_lane *q, size_t *bytes, size_t *batches)
     *bytes = q->bytes;
     *batches = q->batches;
     pthread_mutex_unlock((pthread_mutex_t *)&q->mu);
+}
+
+int
+logd_lane_held_back(const struct logd_lane *q)
+{
+    int held;
+
+    pthread_mutex_lock((pthread_mutex_t *)&q->mu);
+    held = q->want_space && q->batches;
+    pthread_mutex_unlock((pthread_mutex_t *)&q->mu);
+    return held;
 }
 
 struct logd_batch *

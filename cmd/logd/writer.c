@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "log.h"
@@ -20,6 +21,7 @@
 #include "logfile.h"
 
 #define RETRY_MS 500
+#define AGAIN_BYTES (128 * 1024)
 #define IDLE_WAIT_MS 1000
 #define STOP_RETRY_MS 2000
 
@@ -71,11 +73,14 @@ logd_writer_kick(struct logd_writer *w)
         return;
     atomic_fetch_add(&w->kicks, 1);
     /* The writer sets sleeping before its last look at the kick count, and this reads it
-     * after the increment (both sequentially consistent): one of the two sees the other. */
+     * after the increment (both sequentially consistent): one of the two sees the other.
+     * Taking mu waits out a writer between that look and its wait (it then is in the wait);
+     * the signal goes after the unlock, so a writer woken at once (the same CPU) does not
+     * block on the mutex this thread still holds: two context switches more per kick. */
     if (atomic_load(&w->sleeping)) {
         pthread_mutex_lock(&w->mu);
-        pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
+        pthread_cond_signal(&w->cv);
     }
 }
 
@@ -139,10 +144,21 @@ append_held(struct logd_writer *w, const struct logd_config *cfg, char *err)
         for (struct logd_batch *b = w->held[i].head; b; b = b->next) {
             for (; b->appended < b->nrec; b->appended++) {
                 const struct logd_rec *r = &b->recs[b->appended];
+                struct iovec iov[2] = {{NULL, 0}, {"\n", 1}};
                 size_t len = 0;
-                if (logd_format_line(b, r, cfg->format, &w->line, &len, &w->line_cap) == -1)
-                    return gw_err(err, "out of memory");
-                if (logd_output_append(w->lf, b, r, w->line, len, err) == -1)
+                int rc;
+                /* A raw line that needs no escaping goes from the batch to the file. */
+                if (cfg->format == LOGD_FMT_RAW &&
+                    (iov[0].iov_base = (void *)logd_format_raw_as_is(b, r, &len)) != NULL) {
+                    iov[0].iov_len = len;
+                    rc = logd_output_appendv(w->lf, b, r, iov, 2, err);
+                } else {
+                    len = 0;
+                    if (logd_format_line(b, r, cfg->format, &w->line, &len, &w->line_cap) == -1)
+                        return gw_err(err, "out of memory");
+                    rc = logd_output_append(w->lf, b, r, w->line, len, err);
+                }
+                if (rc == -1)
                     return errno == ENOBUFS ? 1 : -1;
             }
         }
@@ -322,18 +338,38 @@ next_wait_ms(struct logd_writer *w)
     return tick >= 0 && (uint64_t)tick < wait ? (uint64_t)tick : wait;
 }
 
-static int
-lanes_empty(struct logd_writer *w)
+/* Bytes queued in every lane (and taken but not committed); 0 when no batch is queued.
+ * SIZE_MAX when a lane holds its producer back (it pushes and kicks only once drained). */
+static size_t
+lanes_bytes(struct logd_writer *w)
 {
     unsigned n = atomic_load(&w->l->nlanes);
+    size_t total = 0;
 
     for (unsigned i = 0; i < n; i++) {
         size_t bytes, batches;
         logd_lane_depth(w->l->lanes[i], &bytes, &batches);
-        if (batches)
-            return 0;
+        if (!batches)
+            continue;
+        if (logd_lane_held_back(w->l->lanes[i]))
+            return SIZE_MAX;
+        total += bytes ? bytes : 1;
     }
-    return 1;
+    return total;
+}
+
+static int
+lanes_empty(struct logd_writer *w)
+{
+    return lanes_bytes(w) == 0;
+}
+
+/* What queued makes another round start at once (held-back inputs always do): no more than
+ * a quarter of a lane's budget, so a small queue is not left to fill up. */
+static size_t
+again_bytes(const struct logd_config *cfg)
+{
+    return GW_MIN((size_t)AGAIN_BYTES, cfg->queue_bytes / 4);
 }
 
 /* One round: take, append, commit when due. Returns 1 when it should run again at once. */
@@ -362,9 +398,13 @@ round_(struct logd_writer *w, struct flush_req **flushes, int stopping)
         rc = commit(w, 0);
     if (*flushes)
         answer_flushes(w, flushes, rc == -1);
-    /* Batches still queued run now: inputs held back by a full queue push nothing more (no
-     * kick would come), so waiting here would stall them until the idle wait ends. */
-    return rc == 0 && (full || !lanes_empty(w));
+    /* Another round at once for a full output, when hurried, or when much is queued;
+     * otherwise the next kick says when: every producer kicks for what it pushes (syslog TCP
+     * within a millisecond, see stream.c); a lane that holds its input back (a refused push)
+     * counts as much, as that input pushes and kicks only once the lane is drained. So a
+     * trickle queued behind this round joins the next one instead of costing a write (and an
+     * fsync) of its own. */
+    return rc == 0 && (full || (urgent ? !lanes_empty(w) : lanes_bytes(w) >= again_bytes(cfg)));
 }
 
 static void *

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # logd's native protocol: WELCOME, cumulative ACKs only once written, duplicates after a
 # reconnect acknowledged and not written twice, and every bad frame refused with ERROR, the
-# exact code, and a close -- never acknowledged, never written.
+# exact code, and a close -- never acknowledged, never written. zstd batches (made by the zstd
+# command line tool) accepted end to end; corrupt or oversized ones refused.
 import os
 import struct
 import sys
@@ -31,14 +32,18 @@ t.is_((f[0], f[1], f[2]), (lt.ERROR, 5, 6), 'a seq not above the previous one: E
 t.ok(c.read_frame() is None, 'and the connection closes')
 
 
-def refused(data, code, name, session=100, hello=True):
-    n = lt.Native(d.native_port, session=session, hello=hello)
+def refused_on(server, data, code, name, session=100, hello=True):
+    n = lt.Native(server.native_port, session=session, hello=hello)
     n.send(data)
     f = n.read_frame()
     t.is_((f or (None,) * 4)[0::2][:2], (lt.ERROR, code), name + ': ERROR code %d' % code)
     t.ok(n.read_frame() is None, name + ': connection closed')
     n.close()
     return f
+
+
+def refused(data, code, name, session=100, hello=True):
+    return refused_on(d, data, code, name, session, hello)
 
 
 rec = lt.record('must not be written')
@@ -64,6 +69,42 @@ t.is_(f[0::2][:2] if f else None, (lt.ERROR, 4), 'a 4 GiB length is refused from
 t.is_(d.lines(), [b'one', b'two', b'three', b'five'], 'nothing of any refused batch was written')
 t.ok(d.metric('logd_native_bad_frames_total') >= 10, 'refused frames counted')
 t.ok(d.metric('logd_native_acks_total') >= 2, 'acknowledgements counted')
+
+# zstd (header flag bit 0): a compressed batch is opened, acknowledged once durable and its
+# records written; a corrupt compressed payload (its CRC right, so only decompression can
+# tell) and a decompressed size over the limits get ERROR bad_compression or too_large, never
+# an ACK, and nothing of them is written.
+z = lt.Logd()
+c = lt.Native(z.native_port, session=9)
+zmsgs = ['compressed line %03d %s' % (i, 'z' * 100) for i in range(200)]
+raw = b''.join(lt.record(m) for m in zmsgs)
+packed = lt.zstd(raw)
+t.ok(len(packed) < len(raw) // 4, 'the zstd payload is compressed (%d -> %d bytes)' % (len(raw), len(packed)))
+c.send(lt.frame(lt.BATCH, seq=1, count=len(zmsgs), payload=packed, flags=1, raw_length=len(raw)))
+t.is_(c.acks_until(1), 1, 'a zstd batch is acknowledged')
+t.is_(z.lines(), [m.encode() for m in zmsgs], 'its records are in the file, in order')
+c.batch(2, ['plain after zstd'])
+t.is_(c.acks_until(2), 2, 'a plain batch after it on the same connection is acknowledged')
+c.close()
+
+bad = bytearray(packed)
+for i in range(len(bad) // 3, len(bad) // 3 + 16):
+    bad[i] ^= 0x5A
+f = refused_on(z, lt.frame(lt.BATCH, seq=1, count=len(zmsgs), payload=bytes(bad), flags=1,
+                           raw_length=len(raw)), 7, 'a corrupt zstd payload with a right CRC')
+t.is_(f[1] if f else None, 1, 'a corrupt zstd payload: ERROR carries the batch seq')
+refused_on(z, lt.frame(lt.BATCH, seq=1, count=len(zmsgs), payload=packed, flags=1,
+                       raw_length=len(raw) - 1), 7, 'a zstd frame bigger than raw_length says')
+n = lt.Native(z.native_port, session=201)
+bomb_raw = n.max_raw + 4096
+n.close()
+bomb = lt.zstd(b'\0' * bomb_raw)
+refused_on(z, lt.frame(lt.BATCH, seq=1, count=1, payload=bomb, flags=1, raw_length=bomb_raw), 4,
+           'a decompressed size over max_raw (%d)' % bomb_raw, session=202)
+refused_on(z, lt.frame(lt.BATCH, seq=1, count=1, payload=bomb, flags=1, raw_length=1000), 7,
+           'a zstd bomb under a small raw_length', session=203)
+t.is_(len(z.lines()), len(zmsgs) + 1, 'nothing of the refused zstd batches was written')
+t.is_(z.metric('logd_native_acks_total') >= 2 and z.alive(), True, 'logd acknowledged only the good ones and runs on')
 
 # A native record's fields in JSON output.
 j = lt.Logd(fmt='json')

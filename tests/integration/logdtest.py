@@ -12,6 +12,7 @@ independently of the C code, so the tests check the protocol rather than agree w
 import os
 import socket
 import struct
+import subprocess
 
 import gwtest as t
 
@@ -41,11 +42,21 @@ def crc32c(data):
 
 
 def frame(ftype, seq=0, count=0, payload=b'', version=1, flags=0, length=None, crc=None,
-          magic=MAGIC):
-    """One frame; length and crc may lie for the bad-input tests."""
+          magic=MAGIC, raw_length=None):
+    """One frame; length and crc may lie for the bad-input tests. raw_length (the size after
+    decompression, for a zstd payload) defaults to the length."""
     n = len(payload) if length is None else length
     c = crc32c(payload) if crc is None else crc
-    return HDR.pack(magic, ftype, version, flags, seq, count, n, n, c) + payload
+    r = n if raw_length is None else raw_length
+    return HDR.pack(magic, ftype, version, flags, seq, count, n, r, c) + payload
+
+
+def zstd(data):
+    """data as one zstd frame that declares its content size (the zstd command line tool, so
+    the frame is made independently of logd's C code)."""
+    out = subprocess.run(['zstd', '-q', '-c', '--stream-size=%d' % len(data)], input=data,
+                         stdout=subprocess.PIPE, check=True).stdout
+    return out
 
 
 def record(msg, app='test', host='h1', sev=6, fac=1, time_ns=0, procid='', msgid='', sd=''):
@@ -73,6 +84,8 @@ class Native:
             if ftype != WELCOME:
                 raise RuntimeError('expected WELCOME, got type %s' % ftype)
             self.welcome = seq
+            # The server's limits: payload bytes as sent, and after decompression.
+            self.max_payload, self.max_raw = struct.unpack('>II', payload[:8])
 
     def send(self, data):
         self.sock.sendall(data)

@@ -645,14 +645,80 @@ run_feed(struct gw_syslog_framer *f, const char *in, size_t n, size_t chunk, siz
     gw_buf_reset(&b);
 }
 
-/* Every chunk size from 1 to n gives the same frames. */
+/* Frames p[0..n) in place; the bytes consumed. */
+static size_t
+frame_in_place(struct gw_syslog_framer *f, const char *p, size_t n, struct feed *fd)
+{
+    struct gw_syslog_frame fr;
+    size_t off = 0, used;
+
+    while ((fd->rc = gw_syslog_frame_next(f, p + off, n - off, &fr, &used, fd->err)) >= 0) {
+        if (fd->rc == 1)
+            add_frame(fd, &fr);
+        off += used;
+        if (fd->rc == 0)
+            break;
+    }
+    return off;
+}
+
+/* The same feed the way logd reads a stream: every chunk consumed at once, the start of an
+ * unfinished frame kept aside and finished with gw_syslog_frame_need()'s bytes of the next
+ * chunk, the rest of which is framed in place. */
+static void
+run_feed_kept(struct gw_syslog_framer *f, const char *in, size_t n, size_t chunk, size_t cap,
+              struct feed *fd)
+{
+    struct gw_syslog_frame fr;
+    struct gw_buf kept;
+    size_t off = 0;
+
+    memset(fd, 0, sizeof(*fd));
+    gw_buf_init(&kept, cap);
+    while (off < n && fd->rc >= 0) {
+        const char *p = in + off;
+        size_t len = GW_MIN(chunk, n - off), at = 0;
+        off += len;
+        while (gw_buf_len(&kept) && at < len && fd->rc >= 0) {
+            size_t need = gw_syslog_frame_need(f, gw_buf_len(&kept), p + at, len - at);
+            if (need == 0) {
+                fd->rc = -2;
+                snprintf(fd->err, sizeof(fd->err), "need 0 with %zu bytes kept", gw_buf_len(&kept));
+                break;
+            }
+            if (gw_buf_append(&kept, p + at, need) == -1) {
+                fd->rc = -2;
+                snprintf(fd->err, sizeof(fd->err), "kept input over %zu bytes", cap);
+                break;
+            }
+            at += need;
+            fd->max_held = GW_MAX(fd->max_held, gw_buf_len(&kept));
+            gw_buf_consume(&kept, frame_in_place(f, gw_buf_data(&kept), gw_buf_len(&kept), fd));
+        }
+        if (!gw_buf_len(&kept) && fd->rc >= 0) {
+            at += frame_in_place(f, p + at, len - at, fd);
+            if (fd->rc >= 0 && gw_buf_append(&kept, p + at, len - at) == -1) {
+                fd->rc = -2;
+                snprintf(fd->err, sizeof(fd->err), "kept input over %zu bytes", cap);
+            }
+        }
+        fd->max_held = GW_MAX(fd->max_held, gw_buf_len(&kept));
+    }
+    if (fd->rc >= 0 &&
+        gw_syslog_frame_eof(f, gw_buf_data(&kept), gw_buf_len(&kept), &fr, fd->err) == 1)
+        add_frame(fd, &fr);
+    gw_buf_reset(&kept);
+}
+
+/* Every chunk size from 1 to n gives the same frames, whether the unconsumed input is offered
+ * again with the next chunk behind it, or kept aside and finished (gw_syslog_frame_need). */
 static void
 feed_all_splits(size_t max_line, int flags, const char *in, size_t n, const char *want,
                 const char *what)
 {
     struct gw_syslog_framer f;
     struct feed fd;
-    int all = 1;
+    int all = 1, kept = 1;
 
     for (size_t chunk = 1; chunk <= n; chunk++) {
         gw_syslog_framer_init(&f, max_line, 0, flags);
@@ -664,6 +730,17 @@ feed_all_splits(size_t max_line, int flags, const char *in, size_t n, const char
         }
     }
     ok(all, "%s, in every split", what);
+    for (size_t chunk = 1; chunk <= n; chunk++) {
+        gw_syslog_framer_init(&f, max_line, 0, flags);
+        run_feed_kept(&f, in, n, chunk, max_line + GW_SYSLOG_FRAME_SLACK, &fd);
+        if (fd.rc < 0 || strcmp(fd.out, want) != 0) {
+            diag("kept, chunk %zu: rc %d (%s) held %zu got '%s'", chunk, fd.rc, fd.err, fd.max_held,
+                 fd.out);
+            kept = 0;
+            break;
+        }
+    }
+    ok(kept, "%s, in every split, the unfinished frame kept aside", what);
 }
 
 static void
@@ -751,6 +828,11 @@ test_framing_huge(void)
     ok(f.truncated == 1 && f.frames == 2, "10 MiB LF line: one truncated frame, then the next");
     is_str(fd.last, "next", "the line after it arrives intact");
     ok(fd.max_held <= max_line + GW_SYSLOG_FRAME_SLACK, "buffer stayed within max_line + slack");
+    gw_syslog_framer_init(&f, max_line, 0, 0);
+    run_feed_kept(&f, in, big + 6, 4096, max_line + GW_SYSLOG_FRAME_SLACK, &fd);
+    ok(fd.rc >= 0 && f.truncated == 1 && f.frames == 2 && strcmp(fd.last, "next") == 0 &&
+           fd.max_held <= max_line + 1,
+       "10 MiB LF line, unfinished frame kept aside: the same, never more than max_line + 1 kept");
 
     snprintf(in, 64, "%zu ", big);
     size_t pre = strlen(in);
@@ -761,6 +843,45 @@ test_framing_huge(void)
     ok(fd.rc >= 0 && f.truncated == 1 && f.frames == 2,
        "10 MiB counted frame: truncated once, next frame intact");
     free(in);
+}
+
+/* Lines of the same second reuse the last date and clock read (a per-thread cache): the
+ * answers must be those of a fresh parse, whatever came before. */
+static void
+test_stamp_cache(void)
+{
+    static const char *const lines[] = {
+        "<13>1 2026-12-06T04:46:45+00:00 h a - - - one",
+        "<13>1 2026-12-06T04:46:45.5Z h a - - - two",
+        "<13>1 2026-12-06T04:46:45+01:30 h a - - - three",
+        "<13>1 2026-12-06T04:46:45 h a - - - no zone",
+        "<13>1 2026-12-06T04:46:45.1234567Z h a - - - seven digits",
+        "<13>1 2026-12-06t04:46:45Z h a - - - lower t",
+        "<13>1 2026-02-29T04:46:45Z h a - - - not a leap year",
+        "<13>1 2026-12-06T04:46:46Z h a - - - next second",
+        "<13>1 2026-12-06T04:46:45Z h a - - - back",
+    };
+    static const int64_t want[] = {
+        1796532405000000000LL, 1796532405500000000LL, 1796527005000000000LL, -1, -1, -1, -1,
+        1796532406000000000LL, 1796532405000000000LL,
+    };
+    struct gw_logrec rec;
+    char err[GW_ERR_LEN];
+    int all = 1;
+
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < GW_ARRAY_LEN(lines); i++) {
+            memset(&rec, 0, sizeof(rec));
+            int rc = gw_syslog_parse_5424(&rec, lines[i], strlen(lines[i]), err);
+            int64_t got = rc == 0 ? rec.time_ns : -1;
+            if (got != want[i]) {
+                diag("round %d '%s': got %lld want %lld", round, lines[i], (long long)got,
+                     (long long)want[i]);
+                all = 0;
+            }
+        }
+    }
+    ok(all, "the same second in a row: every time as a fresh parse gives, bad ones refused");
 }
 
 int
@@ -778,5 +899,6 @@ main(void)
     test_copy();
     test_framing();
     test_framing_huge();
+    test_stamp_cache();
     return done_testing();
 }
