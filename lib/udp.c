@@ -174,8 +174,8 @@ gw_udp_connect(const struct gw_addr *a, char *err)
     fd = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return gw_err_errno(err, "udp socket");
-    if (setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_RECVERR : IP_RECVERR, &one,
-                   sizeof(one)) == -1 ||
+    if (setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_RECVERR : IP_RECVERR, &one, sizeof(one)) ==
+            -1 ||
         connect(fd, (const struct sockaddr *)&a->ss, a->len) == -1) {
         e = errno;
         gw_err_errno(err, "udp socket");
