@@ -1136,7 +1136,9 @@ tick_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
         worker_finish(w);
         return;
     }
-    if (w->o->proto->datagram && w->running && now - w->udp_check_ns >= UDP_CHECK_NS)
+    /* Half a tick of slack, so a 100 ms tick checks at each tick, not every other one. */
+    if (w->o->proto->datagram && w->running &&
+        now - w->udp_check_ns + w->tick_ms * 500000ull >= UDP_CHECK_NS)
         udp_check(w, now);
     if (w->o->progress)
         snapshot(w);

@@ -172,6 +172,7 @@ int bench_ws_target(struct bench_opts *o, const char *target, char *addr, size_t
 void bench_report_text(const struct bench_opts *o, const struct bench_results *r, double elapsed_s);
 int bench_report_json(const struct bench_opts *o, const struct bench_results *r, double elapsed_s);
 int bench_hist_write(const char *path, const struct gw_hist *h, char *err);
+/* The progress line; requests are the replies, or with no_reply the requests sent. */
 void bench_progress(const struct bench_opts *o, double elapsed_s, uint64_t requests, double rate,
                     const struct gw_hist *h, uint64_t errors, uint64_t open);
 void bench_idle_ready(const struct bench_opts *o, uint64_t open);
