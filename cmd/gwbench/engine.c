@@ -652,19 +652,19 @@ count_sent(struct worker *w, uint64_t n, uint64_t now)
         w->res.sent += n;
 }
 
-/* Encodes c's next n requests into the write buffer; returns their size. */
+/* Encodes c's next n requests into dst (room for them); returns their size. */
 static size_t
-nr_encode(struct conn *c, unsigned n)
+nr_encode(struct conn *c, unsigned n, char *dst)
 {
     const struct bench_opts *o = c->w->o;
     size_t len = 0;
 
     if (o->proto->encode_seq)
-        len = o->proto->encode_seq(o, c->gidx, c->seq_next, n, c->w->wbuf,
-                                   WRITE_BYTES + o->max_request_bytes);
+        len = o->proto->encode_seq(o, c->gidx, c->seq_next, n, dst,
+                                   (size_t)n * o->max_request_bytes);
     else
         for (unsigned i = 0; i < n; i++)
-            len += o->proto->encode(o, c->w->wbuf + len, o->max_request_bytes);
+            len += o->proto->encode(o, dst + len, o->max_request_bytes);
     c->seq_next += n;
     return len;
 }
@@ -729,12 +729,23 @@ nr_room(struct conn *c)
     return (unsigned)GW_MIN((w->out_high - q) / w->o->max_request_bytes + 1, nr_per_write(w));
 }
 
-/* Encodes and writes c's next n requests. 0, or -1 when the write closed c. */
+/* Encodes and writes c's next n requests: to the socket at once when nothing is queued,
+ * else straight into the queue (no copy). 0, or -1 when the write closed c. */
 static int
 nr_write(struct conn *c, unsigned n, uint64_t now)
 {
-    size_t len = nr_encode(c, n);
+    size_t len;
+    char *p;
 
+    if (gw_conn_out_len(c->gc) > 0) {
+        if ((p = gw_conn_reserve(c->gc, (size_t)n * c->w->o->max_request_bytes)) == NULL)
+            return -1;
+        len = nr_encode(c, n, p);
+        gw_conn_commit(c->gc, len);
+        c->out_bytes += len;
+        return 0;
+    }
+    len = nr_encode(c, n, c->w->wbuf);
     c->unwritten = n;
     if (gw_conn_write_now(c->gc, c->w->wbuf, len) == -1)
         return -1;
@@ -811,7 +822,7 @@ udp_send(struct conn *c, unsigned n, uint64_t now)
     int k;
 
     n = GW_MIN(n, GW_MIN(nr_per_write(w), (unsigned)GW_UDP_SEND_BATCH));
-    nr_encode(c, n);
+    nr_encode(c, n, w->wbuf);
     if ((k = gw_udp_send_each(c->fd, w->wbuf, w->o->max_request_bytes, n)) == -1) {
         c->seq_next -= n;
         /* ECONNREFUSED: an ICMP error the error queue also has; udp_check() counts it. */
