@@ -27,6 +27,14 @@
  * connections' sends of the batch. A request timeout is lib/conn's idle timer, armed only
  * while requests are in flight (conn_limits()); nothing walks over the connections.
  *
+ * Fire and forget (proto->no_reply, syslog): nothing is answered, so nothing is in flight and
+ * no latency is taken. A request counts as sent once the socket took its last byte, learnt
+ * from lib/conn's queue length after each write and at each low-mark on_writable. Closed loop
+ * keeps each connection's output topped up between its high and low marks; open loop sends
+ * each slot as it comes due. At the end what is queued goes out (for at most --timeout), so
+ * no request is cut. proto->datagram: each request is a datagram of a connected UDP socket,
+ * the engine's own fd on the loop (lib/udp), written while it is writable.
+ *
  * The hot path allocates nothing: a reply is parsed where lib/conn read it and only a partial
  * reply is kept; the requests of one burst go out in one write(). Every reply of a batch of
  * events is read before any request is sent (flush_sends()), so no reply waits in its socket
