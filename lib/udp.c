@@ -6,6 +6,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <linux/errqueue.h>
+#include <netinet/in.h>
 
 #include "util.h"
 
@@ -160,4 +164,74 @@ gw_udp_set_rcvbuf(int fd, size_t bytes, size_t *got, char *err)
         return gw_err_errno(err, "getsockopt SO_RCVBUF");
     *got = (size_t)v;
     return 0;
+}
+
+int
+gw_udp_connect(const struct gw_addr *a, char *err)
+{
+    int v6 = a->ss.ss_family == AF_INET6, one = 1, fd, e;
+
+    fd = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        return gw_err_errno(err, "udp socket");
+    if (setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_RECVERR : IP_RECVERR, &one, sizeof(one)) ==
+            -1 ||
+        connect(fd, (const struct sockaddr *)&a->ss, a->len) == -1) {
+        e = errno;
+        gw_err_errno(err, "udp socket");
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int
+gw_udp_send_each(int fd, const char *buf, size_t each, unsigned n)
+{
+    struct mmsghdr m[GW_UDP_SEND_BATCH];
+    struct iovec iov[GW_UDP_SEND_BATCH];
+    int sent;
+
+    n = n < GW_UDP_SEND_BATCH ? n : GW_UDP_SEND_BATCH;
+    memset(m, 0, n * sizeof(m[0]));
+    for (unsigned k = 0; k < n; k++) {
+        iov[k].iov_base = (char *)buf + k * each;
+        iov[k].iov_len = each;
+        m[k].msg_hdr.msg_iov = &iov[k];
+        m[k].msg_hdr.msg_iovlen = 1;
+    }
+    do
+        sent = sendmmsg(fd, m, n, MSG_DONTWAIT);
+    while (sent == -1 && errno == EINTR);
+    return sent;
+}
+
+int
+gw_udp_refused(int fd)
+{
+    char data[64], ctl[512];
+    struct iovec iov = {data, sizeof(data)};
+    struct sock_extended_err ee;
+    struct cmsghdr *cm;
+    struct msghdr m;
+    int refused = 0;
+
+    for (unsigned k = 0; k < 64; k++) {
+        memset(&m, 0, sizeof(m));
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = ctl;
+        m.msg_controllen = sizeof(ctl);
+        if (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) == -1)
+            break;
+        for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+            if ((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+                (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)) {
+                memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+                refused |= ee.ee_errno == ECONNREFUSED;
+            }
+        }
+    }
+    return refused;
 }

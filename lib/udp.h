@@ -17,7 +17,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "net.h"
+
 #define GW_UDP_BATCH 16
+#define GW_UDP_SEND_BATCH 64 /* datagrams per sendmmsg() in gw_udp_send_each() */
 
 struct gw_udp_batch;
 
@@ -56,5 +59,24 @@ uint32_t gw_udp_dropped(const struct gw_udp_batch *b);
  * capped by it. *got gets the size the kernel uses (it doubles the request for bookkeeping).
  * 0, or -1 with err. */
 int gw_udp_set_rcvbuf(int fd, size_t bytes, size_t *got, char *err);
+
+/* ---- the sending side: a connected socket that sends without waiting for answers ---- */
+
+/* A non-blocking UDP socket connected to a (sends need no address; a datagram from anyone
+ * else is not received), with IP_RECVERR (IPV6_RECVERR) on: the ICMP errors its sends draw,
+ * as "port unreachable", wait on its error queue for gw_udp_refused() instead of failing a
+ * later send now and then (sendmmsg() drops the error when it sent some datagrams before).
+ * Returns the fd (the caller's), or -1 with err (errno kept). */
+int gw_udp_connect(const struct gw_addr *a, char *err);
+
+/* Sends n datagrams of each bytes, laid back to back in buf, on the connected fd without
+ * blocking, up to GW_UDP_SEND_BATCH in one sendmmsg(). Returns how many the socket took
+ * (fewer than asked: it is full, or n > GW_UDP_SEND_BATCH), or -1 with errno (EAGAIN, ENOBUFS:
+ * full; ECONNREFUSED: an ICMP error had come back, see gw_udp_refused()). */
+int gw_udp_send_each(int fd, const char *buf, size_t each, unsigned n);
+
+/* Empties fd's error queue (at most 64 entries a call): 1 when one of them said nothing
+ * listens at the peer (ICMP port unreachable), else 0. */
+int gw_udp_refused(int fd);
 
 #endif

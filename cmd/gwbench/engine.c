@@ -27,6 +27,14 @@
  * connections' sends of the batch. A request timeout is lib/conn's idle timer, armed only
  * while requests are in flight (conn_limits()); nothing walks over the connections.
  *
+ * Fire and forget (proto->no_reply, syslog): nothing is answered, so nothing is in flight and
+ * no latency is taken. A request counts as sent once the socket took its last byte, learnt
+ * from lib/conn's queue length after each write and at each low-mark on_writable. Closed loop
+ * keeps each connection's output topped up between its high and low marks; open loop sends
+ * each slot as it comes due. At the end what is queued goes out (for at most --timeout), so
+ * no request is cut. proto->datagram: each request is a datagram of a connected UDP socket,
+ * the engine's own fd on the loop (lib/udp), written while it is writable.
+ *
  * The hot path allocates nothing: a reply is parsed where lib/conn read it and only a partial
  * reply is kept; the requests of one burst go out in one write(). Every reply of a batch of
  * events is read before any request is sent (flush_sends()), so no reply waits in its socket
@@ -49,6 +57,7 @@
 #include "backoff.h"
 #include "conn.h"
 #include "ev.h"
+#include "udp.h"
 #include "util.h"
 
 #define WRITE_BYTES (64 * 1024)
@@ -57,7 +66,13 @@
 #define BACKOFF_MAX_MS 1000
 #define TICK_MAX_MS 100
 #define TICK_MIN_MS 10
-#define CLOSED_BY_LAYER (-2) /* struct conn's kind: lib/conn ended it, the reason tells why */
+#define CLOSED_BY_LAYER (-2)  /* struct conn's kind: lib/conn ended it, the reason tells why */
+#define NR_WRITES 16          /* no_reply: writes in a row to a socket that takes them all */
+#define NR_OUT_MIN (4 * 1024) /* no_reply: each connection's high mark, within these bounds */
+#define NR_OUT_MAX (64 * 1024)
+#define NR_OUT_ALL (16 * 1024 * 1024) /* ... and all of them together */
+#define UDP_CHECK_NS 100000000ull     /* datagram: how often the error queues are read */
+#define UDP_REFUSED "nothing listens on the UDP port (ICMP port unreachable)"
 
 enum conn_state { C_DOWN, C_CONNECTING, C_OPEN };
 
@@ -80,6 +95,16 @@ struct conn {
     uint64_t *ring;      /* start times of the requests in flight, oldest at ring_head */
     uint64_t due;        /* open loop: slots that came due */
     uint64_t slots_sent; /* open loop: slots sent (or lost with a closed connection) */
+    /* no_reply (proto->no_reply): */
+    unsigned gidx;      /* the connection's number in the whole run, in its requests */
+    int fd;             /* datagram: the connected UDP socket, -1 when none */
+    int watching;       /* datagram: waiting for the socket to take more */
+    int draining;       /* at the end: output still queued, on w->inflight */
+    int kicked;         /* on the worker's list to top up at the next iteration */
+    unsigned unwritten; /* requests encoded for the write in progress */
+    uint64_t seq_next;  /* the number of its next request, from 1 */
+    uint64_t out_bytes; /* bytes handed to lib/conn since the connection opened */
+    uint64_t taken;     /* whole requests the socket took since then */
     struct gw_backoff backoff;
     struct gw_ev_timer retry;
 };
@@ -108,6 +133,14 @@ struct worker {
     unsigned *sendq; /* connections that had replies in this batch of events */
     unsigned nsendq;
     int flush_armed; /* flush_sends() is deferred to the end of this batch */
+    /* no_reply: */
+    unsigned base;                 /* gidx of the first connection */
+    size_t out_high;               /* each connection's high mark */
+    struct gw_conn_limits lim_end; /* at the end: on_writable once the output is all out */
+    unsigned *kickq; /* connections whose socket took all: topped up at the next iteration */
+    unsigned nkickq;
+    struct gw_ev_timer kick;
+    uint64_t udp_check_ns;
 
     int running, ending, finished, shutdown;
     uint64_t t0, rec_from, end_ns, drain_until;
@@ -148,6 +181,11 @@ static void fill_pipeline(struct conn *c, uint64_t now);
 static void start_sending(struct conn *c);
 static void conn_write(struct conn *c, const char *p, size_t len);
 static void worker_begin_end(struct worker *w, uint64_t now);
+static void nr_send(struct conn *c, uint64_t now);
+static void nr_account(struct conn *c, uint64_t now);
+static int udp_open(struct conn *c);
+static void nr_closed(struct conn *c, struct gw_conn *gc);
+static void nr_drained(struct worker *w, uint64_t now);
 
 void
 bench_results_add(struct bench_results *dst, const struct bench_results *src)
@@ -156,6 +194,7 @@ bench_results_add(struct bench_results *dst, const struct bench_results *src)
 
     dst->requests += src->requests;
     dst->sent += src->sent;
+    dst->sent_total += src->sent_total;
     dst->scheduled += src->scheduled;
     for (i = 0; i < BENCH_ERR_COUNT; i++)
         dst->errors[i] += src->errors[i];
@@ -276,6 +315,7 @@ conn_opened(struct gw_conn *gc)
     w->connecting--;
     c->state = C_OPEN;
     c->answered = 0;
+    c->out_bytes = c->taken = 0;
     atomic_fetch_add_explicit(&w->open, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->opened, 1, memory_order_relaxed);
     w->res.connected++;
@@ -310,6 +350,10 @@ conn_connect(struct conn *c)
     struct worker *w = c->w;
     char err[GW_ERR_LEN];
 
+    if (w->o->proto->datagram) {
+        (void)udp_open(c);
+        return;
+    }
     errno = 0;
     if ((c->gc = gw_conn_connect(w->loop, &w->o->addr, w->o->timeout_ms, &conn_proto, c, err)) ==
         NULL) {
@@ -366,11 +410,14 @@ conn_closed(struct gw_conn *gc, const char *reason)
     }
     if (kind == CLOSED_BY_LAYER)
         kind = layer_kind(c, reason);
+    if (w->o->proto->no_reply)
+        nr_closed(c, gc);
     c->state = C_DOWN;
     atomic_fetch_sub_explicit(&w->open, 1, memory_order_relaxed);
     /* A server that closes before its first reply (an HTTP port, the wrong protocol) is named
-     * as such, and reconnects to it back off like failed connects instead of spinning. */
-    if (kind == BENCH_ERR_CLOSED && !c->answered)
+     * as such, and reconnects to it back off like failed connects instead of spinning. No
+     * reply is ever due in fire-and-forget, so there a close is a close, and backs off. */
+    if (kind == BENCH_ERR_CLOSED && !c->answered && !w->o->proto->no_reply)
         kind = BENCH_ERR_CLOSED_AT_ONCE;
     if (kind >= 0)
         count_err(w, (enum bench_err)kind, 1);
@@ -379,9 +426,10 @@ conn_closed(struct gw_conn *gc, const char *reason)
     c->ring_head = 0;
     /* Reconnect from the next iteration, never from inside this connection's own callback. */
     if (!w->ending)
-        gw_ev_timer_start(
-            w->ev, &c->retry,
-            kind == BENCH_ERR_CLOSED_AT_ONCE || c->refused ? gw_backoff_next(&c->backoff) : 0);
+        gw_ev_timer_start(w->ev, &c->retry,
+                          kind == BENCH_ERR_CLOSED_AT_ONCE || c->refused || w->o->proto->no_reply
+                              ? gw_backoff_next(&c->backoff)
+                              : 0);
     c->refused = 0;
 }
 
@@ -398,6 +446,8 @@ conn_limits(struct gw_conn *gc)
 {
     struct conn *c = gw_conn_user(gc);
 
+    if (c->w->ending && c->w->o->proto->no_reply)
+        return &c->w->lim_end;
     return c->inflight > 0 ? &c->w->lim_busy : &c->w->lim_quiet;
 }
 
@@ -479,6 +529,10 @@ fill_pipeline(struct conn *c, uint64_t now)
 {
     struct worker *w = c->w;
 
+    if (w->o->proto->no_reply) {
+        nr_send(c, now);
+        return;
+    }
     if (now >= w->end_ns || c->inflight >= w->o->pipeline || c->greeting)
         return;
     send_requests(c, w->o->pipeline - c->inflight, now, 0);
@@ -490,6 +544,10 @@ send_due(struct conn *c, uint64_t now, int from_sched)
     uint64_t due = c->due - c->slots_sent;
     unsigned room = c->w->o->pipeline - c->inflight;
 
+    if (c->w->o->proto->no_reply) {
+        nr_send(c, now);
+        return;
+    }
     if (due > 0 && room > 0 && !c->greeting)
         send_requests(c, (unsigned)GW_MIN(due, (uint64_t)room), now, from_sched && due <= room);
 }
@@ -591,6 +649,363 @@ queue_send(struct conn *c, uint64_t now)
     w->sendq[w->nsendq++] = c->idx;
 }
 
+/* --- fire and forget (proto->no_reply) ------------------------------------------------ */
+
+/* n requests were completed at now: counted in the run, and in the window when now is in it. */
+static void
+count_sent(struct worker *w, uint64_t n, uint64_t now)
+{
+    w->res.sent_total += n;
+    if (now >= w->rec_from && now < w->end_ns)
+        w->res.sent += n;
+}
+
+/* Encodes c's next n requests into dst (room for them); returns their size. */
+static size_t
+nr_encode(struct conn *c, unsigned n, char *dst)
+{
+    const struct bench_opts *o = c->w->o;
+    size_t len = 0;
+
+    if (o->proto->encode_seq)
+        len = o->proto->encode_seq(o, c->gidx, c->seq_next, n, dst,
+                                   (size_t)n * o->max_request_bytes);
+    else
+        for (unsigned i = 0; i < n; i++)
+            len += o->proto->encode(o, dst + len, o->max_request_bytes);
+    c->seq_next += n;
+    return len;
+}
+
+/* Requests in one write: what the write buffer holds, at least one. */
+static unsigned
+nr_per_write(const struct worker *w)
+{
+    return (unsigned)GW_MAX(1u, WRITE_BYTES / w->o->max_request_bytes);
+}
+
+/* The whole requests the socket took since the last look count as sent at now. */
+static void
+nr_account(struct conn *c, uint64_t now)
+{
+    uint64_t done;
+
+    if (!c->gc)
+        return;
+    done = (c->out_bytes - gw_conn_out_len(c->gc)) / c->w->o->max_request_bytes;
+    count_sent(c->w, done - c->taken, now);
+    c->taken = done;
+}
+
+/* A connection lib/conn is closing: what its socket took is counted, and the numbers of the
+ * requests it never started are given back, so the only gap a server sees is the request the
+ * close cut. Open loop: their slots are due again. */
+static void
+nr_closed(struct conn *c, struct gw_conn *gc)
+{
+    size_t frame = c->w->o->max_request_bytes, rest;
+    uint64_t back, partial;
+
+    c->gc = gc;
+    nr_account(c, gw_mono_ns());
+    c->gc = NULL;
+    rest = gw_conn_out_len(gc);
+    partial = (c->out_bytes - rest) % frame;
+    if (partial)
+        rest -= GW_MIN(rest, frame - partial);
+    back = rest / frame + c->unwritten;
+    c->seq_next -= back;
+    if (c->w->o->rate > 0)
+        c->slots_sent -= GW_MIN(c->slots_sent, back);
+    c->unwritten = 0;
+    if (c->draining) {
+        c->draining = 0;
+        c->w->inflight--;
+    }
+}
+
+/* Requests c may take now: to its high mark and one past it (so a full socket arms
+ * on_writable), at most one write's worth; 0 while it is above the mark. */
+static unsigned
+nr_room(struct conn *c)
+{
+    struct worker *w = c->w;
+    size_t q = gw_conn_out_len(c->gc);
+
+    if (q > w->out_high)
+        return 0;
+    return (unsigned)GW_MIN((w->out_high - q) / w->o->max_request_bytes + 1, nr_per_write(w));
+}
+
+/* Encodes and writes c's next n requests: to the socket at once when nothing is queued,
+ * else straight into the queue (no copy). 0, or -1 when the write closed c. */
+static int
+nr_write(struct conn *c, unsigned n, uint64_t now)
+{
+    size_t len;
+    char *p;
+
+    if (gw_conn_out_len(c->gc) > 0) {
+        if ((p = gw_conn_reserve(c->gc, (size_t)n * c->w->o->max_request_bytes)) == NULL)
+            return -1;
+        len = nr_encode(c, n, p);
+        gw_conn_commit(c->gc, len);
+        c->out_bytes += len;
+        return 0;
+    }
+    len = nr_encode(c, n, c->w->wbuf);
+    c->unwritten = n;
+    if (gw_conn_write_now(c->gc, c->w->wbuf, len) == -1)
+        return -1;
+    c->unwritten = 0;
+    c->out_bytes += len;
+    nr_account(c, now);
+    return 0;
+}
+
+static void
+kick_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct worker *w = arg;
+    uint64_t now = gw_mono_ns();
+    unsigned i, n = w->nkickq;
+    struct conn *c;
+
+    (void)ev;
+    (void)t;
+    w->nkickq = 0;
+    for (i = 0; i < n; i++) {
+        c = &w->conns[w->kickq[i]];
+        c->kicked = 0;
+        if (c->state == C_OPEN && w->running && !w->ending)
+            nr_send(c, now);
+    }
+}
+
+/* c's socket took NR_WRITES in a row: the rest waits for the next iteration, so the other
+ * connections, the timers and the end of the run are not held up by a fast server. */
+static void
+nr_kick(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    if (c->kicked)
+        return;
+    c->kicked = 1;
+    w->kickq[w->nkickq++] = c->idx;
+    if (!gw_ev_timer_armed(&w->kick))
+        gw_ev_timer_start(w->ev, &w->kick, 0);
+}
+
+static void
+udp_watch(struct conn *c, int on)
+{
+    if (c->watching != on && gw_ev_mod(c->w->ev, c->fd, on ? GW_EV_WRITE : 0) == 0)
+        c->watching = on;
+}
+
+/* A datagram socket failed: closed, counted, made again after the backoff. */
+static void
+udp_down(struct conn *c, enum bench_err kind)
+{
+    struct worker *w = c->w;
+
+    gw_ev_del(w->ev, c->fd);
+    close(c->fd);
+    c->fd = -1;
+    c->watching = 0;
+    c->state = C_DOWN;
+    atomic_fetch_sub_explicit(&w->open, 1, memory_order_relaxed);
+    count_err(w, kind, 1);
+    if (!w->ending)
+        gw_ev_timer_start(w->ev, &c->retry, gw_backoff_next(&c->backoff));
+}
+
+/* Sends c's next n requests (at most a batch), one a datagram. Returns how many the socket
+ * took (the numbers of the others are given back), or -1 when c failed. */
+static int
+udp_send(struct conn *c, unsigned n, uint64_t now)
+{
+    struct worker *w = c->w;
+    int k;
+
+    n = GW_MIN(n, GW_MIN(nr_per_write(w), (unsigned)GW_UDP_SEND_BATCH));
+    nr_encode(c, n, w->wbuf);
+    if ((k = gw_udp_send_each(c->fd, w->wbuf, w->o->max_request_bytes, n)) == -1) {
+        c->seq_next -= n;
+        /* ECONNREFUSED: an ICMP error the error queue also has; udp_check() counts it. */
+        if (errno == EAGAIN || errno == ENOBUFS || errno == ECONNREFUSED)
+            return 0;
+        udp_down(c, BENCH_ERR_CLOSED);
+        return -1;
+    }
+    c->seq_next -= n - (unsigned)k;
+    count_sent(w, (uint64_t)k, now);
+    return k;
+}
+
+/* Sends what c may send now: closed loop, as much as its socket takes; open loop, its slots
+ * that came due. */
+static void
+nr_send(struct conn *c, uint64_t now)
+{
+    struct worker *w = c->w;
+    uint64_t due;
+    unsigned n;
+    int k;
+
+    if (c->state != C_OPEN || !w->running || w->ending || now >= w->end_ns)
+        return;
+    if (w->o->proto->datagram) {
+        /* Closed loop: a batch now and one each time the socket can take more. */
+        if (w->o->rate <= 0) {
+            if (udp_send(c, GW_UDP_SEND_BATCH, now) >= 0)
+                udp_watch(c, 1);
+            return;
+        }
+        while ((due = c->due - c->slots_sent) > 0) {
+            n = (unsigned)GW_MIN(due, (uint64_t)GW_UDP_SEND_BATCH);
+            if ((k = udp_send(c, n, now)) == -1)
+                return;
+            c->slots_sent += (unsigned)k;
+            if ((unsigned)k < n) {
+                udp_watch(c, 1);
+                return;
+            }
+        }
+        udp_watch(c, 0);
+        return;
+    }
+    for (unsigned i = 0; i < NR_WRITES; i++) {
+        due = w->o->rate > 0 ? c->due - c->slots_sent : UINT64_MAX;
+        if (due == 0)
+            return;
+        if ((n = nr_room(c)) == 0) {
+            /* Full: on_writable comes at the low mark. */
+            (void)gw_conn_above_high(c->gc);
+            return;
+        }
+        n = (unsigned)GW_MIN((uint64_t)n, due);
+        if (w->o->rate > 0)
+            c->slots_sent += n;
+        if (nr_write(c, n, now) == -1)
+            return;
+    }
+    nr_kick(c);
+}
+
+/* The datagram socket can take more. */
+static void
+udp_io(struct gw_ev *ev, int fd, unsigned events, void *arg)
+{
+    struct conn *c = arg;
+
+    (void)ev;
+    (void)fd;
+    (void)events;
+    if (c->w->running && !c->w->ending)
+        nr_send(c, gw_mono_ns());
+    else
+        udp_watch(c, 0);
+}
+
+/* A connected UDP socket: open at once (a missing server shows only as ICMP errors later). */
+static int
+udp_open(struct conn *c)
+{
+    struct worker *w = c->w;
+    char err[GW_ERR_LEN];
+
+    if ((c->fd = gw_udp_connect(&w->o->addr, err)) == -1 ||
+        gw_ev_add(w->ev, c->fd, 0, udp_io, c, err) == -1) {
+        if (c->fd != -1)
+            close(c->fd);
+        c->fd = -1;
+        connect_failed(c, 0, err);
+        return -1;
+    }
+    c->state = C_OPEN;
+    c->watching = 0;
+    atomic_fetch_add_explicit(&w->open, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->opened, 1, memory_order_relaxed);
+    w->res.connected++;
+    first_outcome(c);
+    start_sending(c);
+    return 0;
+}
+
+/* A UDP server that is not there answers with ICMP port unreachable: each socket's error
+ * queue is read every UDP_CHECK_NS, and one that had any counts one connect error. */
+static void
+udp_check(struct worker *w, uint64_t now)
+{
+    w->udp_check_ns = now;
+    for (unsigned i = 0; i < w->nconns; i++) {
+        if (w->conns[i].state == C_OPEN && gw_udp_refused(w->conns[i].fd)) {
+            count_err(w, BENCH_ERR_CONNECT, 1);
+            if (!w->first_err[0])
+                gw_strlcpy(w->first_err, UDP_REFUSED, sizeof(w->first_err));
+        }
+    }
+}
+
+/* Queued output went down to the low mark: more (or, at the end, maybe all out). */
+static void
+conn_writable(struct gw_conn *gc)
+{
+    struct conn *c = gw_conn_user(gc);
+    struct worker *w = c->w;
+    uint64_t now = gw_mono_ns();
+
+    nr_account(c, now);
+    if (w->ending) {
+        if (c->draining && gw_conn_out_len(gc) == 0) {
+            c->draining = 0;
+            if (--w->inflight == 0 && !w->finished)
+                worker_finish(w);
+        }
+        return;
+    }
+    nr_send(c, now);
+}
+
+/* The end: nothing new is encoded; the connections with output queued are waited for (on
+ * w->inflight), each until it is all out. */
+static void
+nr_begin_drain(struct worker *w)
+{
+    struct conn *c;
+
+    for (unsigned i = 0; i < w->nconns; i++) {
+        c = &w->conns[i];
+        if (c->fd != -1)
+            udp_watch(c, 0);
+        if (c->state != C_OPEN || !c->gc || gw_conn_out_len(c->gc) == 0)
+            continue;
+        c->draining = 1;
+        w->inflight++;
+        (void)gw_conn_above_high(c->gc); /* with lim_end: on_writable once empty */
+    }
+}
+
+/* Counts what went out since, and takes the connections now empty off w->inflight. */
+static void
+nr_drained(struct worker *w, uint64_t now)
+{
+    struct conn *c;
+
+    for (unsigned i = 0; i < w->nconns; i++) {
+        c = &w->conns[i];
+        if (!c->draining || !c->gc)
+            continue;
+        nr_account(c, now);
+        if (gw_conn_out_len(c->gc) == 0) {
+            c->draining = 0;
+            w->inflight--;
+        }
+    }
+}
+
 /* --- receiving ----------------------------------------------------------------------- */
 
 static void
@@ -673,10 +1088,13 @@ conn_data(struct gw_conn *gc, char *data, size_t len)
 {
     struct conn *c = gw_conn_user(gc);
     struct worker *w = c->w;
-    uint64_t now = gw_mono_ns();
+    uint64_t now;
     unsigned replies = 0;
     long used, skip = 0;
 
+    if (w->o->proto->no_reply)
+        return len; /* nothing is expected: whatever comes is dropped */
+    now = gw_mono_ns();
     if (c->greeting && (skip = hello_reply(c, data, len)) < 0)
         return skip == -2 ? 0 : len;
     if ((used = parse_replies(c, data + skip, len - (size_t)skip, now, &replies)) == -1)
@@ -705,6 +1123,7 @@ static const struct gw_conn_proto conn_proto = {
     .limits = conn_limits,
     .on_open = conn_opened,
     .on_data = conn_data,
+    .on_writable = conn_writable,
     .on_eof = conn_eof,
     .on_close = conn_closed,
 };
@@ -724,15 +1143,22 @@ static void
 tick_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 {
     struct worker *w = arg;
+    uint64_t now = gw_mono_ns();
     unsigned i;
 
-    if (w->ending && (w->inflight == 0 || gw_mono_ns() >= w->drain_until)) {
+    if (w->ending && w->o->proto->no_reply)
+        nr_drained(w, now);
+    if (w->ending && (w->inflight == 0 || now >= w->drain_until)) {
         for (i = 0; i < w->nconns; i++)
-            if (w->conns[i].inflight > 0)
-                count_err(w, BENCH_ERR_TIMEOUT, w->conns[i].inflight);
+            if (w->conns[i].inflight > 0 || w->conns[i].draining)
+                count_err(w, BENCH_ERR_TIMEOUT, GW_MAX(w->conns[i].inflight, 1u));
         worker_finish(w);
         return;
     }
+    /* Half a tick of slack, so a 100 ms tick checks at each tick, not every other one. */
+    if (w->o->proto->datagram && w->running &&
+        now - w->udp_check_ns + w->tick_ms * 500000ull >= UDP_CHECK_NS)
+        udp_check(w, now);
     if (w->o->progress)
         snapshot(w);
     gw_ev_timer_start(ev, t, w->tick_ms);
@@ -743,11 +1169,18 @@ worker_begin_end(struct worker *w, uint64_t now)
 {
     if (w->ending)
         return;
+    /* The window ends: what the sockets took until now counts in it. */
+    if (w->o->proto->no_reply)
+        for (unsigned i = 0; i < w->nconns; i++)
+            if (w->conns[i].gc && w->conns[i].state == C_OPEN)
+                nr_account(&w->conns[i], GW_MIN(now, w->end_ns) - 1);
     w->ending = 1;
     w->res.open = atomic_load_explicit(&w->open, memory_order_relaxed);
     if (w->end_ns > now)
         w->end_ns = now;
     w->drain_until = now + w->o->timeout_ms * 1000000u;
+    if (w->o->proto->no_reply)
+        nr_begin_drain(w);
     if (w->inflight == 0)
         worker_finish(w);
 }
@@ -824,6 +1257,7 @@ worker_main(void *arg)
         gw_strlcpy(w->first_err, err, sizeof(w->first_err));
     gw_ev_timer_init(&w->tick, tick_fire, w);
     gw_ev_timer_init(&w->end, end_fire, w);
+    gw_ev_timer_init(&w->kick, kick_fire, w);
     gw_ev_timer_start(w->ev, &w->tick, w->tick_ms);
     for (i = 0; i < w->nconns; i++)
         queue_connect(&w->conns[i]);
@@ -835,8 +1269,15 @@ worker_main(void *arg)
     w->shutdown = 1;
     gw_conn_loop_free(w->loop);
     w->loop = NULL;
-    for (i = 0; i < w->nconns; i++)
+    for (i = 0; i < w->nconns; i++) {
         gw_ev_timer_stop(w->ev, &w->conns[i].retry);
+        if (w->conns[i].fd != -1) {
+            gw_ev_del(w->ev, w->conns[i].fd);
+            close(w->conns[i].fd);
+            w->conns[i].fd = -1;
+        }
+    }
+    gw_ev_timer_stop(w->ev, &w->kick);
     if (!w->ending)
         w->res.open = 0;
     atomic_fetch_add_explicit(&E.done, 1, memory_order_release);
@@ -867,9 +1308,12 @@ worker_init(struct worker *w, const struct bench_opts *o, unsigned id, unsigned 
     w->connq = calloc(nconns, sizeof(*w->connq));
     w->dirty = calloc(nconns, sizeof(*w->dirty));
     w->sendq = calloc(nconns, sizeof(*w->sendq));
+    w->kickq = calloc(nconns, sizeof(*w->kickq));
     w->rings = o->idle ? NULL : calloc((size_t)nconns * o->pipeline, sizeof(*w->rings));
-    w->wbuf = malloc(WRITE_BYTES);
-    if (!w->conns || !w->connq || !w->dirty || !w->sendq || (!o->idle && !w->rings) || !w->wbuf)
+    /* Room for one request past WRITE_BYTES: a fire-and-forget request may be that long. */
+    w->wbuf = malloc(WRITE_BYTES + o->max_request_bytes);
+    if (!w->conns || !w->connq || !w->dirty || !w->sendq || !w->kickq || (!o->idle && !w->rings) ||
+        !w->wbuf)
         return gw_err(err, "out of memory for %u connections", nconns);
     /* An epoll loop has no tie to the thread that makes it: made here, a failure ends the run
      * before any thread starts. */
@@ -882,6 +1326,17 @@ worker_init(struct worker *w, const struct bench_opts *o, unsigned id, unsigned 
     w->lim_quiet.max_out = (size_t)o->pipeline * o->max_request_bytes + WRITE_BYTES;
     w->lim_busy = w->lim_quiet;
     w->lim_busy.idle_ms = o->timeout_ms;
+    if (o->proto->no_reply) {
+        /* The output is topped up to the high mark and refilled from the low one; all the
+         * connections together hold at most NR_OUT_ALL. */
+        w->out_high = GW_MAX(NR_OUT_MIN, GW_MIN(NR_OUT_MAX, NR_OUT_ALL / o->conns));
+        w->lim_quiet.out_high = w->out_high;
+        w->lim_quiet.out_low = w->out_high / 2;
+        w->lim_quiet.max_out = w->out_high + 2 * (WRITE_BYTES + o->max_request_bytes);
+        w->lim_end = w->lim_quiet;
+        w->lim_end.out_high = 1;
+        w->lim_end.out_low = 0;
+    }
     if (o->rate > 0 && (w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) == -1)
         return gw_err_errno(err, "timerfd_create");
     for (i = 0; i < nconns; i++) {
@@ -889,6 +1344,9 @@ worker_init(struct worker *w, const struct bench_opts *o, unsigned id, unsigned 
         c->w = w;
         c->idx = i;
         c->kind = CLOSED_BY_LAYER;
+        c->gidx = w->base + i;
+        c->fd = -1;
+        c->seq_next = 1;
         c->ring = o->idle ? NULL : w->rings + (size_t)i * o->pipeline;
         gw_ev_timer_init(&c->retry, retry_fire, c);
         gw_backoff_init(&c->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
@@ -911,6 +1369,7 @@ worker_free(struct worker *w)
     free(w->connq);
     free(w->dirty);
     free(w->sendq);
+    free(w->kickq);
     free(w->rings);
     free(w->wbuf);
 }
@@ -931,7 +1390,7 @@ static void
 progress_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 {
     struct bench_results *p = &E.prog;
-    uint64_t now = gw_mono_ns(), open = 0;
+    uint64_t now = gw_mono_ns(), open = 0, done;
     unsigned i;
     double dt, elapsed;
 
@@ -947,11 +1406,12 @@ progress_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
     }
     dt = (double)(now - E.last_ns) / 1e9;
     elapsed = (double)(now - E.t0) / 1e9;
-    bench_progress(E.o, elapsed, p->requests,
-                   dt > 0 ? (double)(p->requests - E.last_requests) / dt : 0, &p->hist,
+    /* Fire and forget: requests sent, as nothing is answered. */
+    done = E.o->proto->no_reply ? p->sent : p->requests;
+    bench_progress(E.o, elapsed, done, dt > 0 ? (double)(done - E.last_requests) / dt : 0, &p->hist,
                    p->errors[0] + p->errors[1] + p->errors[2] + p->errors[3], open);
     E.last_ns = now;
-    E.last_requests = p->requests;
+    E.last_requests = done;
     gw_ev_timer_start(ev, t, 1000);
 }
 
@@ -1021,6 +1481,7 @@ start_workers(const struct bench_opts *o, char *err)
         return gw_err(err, "out of memory");
     for (i = 0; i < o->threads; i++) {
         E.ninit = i + 1;
+        E.workers[i].base = i == 0 ? 0 : E.workers[i - 1].base + E.workers[i - 1].nconns;
         if (worker_init(&E.workers[i], o, i, share + (i < extra), err) == -1)
             return -1;
     }

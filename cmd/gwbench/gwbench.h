@@ -32,11 +32,11 @@ enum bench_parse {
 
 /* Kinds of error, counted and reported separately. */
 enum bench_err {
-    BENCH_ERR_CONNECT = 0, /* a connection attempt failed */
-    BENCH_ERR_TIMEOUT,     /* a request got no reply within --timeout */
-    BENCH_ERR_CLOSED,      /* the server closed (or reset) a connection */
+    BENCH_ERR_CONNECT = 0,    /* a connection attempt failed */
+    BENCH_ERR_TIMEOUT,        /* a request got no reply within --timeout */
+    BENCH_ERR_CLOSED,         /* the server closed (or reset) a connection */
     BENCH_ERR_CLOSED_AT_ONCE, /* ... one that never got a reply (wrong port or protocol?) */
-    BENCH_ERR_WRONG,       /* a reply was not the expected one, or could not be parsed */
+    BENCH_ERR_WRONG,          /* a reply was not the expected one, or could not be parsed */
     BENCH_ERR_COUNT,
 };
 
@@ -65,6 +65,23 @@ struct bench_proto {
     size_t (*hello)(const struct bench_opts *o, char *dst, size_t room);
     enum bench_parse (*hello_reply)(const struct bench_opts *o, const char *buf, size_t len,
                                     size_t *used);
+    /* Fire and forget (syslog): the server answers nothing. A request counts as sent once the
+     * socket took its last byte; no latency is recorded; parse is not used (input is dropped).
+     * Every request is max_request_bytes long. Closed loop keeps each connection's output
+     * topped up between the engine's high and low marks instead of `pipeline` requests in
+     * flight; open loop (-R) sends each slot as it comes due. At the end nothing new is
+     * encoded and what is queued goes out (for at most --timeout), so no request is cut. */
+    int no_reply;
+    /* With no_reply: each request is a datagram of a connected UDP socket instead of bytes of
+     * a TCP stream (the engine's own socket, not lib/conn; ICMP port unreachable counts as a
+     * connect error). */
+    int datagram;
+    /* Optional, with no_reply: encodes n requests numbered seq, seq + 1, ... of connection
+     * conn (0..conns-1 over the whole run) into dst (room >= n * max_request_bytes), returns
+     * their size. The numbers run from 1 on each connection without a gap: those of requests
+     * a close dropped before they started are given again. NULL: encode(). */
+    size_t (*encode_seq)(const struct bench_opts *o, unsigned conn, uint64_t seq, unsigned n,
+                         char *dst, size_t room);
 };
 
 struct bench_opts {
@@ -104,9 +121,10 @@ struct bench_opts {
 
 /* Figures of one run or of one thread; threads' results are summed by bench_results_add(). */
 struct bench_results {
-    uint64_t requests;  /* replies to requests sent inside the measured window */
-    uint64_t sent;      /* requests sent inside the measured window */
-    uint64_t scheduled; /* open loop: slots that came due inside the window */
+    uint64_t requests;   /* replies to requests sent inside the measured window */
+    uint64_t sent;       /* requests sent inside the measured window */
+    uint64_t sent_total; /* no_reply: every whole request sent, the warm-up's and the last too */
+    uint64_t scheduled;  /* open loop: slots that came due inside the window */
     uint64_t errors[BENCH_ERR_COUNT];
     uint64_t connected;  /* connections established (first ones and reconnects) */
     uint64_t open;       /* connections open at the end of the window (idle mode) */
@@ -136,18 +154,12 @@ long bench_unescape(const char *s, char *dst, size_t cap, char *err);
 /* proto_log.c */
 extern const struct bench_proto bench_proto_log;
 
-/* syslog.c: fire-and-forget syslog load (log --syslog), apart from the engine. */
-/* Figures of a syslog run: lines, not requests (nothing is answered). */
-struct bench_syslog_results {
-    uint64_t sent;       /* lines whose last byte left inside the measured window */
-    uint64_t sent_total; /* every whole line sent: the warm-up and the last frames too */
-    uint64_t scheduled;  /* open loop: slots that came due inside the window */
-    uint64_t errors[BENCH_ERR_COUNT];
-    uint64_t connected, open;
-};
-/* Checks the syslog options (usage errors into err) and lays out the run's line; 0 or -1. */
+/* syslog.c: fire-and-forget syslog load (log --syslog), a no_reply protocol of the engine. */
+/* Checks the syslog options (usage errors into err), lays out the run's line and sets
+ * o->proto to the syslog driver; 0 or -1. */
 int bench_syslog_setup(struct bench_opts *o, char *err);
-/* Runs the load and prints the report; returns the exit status (0, or 1 as bench_run's). */
+/* Runs the load (bench_run) and prints the syslog report; returns the exit status (0, or 1
+ * when the run could not start, had errors or sent nothing). */
 int bench_syslog_main(const struct bench_opts *o);
 
 /* proto_ws.c */
@@ -160,6 +172,7 @@ int bench_ws_target(struct bench_opts *o, const char *target, char *addr, size_t
 void bench_report_text(const struct bench_opts *o, const struct bench_results *r, double elapsed_s);
 int bench_report_json(const struct bench_opts *o, const struct bench_results *r, double elapsed_s);
 int bench_hist_write(const char *path, const struct gw_hist *h, char *err);
+/* The progress line; requests are the replies, or with no_reply the requests sent. */
 void bench_progress(const struct bench_opts *o, double elapsed_s, uint64_t requests, double rate,
                     const struct gw_hist *h, uint64_t errors, uint64_t open);
 void bench_idle_ready(const struct bench_opts *o, uint64_t open);

@@ -206,6 +206,12 @@ bench_progress(const struct bench_opts *o, double elapsed_s, uint64_t requests, 
                 (unsigned long long)errors);
         return;
     }
+    /* Fire and forget (syslog): nothing is answered, so lines sent and no latency. */
+    if (o->proto->no_reply) {
+        fprintf(stderr, "[%5.1fs] %llu lines sent, %.0f/s, %llu errors\n", elapsed_s,
+                (unsigned long long)requests, rate, (unsigned long long)errors);
+        return;
+    }
     fprintf(stderr, "[%5.1fs] %llu requests, %.0f/s, p99 %s, %llu errors\n", elapsed_s,
             (unsigned long long)requests, rate,
             h->count ? fmt_ns((double)gw_hist_percentile(h, 99), b, sizeof(b)) : "-",

@@ -1,6 +1,7 @@
 /*
  * udp.c -- unit tests for lib/udp.c: a batch of datagrams in one receive, their senders,
- * truncation, and replies sent back in one call.
+ * truncation, and replies sent back in one call; the sending side: a connected socket, a
+ * batch of equal datagrams in one call, and a closed port learnt from the error queue.
  */
 #include "udp.h"
 
@@ -56,8 +57,43 @@ main(void)
     n = (int)recv(cli, buf, sizeof(buf), 0);
     ok(n == 2 && memcmp(buf, "r1", 2) == 0, "and the second");
     is(gw_udp_send(b, srv), 0, "nothing queued: nothing sent");
+
+    /* The sending side. */
+    struct gw_addr a = {0};
+    char lines[3 * 4 + 1] = "ab1\nab2\nab3\n", err2[GW_ERR_LEN];
+    int fd, refused = 0;
+
+    memcpy(&a.ss, &sin, sizeof(sin));
+    a.len = sizeof(sin);
+    fd = gw_udp_connect(&a, err2);
+    ok(fd >= 0, "a connected UDP socket");
+    is(gw_udp_send_each(fd, lines, 4, 3), 3, "three datagrams of 4 bytes in one send");
+    poll(&pfd, 1, 2000);
+    n = 0;
+    for (int tries = 0; n < 3 && tries < 100; tries++) {
+        int got = gw_udp_recv(b, srv);
+        if (got < 0)
+            break;
+        n += got;
+        if (n < 3)
+            poll(&pfd, 1, 20);
+    }
+    is(n, 3, "the server gets the three");
+    data = gw_udp_data(b, 0, &dlen, &trunc);
+    ok(n == 3 && dlen == 4 && memcmp(data, "ab", 2) == 0, "each one line of 4 bytes");
+    is(gw_udp_refused(fd), 0, "a listening port: nothing on the error queue");
+    close(srv); /* nothing listens there now: the sends draw ICMP port unreachable */
+    for (int tries = 0; !refused && tries < 200; tries++) {
+        (void)gw_udp_send_each(fd, lines, 4, 3);
+        refused = gw_udp_refused(fd);
+        if (!refused)
+            poll(NULL, 0, 5);
+    }
+    ok(refused, "a closed port: port unreachable comes on the error queue");
+    close(fd);
+    a.ss.ss_family = AF_UNSPEC;
+    ok(gw_udp_connect(&a, err2) == -1 && err2[0], "a socket that cannot be made: -1 with err");
     gw_udp_batch_free(b);
-    close(srv);
     close(cli);
     return done_testing();
 }
