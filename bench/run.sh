@@ -927,6 +927,34 @@ collect() {
         'BEGIN { printf "%.0f %.3f %d %d 0", n / (t1 - t0), (c1 - c0) / n * 1e6, s, n }'
 }
 
+# logd_vs_rsyslog_rows COLLECT: the table rows of logd (fsync never, then batch) against
+# rsyslog, ROUNDS runs each, alternating, each run measured by COLLECT (collect: loggen;
+# collect_gw: gwbench). 1 when rsyslogd does not start.
+logd_vs_rsyslog_rows() {
+    local collect=$1 fsync i ls rs lr lcpu lsent lw le rr rcpu rsent rw re
+    start_rsyslog || { emit "rsyslogd did not start; no rows."; return 1; }
+    for fsync in never batch; do
+        if ! start_logd "$fsync"; then
+            emit "| $fsync | missing | | | | | | |"
+            continue
+        fi
+        ls=() rs=()
+        for ((i = 0; i < ROUNDS; i++)); do
+            ls+=("$("$collect" "$LOGD_PID" "$LOGD_PORT" "$LOGD_OUT")")
+            rs+=("$("$collect" "$RS_PID" "$RS_PORT" "$RS_OUT")")
+        done
+        read -r lr lcpu lsent lw le <<<"$(summarize "${ls[@]}")"
+        read -r rr rcpu rsent rw re <<<"$(summarize "${rs[@]}")"
+        if [ "$lr" = failed ] || [ "$rr" = failed ]; then
+            emit "| $fsync | $lr | $rr | - | | | - | |"
+        else
+            emit "| $fsync | $(fmt_rate "$lr") | $(fmt_rate "$rr") | $(pair_ratio 1 "${ls[@]}" -- "${rs[@]}") | $(fmt_cpu "$lcpu") | $(fmt_cpu "$rcpu") | $(pair_ratio 2 "${ls[@]}" -- "${rs[@]}") | $((lsent - lw)) / $((rsent - rw)) |"
+        fi
+        stop_pid "$LOGD_PID"
+    done
+    stop_pid "$RS_PID"
+}
+
 # logd vs rsyslog, the same loggen load, each pinned to CPU 0 and loggen to CPU 1.
 group_logd_vs_rsyslog() {
     local fsync i ls rs lr lcpu lsent lw rr rcpu rsent rw le re
@@ -949,27 +977,7 @@ group_logd_vs_rsyslog() {
     emit ""
     emit "| logd fsync | logd lines/s | rsyslog lines/s | ratio | logd CPU s/M | rsyslog CPU s/M | CPU ratio | lines lost (logd / rsyslog) |"
     emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    start_rsyslog || { emit "rsyslogd did not start; no rows."; return 0; }
-    for fsync in never batch; do
-        if ! start_logd "$fsync"; then
-            emit "| $fsync | missing | | | | | | |"
-            continue
-        fi
-        ls=() rs=()
-        for ((i = 0; i < ROUNDS; i++)); do
-            ls+=("$(collect "$LOGD_PID" "$LOGD_PORT" "$LOGD_OUT")")
-            rs+=("$(collect "$RS_PID" "$RS_PORT" "$RS_OUT")")
-        done
-        read -r lr lcpu lsent lw le <<<"$(summarize "${ls[@]}")"
-        read -r rr rcpu rsent rw re <<<"$(summarize "${rs[@]}")"
-        if [ "$lr" = failed ] || [ "$rr" = failed ]; then
-            emit "| $fsync | $lr | $rr | - | | | - | |"
-        else
-            emit "| $fsync | $(fmt_rate "$lr") | $(fmt_rate "$rr") | $(pair_ratio 1 "${ls[@]}" -- "${rs[@]}") | $(fmt_cpu "$lcpu") | $(fmt_cpu "$rcpu") | $(pair_ratio 2 "${ls[@]}" -- "${rs[@]}") | $((lsent - lw)) / $((rsent - rw)) |"
-        fi
-        stop_pid "$LOGD_PID"
-    done
-    stop_pid "$RS_PID"
+    logd_vs_rsyslog_rows collect || return 0
     commands "taskset -c 1 loggen -i -S -P -r 100000000 -s $LOG_SIZE -I $SECS --active-connections=$LOG_CONNS 127.0.0.1 PORT" \
         "taskset -c 0 env GWKIT_LOGD_SYSLOG_LISTEN=127.0.0.1:PORT GWKIT_LOGD_OUTPUT=F GWKIT_LOGD_FSYNC=never|batch GWKIT_LOGD_WORKERS=1 GWKIT_LOGD_ROTATE_SIZE=0 logd" \
         "taskset -c 0 rsyslogd -n -f CONF   (module(load=\"imtcp\") input(type=\"imtcp\" ...) *.* action(type=\"omfile\" file=F))"
@@ -1080,27 +1088,7 @@ group_logd_native() {
     emit ""
     emit "| logd fsync | logd lines/s | rsyslog lines/s | ratio | logd CPU s/M | rsyslog CPU s/M | CPU ratio | lines lost (logd / rsyslog) |"
     emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    start_rsyslog || { emit "rsyslogd did not start; no rows."; return 0; }
-    for fsync in never batch; do
-        if ! start_logd "$fsync"; then
-            emit "| $fsync | missing | | | | | | |"
-            continue
-        fi
-        ls=() rs=()
-        for ((i = 0; i < ROUNDS; i++)); do
-            ls+=("$(collect_gw "$LOGD_PID" "$LOGD_PORT" "$LOGD_OUT")")
-            rs+=("$(collect_gw "$RS_PID" "$RS_PORT" "$RS_OUT")")
-        done
-        read -r lr lcpu lsent lw le <<<"$(summarize "${ls[@]}")"
-        read -r rr rcpu rsent rw re <<<"$(summarize "${rs[@]}")"
-        if [ "$lr" = failed ] || [ "$rr" = failed ]; then
-            emit "| $fsync | $lr | $rr | - | | | - | |"
-        else
-            emit "| $fsync | $(fmt_rate "$lr") | $(fmt_rate "$rr") | $(pair_ratio 1 "${ls[@]}" -- "${rs[@]}") | $(fmt_cpu "$lcpu") | $(fmt_cpu "$rcpu") | $(pair_ratio 2 "${ls[@]}" -- "${rs[@]}") | $((lsent - lw)) / $((rsent - rw)) |"
-        fi
-        stop_pid "$LOGD_PID"
-    done
-    stop_pid "$RS_PID"
+    logd_vs_rsyslog_rows collect_gw || return 0
     commands "taskset -c 1 gwbench log --syslog tcp --format 5424 --framing octet -c $LOG_CONNS -d ${SECS}s --size $LOG_SIZE --json -q 127.0.0.1:PORT" \
         "(logd and rsyslogd as in the loggen rows)"
 }
