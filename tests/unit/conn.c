@@ -828,6 +828,31 @@ test_pause_eof(void)
     ok(run_until(client_eof, &cl, WAIT_MS), "%s: paused twice: the peer sees the close", backend);
     client_close(&cl);
 
+    /* Paused at the high-water mark (pause_on_high): the EOF behind the input waiting there is
+     * reported once the peer has read enough for reads to resume. */
+    memset(&r, 0, sizeof(r));
+    r.mode = BIG;
+    r.lim.out_high = 256 * 1024;
+    r.lim.out_low = 64 * 1024;
+    r.lim.pause_on_high = 1;
+    r.lim.idle_ms = 20000;
+    c = pair_buf(&cl, &r, 16384);
+    csend(&cl, "1\n2\n3\n4\n5\n");
+    run_until(never, NULL, 30);
+    csend(&cl, "6\n7\n");
+    shutdown(cl.fd, SHUT_WR);
+    run_until(never, NULL, 50);
+    ok(gw_conn_read_paused(c) && r.eofs == 0 && r.closed == 0,
+       "%s: above out_high, the peer half-closes: the EOF waits with the input", backend);
+    cl.want = 7 * 65536;
+    ok(run_until(client_eof, &cl, WAIT_MS) && cl.total == 7 * 65536,
+       "%s: the peer reads: every reply (%zu of %d bytes), then the close", backend, cl.total,
+       7 * 65536);
+    ok(r.eofs == 1 && strcmp(r.got, "1\n2\n3\n4\n5\n6\n7\n") == 0,
+       "%s: above out_high: all the lines, then on_eof", backend);
+    is_str(r.reason, GW_CONN_PEER_CLOSED, "%s: above out_high: reason peer closed", backend);
+    client_close(&cl);
+
     /* The EOF alone while paused, nothing pending: after the pause took effect, and with the
      * input before it all taken by the on_data that paused. */
     for (int taken = 0; taken < 2; taken++) {
@@ -899,7 +924,7 @@ test_buffers(void)
     }
     for (int round = 0; round < 3; round++)
         for (int i = 0; i < 4; i++) {
-            char line[16];
+            char line[32];
             snprintf(line, sizeof(line), "c%dr%d\n", i, round);
             csend(&cls[i], line);
         }
