@@ -166,8 +166,7 @@ report_eof(struct gw_conn *c)
         gw_conn_finish(c);
 }
 
-/* Input kept while paused is offered again once reads resume; an EOF that came behind it is
- * reported after it. */
+/* Input kept while paused is offered again once reads resume. */
 static void
 redeliver(struct gw_conn *c)
 {
@@ -180,8 +179,6 @@ redeliver(struct gw_conn *c)
     if (n)
         deliver(c, data, n);
     free(data);
-    if ((c->flags & CF_EOF) && can_deliver(c))
-        report_eof(c);
 }
 
 void
@@ -196,6 +193,15 @@ gw_conn__service_todo(struct gw_conn_loop *l)
             continue;
         if ((c->flags & CF_REDELIVER) && can_deliver(c)) {
             redeliver(c);
+            if (c->flags & CF_CLOSED)
+                continue;
+        }
+        /* An EOF that came while reads were paused, once the input kept before it was offered
+         * again. Checked at every service, not only after a redelivery: on_data may have taken
+         * all of that input and paused again, and at the next resume there is nothing left to
+         * redeliver, nor a read to come that would report it. */
+        if ((c->flags & (CF_EOF | CF_EOF_SENT | CF_REDELIVER)) == CF_EOF && can_deliver(c)) {
+            report_eof(c);
             if (c->flags & CF_CLOSED)
                 continue;
         }
@@ -366,8 +372,11 @@ gw_conn__eof(struct gw_conn *c)
         return;
     c->flags |= CF_EOF;
     gw_conn__todo(c);
-    if (c->in_len && !can_deliver(c) && !(c->flags & CF_FINISHING))
-        return; /* reported after the kept input, once reads resume */
+    /* io_uring may complete the EOF while reads are paused (the receive is cancelled after
+     * the pause, or was still armed): as with epoll, which reads nothing then, it is reported
+     * once reads resume, after the input kept meanwhile (gw_conn__service_todo). */
+    if (!can_deliver(c) && !(c->flags & CF_FINISHING))
+        return;
     report_eof(c);
 }
 
@@ -881,7 +890,8 @@ gw_conn_closed(const struct gw_conn *c)
 int
 gw_conn_finishing(const struct gw_conn *c)
 {
-    return (c->flags & (CF_FINISHING | CF_EOF | CF_LINGERING)) != 0;
+    /* An EOF still waiting behind paused input does not count: on_data has that input to come. */
+    return (c->flags & (CF_FINISHING | CF_EOF_SENT | CF_LINGERING)) != 0;
 }
 
 void

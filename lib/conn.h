@@ -275,7 +275,10 @@ void gw_conn_redeliver(struct gw_conn *c);
 /* Stops handing input to on_data and reading c (on io_uring, input the kernel completed
  * already is kept, see Input) / starts again: input kept meanwhile is offered right after the
  * current callback, without waiting for more. Not counted: one resume undoes any pauses. An
- * EOF that came behind kept input is reported after it. */
+ * EOF is reported only while reads run, after the input before it, as with epoll (which reads
+ * nothing while paused): one that io_uring completes while c is paused is held until the
+ * resume, then reported after the kept input, even when on_data takes it all and pauses
+ * again first (then at the next resume). */
 void gw_conn_pause_read(struct gw_conn *c);
 void gw_conn_resume_read(struct gw_conn *c);
 /* 1 while reads are held, by gw_conn_pause_read or by the high-water mark. */
@@ -294,7 +297,7 @@ void *gw_conn_user(const struct gw_conn *c);
 void gw_conn_set_user(struct gw_conn *c, void *user);
 struct gw_conn_loop *gw_conn_loop_of(const struct gw_conn *c);
 int gw_conn_closed(const struct gw_conn *c);
-/* 1 once gw_conn_finish() or EOF started the end: no more on_data. */
+/* 1 once gw_conn_finish() or the EOF's report (on_eof) started the end: no more on_data. */
 int gw_conn_finishing(const struct gw_conn *c);
 
 struct gw_conn_stats {

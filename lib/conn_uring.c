@@ -15,7 +15,8 @@
  * A connection's memory may go only when the kernel holds no request of it: closing cancels
  * its requests, and the connection is reaped once their last completions have arrived.
  * Pausing reads cancels the multishot receive; input it had completed already is kept by the
- * core (see GW_CONN_PAUSED_SLACK).
+ * core (see GW_CONN_PAUSED_SLACK), and so is an EOF it completed (reported at the resume, as
+ * epoll would read it then); a receive cancelled or ended is armed again at the resume.
  */
 #include <errno.h>
 #include <poll.h>

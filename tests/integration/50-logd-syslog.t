@@ -4,6 +4,7 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -102,11 +103,14 @@ t.is_(d.stop(), 0, 'logd exits 0 on SIGTERM')
 
 # A burst through a small queue: the inputs are held back and let go again and again, every
 # line lands, in order per connection, and nothing waits for an idle timeout on the way (a
-# writer asleep while an input waits for room would take a second per queue-full).
+# writer asleep while an input waits for room would take a second per queue-full). Each sender
+# then half-closes: its EOF, come while its connection was held back, still ends it (the idle
+# timeout, 10 min, is far off), on the default io backend (io_uring where the kernel allows).
 import threading
 sq = lt.Logd(env={'GWKIT_LOGD_QUEUE_SIZE': '64k', 'GWKIT_LOGD_BATCH_SIZE': '4k',
                   'GWKIT_LOGD_WORKERS': '1'})
 NCONN, NLINES = 4, 5000
+closed = {}
 
 
 def burst(k):
@@ -116,6 +120,8 @@ def burst(k):
         msg = ('<13>1 2026-12-06T10:00:00Z h burst - - - conn %d line %05d ' % (k, i)).encode() + b'x' * 150
         out.append(b'%d %s' % (len(msg), msg))
     c.send(b''.join(out))
+    c.sock.shutdown(socket.SHUT_WR)
+    closed[k] = c.closed(timeout=10)
     c.close()
 
 
@@ -126,6 +132,8 @@ for th in threads:
     th.join()
 lines = sq.wait_lines(NCONN * NLINES, timeout=20)
 t.is_(len(lines), NCONN * NLINES, 'a burst through a 64k queue: every line written within 20 s')
+t.is_(sorted(k for k in closed if closed[k]), list(range(NCONN)),
+      'each sender half-closes after its burst: logd closes its connection within 10 s')
 order = all([l for l in lines if b'conn %d ' % k in l] ==
             sorted(l for l in lines if b'conn %d ' % k in l) for k in range(NCONN))
 t.ok(order, 'each connection\'s lines in the order sent')

@@ -39,7 +39,9 @@ struct rec {
     struct gw_conn *c, *peer;
     struct gw_conn_limits lim;
     int opened, closed, eofs, writables, ndata, write_after_close;
-    int want_ndata; /* for ndata_at_least */
+    int want_ndata;        /* for ndata_at_least */
+    int quiet;             /* LINES: consume lines without replying */
+    int finishing_in_data; /* on_data saw gw_conn_finishing() */
     uint64_t closed_ms;
     char reason[160];
     char got[4096]; /* consumed lines */
@@ -82,6 +84,8 @@ t_data(struct gw_conn *c, char *data, size_t len)
     char *nl;
 
     r->ndata++;
+    if (gw_conn_finishing(c))
+        r->finishing_in_data++;
     size_t o = strlen(r->offers);
     if (o + len + 3 < sizeof(r->offers))
         snprintf(r->offers + o, sizeof(r->offers) - o, "[%.*s]", (int)len, data);
@@ -118,7 +122,7 @@ t_data(struct gw_conn *c, char *data, size_t len)
             gw_conn_write(c, "bye!\n", 5);
             gw_conn_finish(c);
             return (size_t)(nl + 1 - data);
-        } else {
+        } else if (!r->quiet) {
             gw_conn_write(c, data + used, n);
             gw_conn_write(c, "!\n", 2);
         }
@@ -751,6 +755,133 @@ ndata_at_least(void *arg)
     return r->ndata >= r->want_ndata;
 }
 
+/* An EOF that comes while reads are paused is reported at the resume, after the input before
+ * it, on both backends: io_uring may complete it while paused (its receive still armed), epoll
+ * reads nothing then. The idle timeout (20 s) is far beyond the waits, so a close within them
+ * is the EOF's. */
+static void
+test_pause_eof(void)
+{
+    struct rec r = {.mode = LINES, .lim = {.idle_ms = 20000}};
+    struct client cl;
+    struct gw_conn *c = pair(&cl, &r);
+
+    /* Paused first; the peer sends, then shuts down its writing side. */
+    gw_conn_pause_read(c);
+    run_until(never, NULL, 30);
+    csend(&cl, "a\nb\n");
+    shutdown(cl.fd, SHUT_WR);
+    run_until(never, NULL, 50);
+    ok(r.ndata == 0 && r.eofs == 0 && r.closed == 0,
+       "%s: paused, data then EOF: neither reported while paused", backend);
+    gw_conn_resume_read(c);
+    ok(run_until(client_eof, &cl, WAIT_MS) && strcmp(cl.buf, "a!\nb!\n") == 0,
+       "%s: resumed: all the input answered, then the close (got '%s')", backend, cl.buf);
+    ok(r.eofs == 1 && r.closed == 1 && strcmp(r.got, "a\nb\n") == 0,
+       "%s: resumed: on_data got everything, then on_eof once", backend);
+    is_str(r.reason, GW_CONN_PEER_CLOSED, "%s: paused then EOF: reason peer closed", backend);
+    client_close(&cl);
+
+    /* The same, the peer closing entirely (nothing is answered, so no reset comes back). */
+    memset(&r, 0, sizeof(r));
+    r.mode = LINES;
+    r.quiet = 1;
+    r.lim.idle_ms = 20000;
+    c = pair(&cl, &r);
+    gw_conn_pause_read(c);
+    run_until(never, NULL, 30);
+    csend(&cl, "a\nb\n");
+    client_close(&cl);
+    run_until(never, NULL, 50);
+    ok(r.ndata == 0 && r.eofs == 0 && r.closed == 0,
+       "%s: paused, data then close: neither reported while paused", backend);
+    gw_conn_resume_read(c);
+    ok(run_until(is_closed, &r, WAIT_MS) && r.eofs == 1 && strcmp(r.got, "a\nb\n") == 0,
+       "%s: peer closed while paused: resumed, all the input, then on_eof", backend);
+    is_str(r.reason, GW_CONN_PEER_CLOSED, "%s: peer closed while paused: reason peer closed",
+           backend);
+
+    /* The protocol pauses itself (logd's full queue) and takes all of the input redelivered at
+     * the resume, then pauses again: the EOF that came meanwhile is not lost with it. */
+    memset(&r, 0, sizeof(r));
+    r.mode = LINES;
+    r.quiet = 1;
+    r.lim.idle_ms = 20000;
+    c = pair(&cl, &r);
+    csend(&cl, "pause\npause\n");
+    shutdown(cl.fd, SHUT_WR);
+    run_until(never, NULL, 50);
+    ok(gw_conn_read_paused(c) && strcmp(r.got, "pause\n") == 0 && r.eofs == 0 && r.closed == 0,
+       "%s: paused by on_data: the rest and the EOF wait", backend);
+    gw_conn_resume_read(c);
+    r.want_ndata = 2;
+    run_until(ndata_at_least, &r, WAIT_MS);
+    run_until(never, NULL, 30);
+    ok(gw_conn_read_paused(c) && strcmp(r.got, "pause\npause\n") == 0 && r.eofs == 0 &&
+           r.closed == 0,
+       "%s: resumed: the kept input all taken, paused again: the EOF still waits", backend);
+    is(r.finishing_in_data, 0, "%s: not finishing while input before the EOF is offered", backend);
+    gw_conn_resume_read(c);
+    ok(run_until(is_closed, &r, WAIT_MS) && r.eofs == 1,
+       "%s: resumed again with nothing kept: on_eof, then the close", backend);
+    is_str(r.reason, GW_CONN_PEER_CLOSED, "%s: paused twice: reason peer closed", backend);
+    ok(run_until(client_eof, &cl, WAIT_MS), "%s: paused twice: the peer sees the close", backend);
+    client_close(&cl);
+
+    /* Paused at the high-water mark (pause_on_high): the EOF behind the input waiting there is
+     * reported once the peer has read enough for reads to resume. */
+    memset(&r, 0, sizeof(r));
+    r.mode = BIG;
+    r.lim.out_high = 256 * 1024;
+    r.lim.out_low = 64 * 1024;
+    r.lim.pause_on_high = 1;
+    r.lim.idle_ms = 20000;
+    c = pair_buf(&cl, &r, 16384);
+    csend(&cl, "1\n2\n3\n4\n5\n");
+    run_until(never, NULL, 30);
+    csend(&cl, "6\n7\n");
+    shutdown(cl.fd, SHUT_WR);
+    run_until(never, NULL, 50);
+    ok(gw_conn_read_paused(c) && r.eofs == 0 && r.closed == 0,
+       "%s: above out_high, the peer half-closes: the EOF waits with the input", backend);
+    cl.want = 7 * 65536;
+    ok(run_until(client_eof, &cl, WAIT_MS) && cl.total == 7 * 65536,
+       "%s: the peer reads: every reply (%zu of %d bytes), then the close", backend, cl.total,
+       7 * 65536);
+    ok(r.eofs == 1 && strcmp(r.got, "1\n2\n3\n4\n5\n6\n7\n") == 0,
+       "%s: above out_high: all the lines, then on_eof", backend);
+    is_str(r.reason, GW_CONN_PEER_CLOSED, "%s: above out_high: reason peer closed", backend);
+    client_close(&cl);
+
+    /* The EOF alone while paused, nothing pending: after the pause took effect, and with the
+     * input before it all taken by the on_data that paused. */
+    for (int taken = 0; taken < 2; taken++) {
+        memset(&r, 0, sizeof(r));
+        r.mode = LINES;
+        r.quiet = 1;
+        r.lim.idle_ms = 20000;
+        c = pair(&cl, &r);
+        if (taken) {
+            csend(&cl, "pause\n");
+        } else {
+            gw_conn_pause_read(c);
+            run_until(never, NULL, 30);
+        }
+        shutdown(cl.fd, SHUT_WR);
+        run_until(never, NULL, 50);
+        ok(gw_conn_read_paused(c) && r.eofs == 0 && r.closed == 0,
+           "%s: EOF while paused, nothing kept%s: held until the resume", backend,
+           taken ? " (all taken)" : "");
+        gw_conn_resume_read(c);
+        ok(run_until(is_closed, &r, WAIT_MS) && r.eofs == 1,
+           "%s: EOF while paused, nothing kept%s: resumed, on_eof and the close", backend,
+           taken ? " (all taken)" : "");
+        is_str(r.reason, GW_CONN_PEER_CLOSED, "%s: EOF while paused%s: reason peer closed", backend,
+               taken ? " (all taken)" : "");
+        client_close(&cl);
+    }
+}
+
 /* Kept input grows in steps and output buffers are passed between connections (the loop's
  * spares): what each peer gets is still exactly its own. */
 static void
@@ -793,7 +924,7 @@ test_buffers(void)
     }
     for (int round = 0; round < 3; round++)
         for (int i = 0; i < 4; i++) {
-            char line[16];
+            char line[32];
             snprintf(line, sizeof(line), "c%dr%d\n", i, round);
             csend(&cls[i], line);
         }
@@ -1154,6 +1285,7 @@ run_all(enum gw_conn_io io)
     test_limits();
     test_drain();
     test_redeliver();
+    test_pause_eof();
     test_buffers();
     test_connect();
     test_proxy();
