@@ -204,6 +204,8 @@ unlink_filling(struct logd_worker *ws, struct logd_conn *lc)
 static int
 rest_append(struct logd_syslog_framer *f, const char *p, size_t n)
 {
+    if (n == 0) /* nothing kept yet may mean no buffer: memcpy wants one even for 0 bytes */
+        return 0;
     if (f->rest_len + n > f->rest_cap) {
         size_t cap = f->rest_cap ? f->rest_cap : 512;
         char *r;
