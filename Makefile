@@ -129,7 +129,8 @@ check-asan:
 
 check-tsan:
 	@share/deps.sh test
-	$(MAKE) BUILD=build/tsan SAN="-fsanitize=thread" OPT=-O1 TEST_ENV=GW_SANITIZED=1 test
+	$(MAKE) BUILD=build/tsan SAN="-fsanitize=thread" OPT=-O1 \
+	    TEST_ENV="GW_SANITIZED=1 TSAN_OPTIONS=suppressions=$(abspath tests/tsan.supp)" test
 
 run: deps all
 	share/run.sh $(BUILD)
