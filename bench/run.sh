@@ -1111,10 +1111,17 @@ ECHO_BACKEND=$BUILD/bin/echo-backend
 WS_SIZE=${BENCH_WS_SIZE:-32}
 WS_IDLE=${BENCH_WS_IDLE:-10000}
 
-# CPU seconds of PID and its reaped children (websockify forks one per connection), from
-# /proc/PID/stat ticks: utime + stime + cutime + cstime.
+# CPU seconds of PID and its children (websockify forks one per connection): its own and
+# its live children's threads (schedstat), plus the children it reaped (cutime + cstime
+# ticks), so a child's time is counted once whether it ends during the run or not.
 tree_cpu_secs() {
-    sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13 + $14 + $15) / hz }'
+    local live reaped c
+    live=$(cpu_secs "$1")
+    for c in $(pgrep -P "$1" 2>/dev/null); do
+        live=$(awk -v a="$live" -v b="$(cpu_secs "$c")" 'BEGIN { printf "%.6f", a + b }')
+    done
+    reaped=$(sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.6f", ($14 + $15) / hz }')
+    awk -v a="$live" -v b="$reaped" 'BEGIN { printf "%.6f", a + b }'
 }
 
 # cpu_ticks N: "busy total" jiffies of CPU N from /proc/stat (busy: all but idle and iowait).
@@ -1234,8 +1241,8 @@ group_wsgwd() {
     emit "gwbench, so CPU 0 runs the gateway alone, as when its backends are elsewhere (DESIGN.md:"
     emit "the rate at saturation is the server's own); CPU 1 busy says when the load side was near"
     emit "its limit instead. CPU is the gateway's own CPU seconds per million messages (the TCP"
-    emit "echo's for the first row; websockify's with the processes it forks per connection, in"
-    emit "10 ms ticks). Median of $ROUNDS runs of ${SECS}s, the servers alternating."
+    emit "echo's for the first row; websockify's with the processes it forks per connection)."
+    emit "Median of $ROUNDS runs of ${SECS}s, the servers alternating."
     emit ""
     emit "Backends on CPU 0 with the gateway:"
     emit ""
