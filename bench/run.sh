@@ -903,14 +903,23 @@ lines_of() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 # rate for SECS s, pinned to CPU 1) against a collector; the lines counted in its output file
 # once it stops growing, not what the sender claims. "rate cpu_s_per_million sent written 0"
 # (the rate: lines written over the time from the first send to the last line landing).
-collect() {
-    local pid=$1 port=$2 out=$3 l0 l1 last cpu0 cpu1 t0 tlast now sent i
+collect() { collect_with send_loggen "$@"; }
+
+# send_loggen PORT: loggen's RFC 5424 load; prints the lines it says it sent.
+send_loggen() {
+    taskset -c 1 "${LOGGEN[@]}" -i -S -P -r 100000000 -s "$LOG_SIZE" -I "$SECS" \
+        --active-connections="$LOG_CONNS" 127.0.0.1 "$1" 2>&1 |
+        sed -n 's/.*average rate.*count=\([0-9]*\),.*/\1/p' | tail -1
+}
+
+# collect_with SENDER PID PORT OUTFILE: SENDER PORT loads the collector and prints the lines
+# it sent; the lines in OUTFILE are counted once the file stops growing.
+collect_with() {
+    local send=$1 pid=$2 port=$3 out=$4 l0 l1 last cpu0 cpu1 t0 tlast now sent i
     l0=$(lines_of "$out")
     cpu0=$(cpu_secs "$pid")
     t0=$(date +%s.%N)
-    sent=$(taskset -c 1 "${LOGGEN[@]}" -i -S -P -r 100000000 -s "$LOG_SIZE" -I "$SECS" \
-        --active-connections="$LOG_CONNS" 127.0.0.1 "$port" 2>&1 |
-        sed -n 's/.*average rate.*count=\([0-9]*\),.*/\1/p' | tail -1)
+    sent=$("$send" "$port")
     last=-1 tlast=$(date +%s.%N)
     for ((i = 0; i < 100; i++)); do
         l1=$(lines_of "$out")
@@ -932,7 +941,7 @@ collect() {
 
 # logd_vs_rsyslog_rows COLLECT: the table rows of logd (fsync never, then batch) against
 # rsyslog, ROUNDS runs each, alternating, each run measured by COLLECT (collect: loggen;
-# collect_gw: gwbench). 1 when rsyslogd does not start.
+# collect_gw: gwbench); a row says so when rsyslogd does not start.
 logd_vs_rsyslog_rows() {
     local collect=$1 row fsync sync label i ls rs lr lcpu lsent lw le rr rcpu rsent rw re
     # logd's fsync : rsyslog omfile's sync. The last row is like for like: both sync each batch.
@@ -1016,32 +1025,15 @@ native_run() {
 }
 
 # collect_gw PID PORT OUTFILE: as collect, with gwbench log --syslog tcp (RFC 5424, octet
-# counting) as the sender instead of loggen; the same "rate cpu_s_per_million sent written 0".
-collect_gw() {
-    local pid=$1 port=$2 out=$3 f=$TMP/gwsyslog.json l0 l1 last cpu0 cpu1 t0 tlast now sent i
-    l0=$(lines_of "$out")
-    cpu0=$(cpu_secs "$pid")
-    t0=$(date +%s.%N)
+# counting) as the sender instead of loggen.
+collect_gw() { collect_with send_gwbench "$@"; }
+
+# send_gwbench PORT: gwbench's syslog load; prints the whole lines it sent.
+send_gwbench() {
+    local f=$TMP/gwsyslog.json
     taskset -c 1 "$GWBENCH" log --syslog tcp --format 5424 --framing octet -c "$LOG_CONNS" \
-        -d "${SECS}s" --size "$LOG_SIZE" --json -q "127.0.0.1:$port" >"$f" 2>"$f.err" || true
-    sent=$(jq -r '.sent_total // empty' "$f" 2>/dev/null)
-    last=-1 tlast=$(date +%s.%N)
-    for ((i = 0; i < 100; i++)); do
-        l1=$(lines_of "$out")
-        now=$(date +%s.%N)
-        if [ "$l1" = "$last" ]; then
-            break
-        fi
-        last=$l1 tlast=$now
-        sleep 0.2
-    done
-    cpu1=$(cpu_secs "$pid")
-    if [ -z "$sent" ] || [ "$l1" -le "$l0" ]; then
-        echo failed
-        return
-    fi
-    awk -v n="$((l1 - l0))" -v t0="$t0" -v t1="$tlast" -v c0="$cpu0" -v c1="$cpu1" -v s="$sent" \
-        'BEGIN { printf "%.0f %.3f %d %d 0", n / (t1 - t0), (c1 - c0) / n * 1e6, s, n }'
+        -d "${SECS}s" --size "$LOG_SIZE" --json -q "127.0.0.1:$1" >"$f" 2>"$f.err" || true
+    jq -r '.sent_total // empty' "$f" 2>/dev/null
 }
 
 # logd's native protocol with acknowledgements (fsync = batch), then gwbench's own syslog load
