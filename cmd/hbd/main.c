@@ -282,13 +282,14 @@ start_timers(struct hbd *h)
     gw_ev_timer_start(ev, &h->rate_timer, RATE_MS);
 }
 
-/* Tears down whatever was started, in reverse order; safe after a partial start. */
+/* Tears down whatever was started, in reverse order; safe after a partial start. HTTP goes
+ * first: its /status and stats page read the workers. */
 static void
 stop(struct hbd *h)
 {
-    hbd_server_stop(h);
     if (h->httpd)
         gw_httpd_stop(h->httpd);
+    hbd_server_stop(h);
     hbd_alerter_stop(h->alerter, ALERT_GRACE_MS);
     if (h->store)
         gw_store_close(h->store);
@@ -315,8 +316,11 @@ main(int argc, char **argv)
     }
     gw_daemon_start_logging(d);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (gw_daemon_drop_privileges(d) == -1 || configure(&h) == -1 || open_store(&h) == -1 || start_workers(&h) == -1 ||
-        start_http(&h) == -1 || gw_daemon_open_ctl(d, hbd_ctl_cmds) == -1) {
+    /* The control socket before HTTP: HTTP's thread serves /status (which names the socket) at
+     * once. */
+    if (gw_daemon_drop_privileges(d) == -1 || configure(&h) == -1 || open_store(&h) == -1 ||
+        start_workers(&h) == -1 || gw_daemon_open_ctl(d, hbd_ctl_cmds) == -1 ||
+        start_http(&h) == -1) {
         stop(&h);
         return 1;
     }

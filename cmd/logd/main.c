@@ -215,15 +215,17 @@ start_http(struct logd *l)
     return 0;
 }
 
-/* Tears down whatever was started, in reverse order; safe after a partial start. The writer
- * stops last among the message paths: it writes what the inputs queued before they stopped. */
+/* Tears down whatever was started, in reverse order; safe after a partial start. HTTP goes
+ * first (its /status reads the inputs; an /ingest in flight still reaches the writer); the
+ * writer stops last among the message paths: it writes what the inputs queued before they
+ * stopped. */
 static void
 stop(struct logd *l)
 {
-    logd_inputs_stop(l);
-    logd_zmq_stop(l->zmq);
     if (l->httpd)
         gw_httpd_stop(l->httpd);
+    logd_inputs_stop(l);
+    logd_zmq_stop(l->zmq);
     logd_writer_stop(l->writer);
     logd_tail_free(l->tail);
     logd_lanes_free(l);

@@ -240,13 +240,14 @@ start_http(struct wsgw *w)
     return 0;
 }
 
-/* Tears down whatever was started, in reverse order; safe after a partial start. */
+/* Tears down whatever was started, in reverse order; safe after a partial start. HTTP goes
+ * first: its /status and stats page read the workers. */
 static void
 stop(struct wsgw *w)
 {
-    wsgw_workers_stop(w);
     if (w->httpd)
         gw_httpd_stop(w->httpd);
+    wsgw_workers_stop(w);
     if (w->m.reg)
         gw_metrics_free(w->m.reg);
     free(w->m.worker_clients);
@@ -274,8 +275,10 @@ main(int argc, char **argv)
         return GW_DAEMON_EXIT(rc);
     }
     gw_daemon_start_logging(d);
+    /* The control socket before HTTP: HTTP's thread serves /status (which names the socket) at
+     * once. */
     if (gw_daemon_drop_privileges(d) == -1 || configure(&gw) == -1 || start_workers(&gw) == -1 ||
-        start_http(&gw) == -1 || gw_daemon_open_ctl(d, wsgw_ctl_cmds) == -1) {
+        gw_daemon_open_ctl(d, wsgw_ctl_cmds) == -1 || start_http(&gw) == -1) {
         stop(&gw);
         return 1;
     }
