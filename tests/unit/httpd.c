@@ -722,6 +722,14 @@ test_connection_limit(void)
     is(status_on(extra), 503, "a request past the limit is answered 503");
     ok(closed_by_peer(extra, 5000), "and its connection closed");
     close(extra);
+    /* MHD sends the 503's FIN before it reports the close, so the count can still hold it;
+     * counted, it would make the last idle connection below the one dropped, not the next. */
+    for (uint64_t end = gw_mono_ms() + 10000;;) {
+        gw_httpd_stats(h, &st);
+        if (st.connections <= LIMIT_CONNS || gw_mono_ms() >= end)
+            break;
+        poll(NULL, 0, 10);
+    }
     /* Idle connections up to the hard limit are held (unread, no request yet)... */
     for (; n < HARD && (fds[n] = connect_v4(port)) != -1; n++)
         ;
@@ -735,6 +743,9 @@ test_connection_limit(void)
     }
     extra = connect_v4(port);
     ok(extra != -1 && closed_by_peer(extra, 5000), "a connection past the hard limit is closed");
+    gw_httpd_stats(h, &st);
+    diag("connections %u of %d, dropped %llu, refused %llu", st.connections,
+         HARD, (unsigned long long)st.dropped, (unsigned long long)st.refused);
     if (extra != -1)
         close(extra);
     gw_httpd_stats(h, &st);
