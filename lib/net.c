@@ -209,6 +209,24 @@ parse_bracketed(const char *s, int flags, struct gw_addr *a, char *err)
     return 0;
 }
 
+void
+gw_net_addr_host(const char *addr, char *host, size_t len)
+{
+    const char *colon = strrchr(addr, ':');
+    size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
+
+    if (len == 0)
+        return;
+    if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+        addr++;
+        n -= 2;
+    }
+    if (n >= len)
+        n = len - 1;
+    memcpy(host, addr, n);
+    host[n] = '\0';
+}
+
 int
 gw_net_parse_addr(const char *s, int flags, struct gw_addr *a, char *err)
 {

@@ -56,6 +56,11 @@ struct gw_addr {
 #define GW_NET_NO_RESOLVE 0x2
 int gw_net_parse_addr(const char *s, int flags, struct gw_addr *a, char *err);
 
+/* The host of a "HOST:PORT" address string (as gw_net_addr_str and gw_conn_addr write it)
+ * into host (len bytes, cut to fit): "1.2.3.4" of "1.2.3.4:5678", "::1" of "[::1]:5678". For
+ * per-source limits keyed by address. */
+void gw_net_addr_host(const char *addr, char *host, size_t len);
+
 /* Formats a socket address as "1.2.3.4:80", "[::1]:80" or "unix:/path" ("unix:" for an
  * unnamed peer); IPv4-mapped IPv6 addresses print as IPv4. Always NUL-terminates (truncates
  * to buflen). Returns buf. */

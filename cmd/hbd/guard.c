@@ -182,22 +182,6 @@ hbd_sources_free(struct hbd_sources *s)
     free(s);
 }
 
-void
-hbd_source_ip(const char *addr, char *ip, size_t len)
-{
-    const char *colon = strrchr(addr, ':');
-    size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
-
-    if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
-        addr++;
-        n -= 2;
-    }
-    if (n >= len)
-        n = len - 1;
-    memcpy(ip, addr, n);
-    ip[n] = '\0';
-}
-
 static size_t
 bucket_of(const char *ip)
 {

@@ -561,7 +561,7 @@ new_service_refused(struct hbd_registry *r, const struct hbd_config *cfg, const 
 {
     char ip[48];
 
-    hbd_source_ip(addr, ip, sizeof(ip));
+    gw_net_addr_host(addr, ip, sizeof(ip));
     return hbd_sources_new_service(r->h->sources, ip, cfg->new_services_per_ip, now) == -1;
 }
 

@@ -253,7 +253,7 @@ on_open(struct gw_conn *c)
     }
     cl->crlf = 1;
     gw_conn_set_user(c, cl);
-    hbd_source_ip(gw_conn_addr(c), ip, sizeof(ip));
+    gw_net_addr_host(gw_conn_addr(c), ip, sizeof(ip));
     if ((rc = hbd_sources_open(h->sources, ip, hbd_cfg(h)->max_clients_per_ip)) == -1) {
         hbd_count_error(h, HBD_ERR_TOO_MANY_CLIENTS_PER_IP);
         reply_err(c, hbd_errs[HBD_ERR_TOO_MANY_CLIENTS_PER_IP].reply, 1);
@@ -272,7 +272,7 @@ on_close(struct gw_conn *c, const char *reason)
     char ip[48];
 
     if (cl && cl->counted) {
-        hbd_source_ip(gw_conn_addr(c), ip, sizeof(ip));
+        gw_net_addr_host(gw_conn_addr(c), ip, sizeof(ip));
         hbd_sources_close(h->sources, ip);
     }
 

@@ -47,23 +47,6 @@ cfg_of(struct wsgw_client *cl)
     return wsgw_cfg(cl->wk->w);
 }
 
-/* The address without its port: "1.2.3.4" of "1.2.3.4:5678", "::1" of "[::1]:5678". */
-static void
-peer_ip(struct gw_conn *c, char *ip, size_t len)
-{
-    const char *a = gw_conn_addr(c), *end = strrchr(a, ':');
-    size_t n = end ? (size_t)(end - a) : strlen(a);
-
-    if (a[0] == '[' && n >= 2) {
-        a++;
-        n -= 2;
-    }
-    if (n >= len)
-        n = len - 1;
-    memcpy(ip, a, n);
-    ip[n] = '\0';
-}
-
 /* ---- the id table ---- */
 
 static int
@@ -306,7 +289,7 @@ admit(struct wsgw_client *cl, const struct wsgw_config *cfg, json_t **claims)
     struct wsgw *w = cl->wk->w;
     char ip[64], why[128], extra[512];
 
-    peer_ip(cl->c, ip, sizeof(ip));
+    gw_net_addr_host(gw_conn_addr(cl->c), ip, sizeof(ip));
     if (!wsgw_limits_handshake(w->limits, ip, cfg->handshakes_per_ip)) {
         refuse(cl, 429, "too many handshakes from this address", "Retry-After: 1\r\n",
                WSGW_HS_RATE);
@@ -740,7 +723,7 @@ client_open(struct gw_conn *c)
     cl->req->max_head_bytes = cfg_of(cl)->max_header_bytes;
     if (cl->req->max_line_bytes > cl->req->max_head_bytes)
         cl->req->max_line_bytes = cl->req->max_head_bytes;
-    peer_ip(c, ip, sizeof(ip));
+    gw_net_addr_host(gw_conn_addr(c), ip, sizeof(ip));
     wsgw_limits_open(w->limits, ip);
     cl->ip_counted = 1;
     gw_ev_timer_start(wk->ev, &cl->timer, cfg_of(cl)->handshake_timeout_ms);
@@ -797,7 +780,7 @@ client_closed(struct gw_conn *c, const char *reason)
                      (unsigned long long)cl->msgs_out);
     }
     if (cl->ip_counted) {
-        peer_ip(c, ip, sizeof(ip));
+        gw_net_addr_host(gw_conn_addr(c), ip, sizeof(ip));
         wsgw_limits_close(w->limits, ip);
     }
     if (cl->prev)

@@ -386,6 +386,24 @@ test_misc(void)
            "formatting truncates to the buffer");
 }
 
+/* The host part of an address string, as per-source limits key it. */
+static void
+test_addr_host(void)
+{
+    char h[64], tiny[4];
+
+    gw_net_addr_host("1.2.3.4:5678", h, sizeof(h));
+    is_str(h, "1.2.3.4", "host of an IPv4 address");
+    gw_net_addr_host("[::1]:5678", h, sizeof(h));
+    is_str(h, "::1", "host of a bracketed IPv6 address, without its brackets");
+    gw_net_addr_host("noport", h, sizeof(h));
+    is_str(h, "noport", "no colon: the whole string");
+    gw_net_addr_host("[x:1", h, sizeof(h));
+    is_str(h, "[x", "an unclosed bracket is kept");
+    gw_net_addr_host("10.20.30.40:1", tiny, sizeof(tiny));
+    is_str(tiny, "10.", "cut to the buffer, NUL-terminated");
+}
+
 int
 main(void)
 {
@@ -398,6 +416,7 @@ main(void)
         diag("no IPv6 here: IPv6 socket tests skipped");
     test_parse_good();
     test_parse_bad();
+    test_addr_host();
     test_tcp();
     test_udp();
     test_unix();
