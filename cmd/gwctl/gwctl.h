@@ -163,6 +163,8 @@ char *gwctl_value_text(json_t *v);
 void gwctl_fmt_ms(int64_t ms, char *buf, size_t len);
 void gwctl_print_json(FILE *out, json_t *doc);
 void gwctl_print_status(FILE *out, const char *prog, json_t *result);
+/* The string at key of an object, "" when missing or not a string: for printing. */
+const char *gwctl_str(json_t *obj, const char *key);
 void gwctl_print_services(FILE *out, const char *prog, json_t *result);
 /* The services table, one service (and its named instances) at a time, for a stream. */
 struct gwctl_table *gwctl_services_table(void);

@@ -10,14 +10,6 @@
 #include "logclient.h"
 #include "net.h"
 
-static const char *
-str(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-
-    return s ? s : "";
-}
-
 void
 gwctl_print_inputs(FILE *out, const char *prog, json_t *result)
 {
@@ -39,7 +31,7 @@ gwctl_print_inputs(FILE *out, const char *prog, json_t *result)
                  json_integer_value(json_object_get(in, "dropped")));
         gwctl_fmt_ms((int64_t)(json_number_value(json_object_get(in, "backpressure_s")) * 1000),
                      held, sizeof(held));
-        gwctl_table_row(t, str(in, "input"), str(in, "listen"), msgs, bytes, dropped, held);
+        gwctl_table_row(t, gwctl_str(in, "input"), gwctl_str(in, "listen"), msgs, bytes, dropped, held);
     }
     gwctl_table_print(t, out);
     gwctl_table_free(t);
@@ -56,14 +48,14 @@ gwctl_print_flush(FILE *out, const char *prog, json_t *result)
 static void
 print_record(FILE *out, json_t *rec)
 {
-    const char *procid = str(rec, "procid"), *msg = str(rec, "msg");
+    const char *procid = gwctl_str(rec, "procid"), *msg = gwctl_str(rec, "msg");
 
     if (!json_object_get(rec, "msg"))
-        msg = str(rec, "raw");
-    fprintf(out, "%s %s %s%s%s%s %s: %s\n", str(rec, "time"),
-            *str(rec, "host") ? str(rec, "host") : "-", *str(rec, "app") ? str(rec, "app") : "-",
+        msg = gwctl_str(rec, "raw");
+    fprintf(out, "%s %s %s%s%s%s %s: %s\n", gwctl_str(rec, "time"),
+            *gwctl_str(rec, "host") ? gwctl_str(rec, "host") : "-", *gwctl_str(rec, "app") ? gwctl_str(rec, "app") : "-",
             *procid ? "[" : "", procid, *procid ? "]" : "",
-            *str(rec, "severity") ? str(rec, "severity") : "-", msg);
+            *gwctl_str(rec, "severity") ? gwctl_str(rec, "severity") : "-", msg);
 }
 
 static void
@@ -131,7 +123,7 @@ gwctl_run_tail(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **ar
     while ((line = gw_ctl_client_next(cl, follow ? -1 : g->timeout_ms, &st, err)) != NULL) {
         json_t *stream = json_object_get(line, "stream"), *result = json_object_get(line, "result");
         if (st != GW_CTL_OK) {
-            fprintf(stderr, "gwctl: logd: %s\n", str(json_object_get(line, "error"), "message"));
+            fprintf(stderr, "gwctl: logd: %s\n", gwctl_str(json_object_get(line, "error"), "message"));
             rc = GWCTL_EXIT_FAILED;
             json_decref(line);
             break;

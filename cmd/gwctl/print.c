@@ -227,10 +227,11 @@ gwctl_print_json(FILE *out, json_t *doc)
 
 /* ---- the printers of the command table ---- */
 
-static const char *
-str(json_t *obj, const char *key)
+const char *
+gwctl_str(json_t *obj, const char *key)
 {
     const char *s = json_string_value(json_object_get(obj, key));
+
     return s ? s : "";
 }
 
@@ -242,11 +243,11 @@ gwctl_print_status(FILE *out, const char *prog, json_t *result)
     char uptime[32];
 
     if (json_string_value(json_object_get(result, "prog")))
-        prog = str(result, "prog");
+        prog = gwctl_str(result, "prog");
     gwctl_fmt_ms(json_is_integer(up) ? json_integer_value(up) * 1000 : -1, uptime, sizeof(uptime));
     fprintf(out, "%s %s, pid %" JSON_INTEGER_FORMAT ", up %s (since %s)\n", prog,
-            str(result, "version"), json_integer_value(json_object_get(result, "pid")), uptime,
-            str(result, "started"));
+            gwctl_str(result, "version"), json_integer_value(json_object_get(result, "pid")), uptime,
+            gwctl_str(result, "started"));
     gwctl_print_fields(out, result, skip);
 }
 
@@ -282,8 +283,8 @@ service_row(struct gwctl_table *t, json_t *obj, const char *name, const char *mi
     ms_text(json_object_get(obj, HBD_F_INTERVAL_MS), interval, sizeof(interval));
     snprintf(beats, sizeof(beats), "%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(obj, HBD_F_HEARTBEATS)));
-    gwctl_table_row(t, name, str(obj, HBD_F_STATE), silent, interval, beats, min_up,
-                    str(obj, HBD_F_LAST_SEEN), addr ? addr : str(obj, HBD_F_ADDR), labels);
+    gwctl_table_row(t, name, gwctl_str(obj, HBD_F_STATE), silent, interval, beats, min_up,
+                    gwctl_str(obj, HBD_F_LAST_SEEN), addr ? addr : gwctl_str(obj, HBD_F_ADDR), labels);
     free(labels);
 }
 
@@ -307,14 +308,14 @@ gwctl_services_row(struct gwctl_table *t, json_t *svc)
              json_integer_value(json_object_get(svc, HBD_F_MIN_UP)));
     /* A service whose one instance has no name is that instance: its row says where the beats
      * come from. Otherwise every instance is listed below it, unnamed ones as -. */
-    if (json_array_size(insts) == 1 && !str(only, HBD_F_NAME)[0]) {
-        service_row(t, svc, str(svc, HBD_F_NAME), min_up, str(only, HBD_F_ADDR));
+    if (json_array_size(insts) == 1 && !gwctl_str(only, HBD_F_NAME)[0]) {
+        service_row(t, svc, gwctl_str(svc, HBD_F_NAME), min_up, gwctl_str(only, HBD_F_ADDR));
         return;
     }
-    service_row(t, svc, str(svc, HBD_F_NAME), min_up, NULL);
+    service_row(t, svc, gwctl_str(svc, HBD_F_NAME), min_up, NULL);
     json_array_foreach(insts, j, in)
     {
-        snprintf(name, sizeof(name), "  %s", str(in, HBD_F_NAME)[0] ? str(in, HBD_F_NAME) : "-");
+        snprintf(name, sizeof(name), "  %s", gwctl_str(in, HBD_F_NAME)[0] ? gwctl_str(in, HBD_F_NAME) : "-");
         service_row(t, in, name, "", NULL);
     }
 }
@@ -362,7 +363,7 @@ print_ws_clients(FILE *out, json_t *list)
                  json_integer_value(json_object_get(c, WSGW_F_BYTES_IN)));
         snprintf(outb, sizeof(outb), "%" JSON_INTEGER_FORMAT,
                  json_integer_value(json_object_get(c, WSGW_F_BYTES_OUT)));
-        gwctl_table_row(t, id, str(c, WSGW_F_ADDR), str(c, WSGW_F_PATH), str(c, WSGW_F_BACKEND),
+        gwctl_table_row(t, id, gwctl_str(c, WSGW_F_ADDR), gwctl_str(c, WSGW_F_PATH), gwctl_str(c, WSGW_F_BACKEND),
                         worker, conn, msgs, in, outb);
     }
     gwctl_table_print(t, out);
@@ -402,7 +403,7 @@ gwctl_print_clients(FILE *out, const char *prog, json_t *result)
                  json_integer_value(json_object_get(c, HBD_F_MESSAGES)));
         snprintf(bytes, sizeof(bytes), "%" JSON_INTEGER_FORMAT,
                  json_integer_value(json_object_get(c, HBD_F_BYTES_IN)));
-        gwctl_table_row(t, id, str(c, HBD_F_ADDR), worker, conn, idle, msgs, bytes);
+        gwctl_table_row(t, id, gwctl_str(c, HBD_F_ADDR), worker, conn, idle, msgs, bytes);
     }
     gwctl_table_print(t, out);
     gwctl_table_free(t);
@@ -411,7 +412,7 @@ gwctl_print_clients(FILE *out, const char *prog, json_t *result)
 void
 gwctl_print_forget(FILE *out, const char *prog, json_t *result)
 {
-    fprintf(out, "%s: forgot service %s\n", prog, str(result, HBD_F_FORGOTTEN));
+    fprintf(out, "%s: forgot service %s\n", prog, gwctl_str(result, HBD_F_FORGOTTEN));
 }
 
 void
@@ -439,7 +440,7 @@ gwctl_print_backends(FILE *out, const char *prog, json_t *result)
     json_array_foreach(list, i, b)
     {
         char links[48], clients[32], fails[32];
-        if (strcmp(str(b, WSGW_F_PROTOCOL), "raw") == 0)
+        if (strcmp(gwctl_str(b, WSGW_F_PROTOCOL), "raw") == 0)
             snprintf(links, sizeof(links), "-");
         else
             snprintf(links, sizeof(links), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
@@ -449,8 +450,8 @@ gwctl_print_backends(FILE *out, const char *prog, json_t *result)
                  json_integer_value(json_object_get(b, WSGW_F_CLIENTS)));
         snprintf(fails, sizeof(fails), "%" JSON_INTEGER_FORMAT,
                  json_integer_value(json_object_get(b, WSGW_F_CONNECT_FAILURES)));
-        gwctl_table_row(t, str(b, WSGW_F_NAME), str(b, WSGW_F_ADDRESS), str(b, WSGW_F_PROTOCOL),
-                        str(b, WSGW_F_STATE), links, clients, fails);
+        gwctl_table_row(t, gwctl_str(b, WSGW_F_NAME), gwctl_str(b, WSGW_F_ADDRESS), gwctl_str(b, WSGW_F_PROTOCOL),
+                        gwctl_str(b, WSGW_F_STATE), links, clients, fails);
     }
     gwctl_table_print(t, out);
     gwctl_table_free(t);
@@ -473,7 +474,7 @@ gwctl_print_drain(FILE *out, const char *prog, json_t *result)
 void
 gwctl_print_log_level(FILE *out, const char *prog, json_t *result)
 {
-    fprintf(out, "%s: log level %s\n", prog, str(result, "level"));
+    fprintf(out, "%s: log level %s\n", prog, gwctl_str(result, "level"));
 }
 
 void
@@ -489,14 +490,14 @@ gwctl_print_config(FILE *out, const char *prog, json_t *result)
     json_t *text = json_object_get(result, "text");
 
     /* People read the config's own units (60s, 64k); scripts take the numbers from JSON. */
-    fprintf(out, "%s: configuration from %s\n", prog, str(result, "file"));
+    fprintf(out, "%s: configuration from %s\n", prog, gwctl_str(result, "file"));
     gwctl_print_fields(out, text ? text : json_object_get(result, "config"), NULL);
 }
 
 void
 gwctl_print_metrics(FILE *out, const char *prog, json_t *result)
 {
-    const char *text = str(result, "text");
+    const char *text = gwctl_str(result, "text");
     size_t len = strlen(text);
 
     (void)prog;
