@@ -1234,6 +1234,8 @@ group_wsgwd() {
     emit "the rate at saturation is the server's own); CPU 1 busy says when the load side was near"
     emit "its limit instead. CPU is the gateway's own CPU seconds per million messages (the TCP"
     emit "echo's for the first row; websockify's with the processes it forks per connection)."
+    emit "The ratio rows give the rate ratio under msg/s and the CPU ratio (per message, the"
+    emit "gateway's own over the other server's: below 1, wsgwd spends less) under CPU s/M."
     emit "Median of $ROUNDS runs of ${SECS}s, the servers alternating."
     emit ""
     emit "Backends on CPU 0 with the gateway:"
@@ -1259,16 +1261,16 @@ group_wsgwd() {
         ws_row "${names[2]}" "$c" "$(summarize "${lines_node[@]}")" "$(pair_ratio 1 "${lines_node[@]}" -- "${lines_tcp[@]}")"
         ws_row "${names[3]}" "$c" "$(summarize "${lines_raw[@]}")" "$(pair_ratio 1 "${lines_raw[@]}" -- "${lines_tcp[@]}")"
         ws_row "${names[4]}" "$c" "$(summarize "${lines_fr[@]}")" "$(pair_ratio 1 "${lines_fr[@]}" -- "${lines_tcp[@]}")"
-        emit "| wsgwd --raw / websockify | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_ws[@]}") | | | | | | |"
-        emit "| wsgwd --raw / node ws | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_node[@]}") | | | | | | |"
+        emit "| wsgwd --raw / websockify | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_ws[@]}") | | | $(pair_ratio 4 "${lines_raw[@]}" -- "${lines_ws[@]}") | | | |"
+        emit "| wsgwd --raw / node ws | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_node[@]}") | | | $(pair_ratio 4 "${lines_raw[@]}" -- "${lines_node[@]}") | | | |"
         # The second table's rows, written after this one.
         rows1+=("${names[0]}|$c|$(summarize "${lines_tcp[@]}")|1.00")
         rows1+=("${names[2]}|$c|$(summarize "${lines_node[@]}")|$(pair_ratio 1 "${lines_node[@]}" -- "${lines_tcp[@]}")")
         rows1+=("websockify, echo on CPU 1|$c|$(summarize "${lines_ws1[@]}")|$(pair_ratio 1 "${lines_ws1[@]}" -- "${lines_tcp[@]}")")
         rows1+=("wsgwd --raw, echo on CPU 1|$c|$(summarize "${lines_raw1[@]}")|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_tcp[@]}")")
         rows1+=("wsgwd, echo-backend on CPU 1|$c|$(summarize "${lines_fr1[@]}")|$(pair_ratio 1 "${lines_fr1[@]}" -- "${lines_tcp[@]}")")
-        rows1+=("=wsgwd --raw / websockify|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_ws1[@]}")")
-        rows1+=("=wsgwd --raw / node ws|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_node[@]}")")
+        rows1+=("=wsgwd --raw / websockify|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_ws1[@]}")|$(pair_ratio 4 "${lines_raw1[@]}" -- "${lines_ws1[@]}")")
+        rows1+=("=wsgwd --raw / node ws|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_node[@]}")|$(pair_ratio 4 "${lines_raw1[@]}" -- "${lines_node[@]}")")
     done
     emit ""
     emit "Backends on CPU 1 (the TCP echo and node ws rows are the first table's):"
@@ -1278,7 +1280,7 @@ group_wsgwd() {
     for r in "${rows1[@]}"; do
         IFS='|' read -r -a f <<<"$r"
         case ${f[0]} in
-        =*) emit "| ${f[0]#=} | ${f[1]} | ${f[2]} | | | | | | |" ;;
+        =*) emit "| ${f[0]#=} | ${f[1]} | ${f[2]} | | | ${f[3]} | | | |" ;;
         *) ws_row "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" ;;
         esac
     done
