@@ -260,6 +260,7 @@ fmt_rate() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 fmt_us() { awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.2f ms", v / 1000; else printf "%.0f us", v }'; }
 fmt_us1() { awk -v v="$1" 'BEGIN { printf "%.1f us", v }'; }
 fmt_cpu() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
+fmt_pct() { awk -v v="$1" 'BEGIN { printf "%.0f%%", v * 100 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # Markdown output: the report is built in $TMP/report.md, printed and copied at the end.
@@ -1123,25 +1124,27 @@ cpu_ticks() {
 
 # ws_measure CPU_FN PID ARGS...: measure, with the CPU of PID read by CPU_FN (cpu_secs, or
 # tree_cpu_secs for a forking server). Prints "rate p50 p99 cpu_s_per_million load_busy
-# errors", load_busy the fraction of CPU 1 (gwbench's, and a backend placed there) in use: near
-# 1, the load side rather than the server was the limit.
+# server_busy errors", load_busy the fraction of CPU 1 (gwbench's, and a backend placed there)
+# in use: near 1 with server_busy (CPU 0) well below, the load side rather than the server was
+# the limit.
 ws_measure() {
-    local fn=$1 pid=$2 c0 c1 t0 t1 f=$TMP/ws.json
+    local fn=$1 pid=$2 c0 c1 t0 t1 u0 u1 f=$TMP/ws.json
     shift 2
     c0=$("$fn" "$pid")
-    t0=$(cpu_ticks 1)
+    t0=$(cpu_ticks 1) u0=$(cpu_ticks 0)
     "${WS_PIN[@]}" "$GWBENCH" "$@" --json -q >"$f" 2>"$f.err" || true
-    t1=$(cpu_ticks 1)
+    t1=$(cpu_ticks 1) u1=$(cpu_ticks 0)
     c1=$("$fn" "$pid")
     if [ ! -s "$f" ] || ! jq -e '.requests > 0' "$f" >/dev/null 2>&1; then
         echo "failed"
         return
     fi
-    jq -r --arg c0 "$c0" --arg c1 "$c1" --arg t0 "$t0" --arg t1 "$t1" '
-        ($t0 | split(" ") | map(tonumber)) as $a | ($t1 | split(" ") | map(tonumber)) as $b |
+    jq -r --arg c0 "$c0" --arg c1 "$c1" --arg t0 "$t0" --arg t1 "$t1" --arg u0 "$u0" --arg u1 "$u1" '
+        def busy(a; b): (a | split(" ") | map(tonumber)) as $a | (b | split(" ") | map(tonumber)) as $b |
+            if $b[1] > $a[1] then ($b[0] - $a[0]) / ($b[1] - $a[1]) else 0 end;
         [.rate, .latency_us.p50, .latency_us.p99,
         (($c1 | tonumber) - ($c0 | tonumber)) / .requests * 1e6,
-        (if $b[1] > $a[1] then ($b[0] - $a[0]) / ($b[1] - $a[1]) else 0 end), .error_total]
+        busy($t0; $t1), busy($u0; $u1), .error_total]
         | map(tostring) | join(" ")' "$f"
 }
 
@@ -1169,13 +1172,13 @@ start_wsgwd_gw() {
 }
 
 ws_row() {
-    local name=$1 conns=$2 line=$3 ref=$4 rate p50 p99 cpu busy err
+    local name=$1 conns=$2 line=$3 ref=$4 rate p50 p99 cpu busy busy0 err
     if [ "$line" = failed ] || [ -z "$line" ]; then
-        emit "| $name | $conns | failed | | | | | | |"
+        emit "| $name | $conns | failed | | | | | | | |"
         return
     fi
-    read -r rate p50 p99 cpu busy err <<<"$line"
-    emit "| $name | $conns | $(fmt_rate "$rate") | $(fmt_us "$p50") | $(fmt_us "$p99") | $(fmt_cpu "$cpu") | $(awk -v v="$busy" 'BEGIN { printf "%.0f%%", v * 100 }') | $ref | $err |"
+    read -r rate p50 p99 cpu busy busy0 err <<<"$line"
+    emit "| $name | $conns | $(fmt_rate "$rate") | $(fmt_us "$p50") | $(fmt_us "$p99") | $(fmt_cpu "$cpu") | $(fmt_pct "$busy0") | $(fmt_pct "$busy") | $ref | $err |"
 }
 
 group_wsgwd() {
@@ -1232,16 +1235,16 @@ group_wsgwd() {
     emit "node ws, which has no backend. The second table puts the backends on CPU 1 beside"
     emit "gwbench, so CPU 0 runs the gateway alone, as when its backends are elsewhere (DESIGN.md:"
     emit "the rate at saturation is the server's own); CPU 1 busy says when the load side was near"
-    emit "its limit instead. CPU is the gateway's own CPU seconds per million messages (the TCP"
+    emit "its limit instead (with CPU 0, the gateway's, below 100%). CPU is the gateway's own CPU seconds per million messages (the TCP"
     emit "echo's for the first row; websockify's with the processes it forks per connection)."
-    emit "The ratio rows give the rate ratio under msg/s and the CPU ratio (per message, the"
-    emit "gateway's own over the other server's: below 1, wsgwd spends less) under CPU s/M."
+    emit "The ratio rows give wsgwd's rate over the other server's under msg/s, and the other"
+    emit "server's CPU per message over wsgwd's under CPU s/M (above 1, wsgwd spends less)."
     emit "Median of $ROUNDS runs of ${SECS}s, the servers alternating."
     emit ""
     emit "Backends on CPU 0 with the gateway:"
     emit ""
-    emit "| server | conns | msg/s | p50 | p99 | CPU s/M | CPU 1 busy | ratio to TCP echo | errors |"
-    emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    emit "| server | conns | msg/s | p50 | p99 | CPU s/M | CPU 0 busy | CPU 1 busy | ratio to TCP echo | errors |"
+    emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     rows1=()
     for c in 50 1000; do
         lines_tcp=() lines_ws=() lines_node=() lines_raw=() lines_fr=()
@@ -1261,26 +1264,26 @@ group_wsgwd() {
         ws_row "${names[2]}" "$c" "$(summarize "${lines_node[@]}")" "$(pair_ratio 1 "${lines_node[@]}" -- "${lines_tcp[@]}")"
         ws_row "${names[3]}" "$c" "$(summarize "${lines_raw[@]}")" "$(pair_ratio 1 "${lines_raw[@]}" -- "${lines_tcp[@]}")"
         ws_row "${names[4]}" "$c" "$(summarize "${lines_fr[@]}")" "$(pair_ratio 1 "${lines_fr[@]}" -- "${lines_tcp[@]}")"
-        emit "| wsgwd --raw / websockify | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_ws[@]}") | | | $(pair_ratio 4 "${lines_raw[@]}" -- "${lines_ws[@]}") | | | |"
-        emit "| wsgwd --raw / node ws | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_node[@]}") | | | $(pair_ratio 4 "${lines_raw[@]}" -- "${lines_node[@]}") | | | |"
+        emit "| wsgwd --raw / websockify | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_ws[@]}") | | | $(pair_ratio 4 "${lines_ws[@]}" -- "${lines_raw[@]}") | | | | |"
+        emit "| wsgwd --raw / node ws | $c | $(pair_ratio 1 "${lines_raw[@]}" -- "${lines_node[@]}") | | | $(pair_ratio 4 "${lines_node[@]}" -- "${lines_raw[@]}") | | | | |"
         # The second table's rows, written after this one.
         rows1+=("${names[0]}|$c|$(summarize "${lines_tcp[@]}")|1.00")
         rows1+=("${names[2]}|$c|$(summarize "${lines_node[@]}")|$(pair_ratio 1 "${lines_node[@]}" -- "${lines_tcp[@]}")")
         rows1+=("websockify, echo on CPU 1|$c|$(summarize "${lines_ws1[@]}")|$(pair_ratio 1 "${lines_ws1[@]}" -- "${lines_tcp[@]}")")
         rows1+=("wsgwd --raw, echo on CPU 1|$c|$(summarize "${lines_raw1[@]}")|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_tcp[@]}")")
         rows1+=("wsgwd, echo-backend on CPU 1|$c|$(summarize "${lines_fr1[@]}")|$(pair_ratio 1 "${lines_fr1[@]}" -- "${lines_tcp[@]}")")
-        rows1+=("=wsgwd --raw / websockify|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_ws1[@]}")|$(pair_ratio 4 "${lines_raw1[@]}" -- "${lines_ws1[@]}")")
-        rows1+=("=wsgwd --raw / node ws|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_node[@]}")|$(pair_ratio 4 "${lines_raw1[@]}" -- "${lines_node[@]}")")
+        rows1+=("=wsgwd --raw / websockify|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_ws1[@]}")|$(pair_ratio 4 "${lines_ws1[@]}" -- "${lines_raw1[@]}")")
+        rows1+=("=wsgwd --raw / node ws|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_node[@]}")|$(pair_ratio 4 "${lines_node[@]}" -- "${lines_raw1[@]}")")
     done
     emit ""
     emit "Backends on CPU 1 (the TCP echo and node ws rows are the first table's):"
     emit ""
-    emit "| server | conns | msg/s | p50 | p99 | CPU s/M | CPU 1 busy | ratio to TCP echo | errors |"
-    emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    emit "| server | conns | msg/s | p50 | p99 | CPU s/M | CPU 0 busy | CPU 1 busy | ratio to TCP echo | errors |"
+    emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for r in "${rows1[@]}"; do
         IFS='|' read -r -a f <<<"$r"
         case ${f[0]} in
-        =*) emit "| ${f[0]#=} | ${f[1]} | ${f[2]} | | | ${f[3]} | | | |" ;;
+        =*) emit "| ${f[0]#=} | ${f[1]} | ${f[2]} | | | ${f[3]} | | | | |" ;;
         *) ws_row "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" ;;
         esac
     done
