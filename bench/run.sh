@@ -1183,7 +1183,7 @@ ws_row() {
 
 group_wsgwd() {
     local echo_port eb_port ws_port raw_port fr_port node_port c i pids=() names=() fns=()
-    local echo1_port eb1_port ws1_port raw1_port fr1_port r
+    local echo1_port eb1_port ws1_port raw1_port fr1_port r be_cpu
     local -a lines_tcp lines_ws lines_node lines_raw lines_fr lines_ws1 lines_raw1 lines_fr1 rows1
     say "wsgwd vs TCP echo, websockify and node ws"
     emit "## wsgwd: WebSocket echo of $WS_SIZE-byte binary messages"
@@ -1213,9 +1213,13 @@ group_wsgwd() {
     pids+=("$LAST_PID") names+=("wsgwd --raw, TCP echo") fns+=(cpu_secs)
     start_wsgwd_gw wsgwd_frames "$fr_port" "$fr_port" "127.0.0.1:$eb_port" || return 0
     pids+=("$LAST_PID") names+=("wsgwd, echo-backend (frames)") fns+=(cpu_secs)
-    # The same gateways in front of backends on CPU 1, beside gwbench: the gateway alone on
-    # its CPU, as when its backends run on other cores or machines.
+    # The same gateways in front of backends off CPU 0: the gateway alone on its CPU, as when
+    # its backends run on other cores or machines. With a third CPU the backends get it, so
+    # neither they nor gwbench are the limit; with two they share CPU 1 with gwbench.
+    be_cpu=1
+    [ "$(nproc)" -ge 3 ] && [ "${#WS_PIN[@]}" -gt 0 ] && be_cpu=2
     SRV_PIN=("${WS_PIN[@]}")
+    [ "$be_cpu" = 2 ] && SRV_PIN=(taskset -c 2)
     start_on_cpu0 tcp_echo1 "$echo1_port" "$TMP/tcp_echo" "$echo1_port" || return 0
     start_on_cpu0 echo_backend1 "$eb1_port" "$ECHO_BACKEND" "127.0.0.1:$eb1_port" || return 0
     [ "${#WS_PIN[@]}" -gt 0 ] && SRV_PIN=(taskset -c 0)
@@ -1232,8 +1236,8 @@ group_wsgwd() {
     emit "worker). In the first table a gateway's backend runs on CPU 0 too, so a gateway's rate"
     emit "is that of the whole path on one CPU: three loopback TCP sends and three receives per"
     emit "message (client, gateway, backend) against one of each for the TCP echo alone and for"
-    emit "node ws, which has no backend. The second table puts the backends on CPU 1 beside"
-    emit "gwbench, so CPU 0 runs the gateway alone, as when its backends are elsewhere (DESIGN.md:"
+    emit "node ws, which has no backend. The second table puts the backends on CPU $be_cpu$([ "$be_cpu" = 1 ] && echo " beside")"
+    emit "$([ "$be_cpu" = 1 ] && echo "gwbench, ")so CPU 0 runs the gateway alone, as when its backends are elsewhere (DESIGN.md:"
     emit "the rate at saturation is the server's own); CPU 1 busy says when the load side was near"
     emit "its limit instead (with CPU 0, the gateway's, below 100%). CPU is the gateway's own CPU seconds per million messages (the TCP"
     emit "echo's for the first row; websockify's with the processes it forks per connection)."
@@ -1269,14 +1273,14 @@ group_wsgwd() {
         # The second table's rows, written after this one.
         rows1+=("${names[0]}|$c|$(summarize "${lines_tcp[@]}")|1.00")
         rows1+=("${names[2]}|$c|$(summarize "${lines_node[@]}")|$(pair_ratio 1 "${lines_node[@]}" -- "${lines_tcp[@]}")")
-        rows1+=("websockify, echo on CPU 1|$c|$(summarize "${lines_ws1[@]}")|$(pair_ratio 1 "${lines_ws1[@]}" -- "${lines_tcp[@]}")")
-        rows1+=("wsgwd --raw, echo on CPU 1|$c|$(summarize "${lines_raw1[@]}")|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_tcp[@]}")")
-        rows1+=("wsgwd, echo-backend on CPU 1|$c|$(summarize "${lines_fr1[@]}")|$(pair_ratio 1 "${lines_fr1[@]}" -- "${lines_tcp[@]}")")
+        rows1+=("websockify, echo on CPU $be_cpu|$c|$(summarize "${lines_ws1[@]}")|$(pair_ratio 1 "${lines_ws1[@]}" -- "${lines_tcp[@]}")")
+        rows1+=("wsgwd --raw, echo on CPU $be_cpu|$c|$(summarize "${lines_raw1[@]}")|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_tcp[@]}")")
+        rows1+=("wsgwd, echo-backend on CPU $be_cpu|$c|$(summarize "${lines_fr1[@]}")|$(pair_ratio 1 "${lines_fr1[@]}" -- "${lines_tcp[@]}")")
         rows1+=("=wsgwd --raw / websockify|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_ws1[@]}")|$(pair_ratio 4 "${lines_ws1[@]}" -- "${lines_raw1[@]}")")
         rows1+=("=wsgwd --raw / node ws|$c|$(pair_ratio 1 "${lines_raw1[@]}" -- "${lines_node[@]}")|$(pair_ratio 4 "${lines_node[@]}" -- "${lines_raw1[@]}")")
     done
     emit ""
-    emit "Backends on CPU 1 (the TCP echo and node ws rows are the first table's):"
+    emit "Backends on CPU $be_cpu (the TCP echo and node ws rows are the first table's):"
     emit ""
     emit "| server | conns | msg/s | p50 | p99 | CPU s/M | CPU 0 busy | CPU 1 busy | ratio to TCP echo | errors |"
     emit "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -1293,7 +1297,7 @@ group_wsgwd() {
         "taskset -c 0 node bench/ws_echo.js PORT" \
         "taskset -c 0 env GWKIT_WSGWD_WORKERS=1 wsgwd --raw PORT 127.0.0.1:ECHO_PORT" \
         "taskset -c 0 echo-backend 127.0.0.1:EB_PORT; taskset -c 0 env GWKIT_WSGWD_WORKERS=1 wsgwd PORT 127.0.0.1:EB_PORT" \
-        "second table: taskset -c 1 tcp_echo ECHO_PORT; taskset -c 1 echo-backend 127.0.0.1:EB_PORT; the gateways as above" \
+        "second table: taskset -c $be_cpu tcp_echo ECHO_PORT; taskset -c $be_cpu echo-backend 127.0.0.1:EB_PORT; the gateways as above" \
         "taskset -c 1 gwbench ws --size $WS_SIZE -c C -t 1 -d ${SECS}s --json -q ws://127.0.0.1:PORT/" \
         "taskset -c 1 gwbench tcp --send 'xxx...x\\n' --expect xxx...x -c C -t 1 -d ${SECS}s --json -q 127.0.0.1:ECHO_PORT" \
         "gwbench ws --idle -c $WS_IDLE -t 1 -d 4s ws://127.0.0.1:PORT/   (RSS read once all are open)"
