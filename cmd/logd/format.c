@@ -110,6 +110,9 @@ reserve(struct out *o, size_t n)
 static void
 put(struct out *o, const void *p, size_t n)
 {
+    /* Nothing to add (an empty message) may come before anything was allocated. */
+    if (n == 0)
+        return;
     reserve(o, n);
     if (o->failed)
         return;
