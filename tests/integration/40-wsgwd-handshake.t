@@ -29,7 +29,16 @@ s.close()
 
 st, hdrs, body, s = u.request(port, u.upgrade_request('/', extra='Sec-WebSocket-Protocol: x, chat.v1, chat.v2\r\n'))
 t.is_((st, hdrs.get('sec-websocket-protocol')), (101, 'chat.v2'), 'subprotocol: the server\'s first preference the client offers')
+t.ok(t.wait_for(lambda: any(o.get('subprotocol') == 'chat.v2' for o in b.opens)),
+     'OPEN tells the backend the chosen subprotocol')
+o = [o for o in b.opens if o.get('subprotocol') == 'chat.v2'][0]
+t.is_(sorted(o), ['claims', 'client', 'path', 'query', 'remote', 'subprotocol'],
+      'OPEN payload: client, remote, path, query, subprotocol, claims')
+t.ok(isinstance(o['client'], int) and o['client'] > 0 and o['claims'] is None,
+     'OPEN: a client id, and null claims without authentication')
 s.close()
+t.ok(t.wait_for(lambda: (o['client'], None, '') in b.closes),
+     'a client gone without a close frame: the backend gets a CLOSE without a code')
 st, hdrs, body, s = u.request(port, u.upgrade_request('/', extra='Origin: https://app.example.com\r\n'))
 t.is_(st, 101, 'allowed origin: 101')
 s.close()
