@@ -3,7 +3,8 @@
 # daemons include a running wsgwd, `clients` gives every field, `kick ID` without a code
 # closes with 1008 and a code that may not go on the wire is refused, `log-level`, `drain`
 # (clients 1001, /readyz 503, exit 0) and `shutdown`; /readyz with one backend of two up;
-# every wsgwd_ metric family the issue names is exported and documented in wsgwd.8.
+# every wsgwd_ metric family the issue names is exported and documented in wsgwd.8; gwctl's
+# bash completion offers kick, backends and --code.
 import asyncio
 import json
 import os
@@ -146,4 +147,22 @@ t.ok(m and 0 < float(m.group(1)) < 1, 'deflate ratio below 1 after a compressibl
 man = open(os.path.join(t.ROOT, 'man', 'wsgwd.8')).read()
 undocumented = sorted(f for f in families if f not in man)
 t.is_(undocumented, [], 'every exported wsgwd_ metric family is in wsgwd.8')
+
+# ---- gwctl's bash completion knows wsgwd's commands ----
+import subprocess
+
+
+def complete(*words):
+    script = ('source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _gwctl; printf "%%s\\n" "${COMPREPLY[@]}"'
+              % (os.path.join(t.ROOT, 'completions', 'gwctl.bash'),
+                 ' '.join("'%s'" % w for w in words), len(words) - 1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith('GWKIT_')}
+    env['PATH'] = t.BIN + ':' + env.get('PATH', '')
+    p = subprocess.run(['bash', '-c', script], env=env, capture_output=True, text=True, timeout=20)
+    return [w for w in p.stdout.splitlines() if w]
+
+t.is_((complete('gwctl', 'ki'), complete('gwctl', 'backe')), (['kick'], ['backends']),
+      'gwctl completes kick and backends')
+t.ok('--code' in complete('gwctl', 'kick', '5', '--'), 'gwctl kick completes --code')
+t.ok('wsgwd' in complete('gwctl', 'clients', ''), 'gwctl clients completes wsgwd')
 t.done()
