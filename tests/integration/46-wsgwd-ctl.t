@@ -2,7 +2,7 @@
 # The rest of wsgwd's operator surface, through gwctl: `status` and `health-check` of all
 # daemons include a running wsgwd, `clients` gives every field, `kick ID` without a code
 # closes with 1008 and a code that may not go on the wire is refused, `log-level`, `drain`
-# (clients 1001, /readyz 503, exit 0) and `shutdown`; /readyz with one backend of two up;
+# (clients 1001, exit 0) and `shutdown`; /readyz with one backend of two up;
 # every wsgwd_ metric family the issue names is exported and documented in wsgwd.8; gwctl's
 # bash completion offers kick, backends and --code.
 import asyncio
