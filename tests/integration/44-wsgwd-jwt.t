@@ -77,6 +77,9 @@ cases = [
     ('wrong issuer', mint(dict(good, iss='evil'), 'HS256', 's3cret'), 'wrong issuer'),
     ('forged', mint(good, 'HS256', 'guess'), 'bad signature'),
     ('alg none', mint(good, 'none', None), 'algorithm not allowed'),
+    ('alg HS384', mint(good, 'HS256', 's3cret', header_alg='HS384'), 'algorithm not allowed'),
+    ('alg RS256 against HS256', mint(good, 'HS256', 's3cret', header_alg='RS256'), 'algorithm not allowed'),
+    ('alg NONE', mint(good, 'none', None, header_alg='NONE'), 'algorithm not allowed'),
     ('garbage', 'not.a.token', 'malformed'),
 ]
 for name, tok, why in cases:
