@@ -3,7 +3,7 @@
 # (binary and base64 subprotocols), backend EOF -> 1000, connect failure -> 1011 then 1013,
 # a client close half-closes the backend connection after its bytes, and a client that does
 # not read stops the gateway from reading the backend, as a backend that does not read stops
-# it reading the client.
+# it reading the client; a line server behind a configured protocol = raw backend.
 import asyncio
 import base64
 import os
@@ -144,6 +144,32 @@ async def no_subprotocol():
         return await ws.recv()
 
 t.is_(asyncio.run(no_subprotocol()), b'text goes as bytes', 'without a subprotocol: text in, bytes back as binary')
+
+
+
+# A line server behind a [backend] of protocol = raw from the configuration: lines split
+# across messages and several lines in one message are answered line by line.
+def line_server(c):
+    f = c.makefile('rb')
+    for line in f:
+        c.sendall(b'> ' + line.upper())
+
+ls = Server(line_server)
+dl = t.Daemon('wsgwd', conf='[backend lines]\naddress = 127.0.0.1:%d\nprotocol = raw\n' % ls.port)
+t.is_(dl.result('backends')['backends'][0]['protocol'], 'raw', 'protocol = raw from the configuration')
+
+
+async def lines():
+    async with websockets.connect('ws://127.0.0.1:%d/ws/lines' % dl.port, subprotocols=['binary']) as ws:
+        for part in (b'hel', b'lo\nwor', b'ld\n', b'a\nb\nc\n'):
+            await ws.send(part)
+        got = b''
+        while got.count(b'\n') < 5:
+            got += await asyncio.wait_for(ws.recv(), 5)
+        return got
+
+t.is_(asyncio.run(lines()), b'> HELLO\n> WORLD\n> A\n> B\n> C\n',
+      'a line server in raw mode answers each line, however the lines were split')
 
 # Backend EOF -> 1000 after what it sent.
 hs = Server(hello_then_close)
