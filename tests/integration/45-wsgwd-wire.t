@@ -2,13 +2,15 @@
 # What an attacker puts on the wire, answered as RFC 6455 and RFC 7692 say: a 64-bit length
 # with its top bit set, close codes that never go on the wire, a character split across
 # fragments (valid only once whole), permessage-deflate offers with bad parameters (declined),
-# a header block of exactly the limit and one byte over, and frames pipelined behind the
+# a header block of exactly the limit and one byte over, request heads browsers send and ones
+# an attacker writes, a ping flood that never reads its pongs, and frames pipelined behind the
 # upgrade request in the same packet (framed and raw backends).
 import os
 import socket
 import struct
 import sys
 import threading
+import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest as t
 import wsutil as u
@@ -113,6 +115,66 @@ def head_with_line(size):
 for size, want in ((2048, 101), (2049, 414)):
     t.is_(u.status_of(d.port, head_with_line(size)), want,
           'a request line of %d bytes (limit 2048): %d' % (size, want))
+
+# ---- request heads browsers send, and ones an attacker writes ----
+K = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+UPG = 'Upgrade: websocket\r\nConnection: Upgrade\r\n'
+
+
+def req(lines, first='GET / HTTP/1.1', host='Host: x\r\n'):
+    return first + '\r\n' + host + lines + '\r\n'
+
+heads = [
+    ('Connection: keep-alive, Upgrade (Firefox)',
+     req('Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n' + K + 'Sec-WebSocket-Version: 13\r\n'), 101),
+    ('Upgrade: WebSocket, any case', req('Upgrade: WebSocket\r\nConnection: upgrade\r\n' + K +
+                                         'Sec-WebSocket-Version: 13\r\n'), 101),
+    ('bare LF line ends', req(UPG + K + 'Sec-WebSocket-Version: 13\r\n').replace('\r\n', '\n'), 101),
+    ('two Sec-WebSocket-Key headers', req(UPG + K + K + 'Sec-WebSocket-Version: 13\r\n'), 400),
+    ('two Sec-WebSocket-Version headers', req(UPG + K + 'Sec-WebSocket-Version: 13\r\n'
+                                              'Sec-WebSocket-Version: 8\r\n'), 400),
+    ('no Host', req(UPG + K + 'Sec-WebSocket-Version: 13\r\n', host=''), 400),
+    ('a request body', req(UPG + K + 'Sec-WebSocket-Version: 13\r\nContent-Length: 5\r\n'), 400),
+    ('Transfer-Encoding', req(UPG + K + 'Sec-WebSocket-Version: 13\r\nTransfer-Encoding: chunked\r\n'), 501),
+    ('70 header lines', req(''.join('X-H%d: v\r\n' % i for i in range(70)) + UPG + K +
+                            'Sec-WebSocket-Version: 13\r\n'), 431),
+    ('HTTP/2.0', req(UPG + K + 'Sec-WebSocket-Version: 13\r\n', first='GET / HTTP/2.0'), 505),
+    ('obsolete line folding', req(UPG + K + 'X-A: 1\r\n  folded\r\nSec-WebSocket-Version: 13\r\n'), 400),
+    ('a space before the colon', req('Upgrade : websocket\r\nConnection: Upgrade\r\n' + K +
+                                     'Sec-WebSocket-Version: 13\r\n'), 400),
+    ('HEAD', req(UPG + K + 'Sec-WebSocket-Version: 13\r\n', first='HEAD / HTTP/1.1'), 405),
+]
+for name, raw, want in heads:
+    st, hdrs, body, s = u.request(d.port, raw)
+    closed = want == 101 or s.recv(100) == b''
+    s.close()
+    t.is_((st, closed), (want, True), '%s: %d%s' % (name, want, '' if want == 101 else ' and closed'))
+
+# ---- a client that sends pings and never reads the pongs: bounded ----
+s, hdrs, left = u.upgrade(d.port)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.setblocking(False)
+ping = F(9, b'p' * 125) * 512
+sent, idle_since, stalled, closed = 0, None, False, False
+while sent < (256 << 20):
+    try:
+        n = s.send(ping)
+        sent += n
+        idle_since = None
+    except BlockingIOError:
+        if idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > 1.0:
+            stalled = True
+            break
+        time.sleep(0.005)
+    except OSError:
+        closed = True
+        break
+s.close()
+t.ok((stalled or closed) and sent < (64 << 20),
+     'a ping flood that never reads its pongs stalls or is closed (%d bytes taken)' % sent)
+t.ok(d.alive(), 'the gateway survived the ping flood')
 
 # ---- frames in the same packet as the upgrade request ----
 s = socket.create_connection(('127.0.0.1', d.port), timeout=5)
