@@ -155,10 +155,12 @@ s, hdrs, left = u.upgrade(d.port)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.setblocking(False)
 ping = F(9, b'p' * 125) * 512
-sent, idle_since, stalled, closed = 0, None, False, False
+sent, idle_since, stalled, closed, pending = 0, None, False, False, b''
 while sent < (256 << 20):
     try:
-        n = s.send(ping)
+        pending = pending or ping
+        n = s.send(pending)
+        pending = pending[n:]
         sent += n
         idle_since = None
     except BlockingIOError:
