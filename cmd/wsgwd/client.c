@@ -271,6 +271,15 @@ tell_backend(struct wsgw_client *cl, unsigned code)
             wsgw_link_close_client(&cl->wk->links[i], cl->id, code);
 }
 
+/* The closing handshake gets handshake_timeout too: a client that neither answers our close
+ * nor reads what is queued for it (so that the lingering close of gw_conn_finish never starts)
+ * would otherwise keep its connection, and its place under max_clients, for ever. */
+static void
+closing_deadline(struct wsgw_client *cl)
+{
+    gw_ev_timer_start(cl->wk->ev, &cl->timer, cfg_of(cl)->handshake_timeout_ms);
+}
+
 void
 wsgw_client_close(struct wsgw_client *cl, unsigned code, const char *reason, int by_backend)
 {
@@ -288,6 +297,7 @@ wsgw_client_close(struct wsgw_client *cl, unsigned code, const char *reason, int
                  reason ? reason : "");
     tell_backend(cl, code);
     gw_conn_finish(cl->c);
+    closing_deadline(cl);
 }
 
 /* ---- HTTP answers before the upgrade ---- */
@@ -599,6 +609,7 @@ on_close_frame(struct wsgw_client *cl, const struct gw_ws_event *ev)
     count(cl, w->m.close_sent[wsgw_close_index(code == WSGW_CLOSE_NO_STATUS ? 1000 : code)], 1);
     tell_backend(cl, code == WSGW_CLOSE_NO_STATUS ? 1000 : code);
     gw_conn_finish(cl->c);
+    closing_deadline(cl);
 }
 
 static void
@@ -721,8 +732,11 @@ on_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
         gw_conn_close(cl->c, "handshake timeout");
         return;
     }
-    if (cl->state != WSGW_OPEN)
+    if (cl->state == WSGW_CLOSING) {
+        count(cl, w->m.close_timeouts, 1);
+        gw_conn_close(cl->c, "close timeout");
         return;
+    }
     if (cfg->ping_interval_ms && now - cl->last_rx_ms >= cfg->ping_timeout_ms) {
         count(cl, w->m.pings_timed_out, 1);
         wsgw_client_close(cl, WSGW_CLOSE_GOING_AWAY, "ping timeout", 0);

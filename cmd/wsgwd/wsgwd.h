@@ -120,7 +120,7 @@ struct wsgw_metrics {
     /* Close codes by side: index from wsgw_close_index(). */
     int close_sent[WSGW_CLOSE_SERIES], close_received[WSGW_CLOSE_SERIES];
     int deflate_in, deflate_out, deflate_ratio;
-    int pings_timed_out, idle_closed, output_overflow, http_requests;
+    int pings_timed_out, idle_closed, output_overflow, close_timeouts, http_requests;
     int *worker_clients; /* per worker */
 };
 
