@@ -86,6 +86,12 @@ for name, tok, why in cases:
     t.is_(attempt(d, tok), (401, why), '%s: 401 (%s)' % (name, why))
 t.is_(attempt(d, mint(dict(good, exp=now - 2), 'HS256', 's3cret')), (101, None),
       'expired within jwt_leeway: passes')
+t.is_(attempt(d, mint(dict(good, nbf=now + 2), 'HS256', 's3cret')), (101, None),
+      'not yet valid within jwt_leeway: passes')
+t.is_(attempt(d, mint(dict(good, aud=['other', 'gwkit']), 'HS256', 's3cret')), (101, None),
+      'an aud array naming jwt_audience: passes')
+t.is_(attempt(d, mint(dict(good, exp=str(now + 300)), 'HS256', 's3cret')), (401, 'malformed'),
+      'an exp that is not a number: 401 (malformed)')
 t.ok(d.metric('wsgwd_handshakes_total', {'result': 'unauthorized'}) >= len(cases), 'refusals counted')
 
 tmp = t.tmpdir()
