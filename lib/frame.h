@@ -69,10 +69,11 @@
  * -> gateway: client = the recipient, or 0 for every client of the gateway (broadcast).
  *
  * CLOSE goes either way. With a client id it ends that client's session (gateway -> backend:
- * the client left, the code is the one the client sent or 1006; backend -> gateway: close the
- * client with this code). With client 0 it ends the whole link: the sender closes the TCP
- * connection after it. The payload is empty (no code, as WebSocket's 1005) or a u16 code
- * followed by a UTF-8 reason of at most 123 bytes (it must fit a WebSocket close frame).
+ * the client left, with the code it sent, or no code when it vanished without a close frame;
+ * backend -> gateway: close the client with this code). With client 0 it ends the whole link:
+ * the sender closes the TCP connection after it. The payload is empty (no code, as WebSocket's
+ * 1005) or a u16 code followed by a UTF-8 reason of at most 123 bytes (it must fit a WebSocket
+ * close frame).
  * Valid codes are those a WebSocket endpoint may send: 1000-1003, 1007-1014, 3000-4999.
  *
  * PING asks the peer for a PONG carrying the same payload; either side may ping the link.

@@ -40,9 +40,10 @@ close_clients(struct wsgw_link *l, unsigned code, const char *reason)
 {
     for (struct wsgw_client *cl = l->wk->conns, *next; cl; cl = next) {
         next = cl->next;
-        if (cl->link == l) {
-            cl->link = NULL;
-            wsgw_client_close(cl, code, reason, 1);
+        if (wsgw_client_on_link(cl, l)) {
+            /* Not told on this link; a fan-out client's other backends are told. */
+            wsgw_client_unlink(cl, l);
+            wsgw_client_close(cl, code, reason, !cl->fan);
         }
     }
 }
@@ -95,9 +96,10 @@ wsgw_link_open(struct wsgw_link *l, struct wsgw_client *cl, const char *query,
 }
 
 int
-wsgw_link_data(struct wsgw_link *l, uint32_t client, int text, const void *data, size_t len)
+wsgw_link_data(struct wsgw_link *l, uint32_t client, int every_backend, int text, const void *data,
+               size_t len)
 {
-    struct gw_frame_hdr h = {(uint32_t)len,   client,           l->b->id,
+    struct gw_frame_hdr h = {(uint32_t)len,   client,           every_backend ? 0 : l->b->id,
                              GW_FRAME_DATA,   GW_FRAME_CONTROL, text ? GW_FRAME_FLAG_TEXT : 0,
                              GW_FRAME_VERSION};
     uint8_t hdr[GW_FRAME_HDR_LEN];
@@ -169,12 +171,12 @@ on_data_frame(struct wsgw_link *l, const struct gw_frame *f)
 
     if (f->hdr.client == 0) {
         for (cl = l->wk->conns; cl; cl = cl->next)
-            if (cl->state == WSGW_OPEN && cl->link == l)
+            if (cl->state == WSGW_OPEN && wsgw_client_on_link(cl, l))
                 wsgw_client_send(cl, text, f->payload, f->hdr.length);
         return;
     }
     cl = wsgw_client_find(l->wk, f->hdr.client);
-    if (cl && cl->link == l) {
+    if (cl && wsgw_client_on_link(cl, l)) {
         wsgw_client_send(cl, text, f->payload, f->hdr.length);
         return;
     }
@@ -202,9 +204,11 @@ on_close_frame(struct wsgw_link *l, const struct gw_frame *f)
         return;
     }
     cl = wsgw_client_find(l->wk, f->hdr.client);
-    if (cl && cl->link == l)
-        wsgw_client_close(cl, code ? code : WSGW_CLOSE_NORMAL, reason, 1);
-    else if (f->hdr.client > atomic_load(&l->wk->w->client_ids))
+    if (cl && wsgw_client_on_link(cl, l)) {
+        /* This backend knows; a fan-out client's other backends are told. */
+        wsgw_client_unlink(cl, l);
+        wsgw_client_close(cl, code ? code : WSGW_CLOSE_NORMAL, reason, !cl->fan);
+    } else if (f->hdr.client > atomic_load(&l->wk->w->client_ids))
         drop(l, "unknown_client", "CLOSE for a client this gateway never had");
 }
 

@@ -168,6 +168,94 @@ send_control(struct wsgw_client *cl, unsigned op, const void *data, size_t len)
     gw_conn_write(cl->c, frame, n + len);
 }
 
+/* ---- the framed links of a client: one, or every backend's for a fan-out client ---- */
+
+/* A fan-out client (the upgrade path is "/ws/" and a star) is bound to every framed backend up
+ * on its worker when it opens: each gets its OPEN and its messages (DATA with backend id 0,
+ * "every backend"), any of them may answer it or close it, and the others are then told. Its
+ * bitmap of links is allocated for it only. */
+
+#define FAN_BIT(i) ((uint8_t)(1u << ((i) % 8)))
+
+static size_t
+fan_bytes(const struct wsgw *w)
+{
+    return (w->nbackends + 7) / 8;
+}
+
+int
+wsgw_client_on_link(const struct wsgw_client *cl, const struct wsgw_link *l)
+{
+    size_t i;
+
+    if (cl->link == l)
+        return 1;
+    if (!cl->fan || l->wk != cl->wk)
+        return 0;
+    i = (size_t)(l - cl->wk->links);
+    return (cl->fan[i / 8] & FAN_BIT(i)) != 0;
+}
+
+void
+wsgw_client_unlink(struct wsgw_client *cl, const struct wsgw_link *l)
+{
+    size_t i = (size_t)(l - cl->wk->links);
+
+    if (cl->link == l)
+        cl->link = NULL;
+    if (cl->fan && cl->fan[i / 8] & FAN_BIT(i)) {
+        cl->fan[i / 8] &= (uint8_t)~FAN_BIT(i);
+        atomic_fetch_sub(&cl->wk->w->backends[i].clients, 1);
+    }
+}
+
+int
+wsgw_client_links_above(const struct wsgw_client *cl, size_t mark)
+{
+    struct wsgw_link *l;
+
+    if (cl->link)
+        return cl->link->c && gw_conn_out_len(cl->link->c) > mark;
+    for (size_t i = 0; cl->fan && i < cl->wk->w->nbackends; i++) {
+        l = &cl->wk->links[i];
+        if (cl->fan[i / 8] & FAN_BIT(i) && l->c && gw_conn_out_len(l->c) > mark)
+            return 1;
+    }
+    return 0;
+}
+
+/* Binds a fan-out client to every framed backend up on its worker: OPEN to each. 0, or -1
+ * when none took it. */
+static int
+fan_open(struct wsgw_client *cl, const char *query, const char *subprotocol, json_t *claims)
+{
+    struct wsgw *w = cl->wk->w;
+    unsigned n = 0;
+
+    if ((cl->fan = calloc(1, fan_bytes(w))) == NULL)
+        return -1;
+    for (unsigned i = 0; i < w->nbackends; i++) {
+        if (w->backends[i].proto != WSGW_FRAMES ||
+            wsgw_link_open(&cl->wk->links[i], cl, query, subprotocol, claims) == -1)
+            continue;
+        cl->fan[i / 8] |= FAN_BIT(i);
+        atomic_fetch_add(&w->backends[i].clients, 1);
+        n++;
+    }
+    return n ? 0 : -1;
+}
+
+/* A message to every backend of a fan-out client, with backend id 0. -1 when a link failed. */
+static int
+fan_data(struct wsgw_client *cl, int text, const void *data, size_t len)
+{
+    for (unsigned i = 0; i < cl->wk->w->nbackends; i++)
+        if (cl->fan[i / 8] & FAN_BIT(i) &&
+            wsgw_link_data(&cl->wk->links[i], cl->id, 1, text, data, len) == -1)
+            return -1;
+    return 0;
+}
+
 static void
 tell_backend(struct wsgw_client *cl, unsigned code)
 {
@@ -178,6 +266,18 @@ tell_backend(struct wsgw_client *cl, unsigned code)
         wsgw_link_close_client(cl->link, cl->id, code);
     else if (cl->raw)
         wsgw_raw_detach(cl);
+    for (unsigned i = 0; cl->fan && i < cl->wk->w->nbackends; i++)
+        if (cl->fan[i / 8] & FAN_BIT(i))
+            wsgw_link_close_client(&cl->wk->links[i], cl->id, code);
+}
+
+/* The closing handshake gets handshake_timeout too: a client that neither answers our close
+ * nor reads what is queued for it (so that the lingering close of gw_conn_finish never starts)
+ * would otherwise keep its connection, and its place under max_clients, for ever. */
+static void
+closing_deadline(struct wsgw_client *cl)
+{
+    gw_ev_timer_start(cl->wk->ev, &cl->timer, cfg_of(cl)->handshake_timeout_ms);
 }
 
 void
@@ -197,6 +297,7 @@ wsgw_client_close(struct wsgw_client *cl, unsigned code, const char *reason, int
                  reason ? reason : "");
     tell_backend(cl, code);
     gw_conn_finish(cl->c);
+    closing_deadline(cl);
 }
 
 /* ---- HTTP answers before the upgrade ---- */
@@ -250,15 +351,24 @@ backend_usable(struct wsgw_client *cl, struct wsgw_backend *b)
     return cl->wk->links[b->id - 1].state == WSGW_LINK_UP;
 }
 
-/* The backend of /ws/NAME; else one of those usable from this worker, by client id. NULL with
- * *status 404 (no such name) or 503 (none usable). */
+/* The backend of /ws/NAME; for the fan-out path (*fan set) the first of every framed backend
+ * usable from this worker, which all get the client; else one of those usable, by client id. NULL
+ * with *status 404 (no such name) or 503 (none usable). */
 static struct wsgw_backend *
-choose_backend(struct wsgw_client *cl, const char *path, uint32_t id, int *status)
+choose_backend(struct wsgw_client *cl, const char *path, uint32_t id, int *status, int *fan)
 {
     struct wsgw *w = cl->wk->w;
     struct wsgw_backend *ok[WSGW_MAX_BACKENDS];
     unsigned n = 0;
 
+    if (strcmp(path, "/ws/*") == 0) {
+        *fan = 1;
+        for (unsigned i = 0; i < w->nbackends; i++)
+            if (w->backends[i].proto == WSGW_FRAMES && backend_usable(cl, &w->backends[i]))
+                return &w->backends[i];
+        *status = 503;
+        return NULL;
+    }
     if (strncmp(path, "/ws/", 4) == 0 && path[4]) {
         struct wsgw_backend *b = wsgw_backend_find(w, path + 4, strcspn(path + 4, "/"));
         if (!b) {
@@ -335,7 +445,7 @@ path_copy(const struct gw_wshttp_req *r)
 /* The client is in: 101 sent. Sets up framing and tells the backend. 0, or -1 (closed). */
 static int
 open_client(struct wsgw_client *cl, const struct wsgw_config *cfg,
-            const struct gw_wshttp_upgrade *u, uint32_t id, json_t *claims)
+            const struct gw_wshttp_upgrade *u, uint32_t id, json_t *claims, int fan)
 {
     struct wsgw_worker *wk = cl->wk;
     struct wsgw *w = wk->w;
@@ -353,13 +463,19 @@ open_client(struct wsgw_client *cl, const struct wsgw_config *cfg,
         return -1;
     }
     atomic_fetch_add(&w->nclients, 1);
-    atomic_fetch_add(&cl->b->clients, 1);
+    if (!fan)
+        atomic_fetch_add(&cl->b->clients, 1);
     gw_metrics_add(w->m.reg, w->m.clients, 1);
     gw_metrics_add(w->m.reg, w->m.worker_clients[wk->index], 1);
     count(cl, w->m.handshakes[WSGW_HS_OK], 1);
     GW_LOG_DEBUG("client open", "client=%u addr=%s path=%s backend=%s deflate=%s", id,
-                 gw_conn_addr(cl->c), cl->path, cl->b->name, cl->dfl ? "yes" : "no");
-    if (cl->b->proto == WSGW_RAW) {
+                 gw_conn_addr(cl->c), cl->path, fan ? "*" : cl->b->name, cl->dfl ? "yes" : "no");
+    if (fan) {
+        if (fan_open(cl, cl->req->query, u->protocol, claims) == -1) {
+            wsgw_client_close(cl, WSGW_CLOSE_INTERNAL, "backend unavailable", 1);
+            return -1;
+        }
+    } else if (cl->b->proto == WSGW_RAW) {
         cl->base64 = u->protocol && strcmp(u->protocol, "base64") == 0;
         wsgw_raw_connect(cl);
     } else {
@@ -395,12 +511,12 @@ upgrade(struct wsgw_client *cl)
     char err[GW_ERR_LEN];
     json_t *claims = NULL;
     uint32_t id = (uint32_t)atomic_fetch_add(&w->client_ids, 1) + 1;
-    int status = 0, rc;
+    int status = 0, fan = 0, rc;
     size_t n = 0;
 
     if (id == 0)
         id = (uint32_t)atomic_fetch_add(&w->client_ids, 1) + 1;
-    if ((cl->b = choose_backend(cl, cl->req->path, id, &status)) == NULL && status == 404) {
+    if ((cl->b = choose_backend(cl, cl->req->path, id, &status, &fan)) == NULL && status == 404) {
         refuse(cl, 404, "no such backend", NULL, WSGW_HS_NOT_FOUND);
         return -1;
     }
@@ -438,7 +554,7 @@ upgrade(struct wsgw_client *cl)
         return -1;
     }
     write_buf(cl, b);
-    rc = open_client(cl, cfg, &u, id, claims);
+    rc = open_client(cl, cfg, &u, id, claims, fan);
     json_decref(claims);
     return rc;
 }
@@ -456,10 +572,12 @@ deliver(struct wsgw_client *cl, unsigned opcode, const uint8_t *data, size_t len
     cl->bytes_in += len;
     count(cl, w->m.messages[WSGW_IN], 1);
     count(cl, w->m.bytes[WSGW_IN], len);
-    if (cl->link) {
-        if (wsgw_link_data(cl->link, cl->id, opcode == GW_WS_OP_TEXT, data, len) == -1) {
+    if (cl->link || cl->fan) {
+        int text = opcode == GW_WS_OP_TEXT;
+        if (cl->link ? wsgw_link_data(cl->link, cl->id, 0, text, data, len) == -1
+                     : fan_data(cl, text, data, len) == -1) {
             wsgw_client_close(cl, WSGW_CLOSE_INTERNAL, "backend unavailable", 1);
-        } else if (!cl->paused_self && gw_conn_out_len(cl->link->c) > WSGW_LINK_HIGH) {
+        } else if (!cl->paused_self && wsgw_client_links_above(cl, WSGW_LINK_HIGH)) {
             /* A backend that reads slowly: its clients wait, rather than its queue growing. */
             cl->paused_self = 1;
             gw_conn_pause_read(cl->c);
@@ -491,6 +609,7 @@ on_close_frame(struct wsgw_client *cl, const struct gw_ws_event *ev)
     count(cl, w->m.close_sent[wsgw_close_index(code == WSGW_CLOSE_NO_STATUS ? 1000 : code)], 1);
     tell_backend(cl, code == WSGW_CLOSE_NO_STATUS ? 1000 : code);
     gw_conn_finish(cl->c);
+    closing_deadline(cl);
 }
 
 static void
@@ -613,8 +732,11 @@ on_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
         gw_conn_close(cl->c, "handshake timeout");
         return;
     }
-    if (cl->state != WSGW_OPEN)
+    if (cl->state == WSGW_CLOSING) {
+        count(cl, w->m.close_timeouts, 1);
+        gw_conn_close(cl->c, "close timeout");
         return;
+    }
     if (cfg->ping_interval_ms && now - cl->last_rx_ms >= cfg->ping_timeout_ms) {
         count(cl, w->m.pings_timed_out, 1);
         wsgw_client_close(cl, WSGW_CLOSE_GOING_AWAY, "ping timeout", 0);
@@ -772,7 +894,13 @@ client_closed(struct gw_conn *c, const char *reason)
         wsgw_raw_detach(cl);
         table_remove(wk, cl);
         atomic_fetch_sub(&w->nclients, 1);
-        atomic_fetch_sub(&cl->b->clients, 1);
+        if (cl->fan) {
+            for (unsigned i = 0; i < w->nbackends; i++)
+                if (cl->fan[i / 8] & FAN_BIT(i))
+                    atomic_fetch_sub(&w->backends[i].clients, 1);
+        } else {
+            atomic_fetch_sub(&cl->b->clients, 1);
+        }
         gw_metrics_sub(w->m.reg, w->m.clients, 1);
         gw_metrics_sub(w->m.reg, w->m.worker_clients[wk->index], 1);
         GW_LOG_DEBUG("client closed", "client=%u reason=%s code=%u in=%llu out=%llu", cl->id,
@@ -800,6 +928,7 @@ client_closed(struct gw_conn *c, const char *reason)
         free(cl->dfl);
     }
     gw_buf_reset(&cl->msg);
+    free(cl->fan);
     free(cl->path);
     free(cl);
 }
@@ -819,9 +948,12 @@ wsgw_client_json(struct wsgw_client *cl, uint64_t now_ms)
     return json_pack(
         "{s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I}", WSGW_F_ID, (json_int_t)cl->id,
         WSGW_F_ADDR, gw_conn_addr(cl->c), WSGW_F_PATH, cl->path ? cl->path : "", WSGW_F_BACKEND,
-        cl->b ? cl->b->name : "", WSGW_F_STATE, cl->state == WSGW_OPEN ? "open" : "closing",
-        WSGW_F_WORKER, (int)cl->wk->index, WSGW_F_CONNECTED_S,
-        (json_int_t)((now_ms - cl->opened_ms) / 1000), WSGW_F_MESSAGES,
-        (json_int_t)(cl->msgs_in + cl->msgs_out), WSGW_F_BYTES_IN, (json_int_t)cl->bytes_in,
-        WSGW_F_BYTES_OUT, (json_int_t)cl->bytes_out, WSGW_F_MESSAGES_IN, (json_int_t)cl->msgs_in);
+        cl->fan ? "*"
+        : cl->b ? cl->b->name
+                : "",
+        WSGW_F_STATE, cl->state == WSGW_OPEN ? "open" : "closing", WSGW_F_WORKER,
+        (int)cl->wk->index, WSGW_F_CONNECTED_S, (json_int_t)((now_ms - cl->opened_ms) / 1000),
+        WSGW_F_MESSAGES, (json_int_t)(cl->msgs_in + cl->msgs_out), WSGW_F_BYTES_IN,
+        (json_int_t)cl->bytes_in, WSGW_F_BYTES_OUT, (json_int_t)cl->bytes_out, WSGW_F_MESSAGES_IN,
+        (json_int_t)cl->msgs_in);
 }

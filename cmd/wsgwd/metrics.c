@@ -172,13 +172,17 @@ wsgw_metrics_init(struct wsgw *w, char *err)
     wm->output_overflow =
         gw_metrics_simple(m, "wsgwd_output_overflows_total", GW_METRIC_COUNTER,
                           "Clients closed (1013) for not reading their output.", err);
+    wm->close_timeouts = gw_metrics_simple(
+        m, "wsgwd_close_timeouts_total", GW_METRIC_COUNTER,
+        "Connections dropped when the closing handshake did not end within handshake_timeout.",
+        err);
     wm->http_requests = gw_metrics_simple(m, "wsgwd_http_requests_total", GW_METRIC_COUNTER,
                                           "Plain HTTP requests on the WebSocket port.", err);
     if (rc < 0 || wm->connections < 0 || wm->clients < 0 || wm->messages[WSGW_OUT] < 0 ||
         wm->bytes[WSGW_OUT] < 0 || wm->deflate_out < 0 || wm->deflate_ratio < 0 ||
         wm->pings_timed_out < 0 || wm->idle_closed < 0 || wm->output_overflow < 0 ||
-        wm->http_requests < 0 || close_series(wm, m, err) < 0 || backend_series(w, m, err) < 0 ||
-        worker_series(w, m, err) < 0) {
+        wm->close_timeouts < 0 || wm->http_requests < 0 || close_series(wm, m, err) < 0 ||
+        backend_series(w, m, err) < 0 || worker_series(w, m, err) < 0) {
         if (!err[0])
             gw_err(err, "metrics registry full");
         return -1;

@@ -93,7 +93,7 @@ wsgw_raw_flow_check(struct wsgw_client *cl)
 {
     if (cl->paused_raw && cl->raw && gw_conn_out_len(cl->c) <= CLIENT_LOW)
         wsgw_raw_client_writable(cl);
-    if (cl->paused_self && cl->link && cl->link->c && gw_conn_out_len(cl->link->c) > WSGW_LINK_LOW)
+    if (cl->paused_self && wsgw_client_links_above(cl, WSGW_LINK_LOW))
         return;
     if (cl->paused_self && (!cl->raw || gw_conn_out_len(cl->raw) <= RAW_LOW)) {
         cl->paused_self = 0;

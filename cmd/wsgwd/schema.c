@@ -39,8 +39,9 @@ static const struct gw_conf_key wsgw_keys[] = {
      "handshakes per second from one source address (past it: 429); 0 = no limit", 0,
      F(handshakes_per_ip)},
     {"handshake_timeout", GW_CONF_DURATION, "10s", MS(100), SEC(3600), NULL,
-     "close a connection whose upgrade request is not complete after this long", 0,
-     F(handshake_timeout_ms)},
+     "close a connection whose upgrade request, or whose closing handshake, is not complete "
+     "after this long",
+     0, F(handshake_timeout_ms)},
     {"idle_timeout", GW_CONF_DURATION, "0", 0, SEC(86400 * 7), NULL,
      "close a client (1001) that sent no message for this long; 0 = never (pings keep watch)", 0,
      F(idle_timeout_ms)},

@@ -120,7 +120,7 @@ struct wsgw_metrics {
     /* Close codes by side: index from wsgw_close_index(). */
     int close_sent[WSGW_CLOSE_SERIES], close_received[WSGW_CLOSE_SERIES];
     int deflate_in, deflate_out, deflate_ratio;
-    int pings_timed_out, idle_closed, output_overflow, http_requests;
+    int pings_timed_out, idle_closed, output_overflow, close_timeouts, http_requests;
     int *worker_clients; /* per worker */
 };
 
@@ -222,6 +222,7 @@ struct wsgw_client {
     struct wsgw_client *hnext;       /* the worker's id table */
     struct wsgw_backend *b;
     struct wsgw_link *link;    /* framed backend */
+    uint8_t *fan;              /* fan-out client: bit i set = bound to links[i] */
     struct gw_conn *raw;       /* raw backend: this client's own connection */
     struct gw_wshttp_req *req; /* during the handshake */
     struct gw_wsdeflate *dfl;  /* permessage-deflate, when negotiated */
@@ -266,6 +267,13 @@ void wsgw_client_send(struct wsgw_client *cl, int text, const void *data, size_t
  * asked for it, so it is not told again. */
 void wsgw_client_close(struct wsgw_client *cl, unsigned code, const char *reason, int by_backend);
 json_t *wsgw_client_json(struct wsgw_client *cl, uint64_t now_ms);
+/* 1 when cl's messages go over the link l: its one framed backend, or one of every backend
+ * of a fan-out client. */
+int wsgw_client_on_link(const struct wsgw_client *cl, const struct wsgw_link *l);
+/* l is going away (dropped, or the backend closed cl): cl is no longer bound to it. */
+void wsgw_client_unlink(struct wsgw_client *cl, const struct wsgw_link *l);
+/* 1 when a framed link of cl has more than mark bytes queued. */
+int wsgw_client_links_above(const struct wsgw_client *cl, size_t mark);
 /* A side of cl was paused for backpressure: its timer starts looking at the queues. */
 void wsgw_client_flow_paused(struct wsgw_client *cl);
 
@@ -279,7 +287,10 @@ void wsgw_links_stop(struct wsgw_worker *wk);
  * link is not up. */
 int wsgw_link_open(struct wsgw_link *l, struct wsgw_client *cl, const char *query,
                    const char *subprotocol, json_t *claims);
-int wsgw_link_data(struct wsgw_link *l, uint32_t client, int text, const void *data, size_t len);
+/* DATA carries the backend's id, or 0 with every_backend (a fan-out client's message, sent
+ * to each of its backends). */
+int wsgw_link_data(struct wsgw_link *l, uint32_t client, int every_backend, int text,
+                   const void *data, size_t len);
 void wsgw_link_close_client(struct wsgw_link *l, uint32_t client, unsigned code);
 
 /* raw.c: websockify mode. */

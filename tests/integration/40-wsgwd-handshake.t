@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # wsgwd's HTTP side: the 101 with the right accept key, and each bad upgrade answered with its
-# exact status and closed; plain requests, the test page switch, the handshake deadline.
+# exact status and closed; plain requests, the test page switch, the handshake deadline (for
+# the opening and the closing handshake).
 import os
 import sys
 import time
@@ -29,7 +30,16 @@ s.close()
 
 st, hdrs, body, s = u.request(port, u.upgrade_request('/', extra='Sec-WebSocket-Protocol: x, chat.v1, chat.v2\r\n'))
 t.is_((st, hdrs.get('sec-websocket-protocol')), (101, 'chat.v2'), 'subprotocol: the server\'s first preference the client offers')
+t.ok(t.wait_for(lambda: any(o.get('subprotocol') == 'chat.v2' for o in b.opens)),
+     'OPEN tells the backend the chosen subprotocol')
+o = [o for o in b.opens if o.get('subprotocol') == 'chat.v2'][0]
+t.is_(sorted(o), ['claims', 'client', 'path', 'query', 'remote', 'subprotocol'],
+      'OPEN payload: client, remote, path, query, subprotocol, claims')
+t.ok(isinstance(o['client'], int) and o['client'] > 0 and o['claims'] is None,
+     'OPEN: a client id, and null claims without authentication')
 s.close()
+t.ok(t.wait_for(lambda: (o['client'], None, '') in b.closes),
+     'a client gone without a close frame: the backend gets a CLOSE without a code')
 st, hdrs, body, s = u.request(port, u.upgrade_request('/', extra='Origin: https://app.example.com\r\n'))
 t.is_(st, 101, 'allowed origin: 101')
 s.close()
@@ -84,6 +94,23 @@ s.settimeout(5)
 t0 = time.monotonic()
 t.is_(s.recv(100), b'', 'an incomplete request is closed at handshake_timeout')
 t.ok(time.monotonic() - t0 < 4, 'closed within about handshake_timeout (1s)')
+s.close()
+
+# A client that makes the gateway close it, then neither answers nor reads (so what is queued
+# for it never drains) is dropped once the closing handshake takes handshake_timeout.
+s = __import__('socket').socket()
+s.setsockopt(__import__('socket').SOL_SOCKET, __import__('socket').SO_RCVBUF, 4096)
+s.connect(('127.0.0.1', port))
+s.sendall(u.upgrade_request('/').encode())
+t.ok(t.wait_for(lambda: d.result('status')['clients'] == 1), 'a client that will not read is open')
+for i in range(30):
+    s.sendall(u.frame(2, b'x' * 100000))
+s.sendall(u.frame(3, b''))
+t0 = time.monotonic()
+t.ok(t.wait_for(lambda: d.result('status')['clients'] == 0, 10),
+     'after its protocol error it is dropped once the closing handshake passes handshake_timeout')
+t.ok(time.monotonic() - t0 < 5, '... within about handshake_timeout (%.1fs)' % (time.monotonic() - t0))
+t.is_(d.metric('wsgwd_close_timeouts_total'), 1, 'wsgwd_close_timeouts_total counts it')
 s.close()
 
 m = d.metric('wsgwd_handshakes_total', {'result': 'origin'})

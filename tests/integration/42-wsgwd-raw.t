@@ -2,7 +2,8 @@
 # websockify mode: `wsgwd --raw PORT HOST:PORT` in front of plain TCP servers. Bytes both ways
 # (binary and base64 subprotocols), backend EOF -> 1000, connect failure -> 1011 then 1013,
 # a client close half-closes the backend connection after its bytes, and a client that does
-# not read stops the gateway from reading the backend.
+# not read stops the gateway from reading the backend, as a backend that does not read stops
+# it reading the client; a line server behind a configured protocol = raw backend.
 import asyncio
 import base64
 import os
@@ -144,6 +145,32 @@ async def no_subprotocol():
 
 t.is_(asyncio.run(no_subprotocol()), b'text goes as bytes', 'without a subprotocol: text in, bytes back as binary')
 
+
+
+# A line server behind a [backend] of protocol = raw from the configuration: lines split
+# across messages and several lines in one message are answered line by line.
+def line_server(c):
+    f = c.makefile('rb')
+    for line in f:
+        c.sendall(b'> ' + line.upper())
+
+ls = Server(line_server)
+dl = t.Daemon('wsgwd', conf='[backend lines]\naddress = 127.0.0.1:%d\nprotocol = raw\n' % ls.port)
+t.is_(dl.result('backends')['backends'][0]['protocol'], 'raw', 'protocol = raw from the configuration')
+
+
+async def lines():
+    async with websockets.connect('ws://127.0.0.1:%d/ws/lines' % dl.port, subprotocols=['binary']) as ws:
+        for part in (b'hel', b'lo\nwor', b'ld\n', b'a\nb\nc\n'):
+            await ws.send(part)
+        got = b''
+        while got.count(b'\n') < 5:
+            got += await asyncio.wait_for(ws.recv(), 5)
+        return got
+
+t.is_(asyncio.run(lines()), b'> HELLO\n> WORLD\n> A\n> B\n> C\n',
+      'a line server in raw mode answers each line, however the lines were split')
+
 # Backend EOF -> 1000 after what it sent.
 hs = Server(hello_then_close)
 d2 = start(hs)
@@ -223,4 +250,54 @@ t.ok(stalled and pushed['stalled_at'] < PUSH * 3 // 4,
      'the backend stalls while the client does not read (%s of %d bytes taken)'
      % (pushed.get('stalled_at'), PUSH))
 t.is_((got, code), (PUSH, 1000), 'then every byte arrives once the client reads, and close 1000')
+
+# Backpressure the other way: a backend that does not read stops the gateway reading its
+# client; once it reads, every byte arrives.
+go = threading.Event()
+slow = {}
+
+
+def slow_reader(c):
+    go.wait(60)
+    n = 0
+    while True:
+        data = c.recv(1 << 20)
+        if not data:
+            break
+        n += len(data)
+        slow['got'] = n
+    return n
+
+ss = Server(slow_reader)
+d6 = start(ss)
+s, hdrs, left = u.upgrade(d6.port)
+s.setblocking(False)
+burst = u.frame(2, b'r' * 65536) * 16
+sent, pending, idle_since, stalled_at = 0, b'', None, None
+while sent < PUSH and stalled_at is None:
+    try:
+        if not pending:
+            pending = burst
+        n = s.send(pending)
+        pending = pending[n:]
+        sent += n
+        idle_since = None
+    except BlockingIOError:
+        if idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > 1.0:
+            stalled_at = sent
+        time.sleep(0.005)
+t.ok(stalled_at is not None and stalled_at < PUSH // 2,
+     'raw: a backend that does not read stalls its client (%s bytes taken)' % stalled_at)
+go.set()
+s.setblocking(True)
+if pending:
+    s.sendall(pending)
+frames_sent = (stalled_at or sent) + len(pending)
+payload_sent = frames_sent // len(u.frame(2, b'r' * 65536)) * 65536
+t.ok(t.wait_for(lambda: slow.get('got', 0) >= payload_sent, 30),
+     'raw: once the backend reads, every byte the client sent arrives (%s of %d)'
+     % (slow.get('got'), payload_sent))
+s.close()
 t.done()

@@ -2,7 +2,7 @@
 # Framed backends that misbehave: each kind of bad frame drops that backend link (counted by
 # kind), its clients get 1011, the gateway lives on and reconnects; a HELLO of another version
 # is refused with CLOSE 1002; a backend killed mid-stream closes its clients with 1011; PING
-# on the link is answered.
+# on the link is answered; the gateway pings an idle link and drops one that stops answering.
 import asyncio
 import json
 import os
@@ -154,4 +154,41 @@ d3 = t.Daemon('wsgwd', conf='[backend early]\naddress = 127.0.0.1:%d\n' % b3.por
 t.ok(t.wait_for(lambda: b3.hellos), 'the gateway sends HELLO first')
 b3.send_raw(F(fb.DATA, b'x', client=1), b3.links)
 t.ok(t.wait_for(lambda: 'kind=bad_hello' in d3.logtext()), 'DATA before HELLO drops the link')
+
+# Link keepalive: an idle link is pinged every backend_ping_interval and answered; a backend
+# that stops answering is dropped after backend_ping_timeout and its clients get 1011.
+b4 = fb.FrameBackend()
+pings = []
+orig4 = b4._frame
+
+
+def spy4(c, client, backend, type_, cls, flags, payload):
+    if type_ == fb.PING:
+        pings.append(payload)
+    orig4(c, client, backend, type_, cls, flags, payload)
+
+b4._frame = spy4
+d4 = t.Daemon('wsgwd', conf='[wsgwd]\nbackend_ping_interval = 100ms\nbackend_ping_timeout = 1s\n'
+                            '[backend keep]\naddress = 127.0.0.1:%d\n' % b4.port)
+t.ok(b4.wait_links(2) and u.links_up(d4), 'keepalive gateway: links up')
+t.ok(t.wait_for(lambda: len(pings) >= 4), 'the gateway pings its idle links')
+t.ok(t.wait_for(lambda: len(pings) >= 8) and u.links_up(d4), 'answered PINGs keep the links up')
+
+
+async def silenced():
+    async with websockets.connect('ws://127.0.0.1:%d/' % d4.port) as ws:
+        await ws.send('x')
+        await ws.recv()
+        b4.reading.clear()
+        t0 = time.monotonic()
+        try:
+            await asyncio.wait_for(ws.recv(), 10)
+        except websockets.ConnectionClosed as e:
+            return e.rcvd.code if e.rcvd else None, time.monotonic() - t0
+
+code, took = asyncio.run(silenced())
+t.is_(code, 1011, 'a backend that stops answering: its clients get 1011')
+t.ok(0.5 <= took < 5, 'after about backend_ping_timeout (%.1fs)' % took)
+t.ok(t.wait_for(lambda: 'kind=timeout' in d4.logtext()), 'the drop is logged as kind=timeout')
+b4.reading.set()
 t.done()

@@ -77,12 +77,21 @@ cases = [
     ('wrong issuer', mint(dict(good, iss='evil'), 'HS256', 's3cret'), 'wrong issuer'),
     ('forged', mint(good, 'HS256', 'guess'), 'bad signature'),
     ('alg none', mint(good, 'none', None), 'algorithm not allowed'),
+    ('alg HS384', mint(good, 'HS256', 's3cret', header_alg='HS384'), 'algorithm not allowed'),
+    ('alg RS256 against HS256', mint(good, 'HS256', 's3cret', header_alg='RS256'), 'algorithm not allowed'),
+    ('alg NONE', mint(good, 'none', None, header_alg='NONE'), 'algorithm not allowed'),
     ('garbage', 'not.a.token', 'malformed'),
 ]
 for name, tok, why in cases:
     t.is_(attempt(d, tok), (401, why), '%s: 401 (%s)' % (name, why))
 t.is_(attempt(d, mint(dict(good, exp=now - 2), 'HS256', 's3cret')), (101, None),
       'expired within jwt_leeway: passes')
+t.is_(attempt(d, mint(dict(good, nbf=now + 2), 'HS256', 's3cret')), (101, None),
+      'not yet valid within jwt_leeway: passes')
+t.is_(attempt(d, mint(dict(good, aud=['other', 'gwkit']), 'HS256', 's3cret')), (101, None),
+      'an aud array naming jwt_audience: passes')
+t.is_(attempt(d, mint(dict(good, exp=str(now + 300)), 'HS256', 's3cret')), (401, 'malformed'),
+      'an exp that is not a number: 401 (malformed)')
 t.ok(d.metric('wsgwd_handshakes_total', {'result': 'unauthorized'}) >= len(cases), 'refusals counted')
 
 tmp = t.tmpdir()

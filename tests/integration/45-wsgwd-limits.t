@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # Every violation of RFC 6455 answered with its exact close code (1002, 1007, 1009), a deflate
 # bomb stopped at max_message, keepalive pings and their timeout, the idle timeout, and the
-# connection limits (max_clients, max_clients_per_ip: 503; handshakes_per_ip: 429).
+# connection limits (max_clients, max_clients_per_ip: 503; handshakes_per_ip: 429); a client
+# that does not read closed with 1013 past max_output.
 import asyncio
 import os
 import struct
@@ -134,4 +135,44 @@ t.ok(u.links_up(d6), 'sixth gateway up')
 st = [u.status_of(d6.port, u.upgrade_request()) for _ in range(12)]
 t.ok(st[0] == 101 and 429 in st, 'handshakes_per_ip: past 2 a second, 429 (%s)' % st)
 t.ok(d6.metric('wsgwd_handshakes_total', {'result': 'rate_limited'}) >= 1, '429s counted')
+
+# A client that does not read: past max_output it is closed with 1013 (counted, the backend
+# told), and what it finally reads is bounded.
+import socket
+import framebackend as fb
+b7 = FrameBackend()
+d7 = t.Daemon('wsgwd', conf='[wsgwd]\nmax_output = 64k\n[backend echo]\naddress = 127.0.0.1:%d\n' % b7.port)
+t.ok(b7.wait_links(2) and u.links_up(d7), 'seventh gateway up, its own backend')
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(('127.0.0.1', d7.port))
+s.sendall(u.upgrade_request('/').encode())
+t.ok(t.wait_for(lambda: d7.result('status')['clients'] == 1), 'the slow client is open')
+cid = d7.result('clients')['clients'][0]['id']
+chunk = fb.frame(fb.DATA, b's' * 32768, client=cid)
+pushed = 0
+while not d7.metric('wsgwd_output_overflows_total') and pushed < (64 << 20):
+    b7.send_raw(chunk)
+    pushed += 32768
+t.is_(d7.metric('wsgwd_output_overflows_total'), 1, 'a client over max_output is counted')
+t.ok(t.wait_for(lambda: any(c[0] == cid and c[1] == 1013 for c in b7.closes)),
+     'the backend is told CLOSE 1013 for it')
+s.settimeout(5)
+rd = u.Reader(s)
+head = b''
+while b'\r\n\r\n' not in head:
+    head += s.recv(1)
+got, code = 0, None
+while True:
+    try:
+        fin, op, payload = rd.frame()
+    except (EOFError, OSError):
+        break
+    if op == 8:
+        code = struct.unpack('!H', payload[:2])[0]
+        break
+    got += len(payload)
+s.close()
+t.is_(code, 1013, 'the slow client, reading at last, finds close 1013 after its queued messages')
+t.ok(got < 8 << 20, 'what was queued for it stayed bounded (%d bytes of %d pushed)' % (got, pushed))
 t.done()

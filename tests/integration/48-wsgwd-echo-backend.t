@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # wsgwd with the example backend, in the command-line forms of DESIGN.md:
 # `echo-backend HOST:PORT` and `wsgwd PORT HOST:PORT HOST:PORT`. Text stays text and binary
-# binary through the gateway; --broadcast-every reaches every client once per tick.
+# binary through the gateway; --broadcast-every reaches every client once per tick; a /ws/*
+# client's message (backend id 0) is echoed by both.
 import asyncio
 import os
 import subprocess
@@ -56,6 +57,21 @@ async def broadcasts(n):
     finally:
         for c in clients:
             await c.close()
+
+
+
+async def fan():
+    async with websockets.connect('ws://127.0.0.1:%d/ws/*' % d.port) as ws:
+        await ws.send('both')
+        got = []
+        while len(got) < 2:
+            m = await asyncio.wait_for(ws.recv(), 10)
+            if not m.startswith('broadcast '):
+                got.append(m)
+        return got
+
+t.is_(asyncio.run(fan()), ['both', 'both'],
+      '/ws/*: a message with backend id 0 reaches both echo-backends, and both echo it')
 
 got = asyncio.run(broadcasts(20))
 t.ok(len(got) == 20 and all(isinstance(g, str) and g.startswith('broadcast ') for g in got),

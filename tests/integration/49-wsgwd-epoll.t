@@ -12,8 +12,8 @@ import gwtest as t
 
 here = os.path.dirname(os.path.abspath(__file__))
 files = [os.path.join(here, f) for f in ('40-wsgwd-handshake.t', '41-wsgwd-echo.t',
-                                         '42-wsgwd-raw.t', '43-wsgwd-backend.t',
-                                         '45-wsgwd-limits.t')]
+                                         '42-wsgwd-raw.t', '43-wsgwd-backend.t', '43-wsgwd-fanout.t',
+                                         '45-wsgwd-limits.t', '45-wsgwd-wire.t')]
 env = dict(os.environ, GW_TEST_WSGWD_IO='epoll')
 os.environ['GW_TEST_WSGWD_IO'] = 'epoll'
 d = t.Daemon('wsgwd')

@@ -87,6 +87,7 @@ class Reader:
     def __init__(self, sock, leftover=b''):
         self.s = sock
         self.buf = leftover
+        self.rsv = 0  # the reserved bits (RSV1 = 4) of the last frame read
 
     def _need(self, n, timeout):
         deadline = time.monotonic() + timeout
@@ -111,6 +112,7 @@ class Reader:
         self._need(off + n, timeout)
         payload = self.buf[off:off + n]
         self.buf = self.buf[off + n:]
+        self.rsv = (b0 >> 4) & 7
         return bool(b0 & 0x80), b0 & 0x0f, payload
 
     def close_code(self, timeout=5.0):
