@@ -15,12 +15,17 @@ from benchtest import GWBENCH, ROOT, LineServer, done, gwbench, ok, run_json  # 
 
 
 
+# The lower bound is exact (nothing is faster than the delay). The upper one leaves room for a
+# loaded machine waking the Python server late (check 10 failed at 22 ms under a parallel fuzz
+# run); an error of gwbench's own, a doubled or a missed delay, is still far outside it.
+P50_MAX = 30000
+
 slow = LineServer(lambda line: b'PONG\n', delay=0.020)
 target = '127.0.0.1:%d' % slow.port
 rc, j, err = run_json('tcp', '-c', '4', '-d', '1s', target)
 lat = (j or {}).get('latency_us', {})
 ok(rc == 0, 'closed loop against a 20 ms server', err)
-ok(20000 <= lat.get('p50', 0) <= 22000, 'p50 within 10%% of 20 ms: %.0f us' % lat.get('p50', 0))
+ok(20000 <= lat.get('p50', 0) <= P50_MAX, 'p50 is the 20 ms delay plus scheduling: %.0f us' % lat.get('p50', 0))
 ok(lat.get('min', 0) >= 19800, 'nothing faster than the delay: min %.0f us' % lat.get('min', 0))
 ok(lat.get('p99', 0) >= lat.get('p50', 0), 'p99 >= p50')
 ok(abs(j['rate'] - 4 / (lat.get('mean', 1) / 1e6)) / j['rate'] < 0.1,
@@ -31,7 +36,7 @@ ok(abs(j['rate'] - 4 / (lat.get('mean', 1) / 1e6)) / j['rate'] < 0.1,
 rc, j, err = run_json('tcp', '-c', '20', '-d', '1s', target)
 lat = (j or {}).get('latency_us', {})
 ok(rc == 0 and j['requests'] > 500, 'closed loop, 20 connections against a 20 ms server', err)
-ok(20000 <= lat.get('p50', 0) <= 22000, '20 connections: p50 within 10%% of 20 ms: %.0f us'
+ok(20000 <= lat.get('p50', 0) <= P50_MAX, '20 connections: p50 is the delay plus scheduling: %.0f us'
    % lat.get('p50', 0))
 ok(lat.get('min', 0) >= 19800, '20 connections: nothing faster than the delay: min %.0f us'
    % lat.get('min', 0))
@@ -39,7 +44,7 @@ ok(lat.get('min', 0) >= 19800, '20 connections: nothing faster than the delay: m
 rc, j, err = run_json('tcp', '-c', '4', '-R', '100', '-d', '1s', target)
 lat = (j or {}).get('latency_us', {})
 ok(rc == 0, 'open loop at 100/s against a 20 ms server', err)
-ok(20000 <= lat.get('p50', 0) <= 22000, 'open loop p50 within 10%% of 20 ms: %.0f us'
+ok(20000 <= lat.get('p50', 0) <= P50_MAX, 'open loop p50 is the delay plus scheduling: %.0f us'
    % lat.get('p50', 0))
 ok(j and j.get('send_lag_us') is not None, 'open loop reports its send lag')
 
