@@ -1,7 +1,7 @@
 /*
  * input.c -- the network workers: per-worker state, the lane notes (room again, durable), the
- * datagram inputs (syslog UDP on every worker, the Unix socket on worker 0; lib/udp's batched
- * receive), and turning one
+ * pushes of a loop iteration and the writer's wake-up after them, the datagram inputs (syslog
+ * UDP on every worker, the Unix socket on worker 0; lib/udp's batched receive), and turning one
  * syslog line into a record.
  *
  * Every worker owns a lane. A stream connection whose batch the full lane refused keeps the
@@ -27,6 +27,14 @@
 
 #define TZ_REFRESH_MS 60000
 #define DRAIN_ACK_MS 2000
+/* The writer is woken once this much was pushed, or KICK_DELAY_MS after the first push it has
+ * not been woken for, whichever comes first (see kick_soon). */
+#define KICK_BYTES (128 * 1024)
+#define KICK_DELAY_MS 1
+/* recvmmsg() calls a datagram socket gets per loop iteration at most: a flood is read in
+ * rounds of GW_UDP_BATCH until the socket is empty, this many rounds, or the batch is
+ * logd_fill_max big, so the worker's other sockets still get their turn. */
+#define DGRAM_ROUNDS 16
 
 int
 logd_local_offset(struct logd_worker *ws)
@@ -141,44 +149,167 @@ on_note(void *arg, unsigned notes)
         atomic_store(&ws->posted, 0);
 }
 
+/* ---- the iteration's pushes ---- */
+
+static void
+kick_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct logd_worker *ws = arg;
+
+    (void)ev;
+    (void)t;
+    ws->unkicked = 0;
+    logd_writer_kick(ws->l->writer);
+}
+
+/* Syslog over TCP and UDP is not acknowledged, so its lines need not reach the writer the
+ * moment they are read: waking the writer for every loop iteration's few KiB costs two context
+ * switches and a write() each time. It is woken per KICK_BYTES, or KICK_DELAY_MS after the
+ * first push it was not woken for: far fewer, larger rounds (and fsyncs), lines landing at
+ * most that much later. Pushes that wait for durability (native, ingest) still wake it at
+ * once. */
+static void
+kick_soon(struct logd_worker *ws, size_t bytes)
+{
+    struct gw_ev *ev = gw_worker_ev(ws->w);
+
+    ws->unkicked += bytes;
+    /* A small queue must not fill up meanwhile: a quarter of it at most. */
+    if (ws->unkicked < GW_MIN((size_t)KICK_BYTES, logd_cfg(ws->l)->queue_bytes / 4) &&
+        (gw_ev_timer_armed(&ws->kick_timer) ||
+         gw_ev_timer_start(ev, &ws->kick_timer, KICK_DELAY_MS) == 0))
+        return;
+    gw_ev_timer_stop(ev, &ws->kick_timer);
+    ws->unkicked = 0;
+    logd_writer_kick(ws->l->writer);
+}
+
+static size_t dgram_push(struct logd_worker *ws, unsigned flags);
+
+/* After the iteration's events: push every filling batch, then wake the writer (soon). */
+static void
+flush_iteration(struct gw_ev *ev, void *arg)
+{
+    struct logd_worker *ws = arg;
+    size_t pushed;
+
+    (void)ev;
+    ws->fill_deferred = 0;
+    pushed = logd_stream_flush(ws) + dgram_push(ws, LOGD_PUSH_NOKICK);
+    if (pushed)
+        kick_soon(ws, pushed);
+}
+
+int
+logd_worker_defer_flush(struct logd_worker *ws)
+{
+    if (ws->fill_deferred)
+        return 0;
+    if (gw_ev_defer(gw_worker_ev(ws->w), flush_iteration, ws) == -1)
+        return -1;
+    ws->fill_deferred = 1;
+    /* One clock read per iteration: its records share the reception time. */
+    ws->fill_now_ms = gw_wall_ms();
+    ws->fill_tz = logd_local_offset(ws);
+    return 0;
+}
+
 /* ---- datagrams ---- */
+
+/* Pushes the worker's datagram batch; returns its bytes when the lane took it. Datagrams
+ * cannot wait: refused, the batch is dropped and counted. */
+static size_t
+dgram_push(struct logd_worker *ws, unsigned flags)
+{
+    struct logd_batch *b = ws->dgram_fill;
+    struct logd *l = ws->l;
+    uint64_t dropped[LOGD_NINPUTS] = {0};
+    size_t bytes;
+
+    ws->dgram_fill = NULL;
+    if (!b)
+        return 0;
+    ws->dgram_fill_recs = b->nrec;
+    ws->dgram_fill_bytes = b->used;
+    bytes = logd_batch_bytes(b);
+    if (b->nrec && logd_lane_push(ws->lane, b, flags) != 0)
+        return bytes;
+    /* UDP and the Unix socket share worker 0's batch. */
+    for (size_t i = 0; i < b->nrec; i++)
+        dropped[b->recs[i].input]++;
+    for (int in = 0; in < LOGD_NINPUTS; in++)
+        if (dropped[in])
+            gw_metrics_add(l->m.reg, l->m.dropped[in], dropped[in]);
+    logd_batch_free(b);
+    return 0;
+}
+
+/* The batch this iteration's datagrams go into, pushed after the iteration (or at the end of
+ * dgram_read when no deferred call could be queued). NULL when memory ran out. */
+static struct logd_batch *
+dgram_batch(struct logd_worker *ws)
+{
+    if (ws->dgram_fill)
+        return ws->dgram_fill;
+    if ((ws->dgram_fill = logd_batch_new()) == NULL)
+        return NULL;
+    /* As big as the last one: a steady flood's batches then never grow. */
+    (void)logd_batch_reserve(ws->dgram_fill, ws->dgram_fill_recs + ws->dgram_fill_recs / 4,
+                             ws->dgram_fill_bytes + ws->dgram_fill_bytes / 4);
+    return ws->dgram_fill;
+}
 
 static void
 dgram_read(struct gw_ev *ev, int fd, unsigned events, void *arg)
 {
     struct logd_worker *ws = arg;
     struct logd *l = ws->l;
-    size_t max = logd_cfg(l)->max_line_bytes;
+    size_t max = logd_cfg(l)->max_line_bytes, fill_max = logd_fill_max(l);
     enum logd_input in = fd == ws->udp_fd ? LOGD_IN_UDP : LOGD_IN_UNIX;
-    struct logd_batch *b;
-    int64_t now = gw_wall_ms();
-    int n;
+    struct logd_tally t = {0};
+    int deferred = logd_worker_defer_flush(ws) == 0;
+    int64_t now = deferred ? ws->fill_now_ms : gw_wall_ms();
+    int tz = deferred ? ws->fill_tz : logd_local_offset(ws);
+    int n = GW_UDP_BATCH;
 
     (void)ev;
     (void)events;
-    if ((n = gw_udp_recv(ws->udp, fd)) <= 0 || (b = logd_batch_new()) == NULL)
-        return;
-    for (int i = 0; i < n; i++) {
-        char peer[GW_ADDR_STRLEN] = "unix";
-        socklen_t plen;
-        size_t len;
-        int cut;
-        char *p = gw_udp_data(ws->udp, i, &len, &cut);
-        const struct sockaddr *sa = gw_udp_peer(ws->udp, i, &plen);
-        if (in == LOGD_IN_UDP)
-            gw_net_addr_str(sa, plen, peer, sizeof(peer));
-        /* max_line may have shrunk at a reload since the buffers were made. */
-        if (len > max) {
-            len = max;
-            cut = 1;
+    for (int round = 0; round < DGRAM_ROUNDS && n == GW_UDP_BATCH; round++) {
+        struct logd_batch *b;
+        if ((n = gw_udp_recv(ws->udp, fd)) <= 0)
+            break;
+        if ((b = dgram_batch(ws)) == NULL) {
+            gw_metrics_add(l->m.reg, l->m.dropped[in], (uint64_t)n);
+            break;
         }
-        if (logd_syslog_rec(b, in, p, len, cut, peer, now, logd_local_offset(ws)) == 0)
-            logd_count_rec(l, &b->recs[b->nrec - 1], len);
+        for (int i = 0; i < n; i++) {
+            char peer[GW_ADDR_STRLEN] = "unix";
+            socklen_t plen;
+            size_t len;
+            int cut;
+            char *p = gw_udp_data(ws->udp, i, &len, &cut);
+            const struct sockaddr *sa = gw_udp_peer(ws->udp, i, &plen);
+            if (in == LOGD_IN_UDP)
+                gw_net_addr_str(sa, plen, peer, sizeof(peer));
+            /* max_line may have shrunk at a reload since the buffers were made. */
+            if (len > max) {
+                len = max;
+                cut = 1;
+            }
+            if (logd_syslog_rec(b, in, p, len, cut, peer, now, tz) == 0)
+                logd_tally_rec(&t, &b->recs[b->nrec - 1], len);
+        }
+        /* Past its size it goes at once (bounded memory, the writer starts on it sooner). */
+        if (logd_batch_bytes(b) >= fill_max) {
+            size_t pushed = dgram_push(ws, LOGD_PUSH_NOKICK);
+            if (pushed)
+                kick_soon(ws, pushed);
+        }
     }
-    if (b->nrec == 0 || logd_lane_push(ws->lane, b, 0) == 0) {
-        gw_metrics_add(l->m.reg, l->m.dropped[in], b->nrec);
-        logd_batch_free(b);
-    }
+    if (t.n)
+        logd_tally_flush(l, in, &t);
+    if (!deferred)
+        dgram_push(ws, 0);
 }
 
 static int
@@ -233,7 +364,7 @@ on_start(struct gw_worker *w, void *arg, char *err)
     struct logd_worker *ws = &l->ws[gw_worker_index(w)];
 
     ws->w = w;
-    gw_ev_timer_init(&ws->kick_timer, logd_stream_kick_timer, ws);
+    gw_ev_timer_init(&ws->kick_timer, kick_timer, ws);
     gw_metrics_bind_thread(l->m.reg, gw_worker_index(w));
     /* A datagram holds at most 64 KiB; a longer max_line set later only matters to streams. */
     if ((ws->udp = gw_udp_batch_new(GW_MIN(logd_cfg(l)->max_line_bytes, 65536), err)) == NULL)
@@ -251,6 +382,9 @@ close_inputs(struct logd_worker *ws)
 {
     struct gw_ev *ev = gw_worker_ev(ws->w);
 
+    /* What was read is kept, even past the budget (as a closing connection's last batch). */
+    if (dgram_push(ws, LOGD_PUSH_FORCE))
+        logd_writer_kick(ws->l->writer);
     if (ws->udp_fd >= 0) {
         gw_ev_del(ev, ws->udp_fd);
         close(ws->udp_fd);
