@@ -31,10 +31,16 @@
  * not been woken for, whichever comes first (see kick_soon). */
 #define KICK_BYTES (128 * 1024)
 #define KICK_DELAY_MS 1
-/* recvmmsg() calls a datagram socket gets per loop iteration at most: a flood is read in
- * rounds of GW_UDP_BATCH until the socket is empty, this many rounds, or the batch is
- * logd_fill_max big, so the worker's other sockets still get their turn. */
-#define DGRAM_ROUNDS 16
+/* recvmmsg() calls a datagram socket gets per read at most: a flow is read in rounds of
+ * GW_UDP_BATCH until the socket is empty, this many rounds, or the batch is logd_fill_max big,
+ * so the worker's other sockets still get their turn. */
+#define DGRAM_ROUNDS 64
+/* The UDP socket's receive buffer asked for; its reading is paced only when the kernel gave
+ * it at least DGRAM_PACE_RCVBUF (as it counts: twice the payload room), so what a timer
+ * period gathers (a 2 ms period of a 500k lines/s flood takes about 2 MiB) is a small part of
+ * it. */
+#define DGRAM_RCVBUF (16u << 20)
+#define DGRAM_PACE_RCVBUF (8u << 20)
 
 int
 logd_local_offset(struct logd_worker *ws)
@@ -151,15 +157,37 @@ on_note(void *arg, unsigned notes)
 
 /* ---- the iteration's pushes ---- */
 
+static void dgram_read(struct gw_ev *ev, int fd, unsigned events, void *arg);
+static size_t dgram_push(struct logd_worker *ws, unsigned flags);
+
+static void
+kick_now(struct logd_worker *ws)
+{
+    ws->unkicked = 0;
+    logd_writer_kick(ws->l->writer);
+    /* A paused UDP socket is read when the timer fires: it stays armed for it. */
+    if (!ws->dgram_paused)
+        gw_ev_timer_stop(gw_worker_ev(ws->w), &ws->kick_timer);
+}
+
+/* Wakes the writer for what was pushed without, and reads the paused UDP socket (see
+ * dgram_pace): what it gathered goes to the writer with one push and one wake-up. */
 static void
 kick_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 {
     struct logd_worker *ws = arg;
 
-    (void)ev;
     (void)t;
-    ws->unkicked = 0;
-    logd_writer_kick(ws->l->writer);
+    if (ws->dgram_paused) {
+        dgram_read(ev, ws->udp_fd, 0, ws);
+        /* The flush after this iteration pushes what it read and wakes the writer. */
+        if (ws->fill_deferred) {
+            ws->kick_after_flush = 1;
+            return;
+        }
+    }
+    if (ws->unkicked)
+        kick_now(ws);
 }
 
 /* Syslog over TCP and UDP is not acknowledged, so its lines need not reach the writer the
@@ -179,14 +207,11 @@ kick_soon(struct logd_worker *ws, size_t bytes)
         (gw_ev_timer_armed(&ws->kick_timer) ||
          gw_ev_timer_start(ev, &ws->kick_timer, KICK_DELAY_MS) == 0))
         return;
-    gw_ev_timer_stop(ev, &ws->kick_timer);
-    ws->unkicked = 0;
-    logd_writer_kick(ws->l->writer);
+    kick_now(ws);
 }
 
-static size_t dgram_push(struct logd_worker *ws, unsigned flags);
-
-/* After the iteration's events: push every filling batch, then wake the writer (soon). */
+/* After the iteration's events: push every filling batch, then wake the writer (soon, or now
+ * after the timer's read of the paused UDP socket). */
 static void
 flush_iteration(struct gw_ev *ev, void *arg)
 {
@@ -196,8 +221,14 @@ flush_iteration(struct gw_ev *ev, void *arg)
     (void)ev;
     ws->fill_deferred = 0;
     pushed = logd_stream_flush(ws) + dgram_push(ws, LOGD_PUSH_NOKICK);
-    if (pushed)
+    if (ws->kick_after_flush) {
+        ws->kick_after_flush = 0;
+        ws->unkicked += pushed;
+        if (ws->unkicked)
+            kick_now(ws);
+    } else if (pushed) {
         kick_soon(ws, pushed);
+    }
 }
 
 int
@@ -259,6 +290,37 @@ dgram_batch(struct logd_worker *ws)
     return ws->dgram_fill;
 }
 
+/* UDP reading paced to the writer's wake-ups: a read that emptied the socket after getting
+ * something stops watching it, and the kick timer reads it next (within KICK_DELAY_MS, then
+ * one push and one wake-up for all it gathered). A steady flow is so read in one burst per
+ * timer period rather than a few datagrams per loop iteration (each its own epoll and
+ * recvmmsg calls: as much CPU again as the rest of the work), and the worker sleeps in
+ * between; the socket's 4 MiB buffer holds far more than a period's datagrams. A read that
+ * found nothing, or left some (the rounds or the batch size ran out), watches the socket
+ * again. Not the Unix socket: its senders block when it is full (a datagram is never dropped
+ * there), and pausing would make them wait. */
+static void
+dgram_pace(struct logd_worker *ws, int fd, int pause)
+{
+    struct gw_ev *ev = gw_worker_ev(ws->w);
+
+    if (pause && !ws->dgram_paused) {
+        if ((!gw_ev_timer_armed(&ws->kick_timer) &&
+             gw_ev_timer_start(ev, &ws->kick_timer, KICK_DELAY_MS) == -1) ||
+            gw_ev_mod(ev, fd, 0) == -1)
+            return;
+        ws->dgram_paused = 1;
+    } else if (pause && !gw_ev_timer_armed(&ws->kick_timer)) {
+        /* Read from the timer and still paused: the timer comes again. */
+        if (gw_ev_timer_start(ev, &ws->kick_timer, KICK_DELAY_MS) == -1 &&
+            gw_ev_mod(ev, fd, GW_EV_READ) == 0)
+            ws->dgram_paused = 0;
+    } else if (!pause && ws->dgram_paused) {
+        if (gw_ev_mod(ev, fd, GW_EV_READ) == 0)
+            ws->dgram_paused = 0;
+    }
+}
+
 static void
 dgram_read(struct gw_ev *ev, int fd, unsigned events, void *arg)
 {
@@ -270,14 +332,17 @@ dgram_read(struct gw_ev *ev, int fd, unsigned events, void *arg)
     int deferred = logd_worker_defer_flush(ws) == 0;
     int64_t now = deferred ? ws->fill_now_ms : gw_wall_ms();
     int tz = deferred ? ws->fill_tz : logd_local_offset(ws);
-    int n = GW_UDP_BATCH;
+    int n = GW_UDP_BATCH, got = 0, drained = 0;
 
     (void)ev;
     (void)events;
-    for (int round = 0; round < DGRAM_ROUNDS && n == GW_UDP_BATCH; round++) {
+    for (int round = 0; round < DGRAM_ROUNDS; round++) {
         struct logd_batch *b;
-        if ((n = gw_udp_recv(ws->udp, fd)) <= 0)
+        if ((n = gw_udp_recv(ws->udp, fd)) <= 0) {
+            drained = 1;
             break;
+        }
+        got += n;
         if ((b = dgram_batch(ws)) == NULL) {
             gw_metrics_add(l->m.reg, l->m.dropped[in], (uint64_t)n);
             break;
@@ -304,25 +369,38 @@ dgram_read(struct gw_ev *ev, int fd, unsigned events, void *arg)
             size_t pushed = dgram_push(ws, LOGD_PUSH_NOKICK);
             if (pushed)
                 kick_soon(ws, pushed);
+            break;
+        }
+        if (n < GW_UDP_BATCH) {
+            drained = 1;
+            break;
         }
     }
     if (t.n)
         logd_tally_flush(l, in, &t);
     if (!deferred)
         dgram_push(ws, 0);
+    if (in == LOGD_IN_UDP && ws->udp_pace)
+        dgram_pace(ws, fd, got > 0 && drained && deferred);
 }
 
 static int
 open_udp(struct logd_worker *ws, char *err)
 {
     struct gw_addr a;
-    int fd, size = 4 << 20;
+    char why[GW_ERR_LEN];
+    size_t got = 0;
+    int fd;
 
     if (gw_net_parse_addr(ws->l->syslog_str, 0, &a, err) == -1 ||
         (fd = gw_net_bind_udp(&a, 1, err)) == -1)
         return -1;
-    /* A burst while the worker is busy waits in the socket rather than being dropped. */
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    /* A burst while the worker is busy (or the loop elsewhere: preempted, or paced, see
+     * dgram_pace) waits in the socket rather than being dropped. Past net.core.rmem_max when
+     * logd may (root); else as much of it as the kernel allows. */
+    if (gw_udp_set_rcvbuf(fd, DGRAM_RCVBUF, &got, why) == -1)
+        got = 0;
+    ws->udp_pace = got >= DGRAM_PACE_RCVBUF;
     ws->udp_fd = fd;
     if (gw_ev_add(gw_worker_ev(ws->w), fd, GW_EV_READ, dgram_read, ws, err) == -1)
         return -1;
@@ -392,6 +470,7 @@ close_inputs(struct logd_worker *ws)
     }
     if (gw_worker_index(ws->w) == 0 && ws->l->dgram_fd >= 0)
         gw_ev_del(ev, ws->l->dgram_fd);
+    ws->dgram_paused = 0;
     logd_native_stop(ws);
 }
 

@@ -321,9 +321,14 @@ struct logd_worker {
     int fill_deferred;
     int64_t fill_now_ms;
     int fill_tz;
-    /* Wakes the writer for pushes that did not, and the bytes they pushed (input.c). */
+    /* Wakes the writer for pushes that did not, and the bytes they pushed; reads the UDP
+     * socket when its reading is paused until then, and has the flush after the iteration
+     * wake the writer (input.c). */
     struct gw_ev_timer kick_timer;
     size_t unkicked;
+    int dgram_paused;
+    int udp_pace; /* the socket's buffer is big enough for paced reading */
+    int kick_after_flush;
     struct logd_conn *ackers; /* native connections owed acknowledgements */
     struct gw_listener *native;
     struct gw_listener *native_unix; /* worker 0 only */
