@@ -92,7 +92,7 @@ _gwctl()
         health-check) opts+=" --url --warning --critical" ;;
         kick) opts+=" --code" ;;
         tail) opts+=" --follow --app --severity -n" ;;
-        log) opts+=" --app --severity --addr" ;;
+        log) opts+=" --app --severity --addr --zstd" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return

@@ -205,6 +205,7 @@ const struct gwctl_cmd gwctl_cmds[] = {
       {"--severity", "SEVERITY", "severity", 0,
        "emerg|alert|crit|err|warning|notice|info|debug"},
       {"--addr", "HOST:PORT", "addr", 0, NULL},
+      {"--zstd", "", "zstd", GWCTL_ARG_FLAG, NULL},
       {NULL, "MESSAGE", NULL, GWCTL_ARG_REPEAT, NULL}},
      NULL,
      gwctl_run_log,
@@ -215,8 +216,9 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "record as durable. --app names the sender (default gwctl), --severity its level\n"
      "(default notice). The address is --addr, else GWKIT_LOGD_NATIVE_LISTEN, else\n"
      "native_listen from " GWCTL_DEFAULT_CONFIG ", else 127.0.0.1:5515 (a wildcard host\n"
-     "means this machine). Exit 0 when acknowledged, 1 when logd refused a record, 3 when\n"
-     "logd could not be reached or did not acknowledge within --timeout.",
+     "means this machine). --zstd compresses each batch with zstd (for shipping a big file\n"
+     "over a slow link; logd decompresses it). Exit 0 when acknowledged, 1 when logd refused\n"
+     "a record, 3 when logd could not be reached or did not acknowledge within --timeout.",
      0},
     {"reload", "reload", "*", GWCTL_PROG_OPERAND, NOARGS, gwctl_print_reload, NULL,
      "refused the new configuration; the old one keeps running",

@@ -27,7 +27,7 @@
 
 #define GWCTL_DEFAULT_CONFIG "/etc/gwkit/gwkit.conf"
 #define GWCTL_DEFAULT_TIMEOUT_MS 5000
-#define GWCTL_MAX_ARGS 4
+#define GWCTL_MAX_ARGS 5
 #define GWCTL_PATH_LEN 256
 #define GWCTL_MAX_PROGS 16
 

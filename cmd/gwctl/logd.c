@@ -10,6 +10,9 @@
 #include "logclient.h"
 #include "net.h"
 
+/* zstd's own default: most of the ratio of higher levels at a small part of their CPU. */
+#define LOG_ZSTD_LEVEL 3
+
 void
 gwctl_print_inputs(FILE *out, const char *prog, json_t *result)
 {
@@ -31,7 +34,8 @@ gwctl_print_inputs(FILE *out, const char *prog, json_t *result)
                  json_integer_value(json_object_get(in, "dropped")));
         gwctl_fmt_ms((int64_t)(json_number_value(json_object_get(in, "backpressure_s")) * 1000),
                      held, sizeof(held));
-        gwctl_table_row(t, gwctl_str(in, "input"), gwctl_str(in, "listen"), msgs, bytes, dropped, held);
+        gwctl_table_row(t, gwctl_str(in, "input"), gwctl_str(in, "listen"), msgs, bytes, dropped,
+                        held);
     }
     gwctl_table_print(t, out);
     gwctl_table_free(t);
@@ -53,9 +57,10 @@ print_record(FILE *out, json_t *rec)
     if (!json_object_get(rec, "msg"))
         msg = gwctl_str(rec, "raw");
     fprintf(out, "%s %s %s%s%s%s %s: %s\n", gwctl_str(rec, "time"),
-            *gwctl_str(rec, "host") ? gwctl_str(rec, "host") : "-", *gwctl_str(rec, "app") ? gwctl_str(rec, "app") : "-",
-            *procid ? "[" : "", procid, *procid ? "]" : "",
-            *gwctl_str(rec, "severity") ? gwctl_str(rec, "severity") : "-", msg);
+            *gwctl_str(rec, "host") ? gwctl_str(rec, "host") : "-",
+            *gwctl_str(rec, "app") ? gwctl_str(rec, "app") : "-", *procid ? "[" : "", procid,
+            *procid ? "]" : "", *gwctl_str(rec, "severity") ? gwctl_str(rec, "severity") : "-",
+            msg);
 }
 
 static void
@@ -123,7 +128,8 @@ gwctl_run_tail(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **ar
     while ((line = gw_ctl_client_next(cl, follow ? -1 : g->timeout_ms, &st, err)) != NULL) {
         json_t *stream = json_object_get(line, "stream"), *result = json_object_get(line, "result");
         if (st != GW_CTL_OK) {
-            fprintf(stderr, "gwctl: logd: %s\n", gwctl_str(json_object_get(line, "error"), "message"));
+            fprintf(stderr, "gwctl: logd: %s\n",
+                    gwctl_str(json_object_get(line, "error"), "message"));
             rc = GWCTL_EXIT_FAILED;
             json_decref(line);
             break;
@@ -196,7 +202,7 @@ gwctl_run_log(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **arg
     struct gw_logclient *lc;
     char *msg = NULL;
     size_t mlen = 0;
-    int kind, severity = 5, rc = GWCTL_EXIT_OK;
+    int kind, severity = 5, zstd = 0, rc = GWCTL_EXIT_OK;
 
     while ((kind = gwctl_next_arg(g, cmd, &a, &arg, &val)) > 0) {
         if (kind == 'h') {
@@ -214,6 +220,8 @@ gwctl_run_log(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **arg
             app = val;
         } else if (strcmp(arg->key, "addr") == 0) {
             addr_opt = val;
+        } else if (strcmp(arg->key, "zstd") == 0) {
+            zstd = 1;
         } else {
             for (severity = 0; severity < 8 && strcmp(severity_names[severity], val) != 0;)
                 severity++;
@@ -239,6 +247,7 @@ gwctl_run_log(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **arg
     o.name = "gwctl";
     o.connect_timeout_ms = g->timeout_ms;
     o.add_timeout_ms = g->timeout_ms;
+    o.zstd_level = zstd ? LOG_ZSTD_LEVEL : 0;
     if ((lc = gw_logclient_new(&o, err)) == NULL) {
         fprintf(stderr, "gwctl: log: %s\n", err);
         free(msg);

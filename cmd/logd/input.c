@@ -1,7 +1,7 @@
 /*
  * input.c -- the network workers: per-worker state, the lane notes (room again, durable), the
- * datagram inputs (syslog UDP on every worker, the Unix socket on worker 0; lib/udp's batched
- * receive), and turning one
+ * pushes of a loop iteration and the writer's wake-up after them, the datagram inputs (syslog
+ * UDP on every worker, the Unix socket on worker 0; lib/udp's batched receive), and turning one
  * syslog line into a record.
  *
  * Every worker owns a lane. A stream connection whose batch the full lane refused keeps the
@@ -27,6 +27,20 @@
 
 #define TZ_REFRESH_MS 60000
 #define DRAIN_ACK_MS 2000
+/* The writer is woken once this much was pushed, or KICK_DELAY_MS after the first push it has
+ * not been woken for, whichever comes first (see kick_soon). */
+#define KICK_BYTES (128 * 1024)
+#define KICK_DELAY_MS 1
+/* recvmmsg() calls a datagram socket gets per read at most: a flow is read in rounds of
+ * GW_UDP_BATCH until the socket is empty, this many rounds, or the batch is logd_fill_max big,
+ * so the worker's other sockets still get their turn. */
+#define DGRAM_ROUNDS 64
+/* The UDP socket's receive buffer asked for; its reading is paced only when the kernel gave
+ * it at least DGRAM_PACE_RCVBUF (as it counts: twice the payload room), so what a timer
+ * period gathers (a 2 ms period of a 500k lines/s flood takes about 2 MiB) is a small part of
+ * it. */
+#define DGRAM_RCVBUF (16u << 20)
+#define DGRAM_PACE_RCVBUF (8u << 20)
 
 int
 logd_local_offset(struct logd_worker *ws)
@@ -141,57 +155,262 @@ on_note(void *arg, unsigned notes)
         atomic_store(&ws->posted, 0);
 }
 
+/* ---- the iteration's pushes ---- */
+
+static void dgram_read(struct gw_ev *ev, int fd, unsigned events, void *arg);
+static size_t dgram_push(struct logd_worker *ws, unsigned flags);
+
+static void
+kick_now(struct logd_worker *ws)
+{
+    ws->unkicked = 0;
+    logd_writer_kick(ws->l->writer);
+    /* A paused UDP socket is read when the timer fires: it stays armed for it. */
+    if (!ws->dgram_paused)
+        gw_ev_timer_stop(gw_worker_ev(ws->w), &ws->kick_timer);
+}
+
+/* Wakes the writer for what was pushed without, and reads the paused UDP socket (see
+ * dgram_pace): what it gathered goes to the writer with one push and one wake-up. */
+static void
+kick_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+{
+    struct logd_worker *ws = arg;
+
+    (void)t;
+    if (ws->dgram_paused) {
+        dgram_read(ev, ws->udp_fd, 0, ws);
+        /* The flush after this iteration pushes what it read and wakes the writer. */
+        if (ws->fill_deferred) {
+            ws->kick_after_flush = 1;
+            return;
+        }
+    }
+    if (ws->unkicked)
+        kick_now(ws);
+}
+
+/* Syslog over TCP and UDP is not acknowledged, so its lines need not reach the writer the
+ * moment they are read: waking the writer for every loop iteration's few KiB costs two context
+ * switches and a write() each time. It is woken per KICK_BYTES, or KICK_DELAY_MS after the
+ * first push it was not woken for: far fewer, larger rounds (and fsyncs), lines landing at
+ * most that much later. Pushes that wait for durability (native, ingest) still wake it at
+ * once. */
+static void
+kick_soon(struct logd_worker *ws, size_t bytes)
+{
+    struct gw_ev *ev = gw_worker_ev(ws->w);
+
+    ws->unkicked += bytes;
+    /* A small queue must not fill up meanwhile: a quarter of it at most. */
+    if (ws->unkicked < GW_MIN((size_t)KICK_BYTES, logd_cfg(ws->l)->queue_bytes / 4) &&
+        (gw_ev_timer_armed(&ws->kick_timer) ||
+         gw_ev_timer_start(ev, &ws->kick_timer, KICK_DELAY_MS) == 0))
+        return;
+    kick_now(ws);
+}
+
+/* After the iteration's events: push every filling batch, then wake the writer (soon, or now
+ * after the timer's read of the paused UDP socket). */
+static void
+flush_iteration(struct gw_ev *ev, void *arg)
+{
+    struct logd_worker *ws = arg;
+    size_t pushed;
+
+    (void)ev;
+    ws->fill_deferred = 0;
+    pushed = logd_stream_flush(ws) + dgram_push(ws, LOGD_PUSH_NOKICK);
+    if (ws->kick_after_flush) {
+        ws->kick_after_flush = 0;
+        ws->unkicked += pushed;
+        if (ws->unkicked)
+            kick_now(ws);
+    } else if (pushed) {
+        kick_soon(ws, pushed);
+    }
+}
+
+int
+logd_worker_defer_flush(struct logd_worker *ws)
+{
+    if (ws->fill_deferred)
+        return 0;
+    if (gw_ev_defer(gw_worker_ev(ws->w), flush_iteration, ws) == -1)
+        return -1;
+    ws->fill_deferred = 1;
+    /* One clock read per iteration: its records share the reception time. */
+    ws->fill_now_ms = gw_wall_ms();
+    ws->fill_tz = logd_local_offset(ws);
+    return 0;
+}
+
 /* ---- datagrams ---- */
+
+/* Pushes the worker's datagram batch; returns its bytes when the lane took it. Datagrams
+ * cannot wait: refused, the batch is dropped and counted. */
+static size_t
+dgram_push(struct logd_worker *ws, unsigned flags)
+{
+    struct logd_batch *b = ws->dgram_fill;
+    struct logd *l = ws->l;
+    uint64_t dropped[LOGD_NINPUTS] = {0};
+    size_t bytes;
+
+    ws->dgram_fill = NULL;
+    if (!b)
+        return 0;
+    ws->dgram_fill_recs = b->nrec;
+    ws->dgram_fill_bytes = b->used;
+    bytes = logd_batch_bytes(b);
+    if (b->nrec && logd_lane_push(ws->lane, b, flags) != 0)
+        return bytes;
+    /* UDP and the Unix socket share worker 0's batch. */
+    for (size_t i = 0; i < b->nrec; i++)
+        dropped[b->recs[i].input]++;
+    for (int in = 0; in < LOGD_NINPUTS; in++)
+        if (dropped[in])
+            gw_metrics_add(l->m.reg, l->m.dropped[in], dropped[in]);
+    logd_batch_free(b);
+    return 0;
+}
+
+/* The batch this iteration's datagrams go into, pushed after the iteration (or at the end of
+ * dgram_read when no deferred call could be queued). NULL when memory ran out. */
+static struct logd_batch *
+dgram_batch(struct logd_worker *ws)
+{
+    if (ws->dgram_fill)
+        return ws->dgram_fill;
+    if ((ws->dgram_fill = logd_batch_new()) == NULL)
+        return NULL;
+    /* As big as the last one: a steady flood's batches then never grow. */
+    (void)logd_batch_reserve(ws->dgram_fill, ws->dgram_fill_recs + ws->dgram_fill_recs / 4,
+                             ws->dgram_fill_bytes + ws->dgram_fill_bytes / 4);
+    return ws->dgram_fill;
+}
+
+/* UDP reading paced to the writer's wake-ups: a read that emptied the socket after getting
+ * something stops watching it, and the kick timer reads it next (within KICK_DELAY_MS, then
+ * one push and one wake-up for all it gathered). A steady flow is so read in one burst per
+ * timer period rather than a few datagrams per loop iteration (each its own epoll and
+ * recvmmsg calls: as much CPU again as the rest of the work), and the worker sleeps in
+ * between; the socket's buffer (paced only when it got DGRAM_PACE_RCVBUF) holds far more than
+ * a period's datagrams. A read that found nothing, or left some (the rounds or the batch size ran
+ * out), watches the socket again. Not the Unix socket: its senders block when it is full (a
+ * datagram is never dropped there), and pausing would make them wait. */
+static void
+dgram_pace(struct logd_worker *ws, int fd, int pause)
+{
+    struct gw_ev *ev = gw_worker_ev(ws->w);
+
+    if (pause && !ws->dgram_paused) {
+        if ((!gw_ev_timer_armed(&ws->kick_timer) &&
+             gw_ev_timer_start(ev, &ws->kick_timer, KICK_DELAY_MS) == -1) ||
+            gw_ev_mod(ev, fd, 0) == -1)
+            return;
+        ws->dgram_paused = 1;
+    } else if (pause && !gw_ev_timer_armed(&ws->kick_timer)) {
+        /* Read from the timer and still paused: the timer comes again. */
+        if (gw_ev_timer_start(ev, &ws->kick_timer, KICK_DELAY_MS) == -1 &&
+            gw_ev_mod(ev, fd, GW_EV_READ) == 0)
+            ws->dgram_paused = 0;
+    } else if (!pause && ws->dgram_paused) {
+        if (gw_ev_mod(ev, fd, GW_EV_READ) == 0)
+            ws->dgram_paused = 0;
+    }
+}
 
 static void
 dgram_read(struct gw_ev *ev, int fd, unsigned events, void *arg)
 {
     struct logd_worker *ws = arg;
     struct logd *l = ws->l;
-    size_t max = logd_cfg(l)->max_line_bytes;
+    size_t max = logd_cfg(l)->max_line_bytes, fill_max = logd_fill_max(l);
     enum logd_input in = fd == ws->udp_fd ? LOGD_IN_UDP : LOGD_IN_UNIX;
-    struct logd_batch *b;
-    int64_t now = gw_wall_ms();
-    int n;
+    struct logd_tally t = {0};
+    int deferred = logd_worker_defer_flush(ws) == 0;
+    int64_t now = deferred ? ws->fill_now_ms : gw_wall_ms();
+    int tz = deferred ? ws->fill_tz : logd_local_offset(ws);
+    int n = GW_UDP_BATCH, got = 0, drained = 0;
+    /* The last sender's address as text: a flow's datagrams mostly share it (printing it was
+     * a tenth of the read's CPU). */
+    struct sockaddr_storage last_sa;
+    socklen_t last_len = 0;
+    char peer[GW_ADDR_STRLEN] = "unix";
 
     (void)ev;
     (void)events;
-    if ((n = gw_udp_recv(ws->udp, fd)) <= 0 || (b = logd_batch_new()) == NULL)
-        return;
-    for (int i = 0; i < n; i++) {
-        char peer[GW_ADDR_STRLEN] = "unix";
-        socklen_t plen;
-        size_t len;
-        int cut;
-        char *p = gw_udp_data(ws->udp, i, &len, &cut);
-        const struct sockaddr *sa = gw_udp_peer(ws->udp, i, &plen);
-        if (in == LOGD_IN_UDP)
-            gw_net_addr_str(sa, plen, peer, sizeof(peer));
-        /* max_line may have shrunk at a reload since the buffers were made. */
-        if (len > max) {
-            len = max;
-            cut = 1;
+    for (int round = 0; round < DGRAM_ROUNDS; round++) {
+        struct logd_batch *b;
+        if ((n = gw_udp_recv(ws->udp, fd)) <= 0) {
+            drained = 1;
+            break;
         }
-        if (logd_syslog_rec(b, in, p, len, cut, peer, now, logd_local_offset(ws)) == 0)
-            logd_count_rec(l, &b->recs[b->nrec - 1], len);
+        got += n;
+        if ((b = dgram_batch(ws)) == NULL) {
+            gw_metrics_add(l->m.reg, l->m.dropped[in], (uint64_t)n);
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            socklen_t plen;
+            size_t len;
+            int cut;
+            char *p = gw_udp_data(ws->udp, i, &len, &cut);
+            const struct sockaddr *sa = gw_udp_peer(ws->udp, i, &plen);
+            if (in == LOGD_IN_UDP && (!last_len || plen != last_len || plen > sizeof(last_sa) ||
+                                      memcmp(sa, &last_sa, plen) != 0)) {
+                gw_net_addr_str(sa, plen, peer, sizeof(peer));
+                if (plen <= sizeof(last_sa)) {
+                    memcpy(&last_sa, sa, plen);
+                    last_len = plen;
+                }
+            }
+            /* max_line may have shrunk at a reload since the buffers were made. */
+            if (len > max) {
+                len = max;
+                cut = 1;
+            }
+            if (logd_syslog_rec(b, in, p, len, cut, peer, now, tz) == 0)
+                logd_tally_rec(&t, &b->recs[b->nrec - 1], len);
+        }
+        /* Past its size it goes at once (bounded memory, the writer starts on it sooner). */
+        if (logd_batch_bytes(b) >= fill_max) {
+            size_t pushed = dgram_push(ws, LOGD_PUSH_NOKICK);
+            if (pushed)
+                kick_soon(ws, pushed);
+            break;
+        }
+        if (n < GW_UDP_BATCH) {
+            drained = 1;
+            break;
+        }
     }
-    if (b->nrec == 0 || logd_lane_push(ws->lane, b, 0) == 0) {
-        gw_metrics_add(l->m.reg, l->m.dropped[in], b->nrec);
-        logd_batch_free(b);
-    }
+    if (t.n)
+        logd_tally_flush(l, in, &t);
+    if (!deferred)
+        dgram_push(ws, 0);
+    if (in == LOGD_IN_UDP && ws->udp_pace)
+        dgram_pace(ws, fd, got > 0 && drained && deferred);
 }
 
 static int
 open_udp(struct logd_worker *ws, char *err)
 {
     struct gw_addr a;
-    int fd, size = 4 << 20;
+    char why[GW_ERR_LEN];
+    size_t got = 0;
+    int fd;
 
     if (gw_net_parse_addr(ws->l->syslog_str, 0, &a, err) == -1 ||
         (fd = gw_net_bind_udp(&a, 1, err)) == -1)
         return -1;
-    /* A burst while the worker is busy waits in the socket rather than being dropped. */
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    /* A burst while the worker is busy (or the loop elsewhere: preempted, or paced, see
+     * dgram_pace) waits in the socket rather than being dropped. Past net.core.rmem_max when
+     * logd may (root); else as much of it as the kernel allows. */
+    if (gw_udp_set_rcvbuf(fd, DGRAM_RCVBUF, &got, why) == -1)
+        got = 0;
+    ws->udp_pace = got >= DGRAM_PACE_RCVBUF;
     ws->udp_fd = fd;
     if (gw_ev_add(gw_worker_ev(ws->w), fd, GW_EV_READ, dgram_read, ws, err) == -1)
         return -1;
@@ -233,7 +452,7 @@ on_start(struct gw_worker *w, void *arg, char *err)
     struct logd_worker *ws = &l->ws[gw_worker_index(w)];
 
     ws->w = w;
-    gw_ev_timer_init(&ws->kick_timer, logd_stream_kick_timer, ws);
+    gw_ev_timer_init(&ws->kick_timer, kick_timer, ws);
     gw_metrics_bind_thread(l->m.reg, gw_worker_index(w));
     /* A datagram holds at most 64 KiB; a longer max_line set later only matters to streams. */
     if ((ws->udp = gw_udp_batch_new(GW_MIN(logd_cfg(l)->max_line_bytes, 65536), err)) == NULL)
@@ -251,6 +470,9 @@ close_inputs(struct logd_worker *ws)
 {
     struct gw_ev *ev = gw_worker_ev(ws->w);
 
+    /* What was read is kept, even past the budget (as a closing connection's last batch). */
+    if (dgram_push(ws, LOGD_PUSH_FORCE))
+        logd_writer_kick(ws->l->writer);
     if (ws->udp_fd >= 0) {
         gw_ev_del(ev, ws->udp_fd);
         close(ws->udp_fd);
@@ -258,6 +480,7 @@ close_inputs(struct logd_worker *ws)
     }
     if (gw_worker_index(ws->w) == 0 && ws->l->dgram_fd >= 0)
         gw_ev_del(ev, ws->l->dgram_fd);
+    ws->dgram_paused = 0;
     logd_native_stop(ws);
 }
 

@@ -312,15 +312,23 @@ struct logd_worker {
     int tz_offset_s;
     uint64_t tz_ms;
     struct logd_conn *blocked, *blocked_tail; /* refused by the full lane, reading paused */
-    /* Stream connections with a filling batch to push after this loop iteration, whether
-     * that push is deferred yet, and the iteration's reception time and zone (stream.c). */
+    /* Stream connections with a filling batch to push after this loop iteration (stream.c),
+     * the datagrams read in it and the size of the last such batch, whether that push is
+     * deferred yet, and the iteration's reception time and zone (input.c). */
     struct logd_conn *filling;
+    struct logd_batch *dgram_fill;
+    size_t dgram_fill_recs, dgram_fill_bytes;
     int fill_deferred;
     int64_t fill_now_ms;
     int fill_tz;
-    /* Wakes the writer for pushes that did not, and the bytes they pushed (stream.c). */
+    /* Wakes the writer for pushes that did not, and the bytes they pushed; reads the UDP
+     * socket when its reading is paused until then, and has the flush after the iteration
+     * wake the writer (input.c). */
     struct gw_ev_timer kick_timer;
     size_t unkicked;
+    int dgram_paused;
+    int udp_pace; /* the socket's buffer is big enough for paced reading */
+    int kick_after_flush;
     struct logd_conn *ackers; /* native connections owed acknowledgements */
     struct gw_listener *native;
     struct gw_listener *native_unix; /* worker 0 only */
@@ -335,6 +343,11 @@ int logd_syslog_rec(struct logd_batch *b, enum logd_input in, const char *line, 
                     int truncated, const char *peer, int64_t now_ms, int tz_offset_s);
 /* The UTC offset zoneless RFC 3164 times are read in (logd's own zone), cached a minute. */
 int logd_local_offset(struct logd_worker *ws);
+/* Queues the push of this loop iteration's filling batches (streams' and datagrams') for after
+ * its events, with one wake-up of the writer within KICK_BYTES / KICK_DELAY_MS, and takes the
+ * iteration's reception time and zone (ws->fill_now_ms, ws->fill_tz). 0, or -1 when the call
+ * could not be queued (out of memory): the caller pushes what it read itself. Worker thread. */
+int logd_worker_defer_flush(struct logd_worker *ws);
 /* Binds the Unix datagram socket (l->dgram_path) before the workers start. */
 int logd_dgram_open(struct logd *l, char *err);
 /* Starts the workers with every network input; stops accepting; stops and joins them. Main
@@ -353,8 +366,11 @@ extern struct logd *logd_stream_logd;
 void logd_conn_opened(struct logd_conn *lc, struct logd_worker *ws, struct gw_conn *c,
                       enum logd_input input);
 void logd_conn_closed(struct logd_conn *lc);
-/* The worker's kick_timer (stream.c): wakes the writer for what was pushed without. */
-void logd_stream_kick_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg);
+/* Pushes every stream connection's filling batch without waking the writer (a refused one
+ * blocks its connection); returns the bytes the lane took. Called after the loop iteration. */
+size_t logd_stream_flush(struct logd_worker *ws);
+/* The size past which a filling batch is pushed at once, not after the iteration. */
+size_t logd_fill_max(struct logd *l);
 /* The worker's lane has room again: push the waiting batches, resume their connections. */
 void logd_stream_unblock(struct logd_worker *ws);
 /* Pushes c's batch; when the lane refuses it, c stops reading and waits on ws->blocked. */

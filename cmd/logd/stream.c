@@ -8,7 +8,8 @@
  * and every push may wake the writer, which on a loaded machine (or pinned to the same CPU)
  * preempts the worker: a push per read cost two context switches per ~8 lines. So the records
  * of every read a connection gets in one iteration gather in its filling batch, and a deferred
- * call after the iteration's events pushes every filling batch and wakes the writer once.
+ * call after the iteration's events pushes every filling batch and wakes the writer once
+ * (input.c's logd_worker_defer_flush, which the datagram inputs share).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +31,6 @@ struct logd_syslog_framer {
 /* A filling batch is pushed at once past this size (bounded memory per connection, and the
  * writer starts on it sooner). */
 #define FILL_MAX_BYTES (256 * 1024)
-/* The writer is woken once this much was pushed, or KICK_DELAY_MS after the first push it has
- * not been woken for, whichever comes first (see flush_filling). */
-#define KICK_BYTES (128 * 1024)
-#define KICK_DELAY_MS 1
 
 /* The daemon, for limits(): the layer may ask for them before on_open has set the user. */
 struct logd *logd_stream_logd;
@@ -76,48 +73,12 @@ add_frame(struct logd_conn *lc, struct logd_batch *b, const struct gw_syslog_fra
         logd_tally_rec(t, &b->recs[b->nrec - 1], fr->data.len);
 }
 
-void
-logd_stream_kick_timer(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
+size_t
+logd_stream_flush(struct logd_worker *ws)
 {
-    struct logd_worker *ws = arg;
-
-    (void)ev;
-    (void)t;
-    ws->unkicked = 0;
-    logd_writer_kick(ws->l->writer);
-}
-
-/* Syslog over TCP is not acknowledged, so its lines need not reach the writer the moment they
- * are read: waking the writer for every loop iteration's few KiB costs two context switches
- * and a write() each time. It is woken per KICK_BYTES, or KICK_DELAY_MS after the first push
- * it was not woken for: far fewer, larger rounds (and fsyncs), lines landing at most that
- * much later. Pushes that wait for durability (native, ingest) still wake it at once. */
-static void
-kick_soon(struct logd_worker *ws, size_t bytes)
-{
-    struct gw_ev *ev = gw_worker_ev(ws->w);
-
-    ws->unkicked += bytes;
-    /* A small queue must not fill up meanwhile: a quarter of it at most. */
-    if (ws->unkicked < GW_MIN((size_t)KICK_BYTES, logd_cfg(ws->l)->queue_bytes / 4) &&
-        (gw_ev_timer_armed(&ws->kick_timer) ||
-         gw_ev_timer_start(ev, &ws->kick_timer, KICK_DELAY_MS) == 0))
-        return;
-    gw_ev_timer_stop(ev, &ws->kick_timer);
-    ws->unkicked = 0;
-    logd_writer_kick(ws->l->writer);
-}
-
-/* After the iteration's events: push every filling batch, then wake the writer (soon). */
-static void
-flush_filling(struct gw_ev *ev, void *arg)
-{
-    struct logd_worker *ws = arg;
     struct logd_conn *lc;
     size_t pushed = 0;
 
-    (void)ev;
-    ws->fill_deferred = 0;
     while ((lc = ws->filling) != NULL) {
         struct logd_batch *b = lc->filling;
         ws->filling = lc->next_filling;
@@ -135,8 +96,7 @@ flush_filling(struct gw_ev *ev, void *arg)
             logd_batch_free(b);
         }
     }
-    if (pushed)
-        kick_soon(ws, pushed);
+    return pushed;
 }
 
 /* The batch lc's input of this iteration goes into: created (and flushed after the iteration)
@@ -153,14 +113,8 @@ filling_batch(struct logd_conn *lc)
     /* As big as the last one: a steady sender's batches then never grow (a copy each time). */
     (void)logd_batch_reserve(lc->filling, lc->fill_recs + lc->fill_recs / 4,
                              lc->fill_bytes + lc->fill_bytes / 4);
-    if (!ws->fill_deferred) {
-        if (gw_ev_defer(gw_worker_ev(ws->w), flush_filling, ws) == -1)
-            return lc->filling; /* pushed at the end of on_data instead */
-        ws->fill_deferred = 1;
-        /* One clock read per iteration: its records share the reception time. */
-        ws->fill_now_ms = gw_wall_ms();
-        ws->fill_tz = logd_local_offset(ws);
-    }
+    if (logd_worker_defer_flush(ws) == -1)
+        return lc->filling; /* pushed at the end of on_data instead */
     if (!lc->on_filling) {
         lc->on_filling = 1;
         lc->next_filling = ws->filling;
@@ -239,8 +193,8 @@ frame_all(struct logd_conn *lc, struct logd_batch *b, const char *p, size_t n, i
     return off;
 }
 
-static size_t
-fill_max(struct logd *l)
+size_t
+logd_fill_max(struct logd *l)
 {
     return GW_MIN(logd_cfg(l)->batch_bytes, (size_t)FILL_MAX_BYTES);
 }
@@ -299,7 +253,7 @@ on_data(struct gw_conn *c, char *data, size_t len)
         logd_tally_flush(ws->l, LOGD_IN_TCP, &t);
     }
     /* Past its size, or with no flush to come (out of memory for the deferred call). */
-    if (b == lc->filling && (!lc->on_filling || logd_batch_bytes(b) >= fill_max(ws->l)))
+    if (b == lc->filling && (!lc->on_filling || logd_batch_bytes(b) >= logd_fill_max(ws->l)))
         push_filling(lc, 0);
     if (rc < 0) {
         GW_LOG_DEBUG("syslog framing error, closing", "peer=%s err=%s", lc->peer, err);
