@@ -39,7 +39,6 @@
  * it at least DGRAM_PACE_RCVBUF (as it counts: twice the payload room), so what a timer
  * period gathers (a 2 ms period of a 500k lines/s flood takes about 2 MiB) is a small part of
  * it. */
-#define DGRAM_RCVBUF (16u << 20)
 #define DGRAM_PACE_RCVBUF (8u << 20)
 
 int
@@ -408,7 +407,7 @@ open_udp(struct logd_worker *ws, char *err)
     /* A burst while the worker is busy (or the loop elsewhere: preempted, or paced, see
      * dgram_pace) waits in the socket rather than being dropped. Past net.core.rmem_max when
      * logd may (root); else as much of it as the kernel allows. */
-    if (gw_udp_set_rcvbuf(fd, DGRAM_RCVBUF, &got, why) == -1)
+    if (gw_udp_set_rcvbuf(fd, ws->l->udp_buffer, &got, why) == -1)
         got = 0;
     ws->udp_pace = got >= DGRAM_PACE_RCVBUF;
     ws->udp_fd = fd;

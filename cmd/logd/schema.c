@@ -26,6 +26,11 @@ static const struct gw_conf_key logd_keys[] = {
      GW_CONF_RESTART, 0, 0},
     {"syslog_udp", GW_CONF_BOOL, "yes", 0, 0, NULL, "also take syslog over UDP on syslog_listen",
      GW_CONF_RESTART, 0, 0},
+    {"udp_buffer", GW_CONF_SIZE, "16m", KIB(64), MIB(1024), NULL,
+     "receive buffer asked for each worker's syslog UDP socket (past net.core.rmem_max when "
+     "logd runs as root); a burst waits there instead of being dropped, and with 4 MiB or more "
+     "reading is paced to the writer's wake-ups",
+     GW_CONF_RESTART, 0, 0},
     {"native_listen", GW_CONF_STRING, "*:5515", 0, 0, NULL,
      "TCP address of the native acknowledged protocol; off: none", GW_CONF_RESTART, 0, 0},
     {"native_path", GW_CONF_STRING, "", 0, 0, NULL,

@@ -98,4 +98,24 @@ rc = d.stop()
 t.is_(rc, 0, 'logd exits 0 on SIGTERM')
 t.is_(len(msgs('last')), 1500, 'lines read just before SIGTERM are in the file after exit')
 t.is_(len(d.lines()), N + 5 + 1 + M + 1000 + 1500, 'nothing else lost or written twice')
+
+
+def udp_rcvbuf(port):
+    """The kernel's receive buffer of the UDP socket on port (ss: skmem rb, twice what was
+    asked for, as the kernel counts)."""
+    rc, out, _ = t.run(['ss', '-u', '-l', '-n', '-m', 'sport = :%d' % port])
+    for word in out.replace('(', ',').replace(')', ',').split(','):
+        if word.startswith('rb') and word[2:].isdigit():
+            return int(word[2:])
+    return None
+
+
+# udp_buffer: what the UDP socket asks for; as root past net.core.rmem_max (SO_RCVBUFFORCE).
+d2 = lt.Logd(env={'GWKIT_LOGD_UDP_BUFFER': '256k'})
+rb = udp_rcvbuf(d2.syslog_port)
+if os.geteuid() == 0:
+    t.is_(rb, 2 * 256 * 1024, 'udp_buffer = 256k gives the UDP socket that buffer')
+else:
+    t.ok(rb is not None and rb <= 2 * 256 * 1024, 'udp_buffer = 256k: the socket asked for it (%s)' % rb)
+t.is_(d2.stop(), 0, 'logd with udp_buffer = 256k exits 0')
 t.done()
