@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+# A write refused with EFBIG (the process's file size limit, RLIMIT_FSIZE, as systemd's
+# LimitFSIZE= sets it): logd is not killed by SIGXFSZ, acknowledges nothing it could not write,
+# reports the error, and once the limit is lifted writes every held line exactly once and
+# acknowledges it; it still exits 0 on SIGTERM.
+import os
+import shutil
+import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest as t
+import logdtest as lt
+
+if not shutil.which('prlimit'):
+    t.skip_all('prlimit not installed')
+d = lt.Logd(env={'GWKIT_LOGD_FSYNC': 'batch'})
+c = lt.Native(d.native_port, session=4242)
+# The output file first grows past logd's own log (stderr), so the limit set next stops the
+# output's writes and not the log's.
+c.batch(1, ['before %04d %s' % (i, 'b' * 80) for i in range(300)])
+t.is_(c.ack(), 1, 'a batch under no file size limit is acknowledged')
+size = os.path.getsize(d.out)
+t.ok(size > 4 * os.path.getsize(d.log_path), 'the output is larger than logd\'s log')
+rc, _, err = t.run(['prlimit', '--pid', str(d.pid), '--fsize=%d:unlimited' % (size + 100)])
+t.is_(rc, 0, 'prlimit sets logd\'s file size limit ' + err.strip())
+
+c.batch(2, ['after %04d %s' % (i, 'a' * 80) for i in range(20)])
+
+
+def failing():
+    st = d.result('status') or {}
+    return (st.get('output') or {}).get('error')
+
+
+t.ok(t.wait_for(lambda: failing() is not None or not d.alive(), 10) and d.alive(),
+     'a write over the file size limit does not kill logd (SIGXFSZ)')
+t.like(failing() or '', r'(?i)too large', 'status names the failed write: %s' % failing())
+c.sock.settimeout(0.5)
+try:
+    a = c.ack()
+except OSError:
+    a = 'no ack'
+t.is_(a, 'no ack', 'the batch that could not be written is not acknowledged')
+t.is_(len(d.lines()), 300, 'nothing of it is left half written in the file')
+
+rc, _, err = t.run(['prlimit', '--pid', str(d.pid), '--fsize=unlimited:unlimited'])
+t.is_(rc, 0, 'the limit is lifted ' + err.strip())
+c.sock.settimeout(15)
+t.is_(c.ack(), 2, 'once the write works again the batch is acknowledged')
+lines = d.lines()
+t.is_(lines, [('before %04d %s' % (i, 'b' * 80)).encode() for i in range(300)] +
+      [('after %04d %s' % (i, 'a' * 80)).encode() for i in range(20)],
+      'every line written exactly once, in order')
+c.batch(3, ['later'])
+t.is_(c.ack(), 3, 'and logd goes on acknowledging')
+c.close()
+t.is_(d.stop(), 0, 'logd exits 0 on SIGTERM after the failed writes')
+
+# A limit below logd's own log too: the main thread's log lines fail as well (EFBIG, not a
+# SIGXFSZ that kills logd with a core dump). A batch is then never acknowledged, and SIGTERM
+# still ends logd by its drain deadline, not by a signal.
+d2 = lt.Logd(env={'GWKIT_LOGD_FSYNC': 'batch'})
+c = lt.Native(d2.native_port, session=4343)
+rc, _, err = t.run(['prlimit', '--pid', str(d2.pid), '--fsize=1:unlimited'])
+t.is_(rc, 0, 'prlimit sets a 1-byte file size limit ' + err.strip())
+c.batch(1, ['never written'])
+t.ok(t.wait_for(lambda: ((d2.result('status') or {}).get('output') or {}).get('error'), 10),
+     'the write fails and status says so')
+t.ok(d2.ctl('reload').get('ok') is not None and d2.alive(),
+     'logd lives through a reload whose log lines cannot be written')
+c.sock.settimeout(0.3)
+try:
+    a = c.ack()
+except OSError:
+    a = 'no ack'
+t.is_(a, 'no ack', 'nothing acknowledged while no write works')
+rc = d2.stop(timeout=30)
+t.ok(rc is not None and rc >= 0, 'SIGTERM ends logd with an exit status, not a signal (%s)' % rc)
+t.is_(d2.lines(), [], 'and nothing was acknowledged that is not in the file')
+c.close()
+t.done()
