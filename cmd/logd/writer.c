@@ -392,9 +392,13 @@ round_(struct logd_writer *w, struct flush_req **flushes, int stopping)
         full = rc == 1;
     }
     if (w->failing || full || urgent || cfg->fsync != LOGD_FSYNC_BATCH ||
-        cfg->fsync_interval_ms == 0 || gw_logfile_pending_bytes(w->lf) >= cfg->batch_bytes)
+        cfg->fsync_interval_ms == 0 || gw_logfile_pending_bytes(w->lf) >= cfg->batch_bytes) {
         rc = commit(w, 1);
-    else
+        /* A commit rotates only the files it writes to; an idle file whose rotate_interval
+         * ended rotates in the tick (with fsync_interval = 0, the default, it ran nowhere). */
+        if (rc == 0 && gw_logfile_next_tick_ms(w->lf) == 0)
+            rc = commit(w, 0);
+    } else
         rc = commit(w, 0);
     if (*flushes)
         answer_flushes(w, flushes, rc == -1);
