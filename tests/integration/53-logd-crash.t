@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # kill -9 of logd while a native client streams: every batch acknowledged before the kill is in
-# the file after a restart, whole and once -- 20 times (tests/soak/logd-crash.sh runs it 100 times).
+# the file after a restart, whole and once, under each fsync policy in turn -- 20 times
+# (tests/soak/logd-crash.sh runs it 100 times).
 import os
 import random
 import re
@@ -14,6 +15,7 @@ import logdtest as lt
 
 ROUNDS = int(os.environ.get('GW_LOGD_CRASH_ROUNDS', '20'))
 PER_BATCH = 20
+POLICIES = ('batch', 'always', 'never')
 
 # A small queue, so the stream also meets backpressure (a paused connection, a waiting batch).
 d = lt.Logd(env={'GWKIT_LOGD_FSYNC': 'batch', 'GWKIT_LOGD_QUEUE_SIZE': '64k'})
@@ -53,6 +55,9 @@ for rnd in range(ROUNDS):
     d.proc.wait()
     th.join()
     c.close()
+    # Each restart under the next fsync policy: an ACK means written under every one of them
+    # (a kill -9 loses nothing the kernel has; only `never` leaves a power cut to chance).
+    d.env['GWKIT_LOGD_FSYNC'] = POLICIES[(rnd + 1) % len(POLICIES)]
     d.start()
     lines = set(d.lines())
     want = [('r%d s%d i%d' % (rnd, s, i)).encode() for s in range(first, acked[0] + 1)
