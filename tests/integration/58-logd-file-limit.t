@@ -2,7 +2,8 @@
 # A write refused with EFBIG (the process's file size limit, RLIMIT_FSIZE, as systemd's
 # LimitFSIZE= sets it): logd is not killed by SIGXFSZ, acknowledges nothing it could not write,
 # reports the error, and once the limit is lifted writes every held line exactly once and
-# acknowledges it; it still exits 0 on SIGTERM.
+# acknowledges it; a batch resent on a new connection meanwhile is acknowledged only once written,
+# once; it still exits 0 on SIGTERM.
 import os
 import shutil
 import sys
@@ -60,6 +61,38 @@ c.batch(3, ['later'])
 t.is_(c.ack(), 3, 'and logd goes on acknowledging')
 c.close()
 t.is_(d.stop(), 0, 'logd exits 0 on SIGTERM after the failed writes')
+
+# A client that reconnects while its batch is accepted but not written (the session remembers
+# it as accepted): the WELCOME names the last durable seq, and the resent batch is acknowledged
+# only once it is written, once.
+d = lt.Logd(env={'GWKIT_LOGD_FSYNC': 'batch'})
+a = lt.Native(d.native_port, session=88)
+a.batch(1, ['before %04d %s' % (i, 'b' * 80) for i in range(300)])
+t.is_(a.ack(), 1, 'reconnect: the first batch is acknowledged')
+t.run(['prlimit', '--pid', str(d.pid), '--fsize=%d:unlimited' % (os.path.getsize(d.out) + 100)])
+two = ['two %d %s' % (i, 'x' * 80) for i in range(20)]
+a.batch(2, two)
+t.ok(t.wait_for(lambda: ((d.result('status') or {}).get('output') or {}).get('error'), 10),
+     'reconnect: the second batch cannot be written')
+a.close()
+b = lt.Native(d.native_port, session=88)
+t.is_(b.welcome, 1, 'the WELCOME of the reconnect names the last durable seq, not the accepted')
+b.batch(2, two)
+b.batch(3, ['three'])
+b.sock.settimeout(0.5)
+try:
+    a = b.ack()
+except OSError:
+    a = 'no ack'
+t.is_(a, 'no ack', 'the resent batch is not acknowledged while it cannot be written')
+t.run(['prlimit', '--pid', str(d.pid), '--fsize=unlimited:unlimited'])
+b.sock.settimeout(15)
+t.is_(b.acks_until(3), 3, 'once writes work, the resent batch and the next are acknowledged')
+lines = d.lines()
+t.is_((len([l for l in lines if l.startswith(b'two ')]), lines.count(b'three')), (20, 1),
+      'the batch sent twice is written once')
+b.close()
+t.is_(d.stop(), 0, 'logd exits 0')
 
 # A limit below logd's own log too: the main thread's log lines fail as well (EFBIG, not a
 # SIGXFSZ that kills logd with a core dump). A batch is then never acknowledged, and SIGTERM
