@@ -19,6 +19,7 @@
 #include "log.h"
 #include "logd.h"
 #include "native.h"
+#include "util.h"
 
 #define POLL_MS 200
 #define MSGS_PER_BATCH 256
@@ -171,6 +172,7 @@ logd_zmq_start(struct logd *l, char *err)
 {
     struct logd_zmq *z = calloc(1, sizeof(*z));
     int hwm = 10000, linger = 0, rc;
+    int64_t maxmsg;
     sigset_t all, old;
 
     if (!z) {
@@ -189,6 +191,12 @@ logd_zmq_start(struct logd *l, char *err)
         goto fail;
     }
     zmq_setsockopt(z->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    /* libzmq buffers each message whole before logd sees it: without a cap one 2 GiB message
+     * is 2 GiB of logd's memory. Nothing longer can be used anyway (a native frame is refused
+     * past max_frame, a line cut at max_line); libzmq drops the peer that sends one. */
+    maxmsg = GW_NATIVE_HDR_LEN + (int64_t)GW_MAX(logd_cfg(l)->max_frame_bytes,
+                                                 logd_cfg(l)->max_line_bytes);
+    zmq_setsockopt(z->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
     zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof(linger));
     if (zmq_bind(z->sock, l->zmq_str) == -1) {
         gw_err(err, "zmq bind %s: %s", l->zmq_str, zmq_strerror(errno));
