@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-# gwctl's daemon commands on logd: log-level shows and changes the level; drain stops accepting,
-# writes and acknowledges what was in flight, and exits 0; shutdown stops at once, yet every
-# batch acknowledged before it is in the file (an ACK is a promise a shutdown cannot undo).
+# gwctl's daemon commands on logd: log-level shows and changes the level; the output metrics
+# (fsyncs, bytes, disk, queue); drain stops accepting, writes and acknowledges what was in
+# flight, and exits 0; shutdown stops at once, yet every batch acknowledged before it is in the
+# file (an ACK is a promise a shutdown cannot undo).
 import os
 import socket
 import sys
@@ -57,6 +58,19 @@ rc, out, err = t.run(gw + ['log-level', 'logd', 'debug'])
 t.is_(rc, 0, 'gwctl log-level logd debug ' + err.strip())
 rc, out, _ = t.run(gw + ['log-level', 'logd'])
 t.like(out, r'debug', 'the level is now debug')
+
+# The output metrics the unit tests cannot see: fsyncs, bytes received and on disk, queue depth.
+m = lt.Native(d.native_port, session=10)
+for seq in range(1, 4):
+    m.batch(seq, ['metric line %d' % seq])
+t.is_(m.acks_until(3), 3, 'metrics: three batches acknowledged')
+m.close()
+t.ok((d.metric('logd_fsyncs_total') or 0) >= 1, 'fsyncs counted (fsync = batch)')
+t.ok((d.metric('logd_received_bytes_total', {'input': 'native'}) or 0) > 0,
+     'bytes received counted per input')
+t.ok(t.wait_for(lambda: d.metric('logd_disk_bytes') == os.path.getsize(d.out)),
+     'logd_disk_bytes is the size of the file (%s)' % d.metric('logd_disk_bytes'))
+t.is_(d.metric('logd_queue_bytes'), 0.0, 'the queue is empty once everything is acknowledged')
 
 # drain: in flight work is written and acknowledged; exit 0.
 c, st, th, wt = stream(d, 11, 'drain')
