@@ -194,8 +194,8 @@ logd_zmq_start(struct logd *l, char *err)
     /* libzmq buffers each message whole before logd sees it: without a cap one 2 GiB message
      * is 2 GiB of logd's memory. Nothing longer can be used anyway (a native frame is refused
      * past max_frame, a line cut at max_line); libzmq drops the peer that sends one. */
-    maxmsg = GW_NATIVE_HDR_LEN + (int64_t)GW_MAX(logd_cfg(l)->max_frame_bytes,
-                                                 logd_cfg(l)->max_line_bytes);
+    maxmsg = GW_NATIVE_HDR_LEN +
+             (int64_t)GW_MAX(logd_cfg(l)->max_frame_bytes, logd_cfg(l)->max_line_bytes);
     zmq_setsockopt(z->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
     zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof(linger));
     if (zmq_bind(z->sock, l->zmq_str) == -1) {
