@@ -76,11 +76,14 @@ logd_syslog_rec(struct logd_batch *b, enum logd_input in, const char *line, size
 
     rec.recv_ns = now_ms * 1000000;
     gw_syslog_parse(&rec, line, len, tz_offset_s, NULL);
+    /* Nothing but framing (an empty datagram, a lone LF): no record, as the TCP framer skips
+     * an empty frame. */
+    if (!rec.line.ptr || rec.line.len == 0)
+        return 1;
     if ((r = logd_batch_rec(b, in, now_ms)) == NULL)
         return -1;
     /* The line without its framing (trailing LF, CR, NUL): what the parser calls the line. */
-    if (logd_batch_field(b, r, LOGD_F_RAW, rec.line.ptr ? rec.line.ptr : line,
-                         rec.line.ptr ? rec.line.len : 0) == -1) {
+    if (logd_batch_field(b, r, LOGD_F_RAW, rec.line.ptr, rec.line.len) == -1) {
         logd_batch_unrec(b);
         return -1;
     }
@@ -97,7 +100,7 @@ logd_syslog_rec(struct logd_batch *b, enum logd_input in, const char *line, size
             return -1;
         }
     }
-    raw = rec.line.ptr ? rec.line.ptr : line;
+    raw = rec.line.ptr;
     r->severity = rec.severity;
     r->facility = rec.facility;
     if (truncated)

@@ -338,7 +338,8 @@ struct logd_worker {
 };
 
 /* Parses one syslog line into a new record of b (RAW = the line; the other fields slices of
- * it). -1 when memory ran out. */
+ * it). 1 when the line is empty once its framing (LF, CR, NUL) is off: nothing is added; -1
+ * when memory ran out. */
 int logd_syslog_rec(struct logd_batch *b, enum logd_input in, const char *line, size_t len,
                     int truncated, const char *peer, int64_t now_ms, int tz_offset_s);
 /* The UTC offset zoneless RFC 3164 times are read in (logd's own zone), cached a minute. */

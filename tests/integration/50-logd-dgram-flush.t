@@ -92,12 +92,23 @@ t.ok(t.wait_for(lambda: len(msgs('reload')) >= 1000, 15),
 t.is_(d.metric('logd_dropped_messages_total', {'input': 'syslog_udp'}), 0.0,
       'no UDP line dropped by logd')
 
+# Datagrams of nothing but framing make no record (as an empty TCP frame makes none).
+udp.sendto(b'', dst)
+udp.sendto(b'\n', dst)
+udp.sendto(b'\r\n\x00', dst)
+ux = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+ux.sendto(b'\n', d.dgram)
+ux.close()
+send_udp('afterempty', 0, 1)
+t.ok(t.wait_for(lambda: len(msgs('afterempty')) == 1, 10), 'a line after empty datagrams lands')
+t.is_([l for l in d.lines() if not l.strip()], [], 'empty datagrams write no empty line')
+
 # At shutdown: everything logd has read is written before it exits.
 send_udp('last', 0, 1500, chunk=1500)
 rc = d.stop()
 t.is_(rc, 0, 'logd exits 0 on SIGTERM')
 t.is_(len(msgs('last')), 1500, 'lines read just before SIGTERM are in the file after exit')
-t.is_(len(d.lines()), N + 5 + 1 + M + 1000 + 1500, 'nothing else lost or written twice')
+t.is_(len(d.lines()), N + 5 + 1 + M + 1000 + 1 + 1500, 'nothing else lost or written twice')
 
 
 def udp_rcvbuf(port):
