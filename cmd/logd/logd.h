@@ -196,8 +196,9 @@ void logd_writer_hurry(struct logd_writer *w);
 /* Reopens the output files at the next commit (SIGHUP, reload, logrotate). Any thread. */
 void logd_writer_reopen(struct logd_writer *w);
 /* Writes what every lane holds, commits it, stops the thread, frees w. Main thread, after the
- * inputs stopped. */
-void logd_writer_stop(struct logd_writer *w);
+ * inputs stopped. 1 when some of it could not be written by the stop deadline (a disk that
+ * stayed full; logged, never acknowledged), else 0. */
+int logd_writer_stop(struct logd_writer *w);
 struct logd_writer_stats {
     int disk_full; /* writing fails for want of space: nothing is acknowledged */
     int failing;   /* writing fails for another reason */

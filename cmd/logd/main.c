@@ -221,20 +221,23 @@ start_http(struct logd *l)
  * first (its /status reads the inputs; an /ingest in flight still reaches the writer); the
  * writer stops last among the message paths: it writes what the inputs queued before they
  * stopped. */
-static void
+static int
 stop(struct logd *l)
 {
+    int unwritten;
+
     if (l->httpd)
         gw_httpd_stop(l->httpd);
     logd_inputs_stop(l);
     logd_zmq_stop(l->zmq);
-    logd_writer_stop(l->writer);
+    unwritten = logd_writer_stop(l->writer);
     logd_tail_free(l->tail);
     logd_lanes_free(l);
     if (l->m.reg)
         gw_metrics_free(l->m.reg);
     logd_config_free(logd_cfg(l));
     gw_daemon_free(l->daemon);
+    return unwritten;
 }
 
 int
@@ -263,6 +266,7 @@ main(int argc, char **argv)
     }
     gw_daemon_ready(d);
     gw_daemon_run(d);
-    stop(&l);
-    return 0;
+    /* Lines it could not write at exit (never acknowledged, logged): a failure the service
+     * manager should see. */
+    return stop(&l) ? 1 : 0;
 }

@@ -59,6 +59,7 @@ struct logd_writer {
     char *line;
     size_t line_cap;
     int failing;
+    int unwritten_at_exit; /* set by the thread as it ends, read after the join */
     uint64_t stop_deadline_ms;
     /* Shown by status and health, under mu. */
     int disk_full, write_error;
@@ -444,9 +445,11 @@ writer_main(void *arg)
         wait_for_work(w, seen, next_wait_ms(w));
     }
     answer_flushes(w, &flushes, 1);
-    if (w->held_bytes || !lanes_empty(w))
+    if (w->held_bytes || !lanes_empty(w)) {
+        w->unwritten_at_exit = 1;
         GW_LOG_ERROR("exiting with unwritten logs (they were never acknowledged)",
                      "bytes=%zu err=%s", w->held_bytes, w->error);
+    }
     return NULL;
 }
 
@@ -522,20 +525,22 @@ logd_writer_reopen(struct logd_writer *w)
     logd_writer_kick(w);
 }
 
-void
+int
 logd_writer_stop(struct logd_writer *w)
 {
     struct flush_req *f, *next;
     unsigned n;
+    int unwritten;
 
     if (!w)
-        return;
+        return 0;
     pthread_mutex_lock(&w->mu);
     w->stop = 1;
     w->stop_deadline_ms = gw_mono_ms() + STOP_RETRY_MS;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
+    unwritten = w->unwritten_at_exit;
     n = atomic_load(&w->l->nlanes);
     for (unsigned i = 0; i < n; i++) {
         struct logd_batch *b, *nb;
@@ -554,6 +559,7 @@ logd_writer_stop(struct logd_writer *w)
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w);
+    return unwritten;
 }
 
 void
