@@ -271,23 +271,8 @@ def slow_reader(c):
 ss = Server(slow_reader)
 d6 = start(ss)
 s, hdrs, left = u.upgrade(d6.port)
-s.setblocking(False)
-burst = u.frame(2, b'r' * 65536) * 16
-sent, pending, idle_since, stalled_at = 0, b'', None, None
-while sent < PUSH and stalled_at is None:
-    try:
-        if not pending:
-            pending = burst
-        n = s.send(pending)
-        pending = pending[n:]
-        sent += n
-        idle_since = None
-    except BlockingIOError:
-        if idle_since is None:
-            idle_since = time.monotonic()
-        elif time.monotonic() - idle_since > 1.0:
-            stalled_at = sent
-        time.sleep(0.005)
+sent, pending, stalled, _ = u.push_until_stalled(s, u.frame(2, b'r' * 65536) * 16, PUSH)
+stalled_at = sent if stalled else None
 t.ok(stalled_at is not None and stalled_at < PUSH // 2,
      'raw: a backend that does not read stalls its client (%s bytes taken)' % stalled_at)
 go.set()

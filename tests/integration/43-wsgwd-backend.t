@@ -86,23 +86,8 @@ s, hdrs, left = u.upgrade(d.port)
 s.setblocking(False)
 msg = u.frame(2, b'm' * 1000)
 total = 64 << 20
-sent, idle_since, stalled_at = 0, None, None
-frames = msg * 64
-pending = b''
-while sent < total and stalled_at is None:
-    try:
-        if not pending:
-            pending = frames
-        n = s.send(pending)
-        pending = pending[n:]
-        sent += n
-        idle_since = None
-    except BlockingIOError:
-        if idle_since is None:
-            idle_since = time.monotonic()
-        elif time.monotonic() - idle_since > 1.0:
-            stalled_at = sent
-        time.sleep(0.005)
+sent, pending, stalled, _ = u.push_until_stalled(s, msg * 64, total)
+stalled_at = sent if stalled else None
 t.ok(stalled_at is not None and stalled_at < total // 2,
      'a backend that does not read stalls its clients (%s bytes taken)' % stalled_at)
 b.reading.set()

@@ -10,7 +10,6 @@ import socket
 import struct
 import sys
 import threading
-import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest as t
 import wsutil as u
@@ -153,26 +152,7 @@ for name, raw, want in heads:
 # ---- a client that sends pings and never reads the pongs: bounded ----
 s, hdrs, left = u.upgrade(d.port)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-s.setblocking(False)
-ping = F(9, b'p' * 125) * 512
-sent, idle_since, stalled, closed, pending = 0, None, False, False, b''
-while sent < (256 << 20):
-    try:
-        pending = pending or ping
-        n = s.send(pending)
-        pending = pending[n:]
-        sent += n
-        idle_since = None
-    except BlockingIOError:
-        if idle_since is None:
-            idle_since = time.monotonic()
-        elif time.monotonic() - idle_since > 1.0:
-            stalled = True
-            break
-        time.sleep(0.005)
-    except OSError:
-        closed = True
-        break
+sent, pending, stalled, closed = u.push_until_stalled(s, F(9, b'p' * 125) * 512, 256 << 20)
 s.close()
 t.ok((stalled or closed) and sent < (64 << 20),
      'a ping flood that never reads its pongs stalls or is closed (%d bytes taken)' % sent)

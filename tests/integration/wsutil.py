@@ -140,3 +140,27 @@ def links_up(d, timeout=10.0):
         bs = d.result('backends')['backends']
         return all(b['links'] == b['workers'] for b in bs if b['protocol'] == 'frames')
     return gwtest.wait_for(up, timeout)
+
+
+def push_until_stalled(s, chunk, limit, quiet=1.0):
+    """Sends chunk again and again on s (made non-blocking) until limit bytes went, the socket
+    took nothing for `quiet` seconds (the peer stopped reading: stalled), or the peer closed.
+    Returns (sent, pending, stalled, closed); pending is the unsent rest of the last chunk."""
+    s.setblocking(False)
+    sent, pending, idle_since = 0, b'', None
+    while sent < limit:
+        try:
+            pending = pending or chunk
+            n = s.send(pending)
+            pending = pending[n:]
+            sent += n
+            idle_since = None
+        except BlockingIOError:
+            if idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > quiet:
+                return sent, pending, True, False
+            time.sleep(0.005)
+        except OSError:
+            return sent, pending, False, True
+    return sent, pending, False, False
