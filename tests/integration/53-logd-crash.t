@@ -23,20 +23,8 @@ seq = 0
 missing_total = 0
 acked_total = 0
 for rnd in range(ROUNDS):
-    acked = [0]
     c = lt.Native(d.native_port, session=1000 + rnd)
-
-    def reader():
-        try:
-            while True:
-                a = c.ack()
-                if a is None or isinstance(a, tuple):
-                    return
-                acked[0] = a
-        except OSError:
-            return
-    th = threading.Thread(target=reader)
-    th.start()
+    acked, th = lt.ack_reader(c)
     first = seq + 1
     def kill_soon():
         # Some acknowledgements first, then a kill at a random point of the stream.

@@ -42,20 +42,8 @@ def all_lines():
 seq = 0
 missing_total = acked_total = 0
 for rnd in range(ROUNDS):
-    acked = [0]
     c = lt.Native(d.native_port, session=5000 + rnd)
-
-    def reader():
-        try:
-            while True:
-                a = c.ack()
-                if a is None or isinstance(a, tuple):
-                    return
-                acked[0] = a
-        except OSError:
-            return
-    th = threading.Thread(target=reader)
-    th.start()
+    acked, th = lt.ack_reader(c)
     first = seq + 1
 
     def kill_soon():

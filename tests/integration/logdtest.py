@@ -13,6 +13,7 @@ import os
 import socket
 import struct
 import subprocess
+import threading
 
 import gwtest as t
 
@@ -175,3 +176,22 @@ class Logd(t.Daemon):
                                capture_output=True)
         text, _, code = out.stdout.decode(errors='replace').rpartition('\n')
         return int(code or 0), text
+
+
+def ack_reader(c):
+    """Reads the acknowledgements of Native c in a thread until its connection ends. Returns
+    (acked, thread): acked[0] is the highest acknowledged sequence number so far."""
+    acked = [0]
+
+    def read():
+        try:
+            while True:
+                a = c.ack()
+                if a is None or isinstance(a, tuple):
+                    return
+                acked[0] = a
+        except OSError:
+            return
+    th = threading.Thread(target=read)
+    th.start()
+    return acked, th
