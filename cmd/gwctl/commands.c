@@ -524,7 +524,14 @@ gwctl_run_services(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char 
             json_decref(line);
             break;
         }
-        if ((item = json_object_get(line, "stream")) != NULL) {
+        if ((item = json_object_get(line, "stream")) != NULL ||
+            !json_is_object(json_object_get(line, "result"))) {
+            if (!json_is_object(item)) {
+                /* A stream item or an end that is not an object: not hbd's listing. */
+                rc = gwctl_unreachable(g, prog, path, GW_CTL_PROTO);
+                json_decref(line);
+                break;
+            }
             if (g->format == GWCTL_JSON) {
                 json_dumpf(item, stdout, JSON_COMPACT);
                 fputc('\n', stdout);
