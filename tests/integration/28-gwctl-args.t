@@ -30,4 +30,10 @@ for val in ('0', '-1', 'abc', '2x', '', '99999999999999999999', '1000000001'):
         t.is_((rc, out, err.splitlines()[0] if err else ''),
               (2, '', "gwctl: --limit: '%s' is not a count (1..1000000000)" % val),
               "--limit '%s' (%s): usage error, exit 2" % (val, where))
+
+# --help describes what exists: logd and its commands (tail, inputs, flush, log) are there.
+rc, out, err = t.run([t.prog('gwctl'), '--help'], env=ENV)
+t.ok(rc == 0 and 'arrive with it' not in out and all('\n  %s ' % c in out for c in
+                                                      ('tail', 'inputs', 'flush', 'log')),
+     '--help lists logd\'s commands and no longer says they are coming')
 t.done()
