@@ -68,4 +68,28 @@ for name, fn in list(shapes.items()) + list(streams.items()):
         rc, out, err = t.run([t.prog('gwctl'), '-s', sock, 'health-check', 'hbd'], env=ENV)
         t.is_((rc, out), (3, 'hbd UNKNOWN - bad reply or connection closed on %s\n' % sock),
               '%s: health-check UNKNOWN, exit 3' % name)
+
+# tail: a connection closed before logd's closing result line (logd killed, or not logd) is a
+# bad reply, exit 3, for --follow too, after what came before it; it was exit 0, silently.
+rec = {'time': '2026-01-01T00:00:00Z', 'host': 'h', 'app': 'a', 'severity': 'info',
+       'message': 'first'}
+tails = {
+    'closed at once': lambda i: [],
+    'closed after one record': lambda i: [{'id': i, 'ok': True, 'stream': rec}],
+    'a result that is an array': lambda i: [{'id': i, 'ok': True, 'result': [1]}],
+}
+for name, fn in tails.items():
+    sock = serve(os.path.join(d, '%d.sock' % len(os.listdir(d))), fn)
+    bad = ("gwctl: logd: bad reply or connection closed on %s; is it a gwkit control socket? "
+           "see the daemon's log\n" % sock)
+    for follow in ([], ['--follow']):
+        rc, out, err = t.run([t.prog('gwctl'), '-s', sock, '--format', 'json', 'tail'] + follow,
+                             env=ENV)
+        want_out = json.dumps(rec) if 'one record' in name else ''
+        t.is_((rc, err, json.loads(out) if out else ''), (3, bad, json.loads(want_out) if want_out else ''),
+              'tail %s: %s: exit 3' % (' '.join(follow), name))
+sock = serve(os.path.join(d, '%d.sock' % len(os.listdir(d))),
+             lambda i: [{'id': i, 'ok': True, 'stream': rec}, {'id': i, 'ok': True, 'result': {}}])
+rc, out, err = t.run([t.prog('gwctl'), '-s', sock, 'tail', '--follow'], env=ENV)
+t.is_((rc, err), (0, ''), 'tail --follow: logd ending the stream with its result line: exit 0')
 t.done()
