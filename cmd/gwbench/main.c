@@ -9,6 +9,7 @@
 #include "gwbench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -427,6 +428,14 @@ main(int argc, char **argv)
     defaults(&o);
     if ((rc = parse_args(&o, argc, argv)) != 0)
         return rc;
+    /* A --hist-out that cannot be written fails now, not after the whole run. */
+    if (o.hist_out && !o.syslog &&
+        (rc = open(o.hist_out, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) == -1) {
+        fprintf(stderr, "gwbench: cannot write %s: %s\n", o.hist_out, strerror(errno));
+        return 1;
+    }
+    if (o.hist_out && !o.syslog)
+        close(rc);
     raise_fd_limit(&o);
     if (o.syslog)
         return bench_syslog_main(&o);

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-# gwbench's durations are bounded: one too large for the engine's nanosecond clock is a usage
-# error (exit 2), not a run that wraps around and ends at once with exit 0.
+# gwbench checks its arguments before the run. Durations are bounded: one too large for the
+# engine's nanosecond clock is a usage error (exit 2), not a run that wraps around and ends at
+# once with exit 0. A --hist-out file that cannot be written fails before the run.
 import os
 import sys
 
@@ -22,4 +23,10 @@ for opt, val in (('-d', '18446744073710ms'), ('--warmup', '18446744073710ms'),
 rc, out, err = gwbench('tcp', '-q', '-c', '1', '-t', '1', '-d', '200ms', '--timeout', '1h',
                        '--warmup', '0', target)
 ok(rc == 0 and '0.20s' in out, 'the bounds themselves are accepted (--timeout 1h)', (rc, out, err))
+
+# --hist-out that cannot be written fails before the run (it failed after it, report printed).
+rc, out, err = gwbench('tcp', '-q', '-c', '1', '-t', '1', '-d', '2s', '--hist-out',
+                       '/nonexistent-dir/h.txt', target)
+ok(rc == 1 and out == '' and 'gwbench: cannot write /nonexistent-dir/h.txt: No such file' in err,
+   '--hist-out in a missing directory: exit 1 before the run, no report', (rc, out, err))
 done()
