@@ -1045,6 +1045,16 @@ parse_replies(struct conn *c, const char *p, size_t len, uint64_t now, unsigned 
                 break;
             r = BENCH_REPLY_BAD;
         }
+        if (r == BENCH_SKIP) {
+            /* A server's ping (answered) or pong between the replies: no reply, no error. */
+            size_t answer = o->proto->control
+                                ? o->proto->control(o, p + off, used, c->w->wbuf, WRITE_BYTES)
+                                : 0;
+            if (answer)
+                conn_write(c, c->w->wbuf, answer);
+            off += used;
+            continue;
+        }
         if (r == BENCH_REPLY_BAD || c->inflight == 0) {
             /* Unparseable, or a reply to nothing: the stream is out of step. */
             count_err(c->w, BENCH_ERR_WRONG, 1);
