@@ -39,7 +39,7 @@ _gwctl()
         COMPREPLY=($(compgen -W "text json" -- "$cur"))
         return
         ;;
-    --timeout | --code | --limit)
+    --timeout | --code | --limit | --warning | --critical)
         return
         ;;
     --state)
@@ -64,7 +64,7 @@ _gwctl()
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
         -s | --socket | --run-dir | --format | --timeout | --state | --limit | --url | --code | \
-            --app | --severity | --addr | -n) ((i++)) ;;
+            --app | --severity | --addr | -n | --warning | --critical) ((i++)) ;;
         -*) ;;
         *)
             if [[ -z $cmd ]]; then

@@ -95,6 +95,7 @@ struct conn {
     uint64_t *ring;      /* start times of the requests in flight, oldest at ring_head */
     uint64_t due;        /* open loop: slots that came due */
     uint64_t slots_sent; /* open loop: slots sent (or lost with a closed connection) */
+    uint64_t greet_ns;   /* when the protocol's hello went out */
     /* no_reply (proto->no_reply): */
     unsigned gidx;      /* the connection's number in the whole run, in its requests */
     int fd;             /* datagram: the connected UDP socket, -1 when none */
@@ -322,6 +323,7 @@ conn_opened(struct gw_conn *gc)
     first_outcome(c);
     if (w->o->proto->hello) {
         c->greeting = 1;
+        c->greet_ns = gw_mono_ns();
         conn_write(c, w->wbuf, w->o->proto->hello(w->o, w->wbuf, WRITE_BYTES));
     } else {
         start_sending(c);
@@ -1043,6 +1045,16 @@ parse_replies(struct conn *c, const char *p, size_t len, uint64_t now, unsigned 
                 break;
             r = BENCH_REPLY_BAD;
         }
+        if (r == BENCH_SKIP) {
+            /* A server's ping (answered) or pong between the replies: no reply, no error. */
+            size_t answer = o->proto->control
+                                ? o->proto->control(o, p + off, used, c->w->wbuf, WRITE_BYTES)
+                                : 0;
+            if (answer)
+                conn_write(c, c->w->wbuf, answer);
+            off += used;
+            continue;
+        }
         if (r == BENCH_REPLY_BAD || c->inflight == 0) {
             /* Unparseable, or a reply to nothing: the stream is out of step. */
             count_err(c->w, BENCH_ERR_WRONG, 1);
@@ -1139,6 +1151,27 @@ snapshot(struct worker *w)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Handshakes unanswered after --timeout count as connect errors and are tried again after the
+ * backoff: a server that never completes the upgrade (or speaks another protocol that never
+ * ends the HTTP head) left every connection waiting, with no error counted at all. */
+static void
+greet_timeouts(struct worker *w, uint64_t now)
+{
+    for (unsigned i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+
+        if (!c->greeting || !c->gc || now - c->greet_ns < w->o->timeout_ms * 1000000u)
+            continue;
+        count_err(w, BENCH_ERR_CONNECT, 1);
+        if (!w->first_err[0])
+            snprintf(w->first_err, sizeof(w->first_err),
+                     "no answer to the handshake within the timeout");
+        c->greeting = 0;
+        c->refused = 1;
+        conn_end(c, -1);
+    }
+}
+
 static void
 tick_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 {
@@ -1146,6 +1179,8 @@ tick_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
     uint64_t now = gw_mono_ns();
     unsigned i;
 
+    if (w->o->proto->hello)
+        greet_timeouts(w, now);
     if (w->ending && w->o->proto->no_reply)
         nr_drained(w, now);
     if (w->ending && (w->inflight == 0 || now >= w->drain_until)) {

@@ -28,6 +28,7 @@ enum bench_parse {
     BENCH_REPLY_OK,      /* one reply, as expected */
     BENCH_REPLY_WRONG,   /* one reply, not the expected one: counted, the stream goes on */
     BENCH_REPLY_BAD,     /* the stream cannot be parsed any more: counted, connection closed */
+    BENCH_SKIP,          /* not a reply (ws ping or pong): *used bytes dropped, see control */
 };
 
 /* Kinds of error, counted and reported separately. */
@@ -58,6 +59,10 @@ struct bench_proto {
     enum bench_parse (*parse)(const struct bench_opts *o, const char *buf, size_t len,
                               size_t *used);
     size_t max_reply_bytes; /* a longer reply is BAD */
+    /* Optional: the answer to a frame parse said BENCH_SKIP to (frame: its len bytes), written
+     * into dst (room bytes); returns its length, 0 for none (ws: a pong for a ping). */
+    size_t (*control)(const struct bench_opts *o, const char *frame, size_t len, char *dst,
+                      size_t room);
     /* Optional, for protocols that open with a handshake (ws: the HTTP upgrade). hello writes
      * what a new connection sends first (room bytes); hello_reply looks for the answer at the
      * front of buf: OK (then *used) opens the connection for requests, WRONG or BAD closes it

@@ -9,6 +9,7 @@
 #include "gwbench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -141,13 +142,18 @@ parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
     return 0;
 }
 
+/* Durations are bounded so that the engine's nanosecond deadlines (ms * 1e6 added to a
+ * CLOCK_MONOTONIC time) cannot wrap: an unbounded -d 18446744073710ms ended at once. */
+#define MAX_DURATION_MS (365 * 86400000LL)
+#define MAX_TIMEOUT_MS (3600 * 1000LL)
+
 static int
-parse_ms(const char *s, uint64_t *ms)
+parse_ms(const char *s, int64_t max, uint64_t *ms)
 {
     char err[GW_ERR_LEN];
     int64_t v;
 
-    if (gw_conf_parse_duration(s, &v, err) == -1 || v < 0)
+    if (gw_conf_parse_duration(s, &v, err) == -1 || v < 0 || v > max)
         return -1;
     *ms = (uint64_t)v;
     return 0;
@@ -200,16 +206,16 @@ set_opt(struct bench_opts *o, int ch, const char *arg)
         bad = parse_uint(arg, 1, BENCH_MAX_THREADS, &o->threads);
         break;
     case 'd':
-        bad = parse_ms(arg, &o->duration_ms) || o->duration_ms == 0;
+        bad = parse_ms(arg, MAX_DURATION_MS, &o->duration_ms) || o->duration_ms == 0;
         break;
     case 'R':
         bad = parse_rate(arg, &o->rate);
         break;
     case OPT_WARMUP:
-        bad = parse_ms(arg, &o->warmup_ms);
+        bad = parse_ms(arg, MAX_DURATION_MS, &o->warmup_ms);
         break;
     case OPT_TIMEOUT:
-        bad = parse_ms(arg, &o->timeout_ms) || o->timeout_ms == 0;
+        bad = parse_ms(arg, MAX_TIMEOUT_MS, &o->timeout_ms) || o->timeout_ms == 0;
         break;
     case OPT_PIPELINE:
         bad = parse_uint(arg, 1, BENCH_MAX_PIPELINE, &o->pipeline);
@@ -422,6 +428,14 @@ main(int argc, char **argv)
     defaults(&o);
     if ((rc = parse_args(&o, argc, argv)) != 0)
         return rc;
+    /* A --hist-out that cannot be written fails now, not after the whole run. */
+    if (o.hist_out && !o.syslog &&
+        (rc = open(o.hist_out, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) == -1) {
+        fprintf(stderr, "gwbench: cannot write %s: %s\n", o.hist_out, strerror(errno));
+        return 1;
+    }
+    if (o.hist_out && !o.syslog)
+        close(rc);
     raise_fd_limit(&o);
     if (o.syslog)
         return bench_syslog_main(&o);

@@ -108,11 +108,31 @@ ws_parse(const struct bench_opts *o, const char *buf, size_t len, size_t *used)
     *used = off + (size_t)n;
     if ((p[0] & 0x0f) == GW_WS_OP_CLOSE)
         return BENCH_REPLY_BAD;
+    /* Control frames may come between the messages (RFC 6455 5.5): a ping is answered. */
+    if (p[0] == (0x80 | GW_WS_OP_PING) || p[0] == (0x80 | GW_WS_OP_PONG))
+        return n <= 125 ? BENCH_SKIP : BENCH_REPLY_BAD;
     if (p[0] != (0x80 | GW_WS_OP_BINARY) || n != o->expect_len)
         return BENCH_REPLY_WRONG;
     if (o->check && memcmp(p + off, o->payload, (size_t)n) != 0)
         return BENCH_REPLY_WRONG;
     return BENCH_REPLY_OK;
+}
+
+/* A pong with the ping's payload (at most 125 bytes, parse checked), masked as a client's. */
+static size_t
+ws_control(const struct bench_opts *o, const char *frame, size_t len, char *dst, size_t room)
+{
+    static const uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
+    const uint8_t *p = (const uint8_t *)frame;
+    size_t n = len - 2, hdr;
+
+    (void)o;
+    if ((p[0] & 0x0f) != GW_WS_OP_PING || room < 14 + n)
+        return 0;
+    hdr = gw_ws_header_write((uint8_t *)dst, GW_WS_OP_PONG, 1, 0, n, key);
+    memcpy(dst + hdr, frame + 2, n);
+    gw_ws_mask((uint8_t *)dst + hdr, n, key, 0);
+    return hdr + n;
 }
 
 static size_t
@@ -149,4 +169,5 @@ const struct bench_proto bench_proto_ws = {
     .max_reply_bytes = BENCH_MAX_REQUEST_BYTES * 4 + 16,
     .hello = ws_hello,
     .hello_reply = ws_hello_reply,
+    .control = ws_control,
 };

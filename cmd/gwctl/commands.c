@@ -2,6 +2,8 @@
  * commands.c -- the tables: the daemons gwctl knows and its commands (name, control request,
  * programs, options, printer, help), plus the generic "send one request, print the result".
  */
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,7 +118,7 @@ const struct gwctl_cmd gwctl_cmds[] = {
      GW_PROG_HBD,
      GWCTL_PROG_IMPLIED,
      {{"--state", "STATE", HBD_ARG_STATE, 0, HBD_STATE_CHOICES},
-      {"--limit", "N", HBD_ARG_LIMIT, 0, NULL},
+      {"--limit", "N", HBD_ARG_LIMIT, GWCTL_ARG_COUNT, NULL},
       {NULL, "SERVICE", HBD_ARG_SERVICE, 0, NULL}},
      gwctl_print_services,
      gwctl_run_services,
@@ -184,8 +186,7 @@ const struct gwctl_cmd gwctl_cmds[] = {
      GWCTL_PROG_IMPLIED,
      {{"--follow", "", "follow", GWCTL_ARG_FLAG, NULL},
       {"--app", "APP", "app", 0, NULL},
-      {"--severity", "SEVERITY", "severity", 0,
-       "emerg|alert|crit|err|warning|notice|info|debug"},
+      {"--severity", "SEVERITY", "severity", 0, "emerg|alert|crit|err|warning|notice|info|debug"},
       {"-n", "LINES", "lines", 0, NULL}},
      NULL,
      gwctl_run_tail,
@@ -202,8 +203,7 @@ const struct gwctl_cmd gwctl_cmds[] = {
      "logd",
      GWCTL_PROG_NONE,
      {{"--app", "APP", "app", 0, NULL},
-      {"--severity", "SEVERITY", "severity", 0,
-       "emerg|alert|crit|err|warning|notice|info|debug"},
+      {"--severity", "SEVERITY", "severity", 0, "emerg|alert|crit|err|warning|notice|info|debug"},
       {"--addr", "HOST:PORT", "addr", 0, NULL},
       {"--zstd", "", "zstd", GWCTL_ARG_FLAG, NULL},
       {NULL, "MESSAGE", NULL, GWCTL_ARG_REPEAT, NULL}},
@@ -423,6 +423,20 @@ parse_request(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **arg
             return gwctl_usage_error(cmd, "unexpected argument '%s'", val);
         if (arg->choices && check_choice(cmd, arg, val) < 0)
             return -1;
+        if (arg->flags & GWCTL_ARG_COUNT) {
+            /* Checked here: the daemon's own check came back as exit 1 (or 3 when it was down),
+             * and hbd took a --limit too large for a long long as no limit at all. */
+            char *end;
+            long cnt;
+
+            errno = 0;
+            cnt = strtol(val, &end, 10);
+            if (!isdigit((unsigned char)*val) || *end || errno || cnt < 1 || cnt > GWCTL_MAX_COUNT)
+                return gwctl_usage_error(cmd, "%s: '%s' is not a count (1..%ld)", arg->flag, val,
+                                         GWCTL_MAX_COUNT);
+            json_object_set_new(args, arg->key, json_integer(cnt));
+            continue;
+        }
         json_object_set_new(args, arg->key, json_string(val));
     }
     if (kind < 0)
@@ -510,7 +524,14 @@ gwctl_run_services(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char 
             json_decref(line);
             break;
         }
-        if ((item = json_object_get(line, "stream")) != NULL) {
+        if ((item = json_object_get(line, "stream")) != NULL ||
+            !json_is_object(json_object_get(line, "result"))) {
+            if (!json_is_object(item)) {
+                /* A stream item or an end that is not an object: not hbd's listing. */
+                rc = gwctl_unreachable(g, prog, path, GW_CTL_PROTO);
+                json_decref(line);
+                break;
+            }
             if (g->format == GWCTL_JSON) {
                 json_dumpf(item, stdout, JSON_COMPACT);
                 fputc('\n', stdout);

@@ -35,6 +35,14 @@ gwctl_call(const struct gwctl *g, const char *prog, const char *request, json_t 
 
     gwctl_socket(g, prog, path, pathlen);
     res = gw_ctl_call(path, request, args, g->timeout_ms, st, err);
+    /* Every gwkit command answers an object: anything else (a result that is an array or a
+     * string, from some other JSON-lines service behind -s) is a bad reply, exit 3, not a
+     * success printed as empty fields. */
+    if (*st == GW_CTL_OK && !json_is_object(res)) {
+        json_decref(res);
+        *st = GW_CTL_PROTO;
+        return NULL;
+    }
     if (*st == GW_CTL_FAILED) {
         code = json_string_value(json_object_get(res, "code"));
         if (code && strcmp(code, "permission_denied") == 0) {

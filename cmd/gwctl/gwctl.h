@@ -56,6 +56,8 @@ struct gwctl {
 #define GWCTL_ARG_REQUIRED 0x1
 #define GWCTL_ARG_REPEAT 0x2
 #define GWCTL_ARG_FLAG 0x4 /* an option without a value (--follow): its value reads "1" */
+#define GWCTL_ARG_COUNT 0x8 /* a count, 1..GWCTL_MAX_COUNT, checked here and sent as a number */
+#define GWCTL_MAX_COUNT 1000000000L
 
 struct gwctl_arg {
     const char *flag;    /* "--state", or NULL for an operand */

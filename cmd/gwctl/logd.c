@@ -134,6 +134,12 @@ gwctl_run_tail(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **ar
             json_decref(line);
             break;
         }
+        if ((stream && !json_is_object(stream)) || (result && !json_is_object(result))) {
+            json_decref(line);
+            line = NULL;
+            st = GW_CTL_PROTO;
+            break;
+        }
         if (stream)
             print_one(g, stream);
         if (result) {
@@ -143,8 +149,10 @@ gwctl_run_tail(struct gwctl *g, const struct gwctl_cmd *cmd, int argc, char **ar
         }
         json_decref(line);
     }
-    if (!line && st != GW_CTL_OK)
-        rc = gwctl_unreachable(g, "logd", path, st);
+    /* logd ends every tail, --follow too when it stops, with a result line: a connection
+     * closed before it (gw_ctl_client_next says OK then) means logd died or is not logd. */
+    if (!line)
+        rc = gwctl_unreachable(g, "logd", path, st == GW_CTL_OK ? GW_CTL_PROTO : st);
     gw_ctl_client_close(cl);
     return rc;
 }

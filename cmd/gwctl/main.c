@@ -38,7 +38,7 @@ gwctl_usage(FILE *out)
     for (const struct gwctl_prog *p = gwctl_progs(); p->name; p++)
         if (p->schema)
             fprintf(out, " %s (%s)", p->name, p->doc);
-    fprintf(out, ".\nlogd's commands (tail) arrive with it.\n\n"
+    fprintf(out, ".\n\n"
                  "Options (before or after the command):\n"
                  "  -s, --socket SOCKET  talk to this control socket\n"
                  "  --run-dir DIR        directory of the control sockets (default: "
