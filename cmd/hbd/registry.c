@@ -553,6 +553,19 @@ settle_service(struct hbd_registry *r, struct service *s, const struct hbd_confi
     return changed;
 }
 
+/* The registry's clock for last beats and deadlines: CLOCK_MONOTONIC moved ~139 years forward,
+ * so that an instance restored dead or late can be given its whole silence even when that is
+ * longer than the time since boot (hbd restarted with its host: the monotonic clock starts near
+ * 0 while the service has been silent for hours). Placed at 0 instead, its silence counted from
+ * the boot, and the next sweep of its service turned a dead instance back up. */
+#define CLOCK_BIAS_MS (UINT64_C(1) << 42)
+
+static uint64_t
+reg_now_ms(void)
+{
+    return gw_mono_ms() + CLOCK_BIAS_MS;
+}
+
 /* new_services_per_ip: one more service from addr's address this minute? Shard lock held (the
  * sources lock nests inside it, never the other way). */
 static int
@@ -562,7 +575,8 @@ new_service_refused(struct hbd_registry *r, const struct hbd_config *cfg, const 
     char ip[48];
 
     gw_net_addr_host(addr, ip, sizeof(ip));
-    return hbd_sources_new_service(r->h->sources, ip, cfg->new_services_per_ip, now) == -1;
+    return hbd_sources_new_service(r->h->sources, ip, cfg->new_services_per_ip,
+                                   now - CLOCK_BIAS_MS) == -1;
 }
 
 uint64_t
@@ -570,7 +584,7 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
                   enum hbd_err *why)
 {
     const struct hbd_config *cfg = hbd_cfg(r->h);
-    uint64_t hash = hash_name(req->service), now = gw_mono_ms(), seq;
+    uint64_t hash = hash_name(req->service), now = reg_now_ms(), seq;
     struct shard *sh = shard_of(r, hash);
     struct changes ch = {0};
     struct service *s;
@@ -667,7 +681,7 @@ void
 hbd_registry_sweep(struct hbd_registry *r)
 {
     const struct hbd_config *cfg = hbd_cfg(r->h);
-    uint64_t now = gw_mono_ms();
+    uint64_t now = reg_now_ms();
     struct changes ch = {0};
 
     for (int i = 0; i < SHARDS; i++) {
@@ -741,7 +755,7 @@ json_t *
 hbd_registry_json(struct hbd_registry *r, int state, const char *name)
 {
     const struct hbd_config *cfg = hbd_cfg(r->h);
-    uint64_t now = gw_mono_ms();
+    uint64_t now = reg_now_ms();
     size_t n = 0, cap = 64;
     json_t **v = malloc(cap * sizeof(*v)), *arr = json_array();
 
@@ -818,7 +832,7 @@ hbd_registry_service(struct hbd_registry *r, const char *name, int state)
 
     pthread_mutex_lock(&sh->mu);
     if ((s = service_find(sh, hash, name)) != NULL && (state < 0 || (int)s->state == state))
-        doc = service_json(s, gw_mono_ms(), cfg->min_up);
+        doc = service_json(s, reg_now_ms(), cfg->min_up);
     pthread_mutex_unlock(&sh->mu);
     return doc;
 }
@@ -851,7 +865,7 @@ json_t *
 hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more)
 {
     static const enum hbd_state order[] = {HBD_DEAD, HBD_LATE, HBD_NEW, HBD_UP};
-    uint64_t now = gw_mono_ms();
+    uint64_t now = reg_now_ms();
     json_t *arr = json_array();
 
     *more = 0;
@@ -894,7 +908,7 @@ hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more)
 void
 hbd_registry_each(struct hbd_registry *r, hbd_registry_fn fn, void *arg)
 {
-    uint64_t now = gw_mono_ms();
+    uint64_t now = reg_now_ms();
 
     for (int i = 0; i < SHARDS; i++) {
         struct shard *sh = &r->shards[i];
@@ -1022,7 +1036,7 @@ restore_instance(void *arg, const struct gw_store_hb_instance *row)
 int
 hbd_registry_restore(struct hbd_registry *r, char *err)
 {
-    struct restore rs = {r, hbd_cfg(r->h), gw_mono_ms(), gw_wall_ms(), 0, 0, 0};
+    struct restore rs = {r, hbd_cfg(r->h), reg_now_ms(), gw_wall_ms(), 0, 0, 0};
     const struct gw_store_hb_loader l = {restore_service, restore_instance, &rs};
 
     if (!r->h->store)
