@@ -393,6 +393,16 @@ instance_state(const struct instance *in, uint64_t silent_ms, unsigned grace)
     return HBD_UP;
 }
 
+/* The silence after which a dead instance is forgotten: forget_after, but never less than the
+ * silence that makes it dead, so that an instance is always reported dead (alert, event row)
+ * before it is dropped. With the default forget_after (24h) and grace (3), an interval of 8 h
+ * or more (a daily job) otherwise went from late straight to forgotten, with no dead alert. */
+static uint64_t
+forget_silence(const struct instance *in, const struct hbd_config *cfg)
+{
+    return GW_MAX(cfg->forget_after_ms, in->interval_ms * cfg->grace);
+}
+
 /* When this instance's state next changes if nothing arrives. */
 static uint64_t
 instance_deadline(const struct instance *in, const struct hbd_config *cfg)
@@ -403,7 +413,7 @@ instance_deadline(const struct instance *in, const struct hbd_config *cfg)
     case HBD_LATE:
         return in->last_ms + in->interval_ms * cfg->grace + 1;
     default:
-        return in->last_ms + cfg->forget_after_ms + 1;
+        return in->last_ms + forget_silence(in, cfg) + 1;
     }
 }
 
@@ -653,8 +663,11 @@ sweep_service(struct hbd_registry *r, struct service *s, const struct hbd_config
     for (unsigned i = 0; i < s->ninst;) {
         struct instance *in = &s->inst[i];
         uint64_t silent = now - in->last_ms;
-        enum hbd_state to =
-            silent > cfg->forget_after_ms ? HBD_FORGOTTEN : instance_state(in, silent, cfg->grace);
+        /* Only a dead instance is forgotten: one silent past both thresholds at once goes dead
+         * in this sweep and is forgotten in the next. */
+        enum hbd_state to = in->state == HBD_DEAD && silent > forget_silence(in, cfg)
+                                ? HBD_FORGOTTEN
+                                : instance_state(in, silent, cfg->grace);
         if (to != in->state && in->name[0])
             note_change_at(ch, s->name, in->name, in->state, to, NULL, in->since_wall_ms,
                            in->last_wall_ms);
