@@ -75,6 +75,10 @@ struct hbd_registry {
     atomic_uint nstate[HBD_FORGOTTEN + 1]; /* linked services by state */
     atomic_int full;                       /* max_services reached: an episode is on */
     atomic_ulong refused;                  /* new services refused in this episode */
+    /* What the deadlines were computed with (sweep thread only): a reload that changes one
+     * makes the next sweep visit every service. */
+    unsigned swept_grace, swept_min_up;
+    uint64_t swept_forget_ms;
 };
 
 /* A new service refused at max_services: the first refusal of an episode is logged. */
@@ -696,14 +700,22 @@ hbd_registry_sweep(struct hbd_registry *r)
     const struct hbd_config *cfg = hbd_cfg(r->h);
     uint64_t now = reg_now_ms();
     struct changes ch = {0};
+    /* Deadlines are computed ahead with grace and forget_after: after a reload lowering one, a
+     * late service waited for the old deadline (grace 1000 -> 2 kept it late for 1000
+     * intervals); min_up changes service states without any deadline. */
+    int all = cfg->grace != r->swept_grace || cfg->forget_after_ms != r->swept_forget_ms ||
+              cfg->min_up != r->swept_min_up;
 
+    r->swept_grace = cfg->grace;
+    r->swept_forget_ms = cfg->forget_after_ms;
+    r->swept_min_up = cfg->min_up;
     for (int i = 0; i < SHARDS; i++) {
         struct shard *sh = &r->shards[i];
         pthread_mutex_lock(&sh->mu);
         for (unsigned b = 0; b < sh->nbuckets; b++) {
             for (struct service *s = sh->buckets[b], *next; s; s = next) {
                 next = s->next;
-                if (now < s->next_check_ms)
+                if (!all && now < s->next_check_ms)
                     continue;
                 if (sweep_service(r, s, cfg, now, &ch)) {
                     service_unlink(r, sh, s);
