@@ -666,7 +666,8 @@ sweep_service(struct hbd_registry *r, struct service *s, const struct hbd_config
 {
     for (unsigned i = 0; i < s->ninst;) {
         struct instance *in = &s->inst[i];
-        uint64_t silent = now - in->last_ms;
+        /* A worker may have stamped a beat after this sweep read the clock. */
+        uint64_t silent = now > in->last_ms ? now - in->last_ms : 0;
         /* Only a dead instance is forgotten: one silent past both thresholds at once goes dead
          * in this sweep and is forgotten in the next. */
         enum hbd_state to = in->state == HBD_DEAD && silent > forget_silence(in, cfg)
@@ -703,8 +704,9 @@ hbd_registry_sweep(struct hbd_registry *r)
     /* Deadlines are computed ahead with grace and forget_after: after a reload lowering one, a
      * late service waited for the old deadline (grace 1000 -> 2 kept it late for 1000
      * intervals); min_up changes service states without any deadline. */
-    int all = cfg->grace != r->swept_grace || cfg->forget_after_ms != r->swept_forget_ms ||
-              cfg->min_up != r->swept_min_up;
+    int all = r->swept_grace &&
+              (cfg->grace != r->swept_grace || cfg->forget_after_ms != r->swept_forget_ms ||
+               cfg->min_up != r->swept_min_up);
 
     r->swept_grace = cfg->grace;
     r->swept_forget_ms = cfg->forget_after_ms;
