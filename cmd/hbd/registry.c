@@ -75,6 +75,10 @@ struct hbd_registry {
     atomic_uint nstate[HBD_FORGOTTEN + 1]; /* linked services by state */
     atomic_int full;                       /* max_services reached: an episode is on */
     atomic_ulong refused;                  /* new services refused in this episode */
+    /* What the deadlines were computed with (sweep thread only): a reload that changes one
+     * makes the next sweep visit every service. */
+    unsigned swept_grace, swept_min_up;
+    uint64_t swept_forget_ms;
 };
 
 /* A new service refused at max_services: the first refusal of an episode is logged. */
@@ -393,6 +397,16 @@ instance_state(const struct instance *in, uint64_t silent_ms, unsigned grace)
     return HBD_UP;
 }
 
+/* The silence after which a dead instance is forgotten: forget_after, but never less than the
+ * silence that makes it dead, so that an instance is always reported dead (alert, event row)
+ * before it is dropped. With the default forget_after (24h) and grace (3), an interval of 8 h
+ * or more (a daily job) otherwise went from late straight to forgotten, with no dead alert. */
+static uint64_t
+forget_silence(const struct instance *in, const struct hbd_config *cfg)
+{
+    return GW_MAX(cfg->forget_after_ms, in->interval_ms * cfg->grace);
+}
+
 /* When this instance's state next changes if nothing arrives. */
 static uint64_t
 instance_deadline(const struct instance *in, const struct hbd_config *cfg)
@@ -403,7 +417,7 @@ instance_deadline(const struct instance *in, const struct hbd_config *cfg)
     case HBD_LATE:
         return in->last_ms + in->interval_ms * cfg->grace + 1;
     default:
-        return in->last_ms + cfg->forget_after_ms + 1;
+        return in->last_ms + forget_silence(in, cfg) + 1;
     }
 }
 
@@ -553,6 +567,19 @@ settle_service(struct hbd_registry *r, struct service *s, const struct hbd_confi
     return changed;
 }
 
+/* The registry's clock for last beats and deadlines: CLOCK_MONOTONIC moved ~139 years forward,
+ * so that an instance restored dead or late can be given its whole silence even when that is
+ * longer than the time since boot (hbd restarted with its host: the monotonic clock starts near
+ * 0 while the service has been silent for hours). Placed at 0 instead, its silence counted from
+ * the boot, and the next sweep of its service turned a dead instance back up. */
+#define CLOCK_BIAS_MS (UINT64_C(1) << 42)
+
+static uint64_t
+reg_now_ms(void)
+{
+    return gw_mono_ms() + CLOCK_BIAS_MS;
+}
+
 /* new_services_per_ip: one more service from addr's address this minute? Shard lock held (the
  * sources lock nests inside it, never the other way). */
 static int
@@ -562,7 +589,8 @@ new_service_refused(struct hbd_registry *r, const struct hbd_config *cfg, const 
     char ip[48];
 
     gw_net_addr_host(addr, ip, sizeof(ip));
-    return hbd_sources_new_service(r->h->sources, ip, cfg->new_services_per_ip, now) == -1;
+    return hbd_sources_new_service(r->h->sources, ip, cfg->new_services_per_ip,
+                                   now - CLOCK_BIAS_MS) == -1;
 }
 
 uint64_t
@@ -570,7 +598,7 @@ hbd_registry_beat(struct hbd_registry *r, const struct hbd_req *req, const char 
                   enum hbd_err *why)
 {
     const struct hbd_config *cfg = hbd_cfg(r->h);
-    uint64_t hash = hash_name(req->service), now = gw_mono_ms(), seq;
+    uint64_t hash = hash_name(req->service), now = reg_now_ms(), seq;
     struct shard *sh = shard_of(r, hash);
     struct changes ch = {0};
     struct service *s;
@@ -638,9 +666,13 @@ sweep_service(struct hbd_registry *r, struct service *s, const struct hbd_config
 {
     for (unsigned i = 0; i < s->ninst;) {
         struct instance *in = &s->inst[i];
-        uint64_t silent = now - in->last_ms;
-        enum hbd_state to =
-            silent > cfg->forget_after_ms ? HBD_FORGOTTEN : instance_state(in, silent, cfg->grace);
+        /* A worker may have stamped a beat after this sweep read the clock. */
+        uint64_t silent = now > in->last_ms ? now - in->last_ms : 0;
+        /* Only a dead instance is forgotten: one silent past both thresholds at once goes dead
+         * in this sweep and is forgotten in the next. */
+        enum hbd_state to = in->state == HBD_DEAD && silent > forget_silence(in, cfg)
+                                ? HBD_FORGOTTEN
+                                : instance_state(in, silent, cfg->grace);
         if (to != in->state && in->name[0])
             note_change_at(ch, s->name, in->name, in->state, to, NULL, in->since_wall_ms,
                            in->last_wall_ms);
@@ -667,16 +699,25 @@ void
 hbd_registry_sweep(struct hbd_registry *r)
 {
     const struct hbd_config *cfg = hbd_cfg(r->h);
-    uint64_t now = gw_mono_ms();
+    uint64_t now = reg_now_ms();
     struct changes ch = {0};
+    /* Deadlines are computed ahead with grace and forget_after: after a reload lowering one, a
+     * late service waited for the old deadline (grace 1000 -> 2 kept it late for 1000
+     * intervals); min_up changes service states without any deadline. */
+    int all = r->swept_grace &&
+              (cfg->grace != r->swept_grace || cfg->forget_after_ms != r->swept_forget_ms ||
+               cfg->min_up != r->swept_min_up);
 
+    r->swept_grace = cfg->grace;
+    r->swept_forget_ms = cfg->forget_after_ms;
+    r->swept_min_up = cfg->min_up;
     for (int i = 0; i < SHARDS; i++) {
         struct shard *sh = &r->shards[i];
         pthread_mutex_lock(&sh->mu);
         for (unsigned b = 0; b < sh->nbuckets; b++) {
             for (struct service *s = sh->buckets[b], *next; s; s = next) {
                 next = s->next;
-                if (now < s->next_check_ms)
+                if (!all && now < s->next_check_ms)
                     continue;
                 if (sweep_service(r, s, cfg, now, &ch)) {
                     service_unlink(r, sh, s);
@@ -741,7 +782,7 @@ json_t *
 hbd_registry_json(struct hbd_registry *r, int state, const char *name)
 {
     const struct hbd_config *cfg = hbd_cfg(r->h);
-    uint64_t now = gw_mono_ms();
+    uint64_t now = reg_now_ms();
     size_t n = 0, cap = 64;
     json_t **v = malloc(cap * sizeof(*v)), *arr = json_array();
 
@@ -818,7 +859,7 @@ hbd_registry_service(struct hbd_registry *r, const char *name, int state)
 
     pthread_mutex_lock(&sh->mu);
     if ((s = service_find(sh, hash, name)) != NULL && (state < 0 || (int)s->state == state))
-        doc = service_json(s, gw_mono_ms(), cfg->min_up);
+        doc = service_json(s, reg_now_ms(), cfg->min_up);
     pthread_mutex_unlock(&sh->mu);
     return doc;
 }
@@ -851,7 +892,7 @@ json_t *
 hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more)
 {
     static const enum hbd_state order[] = {HBD_DEAD, HBD_LATE, HBD_NEW, HBD_UP};
-    uint64_t now = gw_mono_ms();
+    uint64_t now = reg_now_ms();
     json_t *arr = json_array();
 
     *more = 0;
@@ -894,7 +935,7 @@ hbd_registry_page(struct hbd_registry *r, size_t max, size_t *more)
 void
 hbd_registry_each(struct hbd_registry *r, hbd_registry_fn fn, void *arg)
 {
-    uint64_t now = gw_mono_ms();
+    uint64_t now = reg_now_ms();
 
     for (int i = 0; i < SHARDS; i++) {
         struct shard *sh = &r->shards[i];
@@ -1022,7 +1063,7 @@ restore_instance(void *arg, const struct gw_store_hb_instance *row)
 int
 hbd_registry_restore(struct hbd_registry *r, char *err)
 {
-    struct restore rs = {r, hbd_cfg(r->h), gw_mono_ms(), gw_wall_ms(), 0, 0, 0};
+    struct restore rs = {r, hbd_cfg(r->h), reg_now_ms(), gw_wall_ms(), 0, 0, 0};
     const struct gw_store_hb_loader l = {restore_service, restore_instance, &rs};
 
     if (!r->h->store)
