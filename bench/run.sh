@@ -944,7 +944,7 @@ collect_with() {
 # rsyslog, ROUNDS runs each, alternating, each run measured by COLLECT (collect: loggen;
 # collect_gw: gwbench); a row says so when rsyslogd does not start.
 logd_vs_rsyslog_rows() {
-    local collect=$1 row fsync sync label i ls rs lr lcpu lsent lw le rr rcpu rsent rw re
+    local collect=$1 row fsync sync label i ls rs lr lcpu le rr rcpu re
     # logd's fsync : rsyslog omfile's sync. The last row is like for like: both sync each batch.
     for row in never:off batch:off batch:on; do
         fsync=${row%%:*} sync=${row##*:}
@@ -961,17 +961,25 @@ logd_vs_rsyslog_rows() {
             ls+=("$("$collect" "$LOGD_PID" "$LOGD_PORT" "$LOGD_OUT")")
             rs+=("$("$collect" "$RS_PID" "$RS_PORT" "$RS_OUT")")
         done
-        read -r lr lcpu lsent lw le <<<"$(summarize "${ls[@]}")"
-        read -r rr rcpu rsent rw re <<<"$(summarize "${rs[@]}")"
+        # Lost: every line the runs sent less every line in the file once the collector has
+        # stopped (and so written what it held). Per run, a line that lands after the run's
+        # file stopped growing would count as lost there and extra in the next run.
+        stop_pid "$LOGD_PID"
+        stop_pid "$RS_PID"
+        read -r lr lcpu _ _ _ <<<"$(summarize "${ls[@]}")"
+        read -r rr rcpu _ _ _ <<<"$(summarize "${rs[@]}")"
         if [ "$lr" = failed ] || [ "$rr" = failed ]; then
             emit "| $label | $lr | $rr | - | | | - | |"
         else
-            emit "| $label | $(fmt_rate "$lr") | $(fmt_rate "$rr") | $(pair_ratio 1 "${ls[@]}" -- "${rs[@]}") | $(fmt_cpu "$lcpu") | $(fmt_cpu "$rcpu") | $(pair_ratio 2 "${ls[@]}" -- "${rs[@]}") | $((lsent - lw)) / $((rsent - rw)) |"
+            le=$(($(sent_total "${ls[@]}") - $(lines_of "$LOGD_OUT")))
+            re=$(($(sent_total "${rs[@]}") - $(lines_of "$RS_OUT")))
+            emit "| $label | $(fmt_rate "$lr") | $(fmt_rate "$rr") | $(pair_ratio 1 "${ls[@]}" -- "${rs[@]}") | $(fmt_cpu "$lcpu") | $(fmt_cpu "$rcpu") | $(pair_ratio 2 "${ls[@]}" -- "${rs[@]}") | $le / $re |"
         fi
-        stop_pid "$LOGD_PID"
-        stop_pid "$RS_PID"
     done
 }
+
+# sent_total RUN...: the lines sent over the runs (field 3 of collect_with's lines).
+sent_total() { printf '%s\n' "$@" | awk '{ s += $3 } END { print s + 0 }'; }
 
 # logd vs rsyslog, the same loggen load, each pinned to CPU 0 and loggen to CPU 1.
 group_logd_vs_rsyslog() {
