@@ -4,31 +4,14 @@
 # is sent and the dead event written, then it is dropped. hbd used to drop it at forget_after
 # straight from late, with no dead alert ever: the dead-man's switch never fired for any interval
 # of 8 h or more. Scaled down here: forget_after = 1s, interval = 500ms (dead after 1.5 s).
-import http.server
-import json
 import os
 import sys
-import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest as t
 
 
-class Receiver(http.server.BaseHTTPRequestHandler):
-    got = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
-        type(self).got.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Receiver)
-threading.Thread(target=srv.serve_forever, daemon=True).start()
-d = t.Daemon('hbd', env={'GWKIT_HBD_ALERT_URL': 'http://127.0.0.1:%d/hook' % srv.server_port,
+sink = t.AlertSink()
+d = t.Daemon('hbd', env={'GWKIT_HBD_ALERT_URL': sink.url,
                          'GWKIT_HBD_FORGET_AFTER': '1s'})
 
 
@@ -39,9 +22,9 @@ def names():
 t.is_(t.line_request(d.port, 'HB nightly interval=500ms'), 'OK 1', 'nightly registered')
 t.is_(t.line_request(d.port, 'HB short interval=100ms'), 'OK 1', 'short registered (dead in 300 ms)')
 t.ok(t.wait_for(lambda: names() == [], 10), 'both forgotten in the end')
-got = [(e['service'], e['from'], e['to']) for e in Receiver.got]
+got = [(e['service'], e['from'], e['to']) for e in sink.got]
 t.ok(t.wait_for(lambda: ('nightly', 'late', 'dead') in
-                [(e['service'], e['from'], e['to']) for e in Receiver.got], 5),
+                [(e['service'], e['from'], e['to']) for e in sink.got], 5),
      'nightly: the dead alert is sent before it is forgotten (%s)' % got)
 rows = t.sqlite(d.db, "SELECT from_state, to_state FROM heartbeat_events WHERE service = 'nightly' "
                 "AND instance = '' ORDER BY id")
@@ -52,5 +35,5 @@ rows = t.sqlite(d.db, "SELECT from_state, to_state FROM heartbeat_events WHERE s
 t.is_(rows, [['new', 'up'], ['up', 'late'], ['late', 'dead'], ['dead', 'forgotten']],
       'short events (grace x interval under forget_after): unchanged')
 t.is_(d.stop(), 0, 'clean stop')
-srv.shutdown()
+sink.stop()
 t.done()

@@ -8,12 +8,9 @@
 # instance back up, an "up" event row and alert for a service that had been silent for hours.
 import ctypes
 import functools
-import http.server
-import json
 import os
 import subprocess
 import sys
-import threading
 import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest as t
@@ -42,28 +39,14 @@ if not ok:
     t.skip_all('cannot create a time namespace here (needs CAP_SYS_ADMIN, Linux 5.6)')
 
 
-class Receiver(http.server.BaseHTTPRequestHandler):
-    got = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
-        type(self).got.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Receiver)
-threading.Thread(target=srv.serve_forever, daemon=True).start()
+sink = t.AlertSink()
 
 
 def alerts(service, to=None):
-    return [e for e in Receiver.got if e['service'] == service and (to is None or e['to'] == to)]
+    return [e for e in sink.got if e['service'] == service and (to is None or e['to'] == to)]
 
 
-d = t.Daemon('hbd', env={'GWKIT_HBD_ALERT_URL': 'http://127.0.0.1:%d/hook' % srv.server_port})
+d = t.Daemon('hbd', env={'GWKIT_HBD_ALERT_URL': sink.url})
 for line in ('HB gone interval=200ms', 'HB slow interval=200ms', 'HB multi instance=a interval=200ms'):
     t.is_(t.line_request(d.port, line), 'OK 1', line)
 t.ok(t.wait_for(lambda: alerts('gone', 'dead') and alerts('slow', 'dead') and
@@ -85,7 +68,7 @@ UPDATE hb_instances SET interval_ms = 3600000, last_ms = last_ms - 7200000, stat
 """], check=True, timeout=10)
 events_before = int(t.sqlite(d.db, 'SELECT max(rowid) FROM heartbeat_events')[0][0])
 
-Receiver.got.clear()
+sink.got.clear()
 popen = subprocess.Popen
 subprocess.Popen = functools.partial(popen, preexec_fn=new_time_ns)
 try:
@@ -118,5 +101,5 @@ t.is_(rows, [], 'no event row for gone, slow or multi/a after the restart')
 t.like(t.line_request(d.port, 'HB gone interval=1h'), r'^OK \d+$', 'gone beats again')
 t.ok(t.wait_for(lambda: alerts('gone', 'up'), 5), 'and its recovery is alerted')
 t.is_(d.stop(), 0, 'clean stop')
-srv.shutdown()
+sink.stop()
 t.done()

@@ -2,8 +2,6 @@
 # A restart keeps the watch list: after kill -9 hbd restores every service and instance from the
 # database, a service that stays silent goes late and dead on schedule and its alert fires once,
 # one already dead before the restart raises no second alert, and `forget` removes the rows.
-import http.server
-import json
 import os
 import sys
 import threading
@@ -12,28 +10,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest as t
 
 
-class Receiver(http.server.BaseHTTPRequestHandler):
-    got = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
-        type(self).got.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Receiver)
-threading.Thread(target=srv.serve_forever, daemon=True).start()
+sink = t.AlertSink()
 
 
 def alerts(service, to):
-    return [e for e in Receiver.got if e['service'] == service and e['to'] == to]
+    return [e for e in sink.got if e['service'] == service and e['to'] == to]
 
 
-d = t.Daemon('hbd', env={'GWKIT_HBD_ALERT_URL': 'http://127.0.0.1:%d/hook' % srv.server_port})
+d = t.Daemon('hbd', env={'GWKIT_HBD_ALERT_URL': sink.url})
 beating = ['alpha', 'beta', 'silent']
 stop = threading.Event()
 
@@ -68,7 +52,7 @@ d.proc.wait()
 stop.set()
 th.join()
 stop.clear()
-Receiver.got.clear()
+sink.got.clear()
 d.start()
 th = threading.Thread(target=beat, args=(['alpha', 'beta'],), daemon=True)
 th.start()
@@ -92,7 +76,7 @@ t.ok(t.wait_for(lambda: len(alerts('multi', 'dead')) == 1, 6),
 t.ok(t.wait_for(lambda: d.metric('hbd_alerts_queued') == 0, 5), 'every alert delivered')
 t.is_(len(alerts('silent', 'dead')), 1, 'exactly one dead alert for silent')
 t.is_(alerts('gone', 'dead'), [], 'no second dead alert for gone (sent before the restart)')
-t.is_([e['service'] for e in Receiver.got if e['to'] == 'dead' and e['service'] in ('alpha', 'beta')], [],
+t.is_([e['service'] for e in sink.got if e['to'] == 'dead' and e['service'] in ('alpha', 'beta')], [],
       'no alert for the services still beating')
 
 r = d.ctl('forget', {'service': 'silent'})

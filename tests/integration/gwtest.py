@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -432,3 +433,30 @@ def sqlite(db, sql):
     if p.returncode != 0:
         raise RuntimeError('sqlite3: ' + p.stderr.strip())
     return [line.split('|') for line in p.stdout.splitlines()]
+
+
+class AlertSink:
+    """An HTTP server on 127.0.0.1 that keeps the JSON body of every POST (hbd's alert webhook)
+    in .got and answers 204; .url is where to point alert_url; stop() ends it."""
+
+    def __init__(self):
+        import http.server
+        got = self.got = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+                got.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.port = self.srv.server_port
+        self.url = 'http://127.0.0.1:%d/hook' % self.port
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.srv.shutdown()
