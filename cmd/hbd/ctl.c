@@ -2,6 +2,7 @@
  * ctl.c -- hbd's own control commands and its status, health and STATUS-line figures. The
  * common commands (reload, drain, log-level, ...) come from lib/daemon.c.
  */
+#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,11 +247,14 @@ cmd_services(struct gw_ctl_req *r, json_t *args, void *arg)
         gw_ctl_error(r, "bad_args", "%s must be a string", HBD_ARG_SERVICE);
         return;
     }
+    errno = 0;
     if (json_is_integer(lim))
         limit = json_integer_value(lim);
     else if (json_is_string(lim))
         limit = strtoll(json_string_value(lim), &end, 10);
-    if (lim && (limit < 1 || (end && (*end || end == json_string_value(lim))))) {
+    /* Past LLONG_MAX strtoll says ERANGE and gives the maximum: refused, as gwctl refuses it,
+     * not taken as "everything". */
+    if (lim && (limit < 1 || errno == ERANGE || (end && (*end || end == json_string_value(lim))))) {
         gw_ctl_error(r, "bad_args", "%s must be a positive integer", HBD_ARG_LIMIT);
         return;
     }

@@ -53,6 +53,10 @@ t.is_(svc['min_up'], 1, 'default min_up is 1')
 t.is_(d.result('services', {'state': 'up'})['services'][0]['name'], 'solo', 'filter by state')
 r = d.ctl('services', {'state': 'sleepy'})
 t.is_((r['ok'], r['error']['code']), (False, 'bad_args'), 'unknown state filter refused')
+for bad in ('0', '-1', '2x', '', '99999999999999999999', 0, True):
+    r = d.ctl('services', {'limit': bad})
+    t.is_((r['ok'], r['error']['code']), (False, 'bad_args'), 'services limit %r refused' % (bad,))
+t.is_(len(d.result('services', {'limit': '1'})['services']), 1, 'services limit "1" takes one')
 
 # Several instances: the service stays up while min_up of them are.
 t.is_(c.request('HB api instance=a interval=200ms min_up=2'), 'OK 1', 'api instance a')
