@@ -95,7 +95,6 @@ struct conn {
     uint64_t *ring;      /* start times of the requests in flight, oldest at ring_head */
     uint64_t due;        /* open loop: slots that came due */
     uint64_t slots_sent; /* open loop: slots sent (or lost with a closed connection) */
-    uint64_t greet_ns;   /* when the protocol's hello went out */
     /* no_reply (proto->no_reply): */
     unsigned gidx;      /* the connection's number in the whole run, in its requests */
     int fd;             /* datagram: the connected UDP socket, -1 when none */
@@ -323,8 +322,10 @@ conn_opened(struct gw_conn *gc)
     first_outcome(c);
     if (w->o->proto->hello) {
         c->greeting = 1;
-        c->greet_ns = gw_mono_ns();
         conn_write(c, w->wbuf, w->o->proto->hello(w->o, w->wbuf, WRITE_BYTES));
+        /* The answer is due within --timeout, as a request's (conn_limits). */
+        if (c->gc)
+            gw_conn_touch(c->gc);
     } else {
         start_sending(c);
     }
@@ -381,6 +382,17 @@ conn_end(struct conn *c, int kind)
 static int
 layer_kind(struct conn *c, const char *reason)
 {
+    if (strcmp(reason, GW_CONN_IDLE) == 0 && c->greeting) {
+        /* A server that never completes the handshake (or speaks a protocol that never ends
+         * the HTTP head): a connect error, tried again after the backoff. */
+        count_err(c->w, BENCH_ERR_CONNECT, 1);
+        if (!c->w->first_err[0])
+            snprintf(c->w->first_err, sizeof(c->w->first_err),
+                     "no answer to the handshake within the timeout");
+        c->greeting = 0;
+        c->refused = 1;
+        return -1;
+    }
     if (strcmp(reason, GW_CONN_IDLE) == 0) {
         /* The stream is stuck: its requests are abandoned, the connection renewed. */
         count_err(c->w, BENCH_ERR_TIMEOUT, c->inflight);
@@ -441,8 +453,9 @@ conn_eof(struct gw_conn *gc)
     gw_conn_close(gc, GW_CONN_PEER_CLOSED);
 }
 
-/* The request timeout: lib/conn's idle timer runs only while requests are in flight; a send to
- * a quiet connection starts its clock, a read with replies restarts it for those left. */
+/* The request timeout: lib/conn's idle timer runs only while requests (or the handshake's
+ * answer) are due; a send to a quiet connection starts its clock, a read with replies restarts
+ * it for those left. */
 static const struct gw_conn_limits *
 conn_limits(struct gw_conn *gc)
 {
@@ -450,7 +463,7 @@ conn_limits(struct gw_conn *gc)
 
     if (c->w->ending && c->w->o->proto->no_reply)
         return &c->w->lim_end;
-    return c->inflight > 0 ? &c->w->lim_busy : &c->w->lim_quiet;
+    return c->inflight > 0 || c->greeting ? &c->w->lim_busy : &c->w->lim_quiet;
 }
 
 /* --- sending ------------------------------------------------------------------------- */
@@ -1151,27 +1164,6 @@ snapshot(struct worker *w)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Handshakes unanswered after --timeout count as connect errors and are tried again after the
- * backoff: a server that never completes the upgrade (or speaks another protocol that never
- * ends the HTTP head) left every connection waiting, with no error counted at all. */
-static void
-greet_timeouts(struct worker *w, uint64_t now)
-{
-    for (unsigned i = 0; i < w->nconns; i++) {
-        struct conn *c = &w->conns[i];
-
-        if (!c->greeting || !c->gc || now - c->greet_ns < w->o->timeout_ms * 1000000u)
-            continue;
-        count_err(w, BENCH_ERR_CONNECT, 1);
-        if (!w->first_err[0])
-            snprintf(w->first_err, sizeof(w->first_err),
-                     "no answer to the handshake within the timeout");
-        c->greeting = 0;
-        c->refused = 1;
-        conn_end(c, -1);
-    }
-}
-
 static void
 tick_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
 {
@@ -1179,8 +1171,6 @@ tick_fire(struct gw_ev *ev, struct gw_ev_timer *t, void *arg)
     uint64_t now = gw_mono_ns();
     unsigned i;
 
-    if (w->o->proto->hello)
-        greet_timeouts(w, now);
     if (w->ending && w->o->proto->no_reply)
         nr_drained(w, now);
     if (w->ending && (w->inflight == 0 || now >= w->drain_until)) {

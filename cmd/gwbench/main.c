@@ -429,13 +429,14 @@ main(int argc, char **argv)
     if ((rc = parse_args(&o, argc, argv)) != 0)
         return rc;
     /* A --hist-out that cannot be written fails now, not after the whole run. */
-    if (o.hist_out && !o.syslog &&
-        (rc = open(o.hist_out, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) == -1) {
-        fprintf(stderr, "gwbench: cannot write %s: %s\n", o.hist_out, strerror(errno));
-        return 1;
+    if (o.hist_out && !o.syslog) {
+        int fd = open(o.hist_out, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+        if (fd == -1) {
+            fprintf(stderr, "gwbench: cannot write %s: %s\n", o.hist_out, strerror(errno));
+            return 1;
+        }
+        close(fd);
     }
-    if (o.hist_out && !o.syslog)
-        close(rc);
     raise_fd_limit(&o);
     if (o.syslog)
         return bench_syslog_main(&o);
