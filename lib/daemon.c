@@ -386,6 +386,10 @@ gw_daemon_load(struct gw_daemon *d)
     /* Before any thread exists, so every thread inherits the mask and signals reach only the
      * main loop's signalfd. */
     signal(SIGPIPE, SIG_IGN);
+    /* A write past the file size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=) -- a database, a
+     * log file, the daemon's own log on a file -- fails with EFBIG like any write error, to be
+     * reported and retried, rather than kill the daemon with a core dump. */
+    signal(SIGXFSZ, SIG_IGN);
     if (gw_ev_block_signals(handled_signals, err) == -1) {
         fprintf(stderr, "%s: %s\n", d->desc->prog, err);
         return 2;

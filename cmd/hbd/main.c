@@ -1,7 +1,6 @@
 /*
  * main.c -- hbd, the heartbeat server: start-up and shut-down, in order.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,11 +308,6 @@ main(int argc, char **argv)
     struct gw_daemon *d;
     int rc;
 
-    /* A write past the file size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=) -- the database or
-     * a log on a file -- must fail with EFBIG like any write error (the store keeps the rows and
-     * retries) rather than kill hbd with a core dump: the store thread happens to block it, but
-     * the main thread writing its log does not. */
-    signal(SIGXFSZ, SIG_IGN);
     if ((d = h.daemon = gw_daemon_new(&desc, &h)) == NULL)
         return 1;
     if ((rc = gw_daemon_args(d, argc, argv)) != 0 || (rc = gw_daemon_load(d)) != 0) {

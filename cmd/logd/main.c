@@ -1,7 +1,6 @@
 /*
  * main.c -- logd, the log collector: start-up and shut-down, in order.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,10 +246,6 @@ main(int argc, char **argv)
     struct gw_daemon *d;
     int rc;
 
-    /* A write past the file size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=) must fail with
-     * EFBIG like any write error -- held, not acknowledged, retried -- rather than kill logd
-     * with a core dump the next time any thread writes its log. */
-    signal(SIGXFSZ, SIG_IGN);
     if ((d = l.daemon = gw_daemon_new(&desc, &l)) == NULL)
         return 1;
     if ((rc = gw_daemon_args(d, argc, argv)) != 0 || (rc = gw_daemon_load(d)) != 0) {
