@@ -285,10 +285,11 @@ int hbd_tokens_parse(FILE *f, const char *path, struct hbd_tokens *t, char *err)
 void hbd_tokens_free(struct hbd_tokens *t);
 const struct hbd_token *hbd_tokens_find(const struct hbd_tokens *t, const char *token);
 int hbd_token_allows(const char *glob, const char *service);
-/* Sources: client addresses without their port (gw_net_addr_host). Thread-safe. open: 0 counted, 1 allowed but not counted (table full, no limit),
- * -1 refused (max connections from ip; 0: no limit); close undoes a counted open.
- * new_service: 0 allowed (counted in ip's minute), -1 past per_minute (0: no limit). sweep
- * frees entries without connections whose minute is over (main thread). */
+/* Sources: client addresses without their port (gw_net_addr_host). Thread-safe. open: 0
+ * counted, 1 allowed but not counted (table full, no limit), -1 refused (max connections from
+ * ip; 0: no limit); close undoes a counted open. new_service: 0 allowed (counted in ip's
+ * minute), -1 past per_minute (0: no limit). sweep frees entries without connections whose
+ * minute is over (main thread). */
 struct hbd_sources *hbd_sources_new(void);
 void hbd_sources_free(struct hbd_sources *s);
 int hbd_sources_open(struct hbd_sources *s, const char *ip, unsigned max);

@@ -183,6 +183,13 @@ fan_bytes(const struct wsgw *w)
     return (w->nbackends + 7) / 8;
 }
 
+/* 1 when the fan-out client cl is bound to links[i] (0 for any other client). */
+static int
+fan_bound(const struct wsgw_client *cl, size_t i)
+{
+    return cl->fan && (cl->fan[i / 8] & FAN_BIT(i)) != 0;
+}
+
 int
 wsgw_client_on_link(const struct wsgw_client *cl, const struct wsgw_link *l)
 {
@@ -193,7 +200,7 @@ wsgw_client_on_link(const struct wsgw_client *cl, const struct wsgw_link *l)
     if (!cl->fan || l->wk != cl->wk)
         return 0;
     i = (size_t)(l - cl->wk->links);
-    return (cl->fan[i / 8] & FAN_BIT(i)) != 0;
+    return fan_bound(cl, i);
 }
 
 void
@@ -203,7 +210,7 @@ wsgw_client_unlink(struct wsgw_client *cl, const struct wsgw_link *l)
 
     if (cl->link == l)
         cl->link = NULL;
-    if (cl->fan && cl->fan[i / 8] & FAN_BIT(i)) {
+    if (fan_bound(cl, i)) {
         cl->fan[i / 8] &= (uint8_t)~FAN_BIT(i);
         atomic_fetch_sub(&cl->wk->w->backends[i].clients, 1);
     }
@@ -218,7 +225,7 @@ wsgw_client_links_above(const struct wsgw_client *cl, size_t mark)
         return cl->link->c && gw_conn_out_len(cl->link->c) > mark;
     for (size_t i = 0; cl->fan && i < cl->wk->w->nbackends; i++) {
         l = &cl->wk->links[i];
-        if (cl->fan[i / 8] & FAN_BIT(i) && l->c && gw_conn_out_len(l->c) > mark)
+        if (fan_bound(cl, i) && l->c && gw_conn_out_len(l->c) > mark)
             return 1;
     }
     return 0;
@@ -250,8 +257,7 @@ static int
 fan_data(struct wsgw_client *cl, int text, const void *data, size_t len)
 {
     for (unsigned i = 0; i < cl->wk->w->nbackends; i++)
-        if (cl->fan[i / 8] & FAN_BIT(i) &&
-            wsgw_link_data(&cl->wk->links[i], cl->id, 1, text, data, len) == -1)
+        if (fan_bound(cl, i) && wsgw_link_data(&cl->wk->links[i], cl->id, 1, text, data, len) == -1)
             return -1;
     return 0;
 }
@@ -267,7 +273,7 @@ tell_backend(struct wsgw_client *cl, unsigned code)
     else if (cl->raw)
         wsgw_raw_detach(cl);
     for (unsigned i = 0; cl->fan && i < cl->wk->w->nbackends; i++)
-        if (cl->fan[i / 8] & FAN_BIT(i))
+        if (fan_bound(cl, i))
             wsgw_link_close_client(&cl->wk->links[i], cl->id, code);
 }
 
@@ -896,8 +902,7 @@ client_closed(struct gw_conn *c, const char *reason)
         atomic_fetch_sub(&w->nclients, 1);
         if (cl->fan) {
             for (unsigned i = 0; i < w->nbackends; i++)
-                if (cl->fan[i / 8] & FAN_BIT(i))
-                    atomic_fetch_sub(&w->backends[i].clients, 1);
+                wsgw_client_unlink(cl, &wk->links[i]);
         } else {
             atomic_fetch_sub(&cl->b->clients, 1);
         }

@@ -21,11 +21,7 @@ t.ok(b.wait_links(2) and u.links_up(d), 'links up')
 
 
 def code_after(frames, extra=''):
-    s, hdrs, left = u.upgrade(d.port, extra=extra)
-    s.sendall(b''.join(frames))
-    code = u.Reader(s, left).close_code()
-    s.close()
-    return code
+    return u.close_code_after(d.port, frames, extra)
 
 F = u.frame
 cases = [

@@ -23,11 +23,7 @@ F = u.frame
 
 
 def code_after(frames, extra=''):
-    s, hdrs, left = u.upgrade(d.port, extra=extra)
-    s.sendall(b''.join(frames))
-    code = u.Reader(s, left).close_code()
-    s.close()
-    return code
+    return u.close_code_after(d.port, frames, extra)
 
 
 # ---- frame header and close codes ----

@@ -66,6 +66,16 @@ def upgrade(port, path='/', extra=''):
     return s, hdrs, body
 
 
+def close_code_after(port, frames, extra=''):
+    """Upgrades, sends frames, and returns the close code the server then sends (None without
+    one)."""
+    s, hdrs, left = upgrade(port, extra=extra)
+    s.sendall(b''.join(frames))
+    code = Reader(s, left).close_code()
+    s.close()
+    return code
+
+
 def frame(opcode, payload=b'', fin=True, mask=True, rsv=0):
     b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
     n = len(payload)
