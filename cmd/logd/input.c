@@ -410,7 +410,7 @@ open_udp(struct logd_worker *ws, char *err)
     /* A burst while the worker is busy (or the loop elsewhere: preempted, or paced, see
      * dgram_pace) waits in the socket rather than being dropped. Past net.core.rmem_max when
      * logd may (root); else as much of it as the kernel allows. */
-    if (gw_udp_set_rcvbuf(fd, ws->l->udp_buffer, &got, why) == -1)
+    if (gw_udp_set_rcvbuf(fd, ws->l->udp_rcvbuf, &got, why) == -1)
         got = 0;
     ws->udp_pace = got >= DGRAM_PACE_RCVBUF;
     ws->udp_fd = fd;

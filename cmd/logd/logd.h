@@ -469,7 +469,7 @@ struct logd {
     char native_path[256]; /* the native protocol's Unix stream socket, or "" */
     char zmq_str[256];
     int syslog_udp;
-    size_t udp_buffer; /* SO_RCVBUF asked for the UDP sockets */
+    size_t udp_rcvbuf; /* SO_RCVBUF asked for the UDP sockets */
     atomic_int nconns;
     uint64_t started_ms;
     char hostname[256];

@@ -59,7 +59,7 @@ configure(struct logd *l)
     l->nworkers = workers > 0 ? (unsigned)workers : gw_ncpus();
     l->started_ms = gw_mono_ms();
     l->syslog_udp = (int)gw_conf_int(c, "logd", NULL, "syslog_udp");
-    l->udp_buffer = (size_t)gw_conf_int(c, "logd", NULL, "udp_buffer");
+    l->udp_rcvbuf = (size_t)gw_conf_int(c, "logd", NULL, "udp_rcvbuf");
     gw_strlcpy(l->syslog_str, gw_conf_str(c, "logd", NULL, "syslog_listen"), sizeof(l->syslog_str));
     gw_strlcpy(l->native_str, gw_conf_str(c, "logd", NULL, "native_listen"), sizeof(l->native_str));
     gw_strlcpy(l->http_str, gw_conf_str(c, "logd", NULL, "http_listen"), sizeof(l->http_str));

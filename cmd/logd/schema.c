@@ -26,7 +26,7 @@ static const struct gw_conf_key logd_keys[] = {
      GW_CONF_RESTART, 0, 0},
     {"syslog_udp", GW_CONF_BOOL, "yes", 0, 0, NULL, "also take syslog over UDP on syslog_listen",
      GW_CONF_RESTART, 0, 0},
-    {"udp_buffer", GW_CONF_SIZE, "16m", KIB(64), MIB(1024), NULL,
+    {"udp_rcvbuf", GW_CONF_SIZE, "16m", KIB(64), MIB(1024), NULL,
      "receive buffer asked for each worker's syslog UDP socket (past net.core.rmem_max when "
      "logd runs as root); a burst waits there instead of being dropped, and with 4 MiB or more "
      "reading is paced to the writer's wake-ups",

@@ -121,12 +121,12 @@ def udp_rcvbuf(port):
     return None
 
 
-# udp_buffer: what the UDP socket asks for; as root past net.core.rmem_max (SO_RCVBUFFORCE).
-d2 = lt.Logd(env={'GWKIT_LOGD_UDP_BUFFER': '256k'})
+# udp_rcvbuf: what the UDP socket asks for; as root past net.core.rmem_max (SO_RCVBUFFORCE).
+d2 = lt.Logd(env={'GWKIT_LOGD_UDP_RCVBUF': '256k'})
 rb = udp_rcvbuf(d2.syslog_port)
 if os.geteuid() == 0:
-    t.is_(rb, 2 * 256 * 1024, 'udp_buffer = 256k gives the UDP socket that buffer')
+    t.is_(rb, 2 * 256 * 1024, 'udp_rcvbuf = 256k gives the UDP socket that buffer')
 else:
-    t.ok(rb is not None and rb <= 2 * 256 * 1024, 'udp_buffer = 256k: the socket asked for it (%s)' % rb)
-t.is_(d2.stop(), 0, 'logd with udp_buffer = 256k exits 0')
+    t.ok(rb is not None and rb <= 2 * 256 * 1024, 'udp_rcvbuf = 256k: the socket asked for it (%s)' % rb)
+t.is_(d2.stop(), 0, 'logd with udp_rcvbuf = 256k exits 0')
 t.done()
