@@ -153,16 +153,39 @@ gw_daemon_free(struct gw_daemon *d)
     free(d);
 }
 
+/* The environment variable of the program's first listening key, as the --help example
+ * ("GWKIT_HBD_LISTEN", "GWKIT_LOGD_SYSLOG_LISTEN"): a key the program really has. */
+static void
+listen_env(const struct gw_daemon_desc *desc, char *out, size_t len)
+{
+    const char *key = "listen";
+    size_t n = 0;
+
+    for (size_t s = 0; desc->schema && desc->schema[s]; s++) {
+        const struct gw_conf_section *sec = desc->schema[s];
+        if (strcmp(sec->name, desc->prog) != 0)
+            continue;
+        for (const struct gw_conf_key *k = sec->keys; k->name; k++) {
+            size_t kl = strlen(k->name);
+            if (kl >= 6 && strcmp(k->name + kl - 6, "listen") == 0) {
+                key = k->name;
+                break;
+            }
+        }
+        break;
+    }
+    n = (size_t)snprintf(out, len, "GWKIT_%s_%s", desc->prog, key);
+    for (size_t i = 0; i < n && i < len; i++)
+        if (out[i] >= 'a' && out[i] <= 'z')
+            out[i] = (char)(out[i] - 32);
+}
+
 static void
 usage(const struct gw_daemon_desc *desc, FILE *out)
 {
-    char upper[32];
-    size_t i;
+    char env[96];
 
-    for (i = 0; desc->prog[i] && i < sizeof(upper) - 1; i++)
-        upper[i] = (char)(desc->prog[i] >= 'a' && desc->prog[i] <= 'z' ? desc->prog[i] - 32
-                                                                       : desc->prog[i]);
-    upper[i] = '\0';
+    listen_env(desc, env, sizeof(env));
     fprintf(out, "usage: %s [-c FILE] [-n] [--version] [--help]%s%s\n\n%s\n\n", desc->prog,
             desc->usage ? " " : "", desc->usage ? desc->usage : "", desc->summary);
     fprintf(out,
@@ -175,10 +198,10 @@ usage(const struct gw_daemon_desc *desc, FILE *out)
         fputs(desc->options, out);
     fprintf(out,
             "\nEnvironment: GWKIT_<SECTION>_<KEY>=value overrides a config key, e.g.\n"
-            "GWKIT_%s_LISTEN=127.0.0.1:19002; GWKIT_LOG_LEVEL=debug.\n"
+            "%s=127.0.0.1:19002; GWKIT_LOG_LEVEL=debug.\n"
             "Signals: HUP reloads the config, TERM drains and exits.\n"
             "See %s(8) and gwkit.conf(5).\n",
-            upper, desc->prog);
+            env, desc->prog);
 }
 
 int

@@ -48,6 +48,13 @@ for prog in sorted(os.listdir(t.BIN)):
               % (os.path.join(t.ROOT, 'completions', prog + '.bash'), prog, prog))
     rc, out, err = t.run(['bash', '-c', script])
     t.ok(rc == 0 and '--help' in out.split(), '%s: bash completes its options' % prog)
+    if prog in ('hbd', 'wsgwd', 'logd'):
+        # The environment example of --help names a key the program has.
+        m = re.search(r'(GWKIT_[A-Z_]+)=(\S+);', t.run([t.prog(prog), '--help'])[1])
+        env = dict(os.environ, **({m.group(1): m.group(2)} if m else {}))
+        rc, hout, herr = t.run([t.prog(prog), '-n'], env=env)
+        t.ok(m and rc == 0, '%s --help: its example %s is a key it takes %s' %
+             (prog, m and m.group(1), herr.strip()))
     if prog == 'wsgwd':
         t.ok('--raw' in out.split(), 'wsgwd: bash completes --raw')
     elif prog in ('hbd', 'logd'):
